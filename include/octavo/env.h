@@ -1,0 +1,56 @@
+// Env: every file-system side effect a commit makes goes through this interface
+// (LevelDB's Env idea), so tests can fail each write, fsync and rename in turn.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "octavo/status.h"
+
+namespace octavo {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Sync() = 0;   // fsync: data is durable when this returns OK
+  virtual Status Close() = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// An exclusive advisory lock (flock) held for the lifetime of the object.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX environment.
+  static Env* Default();
+
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status SyncDir(const std::string& dir) = 0;
+  virtual Status CreateDir(const std::string& dir) = 0;  // ok if it exists
+  virtual Status RemoveFile(const std::string& path) = 0;
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  virtual Result<int64_t> FileSize(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+
+  // Take the writer lock; on conflict returns kLocked with the holder's description.
+  // `holder` is written into the lock file so a second writer can say who holds it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
+                                                     const std::string& holder) = 0;
+};
+
+// Write `data` to `path` durably and atomically: temp file, fsync, rename, fsync dir.
+Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data);
+
+}  // namespace octavo

@@ -1,0 +1,9 @@
+// Umbrella header for the octavo C++ API.
+#pragma once
+
+#include "octavo/bundle.h"
+#include "octavo/env.h"
+#include "octavo/options.h"
+#include "octavo/status.h"
+#include "octavo/table.h"
+#include "octavo/version.h"

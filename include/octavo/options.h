@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace octavo {
+
+class Env;
+
+enum class OpenMode {
+  kRead,    // 'r': read-only snapshot of the current commit, no lock
+  kAppend,  // 'a': read/write, creates the bundle if missing, takes the writer lock
+  kCreate,  // 'w': create a new empty bundle (an existing bundle is replaced by an empty commit)
+};
+
+struct OpenOptions {
+  Env* env = nullptr;  // nullptr = Env::Default()
+  // Open this commit instead of CURRENT (read-only). -1 = current.
+  int64_t commit = -1;
+};
+
+// Parquet layout of a table's parts. Defaults were chosen with bench/bench_parquet_settings.py
+// (see docs/benchmarks.md).
+struct TableOptions {
+  std::string compression = "zstd";  // zstd, lz4, snappy, gzip, brotli, none
+  int compression_level = 1;         // codec level; zstd 1 writes fast and reads as fast as higher levels
+  int64_t row_group_size = 128 * 1024;  // rows per Parquet row group
+  int64_t part_max_rows = 8 * 1024 * 1024;  // an append larger than this is split into parts
+  bool write_statistics = true;
+  bool write_page_index = true;
+  int64_t data_page_size = 1024 * 1024;  // bytes
+  bool dictionary = true;
+};
+
+struct ReadOptions {
+  std::vector<std::string> columns;  // empty = all columns
+  int64_t start = 0;                 // first row (negative counts from the end)
+  int64_t stop = -1;                 // one past the last row; -1 = end of table
+  bool use_threads = true;
+};
+
+}  // namespace octavo

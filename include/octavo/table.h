@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "octavo/options.h"
+#include "octavo/status.h"
+#include "octavo/type_fwd.h"
+
+namespace octavo {
+
+// Everything info() answers comes from the manifest: no data file is opened.
+struct TableInfo {
+  std::string path;                       // node path, e.g. /data/readout
+  int64_t num_rows = 0;
+  int num_columns = 0;
+  int64_t size_bytes = 0;                 // sum of the part files
+  int num_parts = 0;
+  std::vector<std::string> column_names;
+  std::vector<std::string> column_types;  // Arrow type strings
+  std::shared_ptr<arrow::Schema> schema;
+  std::string created_at;                 // ISO-8601 UTC
+  std::string modified_at;
+  std::vector<std::string> part_files;    // absolute paths, in row order
+  TableOptions options;
+};
+
+struct PartStats;  // per-part statistics kept in the manifest (src/format/manifest.h)
+
+// A table node. Handles are cheap; they read the bundle's snapshot at call time,
+// so a handle from a writer sees its own appends, one from a reader its snapshot.
+class Table {
+ public:
+  virtual ~Table() = default;
+
+  virtual const std::string& path() const = 0;
+  virtual Result<TableInfo> Info() const = 0;
+  virtual Result<std::shared_ptr<arrow::Schema>> schema() const = 0;
+  virtual Result<int64_t> num_rows() const = 0;
+
+  // Rows [start, stop) of the requested columns. Only the row groups that hold
+  // those rows, and only those columns, are read.
+  virtual Result<std::shared_ptr<arrow::Table>> Read(const ReadOptions& options = {}) const = 0;
+  virtual Result<std::shared_ptr<arrow::Table>> Head(int64_t n, const std::vector<std::string>& columns = {}) const = 0;
+
+  // Streams batches of exactly `batch_size` rows (the last may be shorter) with
+  // memory bounded by one row group per column, whatever the table's length.
+  virtual Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(const ReadOptions& options,
+                                                                 int64_t batch_size) const = 0;
+
+  // Appends write new immutable parts and commit once; nothing is written on a schema mismatch.
+  virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) = 0;
+  virtual Status Append(const std::shared_ptr<arrow::Table>& data) = 0;
+};
+
+}  // namespace octavo

@@ -1,0 +1,598 @@
+"""Python face of a bundle: PyTables-style hierarchy plus the DataFolio-style table API.
+
+Everything here forwards to the C++ engine (octavo._octavo); this module only adapts
+arguments and converts results between Arrow and pandas/polars.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+from . import _octavo
+from .convert import check_return_type, from_arrow, to_arrow_stream
+from .errors import InvalidArgumentError, NotFoundError, SchemaError
+
+_OPTION_KEYS = (
+    "compression", "compression_level", "row_group_size", "part_max_rows",
+    "write_statistics", "write_page_index", "data_page_size", "dictionary",
+)
+
+
+def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None) -> "Bundle":
+    """Open a bundle directory.
+
+    mode: 'r' read-only snapshot of the newest commit (no lock); 'a' read/write, created if
+    missing; 'w' create, or start an existing bundle over with an empty tree (as a new
+    commit: older commits stay readable). ``commit=N`` opens an older commit read-only.
+    """
+    if mode not in ("r", "a", "w", "r+"):
+        raise InvalidArgumentError(f"mode must be 'r', 'a' or 'w', got {mode!r}")
+    native = _octavo.Bundle.open(os.fspath(path), mode, -1 if commit is None else int(commit))
+    return Bundle(native, mode if commit is None else "r")
+
+
+def _join(where: str, name: str | None) -> str:
+    if name is None:
+        return where
+    if where in ("", "/"):
+        return "/" + name
+    return where.rstrip("/") + "/" + name
+
+
+def _abs(name: str) -> str:
+    """DataFolio names without a leading '/' live at the root."""
+    return name if name.startswith("/") else "/" + name
+
+
+def _json_value(value: Any) -> Any:
+    """Attributes are JSON; numpy scalars become their Python values. Nothing is pickled."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if np is not None:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return value
+
+
+class AttributeSet:
+    """JSON attributes of a node; dict-like, and PyTables-like (``node.attrs.units = 'm'``)."""
+
+    def __init__(self, bundle: "Bundle", path: str):
+        object.__setattr__(self, "_bundle", bundle)
+        object.__setattr__(self, "_path", path)
+
+    def _all(self) -> dict:
+        return json.loads(self._bundle._native.get_attrs(self._path))
+
+    def __getitem__(self, key: str) -> Any:
+        attrs = self._all()
+        if key not in attrs:
+            raise KeyError(f"node {self._path!r} has no attribute {key!r}")
+        return attrs[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        try:
+            text = json.dumps(_json_value(value), allow_nan=True)
+        except TypeError as e:
+            raise SchemaError(
+                f"attribute {key!r} on {self._path}: {type(value).__name__} is not JSON-serialisable "
+                "(attributes hold JSON values, numpy scalars and arrays; nothing is pickled)"
+            ) from e
+        self._bundle._native.set_attr(self._path, key, text)
+
+    def __delitem__(self, key: str) -> None:
+        self._bundle._native.delete_attr(self._path, key)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError as e:
+            raise AttributeError(str(e)) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        del self[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._all()
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def keys(self):
+        return self._all().keys()
+
+    def items(self):
+        return self._all().items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._all().get(key, default)
+
+    def to_dict(self) -> dict:
+        return self._all()
+
+    def __repr__(self) -> str:
+        return f"AttributeSet({self._path!r}, {self._all()!r})"
+
+
+class Node:
+    kind = "node"
+
+    def __init__(self, bundle: "Bundle", path: str):
+        self._bundle = bundle
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return self._path.rsplit("/", 1)[-1] or "/"
+
+    @property
+    def attrs(self) -> AttributeSet:
+        return AttributeSet(self._bundle, self._path)
+
+    _v_attrs = attrs  # PyTables spelling
+
+    @property
+    def _v_pathname(self) -> str:
+        return self._path
+
+    @property
+    def _v_name(self) -> str:
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and other._bundle is self._bundle and other._path == self._path
+
+    def __hash__(self) -> int:
+        return hash((id(self._bundle), self._path))
+
+    def __repr__(self) -> str:
+        return f"<octavo.{type(self).__name__} {self._path!r}>"
+
+
+class Group(Node):
+    kind = "group"
+
+    def _children(self) -> list[dict]:
+        return self._bundle._native.list_children(self._path)
+
+    def __iter__(self) -> Iterator[Node]:
+        for c in self._children():
+            yield self._bundle._wrap(c["path"], c["kind"])
+
+    def __len__(self) -> int:
+        return len(self._children())
+
+    def __contains__(self, name: str) -> bool:
+        return self._bundle._native.exists(_join(self._path, name) if not name.startswith("/") else name)
+
+    def __getitem__(self, name: str) -> Node:
+        return self._bundle[_join(self._path, name) if not name.startswith("/") else name]
+
+    def __getattr__(self, name: str) -> Node:  # PyTables natural naming: b.root.detector.readout
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except NotFoundError:
+            raise AttributeError(f"group {self._path!r} has no child {name!r}") from None
+
+    def keys(self) -> list[str]:
+        return [c["path"].rsplit("/", 1)[-1] for c in self._children()]
+
+    def __repr__(self) -> str:
+        return f"<octavo.Group {self._path!r} ({len(self)} children)>"
+
+
+class RowWriter:
+    """PyTables' ``table.row`` pattern: set fields, ``append()``, then ``table.flush()``.
+
+    Rows are buffered column-wise and written as one new part per flush (automatic
+    every ``buffer_rows`` rows).
+    """
+
+    def __init__(self, table: "Table", buffer_rows: int = 100_000):
+        self._table = table
+        self._schema = table.schema
+        self._names = self._schema.names
+        self._buffer: dict[str, list] = {n: [] for n in self._names}
+        self._current: dict[str, Any] = {}
+        self._buffer_rows = buffer_rows
+        self._n = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self._buffer:
+            raise KeyError(f"table {self._table.path} has no column {key!r}; columns: {self._names}")
+        self._current[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._current[key]
+
+    def append(self) -> None:
+        for n in self._names:
+            self._buffer[n].append(self._current.get(n))
+        self._current = {}
+        self._n += 1
+        if self._n >= self._buffer_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._n == 0:
+            return
+        try:
+            arrays = [pa.array(self._buffer[f.name], type=f.type) for f in self._schema]
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise SchemaError(f"table {self._table.path}: buffered rows do not match the schema: {e}") from e
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+        self._buffer = {n: [] for n in self._names}
+        self._n = 0
+        self._table._native.append(pa.Table.from_batches([batch]).__arrow_c_stream__())
+
+    @property
+    def pending(self) -> int:
+        return self._n
+
+
+class Table(Node):
+    kind = "table"
+
+    def __init__(self, bundle: "Bundle", path: str, native=None):
+        super().__init__(bundle, path)
+        self._native = native or bundle._native.open_table(path)
+        self._row: RowWriter | None = None
+
+    # --- metadata (manifest only, no data file is opened) -------------------
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.Schema._import_from_c_capsule(self._native.schema())
+
+    @property
+    def num_rows(self) -> int:
+        return self._native.num_rows()
+
+    nrows = num_rows
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return self.schema.names
+
+    colnames = column_names
+
+    def info(self) -> dict:
+        d = self._native.info()
+        d["schema"] = pa.Schema._import_from_c_capsule(d["schema"])
+        return d
+
+    @property
+    def part_paths(self) -> list[str]:
+        """Absolute paths of the Parquet files holding this table at this commit, in row order."""
+        return list(self._native.info()["part_files"])
+
+    # --- reads ----------------------------------------------------------------
+    def read(self, start: int | None = None, stop: int | None = None, *, columns: list[str] | None = None,
+             return_type: str | None = None):
+        """Rows [start, stop) of the given columns (all by default)."""
+        check_return_type(return_type)
+        cols = _columns_arg(columns)
+        st = 0 if start is None else int(start)
+        sp = -1 if stop is None else int(stop)
+        if sp < 0 and stop is not None:
+            sp = max(0, self.num_rows + sp)
+        table = pa.table(self._native.read(cols, st, sp))
+        offset = st if st >= 0 else max(0, self.num_rows + st)
+        return from_arrow(table, return_type, row_offset=offset)
+
+    def read_arrow(self, start: int | None = None, stop: int | None = None, *, columns=None) -> pa.Table:
+        return self.read(start, stop, columns=columns, return_type="arrow")
+
+    def head(self, n: int = 10, *, columns=None, return_type: str | None = None):
+        return self.read(0, n, columns=columns, return_type=return_type)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            if key.step not in (None, 1):
+                raise InvalidArgumentError("table slices support step 1 only")
+            return self.read(key.start, key.stop)
+        if isinstance(key, str):
+            return self.read(columns=[key])
+        raise TypeError("index a table with a slice (rows) or a column name")
+
+    def iter_batches(self, chunk_size: int = 10_000, columns: list[str] | None = None,
+                     return_type: str | None = None, *, start: int | None = None, stop: int | None = None):
+        """Yield chunks of ``chunk_size`` rows with memory bounded by one row group."""
+        check_return_type(return_type)
+        if int(chunk_size) <= 0:
+            raise InvalidArgumentError(f"chunk_size must be positive, got {chunk_size}")
+        st = 0 if start is None else int(start)
+        sp = -1 if stop is None else int(stop)
+        reader = pa.RecordBatchReader.from_stream(
+            self._native.scan(int(chunk_size), _columns_arg(columns), st, sp))
+        offset = st
+        for batch in reader:
+            yield from_arrow(pa.Table.from_batches([batch]), return_type, row_offset=offset)
+            offset += batch.num_rows
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The whole table as an Arrow stream: pa.table(t), pl.from_arrow(...), duckdb."""
+        return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
+
+    # --- writes ----------------------------------------------------------------
+    def append(self, data) -> None:
+        """Append rows as new immutable parts, in one commit. Schema must match."""
+        if self._row is not None and self._row.pending:
+            self._row.flush()
+        stream, _ = to_arrow_stream(data)
+        self._native.append(stream.__arrow_c_stream__())
+
+    @property
+    def row(self) -> RowWriter:
+        if self._row is None:
+            self._row = RowWriter(self)
+        return self._row
+
+    def flush(self) -> None:
+        if self._row is not None:
+            self._row.flush()
+
+    def __repr__(self) -> str:
+        s = self.schema
+        cols = ", ".join(f"{f.name}: {f.type}" for f in s)
+        return f"<octavo.Table {self._path!r} rows={self.num_rows} [{cols}]>"
+
+
+def _columns_arg(columns) -> list[str]:
+    if columns is None:
+        return []
+    if isinstance(columns, str):
+        return [columns]
+    return [str(c) for c in columns]
+
+
+def _options(options: dict | None, kwargs: dict) -> dict:
+    opts = dict(options or {})
+    for k in list(kwargs):
+        if k in _OPTION_KEYS:
+            opts[k] = kwargs.pop(k)
+    if kwargs:
+        raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
+    return opts
+
+
+class Bundle:
+    """A bundle opened with :func:`octavo.open`."""
+
+    def __init__(self, native, mode: str):
+        self._native = native
+        self._mode = mode
+        self._closed = False
+
+    # --- lifecycle ----------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return self._native.path
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def writable(self) -> bool:
+        return self._native.writable
+
+    @property
+    def commit(self) -> dict:
+        """The commit this handle sees: id, parent, created_at, message, manifest_file."""
+        return self._native.commit_info()
+
+    def commits(self) -> list[dict]:
+        return self._native.list_commits()
+
+    def refresh(self) -> None:
+        """Read-only handles: move to the newest commit."""
+        self._native.refresh()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._native.close()
+            self._closed = True
+
+    def __enter__(self) -> "Bundle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- hierarchy ----------------------------------------------------------
+    @property
+    def root(self) -> Group:
+        return Group(self, "/")
+
+    def _wrap(self, path: str, kind: str) -> Node:
+        if kind == "group":
+            return Group(self, path)
+        if kind == "table":
+            return Table(self, path)
+        return Node(self, path)
+
+    def __getitem__(self, path: str) -> Node:
+        node = self._native.get_node(_abs(path) if path else "/")
+        return self._wrap(node["path"], node["kind"])
+
+    def get_node(self, where: str, name: str | None = None) -> Node:
+        return self[_join(where, name)]
+
+    def __contains__(self, path: str) -> bool:
+        return self._native.exists(_abs(path))
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.root)
+
+    def walk_nodes(self, where: str = "/", kind: str | None = None) -> Iterator[Node]:
+        for n in self._native.walk(_abs(where)):
+            if kind is None or n["kind"] == kind or (kind == "Leaf" and n["kind"] != "group"):
+                yield self._wrap(n["path"], n["kind"])
+
+    def walk_groups(self, where: str = "/") -> Iterator[Group]:
+        return self.walk_nodes(where, "group")
+
+    def create_group(self, where: str, name: str | None = None, title: str | None = None,
+                     create_parents: bool = True) -> Group:
+        path = _join(_abs(where), name)
+        self._native.create_group(path, create_parents)
+        group = Group(self, self._native.get_node(path)["path"])
+        if title:
+            group.attrs["TITLE"] = title
+        return group
+
+    def create_table(self, where: str, name: str | None = None, data=None, *, schema: pa.Schema | None = None,
+                     title: str | None = None, create_parents: bool = True, options: dict | None = None,
+                     **kwargs) -> Table:
+        """Create a table from data (pandas, polars, pyarrow, dict of arrays) or from a schema.
+
+        PyTables' ``create_table(where, name, description, title)`` order works too: a
+        pyarrow Schema as ``data`` is taken as the description.
+        """
+        opts = _options(options, kwargs)
+        path = _join(_abs(where), name)
+        if isinstance(data, pa.Schema):
+            schema, data = data, None
+        if data is None:
+            if schema is None:
+                raise InvalidArgumentError(f"create_table({path!r}) needs data or a schema")
+            native = self._native.create_table_from_schema(path, schema.__arrow_c_schema__(), opts, create_parents)
+        else:
+            stream, _ = to_arrow_stream(data)
+            native = self._native.create_table_from_stream(path, stream.__arrow_c_stream__(), opts, create_parents)
+        table = Table(self, native.path, native)
+        if title:
+            table.attrs["TITLE"] = title
+        return table
+
+    def remove_node(self, where: str, name: str | None = None, recursive: bool = False) -> None:
+        self._native.remove_node(_join(_abs(where), name), recursive)
+
+    def table(self, name: str) -> Table:
+        return Table(self, _abs(name))
+
+    # --- DataFolio-style API --------------------------------------------------
+    def add_table(self, name: str, data, *, overwrite: bool = False, options: dict | None = None,
+                  **kwargs) -> Table:
+        """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
+        path = _abs(name)
+        if overwrite and self._native.exists(path):
+            self._native.remove_node(path, True)
+        return self.create_table(path, data=data, options=options, **kwargs)
+
+    def append_table(self, name: str, data) -> None:
+        """Append rows to ``name`` (created if it does not exist yet)."""
+        path = _abs(name)
+        if not self._native.exists(path):
+            self.create_table(path, data=data)
+            return
+        self.table(path).append(data)
+
+    def get_table(self, name: str, return_type: str | None = None, columns: list[str] | None = None,
+                  offset: int | None = None, limit: int | None = None):
+        """Read a table; ``offset``/``limit`` pick a row range, ``columns`` a projection."""
+        start = int(offset or 0)
+        stop = None if limit is None else start + int(limit)
+        return self.table(name).read(start, stop, columns=columns, return_type=return_type)
+
+    def iter_table(self, name: str, chunk_size: int = 10_000, columns: list[str] | None = None,
+                   return_type: str | None = None):
+        return self.table(name).iter_batches(chunk_size, columns, return_type)
+
+    def preview_table(self, name: str, n: int = 10, return_type: str | None = None):
+        return self.table(name).head(n, return_type=return_type)
+
+    def table_info(self, name: str) -> dict:
+        """Rows, columns, size, names, dtypes and schema, from the manifest alone."""
+        i = self.table(name).info()
+        return {
+            "rows": i["num_rows"],
+            "columns": i["num_columns"],
+            "size_mb": i["size_bytes"] / 1e6,
+            "column_names": i["column_names"],
+            "dtypes": dict(zip(i["column_names"], i["column_types"])),
+            "parquet_schema": i["schema"],
+            "created_at": i["created_at"],
+            "modified_at": i["modified_at"],
+            "num_parts": i["num_parts"],
+            "size_bytes": i["size_bytes"],
+            "path": i["path"],
+        }
+
+    def get_table_path(self, name: str) -> list[str]:
+        """Absolute paths of the table's current Parquet parts (a list: a table may have several).
+
+        DuckDB ``read_parquet(paths)``, ``polars.scan_parquet(paths)`` and
+        ``pyarrow.dataset.dataset(paths)`` all take the list as it is.
+        """
+        return self.table(name).part_paths
+
+    def get_all_table_paths(self) -> dict[str, list[str]]:
+        out = {}
+        for n in self._native.walk("/"):
+            if n["kind"] == "table":
+                p = n["path"]
+                key = p[1:] if p.count("/") == 1 else p
+                out[key] = self.table(p).part_paths
+        return out
+
+    def list_tables(self) -> list[str]:
+        return [n["path"] for n in self._native.walk("/") if n["kind"] == "table"]
+
+    # --- display ----------------------------------------------------------------
+    def _summary_rows(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for n in self._native.walk("/"):
+            if n["kind"] == "table":
+                i = self._native.open_table(n["path"]).info()
+                rows.append((n["path"], "table", f"{i['num_rows']:,} rows × {i['num_columns']} cols, "
+                             f"{i['size_bytes'] / 1e6:.1f} MB"))
+            else:
+                rows.append((n["path"], n["kind"], ""))
+        return rows
+
+    def __repr__(self) -> str:
+        c = self.commit
+        lines = [f"<octavo.Bundle {self.path!r} mode={self._mode!r} commit={c['id']}>"]
+        for path, kind, desc in self._summary_rows()[:50]:
+            lines.append(f"  {path} ({kind}) {desc}".rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        c = self.commit
+        rows = "".join(
+            f"<tr><td><code>{html.escape(p)}</code></td><td>{k}</td><td>{html.escape(d)}</td></tr>"
+            for p, k, d in self._summary_rows()[:200]
+        )
+        return (f"<div><b>octavo bundle</b> <code>{html.escape(self.path)}</code> — commit {c['id']} "
+                f"({html.escape(c['created_at'])})<table><tr><th>node</th><th>kind</th><th>summary</th></tr>"
+                f"{rows}</table></div>")

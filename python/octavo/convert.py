@@ -1,0 +1,135 @@
+"""Conversions between user data (pandas, polars, pyarrow, numpy) and Arrow streams.
+
+All heavy lifting is Arrow's C++ (via pyarrow / polars); nothing here loops over rows.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+# Schema metadata key recording which dataframe library a table came from, so that
+# get_table() hands back the same kind of object (polars in -> polars out).
+LIBRARY_KEY = b"octavo.library"
+RETURN_TYPES = ("pandas", "polars", "arrow")
+
+
+def _is_pandas(obj: Any) -> bool:
+    mod = type(obj).__module__
+    return mod.startswith("pandas") and hasattr(obj, "columns") and hasattr(obj, "index")
+
+
+def _is_polars(obj: Any) -> bool:
+    return type(obj).__module__.startswith("polars") and type(obj).__name__ in ("DataFrame", "LazyFrame")
+
+
+def library_of(data: Any) -> str:
+    if _is_pandas(data):
+        return "pandas"
+    if _is_polars(data):
+        return "polars"
+    if isinstance(data, dict):
+        return "pandas"
+    return "arrow"
+
+
+def to_arrow_stream(data: Any, *, library: str | None = None):
+    """Return (object with __arrow_c_stream__, arrow schema) for any supported input."""
+    lib = library or library_of(data)
+    if _is_pandas(data):
+        import pandas as pd
+
+        if isinstance(data, pd.Series):
+            data = data.to_frame()
+        table = pa.Table.from_pandas(data, preserve_index=None)
+    elif _is_polars(data):
+        if type(data).__name__ == "LazyFrame":
+            data = data.collect()
+        table = pa.table(data)  # via __arrow_c_stream__, zero-copy
+    elif isinstance(data, dict):
+        table = pa.table(data)
+    elif isinstance(data, pa.RecordBatchReader):
+        return data, _with_library(data.schema, lib)
+    elif isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pa.Table):
+        table = data
+    elif hasattr(data, "__arrow_c_stream__"):
+        reader = pa.RecordBatchReader.from_stream(data)
+        return reader, _with_library(reader.schema, lib)
+    else:
+        import numpy as np
+
+        if isinstance(data, np.ndarray) and data.dtype.names:
+            table = pa.table({name: data[name] for name in data.dtype.names})
+        else:
+            raise TypeError(
+                f"cannot store a {type(data).__name__}: pass a pandas or polars DataFrame, a pyarrow "
+                "Table/RecordBatchReader, a dict of numpy arrays or a numpy structured array"
+            )
+    schema = _with_library(table.schema, lib)
+    return table.replace_schema_metadata(schema.metadata), schema
+
+
+def _with_library(schema: pa.Schema, lib: str) -> pa.Schema:
+    meta = dict(schema.metadata or {})
+    meta[LIBRARY_KEY] = lib.encode()
+    return schema.with_metadata(meta)
+
+
+def stored_library(schema: pa.Schema) -> str:
+    meta = schema.metadata or {}
+    return meta.get(LIBRARY_KEY, b"arrow").decode()
+
+
+def check_return_type(return_type: str | None) -> None:
+    if return_type is not None and return_type not in RETURN_TYPES:
+        raise ValueError(f"return_type must be one of {RETURN_TYPES} or None, got {return_type!r}")
+
+
+def from_arrow(table: pa.Table, return_type: str | None, *, row_offset: int = 0):
+    """Convert a pa.Table read from a table into the requested (or stored) library's object."""
+    check_return_type(return_type)
+    kind = return_type or stored_library(table.schema)
+    if kind == "arrow":
+        return _strip_octavo_meta(table)
+    if kind == "polars":
+        import polars as pl
+
+        return pl.from_arrow(_strip_pandas_meta(table))
+    return to_pandas(table, row_offset=row_offset)
+
+
+def _strip_octavo_meta(table: pa.Table) -> pa.Table:
+    meta = dict(table.schema.metadata or {})
+    meta.pop(LIBRARY_KEY, None)
+    return table.replace_schema_metadata(meta or None)
+
+
+def _strip_pandas_meta(table: pa.Table) -> pa.Table:
+    meta = dict(table.schema.metadata or {})
+    meta.pop(LIBRARY_KEY, None)
+    meta.pop(b"pandas", None)
+    return table.replace_schema_metadata(meta or None)
+
+
+def to_pandas(table: pa.Table, *, row_offset: int = 0):
+    """pa.Table -> DataFrame, restoring index and MultiIndex columns from pandas metadata.
+
+    A RangeIndex is stored as metadata only; after appends or a row-range read it is
+    rebuilt to number the rows actually returned (like PyTables row numbers).
+    """
+    import pandas as pd
+
+    meta = (table.schema.metadata or {}).get(b"pandas")
+    df = table.to_pandas()
+    if meta:
+        info = json.loads(meta)
+        idx = info.get("index_columns") or []
+        if len(idx) == 1 and isinstance(idx[0], dict) and idx[0].get("kind") == "range":
+            start = idx[0].get("start", 0)
+            step = idx[0].get("step", 1) or 1
+            first = start + row_offset * step
+            df.index = pd.RangeIndex(first, first + len(df) * step, step, name=idx[0].get("name"))
+    return df

@@ -1,0 +1,69 @@
+"""Exceptions raised by octavo. Every C++ Status code maps to one class here."""
+
+
+class OctavoError(Exception):
+    """Base class of every octavo error."""
+
+
+class InvalidArgumentError(OctavoError, ValueError):
+    """A bad argument or node name."""
+
+
+class NotFoundError(OctavoError, LookupError):
+    """A missing bundle, node, column or commit."""
+
+
+class AlreadyExistsError(OctavoError, ValueError):
+    """The node (or directory) already exists."""
+
+
+class SchemaError(OctavoError, TypeError):
+    """Wrong node kind, or data whose schema does not match the table."""
+
+
+class OctavoIOError(OctavoError, OSError):
+    """The operating system refused a read or write (disk full, permissions...)."""
+
+
+class CorruptionError(OctavoError):
+    """A file of the bundle does not hold what the manifest says."""
+
+
+class LockedError(OctavoError):
+    """Another writer holds the bundle's lock."""
+
+
+class OctavoNotImplementedError(OctavoError, NotImplementedError):
+    pass
+
+
+class OctavoIndexError(OctavoError, IndexError):
+    pass
+
+
+class UnsupportedVersionError(OctavoError):
+    """The bundle was written by a newer octavo."""
+
+
+class ReadOnlyError(OctavoError, PermissionError):
+    """A write was attempted on a bundle opened read-only."""
+
+
+_BY_CODE = {
+    "Invalid": InvalidArgumentError,
+    "NotFound": NotFoundError,
+    "AlreadyExists": AlreadyExistsError,
+    "TypeError": SchemaError,
+    "IOError": OctavoIOError,
+    "Corruption": CorruptionError,
+    "Locked": LockedError,
+    "NotImplemented": OctavoNotImplementedError,
+    "IndexError": OctavoIndexError,
+    "UnsupportedVersion": UnsupportedVersionError,
+    "ReadOnly": ReadOnlyError,
+}
+
+
+def error_class(code_name: str) -> type:
+    """Used by the C++ extension to pick the exception class for a Status code."""
+    return _BY_CODE.get(code_name, OctavoError)

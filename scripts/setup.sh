@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine (Python 3.11, g++, root):
+# system packages, Python packages, then an incremental build + editable install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+APT_PKGS="libhdf5-dev ccache libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ninja-build"
+missing=""
+for p in $APT_PKGS; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "[setup] installing system packages:$missing"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+PY_PKGS=(scikit-build-core nanobind "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil)
+if ! $PY - <<'PYEOF' 2>/dev/null
+import importlib, sys
+mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil"]
+for m in mods:
+    importlib.import_module(m)
+import pyarrow
+sys.exit(0 if pyarrow.__version__.startswith("26.0.") else 1)
+PYEOF
+then
+  echo "[setup] installing Python packages"
+  $PY -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
+fi
+
+# Rebuild only when a source file changed since the last successful install.
+STAMP=build/.installed-stamp
+if [ -f "$STAMP" ] && [ -z "$(find src include python CMakeLists.txt cmake pyproject.toml tests/cpp -newer "$STAMP" -print -quit)" ] \
+   && $PY -c "import octavo._octavo" 2>/dev/null && command -v octavo >/dev/null; then
+  exit 0
+fi
+echo "[setup] building octavo (C++ core, CLI, Python extension, C++ tests)"
+mkdir -p build
+CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
+  $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e . 
+touch "$STAMP"

@@ -1,0 +1,23 @@
+#include <arrow/compute/initialize.h>
+#include <arrow/dataset/plan.h>
+
+#include <mutex>
+
+#include "octavo/bundle.h"
+#include "util/arrow_status.h"
+
+namespace octavo {
+
+// Since Arrow 21 the compute kernels live in libarrow_compute and must be registered
+// explicitly; pyarrow does this for Python, a standalone C++ program must do it itself.
+Status Initialize() {
+  static std::once_flag once;
+  static arrow::Status result;
+  std::call_once(once, [] {
+    result = arrow::compute::Initialize();
+    if (result.ok()) arrow::dataset::internal::Initialize();
+  });
+  return FromArrow(result);
+}
+
+}  // namespace octavo

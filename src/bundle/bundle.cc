@@ -1,0 +1,460 @@
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "bundle/bundle_impl.h"
+#include "octavo/version.h"
+#include "table/table_impl.h"
+#include "util/arrow_status.h"
+#include "util/json_util.h"
+#include "util/names.h"
+#include "util/time_util.h"
+
+namespace octavo {
+
+const char* NodeKindName(NodeKind kind) {
+  switch (kind) {
+    case NodeKind::kGroup: return "group";
+    case NodeKind::kTable: return "table";
+    case NodeKind::kArray: return "array";
+    case NodeKind::kFile: return "file";
+    case NodeKind::kLink: return "link";
+  }
+  return "unknown";
+}
+
+Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& p) {
+  auto it = m.nodes.find(p);
+  if (it == m.nodes.end()) {
+    // Name the deepest existing ancestor: "no node /a/b/c (/a has no child 'b')".
+    std::string parent = ParentPath(p);
+    while (parent != "/" && !m.nodes.count(parent)) parent = ParentPath(parent);
+    return Status::NotFound("no node '", p, "' in the bundle (deepest existing ancestor: '", parent, "')");
+  }
+  return &it->second;
+}
+
+static NodeInfo MakeInfo(const std::string& path, const NodeEntry& n) {
+  NodeInfo info;
+  info.path = path;
+  info.kind = n.kind;
+  info.attrs_json = n.attrs.dump();
+  info.created_at = n.created_at;
+  info.modified_at = n.modified_at;
+  return info;
+}
+
+BundleImpl::BundleImpl(std::string root, OpenMode mode, Env* env)
+    : root_(std::move(root)), mode_(mode), env_(env) {}
+
+BundleImpl::~BundleImpl() { (void)Close(); }
+
+Status BundleImpl::Close() {
+  std::lock_guard<std::mutex> g(writer_mu_);
+  lock_.reset();
+  return Status::OK();
+}
+
+CommitInfo BundleImpl::commit() const {
+  auto m = snapshot();
+  CommitInfo c;
+  c.id = m->commit;
+  c.parent = m->parent;
+  c.created_at = m->created_at;
+  c.message = m->message;
+  std::lock_guard<std::mutex> g(state_mu_);
+  c.manifest_file = manifest_file_;
+  return c;
+}
+
+std::shared_ptr<const Manifest> BundleImpl::snapshot() const {
+  std::lock_guard<std::mutex> g(state_mu_);
+  return manifest_;
+}
+
+Status BundleImpl::CheckWritable(const std::string& what) const {
+  if (!writable())
+    return Status::ReadOnly("cannot ", what, ": bundle ", root_,
+                            " is open read-only (or closed); open it with mode='a' to change it");
+  return Status::OK();
+}
+
+// --- open / create ------------------------------------------------------------
+
+static std::string HolderDescription() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return "pid " + std::to_string(getpid()) + " on host " + host + " since " + NowIso8601();
+}
+
+Status BundleImpl::Init(const OpenOptions& options) {
+  const bool exists = env_->FileExists(AbsPath(kMarkerFile));
+  if (mode_ == OpenMode::kRead || options.commit >= 0) {
+    if (!exists) {
+      if (!env_->FileExists(root_)) return Status::NotFound("no bundle at '", root_, "' (the directory does not exist)");
+      return Status::NotFound("'", root_, "' is not an octavo bundle (no ", kMarkerFile,
+                              " file); create one with mode='a' or mode='w'");
+    }
+  } else {
+    if (!env_->FileExists(root_)) OCTAVO_RETURN_NOT_OK(env_->CreateDir(root_));
+    OCTAVO_ASSIGN_OR_RETURN(lock_, env_->LockFile(AbsPath(kLockFile), HolderDescription()));
+  }
+  if (exists) {
+    OCTAVO_ASSIGN_OR_RETURN(std::string marker, env_->ReadFile(AbsPath(kMarkerFile)));
+    OCTAVO_ASSIGN_OR_RETURN(Json jm, ParseJson(marker, AbsPath(kMarkerFile)));
+    int version = jm.value("format_version", 0);
+    if (version > kFormatVersion)
+      return Status::UnsupportedVersion("bundle ", root_, " has format version ", version, " but this octavo (",
+                                        kVersion, ") reads up to version ", kFormatVersion,
+                                        "; upgrade octavo to open it");
+    if (version < 1) return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version");
+  } else {
+    // A directory that holds anything but our own half-created files is not ours to take.
+    OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
+    for (const auto& e : entries) {
+      if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile &&
+          e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0)
+        return Status::AlreadyExists("directory '", root_, "' is not empty and is not an octavo bundle (found '", e,
+                                     "'); choose an empty or new directory");
+    }
+    return CreateOnDisk();
+  }
+  if (options.commit >= 0) {
+    lock_.reset();
+    return LoadCommit(options.commit);
+  }
+  OCTAVO_RETURN_NOT_OK(LoadCurrent());
+  if (mode_ == OpenMode::kCreate) {
+    // 'w' starts an empty tree as a new commit; older commits stay readable until collected.
+    std::lock_guard<std::mutex> g(writer_mu_);
+    return CommitLocked("truncate (mode='w')", [](Manifest& m) {
+      NodeEntry root = m.nodes.at("/");
+      root.attrs = Json::object();
+      m.nodes.clear();
+      m.nodes.emplace("/", std::move(root));
+      return Status::OK();
+    });
+  }
+  return Status::OK();
+}
+
+Status BundleImpl::CreateOnDisk() {
+  OCTAVO_RETURN_NOT_OK(env_->CreateDir(AbsPath(kManifestDir)));
+  OCTAVO_RETURN_NOT_OK(env_->CreateDir(AbsPath(kDataDir)));
+  Manifest m;
+  m.format_version = kFormatVersion;
+  m.commit = 0;
+  m.parent = -1;
+  m.created_at = NowIso8601();
+  m.message = "create bundle";
+  NodeEntry root;
+  root.kind = NodeKind::kGroup;
+  root.created_at = root.modified_at = m.created_at;
+  m.nodes.emplace("/", std::move(root));
+  OCTAVO_RETURN_NOT_OK(WriteManifestAndSwitch(m));
+  // The marker goes last: a directory without it is never mistaken for a finished bundle.
+  Json marker{{"format", "octavo-bundle"}, {"format_version", kFormatVersion}, {"created_at", m.created_at},
+              {"created_by", std::string("octavo ") + kVersion}};
+  OCTAVO_RETURN_NOT_OK(WriteFileAtomic(env_, AbsPath(kMarkerFile), marker.dump(1) + "\n"));
+  std::lock_guard<std::mutex> g(state_mu_);
+  manifest_ = std::make_shared<const Manifest>(std::move(m));
+  manifest_file_ = ManifestFileName(0);
+  return Status::OK();
+}
+
+Result<std::shared_ptr<const Manifest>> BundleImpl::ReadManifestFile(const std::string& rel, int64_t expect_size,
+                                                                     int64_t expect_crc) const {
+  auto text = env_->ReadFile(AbsPath(rel));
+  if (!text.ok())
+    return Status::Corruption("bundle ", root_, ": manifest ", rel, " cannot be read (", text.status().message(),
+                              ")");
+  if (expect_size >= 0 && static_cast<int64_t>(text->size()) != expect_size)
+    return Status::Corruption("bundle ", root_, ": manifest ", rel, " is ", text->size(), " bytes but ",
+                              kCurrentFile, " says ", expect_size,
+                              " (truncated or overwritten); open an earlier commit with commit=N");
+  if (expect_crc >= 0 && Crc32(*text) != static_cast<uint32_t>(expect_crc))
+    return Status::Corruption("bundle ", root_, ": manifest ", rel,
+                              " fails its checksum (the file is corrupt); open an earlier commit with commit=N");
+  OCTAVO_ASSIGN_OR_RETURN(Manifest m, ParseManifest(*text, AbsPath(rel)));
+  return std::make_shared<const Manifest>(std::move(m));
+}
+
+Status BundleImpl::LoadCurrent() {
+  auto cur = env_->ReadFile(AbsPath(kCurrentFile));
+  if (!cur.ok())
+    return Status::Corruption("bundle ", root_, " has no readable ", kCurrentFile, " file (",
+                              cur.status().message(), ")");
+  OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(*cur, AbsPath(kCurrentFile)));
+  std::string rel;
+  int64_t size = -1, crc = -1;
+  try {
+    rel = j.at("manifest").get<std::string>();
+    size = j.at("size").get<int64_t>();
+    crc = j.at("crc32").get<int64_t>();
+  } catch (const std::exception& e) {
+    return Status::Corruption(AbsPath(kCurrentFile), " is malformed: ", e.what());
+  }
+  if (rel.rfind(std::string(kManifestDir) + "/", 0) != 0 || rel.find("..") != std::string::npos)
+    return Status::Corruption(AbsPath(kCurrentFile), " names an invalid manifest '", rel, "'");
+  OCTAVO_ASSIGN_OR_RETURN(auto m, ReadManifestFile(rel, size, crc));
+  std::lock_guard<std::mutex> g(state_mu_);
+  manifest_ = std::move(m);
+  manifest_file_ = rel;
+  return Status::OK();
+}
+
+Status BundleImpl::LoadCommit(int64_t commit) {
+  std::string rel = ManifestFileName(commit);
+  if (!env_->FileExists(AbsPath(rel)))
+    return Status::NotFound("bundle ", root_, " has no commit ", commit, " (", rel, " is missing)");
+  OCTAVO_ASSIGN_OR_RETURN(auto m, ReadManifestFile(rel, -1, -1));
+  std::lock_guard<std::mutex> g(state_mu_);
+  manifest_ = std::move(m);
+  manifest_file_ = rel;
+  return Status::OK();
+}
+
+Status BundleImpl::Refresh() {
+  if (writable()) return Status::OK();  // a writer is always at the newest commit
+  return LoadCurrent();
+}
+
+// --- commits ------------------------------------------------------------------
+
+Status BundleImpl::WriteManifestAndSwitch(Manifest& next) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string text, SerializeManifest(next));
+  const std::string rel = ManifestFileName(next.commit);
+  // 1. the manifest, durable under its final name
+  OCTAVO_RETURN_NOT_OK(WriteFileAtomic(env_, AbsPath(rel), text));
+  // 2. the pointer; the rename is the commit point
+  Json cur{{"manifest", rel}, {"commit", next.commit}, {"size", text.size()}, {"crc32", Crc32(text)}};
+  return WriteFileAtomic(env_, AbsPath(kCurrentFile), cur.dump() + "\n");
+}
+
+Status BundleImpl::CommitLocked(const std::string& message, const std::function<Status(Manifest&)>& fn) {
+  auto base = snapshot();
+  Manifest next = *base;  // table entries are shared, not copied
+  OCTAVO_RETURN_NOT_OK(fn(next));
+  next.format_version = kFormatVersion;
+  next.parent = base->commit;
+  next.commit = base->commit + 1;
+  next.created_at = NowIso8601();
+  next.message = message;
+  Status st = WriteManifestAndSwitch(next);
+  if (!st.ok()) {
+    // Whatever happened on disk, adopt exactly what a fresh reader would see.
+    Status reload = LoadCurrent();
+    (void)reload;
+    return st.WithContext("commit '" + message + "' failed; bundle " + root_ + " is at commit " +
+                          std::to_string(snapshot()->commit));
+  }
+  std::lock_guard<std::mutex> g(state_mu_);
+  manifest_ = std::make_shared<const Manifest>(std::move(next));
+  manifest_file_ = ManifestFileName(manifest_->commit);
+  return Status::OK();
+}
+
+Status BundleImpl::Commit(const std::string& message, const std::function<Status(Manifest&)>& fn) {
+  std::lock_guard<std::mutex> g(writer_mu_);
+  OCTAVO_RETURN_NOT_OK(CheckWritable(message));
+  return CommitLocked(message, fn);
+}
+
+Status BundleImpl::EnsureParents(Manifest& m, const std::string& path, bool create_parents, const std::string& now) {
+  std::string parent = ParentPath(path);
+  std::vector<std::string> missing;
+  while (!m.nodes.count(parent)) {
+    missing.push_back(parent);
+    parent = ParentPath(parent);
+  }
+  const NodeEntry& anc = m.nodes.at(parent);
+  if (anc.kind != NodeKind::kGroup)
+    return Status::TypeError("cannot create '", path, "': '", parent, "' is a ", NodeKindName(anc.kind),
+                             ", not a group");
+  if (!missing.empty() && !create_parents)
+    return Status::NotFound("cannot create '", path, "': parent group '", missing.back(),
+                            "' does not exist (pass create_parents=True)");
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    NodeEntry g;
+    g.kind = NodeKind::kGroup;
+    g.created_at = g.modified_at = now;
+    m.nodes.emplace(*it, std::move(g));
+  }
+  return Status::OK();
+}
+
+// --- nodes --------------------------------------------------------------------
+
+Status BundleImpl::CreateGroup(const std::string& path, bool create_parents) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  return Commit("create group " + p, [&](Manifest& m) -> Status {
+    if (auto it = m.nodes.find(p); it != m.nodes.end()) {
+      if (it->second.kind == NodeKind::kGroup) return Status::AlreadyExists("group '", p, "' already exists");
+      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind));
+    }
+    std::string now = NowIso8601();
+    OCTAVO_RETURN_NOT_OK(EnsureParents(m, p, create_parents, now));
+    NodeEntry g;
+    g.kind = NodeKind::kGroup;
+    g.created_at = g.modified_at = now;
+    m.nodes.emplace(p, std::move(g));
+    return Status::OK();
+  });
+}
+
+bool BundleImpl::Exists(const std::string& path) const {
+  auto p = NormalizePath(path);
+  if (!p.ok()) return false;
+  return snapshot()->nodes.count(*p) > 0;
+}
+
+Result<NodeInfo> BundleImpl::GetNode(const std::string& path) const {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  auto m = snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+  return MakeInfo(p, *n);
+}
+
+Result<std::vector<NodeInfo>> BundleImpl::ListChildren(const std::string& path) const {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  auto m = snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+  if (n->kind != NodeKind::kGroup)
+    return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a group; it has no children");
+  std::vector<NodeInfo> out;
+  std::string prefix = p == "/" ? "/" : p + "/";
+  for (auto it = m->nodes.lower_bound(prefix); it != m->nodes.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    if (it->first == "/") continue;
+    if (it->first.find('/', prefix.size()) == std::string::npos) out.push_back(MakeInfo(it->first, it->second));
+  }
+  return out;
+}
+
+Result<std::vector<NodeInfo>> BundleImpl::Walk(const std::string& path) const {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  auto m = snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+  std::vector<NodeInfo> out{MakeInfo(p, *n)};
+  // Depth-first, children sorted by name. Map order is byte order of full paths, which
+  // would put "/a/b" after "/a-x"; recurse explicitly instead.
+  std::function<void(const std::string&)> rec = [&](const std::string& parent) {
+    std::string prefix = parent == "/" ? "/" : parent + "/";
+    std::vector<std::string> kids;
+    for (auto it = m->nodes.lower_bound(prefix); it != m->nodes.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      if (it->first != "/" && it->first.find('/', prefix.size()) == std::string::npos) kids.push_back(it->first);
+    }
+    for (const auto& k : kids) {
+      const NodeEntry& e = m->nodes.at(k);
+      out.push_back(MakeInfo(k, e));
+      if (e.kind == NodeKind::kGroup) rec(k);
+    }
+  };
+  if (n->kind == NodeKind::kGroup) rec(p);
+  return out;
+}
+
+Status BundleImpl::RemoveNode(const std::string& path, bool recursive) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  if (p == "/") return Status::Invalid("the root group cannot be removed");
+  return Commit("remove " + p, [&](Manifest& m) -> Status {
+    OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(m, p));
+    (void)n;
+    std::vector<std::string> doomed;
+    for (const auto& [k, v] : m.nodes)
+      if (IsDescendant(k, p)) doomed.push_back(k);
+    if (!doomed.empty() && !recursive)
+      return Status::Invalid("group '", p, "' has ", doomed.size(), " descendants; pass recursive=True to remove it");
+    for (const auto& k : doomed) m.nodes.erase(k);
+    m.nodes.erase(p);
+    // Data files stay on disk: older commits still reference them until collected.
+    return Status::OK();
+  });
+}
+
+// --- attributes -----------------------------------------------------------------
+
+Result<std::string> BundleImpl::GetAttrs(const std::string& path) const {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  auto m = snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+  return n->attrs.dump();
+}
+
+Status BundleImpl::SetAttr(const std::string& path, const std::string& key, const std::string& json_value) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  if (key.empty()) return Status::Invalid("attribute name must not be empty");
+  for (unsigned char c : key)
+    if (c < 0x20) return Status::Invalid("attribute name contains a control character");
+  OCTAVO_ASSIGN_OR_RETURN(Json value, ParseJson(json_value, "value of attribute '" + key + "'"));
+  return Commit("set attribute " + key + " on " + p, [&](Manifest& m) -> Status {
+    auto it = m.nodes.find(p);
+    if (it == m.nodes.end()) return FindNode(m, p).status();
+    it->second.attrs[key] = value;
+    it->second.modified_at = NowIso8601();
+    return Status::OK();
+  });
+}
+
+Status BundleImpl::DeleteAttr(const std::string& path, const std::string& key) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  return Commit("delete attribute " + key + " on " + p, [&](Manifest& m) -> Status {
+    auto it = m.nodes.find(p);
+    if (it == m.nodes.end()) return FindNode(m, p).status();
+    if (!it->second.attrs.contains(key))
+      return Status::NotFound("node '", p, "' has no attribute '", key, "'");
+    it->second.attrs.erase(key);
+    it->second.modified_at = NowIso8601();
+    return Status::OK();
+  });
+}
+
+// --- tables ---------------------------------------------------------------------
+
+// CreateTable lives in table/table.cc with the rest of the Parquet code.
+
+Result<std::shared_ptr<Table>> BundleImpl::OpenTable(const std::string& path) const {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  auto m = snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+  if (n->kind != NodeKind::kTable)
+    return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a table");
+  auto self = std::static_pointer_cast<BundleImpl>(std::const_pointer_cast<Bundle>(shared_from_this()));
+  return std::shared_ptr<Table>(std::make_shared<TableImpl>(self, p));
+}
+
+Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
+  OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
+  std::sort(names.begin(), names.end());
+  std::vector<CommitInfo> out;
+  for (const auto& n : names) {
+    if (n.size() != 17 || n.substr(12) != ".json") continue;
+    auto m = ReadManifestFile(std::string(kManifestDir) + "/" + n, -1, -1);
+    if (!m.ok()) continue;  // an unfinished or damaged commit is not history
+    CommitInfo c;
+    c.id = (*m)->commit;
+    c.parent = (*m)->parent;
+    c.created_at = (*m)->created_at;
+    c.message = (*m)->message;
+    c.manifest_file = std::string(kManifestDir) + "/" + n;
+    if (c.id <= snapshot()->commit) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// --- entry point ----------------------------------------------------------------
+
+Result<std::shared_ptr<Bundle>> Bundle::Open(const std::string& path, OpenMode mode, const OpenOptions& options) {
+  OCTAVO_RETURN_NOT_OK(Initialize());
+  if (path.empty()) return Status::Invalid("empty bundle path");
+  std::string root = path;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  Env* env = options.env ? options.env : Env::Default();
+  auto b = std::make_shared<BundleImpl>(root, mode, env);
+  OCTAVO_RETURN_NOT_OK(b->Init(options));
+  return std::shared_ptr<Bundle>(std::move(b));
+}
+
+}  // namespace octavo

@@ -1,0 +1,85 @@
+// Internal: the concrete Bundle. Table handles reach the bundle state through this.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "format/manifest.h"
+#include "octavo/bundle.h"
+#include "octavo/env.h"
+
+namespace octavo {
+
+class BundleImpl final : public Bundle {
+ public:
+  BundleImpl(std::string root, OpenMode mode, Env* env);
+  ~BundleImpl() override;
+
+  // Open / create on disk; called once by Bundle::Open.
+  Status Init(const OpenOptions& options);
+
+  const std::string& path() const override { return root_; }
+  bool writable() const override { return lock_ != nullptr; }
+  CommitInfo commit() const override;
+  Status Close() override;
+  Status Refresh() override;
+
+  Status CreateGroup(const std::string& path, bool create_parents) override;
+  bool Exists(const std::string& path) const override;
+  Result<NodeInfo> GetNode(const std::string& path) const override;
+  Result<std::vector<NodeInfo>> ListChildren(const std::string& path) const override;
+  Result<std::vector<NodeInfo>> Walk(const std::string& path) const override;
+  Status RemoveNode(const std::string& path, bool recursive) override;
+
+  Result<std::string> GetAttrs(const std::string& path) const override;
+  Status SetAttr(const std::string& path, const std::string& key, const std::string& json_value) override;
+  Status DeleteAttr(const std::string& path, const std::string& key) override;
+
+  Result<std::shared_ptr<Table>> CreateTable(const std::string& path, const std::shared_ptr<arrow::Schema>& schema,
+                                             const TableOptions& options, bool create_parents) override;
+  Result<std::shared_ptr<Table>> CreateTable(const std::string& path,
+                                             const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                             const TableOptions& options, bool create_parents) override;
+  Result<std::shared_ptr<Table>> OpenTable(const std::string& path) const override;
+
+  Result<std::vector<CommitInfo>> ListCommits() const override;
+
+  // --- used by tables ------------------------------------------------------
+  std::shared_ptr<const Manifest> snapshot() const;
+  Env* env() const { return env_; }
+  std::string AbsPath(const std::string& relative) const { return root_ + "/" + relative; }
+  Status CheckWritable(const std::string& what) const;
+
+  // Serialises writers in this process; held across writing data files and committing.
+  std::mutex& writer_mutex() { return writer_mu_; }
+  // Copy the current manifest, let `fn` change it, write it as the next commit and
+  // switch CURRENT. Caller holds writer_mutex(). On failure the in-memory state is
+  // re-read from disk, so it always matches what a fresh reader would see.
+  Status CommitLocked(const std::string& message, const std::function<Status(Manifest&)>& fn);
+  Status Commit(const std::string& message, const std::function<Status(Manifest&)>& fn);
+
+ private:
+  Status LoadCurrent();
+  Status LoadCommit(int64_t commit);
+  Status CreateOnDisk();
+  Status WriteManifestAndSwitch(Manifest& next);
+  Status EnsureParents(Manifest& m, const std::string& path, bool create_parents, const std::string& now);
+  Result<std::shared_ptr<const Manifest>> ReadManifestFile(const std::string& rel, int64_t expect_size,
+                                                           int64_t expect_crc) const;
+
+  std::string root_;
+  OpenMode mode_;
+  Env* env_;
+  std::unique_ptr<FileLock> lock_;
+  mutable std::mutex state_mu_;
+  std::shared_ptr<const Manifest> manifest_;
+  std::string manifest_file_;
+  std::mutex writer_mu_;
+};
+
+// A node lookup with a clear error.
+Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& normalized_path);
+
+}  // namespace octavo

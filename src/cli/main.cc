@@ -1,0 +1,3 @@
+#include <iostream>
+#include "octavo/octavo.h"
+int main() { std::cout << octavo::kVersion << "\n"; }

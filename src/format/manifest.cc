@@ -1,0 +1,195 @@
+#include "format/manifest.h"
+
+#include <arrow/buffer.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/type.h>
+
+#include <cstdio>
+
+#include "octavo/version.h"
+#include "util/arrow_status.h"
+
+namespace octavo {
+
+int64_t TableEntry::num_rows() const {
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.num_rows;
+  return n;
+}
+
+int64_t TableEntry::size_bytes() const {
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.size_bytes;
+  return n;
+}
+
+std::string ManifestFileName(int64_t commit) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s/%012lld.json", kManifestDir, static_cast<long long>(commit));
+  return buf;
+}
+
+NodeKind NodeKindFromName(const std::string& name, bool* ok) {
+  *ok = true;
+  if (name == "group") return NodeKind::kGroup;
+  if (name == "table") return NodeKind::kTable;
+  if (name == "array") return NodeKind::kArray;
+  if (name == "file") return NodeKind::kFile;
+  if (name == "link") return NodeKind::kLink;
+  *ok = false;
+  return NodeKind::kGroup;
+}
+
+Result<std::string> SerializeSchema(const arrow::Schema& schema) {
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto buf, arrow::ipc::SerializeSchema(schema));
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(buf->data()), buf->size()));
+}
+
+Result<std::shared_ptr<arrow::Schema>> DeserializeSchema(const std::string& b64) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string raw, Base64Decode(b64));
+  auto buf = std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+  arrow::io::BufferReader reader(buf);
+  arrow::ipc::DictionaryMemo memo;
+  auto res = arrow::ipc::ReadSchema(&reader, &memo);
+  if (!res.ok()) return Status::Corruption("stored Arrow schema cannot be decoded: ", res.status().message());
+  // ReadSchema references `raw` through `buf`; copy-free is unsafe here, but the schema owns its data.
+  return *res;
+}
+
+Json TableOptionsToJson(const TableOptions& o) {
+  return Json{{"compression", o.compression},           {"compression_level", o.compression_level},
+              {"row_group_size", o.row_group_size},     {"part_max_rows", o.part_max_rows},
+              {"write_statistics", o.write_statistics}, {"write_page_index", o.write_page_index},
+              {"data_page_size", o.data_page_size},     {"dictionary", o.dictionary}};
+}
+
+Result<TableOptions> TableOptionsFromJson(const Json& j) {
+  TableOptions o;
+  try {
+    o.compression = j.value("compression", o.compression);
+    o.compression_level = j.value("compression_level", o.compression_level);
+    o.row_group_size = j.value("row_group_size", o.row_group_size);
+    o.part_max_rows = j.value("part_max_rows", o.part_max_rows);
+    o.write_statistics = j.value("write_statistics", o.write_statistics);
+    o.write_page_index = j.value("write_page_index", o.write_page_index);
+    o.data_page_size = j.value("data_page_size", o.data_page_size);
+    o.dictionary = j.value("dictionary", o.dictionary);
+  } catch (const std::exception& e) {
+    return Status::Corruption("bad table options: ", e.what());
+  }
+  return o;
+}
+
+static Result<Json> TableToJson(const TableEntry& t) {
+  Json j;
+  j["uid"] = t.uid;
+  OCTAVO_ASSIGN_OR_RETURN(j["schema"], SerializeSchema(*t.schema));
+  Json cols = Json::array();
+  for (const auto& f : t.schema->fields()) cols.push_back({{"name", f->name()}, {"type", f->type()->ToString()}});
+  j["columns"] = std::move(cols);  // human-readable copy; the schema blob is authoritative
+  j["options"] = TableOptionsToJson(t.options);
+  j["num_rows"] = t.num_rows();
+  Json parts = Json::array();
+  for (const auto& p : t.parts) {
+    parts.push_back({{"file", p.file},
+                     {"num_rows", p.num_rows},
+                     {"size_bytes", p.size_bytes},
+                     {"row_groups", p.row_group_rows},
+                     {"stats", p.stats},
+                     {"created_at", p.created_at}});
+  }
+  j["parts"] = std::move(parts);
+  return j;
+}
+
+Result<std::string> SerializeManifest(const Manifest& m) {
+  Json j;
+  j["format"] = "octavo-manifest";
+  j["format_version"] = m.format_version;
+  j["commit"] = m.commit;
+  j["parent"] = m.parent;
+  j["created_at"] = m.created_at;
+  j["message"] = m.message;
+  Json nodes = Json::object();
+  for (const auto& [path, n] : m.nodes) {
+    Json jn;
+    jn["kind"] = NodeKindName(n.kind);
+    jn["attrs"] = n.attrs;
+    jn["created_at"] = n.created_at;
+    jn["modified_at"] = n.modified_at;
+    if (n.kind == NodeKind::kTable) {
+      if (!n.table) return Status::Invalid("table node ", path, " has no table entry");
+      OCTAVO_ASSIGN_OR_RETURN(jn["table"], TableToJson(*n.table));
+    }
+    if (!n.payload.empty()) jn["payload"] = n.payload;
+    nodes[path] = std::move(jn);
+  }
+  j["nodes"] = std::move(nodes);
+  return j.dump(1);
+}
+
+static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, const std::string& where) {
+  auto t = std::make_shared<TableEntry>();
+  t->uid = j.at("uid").get<std::string>();
+  OCTAVO_ASSIGN_OR_RETURN(t->schema, DeserializeSchema(j.at("schema").get<std::string>()));
+  if (j.contains("options")) {
+    OCTAVO_ASSIGN_OR_RETURN(t->options, TableOptionsFromJson(j.at("options")));
+  }
+  for (const auto& jp : j.at("parts")) {
+    PartEntry p;
+    p.file = jp.at("file").get<std::string>();
+    if (p.file.find("..") != std::string::npos || p.file.empty() || p.file[0] == '/')
+      return Status::Corruption(where, ": part file name '", p.file, "' escapes the bundle");
+    p.num_rows = jp.at("num_rows").get<int64_t>();
+    p.size_bytes = jp.at("size_bytes").get<int64_t>();
+    p.row_group_rows = jp.at("row_groups").get<std::vector<int64_t>>();
+    p.stats = jp.value("stats", Json::object());
+    p.created_at = jp.value("created_at", "");
+    int64_t sum = 0;
+    for (auto r : p.row_group_rows) sum += r;
+    if (sum != p.num_rows || p.num_rows < 0)
+      return Status::Corruption(where, ": part ", p.file, " row-group row counts do not add up to ", p.num_rows);
+    t->parts.push_back(std::move(p));
+  }
+  return std::shared_ptr<const TableEntry>(std::move(t));
+}
+
+Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
+  OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(text, "manifest " + file));
+  Manifest m;
+  try {
+    if (j.value("format", "") != "octavo-manifest")
+      return Status::Corruption("manifest ", file, " is not an octavo manifest");
+    m.format_version = j.at("format_version").get<int>();
+    if (m.format_version > kFormatVersion)
+      return Status::UnsupportedVersion("manifest ", file, " has format version ", m.format_version,
+                                        " but this octavo (", kVersion, ") reads up to version ", kFormatVersion,
+                                        "; upgrade octavo to open this bundle");
+    m.commit = j.at("commit").get<int64_t>();
+    m.parent = j.at("parent").get<int64_t>();
+    m.created_at = j.value("created_at", "");
+    m.message = j.value("message", "");
+    for (const auto& [path, jn] : j.at("nodes").items()) {
+      NodeEntry n;
+      bool ok = false;
+      n.kind = NodeKindFromName(jn.at("kind").get<std::string>(), &ok);
+      if (!ok) return Status::Corruption("manifest ", file, ": node ", path, " has unknown kind");
+      n.attrs = jn.value("attrs", Json::object());
+      n.created_at = jn.value("created_at", "");
+      n.modified_at = jn.value("modified_at", "");
+      n.payload = jn.value("payload", Json::object());
+      if (n.kind == NodeKind::kTable) {
+        OCTAVO_ASSIGN_OR_RETURN(n.table, TableFromJson(jn.at("table"), "manifest " + file + " node " + path));
+      }
+      m.nodes.emplace(path, std::move(n));
+    }
+  } catch (const std::exception& e) {
+    return Status::Corruption("manifest ", file, " is malformed: ", e.what());
+  }
+  if (!m.nodes.count("/")) return Status::Corruption("manifest ", file, " has no root group");
+  return m;
+}
+
+}  // namespace octavo

@@ -1,0 +1,75 @@
+// The manifest: one immutable JSON file per commit describing the whole node tree.
+// Layout and field meanings are specified in docs/format.md; keep the two in sync.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "octavo/bundle.h"
+#include "octavo/options.h"
+#include "octavo/status.h"
+#include "octavo/type_fwd.h"
+#include "util/json_util.h"
+
+namespace octavo {
+
+// One immutable Parquet file of a table.
+struct PartEntry {
+  std::string file;                    // relative to the bundle root: data/<table uid>/<id>.parquet
+  int64_t num_rows = 0;
+  int64_t size_bytes = 0;
+  std::vector<int64_t> row_group_rows;  // rows per Parquet row group, in order
+  Json stats = Json::object();          // {column: {"min": v, "max": v, "null_count": n}}
+  std::string created_at;
+};
+
+struct TableEntry {
+  std::string uid;                        // stable id: the data/<uid>/ folder; survives renames
+  std::shared_ptr<arrow::Schema> schema;  // stored as base64 Arrow IPC (exact types + metadata)
+  TableOptions options;
+  std::vector<PartEntry> parts;
+  int64_t num_rows() const;
+  int64_t size_bytes() const;
+};
+
+struct NodeEntry {
+  NodeKind kind = NodeKind::kGroup;
+  Json attrs = Json::object();
+  std::string created_at;
+  std::string modified_at;
+  std::shared_ptr<const TableEntry> table;  // kind == kTable; shared between commits until changed
+  Json payload = Json::object();            // kind-specific metadata for arrays, files, links
+};
+
+struct Manifest {
+  int format_version = 1;
+  int64_t commit = 0;
+  int64_t parent = -1;
+  std::string created_at;
+  std::string message;
+  std::map<std::string, NodeEntry> nodes;  // key: normalised path; "/" is always present
+};
+
+Result<std::string> SerializeManifest(const Manifest& m);
+Result<Manifest> ParseManifest(std::string_view text, const std::string& file);
+
+// The schema blob: Arrow IPC schema message, base64.
+Result<std::string> SerializeSchema(const arrow::Schema& schema);
+Result<std::shared_ptr<arrow::Schema>> DeserializeSchema(const std::string& b64);
+
+Json TableOptionsToJson(const TableOptions& o);
+Result<TableOptions> TableOptionsFromJson(const Json& j);
+NodeKind NodeKindFromName(const std::string& name, bool* ok);
+
+// Bundle-level files (names relative to the bundle root).
+inline constexpr const char* kMarkerFile = "OCTAVO";
+inline constexpr const char* kCurrentFile = "CURRENT";
+inline constexpr const char* kLockFile = "LOCK";
+inline constexpr const char* kManifestDir = "manifests";
+inline constexpr const char* kDataDir = "data";
+std::string ManifestFileName(int64_t commit);  // manifests/000000000042.json
+
+}  // namespace octavo

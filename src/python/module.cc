@@ -1,0 +1,281 @@
+// The nanobind extension `octavo._octavo`: a thin binding of the C++ API.
+// Tables cross the boundary only as Arrow C streams / schemas (PyCapsules), zero-copy.
+#include <arrow/api.h>
+#include <arrow/c/abi.h>
+#include <arrow/c/bridge.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "octavo/octavo.h"
+#include "util/arrow_status.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace octavo {
+namespace {
+
+// Thrown by Check(); translated into the matching octavo.errors class.
+struct StatusError : std::exception {
+  explicit StatusError(Status s) : st(std::move(s)) {}
+  const char* what() const noexcept override { return st.message().c_str(); }
+  Status st;
+};
+
+void Check(const Status& st) {
+  if (!st.ok()) throw StatusError(st);
+}
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) throw StatusError(r.status());
+  return std::move(r).ValueOrDie();
+}
+
+// --- Arrow C data interface ----------------------------------------------------
+
+// An object with __arrow_c_stream__ that hands out a RecordBatchReader once.
+struct ArrowStream {
+  std::shared_ptr<arrow::RecordBatchReader> reader;
+
+  nb::capsule Export(nb::handle requested_schema) {
+    if (!reader) throw std::runtime_error("this Arrow stream was already consumed");
+    auto* stream = new ArrowArrayStream;
+    auto st = arrow::ExportRecordBatchReader(reader, stream);
+    if (!st.ok()) {
+      delete stream;
+      Check(FromArrow(st));
+    }
+    reader.reset();
+    return nb::capsule(stream, "arrow_array_stream", [](void* p) noexcept {
+      auto* s = static_cast<ArrowArrayStream*>(p);
+      if (s->release) s->release(s);
+      delete s;
+    });
+  }
+};
+
+nb::capsule ExportSchema(const std::shared_ptr<arrow::Schema>& schema) {
+  auto* c = new ArrowSchema;
+  auto st = arrow::ExportSchema(*schema, c);
+  if (!st.ok()) {
+    delete c;
+    Check(FromArrow(st));
+  }
+  return nb::capsule(c, "arrow_schema", [](void* p) noexcept {
+    auto* s = static_cast<ArrowSchema*>(p);
+    if (s->release) s->release(s);
+    delete s;
+  });
+}
+
+std::shared_ptr<arrow::RecordBatchReader> ImportStream(nb::capsule cap) {
+  if (std::string(cap.name()) != "arrow_array_stream")
+    throw nb::type_error("expected an 'arrow_array_stream' PyCapsule");
+  auto* stream = static_cast<ArrowArrayStream*>(cap.data());
+  return Unwrap(Result<std::shared_ptr<arrow::RecordBatchReader>>([&]() -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    auto r = arrow::ImportRecordBatchReader(stream);  // moves the stream out of the capsule
+    if (!r.ok()) return FromArrow(r.status());
+    return *r;
+  }()));
+}
+
+std::shared_ptr<arrow::Schema> ImportSchema(nb::capsule cap) {
+  if (std::string(cap.name()) != "arrow_schema") throw nb::type_error("expected an 'arrow_schema' PyCapsule");
+  auto r = arrow::ImportSchema(static_cast<ArrowSchema*>(cap.data()));
+  if (!r.ok()) Check(FromArrow(r.status()));
+  return *r;
+}
+
+ArrowStream TableStream(const std::shared_ptr<arrow::Table>& t) {
+  return ArrowStream{std::make_shared<arrow::TableBatchReader>(t)};
+}
+
+TableOptions OptionsFromDict(nb::dict d) {
+  TableOptions o;
+  for (auto [k, v] : d) {
+    std::string key = nb::cast<std::string>(k);
+    if (key == "compression") o.compression = nb::cast<std::string>(v);
+    else if (key == "compression_level") o.compression_level = nb::cast<int>(v);
+    else if (key == "row_group_size") o.row_group_size = nb::cast<int64_t>(v);
+    else if (key == "part_max_rows") o.part_max_rows = nb::cast<int64_t>(v);
+    else if (key == "write_statistics") o.write_statistics = nb::cast<bool>(v);
+    else if (key == "write_page_index") o.write_page_index = nb::cast<bool>(v);
+    else if (key == "data_page_size") o.data_page_size = nb::cast<int64_t>(v);
+    else if (key == "dictionary") o.dictionary = nb::cast<bool>(v);
+    else Check(Status::Invalid("unknown table option '", key, "'"));
+  }
+  return o;
+}
+
+nb::dict OptionsToDict(const TableOptions& o) {
+  nb::dict d;
+  d["compression"] = o.compression;
+  d["compression_level"] = o.compression_level;
+  d["row_group_size"] = o.row_group_size;
+  d["part_max_rows"] = o.part_max_rows;
+  d["write_statistics"] = o.write_statistics;
+  d["write_page_index"] = o.write_page_index;
+  d["data_page_size"] = o.data_page_size;
+  d["dictionary"] = o.dictionary;
+  return d;
+}
+
+nb::dict NodeToDict(const NodeInfo& n) {
+  nb::dict d;
+  d["path"] = n.path;
+  d["kind"] = std::string(NodeKindName(n.kind));
+  d["attrs_json"] = n.attrs_json;
+  d["created_at"] = n.created_at;
+  d["modified_at"] = n.modified_at;
+  return d;
+}
+
+nb::dict CommitToDict(const CommitInfo& c) {
+  nb::dict d;
+  d["id"] = c.id;
+  d["parent"] = c.parent;
+  d["created_at"] = c.created_at;
+  d["message"] = c.message;
+  d["manifest_file"] = c.manifest_file;
+  return d;
+}
+
+OpenMode ModeFromString(const std::string& m) {
+  if (m == "r") return OpenMode::kRead;
+  if (m == "a" || m == "r+") return OpenMode::kAppend;
+  if (m == "w") return OpenMode::kCreate;
+  throw StatusError(Status::Invalid("mode must be 'r', 'a' or 'w', got '", m, "'"));
+}
+
+}  // namespace
+}  // namespace octavo
+
+NB_MODULE(_octavo, m) {
+  using namespace octavo;
+  m.attr("__version__") = kVersion;
+  m.attr("FORMAT_VERSION") = kFormatVersion;
+
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      nb::object errors = nb::module_::import_("octavo.errors");
+      nb::object cls = errors.attr("error_class")(StatusCodeName(e.st.code()));
+      PyErr_SetString(cls.ptr(), e.st.message().c_str());
+    }
+  });
+
+  nb::class_<ArrowStream>(m, "ArrowStream")
+      .def("__arrow_c_stream__", &ArrowStream::Export, "requested_schema"_a = nb::none());
+
+  m.def("schema_capsule_roundtrip", [](nb::capsule c) { return ExportSchema(ImportSchema(c)); });
+
+  nb::class_<Table>(m, "Table")
+      .def_prop_ro("path", &Table::path)
+      .def("num_rows", [](const Table& t) { return Unwrap(t.num_rows()); })
+      .def("schema", [](const Table& t) { return ExportSchema(Unwrap(t.schema())); })
+      .def("info", [](const Table& t) {
+        TableInfo i = Unwrap(t.Info());
+        nb::dict d;
+        d["path"] = i.path;
+        d["num_rows"] = i.num_rows;
+        d["num_columns"] = i.num_columns;
+        d["size_bytes"] = i.size_bytes;
+        d["num_parts"] = i.num_parts;
+        d["column_names"] = i.column_names;
+        d["column_types"] = i.column_types;
+        d["schema"] = ExportSchema(i.schema);
+        d["created_at"] = i.created_at;
+        d["modified_at"] = i.modified_at;
+        d["part_files"] = i.part_files;
+        d["options"] = OptionsToDict(i.options);
+        return d;
+      })
+      .def("read",
+           [](const Table& t, std::vector<std::string> columns, int64_t start, int64_t stop, bool use_threads) {
+             ReadOptions o{std::move(columns), start, stop, use_threads};
+             std::shared_ptr<arrow::Table> out;
+             {
+               nb::gil_scoped_release release;
+               out = Unwrap(t.Read(o));
+             }
+             return TableStream(out);
+           },
+           "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1, "use_threads"_a = true)
+      .def("scan",
+           [](const Table& t, int64_t batch_size, std::vector<std::string> columns, int64_t start, int64_t stop) {
+             ReadOptions o{std::move(columns), start, stop, true};
+             return ArrowStream{Unwrap(t.Scan(o, batch_size))};
+           },
+           "batch_size"_a, "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1)
+      .def("append", [](Table& t, nb::capsule stream) {
+        auto reader = ImportStream(stream);
+        nb::gil_scoped_release release;
+        Check(t.Append(reader));
+      });
+
+  nb::class_<Bundle>(m, "Bundle")
+      .def_static("open",
+                  [](const std::string& path, const std::string& mode, int64_t commit) {
+                    OpenOptions o;
+                    o.commit = commit;
+                    OpenMode md = ModeFromString(mode);
+                    nb::gil_scoped_release release;
+                    return Unwrap(Bundle::Open(path, md, o));
+                  },
+                  "path"_a, "mode"_a = "r", "commit"_a = -1)
+      .def_prop_ro("path", &Bundle::path)
+      .def_prop_ro("writable", &Bundle::writable)
+      .def("commit_info", [](const Bundle& b) { return CommitToDict(b.commit()); })
+      .def("close", [](Bundle& b) { Check(b.Close()); })
+      .def("refresh", [](Bundle& b) { Check(b.Refresh()); })
+      .def("create_group", [](Bundle& b, const std::string& p, bool parents) { Check(b.CreateGroup(p, parents)); },
+           "path"_a, "create_parents"_a = true)
+      .def("exists", &Bundle::Exists)
+      .def("get_node", [](const Bundle& b, const std::string& p) { return NodeToDict(Unwrap(b.GetNode(p))); })
+      .def("list_children",
+           [](const Bundle& b, const std::string& p) {
+             nb::list out;
+             for (const auto& n : Unwrap(b.ListChildren(p))) out.append(NodeToDict(n));
+             return out;
+           })
+      .def("walk",
+           [](const Bundle& b, const std::string& p) {
+             nb::list out;
+             for (const auto& n : Unwrap(b.Walk(p))) out.append(NodeToDict(n));
+             return out;
+           },
+           "path"_a = "/")
+      .def("remove_node", [](Bundle& b, const std::string& p, bool rec) { Check(b.RemoveNode(p, rec)); },
+           "path"_a, "recursive"_a = false)
+      .def("get_attrs", [](const Bundle& b, const std::string& p) { return Unwrap(b.GetAttrs(p)); })
+      .def("set_attr", [](Bundle& b, const std::string& p, const std::string& k, const std::string& v) {
+        Check(b.SetAttr(p, k, v));
+      })
+      .def("delete_attr", [](Bundle& b, const std::string& p, const std::string& k) { Check(b.DeleteAttr(p, k)); })
+      .def("create_table_from_schema",
+           [](Bundle& b, const std::string& p, nb::capsule schema, nb::dict options, bool parents) {
+             auto s = ImportSchema(schema);
+             auto o = OptionsFromDict(options);
+             nb::gil_scoped_release release;
+             return Unwrap(b.CreateTable(p, s, o, parents));
+           },
+           "path"_a, "schema"_a, "options"_a = nb::dict(), "create_parents"_a = true)
+      .def("create_table_from_stream",
+           [](Bundle& b, const std::string& p, nb::capsule stream, nb::dict options, bool parents) {
+             auto reader = ImportStream(stream);
+             auto o = OptionsFromDict(options);
+             nb::gil_scoped_release release;
+             return Unwrap(b.CreateTable(p, reader, o, parents));
+           },
+           "path"_a, "stream"_a, "options"_a = nb::dict(), "create_parents"_a = true)
+      .def("open_table", [](const Bundle& b, const std::string& p) { return Unwrap(b.OpenTable(p)); })
+      .def("list_commits", [](const Bundle& b) {
+        nb::list out;
+        for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));
+        return out;
+      });
+}

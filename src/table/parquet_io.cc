@@ -1,0 +1,336 @@
+#include "table/parquet_io.h"
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/io/file.h>
+#include <arrow/io/interfaces.h>
+#include <arrow/util/compression.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/exception.h>
+#include <parquet/file_reader.h>
+#include <parquet/properties.h>
+
+#include <cmath>
+
+#include "util/arrow_status.h"
+#include "util/json_util.h"
+#include "util/time_util.h"
+
+namespace octavo {
+namespace {
+
+// arrow::io::OutputStream over an Env WritableFile, so fault injection reaches data files.
+class EnvOutputStream final : public arrow::io::OutputStream {
+ public:
+  explicit EnvOutputStream(std::unique_ptr<WritableFile> file) : file_(std::move(file)) { buf_.reserve(kBufSize); }
+
+  arrow::Status Close() override {
+    if (closed_) return arrow::Status::OK();
+    ARROW_RETURN_NOT_OK(Flush());
+    closed_ = true;
+    return ToArrow(file_->Close());
+  }
+  // Durable close: flush, fsync, close.
+  Status SyncAndClose() {
+    OCTAVO_RETURN_NOT_ARROW_OK(Flush());
+    OCTAVO_RETURN_NOT_OK(file_->Sync());
+    closed_ = true;
+    return file_->Close();
+  }
+  bool closed() const override { return closed_; }
+  arrow::Result<int64_t> Tell() const override { return pos_; }
+  arrow::Status Write(const void* data, int64_t nbytes) override {
+    if (closed_) return arrow::Status::IOError("write to closed file ", file_->path());
+    const char* p = static_cast<const char*>(data);
+    if (buf_.size() + static_cast<size_t>(nbytes) > kBufSize) {
+      ARROW_RETURN_NOT_OK(Flush());
+      if (static_cast<size_t>(nbytes) >= kBufSize) {
+        pos_ += nbytes;
+        return ToArrow(file_->Append(std::string_view(p, static_cast<size_t>(nbytes))));
+      }
+    }
+    buf_.append(p, static_cast<size_t>(nbytes));
+    pos_ += nbytes;
+    return arrow::Status::OK();
+  }
+  arrow::Status Flush() override {
+    if (buf_.empty()) return arrow::Status::OK();
+    auto st = file_->Append(buf_);
+    buf_.clear();
+    return ToArrow(st);
+  }
+
+ private:
+  static constexpr size_t kBufSize = 1 << 20;
+  std::unique_ptr<WritableFile> file_;
+  std::string buf_;
+  int64_t pos_ = 0;
+  bool closed_ = false;
+};
+
+Result<arrow::Compression::type> CodecFromName(const std::string& name) {
+  if (name == "none" || name == "uncompressed") return arrow::Compression::UNCOMPRESSED;
+  auto res = arrow::util::Codec::GetCompressionType(name);
+  if (!res.ok() || !arrow::util::Codec::IsAvailable(*res))
+    return Status::Invalid("unknown or unavailable Parquet compression '", name,
+                           "'; use zstd, lz4, snappy, gzip, brotli or none");
+  return *res;
+}
+
+// Running min / max / null count for one column, as JSON values.
+struct ColumnStatsAcc {
+  bool eligible = false;
+  bool is_temporal = false;
+  Json min, max;
+  int64_t null_count = 0;
+  bool has_nan = false;
+};
+
+bool StatsEligible(const arrow::DataType& t) {
+  return arrow::is_integer(t.id()) || arrow::is_floating(t.id()) || t.id() == arrow::Type::BOOL ||
+         t.id() == arrow::Type::STRING || t.id() == arrow::Type::LARGE_STRING || arrow::is_temporal(t.id());
+}
+
+Result<Json> ScalarToJson(const arrow::Scalar& s, bool temporal) {
+  if (!s.is_valid) return Json();
+  const auto id = s.type->id();
+  if (temporal) {
+    // Temporal scalars keep their value in the integer representation.
+    if (auto* ts = dynamic_cast<const arrow::TemporalScalar<arrow::TimestampType>*>(&s)) return Json(ts->value);
+    if (auto* d32 = dynamic_cast<const arrow::Date32Scalar*>(&s)) return Json(d32->value);
+    if (auto* d64 = dynamic_cast<const arrow::Date64Scalar*>(&s)) return Json(d64->value);
+    if (auto* du = dynamic_cast<const arrow::DurationScalar*>(&s)) return Json(du->value);
+    if (auto* t32 = dynamic_cast<const arrow::Time32Scalar*>(&s)) return Json(t32->value);
+    if (auto* t64 = dynamic_cast<const arrow::Time64Scalar*>(&s)) return Json(t64->value);
+    return Json();
+  }
+  if (id == arrow::Type::BOOL) return Json(static_cast<const arrow::BooleanScalar&>(s).value);
+  if (arrow::is_unsigned_integer(id)) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto c, s.CastTo(arrow::uint64()));
+    return Json(static_cast<const arrow::UInt64Scalar&>(*c).value);
+  }
+  if (arrow::is_signed_integer(id)) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto c, s.CastTo(arrow::int64()));
+    return Json(static_cast<const arrow::Int64Scalar&>(*c).value);
+  }
+  if (arrow::is_floating(id)) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto c, s.CastTo(arrow::float64()));
+    double v = static_cast<const arrow::DoubleScalar&>(*c).value;
+    if (!std::isfinite(v)) return Json();
+    return Json(v);
+  }
+  if (id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING) {
+    auto view = static_cast<const arrow::BaseBinaryScalar&>(s).view();
+    if (view.size() > 256) return Json();  // too long to be a useful bound
+    return Json(std::string(view));
+  }
+  return Json();
+}
+
+Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr) {
+  acc.null_count += arr->null_count();
+  if (!acc.eligible || arr->length() == arr->null_count()) return Status::OK();
+  if (arrow::is_floating(arr->type_id())) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nan, arrow::compute::CallFunction("is_nan", {arr}));
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto any, arrow::compute::Any(nan));
+    if (any.scalar()->is_valid && any.scalar_as<arrow::BooleanScalar>().value) acc.has_nan = true;
+  }
+  arrow::compute::ScalarAggregateOptions opts(/*skip_nulls=*/true);
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mm, arrow::compute::MinMax(arr, opts));
+  const auto& st = mm.scalar_as<arrow::StructScalar>();
+  OCTAVO_ASSIGN_OR_RETURN(Json lo, ScalarToJson(*st.value[0], acc.is_temporal));
+  OCTAVO_ASSIGN_OR_RETURN(Json hi, ScalarToJson(*st.value[1], acc.is_temporal));
+  if (lo.is_null() || hi.is_null()) {
+    acc.eligible = false;  // cannot bound this column in this part
+    acc.min = acc.max = Json();
+    return Status::OK();
+  }
+  if (acc.min.is_null() || lo < acc.min) acc.min = lo;
+  if (acc.max.is_null() || acc.max < hi) acc.max = hi;
+  return Status::OK();
+}
+
+class PartWriter {
+ public:
+  PartWriter(Env* env, std::string root, std::string uid, std::shared_ptr<arrow::Schema> schema,
+             const TableOptions& options)
+      : env_(env), root_(std::move(root)), uid_(std::move(uid)), schema_(std::move(schema)), options_(options) {}
+
+  bool open() const { return writer_ != nullptr; }
+  int64_t rows() const { return rows_; }
+
+  Status Open() {
+    OCTAVO_ASSIGN_OR_RETURN(auto codec, CodecFromName(options_.compression));
+    rel_ = std::string(kDataDir) + "/" + uid_ + "/" + RandomHex(12) + ".parquet";
+    OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
+    stream_ = std::make_shared<EnvOutputStream>(std::move(file));
+    parquet::WriterProperties::Builder b;
+    b.compression(codec);
+    if (codec != arrow::Compression::UNCOMPRESSED && options_.compression_level > 0 &&
+        options_.compression != "snappy" && options_.compression != "lz4")
+      b.compression_level(options_.compression_level);
+    b.max_row_group_length(options_.row_group_size);
+    b.data_pagesize(options_.data_page_size);
+    b.version(parquet::ParquetVersion::PARQUET_2_6);
+    if (!options_.write_statistics) b.disable_statistics();
+    if (options_.write_page_index) b.enable_write_page_index();
+    if (!options_.dictionary) b.disable_dictionary();
+    auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->build();
+    auto res = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_, b.build(),
+                                                arrow_props);
+    if (!res.ok()) return FromArrow(res.status()).WithContext("cannot write Parquet part " + rel_);
+    writer_ = std::move(*res);
+    rows_ = 0;
+    stats_.assign(schema_->num_fields(), ColumnStatsAcc{});
+    for (int i = 0; i < schema_->num_fields(); ++i) {
+      const auto& t = *schema_->field(i)->type();
+      stats_[i].eligible = options_.write_statistics && StatsEligible(t);
+      stats_[i].is_temporal = arrow::is_temporal(t.id());
+    }
+    return Status::OK();
+  }
+
+  Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
+    OCTAVO_RETURN_NOT_ARROW_OK(writer_->WriteRecordBatch(*batch));
+    for (int i = 0; i < batch->num_columns(); ++i) OCTAVO_RETURN_NOT_OK(UpdateStats(stats_[i], batch->column(i)));
+    rows_ += batch->num_rows();
+    return Status::OK();
+  }
+
+  Result<PartEntry> Finish() {
+    OCTAVO_RETURN_NOT_ARROW_OK(writer_->Close());
+    auto md = writer_->metadata();
+    OCTAVO_ASSIGN_OR_RETURN(int64_t size, [&]() -> Result<int64_t> {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, stream_->Tell());
+      return t;
+    }());
+    OCTAVO_RETURN_NOT_OK(stream_->SyncAndClose());
+    PartEntry p;
+    p.file = rel_;
+    p.num_rows = rows_;
+    p.size_bytes = size;
+    p.created_at = NowIso8601();
+    for (int i = 0; i < md->num_row_groups(); ++i) p.row_group_rows.push_back(md->RowGroup(i)->num_rows());
+    for (int i = 0; i < schema_->num_fields(); ++i) {
+      Json s{{"null_count", stats_[i].null_count}};
+      if (stats_[i].eligible && !stats_[i].min.is_null()) {
+        s["min"] = stats_[i].min;
+        s["max"] = stats_[i].max;
+      }
+      if (stats_[i].has_nan) s["has_nan"] = true;
+      p.stats[schema_->field(i)->name()] = std::move(s);
+    }
+    writer_.reset();
+    stream_.reset();
+    return p;
+  }
+
+ private:
+  Env* env_;
+  std::string root_, uid_;
+  std::shared_ptr<arrow::Schema> schema_;
+  TableOptions options_;
+  std::string rel_;
+  std::shared_ptr<EnvOutputStream> stream_;
+  std::unique_ptr<parquet::arrow::FileWriter> writer_;
+  int64_t rows_ = 0;
+  std::vector<ColumnStatsAcc> stats_;
+};
+
+}  // namespace
+
+Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, const std::string& uid,
+                                          const std::shared_ptr<arrow::Schema>& schema,
+                                          arrow::RecordBatchReader* data, const TableOptions& options) {
+  std::vector<PartEntry> parts;
+  if (options.part_max_rows <= 0 || options.row_group_size <= 0)
+    return Status::Invalid("part_max_rows and row_group_size must be positive");
+  const std::string dir = root + "/" + kDataDir + "/" + uid;
+  OCTAVO_RETURN_NOT_OK(env->CreateDir(dir));
+  PartWriter w(env, root, uid, schema, options);
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    auto st = data->ReadNext(&batch);
+    if (!st.ok()) return FromArrow(st).WithContext("reading the data to write");
+    if (!batch) break;
+    int64_t offset = 0;
+    while (offset < batch->num_rows()) {
+      if (!w.open()) OCTAVO_RETURN_NOT_OK(w.Open());
+      int64_t take = std::min(batch->num_rows() - offset, options.part_max_rows - w.rows());
+      auto piece = (offset == 0 && take == batch->num_rows()) ? batch : batch->Slice(offset, take);
+      OCTAVO_RETURN_NOT_OK(w.Write(piece));
+      offset += take;
+      if (w.rows() >= options.part_max_rows) {
+        OCTAVO_ASSIGN_OR_RETURN(auto p, w.Finish());
+        parts.push_back(std::move(p));
+      }
+    }
+  }
+  if (w.open() && w.rows() > 0) {
+    OCTAVO_ASSIGN_OR_RETURN(auto p, w.Finish());
+    parts.push_back(std::move(p));
+  }
+  if (!parts.empty()) {
+    OCTAVO_RETURN_NOT_OK(env->SyncDir(dir));
+    OCTAVO_RETURN_NOT_OK(env->SyncDir(root + "/" + kDataDir));
+  }
+  return parts;
+}
+
+Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
+                                                             const PartEntry& part, bool use_threads,
+                                                             bool pre_buffer) {
+  const std::string abs = root + "/" + part.file;
+  auto where = [&](const std::string& msg) {
+    return "table " + table_path + ": part file " + abs + " " + msg;
+  };
+  auto file_res = arrow::io::ReadableFile::Open(abs);
+  if (!file_res.ok())
+    return Status::Corruption(where("is missing or unreadable (" + file_res.status().message() +
+                                    "); the bundle is damaged: restore the file or open an earlier commit"));
+  auto file = *file_res;
+  auto size_res = file->GetSize();
+  if (!size_res.ok()) return FromArrow(size_res.status());
+  if (*size_res != part.size_bytes)
+    return Status::Corruption(where("is " + std::to_string(*size_res) + " bytes but the manifest recorded " +
+                                    std::to_string(part.size_bytes) +
+                                    " (truncated or overwritten); restore it or open an earlier commit"));
+  parquet::ReaderProperties props;
+  parquet::ArrowReaderProperties aprops;
+  aprops.set_use_threads(use_threads);
+  aprops.set_pre_buffer(pre_buffer);
+  std::unique_ptr<parquet::ParquetFileReader> pfr;
+  try {
+    pfr = parquet::ParquetFileReader::Open(file, props);
+  } catch (const std::exception& e) {
+    return Status::Corruption(where(std::string("is not a valid Parquet file: ") + e.what()));
+  }
+  auto reader = parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pfr), aprops);
+  if (!reader.ok()) return Status::Corruption(where("cannot be read: " + reader.status().message()));
+  if ((*reader)->parquet_reader()->metadata()->num_rows() != part.num_rows)
+    return Status::Corruption(where("holds " + std::to_string((*reader)->parquet_reader()->metadata()->num_rows()) +
+                                    " rows but the manifest recorded " + std::to_string(part.num_rows)));
+  return std::move(*reader);
+}
+
+Result<std::vector<int>> LeafIndices(const parquet::arrow::FileReader& reader, const std::vector<int>& fields) {
+  const auto& manifest = reader.manifest();
+  std::vector<int> out;
+  std::function<void(const parquet::arrow::SchemaField&)> rec = [&](const parquet::arrow::SchemaField& f) {
+    if (f.is_leaf()) {
+      out.push_back(f.column_index);
+      return;
+    }
+    for (const auto& c : f.children) rec(c);
+  };
+  for (int i : fields) {
+    if (i < 0 || i >= static_cast<int>(manifest.schema_fields.size()))
+      return Status::Corruption("part has fewer columns than the table schema");
+    rec(manifest.schema_fields[i]);
+  }
+  return out;
+}
+
+}  // namespace octavo

@@ -1,0 +1,39 @@
+// Writing and opening the Parquet parts of a table.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/manifest.h"
+#include "octavo/env.h"
+#include "octavo/options.h"
+
+namespace arrow {
+class RecordBatchReader;
+class Schema;
+}  // namespace arrow
+namespace parquet::arrow {
+class FileReader;
+}
+
+namespace octavo {
+
+// Streams `data` (already conformed to `schema`) into new immutable part files under
+// <root>/data/<uid>/, each fsynced, and returns their manifest entries. Nothing refers
+// to the files until the caller commits; on error the partial files are orphans that a
+// later collection removes. Rows are split into parts of at most options.part_max_rows.
+Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, const std::string& uid,
+                                          const std::shared_ptr<arrow::Schema>& schema,
+                                          arrow::RecordBatchReader* data, const TableOptions& options);
+
+// Opens one part, checking its size against the manifest first so a truncated file
+// is reported as corruption of that file rather than as an obscure Parquet error.
+Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
+                                                             const PartEntry& part, bool use_threads,
+                                                             bool pre_buffer);
+
+// Leaf column indices (Parquet numbering) of the given top-level fields.
+Result<std::vector<int>> LeafIndices(const parquet::arrow::FileReader& reader, const std::vector<int>& fields);
+
+}  // namespace octavo

@@ -1,0 +1,134 @@
+// Table::Scan: a streaming RecordBatchReader with bounded memory.
+#include <arrow/api.h>
+#include <parquet/arrow/reader.h>
+
+#include <deque>
+
+#include "table/parquet_io.h"
+#include "table/row_range.h"
+#include "table/table_impl.h"
+#include "util/arrow_status.h"
+
+namespace octavo {
+namespace {
+
+// Reads one row group at a time (only the projected columns) and re-chunks the rows
+// into batches of exactly batch_size, across row-group and part boundaries.
+class TableScanReader final : public arrow::RecordBatchReader {
+ public:
+  TableScanReader(std::string root, std::string table_path, std::shared_ptr<const TableEntry> entry,
+                  std::vector<PartSlice> slices, std::vector<int> fields, std::shared_ptr<arrow::Schema> schema,
+                  int64_t batch_size, bool use_threads)
+      : root_(std::move(root)), table_path_(std::move(table_path)), entry_(std::move(entry)),
+        slices_(std::move(slices)), fields_(std::move(fields)), schema_(std::move(schema)),
+        batch_size_(batch_size), use_threads_(use_threads) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    while (pending_rows_ < batch_size_) {
+      ARROW_ASSIGN_OR_RAISE(bool more, LoadNextRowGroup());
+      if (!more) break;
+    }
+    if (pending_rows_ == 0) {
+      *out = nullptr;
+      return arrow::Status::OK();
+    }
+    int64_t want = std::min(batch_size_, pending_rows_);
+    std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
+    int64_t got = 0;
+    while (got < want) {
+      auto& front = pending_.front();
+      int64_t take = std::min(want - got, front->num_rows());
+      if (take == front->num_rows()) {
+        parts.push_back(front);
+        pending_.pop_front();
+      } else {
+        parts.push_back(front->Slice(0, take));
+        front = front->Slice(take);
+      }
+      got += take;
+    }
+    pending_rows_ -= want;
+    if (parts.size() == 1) {
+      *out = parts[0];
+    } else {
+      ARROW_ASSIGN_OR_RAISE(*out, arrow::ConcatenateRecordBatches(parts));
+    }
+    return arrow::Status::OK();
+  }
+
+ private:
+  // Appends the next row group's rows (already trimmed to the requested range) to pending_.
+  arrow::Result<bool> LoadNextRowGroup() {
+    while (slice_ < slices_.size()) {
+      const PartSlice& s = slices_[slice_];
+      if (!reader_) {
+        auto r = OpenPart(root_, table_path_, entry_->parts[s.part], use_threads_, true);
+        if (!r.ok()) return ToArrow(r.status());
+        reader_ = std::move(*r);
+        auto leaves = LeafIndices(*reader_, fields_);
+        if (!leaves.ok()) return ToArrow(leaves.status());
+        leaves_ = *leaves;
+        rg_ = 0;
+        emitted_in_slice_ = 0;
+      }
+      if (rg_ >= s.row_groups.size()) {
+        reader_.reset();
+        ++slice_;
+        continue;
+      }
+      ARROW_ASSIGN_OR_RAISE(auto t, reader_->ReadRowGroup(s.row_groups[rg_], leaves_));
+      int64_t skip = (rg_ == 0) ? s.offset : 0;
+      int64_t keep = std::min(t->num_rows() - skip, s.length - emitted_in_slice_);
+      ++rg_;
+      if (keep <= 0) continue;
+      t = t->Slice(skip, keep);
+      emitted_in_slice_ += keep;
+      ARROW_ASSIGN_OR_RAISE(t, t->CombineChunks());
+      arrow::TableBatchReader tr(*t);
+      std::shared_ptr<arrow::RecordBatch> b;
+      while (true) {
+        ARROW_RETURN_NOT_OK(tr.ReadNext(&b));
+        if (!b) break;
+        // Carry the table's schema (with its metadata) on every batch.
+        pending_.push_back(arrow::RecordBatch::Make(schema_, b->num_rows(), b->columns()));
+        pending_rows_ += b->num_rows();
+      }
+      return true;
+    }
+    return false;
+  }
+
+  std::string root_, table_path_;
+  std::shared_ptr<const TableEntry> entry_;  // pins the snapshot being scanned
+  std::vector<PartSlice> slices_;
+  std::vector<int> fields_;
+  std::shared_ptr<arrow::Schema> schema_;
+  int64_t batch_size_;
+  bool use_threads_;
+
+  size_t slice_ = 0;
+  size_t rg_ = 0;
+  int64_t emitted_in_slice_ = 0;
+  std::unique_ptr<parquet::arrow::FileReader> reader_;
+  std::vector<int> leaves_;
+  std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
+  int64_t pending_rows_ = 0;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::RecordBatchReader>> TableImpl::Scan(const ReadOptions& options,
+                                                                  int64_t batch_size) const {
+  if (batch_size <= 0) return Status::Invalid("chunk size must be positive, got ", batch_size);
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, options.columns, path_));
+  auto schema = ProjectSchema(*e->schema, fields);
+  OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
+  return std::shared_ptr<arrow::RecordBatchReader>(std::make_shared<TableScanReader>(
+      bundle_->path(), path_, e, std::move(slices), std::move(fields), std::move(schema), batch_size,
+      options.use_threads));
+}
+
+}  // namespace octavo

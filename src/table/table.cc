@@ -1,0 +1,239 @@
+#include <arrow/api.h>
+#include <parquet/arrow/reader.h>
+
+#include <set>
+
+#include "table/conform.h"
+#include "table/parquet_io.h"
+#include "table/table_impl.h"
+#include "table/row_range.h"
+#include "util/arrow_status.h"
+#include "util/json_util.h"
+#include "util/names.h"
+#include "util/time_util.h"
+
+namespace octavo {
+
+// --- creation (a Bundle operation, kept here with the Parquet code) ----------------
+
+static Status ValidateSchema(const arrow::Schema& schema, const std::string& path) {
+  if (schema.num_fields() == 0) return Status::Invalid("table ", path, " must have at least one column");
+  std::set<std::string> seen;
+  for (const auto& f : schema.fields()) {
+    if (f->name().empty()) return Status::Invalid("table ", path, " has a column with an empty name");
+    if (!seen.insert(f->name()).second)
+      return Status::Invalid("table ", path, " has two columns named '", f->name(), "'");
+  }
+  return Status::OK();
+}
+
+static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::string& path,
+                                                      const std::shared_ptr<arrow::Schema>& schema,
+                                                      const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                                      const TableOptions& options, bool create_parents) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  if (p == "/") return Status::Invalid("a table cannot be the root group");
+  if (!schema) return Status::Invalid("table ", p, ": no schema given");
+  OCTAVO_RETURN_NOT_OK(ValidateSchema(*schema, p));
+  std::lock_guard<std::mutex> g(b->writer_mutex());
+  OCTAVO_RETURN_NOT_OK(b->CheckWritable("create table " + p));
+  {
+    auto m = b->snapshot();
+    if (auto it = m->nodes.find(p); it != m->nodes.end())
+      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
+                                   "; use append to add rows or remove it first");
+  }
+  auto entry = std::make_shared<TableEntry>();
+  entry->uid = RandomHex(8);
+  entry->schema = schema;
+  entry->options = options;
+  if (data) {
+    OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, schema, p));
+    OCTAVO_ASSIGN_OR_RETURN(entry->parts,
+                            WriteParts(b->env(), b->path(), entry->uid, schema, conformed.get(), options));
+  }
+  OCTAVO_RETURN_NOT_OK(b->CommitLocked("create table " + p, [&](Manifest& m) -> Status {
+    std::string now = NowIso8601();
+    // Parents: same rules as CreateGroup.
+    std::string parent = ParentPath(p);
+    std::vector<std::string> missing;
+    while (!m.nodes.count(parent)) {
+      missing.push_back(parent);
+      parent = ParentPath(parent);
+    }
+    if (m.nodes.at(parent).kind != NodeKind::kGroup)
+      return Status::TypeError("cannot create table '", p, "': '", parent, "' is not a group");
+    if (!missing.empty() && !create_parents)
+      return Status::NotFound("cannot create table '", p, "': group '", missing.back(), "' does not exist");
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      NodeEntry grp;
+      grp.created_at = grp.modified_at = now;
+      m.nodes.emplace(*it, std::move(grp));
+    }
+    NodeEntry n;
+    n.kind = NodeKind::kTable;
+    n.created_at = n.modified_at = now;
+    n.table = entry;
+    m.nodes.emplace(p, std::move(n));
+    return Status::OK();
+  }));
+  return b->OpenTable(p);
+}
+
+Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string& path,
+                                                       const std::shared_ptr<arrow::Schema>& schema,
+                                                       const TableOptions& options, bool create_parents) {
+  return CreateTableImpl(this, path, schema, nullptr, options, create_parents);
+}
+
+Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string& path,
+                                                       const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                                       const TableOptions& options, bool create_parents) {
+  if (!data) return Status::Invalid("no data given for table ", path);
+  return CreateTableImpl(this, path, data->schema(), data, options, create_parents);
+}
+
+// --- TableImpl --------------------------------------------------------------------
+
+Result<std::shared_ptr<const TableEntry>> TableImpl::entry() const {
+  auto m = bundle_->snapshot();
+  auto it = m->nodes.find(path_);
+  if (it == m->nodes.end()) return Status::NotFound("table '", path_, "' no longer exists in this bundle");
+  if (it->second.kind != NodeKind::kTable || !it->second.table)
+    return Status::TypeError("'", path_, "' is no longer a table");
+  return it->second.table;
+}
+
+Result<TableInfo> TableImpl::Info() const {
+  auto m = bundle_->snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, path_));
+  if (n->kind != NodeKind::kTable) return Status::TypeError("'", path_, "' is not a table");
+  const TableEntry& t = *n->table;
+  TableInfo info;
+  info.path = path_;
+  info.num_rows = t.num_rows();
+  info.num_columns = t.schema->num_fields();
+  info.size_bytes = t.size_bytes();
+  info.num_parts = static_cast<int>(t.parts.size());
+  for (const auto& f : t.schema->fields()) {
+    info.column_names.push_back(f->name());
+    info.column_types.push_back(f->type()->ToString());
+  }
+  info.schema = t.schema;
+  info.created_at = n->created_at;
+  info.modified_at = n->modified_at;
+  for (const auto& p : t.parts) info.part_files.push_back(bundle_->AbsPath(p.file));
+  info.options = t.options;
+  return info;
+}
+
+Result<std::shared_ptr<arrow::Schema>> TableImpl::schema() const {
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  return e->schema;
+}
+
+Result<int64_t> TableImpl::num_rows() const {
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  return e->num_rows();
+}
+
+Result<std::vector<int>> ResolveColumns(const arrow::Schema& schema, const std::vector<std::string>& columns,
+                                        const std::string& table_path) {
+  std::vector<int> out;
+  if (columns.empty()) {
+    for (int i = 0; i < schema.num_fields(); ++i) out.push_back(i);
+    return out;
+  }
+  for (const auto& c : columns) {
+    int i = schema.GetFieldIndex(c);
+    if (i < 0) {
+      std::string names;
+      for (const auto& f : schema.fields()) names += (names.empty() ? "" : ", ") + f->name();
+      return Status::NotFound("table ", table_path, " has no column '", c, "'; its columns are: ", names);
+    }
+    out.push_back(i);
+  }
+  return out;
+}
+
+std::shared_ptr<arrow::Schema> ProjectSchema(const arrow::Schema& schema, const std::vector<int>& fields) {
+  arrow::FieldVector fv;
+  for (int i : fields) fv.push_back(schema.field(i));
+  return arrow::schema(std::move(fv), schema.metadata());
+}
+
+Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options) const {
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, options.columns, path_));
+  auto out_schema = ProjectSchema(*e->schema, fields);
+  OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
+  std::vector<arrow::ChunkedArrayVector> per_column(fields.size());
+  std::vector<std::shared_ptr<arrow::ChunkedArray>> columns(fields.size());
+  std::vector<arrow::ArrayVector> chunks(fields.size());
+  for (const auto& s : slices) {
+    const PartEntry& part = e->parts[s.part];
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, options.use_threads, true));
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
+    auto t = reader->ReadRowGroups(s.row_groups, leaves);
+    if (!t.ok())
+      return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                " cannot be decoded: ", t.status().message());
+    auto sliced = (*t)->Slice(s.offset, s.length);
+    if (sliced->num_columns() != static_cast<int>(fields.size()))
+      return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                " has unexpected columns");
+    for (size_t c = 0; c < fields.size(); ++c) {
+      const auto& col = sliced->column(static_cast<int>(c));
+      if (!col->type()->Equals(*out_schema->field(static_cast<int>(c))->type()))
+        return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file), " column '",
+                                  out_schema->field(static_cast<int>(c))->name(), "' has type ",
+                                  col->type()->ToString(), ", expected ",
+                                  out_schema->field(static_cast<int>(c))->type()->ToString());
+      for (const auto& chunk : col->chunks()) chunks[c].push_back(chunk);
+    }
+  }
+  int64_t total = 0;
+  for (const auto& s : slices) total += s.length;
+  for (size_t c = 0; c < fields.size(); ++c)
+    columns[c] = std::make_shared<arrow::ChunkedArray>(std::move(chunks[c]), out_schema->field(static_cast<int>(c))->type());
+  return arrow::Table::Make(out_schema, std::move(columns), total);
+}
+
+Result<std::shared_ptr<arrow::Table>> TableImpl::Head(int64_t n, const std::vector<std::string>& columns) const {
+  if (n < 0) return Status::Invalid("head(n) needs n >= 0, got ", n);
+  ReadOptions o;
+  o.columns = columns;
+  o.start = 0;
+  o.stop = n;
+  return Read(o);
+}
+
+Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data) {
+  if (!data) return Status::Invalid("append to ", path_, ": no data given");
+  std::lock_guard<std::mutex> g(bundle_->writer_mutex());
+  OCTAVO_RETURN_NOT_OK(bundle_->CheckWritable("append to table " + path_));
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, e->schema, path_));
+  OCTAVO_ASSIGN_OR_RETURN(auto parts, WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema,
+                                                 conformed.get(), e->options));
+  if (parts.empty()) return Status::OK();  // nothing to add, nothing to commit
+  int64_t added = 0;
+  for (const auto& p : parts) added += p.num_rows;
+  return bundle_->CommitLocked("append " + std::to_string(added) + " rows to " + path_, [&](Manifest& m) -> Status {
+    auto it = m.nodes.find(path_);
+    if (it == m.nodes.end() || it->second.table != e)
+      return Status::Invalid("table ", path_, " changed during the append; retry");
+    auto next = std::make_shared<TableEntry>(*e);
+    for (auto& p : parts) next->parts.push_back(std::move(p));
+    it->second.table = std::move(next);
+    it->second.modified_at = NowIso8601();
+    return Status::OK();
+  });
+}
+
+Status TableImpl::Append(const std::shared_ptr<arrow::Table>& data) {
+  if (!data) return Status::Invalid("append to ", path_, ": no data given");
+  return Append(std::make_shared<arrow::TableBatchReader>(data));
+}
+
+}  // namespace octavo

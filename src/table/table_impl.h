@@ -1,0 +1,35 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bundle/bundle_impl.h"
+#include "octavo/table.h"
+
+namespace octavo {
+
+class TableImpl final : public Table {
+ public:
+  TableImpl(std::shared_ptr<BundleImpl> bundle, std::string path)
+      : bundle_(std::move(bundle)), path_(std::move(path)) {}
+
+  const std::string& path() const override { return path_; }
+  Result<TableInfo> Info() const override;
+  Result<std::shared_ptr<arrow::Schema>> schema() const override;
+  Result<int64_t> num_rows() const override;
+  Result<std::shared_ptr<arrow::Table>> Read(const ReadOptions& options) const override;
+  Result<std::shared_ptr<arrow::Table>> Head(int64_t n, const std::vector<std::string>& columns) const override;
+  Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(const ReadOptions& options,
+                                                         int64_t batch_size) const override;
+  Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) override;
+  Status Append(const std::shared_ptr<arrow::Table>& data) override;
+
+  // The table as of the handle's bundle snapshot (errors if it was removed meanwhile).
+  Result<std::shared_ptr<const TableEntry>> entry() const;
+
+ private:
+  std::shared_ptr<BundleImpl> bundle_;
+  std::string path_;
+};
+
+}  // namespace octavo

@@ -1,0 +1,32 @@
+#include "util/arrow_status.h"
+
+namespace octavo {
+
+Status FromArrow(const arrow::Status& st) {
+  if (st.ok()) return Status::OK();
+  StatusCode code = StatusCode::kInvalid;
+  switch (st.code()) {
+    case arrow::StatusCode::IOError: code = StatusCode::kIOError; break;
+    case arrow::StatusCode::TypeError: code = StatusCode::kTypeError; break;
+    case arrow::StatusCode::KeyError: code = StatusCode::kNotFound; break;
+    case arrow::StatusCode::IndexError: code = StatusCode::kIndexError; break;
+    case arrow::StatusCode::NotImplemented: code = StatusCode::kNotImplemented; break;
+    case arrow::StatusCode::SerializationError: code = StatusCode::kCorruption; break;
+    default: code = StatusCode::kInvalid; break;
+  }
+  return Status(code, st.message());
+}
+
+arrow::Status ToArrow(const Status& st) {
+  if (st.ok()) return arrow::Status::OK();
+  switch (st.code()) {
+    case StatusCode::kIOError: return arrow::Status::IOError(st.message());
+    case StatusCode::kTypeError: return arrow::Status::TypeError(st.message());
+    case StatusCode::kNotFound: return arrow::Status::KeyError(st.message());
+    case StatusCode::kIndexError: return arrow::Status::IndexError(st.message());
+    case StatusCode::kNotImplemented: return arrow::Status::NotImplemented(st.message());
+    default: return arrow::Status::Invalid(st.ToString());
+  }
+}
+
+}  // namespace octavo

@@ -1,0 +1,22 @@
+// Node paths: POSIX-like, absolute, normalised ("/data/readout").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "octavo/status.h"
+
+namespace octavo {
+
+// Checks one path component: not empty, not "." or "..", no '/', NUL or control characters.
+Status ValidateName(const std::string& name);
+
+// Accepts "/a/b", "a/b" (relative to the root), "/a/b/"; rejects "..", "//", bad names.
+Result<std::string> NormalizePath(const std::string& path);
+
+std::string ParentPath(const std::string& normalized);   // "/a/b" -> "/a", "/a" -> "/"
+std::string BaseName(const std::string& normalized);     // "/a/b" -> "b"
+std::string JoinPath(const std::string& parent, const std::string& name);
+bool IsDescendant(const std::string& path, const std::string& ancestor);  // strict
+
+}  // namespace octavo

@@ -1,0 +1,42 @@
+#include "octavo/status.h"
+
+namespace octavo {
+
+const char* StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOK: return "OK";
+    case StatusCode::kInvalid: return "Invalid";
+    case StatusCode::kNotFound: return "NotFound";
+    case StatusCode::kAlreadyExists: return "AlreadyExists";
+    case StatusCode::kTypeError: return "TypeError";
+    case StatusCode::kIOError: return "IOError";
+    case StatusCode::kCorruption: return "Corruption";
+    case StatusCode::kLocked: return "Locked";
+    case StatusCode::kNotImplemented: return "NotImplemented";
+    case StatusCode::kIndexError: return "IndexError";
+    case StatusCode::kUnsupportedVersion: return "UnsupportedVersion";
+    case StatusCode::kReadOnly: return "ReadOnly";
+  }
+  return "Unknown";
+}
+
+Status::Status(StatusCode code, std::string msg) {
+  if (code != StatusCode::kOK) state_ = std::make_shared<State>(State{code, std::move(msg)});
+}
+
+const std::string& Status::message() const {
+  static const std::string kEmpty;
+  return state_ ? state_->msg : kEmpty;
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return std::string(StatusCodeName(code())) + ": " + message();
+}
+
+Status Status::WithContext(const std::string& context) const {
+  if (ok()) return *this;
+  return Status(code(), context + ": " + message());
+}
+
+}  // namespace octavo
