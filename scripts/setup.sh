@@ -32,6 +32,10 @@ then
 fi
 
 # Rebuild only when a source file changed since the last successful install.
+# One build at a time: concurrent callers wait on the lock instead of racing in build/.
+mkdir -p build
+exec 9>build/.setup.lock
+flock 9
 STAMP=build/.installed-stamp
 if [ -f "$STAMP" ] && [ -z "$(find src include python CMakeLists.txt cmake pyproject.toml tests/cpp -newer "$STAMP" -print -quit)" ] \
    && $PY -c "import octavo._octavo" 2>/dev/null && command -v octavo >/dev/null; then

@@ -100,6 +100,16 @@ Status BundleImpl::Init(const OpenOptions& options) {
     }
   } else {
     if (!env_->FileExists(root_)) OCTAVO_RETURN_NOT_OK(env_->CreateDir(root_));
+    if (!exists) {
+      // A directory that holds anything but our own half-created files is not ours to take.
+      OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
+      for (const auto& e : entries) {
+        if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile &&
+            e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0)
+          return Status::AlreadyExists("directory '", root_, "' is not empty and is not an octavo bundle (found '",
+                                       e, "'); choose an empty or new directory");
+      }
+    }
     OCTAVO_ASSIGN_OR_RETURN(lock_, env_->LockFile(AbsPath(kLockFile), HolderDescription()));
   }
   if (exists) {
@@ -112,14 +122,6 @@ Status BundleImpl::Init(const OpenOptions& options) {
                                         "; upgrade octavo to open it");
     if (version < 1) return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version");
   } else {
-    // A directory that holds anything but our own half-created files is not ours to take.
-    OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
-    for (const auto& e : entries) {
-      if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile &&
-          e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0)
-        return Status::AlreadyExists("directory '", root_, "' is not empty and is not an octavo bundle (found '", e,
-                                     "'); choose an empty or new directory");
-    }
     return CreateOnDisk();
   }
   if (options.commit >= 0) {

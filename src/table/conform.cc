@@ -8,7 +8,18 @@
 namespace octavo {
 namespace {
 
+bool IsStringLike(arrow::Type::type id) {
+  return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING || id == arrow::Type::STRING_VIEW;
+}
+bool IsBinaryLike(arrow::Type::type id) {
+  return id == arrow::Type::BINARY || id == arrow::Type::LARGE_BINARY || id == arrow::Type::BINARY_VIEW;
+}
+
+// Same values, another physical layout: string vs large_string vs string_view (pandas
+// and polars disagree on these), and dictionary index widths.
 bool CastableLosslessly(const arrow::DataType& from, const arrow::DataType& to) {
+  if (IsStringLike(from.id()) && IsStringLike(to.id())) return true;
+  if (IsBinaryLike(from.id()) && IsBinaryLike(to.id())) return true;
   if (from.id() == arrow::Type::DICTIONARY && to.id() == arrow::Type::DICTIONARY) {
     const auto& f = static_cast<const arrow::DictionaryType&>(from);
     const auto& t = static_cast<const arrow::DictionaryType&>(to);
@@ -91,6 +102,34 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
   (void)identity;  // Always rewrap: batches must carry the table's schema metadata.
   return std::shared_ptr<arrow::RecordBatchReader>(
       std::make_shared<ConformingReader>(data, target, std::move(src), std::move(cast)));
+}
+
+std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema) {
+  arrow::FieldVector fields;
+  bool changed = false;
+  for (const auto& f : schema->fields()) {
+    if (f->type()->id() == arrow::Type::DICTIONARY) {
+      const auto& d = static_cast<const arrow::DictionaryType&>(*f->type());
+      if (d.index_type()->id() != arrow::Type::INT32) {
+        fields.push_back(f->WithType(arrow::dictionary(arrow::int32(), d.value_type(), d.ordered())));
+        changed = true;
+        continue;
+      }
+    }
+    fields.push_back(f);
+  }
+  return changed ? arrow::schema(std::move(fields), schema->metadata()) : schema;
+}
+
+Result<std::shared_ptr<arrow::ChunkedArray>> CastToDeclaredType(const std::shared_ptr<arrow::ChunkedArray>& column,
+                                                                const std::shared_ptr<arrow::DataType>& type,
+                                                                const std::string& context) {
+  if (column->type()->Equals(*type)) return column;
+  auto res = arrow::compute::Cast(arrow::Datum(column), type);
+  if (!res.ok())
+    return Status::Corruption(context, " holds ", column->type()->ToString(), " where the table declares ",
+                              type->ToString(), " (", res.status().message(), ")");
+  return res->chunked_array();
 }
 
 }  // namespace octavo

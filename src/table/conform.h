@@ -7,6 +7,8 @@
 #include "octavo/status.h"
 
 namespace arrow {
+class ChunkedArray;
+class DataType;
 class RecordBatchReader;
 class Schema;
 }  // namespace arrow
@@ -20,5 +22,15 @@ namespace octavo {
 Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
     const std::shared_ptr<arrow::RecordBatchReader>& data, const std::shared_ptr<arrow::Schema>& target,
     const std::string& table_path);
+
+// The schema a new table is stored with: dictionary (categorical) columns get int32
+// indices, so later appends with more categories than int8 holds still fit.
+std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema);
+
+// Parquet may hand back a column in an equivalent physical form (a dictionary of
+// string for one of large_string, say); cast it to the table's declared type.
+Result<std::shared_ptr<arrow::ChunkedArray>> CastToDeclaredType(const std::shared_ptr<arrow::ChunkedArray>& column,
+                                                                const std::shared_ptr<arrow::DataType>& type,
+                                                                const std::string& context);
 
 }  // namespace octavo

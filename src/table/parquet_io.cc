@@ -71,12 +71,20 @@ class EnvOutputStream final : public arrow::io::OutputStream {
 };
 
 Result<arrow::Compression::type> CodecFromName(const std::string& name) {
-  if (name == "none" || name == "uncompressed") return arrow::Compression::UNCOMPRESSED;
-  auto res = arrow::util::Codec::GetCompressionType(name);
-  if (!res.ok() || !arrow::util::Codec::IsAvailable(*res))
-    return Status::Invalid("unknown or unavailable Parquet compression '", name,
-                           "'; use zstd, lz4, snappy, gzip, brotli or none");
-  return *res;
+  // Parquet's codec names (LZ4 here is Parquet's LZ4_RAW, not the LZ4 frame format).
+  static const std::pair<const char*, arrow::Compression::type> kCodecs[] = {
+      {"none", arrow::Compression::UNCOMPRESSED}, {"uncompressed", arrow::Compression::UNCOMPRESSED},
+      {"zstd", arrow::Compression::ZSTD},         {"lz4", arrow::Compression::LZ4},
+      {"lz4_raw", arrow::Compression::LZ4},       {"snappy", arrow::Compression::SNAPPY},
+      {"gzip", arrow::Compression::GZIP},         {"brotli", arrow::Compression::BROTLI}};
+  for (const auto& [n, c] : kCodecs) {
+    if (name == n) {
+      if (c != arrow::Compression::UNCOMPRESSED && !arrow::util::Codec::IsAvailable(c))
+        return Status::Invalid("Parquet compression '", name, "' is not available in this Arrow build");
+      return c;
+    }
+  }
+  return Status::Invalid("unknown Parquet compression '", name, "'; use zstd, lz4, snappy, gzip, brotli or none");
 }
 
 // Running min / max / null count for one column, as JSON values.
@@ -89,6 +97,7 @@ struct ColumnStatsAcc {
 };
 
 bool StatsEligible(const arrow::DataType& t) {
+  if (t.id() == arrow::Type::HALF_FLOAT) return false;  // no min_max kernel for float16
   return arrow::is_integer(t.id()) || arrow::is_floating(t.id()) || t.id() == arrow::Type::BOOL ||
          t.id() == arrow::Type::STRING || t.id() == arrow::Type::LARGE_STRING || arrow::is_temporal(t.id());
 }
@@ -138,7 +147,13 @@ Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr
     if (any.scalar()->is_valid && any.scalar_as<arrow::BooleanScalar>().value) acc.has_nan = true;
   }
   arrow::compute::ScalarAggregateOptions opts(/*skip_nulls=*/true);
-  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mm, arrow::compute::MinMax(arr, opts));
+  auto mm_res = arrow::compute::MinMax(arr, opts);
+  if (!mm_res.ok()) {  // statistics are an optimisation: a type without a kernel just has none
+    acc.eligible = false;
+    acc.min = acc.max = Json();
+    return Status::OK();
+  }
+  auto mm = *mm_res;
   const auto& st = mm.scalar_as<arrow::StructScalar>();
   OCTAVO_ASSIGN_OR_RETURN(Json lo, ScalarToJson(*st.value[0], acc.is_temporal));
   OCTAVO_ASSIGN_OR_RETURN(Json hi, ScalarToJson(*st.value[1], acc.is_temporal));
@@ -169,7 +184,7 @@ class PartWriter {
     parquet::WriterProperties::Builder b;
     b.compression(codec);
     if (codec != arrow::Compression::UNCOMPRESSED && options_.compression_level > 0 &&
-        options_.compression != "snappy" && options_.compression != "lz4")
+        options_.compression != "snappy" && options_.compression.rfind("lz4", 0) != 0)
       b.compression_level(options_.compression_level);
     b.max_row_group_length(options_.row_group_size);
     b.data_pagesize(options_.data_page_size);

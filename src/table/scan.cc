@@ -4,6 +4,7 @@
 
 #include <deque>
 
+#include "table/conform.h"
 #include "table/parquet_io.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
@@ -86,6 +87,14 @@ class TableScanReader final : public arrow::RecordBatchReader {
       t = t->Slice(skip, keep);
       emitted_in_slice_ += keep;
       ARROW_ASSIGN_OR_RAISE(t, t->CombineChunks());
+      std::vector<std::shared_ptr<arrow::ChunkedArray>> cols;
+      for (int c = 0; c < t->num_columns(); ++c) {
+        auto col = CastToDeclaredType(t->column(c), schema_->field(c)->type(),
+                                      "table " + table_path_ + " column '" + schema_->field(c)->name() + "'");
+        if (!col.ok()) return ToArrow(col.status());
+        cols.push_back(*col);
+      }
+      t = arrow::Table::Make(schema_, std::move(cols), t->num_rows());
       arrow::TableBatchReader tr(*t);
       std::shared_ptr<arrow::RecordBatch> b;
       while (true) {

@@ -35,6 +35,7 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   if (p == "/") return Status::Invalid("a table cannot be the root group");
   if (!schema) return Status::Invalid("table ", p, ": no schema given");
   OCTAVO_RETURN_NOT_OK(ValidateSchema(*schema, p));
+  auto stored_schema = NormalizeTableSchema(schema);
   std::lock_guard<std::mutex> g(b->writer_mutex());
   OCTAVO_RETURN_NOT_OK(b->CheckWritable("create table " + p));
   {
@@ -45,12 +46,12 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   }
   auto entry = std::make_shared<TableEntry>();
   entry->uid = RandomHex(8);
-  entry->schema = schema;
+  entry->schema = stored_schema;
   entry->options = options;
   if (data) {
-    OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, schema, p));
+    OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, stored_schema, p));
     OCTAVO_ASSIGN_OR_RETURN(entry->parts,
-                            WriteParts(b->env(), b->path(), entry->uid, schema, conformed.get(), options));
+                            WriteParts(b->env(), b->path(), entry->uid, stored_schema, conformed.get(), options));
   }
   OCTAVO_RETURN_NOT_OK(b->CommitLocked("create table " + p, [&](Manifest& m) -> Status {
     std::string now = NowIso8601();
@@ -183,12 +184,11 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
       return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
                                 " has unexpected columns");
     for (size_t c = 0; c < fields.size(); ++c) {
-      const auto& col = sliced->column(static_cast<int>(c));
-      if (!col->type()->Equals(*out_schema->field(static_cast<int>(c))->type()))
-        return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file), " column '",
-                                  out_schema->field(static_cast<int>(c))->name(), "' has type ",
-                                  col->type()->ToString(), ", expected ",
-                                  out_schema->field(static_cast<int>(c))->type()->ToString());
+      const auto& field = out_schema->field(static_cast<int>(c));
+      OCTAVO_ASSIGN_OR_RETURN(
+          auto col, CastToDeclaredType(sliced->column(static_cast<int>(c)), field->type(),
+                                       "table " + path_ + ": part file " + bundle_->AbsPath(part.file) +
+                                           " column '" + field->name() + "'"));
       for (const auto& chunk : col->chunks()) chunks[c].push_back(chunk);
     }
   }

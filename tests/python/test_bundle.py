@@ -1,0 +1,169 @@
+"""Bundle lifecycle, hierarchy, attributes and the errors around them."""
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+import octavo
+
+
+def test_open_modes_and_commit_ids(bundle_path):
+    with pytest.raises(octavo.NotFoundError, match="no bundle"):
+        octavo.open(bundle_path, "r")
+    with octavo.open(bundle_path, "a") as b:
+        assert b.writable
+        assert b.commit["id"] == 0
+        b.create_group("/data")
+        assert b.commit["id"] == 1
+    with octavo.open(bundle_path, "r") as r:
+        assert not r.writable
+        assert "/data" in r
+        with pytest.raises(octavo.ReadOnlyError, match="read-only"):
+            r.create_group("/other")
+    # 'w' starts an empty tree as a new commit; the old commit stays readable
+    with octavo.open(bundle_path, "w") as w:
+        assert "/data" not in w
+        assert w.commit["id"] == 2
+    with octavo.open(bundle_path, commit=1) as old:
+        assert "/data" in old
+
+
+def test_invalid_mode(bundle_path):
+    with pytest.raises(octavo.InvalidArgumentError):
+        octavo.open(bundle_path, "x")
+
+
+def test_groups_children_and_natural_naming(bundle):
+    bundle.create_group("/", "detector", title="Detector information")
+    bundle.create_group("/a/b/c")  # parents created
+    with pytest.raises(octavo.NotFoundError, match="create_parents"):
+        bundle.create_group("/x/y", create_parents=False)
+    with pytest.raises(octavo.AlreadyExistsError):
+        bundle.create_group("/detector")
+    assert [n.path for n in bundle.root] == ["/a", "/detector"]
+    assert bundle.root.detector.attrs["TITLE"] == "Detector information"
+    assert "b" in bundle["/a"]
+    assert [n.path for n in bundle.walk_groups()] == ["/", "/a", "/a/b", "/a/b/c", "/detector"]
+    bundle.create_table("/a/t", data=pa.table({"x": [1, 2]}))
+    assert [n.path for n in bundle.walk_nodes("/", "table")] == ["/a/t"]
+    assert isinstance(bundle["/a/t"], octavo.Table)
+    assert isinstance(bundle.root.a.t, octavo.Table)
+
+
+@pytest.mark.parametrize("bad", ["/a/../b", "..", "/a//b", "/a/\x01b", "/.", "a/./b"])
+def test_bad_names_rejected_and_nothing_committed(bundle, bad):
+    before = bundle.commit["id"]
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_group(bad)
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_table(bad, data=pa.table({"x": [1]}))
+    assert bundle.commit["id"] == before
+
+
+def test_remove_node(bundle):
+    bundle.create_group("/g/h")
+    with pytest.raises(octavo.InvalidArgumentError, match="recursive"):
+        bundle.remove_node("/g")
+    bundle.remove_node("/g", recursive=True)
+    assert "/g" not in bundle and "/g/h" not in bundle
+    with pytest.raises(octavo.NotFoundError):
+        bundle.remove_node("/g")
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.remove_node("/")
+
+
+def test_attributes_json_values(bundle):
+    import numpy as np
+
+    g = bundle.create_group("/g")
+    g.attrs["units"] = "m"
+    g.attrs.calibration = {"gain": 1.5, "channels": [1, 2, 3]}
+    g.attrs["n"] = np.int32(7)
+    g.attrs["nested"] = [None, True, 1.25]
+    assert g.attrs["units"] == "m"
+    assert g.attrs.calibration == {"gain": 1.5, "channels": [1, 2, 3]}
+    assert g.attrs["n"] == 7
+    assert set(g.attrs.keys()) == {"units", "calibration", "n", "nested"}
+    del g.attrs["units"]
+    assert "units" not in g.attrs
+    with pytest.raises(KeyError):
+        g.attrs["units"]
+    with pytest.raises(octavo.SchemaError, match="not JSON"):
+        g.attrs["bad"] = object()
+    bundle.root.attrs["top"] = 1
+    assert bundle.root.attrs["top"] == 1
+
+
+def test_attrs_persist_and_reader_snapshot(bundle_path):
+    with octavo.open(bundle_path, "a") as w:
+        w.create_group("/g").attrs["v"] = 1
+        r = octavo.open(bundle_path, "r")
+        w["/g"].attrs["v"] = 2
+        assert r["/g"].attrs["v"] == 1  # the reader's snapshot does not move
+        r.refresh()
+        assert r["/g"].attrs["v"] == 2
+        r.close()
+
+
+def test_wrong_node_kind(bundle):
+    bundle.create_group("/g")
+    with pytest.raises(octavo.SchemaError, match="not a table"):
+        bundle.get_table("/g")
+    bundle.add_table("t", pa.table({"x": [1]}))
+    with pytest.raises(octavo.SchemaError, match="not a group"):
+        bundle.create_group("/t/sub")
+
+
+def test_missing_node_message_names_path(bundle):
+    with pytest.raises(octavo.NotFoundError, match="/nope/deeper"):
+        bundle["/nope/deeper"]
+
+
+def test_second_writer_gets_locked_error_naming_holder(bundle_path):
+    with octavo.open(bundle_path, "a"):
+        code = (
+            "import octavo, sys\n"
+            f"try:\n    octavo.open({bundle_path!r}, 'a')\n"
+            "except octavo.LockedError as e:\n    print(e); sys.exit(0)\n"
+            "sys.exit(1)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert f"pid {os.getpid()}" in out.stdout
+        # readers are never blocked by the writer
+        with octavo.open(bundle_path, "r") as r:
+            assert r.commit["id"] == 0
+    # after close, a new writer gets in
+    with octavo.open(bundle_path, "a"):
+        pass
+
+
+def test_newer_format_version_refused(bundle_path):
+    octavo.open(bundle_path, "a").close()
+    marker = os.path.join(bundle_path, "OCTAVO")
+    with open(marker) as f:
+        meta = json.load(f)
+    meta["format_version"] = octavo.FORMAT_VERSION + 1
+    with open(marker, "w") as f:
+        json.dump(meta, f)
+    with pytest.raises(octavo.UnsupportedVersionError, match="upgrade octavo"):
+        octavo.open(bundle_path, "r")
+
+
+def test_repr_and_html(bundle):
+    bundle.add_table("t", pa.table({"x": list(range(5))}))
+    assert "/t (table) 5 rows" in repr(bundle)
+    html = bundle._repr_html_()
+    assert "<table>" in html and "/t" in html
+
+
+def test_foreign_directory_not_taken_over(tmp_path):
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "notes.txt").write_text("precious")
+    with pytest.raises(octavo.AlreadyExistsError, match="not an octavo bundle"):
+        octavo.open(str(d), "a")
+    assert sorted(os.listdir(d)) == ["notes.txt"]
