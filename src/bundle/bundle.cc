@@ -99,7 +99,12 @@ Status BundleImpl::Init(const OpenOptions& options) {
                               " file); create one with mode='a' or mode='w'");
     }
   } else {
-    if (!env_->FileExists(root_)) OCTAVO_RETURN_NOT_OK(env_->CreateDir(root_));
+    if (!env_->FileExists(root_)) {
+      // Like mkdir -p: create missing parent directories too.
+      for (size_t pos = root_.find('/', 1); pos != std::string::npos; pos = root_.find('/', pos + 1))
+        if (!env_->FileExists(root_.substr(0, pos))) OCTAVO_RETURN_NOT_OK(env_->CreateDir(root_.substr(0, pos)));
+      OCTAVO_RETURN_NOT_OK(env_->CreateDir(root_));
+    }
     if (!exists) {
       // A directory that holds anything but our own half-created files is not ours to take.
       OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
