@@ -31,6 +31,10 @@ struct TableOptions {
   bool write_page_index = true;
   int64_t data_page_size = 1024 * 1024;  // bytes
   bool dictionary = true;
+  // A column chunk falls back from dictionary to plain encoding once its dictionary
+  // exceeds this many bytes. Small, so high-cardinality columns (measurements) stop
+  // paying for hashing early, while low-cardinality ones (codes, labels) stay compact.
+  int64_t dictionary_page_limit = 64 * 1024;
 };
 
 struct ReadOptions {

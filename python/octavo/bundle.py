@@ -18,7 +18,7 @@ from .errors import InvalidArgumentError, NotFoundError, SchemaError
 
 _OPTION_KEYS = (
     "compression", "compression_level", "row_group_size", "part_max_rows",
-    "write_statistics", "write_page_index", "data_page_size", "dictionary",
+    "write_statistics", "write_page_index", "data_page_size", "dictionary", "dictionary_page_limit",
 )
 
 

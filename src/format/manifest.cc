@@ -62,7 +62,8 @@ Json TableOptionsToJson(const TableOptions& o) {
   return Json{{"compression", o.compression},           {"compression_level", o.compression_level},
               {"row_group_size", o.row_group_size},     {"part_max_rows", o.part_max_rows},
               {"write_statistics", o.write_statistics}, {"write_page_index", o.write_page_index},
-              {"data_page_size", o.data_page_size},     {"dictionary", o.dictionary}};
+              {"data_page_size", o.data_page_size},     {"dictionary", o.dictionary},
+              {"dictionary_page_limit", o.dictionary_page_limit}};
 }
 
 Result<TableOptions> TableOptionsFromJson(const Json& j) {
@@ -76,6 +77,7 @@ Result<TableOptions> TableOptionsFromJson(const Json& j) {
     o.write_page_index = j.value("write_page_index", o.write_page_index);
     o.data_page_size = j.value("data_page_size", o.data_page_size);
     o.dictionary = j.value("dictionary", o.dictionary);
+    o.dictionary_page_limit = j.value("dictionary_page_limit", o.dictionary_page_limit);
   } catch (const std::exception& e) {
     return Status::Corruption("bad table options: ", e.what());
   }

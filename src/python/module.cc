@@ -105,6 +105,7 @@ TableOptions OptionsFromDict(nb::dict d) {
     else if (key == "write_page_index") o.write_page_index = nb::cast<bool>(v);
     else if (key == "data_page_size") o.data_page_size = nb::cast<int64_t>(v);
     else if (key == "dictionary") o.dictionary = nb::cast<bool>(v);
+    else if (key == "dictionary_page_limit") o.dictionary_page_limit = nb::cast<int64_t>(v);
     else Check(Status::Invalid("unknown table option '", key, "'"));
   }
   return o;
@@ -120,6 +121,7 @@ nb::dict OptionsToDict(const TableOptions& o) {
   d["write_page_index"] = o.write_page_index;
   d["data_page_size"] = o.data_page_size;
   d["dictionary"] = o.dictionary;
+  d["dictionary_page_limit"] = o.dictionary_page_limit;
   return d;
 }
 

@@ -192,6 +192,7 @@ class PartWriter {
     if (!options_.write_statistics) b.disable_statistics();
     if (options_.write_page_index) b.enable_write_page_index();
     if (!options_.dictionary) b.disable_dictionary();
+    b.dictionary_pagesize_limit(options_.dictionary_page_limit);
     auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->build();
     auto res = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_, b.build(),
                                                 arrow_props);
