@@ -54,6 +54,26 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual Result<std::vector<NodeInfo>> Walk(const std::string& path = "/") const = 0;
   virtual Status RemoveNode(const std::string& path, bool recursive = false) = 0;
 
+  // Move (or rename) a node and everything below it. Data files are not touched.
+  virtual Status MoveNode(const std::string& from, const std::string& to, bool create_parents = true) = 0;
+  // Copy a node (recursively for groups). Only metadata is copied: tables share the
+  // source's immutable data files, so a copy costs no disk space until it diverges.
+  virtual Status CopyNode(const std::string& from, const std::string& to, bool create_parents = true) = 0;
+  // A soft link: a node that stands for another path, resolved on access.
+  virtual Status CreateSoftLink(const std::string& path, const std::string& target, bool create_parents = true) = 0;
+  virtual Result<std::string> LinkTarget(const std::string& path) const = 0;
+  // The path a (possibly linked) path finally names: links are followed at every
+  // component; a dangling link or a loop is a clear error.
+  virtual Result<std::string> ResolvePath(const std::string& path) const = 0;
+
+  // --- transactions --------------------------------------------------------
+  // Between Begin and Commit every change lands in one pending manifest; Commit writes
+  // it as a single commit, Abort drops it (parts written meanwhile become orphans).
+  virtual Status BeginTransaction() = 0;
+  virtual Status CommitTransaction(const std::string& message = "") = 0;
+  virtual Status AbortTransaction() = 0;
+  virtual bool InTransaction() const = 0;
+
   // --- attributes (JSON values) ----------------------------------------------
   virtual Result<std::string> GetAttrs(const std::string& path) const = 0;  // JSON object
   virtual Status SetAttr(const std::string& path, const std::string& key, const std::string& json_value) = 0;

@@ -6,7 +6,7 @@
         df2 = b.get_table("readout", where=None)
 """
 from ._octavo import FORMAT_VERSION, __version__
-from .bundle import Bundle, Group, Node, Table, open
+from .bundle import Bundle, Group, Node, SoftLink, Table, open
 from .errors import (
     AlreadyExistsError,
     CorruptionError,
@@ -21,7 +21,7 @@ from .errors import (
 )
 
 __all__ = [
-    "open", "Bundle", "Group", "Node", "Table", "__version__", "FORMAT_VERSION",
+    "open", "Bundle", "Group", "Node", "SoftLink", "Table", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
 ]

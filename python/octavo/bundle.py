@@ -256,6 +256,25 @@ class RowWriter:
         return self._n
 
 
+class SoftLink(Node):
+    """A soft link (PyTables ``create_soft_link``): ``link()`` or ``bundle[path]`` resolves it."""
+
+    kind = "link"
+
+    @property
+    def target(self) -> str:
+        return self._bundle._native.link_target(self._path)
+
+    def __call__(self) -> Node:
+        return self._bundle[self._path]
+
+    def is_dangling(self) -> bool:
+        return not self._bundle._native.exists(self.target)
+
+    def __repr__(self) -> str:
+        return f"<octavo.SoftLink {self._path!r} -> {self.target!r}>"
+
+
 class Table(Node):
     kind = "table"
 
@@ -438,11 +457,22 @@ class Bundle:
             return Group(self, path)
         if kind == "table":
             return Table(self, path)
+        if kind == "link":
+            return SoftLink(self, path)
         return Node(self, path)
 
     def __getitem__(self, path: str) -> Node:
-        node = self._native.get_node(_abs(path) if path else "/")
+        """The node at ``path``; soft links on the way (and at the end) are followed."""
+        resolved = self._native.resolve_path(_abs(path) if path else "/")
+        node = self._native.get_node(resolved)
         return self._wrap(node["path"], node["kind"])
+
+    def get_link(self, path: str) -> SoftLink:
+        """The link node itself, not what it points to."""
+        node = self._native.get_node(_abs(path))
+        if node["kind"] != "link":
+            raise SchemaError(f"{node['path']!r} is a {node['kind']}, not a link")
+        return SoftLink(self, node["path"])
 
     def get_node(self, where: str, name: str | None = None) -> Node:
         return self[_join(where, name)]
@@ -496,6 +526,53 @@ class Bundle:
 
     def remove_node(self, where: str, name: str | None = None, recursive: bool = False) -> None:
         self._native.remove_node(_join(_abs(where), name), recursive)
+
+    def rename_node(self, where: str, newname: str, name: str | None = None) -> None:
+        """Rename a node in place (PyTables ``rename_node``)."""
+        src = _join(_abs(where), name)
+        parent = src.rsplit("/", 1)[0] or "/"
+        self._native.move_node(src, _join(parent, newname), False)
+
+    def move_node(self, where: str, newparent: str | None = None, newname: str | None = None,
+                  name: str | None = None, createparents: bool = True) -> None:
+        """Move a node (and its subtree); data files stay where they are."""
+        src = _join(_abs(where), name)
+        parent = _abs(newparent) if newparent else (src.rsplit("/", 1)[0] or "/")
+        self._native.move_node(src, _join(parent, newname or src.rsplit("/", 1)[1]), createparents)
+
+    def copy_node(self, where: str, newparent: str | None = None, newname: str | None = None,
+                  name: str | None = None, createparents: bool = True) -> Node:
+        """Copy a node recursively. Metadata only: tables share the source's data files."""
+        src = _join(_abs(where), name)
+        parent = _abs(newparent) if newparent else (src.rsplit("/", 1)[0] or "/")
+        dst = _join(parent, newname or src.rsplit("/", 1)[1])
+        self._native.copy_node(src, dst, createparents)
+        return self[dst]
+
+    def create_soft_link(self, where: str, name: str | None = None, target: str | None = None,
+                         createparents: bool = True) -> SoftLink:
+        """``create_soft_link(path, target)`` or PyTables' ``(where, name, target)``."""
+        if target is None:
+            path, target = _abs(where), name
+        else:
+            path = _join(_abs(where), name)
+        if target is None:
+            raise InvalidArgumentError("create_soft_link needs a target path")
+        if isinstance(target, Node):
+            target = target.path
+        self._native.create_soft_link(path, _abs(target), createparents)
+        return SoftLink(self, self._native.get_node(path)["path"])
+
+    def transaction(self, message: str = ""):
+        """Group several changes into one atomic commit::
+
+            with bundle.transaction("reorganise"):
+                bundle.move_node("/a", "/b")
+                bundle.remove_node("/c", recursive=True)
+
+        An exception inside the block aborts it: nothing is committed.
+        """
+        return _Transaction(self, message)
 
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))
@@ -596,3 +673,19 @@ class Bundle:
         return (f"<div><b>octavo bundle</b> <code>{html.escape(self.path)}</code> — commit {c['id']} "
                 f"({html.escape(c['created_at'])})<table><tr><th>node</th><th>kind</th><th>summary</th></tr>"
                 f"{rows}</table></div>")
+
+
+class _Transaction:
+    def __init__(self, bundle: Bundle, message: str):
+        self._bundle = bundle
+        self._message = message
+
+    def __enter__(self) -> Bundle:
+        self._bundle._native.begin_transaction()
+        return self._bundle
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self._bundle._native.commit_transaction(self._message)
+        else:
+            self._bundle._native.abort_transaction()

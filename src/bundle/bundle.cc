@@ -72,6 +72,7 @@ CommitInfo BundleImpl::commit() const {
 
 std::shared_ptr<const Manifest> BundleImpl::snapshot() const {
   std::lock_guard<std::mutex> g(state_mu_);
+  if (txn_) return std::make_shared<const Manifest>(*txn_);  // a transaction sees its own changes
   return manifest_;
 }
 
@@ -242,6 +243,17 @@ Status BundleImpl::WriteManifestAndSwitch(Manifest& next) {
 }
 
 Status BundleImpl::CommitLocked(const std::string& message, const std::function<Status(Manifest&)>& fn) {
+  {
+    std::lock_guard<std::mutex> g(state_mu_);
+    if (txn_) {
+      // Apply to a copy first so a failing change leaves the transaction as it was.
+      Manifest next = *txn_;
+      OCTAVO_RETURN_NOT_OK(fn(next));
+      *txn_ = std::move(next);
+      txn_log_.push_back(message);
+      return Status::OK();
+    }
+  }
   auto base = snapshot();
   Manifest next = *base;  // table entries are shared, not copied
   OCTAVO_RETURN_NOT_OK(fn(next));
@@ -271,26 +283,7 @@ Status BundleImpl::Commit(const std::string& message, const std::function<Status
 }
 
 Status BundleImpl::EnsureParents(Manifest& m, const std::string& path, bool create_parents, const std::string& now) {
-  std::string parent = ParentPath(path);
-  std::vector<std::string> missing;
-  while (!m.nodes.count(parent)) {
-    missing.push_back(parent);
-    parent = ParentPath(parent);
-  }
-  const NodeEntry& anc = m.nodes.at(parent);
-  if (anc.kind != NodeKind::kGroup)
-    return Status::TypeError("cannot create '", path, "': '", parent, "' is a ", NodeKindName(anc.kind),
-                             ", not a group");
-  if (!missing.empty() && !create_parents)
-    return Status::NotFound("cannot create '", path, "': parent group '", missing.back(),
-                            "' does not exist (pass create_parents=True)");
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    NodeEntry g;
-    g.kind = NodeKind::kGroup;
-    g.created_at = g.modified_at = now;
-    m.nodes.emplace(*it, std::move(g));
-  }
-  return Status::OK();
+  return EnsureParentGroups(m, path, create_parents, now);
 }
 
 // --- nodes --------------------------------------------------------------------
@@ -423,7 +416,7 @@ Status BundleImpl::DeleteAttr(const std::string& path, const std::string& key) {
 // CreateTable lives in table/table.cc with the rest of the Parquet code.
 
 Result<std::shared_ptr<Table>> BundleImpl::OpenTable(const std::string& path) const {
-  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, ResolvePath(path));
   auto m = snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
   if (n->kind != NodeKind::kTable)

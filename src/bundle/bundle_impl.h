@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "format/manifest.h"
 #include "octavo/bundle.h"
@@ -32,6 +33,17 @@ class BundleImpl final : public Bundle {
   Result<std::vector<NodeInfo>> ListChildren(const std::string& path) const override;
   Result<std::vector<NodeInfo>> Walk(const std::string& path) const override;
   Status RemoveNode(const std::string& path, bool recursive) override;
+
+  Status MoveNode(const std::string& from, const std::string& to, bool create_parents) override;
+  Status CopyNode(const std::string& from, const std::string& to, bool create_parents) override;
+  Status CreateSoftLink(const std::string& path, const std::string& target, bool create_parents) override;
+  Result<std::string> LinkTarget(const std::string& path) const override;
+  Result<std::string> ResolvePath(const std::string& path) const override;
+
+  Status BeginTransaction() override;
+  Status CommitTransaction(const std::string& message) override;
+  Status AbortTransaction() override;
+  bool InTransaction() const override;
 
   Result<std::string> GetAttrs(const std::string& path) const override;
   Status SetAttr(const std::string& path, const std::string& key, const std::string& json_value) override;
@@ -75,9 +87,17 @@ class BundleImpl final : public Bundle {
   std::unique_ptr<FileLock> lock_;
   mutable std::mutex state_mu_;
   std::shared_ptr<const Manifest> manifest_;
+  std::shared_ptr<Manifest> txn_;     // pending manifest of an open transaction
+  std::vector<std::string> txn_log_;  // messages of the changes grouped in it
   std::string manifest_file_;
   std::mutex writer_mu_;
 };
+
+// Create missing parent groups of `path` in `m` (all must be groups).
+Status EnsureParentGroups(Manifest& m, const std::string& path, bool create_parents, const std::string& now);
+
+// Follow soft links at every component of a normalised path.
+Result<std::string> ResolveLinks(const Manifest& m, const std::string& path);
 
 // A node lookup with a clear error.
 Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& normalized_path);

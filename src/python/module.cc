@@ -253,6 +253,22 @@ NB_MODULE(_octavo, m) {
            "path"_a = "/")
       .def("remove_node", [](Bundle& b, const std::string& p, bool rec) { Check(b.RemoveNode(p, rec)); },
            "path"_a, "recursive"_a = false)
+      .def("move_node", [](Bundle& b, const std::string& f, const std::string& t, bool parents) {
+        Check(b.MoveNode(f, t, parents));
+      }, "src"_a, "dst"_a, "create_parents"_a = true)
+      .def("copy_node", [](Bundle& b, const std::string& f, const std::string& t, bool parents) {
+        Check(b.CopyNode(f, t, parents));
+      }, "src"_a, "dst"_a, "create_parents"_a = true)
+      .def("create_soft_link", [](Bundle& b, const std::string& p, const std::string& t, bool parents) {
+        Check(b.CreateSoftLink(p, t, parents));
+      }, "path"_a, "target"_a, "create_parents"_a = true)
+      .def("link_target", [](const Bundle& b, const std::string& p) { return Unwrap(b.LinkTarget(p)); })
+      .def("resolve_path", [](const Bundle& b, const std::string& p) { return Unwrap(b.ResolvePath(p)); })
+      .def("begin_transaction", [](Bundle& b) { Check(b.BeginTransaction()); })
+      .def("commit_transaction", [](Bundle& b, const std::string& msg) { Check(b.CommitTransaction(msg)); },
+           "message"_a = "")
+      .def("abort_transaction", [](Bundle& b) { Check(b.AbortTransaction()); })
+      .def("in_transaction", &Bundle::InTransaction)
       .def("get_attrs", [](const Bundle& b, const std::string& p) { return Unwrap(b.GetAttrs(p)); })
       .def("set_attr", [](Bundle& b, const std::string& p, const std::string& k, const std::string& v) {
         Check(b.SetAttr(p, k, v));

@@ -55,22 +55,7 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   }
   OCTAVO_RETURN_NOT_OK(b->CommitLocked("create table " + p, [&](Manifest& m) -> Status {
     std::string now = NowIso8601();
-    // Parents: same rules as CreateGroup.
-    std::string parent = ParentPath(p);
-    std::vector<std::string> missing;
-    while (!m.nodes.count(parent)) {
-      missing.push_back(parent);
-      parent = ParentPath(parent);
-    }
-    if (m.nodes.at(parent).kind != NodeKind::kGroup)
-      return Status::TypeError("cannot create table '", p, "': '", parent, "' is not a group");
-    if (!missing.empty() && !create_parents)
-      return Status::NotFound("cannot create table '", p, "': group '", missing.back(), "' does not exist");
-    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-      NodeEntry grp;
-      grp.created_at = grp.modified_at = now;
-      m.nodes.emplace(*it, std::move(grp));
-    }
+    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
     NodeEntry n;
     n.kind = NodeKind::kTable;
     n.created_at = n.modified_at = now;
