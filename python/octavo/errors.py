@@ -67,3 +67,14 @@ _BY_CODE = {
 def error_class(code_name: str) -> type:
     """Used by the C++ extension to pick the exception class for a Status code."""
     return _BY_CODE.get(code_name, OctavoError)
+
+
+def translate_stream_error(exc: Exception) -> Exception:
+    """An error that crossed an Arrow C stream arrives as a pyarrow exception whose message
+    starts with the octavo code ("Corruption: ..."); turn it back into the octavo class."""
+    msg = str(exc)
+    for code, cls in _BY_CODE.items():
+        prefix = code + ": "
+        if msg.startswith(prefix):
+            return cls(msg[len(prefix):])
+    return exc

@@ -79,7 +79,12 @@ class TableScanReader final : public arrow::RecordBatchReader {
         ++slice_;
         continue;
       }
-      ARROW_ASSIGN_OR_RAISE(auto t, reader_->ReadRowGroup(s.row_groups[rg_], leaves_));
+      auto read = reader_->ReadRowGroup(s.row_groups[rg_], leaves_);
+      if (!read.ok())
+        return ToArrow(Status::Corruption("table ", table_path_, ": part file ", root_, "/",
+                                          entry_->parts[s.part].file, " cannot be decoded: ",
+                                          read.status().message()));
+      auto t = *read;
       int64_t skip = (rg_ == 0) ? s.offset : 0;
       int64_t keep = std::min(t->num_rows() - skip, s.length - emitted_in_slice_);
       ++rg_;

@@ -135,3 +135,17 @@ def test_failed_write_leaves_last_commit(filled, monkeypatch):
         assert b["/t"].num_rows == 10_000
     with octavo.open(path, "r") as b:
         assert b.commit["id"] == commit and b["/t"].num_rows == 10_000
+
+
+def test_garbage_part_during_chunked_scan(filled):
+    path, _, parts = filled
+    size = os.path.getsize(parts[1])
+    with open(parts[1], "r+b") as f:
+        f.seek(4)
+        f.write(os.urandom(size - 12))  # keep the magic bytes, destroy the rest
+    with octavo.open(path, "r") as b:
+        chunks = b["/t"].iter_batches(1000, return_type="arrow")
+        assert next(chunks).num_rows == 1000  # the healthy first part streams
+        with pytest.raises(octavo.CorruptionError, match=parts[1]):
+            for _ in chunks:
+                pass

@@ -1,0 +1,321 @@
+// Read-only commands: tree, info, head. tree and info read only the manifest.
+#include <arrow/api.h>
+
+#include <algorithm>
+#include <iostream>
+#include <map>
+
+#include "cli/cli.h"
+
+namespace octavo::cli {
+
+namespace {
+
+constexpr size_t kAttrTextWidth = 100;
+
+std::string ParentOf(const std::string& path) {
+  if (path == "/") return "";
+  size_t pos = path.rfind('/');
+  return pos == 0 ? "/" : path.substr(0, pos);
+}
+
+int Depth(const std::string& path) {
+  if (path == "/") return 0;
+  return static_cast<int>(std::count(path.begin(), path.end(), '/'));
+}
+
+std::string NameOf(const std::string& path) {
+  if (path == "/") return "/";
+  return path.substr(path.rfind('/') + 1);
+}
+
+Json CommitJson(const CommitInfo& c) {
+  return Json{{"id", c.id}, {"parent", c.parent}, {"created_at", c.created_at}, {"message", c.message}};
+}
+
+Json OptionsJson(const TableOptions& o) {
+  return Json{{"compression", o.compression},
+              {"compression_level", o.compression_level},
+              {"row_group_size", o.row_group_size},
+              {"part_max_rows", o.part_max_rows},
+              {"write_statistics", o.write_statistics},
+              {"write_page_index", o.write_page_index},
+              {"data_page_size", o.data_page_size},
+              {"dictionary", o.dictionary},
+              {"dictionary_page_limit", o.dictionary_page_limit}};
+}
+
+// "id: int64, x: double, ... (+7 more)"
+std::string ColumnsSummary(const TableInfo& t, int max_columns) {
+  std::string out;
+  int shown = 0;
+  for (size_t i = 0; i < t.column_names.size(); ++i) {
+    if (max_columns > 0 && shown == max_columns) {
+      out += ", ... (+" + std::to_string(t.column_names.size() - i) + " more)";
+      break;
+    }
+    if (shown > 0) out += ", ";
+    out += Printable(t.column_names[i]) + ": " + t.column_types[i];
+    ++shown;
+  }
+  return out;
+}
+
+void PrintAttrs(const Json& attrs, const std::string& indent) {
+  for (const auto& [k, v] : attrs.items())
+    std::cout << indent << "." << Printable(k) << " = " << Truncate(Printable(DumpJson(v)), kAttrTextWidth) << "\n";
+}
+
+// Table fields shared by tree --json and info --json.
+void AddTableFields(Json& j, const TableInfo& t) {
+  j["num_rows"] = t.num_rows;
+  j["num_columns"] = t.num_columns;
+  j["column_names"] = t.column_names;
+  j["column_types"] = t.column_types;
+  j["size_bytes"] = t.size_bytes;
+  j["num_parts"] = t.num_parts;
+}
+
+std::string TableSummary(const TableInfo& t) {
+  return Plural(t.num_rows, "row", "rows") + ", " + Plural(t.num_columns, "column", "columns") + ", " +
+         HumanSize(t.size_bytes) + " in " + Plural(t.num_parts, "part", "parts");
+}
+
+}  // namespace
+
+// --- tree ----------------------------------------------------------------------------------
+
+int RunTree(const TreeArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto nodes = Unwrap(bundle->Walk(a.node), "bundle " + a.bundle);
+  std::map<std::string, int> children;
+  for (const auto& n : nodes) {
+    std::string parent = ParentOf(n.path);
+    if (!parent.empty()) ++children[parent];
+  }
+  const int base_depth = nodes.empty() ? 0 : Depth(nodes.front().path);
+
+  if (g.json) {
+    Json out = Json::array();
+    for (const auto& n : nodes) {
+      Json j;
+      j["path"] = n.path;
+      j["name"] = NameOf(n.path);
+      j["kind"] = NodeKindName(n.kind);
+      j["depth"] = Depth(n.path);
+      j["attrs"] = ParseAttrs(n.attrs_json, n.path);
+      j["created_at"] = n.created_at;
+      j["modified_at"] = n.modified_at;
+      if (n.kind == NodeKind::kGroup) j["num_children"] = children[n.path];
+      if (n.kind == NodeKind::kTable) {
+        auto table = Unwrap(bundle->OpenTable(n.path), "bundle " + a.bundle);
+        AddTableFields(j, Unwrap(table->Info(), "bundle " + a.bundle));
+      }
+      out.push_back(std::move(j));
+    }
+    PrintJson(out);
+    return kExitOK;
+  }
+
+  CommitInfo c = bundle->commit();
+  std::cout << bundle->path() << "  commit " << c.id << "  created_at " << c.created_at;
+  if (!c.message.empty()) std::cout << "  (" << Printable(c.message) << ")";
+  std::cout << "\n";
+  for (const auto& n : nodes) {
+    std::string indent(static_cast<size_t>(2 * (Depth(n.path) - base_depth)), ' ');
+    std::cout << indent << Printable(n.path) << " (" << NodeKindName(n.kind) << ")";
+    std::string sub_indent = indent + "  ";
+    if (n.kind == NodeKind::kGroup) {
+      int k = children[n.path];
+      if (k > 0 || n.path == "/") std::cout << " " << Plural(k, "child", "children");
+      std::cout << "\n";
+    } else if (n.kind == NodeKind::kTable) {
+      auto table = Unwrap(bundle->OpenTable(n.path), "bundle " + a.bundle);
+      TableInfo t = Unwrap(table->Info(), "bundle " + a.bundle);
+      std::cout << " " << TableSummary(t) << "\n";
+      std::cout << sub_indent << "columns: " << ColumnsSummary(t, args.max_columns) << "\n";
+    } else {
+      std::cout << "\n";
+    }
+    if (!args.no_attrs) PrintAttrs(ParseAttrs(n.attrs_json, n.path), sub_indent);
+  }
+  return kExitOK;
+}
+
+// --- info ----------------------------------------------------------------------------------
+
+int RunInfo(const InfoArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  const std::string ctx = "bundle " + a.bundle;
+  NodeInfo node = Unwrap(bundle->GetNode(a.node), ctx);
+  Json attrs = ParseAttrs(node.attrs_json, node.path);
+  CommitInfo commit = bundle->commit();
+
+  if (node.kind == NodeKind::kTable) {
+    auto table = Unwrap(bundle->OpenTable(node.path), ctx);
+    TableInfo t = Unwrap(table->Info(), ctx);
+    if (g.json) {
+      Json j;
+      j["bundle"] = bundle->path();
+      j["commit"] = CommitJson(commit);
+      j["path"] = t.path;
+      j["kind"] = "table";
+      AddTableFields(j, t);
+      j["created_at"] = t.created_at;
+      j["modified_at"] = t.modified_at;
+      j["options"] = OptionsJson(t.options);
+      Json schema = Json::array();
+      if (t.schema) {
+        for (const auto& f : t.schema->fields())
+          schema.push_back(Json{{"name", f->name()}, {"type", f->type()->ToString()}, {"nullable", f->nullable()}});
+      }
+      j["schema"] = std::move(schema);
+      j["part_files"] = t.part_files;
+      j["attrs"] = attrs;
+      PrintJson(j);
+      return kExitOK;
+    }
+    const TableOptions& o = t.options;
+    std::cout << "path:        " << Printable(t.path) << "\n"
+              << "kind:        table\n"
+              << "bundle:      " << bundle->path() << " (commit " << commit.id << ")\n"
+              << "rows:        " << WithCommas(t.num_rows) << "\n"
+              << "columns:     " << t.num_columns << "\n"
+              << "size:        " << HumanSize(t.size_bytes) << " (" << WithCommas(t.size_bytes) << " bytes)\n"
+              << "parts:       " << t.num_parts << "\n"
+              << "created:     " << t.created_at << "\n"
+              << "modified:    " << t.modified_at << "\n"
+              << "options:     compression=" << o.compression << " (level " << o.compression_level << ")"
+              << ", row_group_size=" << WithCommas(o.row_group_size)
+              << ", part_max_rows=" << WithCommas(o.part_max_rows)
+              << ", data_page_size=" << HumanSize(o.data_page_size)
+              << ", dictionary=" << (o.dictionary ? "on (page limit " + HumanSize(o.dictionary_page_limit) + ")" : "off")
+              << ", statistics=" << (o.write_statistics ? "on" : "off")
+              << ", page_index=" << (o.write_page_index ? "on" : "off") << "\n";
+    std::cout << "schema:\n";
+    if (t.schema) {
+      for (const auto& f : t.schema->fields())
+        std::cout << "  " << Printable(f->name()) << ": " << f->type()->ToString() << (f->nullable() ? "" : " not null")
+                  << "\n";
+    }
+    if (!attrs.empty()) {
+      std::cout << "attrs:\n";
+      PrintAttrs(attrs, "  ");
+    }
+    std::cout << "part files:\n";
+    for (const auto& p : t.part_files) std::cout << "  " << p << "\n";
+    return kExitOK;
+  }
+
+  auto kids = node.kind == NodeKind::kGroup ? Unwrap(bundle->ListChildren(node.path), ctx) : std::vector<NodeInfo>{};
+  if (g.json) {
+    Json j;
+    j["bundle"] = bundle->path();
+    j["commit"] = CommitJson(commit);
+    j["path"] = node.path;
+    j["kind"] = NodeKindName(node.kind);
+    j["created_at"] = node.created_at;
+    j["modified_at"] = node.modified_at;
+    if (node.kind == NodeKind::kGroup) {
+      j["num_children"] = kids.size();
+      Json ch = Json::array();
+      for (const auto& k : kids) ch.push_back(Json{{"path", k.path}, {"name", NameOf(k.path)}, {"kind", NodeKindName(k.kind)}});
+      j["children"] = std::move(ch);
+    }
+    j["attrs"] = attrs;
+    PrintJson(j);
+    return kExitOK;
+  }
+  std::cout << "path:        " << Printable(node.path) << "\n"
+            << "kind:        " << NodeKindName(node.kind) << "\n"
+            << "bundle:      " << bundle->path() << " (commit " << commit.id << ", " << commit.created_at << ")\n"
+            << "created:     " << node.created_at << "\n"
+            << "modified:    " << node.modified_at << "\n";
+  if (node.kind == NodeKind::kGroup) {
+    std::cout << "children:    " << kids.size() << "\n";
+    for (const auto& k : kids) std::cout << "  " << Printable(NameOf(k.path)) << " (" << NodeKindName(k.kind) << ")\n";
+  }
+  std::cout << "attrs:" << (attrs.empty() ? "       (none)" : "") << "\n";
+  PrintAttrs(attrs, "  ");
+  return kExitOK;
+}
+
+// --- head ----------------------------------------------------------------------------------
+
+int RunHead(const HeadArgs& args, const GlobalOptions& g) {
+  if (args.rows < 0) UsageError("-n must be >= 0, got " + std::to_string(args.rows));
+  Address a = ParseAddress(args.address);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto table = OpenTableAt(bundle, a);
+  const std::string ctx = "bundle " + a.bundle;
+  int64_t total = Unwrap(table->num_rows(), ctx);
+  std::shared_ptr<arrow::Table> data = Unwrap(table->Head(args.rows, args.columns), ctx);
+  const int ncols = data->num_columns();
+  const int64_t nrows = data->num_rows();
+
+  // Walk each column's chunks once, producing one value per row.
+  auto for_each_cell = [&](int c, auto&& fn) {
+    int64_t row = 0;
+    for (const auto& chunk : data->column(c)->chunks()) {
+      for (int64_t i = 0; i < chunk->length(); ++i, ++row) {
+        auto s = chunk->GetScalar(i);
+        if (!s.ok()) CheckArrow(s.status(), ctx + ": table " + table->path() + " column '" +
+                                                data->schema()->field(c)->name() + "'");
+        fn(row, **s);
+      }
+    }
+  };
+
+  if (g.json) {
+    std::vector<Json> records(static_cast<size_t>(nrows), Json::object());
+    for (int c = 0; c < ncols; ++c) {
+      const std::string& name = data->schema()->field(c)->name();
+      for_each_cell(c, [&](int64_t row, const arrow::Scalar& s) { records[row][name] = ScalarToJson(s); });
+    }
+    Json out = Json::array();
+    for (auto& r : records) out.push_back(std::move(r));
+    PrintJson(out);
+    return kExitOK;
+  }
+
+  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
+  std::vector<std::vector<std::string>> cells(ncols, std::vector<std::string>(static_cast<size_t>(nrows)));
+  std::vector<std::string> header(ncols);
+  std::vector<size_t> width(ncols);
+  std::vector<bool> right(ncols);
+  for (int c = 0; c < ncols; ++c) {
+    const auto& field = data->schema()->field(c);
+    header[c] = Truncate(Printable(field->name()), max_w);
+    width[c] = DisplayWidth(header[c]);
+    right[c] = IsNumericType(*field->type());
+    for_each_cell(c, [&](int64_t row, const arrow::Scalar& s) {
+      cells[c][row] = Truncate(ScalarToText(s), max_w);
+      width[c] = std::max(width[c], DisplayWidth(cells[c][row]));
+    });
+  }
+  auto pad = [&](const std::string& s, int c) {
+    std::string fill(width[c] - std::min(width[c], DisplayWidth(s)), ' ');
+    return right[c] ? fill + s : s + fill;
+  };
+  auto emit_row = [&](auto&& cell) {
+    std::string line;
+    for (int c = 0; c < ncols; ++c) {
+      if (c > 0) line += "  ";
+      line += pad(cell(c), c);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  emit_row([&](int c) { return header[c]; });
+  emit_row([&](int c) { return std::string(width[c], '-'); });
+  for (int64_t r = 0; r < nrows; ++r) emit_row([&](int c) { return cells[c][r]; });
+  if (nrows < total)
+    std::cout << "(first " << WithCommas(nrows) << " of " << Plural(total, "row", "rows") << ")\n";
+  else
+    std::cout << "(" << Plural(nrows, "row", "rows") << ")\n";
+  return kExitOK;
+}
+
+}  // namespace octavo::cli
