@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "octavo/array.h"
 #include "octavo/options.h"
 #include "octavo/status.h"
 #include "octavo/table.h"
@@ -90,6 +91,15 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
                                                      const TableOptions& options = {},
                                                      bool create_parents = true) = 0;
   virtual Result<std::shared_ptr<Table>> OpenTable(const std::string& path) const = 0;
+
+  // --- n-d arrays (include/octavo/array.h) -----------------------------------
+  // Create an array; with `data` (C order, `shape`, `dtype`, `data_bytes` long) it is
+  // created and filled in one commit.
+  virtual Result<std::shared_ptr<Array>> CreateArray(const std::string& path, const std::vector<int64_t>& shape,
+                                                     const std::string& dtype, const ArrayOptions& options = {},
+                                                     const void* data = nullptr, int64_t data_bytes = 0,
+                                                     bool create_parents = true) = 0;
+  virtual Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const = 0;
 
   // --- history -------------------------------------------------------------
   virtual Result<std::vector<CommitInfo>> ListCommits() const = 0;

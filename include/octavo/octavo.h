@@ -4,6 +4,7 @@
 #include "octavo/bundle.h"
 #include "octavo/env.h"
 #include "octavo/options.h"
+#include "octavo/query.h"
 #include "octavo/status.h"
 #include "octavo/table.h"
 #include "octavo/version.h"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "octavo/options.h"
+#include "octavo/query.h"
 #include "octavo/status.h"
 #include "octavo/type_fwd.h"
 
@@ -49,6 +50,21 @@ class Table {
   // memory bounded by one row group per column, whatever the table's length.
   virtual Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(const ReadOptions& options,
                                                                  int64_t batch_size) const = 0;
+
+  // --- conditional reads (src/query/, grammar in docs/queries.md) ---------------
+  // Rows of [options.start, options.stop) where `condition` holds, projected on
+  // options.columns, streamed in batches of options.batch_size rows. Parts and row groups
+  // whose statistics rule the condition out are never opened / decoded; `stats` (if
+  // given) receives a live report that is complete once the reader is exhausted.
+  virtual Result<std::shared_ptr<arrow::RecordBatchReader>> Where(
+      const std::string& condition, const WhereOptions& options = {},
+      std::shared_ptr<const QueryStats>* stats = nullptr) const = 0;
+  // Table row numbers (ascending) where `condition` holds.
+  virtual Result<std::vector<int64_t>> GetWhereList(const std::string& condition, const WhereOptions& options = {},
+                                                    QueryStats* stats = nullptr) const = 0;
+  // The given rows (table row numbers, any order, repeats allowed), in that order.
+  virtual Result<std::shared_ptr<arrow::Table>> ReadCoordinates(const std::vector<int64_t>& rows,
+                                                                const std::vector<std::string>& columns = {}) const = 0;
 
   // Appends write new immutable parts and commit once; nothing is written on a schema mismatch.
   virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) = 0;

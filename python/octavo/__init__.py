@@ -5,7 +5,9 @@
         b.add_table("readout", df)
         df2 = b.get_table("readout", where=None)
 """
+from . import _preload  # noqa: F401  (must precede _octavo: see _preload.py)
 from ._octavo import FORMAT_VERSION, __version__
+from .array import Array
 from .bundle import Bundle, Group, Node, SoftLink, Table, open
 from .errors import (
     AlreadyExistsError,
@@ -21,7 +23,7 @@ from .errors import (
 )
 
 __all__ = [
-    "open", "Bundle", "Group", "Node", "SoftLink", "Table", "__version__", "FORMAT_VERSION",
+    "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
 ]

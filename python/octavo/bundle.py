@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from . import _octavo
 from .convert import check_return_type, from_arrow, to_arrow_stream
-from .errors import InvalidArgumentError, NotFoundError, SchemaError
+from .errors import InvalidArgumentError, NotFoundError, SchemaError, translate_stream_error
 
 _OPTION_KEYS = (
     "compression", "compression_level", "row_group_size", "part_max_rows",
@@ -353,9 +353,19 @@ class Table(Node):
         reader = pa.RecordBatchReader.from_stream(
             self._native.scan(int(chunk_size), _columns_arg(columns), st, sp))
         offset = st
-        for batch in reader:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowException as e:  # errors raised inside the C++ stream
+                raise translate_stream_error(e) from e
             yield from_arrow(pa.Table.from_batches([batch]), return_type, row_offset=offset)
             offset += batch.num_rows
+
+    def __arrow_c_schema__(self):
+        """The table's Arrow schema as a PyCapsule (pa.schema(t) works)."""
+        return self._native.schema()
 
     def __arrow_c_stream__(self, requested_schema=None):
         """The whole table as an Arrow stream: pa.table(t), pl.from_arrow(...), duckdb."""
@@ -459,6 +469,9 @@ class Bundle:
             return Table(self, path)
         if kind == "link":
             return SoftLink(self, path)
+        if kind == "array":
+            from .array import Array
+            return Array(self, path)
         return Node(self, path)
 
     def __getitem__(self, path: str) -> Node:
@@ -573,6 +586,24 @@ class Bundle:
         An exception inside the block aborts it: nothing is committed.
         """
         return _Transaction(self, message)
+
+    def create_array(self, path: str, data=None, *, shape=None, dtype=None, chunks=None, compressor: str = "zstd",
+                     level: int | None = None, shuffle: bool = False, fill_value=None, attrs: dict | None = None,
+                     create_parents: bool = True):
+        """Create an n-d array (Zarr v3 chunks), filled from ``data`` if given, in one commit.
+
+        dtype: bool, (u)int8..64, float32/64. compressor: zstd (default), lz4, gzip, zlib,
+        none; ``level`` its level; ``shuffle`` byte shuffle. chunks=None picks ~1 MiB chunks.
+        """
+        from .array import create_array
+        return create_array(self, _abs(path), data, shape=shape, dtype=dtype, chunks=chunks, compressor=compressor,
+                            level=level, shuffle=shuffle, fill_value=fill_value, attrs=attrs,
+                            create_parents=create_parents)
+
+    def import_zarr(self, source, path: str, **kwargs):
+        """Copy a zarr-python array or group (or a Zarr path) to ``path``, in one commit."""
+        from .array import import_zarr
+        return import_zarr(self, source, _abs(path), **kwargs)
 
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))

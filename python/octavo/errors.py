@@ -69,12 +69,18 @@ def error_class(code_name: str) -> type:
     return _BY_CODE.get(code_name, OctavoError)
 
 
+_ARROW_PREFIXES = ("Invalid: ", "IOError: ", "Type error: ", "Key error: ", "Index error: ", "NotImplemented: ")
+
+
 def translate_stream_error(exc: Exception) -> Exception:
     """An error that crossed an Arrow C stream arrives as a pyarrow exception whose message
-    starts with the octavo code ("Corruption: ..."); turn it back into the octavo class."""
+    is "<arrow code>: <octavo code>: ..."; turn it back into the octavo class."""
     msg = str(exc)
-    for code, cls in _BY_CODE.items():
-        prefix = code + ": "
+    for prefix in _ARROW_PREFIXES:
         if msg.startswith(prefix):
-            return cls(msg[len(prefix):])
+            msg = msg[len(prefix):]
+            break
+    for code, cls in _BY_CODE.items():
+        if msg.startswith(code + ": "):
+            return cls(msg[len(code) + 2:])
     return exc

@@ -111,7 +111,8 @@ Status BundleImpl::Init(const OpenOptions& options) {
       OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
       for (const auto& e : entries) {
         if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile &&
-            e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0)
+            e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0 &&
+            e.rfind(std::string(kMarkerFile) + ".tmp", 0) != 0)  // a creation that failed at the marker
           return Status::AlreadyExists("directory '", root_, "' is not empty and is not an octavo bundle (found '",
                                        e, "'); choose an empty or new directory");
       }
@@ -218,6 +219,15 @@ Status BundleImpl::LoadCommit(int64_t commit) {
   std::string rel = ManifestFileName(commit);
   if (!env_->FileExists(AbsPath(rel)))
     return Status::NotFound("bundle ", root_, " has no commit ", commit, " (", rel, " is missing)");
+  // A manifest newer than CURRENT is from a commit that failed before switching CURRENT: not history.
+  // (If CURRENT itself is unreadable, every manifest stays reachable for recovery.)
+  if (auto cur = env_->ReadFile(AbsPath(kCurrentFile)); cur.ok()) {
+    auto j = ParseJson(*cur, AbsPath(kCurrentFile));
+    if (j.ok() && j->is_object() && j->contains("commit") && (*j)["commit"].is_number_integer() &&
+        commit > (*j)["commit"].get<int64_t>())
+      return Status::NotFound("bundle ", root_, " has no commit ", commit, " (the newest commit is ",
+                              (*j)["commit"].get<int64_t>(), ")");
+  }
   OCTAVO_ASSIGN_OR_RETURN(auto m, ReadManifestFile(rel, -1, -1));
   std::lock_guard<std::mutex> g(state_mu_);
   manifest_ = std::move(m);
@@ -388,7 +398,10 @@ Status BundleImpl::SetAttr(const std::string& path, const std::string& key, cons
   if (key.empty()) return Status::Invalid("attribute name must not be empty");
   for (unsigned char c : key)
     if (c < 0x20) return Status::Invalid("attribute name contains a control character");
-  OCTAVO_ASSIGN_OR_RETURN(Json value, ParseJson(json_value, "value of attribute '" + key + "'"));
+  auto parsed = ParseJson(json_value, "value of attribute '" + key + "'");
+  // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
+  if (!parsed.ok()) return Status::Invalid(parsed.status().message());
+  Json value = std::move(parsed).ValueOrDie();
   return Commit("set attribute " + key + " on " + p, [&](Manifest& m) -> Status {
     auto it = m.nodes.find(p);
     if (it == m.nodes.end()) return FindNode(m, p).status();

@@ -56,6 +56,11 @@ class BundleImpl final : public Bundle {
                                              const TableOptions& options, bool create_parents) override;
   Result<std::shared_ptr<Table>> OpenTable(const std::string& path) const override;
 
+  Result<std::shared_ptr<Array>> CreateArray(const std::string& path, const std::vector<int64_t>& shape,
+                                             const std::string& dtype, const ArrayOptions& options,
+                                             const void* data, int64_t data_bytes, bool create_parents) override;
+  Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const override;  // src/array/array.cc
+
   Result<std::vector<CommitInfo>> ListCommits() const override;
 
   // --- used by tables ------------------------------------------------------

@@ -9,6 +9,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cmath>
+#include <cstring>
+
 #include "octavo/octavo.h"
 #include "util/arrow_status.h"
 
@@ -145,6 +148,49 @@ nb::dict CommitToDict(const CommitInfo& c) {
   return d;
 }
 
+// condvars: {name: bool | int | float | str | bytes | None}; numpy scalars are converted
+// to Python values by the Python layer.
+CondVars CondVarsFromDict(nb::handle d) {
+  CondVars out;
+  if (d.is_none()) return out;
+  for (auto [k, v] : nb::cast<nb::dict>(d)) {
+    std::string name = nb::cast<std::string>(nb::str(k));
+    if (v.is_none()) out[name] = QueryValue::Null();
+    else if (nb::isinstance<nb::bool_>(v)) out[name] = QueryValue::Bool(nb::cast<bool>(v));
+    else if (nb::isinstance<nb::int_>(v)) out[name] = QueryValue::Int(nb::cast<int64_t>(v));
+    else if (nb::isinstance<nb::float_>(v)) out[name] = QueryValue::Float(nb::cast<double>(v));
+    else if (nb::isinstance<nb::str>(v)) out[name] = QueryValue::String(nb::cast<std::string>(v));
+    else if (nb::isinstance<nb::bytes>(v)) {
+      nb::bytes b = nb::borrow<nb::bytes>(v);
+      out[name] = QueryValue::Bytes(std::string(b.c_str(), b.size()));
+    } else {
+      throw StatusError(Status::TypeError("condvar '", name, "' has unsupported type ",
+                                          nb::cast<std::string>(nb::str(v.type())),
+                                          "; use bool, int, float, str, bytes or None"));
+    }
+  }
+  return out;
+}
+
+nb::dict StatsToDict(const QueryStats& s) {
+  nb::dict d;
+  d["parts_total"] = s.parts_total;
+  d["parts_skipped"] = s.parts_skipped;
+  d["row_groups_total"] = s.row_groups_total;
+  d["row_groups_skipped"] = s.row_groups_skipped;
+  d["rows_scanned"] = s.rows_scanned;
+  d["rows_selected"] = s.rows_selected;
+  d["bytes_read"] = s.bytes_read;
+  d["columns_read"] = s.columns_read;
+  return d;
+}
+
+// A live view of a query's statistics (complete once its stream is exhausted).
+struct QueryStatsHandle {
+  std::shared_ptr<const QueryStats> stats;
+  nb::dict ToDict() const { return stats ? StatsToDict(*stats) : StatsToDict(QueryStats{}); }
+};
+
 OpenMode ModeFromString(const std::string& m) {
   if (m == "r") return OpenMode::kRead;
   if (m == "a" || m == "r+") return OpenMode::kAppend;
@@ -153,6 +199,9 @@ OpenMode ModeFromString(const std::string& m) {
 }
 
 }  // namespace
+void BindArrays(nb::module_& m);  // array_module.cc
+void BindHdf5(nb::module_& m);    // hdf5_module.cc
+
 }  // namespace octavo
 
 NB_MODULE(_octavo, m) {
@@ -174,6 +223,8 @@ NB_MODULE(_octavo, m) {
       .def("__arrow_c_stream__", &ArrowStream::Export, "requested_schema"_a = nb::none());
 
   m.def("schema_capsule_roundtrip", [](nb::capsule c) { return ExportSchema(ImportSchema(c)); });
+
+  nb::class_<QueryStatsHandle>(m, "QueryStats").def("to_dict", &QueryStatsHandle::ToDict);
 
   nb::class_<Table>(m, "Table")
       .def_prop_ro("path", &Table::path)
@@ -213,6 +264,50 @@ NB_MODULE(_octavo, m) {
              return ArrowStream{Unwrap(t.Scan(o, batch_size))};
            },
            "batch_size"_a, "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1)
+      .def("where",
+           [](const Table& t, const std::string& cond, std::vector<std::string> columns, int64_t start, int64_t stop,
+              nb::handle condvars, int64_t batch_size) {
+             WhereOptions o;
+             o.columns = std::move(columns);
+             o.start = start;
+             o.stop = stop;
+             o.condvars = CondVarsFromDict(condvars);
+             o.batch_size = batch_size;
+             std::shared_ptr<const QueryStats> stats;
+             auto reader = Unwrap(t.Where(cond, o, &stats));
+             return nb::make_tuple(ArrowStream{reader}, QueryStatsHandle{stats});
+           },
+           "condition"_a, "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1,
+           "condvars"_a = nb::none(), "batch_size"_a = 65536)
+      .def("get_where_list",
+           [](const Table& t, const std::string& cond, int64_t start, int64_t stop, nb::handle condvars) {
+             WhereOptions o;
+             o.start = start;
+             o.stop = stop;
+             o.condvars = CondVarsFromDict(condvars);
+             auto stats = std::make_shared<QueryStats>();
+             std::vector<int64_t> rows;
+             {
+               nb::gil_scoped_release release;
+               rows = Unwrap(t.GetWhereList(cond, o, stats.get()));
+             }
+             // Hand the rows over as raw int64 bytes; Python wraps them with numpy.frombuffer.
+             nb::bytes raw(reinterpret_cast<const char*>(rows.data()), rows.size() * sizeof(int64_t));
+             return nb::make_tuple(raw, QueryStatsHandle{stats});
+           },
+           "condition"_a, "start"_a = 0, "stop"_a = -1, "condvars"_a = nb::none())
+      .def("read_coordinates",
+           [](const Table& t, nb::bytes rows_raw, std::vector<std::string> columns) {
+             std::vector<int64_t> rows(rows_raw.size() / sizeof(int64_t));
+             std::memcpy(rows.data(), rows_raw.c_str(), rows.size() * sizeof(int64_t));
+             std::shared_ptr<arrow::Table> out;
+             {
+               nb::gil_scoped_release release;
+               out = Unwrap(t.ReadCoordinates(rows, columns));
+             }
+             return TableStream(out);
+           },
+           "rows"_a, "columns"_a = std::vector<std::string>{})
       .def("append", [](Table& t, nb::capsule stream) {
         auto reader = ImportStream(stream);
         nb::gil_scoped_release release;
@@ -296,4 +391,7 @@ NB_MODULE(_octavo, m) {
         for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));
         return out;
       });
+
+  BindArrays(m);
+  BindHdf5(m);
 }

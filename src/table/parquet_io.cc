@@ -193,7 +193,9 @@ class PartWriter {
     if (options_.write_page_index) b.enable_write_page_index();
     if (!options_.dictionary) b.disable_dictionary();
     b.dictionary_pagesize_limit(options_.dictionary_page_limit);
-    auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->build();
+    // use_threads: encode the columns of a row group in parallel (one part is written
+    // at a time, so Arrow's warning about parallel writers sharing an executor does not apply).
+    auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->set_use_threads(true)->build();
     auto res = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_, b.build(),
                                                 arrow_props);
     if (!res.ok()) return FromArrow(res.status()).WithContext("cannot write Parquet part " + rel_);

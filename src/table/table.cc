@@ -1,7 +1,9 @@
 #include <arrow/api.h>
 #include <parquet/arrow/reader.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "table/conform.h"
 #include "table/parquet_io.h"
@@ -148,37 +150,108 @@ std::shared_ptr<arrow::Schema> ProjectSchema(const arrow::Schema& schema, const 
   return arrow::schema(std::move(fv), schema.metadata());
 }
 
+namespace {
+
+// A run of consecutive row groups of one part, read as one task.
+struct ReadUnit {
+  size_t part = 0;
+  std::vector<int> row_groups;
+  int64_t skip = 0;  // rows to drop at the start of the first row group
+  int64_t take = 0;  // rows to keep
+};
+
+// Row groups per task: small enough that 2+ tasks keep both cores busy on one part,
+// large enough that per-task file opening stays negligible.
+constexpr size_t kRowGroupsPerUnit = 4;
+
+std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<PartSlice>& slices) {
+  std::vector<ReadUnit> units;
+  for (const auto& s : slices) {
+    const auto& rg_rows = e.parts[s.part].row_group_rows;
+    int64_t remaining = s.length;
+    for (size_t i = 0; i < s.row_groups.size() && remaining > 0; i += kRowGroupsPerUnit) {
+      ReadUnit u;
+      u.part = s.part;
+      int64_t rows = 0;
+      for (size_t j = i; j < std::min(s.row_groups.size(), i + kRowGroupsPerUnit); ++j) {
+        u.row_groups.push_back(s.row_groups[j]);
+        rows += rg_rows[s.row_groups[j]];
+      }
+      u.skip = (i == 0) ? s.offset : 0;
+      u.take = std::min(rows - u.skip, remaining);
+      remaining -= u.take;
+      units.push_back(std::move(u));
+    }
+  }
+  return units;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options) const {
   OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
   OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, options.columns, path_));
   auto out_schema = ProjectSchema(*e->schema, fields);
   OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
-  std::vector<arrow::ChunkedArrayVector> per_column(fields.size());
-  std::vector<std::shared_ptr<arrow::ChunkedArray>> columns(fields.size());
+  const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices);
+
+  // Each unit is read by its own FileReader; units run on a few plain threads (not
+  // Arrow's pool, whose tasks must not block on each other), in row order of results.
+  std::vector<std::shared_ptr<arrow::Table>> results(units.size());
+  std::vector<Status> errors(units.size());
+  const bool parallel = options.use_threads && units.size() > 1;
+  auto read_unit = [&](size_t i) {
+    const ReadUnit& u = units[i];
+    const PartEntry& part = e->parts[u.part];
+    auto reader = OpenPart(bundle_->path(), path_, part, options.use_threads && !parallel, true);
+    if (!reader.ok()) {
+      errors[i] = reader.status();
+      return;
+    }
+    auto leaves = LeafIndices(**reader, fields);
+    if (!leaves.ok()) {
+      errors[i] = leaves.status();
+      return;
+    }
+    auto t = (*reader)->ReadRowGroups(u.row_groups, *leaves);
+    if (!t.ok()) {
+      errors[i] = Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                     " cannot be decoded: ", t.status().message());
+      return;
+    }
+    results[i] = (*t)->Slice(u.skip, u.take);
+  };
+  if (parallel) {
+    const size_t nthreads = std::min<size_t>(units.size(), std::max(2u, std::thread::hardware_concurrency()));
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < nthreads; ++t)
+      threads.emplace_back([&] {
+        for (size_t i = next++; i < units.size(); i = next++) read_unit(i);
+      });
+    for (auto& t : threads) t.join();
+  } else {
+    for (size_t i = 0; i < units.size(); ++i) read_unit(i);
+  }
+  for (const auto& st : errors) OCTAVO_RETURN_NOT_OK(st);
+
   std::vector<arrow::ArrayVector> chunks(fields.size());
-  for (const auto& s : slices) {
-    const PartEntry& part = e->parts[s.part];
-    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, options.use_threads, true));
-    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
-    auto t = reader->ReadRowGroups(s.row_groups, leaves);
-    if (!t.ok())
-      return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
-                                " cannot be decoded: ", t.status().message());
-    auto sliced = (*t)->Slice(s.offset, s.length);
+  int64_t total = 0;
+  for (size_t i = 0; i < units.size(); ++i) {
+    const auto& sliced = results[i];
+    const std::string file = bundle_->AbsPath(e->parts[units[i].part].file);
     if (sliced->num_columns() != static_cast<int>(fields.size()))
-      return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
-                                " has unexpected columns");
+      return Status::Corruption("table ", path_, ": part file ", file, " has unexpected columns");
     for (size_t c = 0; c < fields.size(); ++c) {
       const auto& field = out_schema->field(static_cast<int>(c));
-      OCTAVO_ASSIGN_OR_RETURN(
-          auto col, CastToDeclaredType(sliced->column(static_cast<int>(c)), field->type(),
-                                       "table " + path_ + ": part file " + bundle_->AbsPath(part.file) +
-                                           " column '" + field->name() + "'"));
+      OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(sliced->column(static_cast<int>(c)), field->type(),
+                                                           "table " + path_ + ": part file " + file + " column '" +
+                                                               field->name() + "'"));
       for (const auto& chunk : col->chunks()) chunks[c].push_back(chunk);
     }
+    total += sliced->num_rows();
   }
-  int64_t total = 0;
-  for (const auto& s : slices) total += s.length;
+  std::vector<std::shared_ptr<arrow::ChunkedArray>> columns(fields.size());
   for (size_t c = 0; c < fields.size(); ++c)
     columns[c] = std::make_shared<arrow::ChunkedArray>(std::move(chunks[c]), out_schema->field(static_cast<int>(c))->type());
   return arrow::Table::Make(out_schema, std::move(columns), total);

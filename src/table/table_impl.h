@@ -21,11 +21,18 @@ class TableImpl final : public Table {
   Result<std::shared_ptr<arrow::Table>> Head(int64_t n, const std::vector<std::string>& columns) const override;
   Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(const ReadOptions& options,
                                                          int64_t batch_size) const override;
+  Result<std::shared_ptr<arrow::RecordBatchReader>> Where(const std::string& condition, const WhereOptions& options,
+                                                          std::shared_ptr<const QueryStats>* stats) const override;
+  Result<std::vector<int64_t>> GetWhereList(const std::string& condition, const WhereOptions& options,
+                                            QueryStats* stats) const override;
+  Result<std::shared_ptr<arrow::Table>> ReadCoordinates(const std::vector<int64_t>& rows,
+                                                        const std::vector<std::string>& columns) const override;
   Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) override;
   Status Append(const std::shared_ptr<arrow::Table>& data) override;
 
   // The table as of the handle's bundle snapshot (errors if it was removed meanwhile).
   Result<std::shared_ptr<const TableEntry>> entry() const;
+  const std::string& root() const { return bundle_->path(); }
 
  private:
   std::shared_ptr<BundleImpl> bundle_;

@@ -1,0 +1,98 @@
+// N-d arrays: chunked, compressed, stored as plain Zarr v3 chunks and metadata.
+// See docs/format.md, "Arrays". Arrow-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "octavo/status.h"
+
+namespace octavo {
+
+// How a new array is laid out. Everything here ends up in the array's zarr.json.
+struct ArrayOptions {
+  // Chunk shape; empty = automatic (see AutoChunks).
+  std::vector<int64_t> chunks;
+  // zstd (default), lz4, gzip, zlib or none. lz4 and zlib are numcodecs codecs
+  // ("numcodecs.lz4", "numcodecs.zlib"), which zarr-python reads (with a warning that they
+  // are not in the Zarr v3 core specification).
+  std::string compressor = "zstd";
+  // Codec level; -1 = octavo's default (zstd 1, gzip/zlib 6, lz4 acceleration 1).
+  int compression_level = -1;
+  // Byte shuffle before compression ("numcodecs.shuffle" with elementsize = itemsize).
+  bool shuffle = false;
+  // Zarr v3 fill_value, as JSON text: a number, true/false, "NaN", "Infinity",
+  // "-Infinity" or a "0x..." hex bit pattern. Elements never written read as this.
+  std::string fill_value = "0";
+};
+
+// One axis of a selection: the coordinates of Python's range(start, stop, step). Every
+// selected coordinate must lie inside the array (IndexError otherwise); step may be
+// negative but not 0. An empty selection vector means the whole array.
+struct ArrayRange {
+  int64_t start = 0;
+  int64_t stop = 0;
+  int64_t step = 1;
+  int64_t count() const;  // number of coordinates
+};
+
+struct ArrayChunkRef {
+  std::string key;   // "0.1.2": chunk grid indices
+  std::string file;  // absolute path of the encoded chunk (a plain Zarr chunk)
+  int64_t size = 0;  // bytes
+};
+
+struct ArrayInfo {
+  std::string path;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> chunks;
+  std::string dtype;           // Zarr v3 data_type: bool, int8..int64, uint8..uint64, float32, float64
+  int itemsize = 0;
+  std::string fill_value;      // JSON text
+  std::string compressor;      // zstd | lz4 | gzip | zlib | none
+  int compression_level = 0;
+  bool shuffle = false;
+  std::string zarr_json;       // the array's zarr.json (attributes = the node's attributes)
+  int64_t num_chunks_stored = 0;  // chunks with a file; the others read as fill_value
+  int64_t size_bytes = 0;         // sum of stored chunk sizes
+  std::string created_at, modified_at;
+};
+
+// A handle on an array node. Reads see the bundle handle's snapshot; every write is one
+// atomic commit that adds new immutable chunk files (a changed chunk is a new file).
+class Array {
+ public:
+  virtual ~Array() = default;
+  virtual const std::string& path() const = 0;
+  virtual Result<ArrayInfo> Info() const = 0;
+  virtual Result<std::vector<int64_t>> shape() const = 0;
+  // Every stored chunk of the array at this snapshot.
+  virtual Result<std::vector<ArrayChunkRef>> ChunkRefs() const = 0;
+
+  // Read the selection into `out`: C order, shape = the ranges' counts, dtype of the array.
+  // `out_bytes` must equal that size exactly. Only the chunks involved are read.
+  virtual Status Read(const std::vector<ArrayRange>& selection, void* out, int64_t out_bytes) const = 0;
+  // Write C-ordered `data` (shape = the ranges' counts, dtype of the array) to the
+  // selection, in one commit. Chunks outside the selection are untouched.
+  virtual Status Write(const std::vector<ArrayRange>& selection, const void* data, int64_t nbytes) = 0;
+  // Grow `axis` by data_shape[axis] and write `data` there (PyTables EArray.append), one
+  // commit. data_shape must equal the array's shape on every other axis.
+  virtual Status Append(const void* data, int64_t nbytes, const std::vector<int64_t>& data_shape, int axis = 0) = 0;
+  // Change the shape (same number of dimensions). Shrinking drops chunks outside the new
+  // shape and resets the cut-off part of edge chunks to fill_value, so growing again
+  // shows fill_value, never stale data.
+  virtual Status Resize(const std::vector<int64_t>& new_shape) = 0;
+};
+
+// Size in bytes of one element of a Zarr v3 data_type; 0 if octavo does not support it.
+int ArrayItemSize(const std::string& dtype);
+
+// The automatic chunk shape: at most about 1 MiB per chunk (at least 1 element per axis),
+// filled from the last axis backwards, so trailing axes stay whole as long as they fit and
+// leading axes get what budget is left. A 0-long first axis (an array to be appended to)
+// gets the whole remaining budget, so appends fill ~1 MiB chunks.
+std::vector<int64_t> AutoChunks(const std::vector<int64_t>& shape, int itemsize,
+                                int64_t target_bytes = 1 << 20);
+
+}  // namespace octavo

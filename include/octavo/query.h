@@ -1,0 +1,54 @@
+// Conditional reads: PyTables-style / SQL-style conditions compiled to Arrow compute
+// expressions and pushed down into the parts (manifest statistics) and the Parquet row
+// groups (footer statistics). Grammar and semantics: docs/queries.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace octavo {
+
+// A value bound to a name used in a condition (PyTables' condvars).
+struct QueryValue {
+  enum class Kind { kNull, kBool, kInt, kFloat, kString, kBytes };
+  Kind kind = Kind::kNull;
+  bool bool_value = false;
+  int64_t int_value = 0;
+  double float_value = 0.0;
+  std::string string_value;  // kString (UTF-8) and kBytes
+
+  static QueryValue Null() { return QueryValue{}; }
+  static QueryValue Bool(bool v) { QueryValue q; q.kind = Kind::kBool; q.bool_value = v; return q; }
+  static QueryValue Int(int64_t v) { QueryValue q; q.kind = Kind::kInt; q.int_value = v; return q; }
+  static QueryValue Float(double v) { QueryValue q; q.kind = Kind::kFloat; q.float_value = v; return q; }
+  static QueryValue String(std::string v) { QueryValue q; q.kind = Kind::kString; q.string_value = std::move(v); return q; }
+  static QueryValue Bytes(std::string v) { QueryValue q; q.kind = Kind::kBytes; q.string_value = std::move(v); return q; }
+};
+
+using CondVars = std::map<std::string, QueryValue>;
+
+struct WhereOptions {
+  std::vector<std::string> columns;  // projection; empty = all columns
+  int64_t start = 0;                 // only rows [start, stop) are considered (Python slice rules)
+  int64_t stop = -1;                 // -1 = end of table
+  CondVars condvars;                 // external values, by name
+  int64_t batch_size = 64 * 1024;    // rows per emitted batch (the last may be shorter)
+  bool use_threads = true;
+};
+
+// What a conditional read skipped and read. Filled in while the result is consumed; final
+// once the reader is exhausted (GetWhereList / ReadWhere return it complete).
+struct QueryStats {
+  int64_t parts_total = 0;          // parts overlapping [start, stop)
+  int64_t parts_skipped = 0;        // ruled out by the manifest's per-part min/max/null counts
+  int64_t row_groups_total = 0;     // row groups overlapping [start, stop)
+  int64_t row_groups_skipped = 0;   // ruled out by statistics (of skipped parts, or their own)
+  int64_t rows_scanned = 0;         // rows decoded and tested
+  int64_t rows_selected = 0;
+  int64_t bytes_read = 0;           // compressed bytes of the column chunks decoded
+  std::vector<std::string> columns_read;  // the columns decoded: condition ∪ projection
+};
+
+}  // namespace octavo

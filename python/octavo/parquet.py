@@ -1,0 +1,59 @@
+"""Thin Parquet helpers (pyarrow / polars underneath)."""
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+RETURN_TYPES = ("pandas", "polars", "arrow")
+
+
+def read_parquet(path, columns=None, return_type: str = "pandas"):
+    """Read a Parquet file (or directory) as pandas (default), polars or a pyarrow Table."""
+    if return_type not in RETURN_TYPES:
+        raise ValueError(f"return_type must be one of {RETURN_TYPES}, got {return_type!r}")
+    table = pq.read_table(os.fspath(path), columns=columns)
+    if return_type == "arrow":
+        return table
+    if return_type == "polars":
+        import polars as pl
+
+        meta = dict(table.schema.metadata or {})
+        meta.pop(b"pandas", None)
+        return pl.from_arrow(table.replace_schema_metadata(meta))
+    return table.to_pandas()
+
+
+def read_parquet_lazy(path, columns=None, engine: str = "polars"):
+    """A polars LazyFrame (engine='polars') or a pyarrow RecordBatchReader (engine='arrow')."""
+    if engine == "polars":
+        import polars as pl
+
+        lf = pl.scan_parquet(os.fspath(path))
+        return lf.select(columns) if columns else lf
+    if engine == "arrow":
+        return pq.ParquetFile(os.fspath(path)).iter_batches(columns=columns)
+    raise ValueError("engine must be 'polars' or 'arrow'")
+
+
+def read_parquet_schema(path) -> pa.Schema:
+    return pq.read_schema(os.fspath(path))
+
+
+def write_parquet(data, path, compression: str = "zstd", **kwargs) -> None:
+    """Write pandas / polars / pyarrow data to one Parquet file (atomically)."""
+    if isinstance(data, pa.Table):
+        table = data
+    elif type(data).__module__.startswith("polars"):
+        table = data.collect().to_arrow() if type(data).__name__ == "LazyFrame" else data.to_arrow()
+    else:
+        import pandas as pd
+
+        if isinstance(data, pd.Series):
+            data = data.to_frame()
+        table = pa.Table.from_pandas(data)
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    pq.write_table(table, tmp, compression=compression, **kwargs)
+    os.replace(tmp, path)

@@ -1,0 +1,583 @@
+// N-d arrays: Zarr v3 chunks as immutable files, chunk index in the manifest node payload.
+//
+// payload = {"uid": "<16 hex>", "zarr": <zarr.json object, attributes empty>,
+//            "chunks": {"<i.j.k>": {"file": "data/<uid>/<24 hex>", "size": n}, ...}}
+// A chunk key missing from "chunks" reads as fill_value. See docs/format.md, "Arrays".
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "array/zarr_meta.h"
+#include "bundle/bundle_impl.h"
+#include "octavo/array.h"
+#include "util/json_util.h"
+#include "util/names.h"
+#include "util/time_util.h"
+
+namespace octavo {
+namespace {
+
+struct ChunkFile {
+  std::string file;  // relative to the bundle root
+  int64_t size = 0;
+};
+
+struct ArrayState {
+  std::string uid;
+  Json zarr;
+  ZarrArrayMeta meta;
+  std::map<std::string, ChunkFile> chunks;
+  const NodeEntry* node = nullptr;
+};
+
+Result<ArrayState> LoadState(const Manifest& m, const std::string& path) {
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(m, path));
+  if (n->kind != NodeKind::kArray)
+    return Status::TypeError("'", path, "' is a ", NodeKindName(n->kind), ", not an array");
+  ArrayState st;
+  st.node = n;
+  const std::string where = "array " + path;
+  const Json& p = n->payload;
+  if (!p.is_object() || !p.contains("zarr") || !p.contains("uid") || !p["uid"].is_string())
+    return Status::Corruption(where, ": the manifest entry has no zarr metadata or uid");
+  st.uid = p["uid"].get<std::string>();
+  if (st.uid.empty() || st.uid.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return Status::Corruption(where, ": bad uid '", st.uid, "'");
+  st.zarr = p["zarr"];
+  auto meta = ParseZarrJson(st.zarr, where);
+  if (!meta.ok()) {
+    if (meta.status().code() == StatusCode::kInvalid) return Status::Corruption(meta.status().message());
+    return meta.status();
+  }
+  st.meta = std::move(*meta);
+  if (p.contains("chunks")) {
+    if (!p["chunks"].is_object()) return Status::Corruption(where, ": 'chunks' is not an object");
+    auto grid = st.meta.grid();
+    for (const auto& [key, v] : p["chunks"].items()) {
+      auto idx = ParseChunkKey(key, st.meta.ndim());
+      if (!idx.ok()) return Status::Corruption(where, ": ", idx.status().message());
+      ChunkFile cf;
+      try {
+        cf.file = v.at("file").get<std::string>();
+        cf.size = v.at("size").get<int64_t>();
+      } catch (const std::exception& e) {
+        return Status::Corruption(where, ": chunk ", key, " entry is malformed: ", e.what());
+      }
+      if (cf.file.empty() || cf.file[0] == '/' || cf.file.find("..") != std::string::npos ||
+          cf.file.rfind(std::string(kDataDir) + "/", 0) != 0)
+        return Status::Corruption(where, ": chunk file name '", cf.file, "' escapes the bundle's data folder");
+      st.chunks.emplace(key, std::move(cf));
+    }
+  }
+  return st;
+}
+
+// One run of a selection inside one chunk along one axis: `count` coordinates, output
+// positions out_start.., chunk positions in_start, in_start+step, ...
+struct Seg {
+  int64_t chunk;
+  int64_t out_start;
+  int64_t in_start;
+  int64_t count;
+};
+
+std::vector<Seg> Segments(const ArrayRange& r, int64_t cs) {
+  std::vector<Seg> out;
+  const int64_t n = r.count();
+  int64_t k = 0;
+  while (k < n) {
+    int64_t c = r.start + k * r.step;
+    int64_t ci = c / cs;
+    int64_t cnt;
+    if (r.step > 0) cnt = ((ci + 1) * cs - 1 - c) / r.step + 1;
+    else cnt = (c - ci * cs) / (-r.step) + 1;
+    cnt = std::min(cnt, n - k);
+    out.push_back(Seg{ci, k, c - ci * cs, cnt});
+    k += cnt;
+  }
+  return out;
+}
+
+// Copy between a chunk buffer and a C-ordered selection buffer.
+struct CopyPlan {
+  int ndim;
+  int itemsize;
+  std::vector<int64_t> step;
+  std::vector<int64_t> cstride;  // bytes
+  std::vector<int64_t> ostride;  // bytes
+};
+
+void CopyRec(const CopyPlan& p, const std::vector<const Seg*>& segs, int d, uint8_t* chunk, uint8_t* sel,
+             bool to_chunk) {
+  const Seg& s = *segs[d];
+  uint8_t* c = chunk + s.in_start * p.cstride[d];
+  uint8_t* o = sel + s.out_start * p.ostride[d];
+  const int64_t cinc = p.step[d] * p.cstride[d];
+  if (d == p.ndim - 1) {
+    if (p.step[d] == 1) {
+      if (to_chunk) std::memcpy(c, o, static_cast<size_t>(s.count * p.itemsize));
+      else std::memcpy(o, c, static_cast<size_t>(s.count * p.itemsize));
+      return;
+    }
+    for (int64_t i = 0; i < s.count; ++i, c += cinc, o += p.itemsize) {
+      if (to_chunk) std::memcpy(c, o, p.itemsize);
+      else std::memcpy(o, c, p.itemsize);
+    }
+    return;
+  }
+  // Inner axes: shift the base pointers by this axis' offsets and recurse.
+  for (int64_t i = 0; i < s.count; ++i) CopyRec(p, segs, d + 1, c + i * cinc, o + i * p.ostride[d], to_chunk);
+}
+
+// Calls fn(chunk index vector, per-axis segments) for every chunk the selection touches.
+template <typename Fn>
+Status ForEachChunk(const std::vector<std::vector<Seg>>& segs, Fn&& fn) {
+  const size_t nd = segs.size();
+  for (const auto& s : segs)
+    if (s.empty()) return Status::OK();
+  std::vector<size_t> pos(nd, 0);
+  std::vector<int64_t> idx(nd);
+  std::vector<const Seg*> cur(nd);
+  while (true) {
+    for (size_t d = 0; d < nd; ++d) {
+      cur[d] = &segs[d][pos[d]];
+      idx[d] = cur[d]->chunk;
+    }
+    OCTAVO_RETURN_NOT_OK(fn(idx, cur));
+    size_t d = nd;
+    while (d > 0) {
+      --d;
+      if (++pos[d] < segs[d].size()) break;
+      pos[d] = 0;
+      if (d == 0) return Status::OK();
+    }
+    if (nd == 0) return Status::OK();
+  }
+}
+
+CopyPlan MakePlan(const ZarrArrayMeta& meta, const std::vector<ArrayRange>& ranges) {
+  CopyPlan p;
+  p.ndim = meta.ndim();
+  p.itemsize = meta.itemsize;
+  p.step.resize(p.ndim);
+  p.cstride.resize(p.ndim);
+  p.ostride.resize(p.ndim);
+  int64_t cs = meta.itemsize, os = meta.itemsize;
+  for (int d = p.ndim - 1; d >= 0; --d) {
+    p.step[d] = ranges[d].step;
+    p.cstride[d] = cs;
+    p.ostride[d] = os;
+    cs *= meta.chunks[d];
+    os *= ranges[d].count();
+  }
+  return p;
+}
+
+Result<std::vector<ArrayRange>> CheckSelection(const std::vector<int64_t>& shape, const std::vector<ArrayRange>& sel,
+                                              const std::string& path) {
+  if (sel.empty()) {
+    std::vector<ArrayRange> all;
+    for (auto s : shape) all.push_back(ArrayRange{0, s, 1});
+    return all;
+  }
+  if (sel.size() != shape.size())
+    return Status::IndexError("array ", path, " has ", shape.size(), " dimensions but the selection has ", sel.size());
+  for (size_t d = 0; d < sel.size(); ++d) {
+    const auto& r = sel[d];
+    if (r.step == 0) return Status::Invalid("array ", path, ": slice step must not be 0 (axis ", d, ")");
+    int64_t n = r.count();
+    if (n == 0) continue;
+    int64_t last = r.start + (n - 1) * r.step;
+    if (r.start < 0 || r.start >= shape[d] || last < 0 || last >= shape[d])
+      return Status::IndexError("array ", path, ": selection ", r.start, ":", r.stop, ":", r.step, " on axis ", d,
+                                " is out of range for size ", shape[d]);
+  }
+  return sel;
+}
+
+int64_t SelectionBytes(const std::vector<ArrayRange>& ranges, int itemsize) {
+  int64_t n = itemsize;
+  for (const auto& r : ranges) n *= r.count();
+  return n;
+}
+
+std::string JoinShape(const std::vector<int64_t>& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
+class ArrayImpl;
+
+// Writes chunk files for one change; the commit then swaps them into the manifest.
+class ChunkWriter {
+ public:
+  ChunkWriter(BundleImpl* b, const std::string& path, const ArrayState& st, const ZarrArrayMeta& meta)
+      : b_(b), path_(path), st_(st), meta_(meta), fill_(FillChunk(meta)) {}
+
+  // The chunk's current contents (fill_value if it has no file).
+  Result<std::string> Load(const std::string& key) const {
+    auto it = st_.chunks.find(key);
+    if (it == st_.chunks.end()) return fill_;
+    return ReadChunk(b_, path_, st_.meta, key, it->second);
+  }
+
+  Status Put(const std::string& key, const std::string& raw) {
+    if (raw == fill_) {
+      updates_[key] = std::nullopt;  // all fill_value: no file needed
+      return Status::OK();
+    }
+    OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
+    if (!dir_made_) {
+      OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(kDataDir)));
+      OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(std::string(kDataDir) + "/" + st_.uid)));
+      dir_made_ = true;
+    }
+    ChunkFile cf{std::string(kDataDir) + "/" + st_.uid + "/" + RandomHex(12), static_cast<int64_t>(enc.size())};
+    OCTAVO_ASSIGN_OR_RETURN(auto f, b_->env()->NewWritableFile(b_->AbsPath(cf.file)));
+    OCTAVO_RETURN_NOT_OK(f->Append(enc));
+    OCTAVO_RETURN_NOT_OK(f->Sync());
+    OCTAVO_RETURN_NOT_OK(f->Close());
+    written_ = true;
+    updates_[key] = cf;
+    return Status::OK();
+  }
+  void Drop(const std::string& key) { updates_[key] = std::nullopt; }
+
+  // Durable directory entries for every new file.
+  Status Finish() {
+    if (!written_) return Status::OK();
+    OCTAVO_RETURN_NOT_OK(b_->env()->SyncDir(b_->AbsPath(std::string(kDataDir) + "/" + st_.uid)));
+    return b_->env()->SyncDir(b_->AbsPath(kDataDir));
+  }
+
+  const std::string& fill() const { return fill_; }
+  const std::map<std::string, std::optional<ChunkFile>>& updates() const { return updates_; }
+
+  static Result<std::string> ReadChunk(BundleImpl* b, const std::string& path, const ZarrArrayMeta& meta,
+                                       const std::string& key, const ChunkFile& cf) {
+    const std::string abs = b->AbsPath(cf.file);
+    const std::string where = "array " + path + ": chunk " + key + " (" + abs + ")";
+    auto data = b->env()->ReadFile(abs);
+    if (!data.ok())
+      return Status::Corruption(where, " is missing or unreadable (", data.status().message(),
+                                "); the bundle is damaged: restore the file or open an earlier commit");
+    if (static_cast<int64_t>(data->size()) != cf.size)
+      return Status::Corruption(where, " is ", data->size(), " bytes but the manifest recorded ", cf.size,
+                                " (truncated or overwritten); restore it or open an earlier commit");
+    return DecodeChunk(meta, *data, where);
+  }
+
+ private:
+  BundleImpl* b_;
+  std::string path_;
+  const ArrayState& st_;
+  const ZarrArrayMeta& meta_;
+  std::string fill_;
+  bool dir_made_ = false;
+  bool written_ = false;
+  std::map<std::string, std::optional<ChunkFile>> updates_;
+};
+
+// Write `data` (C order over the ranges) into the chunks of an array with metadata `meta`.
+Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<ArrayRange>& ranges,
+                   const uint8_t* data) {
+  const int nd = meta.ndim();
+  std::vector<std::vector<Seg>> segs(nd);
+  for (int d = 0; d < nd; ++d) segs[d] = Segments(ranges[d], meta.chunks[d]);
+  CopyPlan plan = MakePlan(meta, ranges);
+  return ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) -> Status {
+    bool full = true;
+    for (int d = 0; d < nd && full; ++d) {
+      int64_t valid = std::min(meta.chunks[d], meta.shape[d] - idx[d] * meta.chunks[d]);
+      full = std::abs(ranges[d].step) == 1 && cur[d]->count == valid;
+    }
+    const std::string key = ChunkKey(idx);
+    std::string buf;
+    if (full) {
+      buf = w.fill();
+    } else {
+      OCTAVO_ASSIGN_OR_RETURN(buf, w.Load(key));
+    }
+    if (nd == 0) std::memcpy(buf.data(), data, meta.itemsize);
+    else CopyRec(plan, cur, 0, reinterpret_cast<uint8_t*>(buf.data()), const_cast<uint8_t*>(data), true);
+    return w.Put(key, buf);
+  });
+}
+
+// Set the box [lo, hi) of a chunk buffer to fill_value.
+void FillBox(const ZarrArrayMeta& meta, std::string& buf, const std::string& fill, const std::vector<int64_t>& lo,
+             const std::vector<int64_t>& hi) {
+  const int nd = meta.ndim();
+  std::vector<ArrayRange> box(nd);
+  std::vector<std::vector<Seg>> segs(nd);
+  for (int d = 0; d < nd; ++d) {
+    box[d] = ArrayRange{lo[d], hi[d], 1};
+    if (hi[d] <= lo[d]) return;
+    segs[d] = {Seg{0, lo[d], lo[d], hi[d] - lo[d]}};
+  }
+  CopyPlan p = MakePlan(meta, box);
+  // Both sides are chunk-shaped buffers.
+  p.ostride = p.cstride;
+  std::vector<const Seg*> cur(nd);
+  for (int d = 0; d < nd; ++d) cur[d] = &segs[d][0];
+  CopyRec(p, cur, 0, reinterpret_cast<uint8_t*>(buf.data()),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(fill.data())), true);
+}
+
+Json ChunksToJson(const std::map<std::string, ChunkFile>& chunks) {
+  Json j = Json::object();
+  for (const auto& [k, v] : chunks) j[k] = Json{{"file", v.file}, {"size", v.size}};
+  return j;
+}
+
+class ArrayImpl final : public Array {
+ public:
+  ArrayImpl(std::shared_ptr<BundleImpl> b, std::string path) : b_(std::move(b)), path_(std::move(path)) {}
+
+  const std::string& path() const override { return path_; }
+
+  Result<ArrayInfo> Info() const override {
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    ArrayInfo i;
+    i.path = path_;
+    i.shape = st.meta.shape;
+    i.chunks = st.meta.chunks;
+    i.dtype = st.meta.dtype;
+    i.itemsize = st.meta.itemsize;
+    i.fill_value = st.meta.fill_json.dump();
+    DescribeCodecs(st.meta, &i.compressor, &i.compression_level, &i.shuffle);
+    Json z = st.zarr;
+    z["attributes"] = st.node->attrs;
+    i.zarr_json = z.dump(2);
+    i.num_chunks_stored = static_cast<int64_t>(st.chunks.size());
+    for (const auto& [k, v] : st.chunks) i.size_bytes += v.size;
+    i.created_at = st.node->created_at;
+    i.modified_at = st.node->modified_at;
+    return i;
+  }
+
+  Result<std::vector<int64_t>> shape() const override {
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    return st.meta.shape;
+  }
+
+  Result<std::vector<ArrayChunkRef>> ChunkRefs() const override {
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    std::vector<ArrayChunkRef> out;
+    for (const auto& [k, v] : st.chunks) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size});
+    return out;
+  }
+
+  Status Read(const std::vector<ArrayRange>& selection, void* out, int64_t out_bytes) const override {
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    const ZarrArrayMeta& meta = st.meta;
+    OCTAVO_ASSIGN_OR_RETURN(auto ranges, CheckSelection(meta.shape, selection, path_));
+    int64_t need = SelectionBytes(ranges, meta.itemsize);
+    if (out_bytes != need)
+      return Status::Invalid("array ", path_, ": output buffer is ", out_bytes, " bytes, the selection needs ", need);
+    const int nd = meta.ndim();
+    std::vector<std::vector<Seg>> segs(nd);
+    for (int d = 0; d < nd; ++d) segs[d] = Segments(ranges[d], meta.chunks[d]);
+    CopyPlan plan = MakePlan(meta, ranges);
+    std::string fill;
+    auto* dst = static_cast<uint8_t*>(out);
+    return ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) -> Status {
+      const std::string key = ChunkKey(idx);
+      std::string buf;
+      auto it = st.chunks.find(key);
+      if (it == st.chunks.end()) {
+        if (fill.empty()) fill = FillChunk(meta);
+        buf = fill;  // cheap relative to decoding; keeps one code path
+      } else {
+        OCTAVO_ASSIGN_OR_RETURN(buf, ChunkWriter::ReadChunk(b_.get(), path_, meta, key, it->second));
+      }
+      if (nd == 0) std::memcpy(dst, buf.data(), meta.itemsize);
+      else CopyRec(plan, cur, 0, reinterpret_cast<uint8_t*>(buf.data()), dst, false);
+      return Status::OK();
+    });
+  }
+
+  Status Write(const std::vector<ArrayRange>& selection, const void* data, int64_t nbytes) override {
+    std::lock_guard<std::mutex> g(b_->writer_mutex());
+    OCTAVO_RETURN_NOT_OK(b_->CheckWritable("write to array " + path_));
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    OCTAVO_ASSIGN_OR_RETURN(auto ranges, CheckSelection(st.meta.shape, selection, path_));
+    int64_t need = SelectionBytes(ranges, st.meta.itemsize);
+    if (nbytes != need)
+      return Status::Invalid("array ", path_, ": data is ", nbytes, " bytes but the selection needs ", need,
+                             " (dtype ", st.meta.dtype, ")");
+    ChunkWriter w(b_.get(), path_, st, st.meta);
+    OCTAVO_RETURN_NOT_OK(WriteRegion(w, st.meta, ranges, static_cast<const uint8_t*>(data)));
+    OCTAVO_RETURN_NOT_OK(w.Finish());
+    return CommitChange("write to array " + path_, st, st.meta.shape, w.updates());
+  }
+
+  Status Append(const void* data, int64_t nbytes, const std::vector<int64_t>& data_shape, int axis) override {
+    std::lock_guard<std::mutex> g(b_->writer_mutex());
+    OCTAVO_RETURN_NOT_OK(b_->CheckWritable("append to array " + path_));
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    const int nd = st.meta.ndim();
+    if (axis < 0) axis += nd;
+    if (nd == 0) return Status::Invalid("array ", path_, " is 0-dimensional; nothing to append along");
+    if (axis < 0 || axis >= nd) return Status::IndexError("array ", path_, " has no axis ", axis);
+    if (static_cast<int>(data_shape.size()) != nd)
+      return Status::Invalid("array ", path_, " has shape ", JoinShape(st.meta.shape), ": cannot append data of shape ",
+                             JoinShape(data_shape), " (the number of dimensions differs)");
+    for (int d = 0; d < nd; ++d)
+      if (d != axis && data_shape[d] != st.meta.shape[d])
+        return Status::Invalid("array ", path_, " has shape ", JoinShape(st.meta.shape),
+                               ": cannot append data of shape ", JoinShape(data_shape), " along axis ", axis,
+                               " (axis ", d, " differs)");
+    int64_t n = data_shape[axis];
+    if (n < 0) return Status::Invalid("negative shape");
+    ZarrArrayMeta grown = st.meta;
+    grown.shape[axis] += n;
+    std::vector<ArrayRange> ranges;
+    for (int d = 0; d < nd; ++d)
+      ranges.push_back(d == axis ? ArrayRange{st.meta.shape[d], grown.shape[d], 1} : ArrayRange{0, grown.shape[d], 1});
+    int64_t need = SelectionBytes(ranges, st.meta.itemsize);
+    if (nbytes != need)
+      return Status::Invalid("array ", path_, ": data is ", nbytes, " bytes but shape ", JoinShape(data_shape), " of ",
+                             st.meta.dtype, " needs ", need);
+    if (n == 0) return Status::OK();
+    ChunkWriter w(b_.get(), path_, st, grown);
+    OCTAVO_RETURN_NOT_OK(WriteRegion(w, grown, ranges, static_cast<const uint8_t*>(data)));
+    OCTAVO_RETURN_NOT_OK(w.Finish());
+    return CommitChange("append " + std::to_string(n) + " along axis " + std::to_string(axis) + " of array " + path_,
+                        st, grown.shape, w.updates());
+  }
+
+  Status Resize(const std::vector<int64_t>& new_shape) override {
+    std::lock_guard<std::mutex> g(b_->writer_mutex());
+    OCTAVO_RETURN_NOT_OK(b_->CheckWritable("resize array " + path_));
+    auto m = b_->snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    const int nd = st.meta.ndim();
+    if (static_cast<int>(new_shape.size()) != nd)
+      return Status::Invalid("array ", path_, " has ", nd, " dimensions; resize to ", JoinShape(new_shape),
+                             " would change that");
+    for (auto s : new_shape)
+      if (s < 0) return Status::Invalid("array ", path_, ": shape must not be negative");
+    ChunkWriter w(b_.get(), path_, st, st.meta);
+    for (const auto& [key, cf] : st.chunks) {
+      OCTAVO_ASSIGN_OR_RETURN(auto idx, ParseChunkKey(key, nd));
+      bool outside = false, cut = false;
+      std::vector<int64_t> origin(nd);
+      for (int d = 0; d < nd; ++d) {
+        origin[d] = idx[d] * st.meta.chunks[d];
+        if (origin[d] >= new_shape[d]) outside = true;
+        else if (new_shape[d] < st.meta.shape[d] && origin[d] + st.meta.chunks[d] > new_shape[d]) cut = true;
+      }
+      if (outside) {
+        w.Drop(key);
+        continue;
+      }
+      if (!cut) continue;
+      OCTAVO_ASSIGN_OR_RETURN(std::string buf, w.Load(key));
+      for (int d = 0; d < nd; ++d) {
+        int64_t keep = new_shape[d] - origin[d];
+        if (keep >= st.meta.chunks[d]) continue;
+        std::vector<int64_t> lo(nd, 0), hi(st.meta.chunks.begin(), st.meta.chunks.end());
+        lo[d] = keep;
+        FillBox(st.meta, buf, w.fill(), lo, hi);
+      }
+      OCTAVO_RETURN_NOT_OK(w.Put(key, buf));
+    }
+    OCTAVO_RETURN_NOT_OK(w.Finish());
+    return CommitChange("resize array " + path_ + " to " + JoinShape(new_shape), st, new_shape, w.updates());
+  }
+
+ private:
+  // Caller holds the writer mutex.
+  Status CommitChange(const std::string& message, const ArrayState& st, const std::vector<int64_t>& shape,
+                      const std::map<std::string, std::optional<ChunkFile>>& updates) {
+    return b_->CommitLocked(message, [&](Manifest& m) -> Status {
+      auto it = m.nodes.find(path_);
+      if (it == m.nodes.end() || it->second.kind != NodeKind::kArray ||
+          it->second.payload.value("uid", "") != st.uid)
+        return Status::NotFound("array '", path_, "' was removed or replaced meanwhile");
+      std::map<std::string, ChunkFile> chunks = st.chunks;
+      for (const auto& [k, v] : updates) {
+        if (v) chunks[k] = *v;
+        else chunks.erase(k);
+      }
+      Json& p = it->second.payload;
+      p["zarr"]["shape"] = shape;
+      p["chunks"] = ChunksToJson(chunks);
+      it->second.modified_at = NowIso8601();
+      return Status::OK();
+    });
+  }
+
+  std::shared_ptr<BundleImpl> b_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Array>> BundleImpl::OpenArray(const std::string& path) const {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, ResolvePath(path));
+  auto m = snapshot();
+  OCTAVO_RETURN_NOT_OK(LoadState(*m, p).status());
+  auto self = std::static_pointer_cast<BundleImpl>(std::const_pointer_cast<Bundle>(shared_from_this()));
+  return std::shared_ptr<Array>(std::make_shared<ArrayImpl>(self, p));
+}
+
+Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, const std::vector<int64_t>& shape,
+                                                       const std::string& dtype, const ArrayOptions& options,
+                                                       const void* data, int64_t data_bytes, bool create_parents) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  if (p == "/") return Status::Invalid("an array cannot be the root group");
+  const std::string where = "array " + p;
+  OCTAVO_ASSIGN_OR_RETURN(Json zarr, MakeZarrJson(shape, dtype, options, where));
+  OCTAVO_ASSIGN_OR_RETURN(ZarrArrayMeta meta, ParseZarrJson(zarr, where));
+  std::vector<ArrayRange> all;
+  for (auto s : shape) all.push_back(ArrayRange{0, s, 1});
+  if (data) {
+    int64_t need = SelectionBytes(all, meta.itemsize);
+    if (data_bytes != need)
+      return Status::Invalid(where, ": data is ", data_bytes, " bytes but shape ", JoinShape(shape), " of ", dtype,
+                             " needs ", need);
+  }
+  std::lock_guard<std::mutex> g(writer_mutex());
+  OCTAVO_RETURN_NOT_OK(CheckWritable("create array " + p));
+  {
+    auto m = snapshot();
+    if (auto it = m->nodes.find(p); it != m->nodes.end())
+      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
+                                   "; remove it first or choose another name");
+  }
+  ArrayState st;
+  st.uid = RandomHex(8);
+  st.zarr = zarr;
+  st.meta = meta;
+  ChunkWriter w(this, p, st, meta);
+  if (data) {
+    OCTAVO_RETURN_NOT_OK(WriteRegion(w, meta, all, static_cast<const uint8_t*>(data)));
+    OCTAVO_RETURN_NOT_OK(w.Finish());
+  }
+  std::map<std::string, ChunkFile> chunks;
+  for (const auto& [k, v] : w.updates())
+    if (v) chunks[k] = *v;
+  OCTAVO_RETURN_NOT_OK(CommitLocked("create array " + p, [&](Manifest& m) -> Status {
+    std::string now = NowIso8601();
+    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
+    NodeEntry n;
+    n.kind = NodeKind::kArray;
+    n.created_at = n.modified_at = now;
+    n.payload = Json{{"uid", st.uid}, {"zarr", zarr}, {"chunks", ChunksToJson(chunks)}};
+    m.nodes.emplace(p, std::move(n));
+    return Status::OK();
+  }));
+  return OpenArray(p);
+}
+
+}  // namespace octavo

@@ -1,0 +1,89 @@
+// Thin RAII + error helpers over the HDF5 C API (internal).
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hdf5/unpickle.h"
+#include "octavo/status.h"
+
+namespace octavo::hdf5 {
+
+// HDF5 (serial build) is not thread-safe: every use holds this lock.
+std::recursive_mutex& H5Mutex();
+// Once: open the library and switch off its automatic error-stack printing.
+void InitH5();
+// The current HDF5 error stack as one line (and clear it).
+std::string TakeErrorStack();
+
+class Hid {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Hid() = default;
+  Hid(hid_t id, Closer c) : id_(id), close_(c) {}
+  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Hid& operator=(Hid&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = o.id_;
+      close_ = o.close_;
+      o.id_ = -1;
+    }
+    return *this;
+  }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  ~Hid() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_ = -1;
+  Closer close_ = nullptr;
+};
+
+// Attributes ---------------------------------------------------------------------
+
+bool HasAttr(hid_t obj, const std::string& name);
+// Read an attribute the way PyTables does: strings ending in '.' are unpickled
+// (safely) when they parse, numbers become int/float/bool, string arrays lists.
+// nullopt if absent.
+Result<std::optional<pickle::Object>> ReadAttr(hid_t obj, const std::string& name);
+// Convenience: string attribute (empty optional if absent or not a string).
+Result<std::optional<std::string>> ReadStrAttr(hid_t obj, const std::string& name);
+Result<std::optional<int64_t>> ReadIntAttr(hid_t obj, const std::string& name);
+
+// Datasets -----------------------------------------------------------------------
+
+// Fail with a clear message when a dataset needs a filter this HDF5 lacks.
+Status CheckFilters(hid_t dset, const std::string& what);
+
+// A dataset read whole into native memory.
+struct RawArray {
+  char kind = 0;             // 'i' signed, 'u' unsigned, 'f' float, 'b' bool/bitfield, 'S' fixed bytes
+  size_t itemsize = 0;       // bytes per element
+  std::vector<hsize_t> dims;
+  std::string data;
+  int64_t num_elements() const {
+    int64_t n = 1;
+    for (auto d : dims) n *= static_cast<int64_t>(d);
+    return n;
+  }
+};
+
+Result<RawArray> ReadArray(hid_t loc, const std::string& name, const std::string& what);
+// A PyTables VLArray of ObjectAtom: row `row` as raw (pickled) bytes.
+Result<std::string> ReadVLArrayRow(hid_t loc, const std::string& name, const std::string& what, size_t row = 0);
+
+bool LinkExists(hid_t loc, const std::string& name);
+
+}  // namespace octavo::hdf5

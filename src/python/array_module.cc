@@ -1,0 +1,142 @@
+// Array bindings of `octavo._octavo` (called from module.cc). numpy buffers cross the
+// boundary as flat uint8 views (nanobind ndarray), so reads fill the caller's numpy array
+// in place and writes read the caller's buffer: no extra copies.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include "octavo/octavo.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace octavo {
+namespace {
+
+struct ArrayStatusError : std::exception {
+  explicit ArrayStatusError(Status s) : st(std::move(s)) {}
+  const char* what() const noexcept override { return st.message().c_str(); }
+  Status st;
+};
+
+void Check(const Status& st) {
+  if (!st.ok()) throw ArrayStatusError(st);
+}
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) throw ArrayStatusError(r.status());
+  return std::move(r).ValueOrDie();
+}
+
+using Bytes = nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using RoBytes = nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+std::vector<ArrayRange> Ranges(const std::vector<int64_t>& starts, const std::vector<int64_t>& stops,
+                               const std::vector<int64_t>& steps) {
+  if (starts.size() != stops.size() || starts.size() != steps.size())
+    throw ArrayStatusError(Status::Invalid("starts, stops and steps differ in length"));
+  std::vector<ArrayRange> out;
+  for (size_t i = 0; i < starts.size(); ++i) out.push_back(ArrayRange{starts[i], stops[i], steps[i]});
+  return out;
+}
+
+nb::dict InfoToDict(const ArrayInfo& i) {
+  nb::dict d;
+  d["path"] = i.path;
+  d["shape"] = i.shape;
+  d["chunks"] = i.chunks;
+  d["dtype"] = i.dtype;
+  d["itemsize"] = i.itemsize;
+  d["fill_value"] = i.fill_value;
+  d["compressor"] = i.compressor;
+  d["compression_level"] = i.compression_level;
+  d["shuffle"] = i.shuffle;
+  d["zarr_json"] = i.zarr_json;
+  d["num_chunks_stored"] = i.num_chunks_stored;
+  d["size_bytes"] = i.size_bytes;
+  d["created_at"] = i.created_at;
+  d["modified_at"] = i.modified_at;
+  return d;
+}
+
+}  // namespace
+
+void BindArrays(nb::module_& m) {
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const ArrayStatusError& e) {
+      nb::object errors = nb::module_::import_("octavo.errors");
+      nb::object cls = errors.attr("error_class")(StatusCodeName(e.st.code()));
+      PyErr_SetString(cls.ptr(), e.st.message().c_str());
+    }
+  });
+
+  m.def("auto_chunks", [](const std::vector<int64_t>& shape, int itemsize) { return AutoChunks(shape, itemsize); });
+
+  nb::class_<Array>(m, "Array")
+      .def_prop_ro("path", &Array::path)
+      .def("info", [](const Array& a) { return InfoToDict(Unwrap(a.Info())); })
+      .def("shape", [](const Array& a) { return Unwrap(a.shape()); })
+      .def("chunk_refs",
+           [](const Array& a) {
+             nb::list out;
+             for (const auto& r : Unwrap(a.ChunkRefs())) out.append(nb::make_tuple(r.key, r.file, r.size));
+             return out;
+           })
+      .def("read",
+           [](const Array& a, const std::vector<int64_t>& starts, const std::vector<int64_t>& stops,
+              const std::vector<int64_t>& steps, Bytes out) {
+             auto ranges = Ranges(starts, stops, steps);
+             void* p = out.data();
+             int64_t n = static_cast<int64_t>(out.nbytes());
+             nb::gil_scoped_release release;
+             Check(a.Read(ranges, p, n));
+           })
+      .def("write",
+           [](Array& a, const std::vector<int64_t>& starts, const std::vector<int64_t>& stops,
+              const std::vector<int64_t>& steps, RoBytes data) {
+             auto ranges = Ranges(starts, stops, steps);
+             const void* p = data.data();
+             int64_t n = static_cast<int64_t>(data.nbytes());
+             nb::gil_scoped_release release;
+             Check(a.Write(ranges, p, n));
+           })
+      .def("append",
+           [](Array& a, RoBytes data, const std::vector<int64_t>& shape, int axis) {
+             const void* p = data.data();
+             int64_t n = static_cast<int64_t>(data.nbytes());
+             nb::gil_scoped_release release;
+             Check(a.Append(p, n, shape, axis));
+           },
+           "data"_a, "shape"_a, "axis"_a = 0)
+      .def("resize", [](Array& a, const std::vector<int64_t>& shape) {
+        nb::gil_scoped_release release;
+        Check(a.Resize(shape));
+      });
+
+  m.def("create_array",
+        [](Bundle& b, const std::string& path, const std::vector<int64_t>& shape, const std::string& dtype,
+           std::optional<std::vector<int64_t>> chunks, const std::string& compressor, int level, bool shuffle,
+           const std::string& fill_value, std::optional<RoBytes> data, bool create_parents) {
+          ArrayOptions o;
+          if (chunks) o.chunks = *chunks;
+          o.compressor = compressor;
+          o.compression_level = level;
+          o.shuffle = shuffle;
+          o.fill_value = fill_value;
+          const void* p = data ? data->data() : nullptr;
+          int64_t n = data ? static_cast<int64_t>(data->nbytes()) : 0;
+          nb::gil_scoped_release release;
+          return Unwrap(b.CreateArray(path, shape, dtype, o, p, n, create_parents));
+        },
+        "bundle"_a, "path"_a, "shape"_a, "dtype"_a, "chunks"_a = nb::none(), "compressor"_a = "zstd",
+        "level"_a = -1, "shuffle"_a = false, "fill_value"_a = "0", "data"_a = nb::none(), "create_parents"_a = true);
+  m.def("open_array", [](const Bundle& b, const std::string& path) { return Unwrap(b.OpenArray(path)); });
+}
+
+}  // namespace octavo

@@ -1,0 +1,690 @@
+// Compiling a condition's syntax tree to an Arrow compute expression with pandas
+// semantics, plus the reduced tree used to rule parts and row groups out from statistics.
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/compute/cast.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "query/condition.h"
+#include "query/error.h"
+
+namespace octavo::query {
+namespace cp = arrow::compute;
+namespace {
+
+bool IsStringLike(const arrow::DataType& t) {
+  return t.id() == arrow::Type::STRING || t.id() == arrow::Type::LARGE_STRING || t.id() == arrow::Type::STRING_VIEW;
+}
+bool IsBinaryLike(const arrow::DataType& t) {
+  return t.id() == arrow::Type::BINARY || t.id() == arrow::Type::LARGE_BINARY ||
+         t.id() == arrow::Type::BINARY_VIEW || t.id() == arrow::Type::FIXED_SIZE_BINARY;
+}
+bool IsNumeric(const arrow::DataType& t) {
+  return arrow::is_integer(t.id()) || arrow::is_floating(t.id()) || arrow::is_decimal(t.id());
+}
+bool IsNullType(const arrow::DataType& t) { return t.id() == arrow::Type::NA; }
+
+std::string Describe(const arrow::DataType& t) {
+  if (IsStringLike(t)) return "string";
+  if (IsBinaryLike(t)) return "bytes";
+  if (t.id() == arrow::Type::BOOL) return "boolean";
+  if (arrow::is_integer(t.id())) return "integer (" + t.ToString() + ")";
+  if (arrow::is_floating(t.id())) return "float (" + t.ToString() + ")";
+  return t.ToString();
+}
+
+// One compiled sub-expression.
+struct Typed {
+  cp::Expression expr;                 // unbound
+  std::shared_ptr<arrow::DataType> type;
+  int column = -1;                     // a plain column reference (table field index)
+  std::string column_name;
+  bool literal = false;                // a literal or condvar: coerced to the other side's type
+  QueryValue value;                    // the literal's value
+  bool is_cond = false;                // a non-null boolean (a compiled condition)
+  std::shared_ptr<PruneNode> prune;    // for conditions
+  const Node* node = nullptr;
+
+  std::string What() const {
+    if (column >= 0) return "column '" + column_name + "' (" + Describe(*type) + ")";
+    if (literal) {
+      switch (value.kind) {
+        case QueryValue::Kind::kNull: return "null";
+        case QueryValue::Kind::kBool: return "the boolean " + std::string(value.bool_value ? "True" : "False");
+        case QueryValue::Kind::kInt: return "the number " + std::to_string(value.int_value);
+        case QueryValue::Kind::kFloat: return "the number " + std::to_string(value.float_value);
+        case QueryValue::Kind::kString: return "the string '" + value.string_value + "'";
+        case QueryValue::Kind::kBytes: return "the bytes b'" + value.string_value + "'";
+      }
+    }
+    return "a " + Describe(*type) + " expression";
+  }
+};
+
+std::shared_ptr<PruneNode> Unknown() { return std::make_shared<PruneNode>(); }
+
+std::shared_ptr<PruneNode> PruneOf(PruneNode::Kind kind, std::vector<std::shared_ptr<PruneNode>> args) {
+  auto p = std::make_shared<PruneNode>();
+  p->kind = kind;
+  p->args = std::move(args);
+  return p;
+}
+
+const char* CmpFunction(const std::string& op) {
+  if (op == "<") return "less";
+  if (op == "<=") return "less_equal";
+  if (op == ">") return "greater";
+  if (op == ">=") return "greater_equal";
+  if (op == "==") return "equal";
+  return "not_equal";
+}
+
+std::string FlipOp(const std::string& op) {
+  if (op == "<") return ">";
+  if (op == "<=") return ">=";
+  if (op == ">") return "<";
+  if (op == ">=") return "<=";
+  return op;
+}
+
+class Compiler {
+ public:
+  Compiler(const std::string& text, const arrow::Schema& schema, const CondVars& vars, std::string table_path)
+      : text_(text), schema_(schema), vars_(vars), table_path_(std::move(table_path)) {}
+
+  Result<CompiledCondition> Run(const Node& root) {
+    OCTAVO_ASSIGN_OR_RETURN(Typed t, Cond(root));
+    CompiledCondition out;
+    out.text = text_;
+    out.filter = t.expr;
+    out.columns.assign(columns_.begin(), columns_.end());
+    out.prune = t.prune ? t.prune : Unknown();
+    // A final bind against the whole schema catches anything the pieces missed.
+    auto bound = out.filter.Bind(schema_);
+    if (!bound.ok()) return CondTypeError(text_, root.pos, root.end, bound.status().message());
+    return out;
+  }
+
+ private:
+  Status TypeErr(const Node& n, const std::string& msg) const { return CondTypeError(text_, n.pos, n.end, msg); }
+
+  // Binds `e` to learn its type; a kernel lookup failure is a type error at `n`.
+  Result<std::shared_ptr<arrow::DataType>> TypeOf(const cp::Expression& e, const Node& n, const std::string& what) {
+    auto bound = e.Bind(schema_);
+    if (!bound.ok()) return TypeErr(n, what + ": " + bound.status().message());
+    return bound->type()->GetSharedPtr();
+  }
+
+  Result<std::shared_ptr<arrow::Scalar>> LiteralScalar(const QueryValue& v) {
+    switch (v.kind) {
+      case QueryValue::Kind::kNull: return std::shared_ptr<arrow::Scalar>(std::make_shared<arrow::NullScalar>());
+      case QueryValue::Kind::kBool: return arrow::MakeScalar(v.bool_value);
+      case QueryValue::Kind::kInt: return arrow::MakeScalar(v.int_value);
+      case QueryValue::Kind::kFloat: return arrow::MakeScalar(v.float_value);
+      case QueryValue::Kind::kString: return std::shared_ptr<arrow::Scalar>(std::make_shared<arrow::StringScalar>(v.string_value));
+      case QueryValue::Kind::kBytes:
+        return std::shared_ptr<arrow::Scalar>(std::make_shared<arrow::BinaryScalar>(arrow::Buffer::FromString(v.string_value)));
+    }
+    return Status::Invalid("bad literal");
+  }
+
+  Result<Typed> MakeLiteral(const QueryValue& v, const Node& n) {
+    Typed t;
+    t.literal = true;
+    t.value = v;
+    t.node = &n;
+    OCTAVO_ASSIGN_OR_RETURN(auto s, LiteralScalar(v));
+    t.type = s->type;
+    t.expr = cp::literal(s);
+    if (v.kind == QueryValue::Kind::kBool) {
+      t.is_cond = true;
+      auto p = std::make_shared<PruneNode>();
+      p->kind = PruneNode::Kind::kConst;
+      p->const_value = v.bool_value;
+      t.prune = p;
+    }
+    return t;
+  }
+
+  // The literal `lit` in type `to` (the other operand's), numpy-2 style: a Python scalar
+  // adopts the array's type when it fits. nullopt: keep the literal's own type.
+  Result<std::optional<std::shared_ptr<arrow::Scalar>>> Coerce(const Typed& lit, const Typed& other,
+                                                                const Node& where) {
+    const auto& to = other.type;
+    const QueryValue& v = lit.value;
+    using K = QueryValue::Kind;
+    if (v.kind == K::kNull) return std::optional<std::shared_ptr<arrow::Scalar>>(arrow::MakeNullScalar(to));
+    auto cast = [&](std::shared_ptr<arrow::Scalar> s) -> std::optional<std::shared_ptr<arrow::Scalar>> {
+      auto r = s->CastTo(to);
+      if (!r.ok()) return std::nullopt;
+      return *r;
+    };
+    OCTAVO_ASSIGN_OR_RETURN(auto s, LiteralScalar(v));
+    if (arrow::is_integer(to->id())) {
+      if (v.kind == K::kInt) {
+        // Fits the column's type? (the cast is checked: overflow fails)
+        return cast(s);
+      }
+      if (v.kind == K::kFloat) {
+        double d = v.float_value;
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) {
+          return cast(arrow::MakeScalar(static_cast<int64_t>(d)));
+        }
+        return std::optional<std::shared_ptr<arrow::Scalar>>();
+      }
+      if (v.kind == K::kBool) return cast(arrow::MakeScalar(static_cast<int64_t>(v.bool_value)));
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What());
+    }
+    if (arrow::is_floating(to->id())) {
+      if (v.kind == K::kInt || v.kind == K::kFloat) {
+        double d = v.kind == K::kInt ? static_cast<double>(v.int_value) : v.float_value;
+        return cast(arrow::MakeScalar(d));
+      }
+      if (v.kind == K::kBool) return cast(arrow::MakeScalar(v.bool_value ? 1.0 : 0.0));
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What());
+    }
+    if (arrow::is_decimal(to->id())) {
+      if (v.kind == K::kInt || v.kind == K::kFloat) return std::optional<std::shared_ptr<arrow::Scalar>>();
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What());
+    }
+    if (IsStringLike(*to)) {
+      if (v.kind == K::kString || v.kind == K::kBytes)
+        return cast(std::make_shared<arrow::StringScalar>(v.string_value));
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What() +
+                                    " (quote the value: \"...\")");
+    }
+    if (IsBinaryLike(*to)) {
+      if (v.kind == K::kString || v.kind == K::kBytes)
+        return cast(std::make_shared<arrow::BinaryScalar>(arrow::Buffer::FromString(v.string_value)));
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What());
+    }
+    if (to->id() == arrow::Type::BOOL) {
+      if (v.kind == K::kBool) return std::optional<std::shared_ptr<arrow::Scalar>>(s);
+      if (v.kind == K::kInt && (v.int_value == 0 || v.int_value == 1))
+        return std::optional<std::shared_ptr<arrow::Scalar>>(arrow::MakeScalar(v.int_value == 1));
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What());
+    }
+    if (arrow::is_temporal(to->id())) {
+      if (v.kind == K::kString) {
+        auto r = cast(std::make_shared<arrow::StringScalar>(v.string_value));
+        if (!r) return TypeErr(where, "cannot read " + lit.What() + " as a " + to->ToString() +
+                                              " (use ISO 8601, e.g. '2024-01-31' or '2024-01-31 12:00:00')");
+        return r;
+      }
+      return TypeErr(where, "cannot compare " + other.What() + " with " + lit.What() +
+                                    " (write times as ISO 8601 strings)");
+    }
+    return std::optional<std::shared_ptr<arrow::Scalar>>();
+  }
+
+  void ApplyCoerced(Typed& lit, const std::shared_ptr<arrow::Scalar>& s) {
+    lit.expr = cp::literal(s);
+    lit.type = s->type;
+  }
+
+  // Makes two operands type-compatible (literal adoption, dictionary decoding, checks).
+  Status Harmonize(Typed& a, Typed& b, const Node& n, bool ordering, const char* verb) {
+    for (Typed* t : {&a, &b}) {
+      if (t->type->id() == arrow::Type::DICTIONARY) {
+        auto vt = static_cast<const arrow::DictionaryType&>(*t->type).value_type();
+        t->expr = cp::call("cast", {t->expr}, cp::CastOptions::Safe(vt));
+        t->type = vt;
+      }
+    }
+    if (a.literal && !b.literal) {
+      OCTAVO_ASSIGN_OR_RETURN(auto c, Coerce(a, b, n));
+      if (c) ApplyCoerced(a, *c);
+    } else if (b.literal && !a.literal) {
+      OCTAVO_ASSIGN_OR_RETURN(auto c, Coerce(b, a, n));
+      if (c) ApplyCoerced(b, *c);
+    }
+    const auto& ta = *a.type;
+    const auto& tb = *b.type;
+    if (IsNullType(ta) || IsNullType(tb)) return Status::OK();
+    auto kind = [](const arrow::DataType& t) {
+      if (IsNumeric(t)) return 1;
+      if (IsStringLike(t) || IsBinaryLike(t)) return 2;
+      if (t.id() == arrow::Type::BOOL) return 3;
+      if (arrow::is_temporal(t.id())) return 4;
+      return 5;
+    };
+    if (kind(ta) != kind(tb) || kind(ta) == 5) {
+      return TypeErr(n, std::string("cannot ") + verb + " " + a.What() + " with " + b.What());
+    }
+    (void)ordering;
+    return Status::OK();
+  }
+
+  Result<Typed> Value(const Node& n) {
+    switch (n.kind) {
+      case NodeKind::kLiteral: return MakeLiteral(n.value, n);
+      case NodeKind::kName: return Name(n);
+      case NodeKind::kUnary: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[0]));
+        if (!IsNumeric(*a.type)) return TypeErr(n, "unary '" + n.text + "' needs a number, got " + a.What());
+        Typed t;
+        t.node = &n;
+        t.expr = n.text == "-" ? cp::call("negate", {a.expr}) : a.expr;
+        OCTAVO_ASSIGN_OR_RETURN(t.type, TypeOf(t.expr, n, "unary " + n.text));
+        return t;
+      }
+      case NodeKind::kBinary: return Arith(n);
+      case NodeKind::kCall: return Call(n);
+      default: return Cond(n);  // comparisons etc. are boolean values too
+    }
+  }
+
+  Result<Typed> Name(const Node& n) {
+    int i = schema_.GetFieldIndex(n.text);
+    if (i >= 0) {
+      Typed t;
+      t.node = &n;
+      t.column = i;
+      t.column_name = n.text;
+      t.type = schema_.field(i)->type();
+      t.expr = cp::field_ref(n.text);
+      columns_.insert(i);
+      return t;
+    }
+    if (auto it = vars_.find(n.text); it != vars_.end()) {
+      OCTAVO_ASSIGN_OR_RETURN(Typed t, MakeLiteral(it->second, n));
+      return t;
+    }
+    std::string names;
+    for (const auto& f : schema_.fields()) names += (names.empty() ? "" : ", ") + f->name();
+    std::string where = table_path_.empty() ? "the table" : "table " + table_path_;
+    return Status::NotFound("unknown name '", n.text, "' in the condition: ", where, " has no such column (its columns are: ",
+                            names, ") and no condvar of that name was given", At(text_, n.pos, n.end));
+  }
+
+  Result<Typed> Arith(const Node& n) {
+    OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[0]));
+    OCTAVO_ASSIGN_OR_RETURN(Typed b, Value(*n.args[1]));
+    for (Typed* t : {&a, &b}) {
+      if (t->type->id() == arrow::Type::DICTIONARY) {
+        auto vt = static_cast<const arrow::DictionaryType&>(*t->type).value_type();
+        t->expr = cp::call("cast", {t->expr}, cp::CastOptions::Safe(vt));
+        t->type = vt;
+      }
+      if (!IsNumeric(*t->type) && !IsNullType(*t->type))
+        return TypeErr(*t->node, "'" + n.text + "' needs numbers, got " + t->What());
+    }
+    // numpy-2 rule: a Python literal adopts the array operand's type.
+    if (a.literal && !b.literal && a.value.kind != QueryValue::Kind::kNull) {
+      OCTAVO_ASSIGN_OR_RETURN(auto c, Coerce(a, b, n));
+      if (c && !(arrow::is_integer(b.type->id()) && a.value.kind == QueryValue::Kind::kFloat)) ApplyCoerced(a, *c);
+    } else if (b.literal && !a.literal && b.value.kind != QueryValue::Kind::kNull) {
+      OCTAVO_ASSIGN_OR_RETURN(auto c, Coerce(b, a, n));
+      if (c && !(arrow::is_integer(a.type->id()) && b.value.kind == QueryValue::Kind::kFloat)) ApplyCoerced(b, *c);
+    }
+    bool both_int = arrow::is_integer(a.type->id()) && arrow::is_integer(b.type->id());
+    auto to_f64 = [](Typed& t) {
+      if (!arrow::is_floating(t.type->id())) {
+        t.expr = cp::call("cast", {t.expr}, cp::CastOptions::Safe(arrow::float64()));
+        t.type = arrow::float64();
+      }
+    };
+    std::string fn;
+    const std::string& op = n.text;
+    if (op == "+") fn = "add";
+    else if (op == "-") fn = "subtract";
+    else if (op == "*") fn = "multiply";
+    else if (op == "/") {
+      fn = "divide";
+      if (both_int) { to_f64(a); to_f64(b); }  // true division, like Python
+    } else if (op == "%") {
+      fn = "modulo";  // sign of the divisor, like Python; x % 0 is NaN like pandas
+      if (both_int) { to_f64(a); to_f64(b); }
+    } else {
+      fn = "power";
+      to_f64(a);
+      to_f64(b);
+    }
+    Typed t;
+    t.node = &n;
+    t.expr = cp::call(fn, {a.expr, b.expr});
+    OCTAVO_ASSIGN_OR_RETURN(t.type, TypeOf(t.expr, n, "'" + op + "'"));
+    return t;
+  }
+
+  Result<Typed> Call(const Node& n) {
+    std::string f = n.text;
+    for (auto& c : f) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto arity = [&](size_t k) -> Status {
+      if (n.args.size() != k)
+        return TypeErr(n, f + "() takes " + std::to_string(k) + " argument" + (k == 1 ? "" : "s") + ", got " +
+                              std::to_string(n.args.size()));
+      return Status::OK();
+    };
+    Typed t;
+    t.node = &n;
+    if (f == "where") {
+      OCTAVO_RETURN_NOT_OK(arity(3));
+      OCTAVO_ASSIGN_OR_RETURN(Typed c, Cond(*n.args[0]));
+      OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[1]));
+      OCTAVO_ASSIGN_OR_RETURN(Typed b, Value(*n.args[2]));
+      OCTAVO_RETURN_NOT_OK(Harmonize(a, b, n, false, "choose between"));
+      t.expr = cp::call("if_else", {c.expr, a.expr, b.expr});
+      OCTAVO_ASSIGN_OR_RETURN(t.type, TypeOf(t.expr, n, "where()"));
+      return t;
+    }
+    static const std::pair<const char*, const char*> kUnaryFns[] = {
+        {"abs", "abs"}, {"sqrt", "sqrt"}, {"exp", "exp"}, {"log", "ln"},    {"log10", "log10"},
+        {"sin", "sin"}, {"cos", "cos"},   {"tan", "tan"}, {"arcsin", "asin"}, {"arccos", "acos"},
+        {"arctan", "atan"}, {"floor", "floor"}, {"ceil", "ceil"}};
+    for (const auto& [name, arrow_fn] : kUnaryFns) {
+      if (f != name) continue;
+      OCTAVO_RETURN_NOT_OK(arity(1));
+      OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[0]));
+      if (!IsNumeric(*a.type) && !IsNullType(*a.type))
+        return TypeErr(*n.args[0], f + "() needs a number, got " + a.What());
+      cp::Expression arg = a.expr;
+      if (f != "abs" && !arrow::is_floating(a.type->id()))
+        arg = cp::call("cast", {arg}, cp::CastOptions::Safe(arrow::float64()));
+      t.expr = cp::call(arrow_fn, {arg});
+      OCTAVO_ASSIGN_OR_RETURN(t.type, TypeOf(t.expr, n, f + "()"));
+      return t;
+    }
+    if (f == "isnan" || f == "isnull" || f == "isna" || f == "notnull" || f == "notna") {
+      OCTAVO_RETURN_NOT_OK(arity(1));
+      auto is = std::make_shared<Node>();
+      is->kind = NodeKind::kIsNull;
+      is->pos = n.pos;
+      is->end = n.end;
+      is->args = n.args;
+      is->negated = f == "notnull" || f == "notna";
+      if (f != "isnan") return Cond(*KeepAlive(is));
+      OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[0]));
+      if (!arrow::is_floating(a.type->id())) {
+        t.expr = cp::literal(false);
+      } else {
+        t.expr = cp::call("coalesce", {cp::call("is_nan", {a.expr}), cp::literal(false)});
+      }
+      t.type = arrow::boolean();
+      t.is_cond = true;
+      t.prune = Unknown();
+      return t;
+    }
+    return TypeErr(n, "unknown function '" + n.text +
+                          "'; available: abs, sqrt, exp, log, log10, sin, cos, tan, arcsin, arccos, arctan, "
+                          "floor, ceil, where, isnan, isnull, notnull");
+  }
+
+  const Node* KeepAlive(std::shared_ptr<Node> n) {
+    keep_.push_back(n);
+    return n.get();
+  }
+
+  // A condition: a non-null boolean per row (pandas semantics).
+  Result<Typed> Cond(const Node& n) {
+    Typed t;
+    t.node = &n;
+    t.is_cond = true;
+    t.type = arrow::boolean();
+    switch (n.kind) {
+      case NodeKind::kAnd:
+      case NodeKind::kOr: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed a, CondOperand(*n.args[0], n));
+        OCTAVO_ASSIGN_OR_RETURN(Typed b, CondOperand(*n.args[1], n));
+        bool is_and = n.kind == NodeKind::kAnd;
+        t.expr = cp::call(is_and ? "and_kleene" : "or_kleene", {a.expr, b.expr});
+        t.prune = PruneOf(is_and ? PruneNode::Kind::kAnd : PruneNode::Kind::kOr, {a.prune, b.prune});
+        return t;
+      }
+      case NodeKind::kNot: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed a, CondOperand(*n.args[0], n));
+        t.expr = cp::call("invert", {a.expr});
+        t.prune = PruneOf(PruneNode::Kind::kNot, {a.prune});
+        return t;
+      }
+      case NodeKind::kCompare: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[0]));
+        OCTAVO_ASSIGN_OR_RETURN(Typed b, Value(*n.args[1]));
+        return Compare(n, n.text, a, b);
+      }
+      case NodeKind::kIn: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed x, Value(*n.args[0]));
+        std::optional<cp::Expression> any;
+        std::vector<std::shared_ptr<PruneNode>> prunes;
+        for (size_t i = 1; i < n.args.size(); ++i) {
+          OCTAVO_ASSIGN_OR_RETURN(Typed v, Value(*n.args[i]));
+          OCTAVO_ASSIGN_OR_RETURN(Typed eq, Compare(*n.args[i], "==", x, v));
+          any = any ? cp::call("or_kleene", {*any, eq.expr}) : eq.expr;
+          prunes.push_back(eq.prune);
+        }
+        auto p = prunes.size() == 1 ? prunes[0] : PruneOf(PruneNode::Kind::kOr, prunes);
+        if (n.negated) {
+          t.expr = cp::call("invert", {*any});
+          t.prune = PruneOf(PruneNode::Kind::kNot, {p});
+        } else {
+          t.expr = *any;
+          t.prune = p;
+        }
+        return t;
+      }
+      case NodeKind::kBetween: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed x, Value(*n.args[0]));
+        OCTAVO_ASSIGN_OR_RETURN(Typed lo, Value(*n.args[1]));
+        OCTAVO_ASSIGN_OR_RETURN(Typed hi, Value(*n.args[2]));
+        OCTAVO_ASSIGN_OR_RETURN(Typed ge, Compare(n, ">=", x, lo));
+        OCTAVO_ASSIGN_OR_RETURN(Typed le, Compare(n, "<=", x, hi));
+        cp::Expression both = cp::call("and_kleene", {ge.expr, le.expr});
+        auto p = PruneOf(PruneNode::Kind::kAnd, {ge.prune, le.prune});
+        if (n.negated) {
+          t.expr = cp::call("invert", {both});
+          t.prune = PruneOf(PruneNode::Kind::kNot, {p});
+        } else {
+          t.expr = both;
+          t.prune = p;
+        }
+        return t;
+      }
+      case NodeKind::kIsNull: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed x, Value(*n.args[0]));
+        // pandas' isna(): null, and NaN in float columns, are both missing.
+        cp::Expression isnull = cp::call("is_null", {x.expr}, cp::NullOptions(/*nan_is_null=*/true));
+        auto p = std::make_shared<PruneNode>();
+        if (x.column >= 0) {
+          p->kind = PruneNode::Kind::kIsNull;
+          p->column = x.column;
+        }
+        if (n.negated) {
+          t.expr = cp::call("invert", {isnull});
+          t.prune = PruneOf(PruneNode::Kind::kNot, {p});
+        } else {
+          t.expr = isnull;
+          t.prune = p;
+        }
+        return t;
+      }
+      default: {
+        OCTAVO_ASSIGN_OR_RETURN(Typed v, Value(n));
+        if (v.is_cond) return v;
+        if (v.type->id() == arrow::Type::BOOL) {
+          // A boolean column (or expression) used as a condition: missing is false.
+          t.expr = cp::call("coalesce", {v.expr, cp::literal(false)});
+          if (v.column >= 0) {
+            auto p = std::make_shared<PruneNode>();
+            p->kind = PruneNode::Kind::kCompare;
+            p->column = v.column;
+            p->op = "==";
+            p->literal = arrow::MakeScalar(true);
+            t.prune = p;
+          } else {
+            t.prune = Unknown();
+          }
+          return t;
+        }
+        return TypeErr(n, "expected a condition (a comparison or a boolean column), got " + v.What());
+      }
+    }
+  }
+
+  // Operands of & | ~ must be conditions; a clearer message than a kernel error.
+  Result<Typed> CondOperand(const Node& operand, const Node& op) {
+    auto r = Cond(operand);
+    if (!r.ok() && r.status().code() == StatusCode::kTypeError &&
+        r.status().message().find("expected a condition") != std::string::npos) {
+      std::string sym = op.kind == NodeKind::kAnd ? "&/AND" : op.kind == NodeKind::kOr ? "|/OR" : "~/NOT";
+      return TypeErr(operand, "the operands of " + sym +
+                                  " must be conditions (comparisons or boolean columns); parenthesise "
+                                  "comparisons: (a > 1) & (b < 2)");
+    }
+    return r;
+  }
+
+  Result<Typed> Compare(const Node& n, const std::string& op_in, Typed a, Typed b) {
+    std::string op = op_in;
+    bool ordering = !(op == "==" || op == "!=");
+    OCTAVO_RETURN_NOT_OK(Harmonize(a, b, n, ordering, "compare"));
+    if (ordering && (a.type->id() == arrow::Type::BOOL || b.type->id() == arrow::Type::BOOL) &&
+        !(IsNullType(*a.type) || IsNullType(*b.type))) {
+      // allowed (False < True), like numpy
+    }
+    Typed t;
+    t.node = &n;
+    t.is_cond = true;
+    t.type = arrow::boolean();
+    cp::Expression cmp = cp::call(CmpFunction(op), {a.expr, b.expr});
+    OCTAVO_ASSIGN_OR_RETURN(auto ty, TypeOf(cmp, n, "compare " + a.What() + " with " + b.What()));
+    (void)ty;
+    // A comparison with a missing value is false, except != which is true (pandas / IEEE NaN).
+    t.expr = cp::call("coalesce", {cmp, cp::literal(op != "!=")});
+    // Pruning: column OP literal (literal already in the column's type).
+    const Typed* col = nullptr;
+    const Typed* lit = nullptr;
+    if (a.column >= 0 && b.literal) {
+      col = &a;
+      lit = &b;
+    } else if (b.column >= 0 && a.literal) {
+      col = &b;
+      lit = &a;
+      op = FlipOp(op);
+    }
+    if (col && lit && lit->expr.literal() && lit->expr.literal()->is_scalar() &&
+        lit->expr.literal()->scalar()->type->Equals(*col->type)) {
+      auto p = std::make_shared<PruneNode>();
+      p->kind = PruneNode::Kind::kCompare;
+      p->column = col->column;
+      p->op = op;
+      p->literal = lit->expr.literal()->scalar();
+      t.prune = p;
+    } else {
+      t.prune = Unknown();
+    }
+    return t;
+  }
+
+  const std::string& text_;
+  const arrow::Schema& schema_;
+  const CondVars& vars_;
+  std::string table_path_;
+  std::set<int> columns_;
+  std::vector<std::shared_ptr<Node>> keep_;
+};
+
+// --- pruning evaluation ----------------------------------------------------------------
+
+// -1, 0, 1, or nullopt when the two cannot be compared.
+std::optional<int> Compare3(const std::shared_ptr<arrow::Scalar>& a, const std::shared_ptr<arrow::Scalar>& b) {
+  auto eq = cp::CallFunction("equal", {a, b});
+  auto lt = cp::CallFunction("less", {a, b});
+  if (!eq.ok() || !lt.ok()) return std::nullopt;
+  const auto& e = eq->scalar_as<arrow::BooleanScalar>();
+  const auto& l = lt->scalar_as<arrow::BooleanScalar>();
+  if (!e.is_valid || !l.is_valid) return std::nullopt;
+  if (e.value) return 0;
+  return l.value ? -1 : 1;
+}
+
+bool IsNanScalar(const arrow::Scalar& s) {
+  if (!s.is_valid) return false;
+  if (s.type->id() == arrow::Type::DOUBLE) return std::isnan(static_cast<const arrow::DoubleScalar&>(s).value);
+  if (s.type->id() == arrow::Type::FLOAT) return std::isnan(static_cast<const arrow::FloatScalar&>(s).value);
+  return false;
+}
+
+}  // namespace
+
+Possible Evaluate(const PruneNode& node, const std::vector<ColumnBounds>& bounds) {
+  Possible any;  // {true, true}
+  switch (node.kind) {
+    case PruneNode::Kind::kUnknown: return any;
+    case PruneNode::Kind::kConst: return Possible{node.const_value, !node.const_value};
+    case PruneNode::Kind::kAnd: {
+      Possible out{true, false};
+      for (const auto& a : node.args) {
+        Possible p = Evaluate(*a, bounds);
+        out.may_true = out.may_true && p.may_true;
+        out.may_false = out.may_false || p.may_false;
+      }
+      return out;
+    }
+    case PruneNode::Kind::kOr: {
+      Possible out{false, true};
+      for (const auto& a : node.args) {
+        Possible p = Evaluate(*a, bounds);
+        out.may_true = out.may_true || p.may_true;
+        out.may_false = out.may_false && p.may_false;
+      }
+      return out;
+    }
+    case PruneNode::Kind::kNot: {
+      Possible p = Evaluate(*node.args[0], bounds);
+      return Possible{p.may_false, p.may_true};
+    }
+    case PruneNode::Kind::kIsNull: {
+      if (node.column < 0 || node.column >= static_cast<int>(bounds.size())) return any;
+      const ColumnBounds& b = bounds[node.column];
+      if (!b.known) return any;
+      return Possible{b.may_missing, b.has_values};
+    }
+    case PruneNode::Kind::kCompare: {
+      if (node.column < 0 || node.column >= static_cast<int>(bounds.size())) return any;
+      const ColumnBounds& b = bounds[node.column];
+      if (!b.known) return any;
+      const bool ne = node.op == "!=";
+      // Missing values (null/NaN): every comparison is false, != is true.
+      bool t = b.may_missing && ne;
+      bool f = b.may_missing && !ne;
+      if (b.has_values) {
+        const auto& c = node.literal;
+        if (!c || !c->is_valid || IsNanScalar(*c)) {
+          // comparing with null / NaN: false for every value (true for !=)
+          t = t || ne;
+          f = f || !ne;
+        } else if (!b.min || !b.max) {
+          return any;
+        } else {
+          auto lo = Compare3(b.min, c);  // sign of (min - c)
+          auto hi = Compare3(b.max, c);  // sign of (max - c)
+          if (!lo || !hi) return any;
+          bool vt, vf;
+          const std::string& op = node.op;
+          if (op == "<") { vt = *lo < 0; vf = *hi >= 0; }
+          else if (op == "<=") { vt = *lo <= 0; vf = *hi > 0; }
+          else if (op == ">") { vt = *hi > 0; vf = *lo <= 0; }
+          else if (op == ">=") { vt = *hi >= 0; vf = *lo < 0; }
+          else if (op == "==") { vt = *lo <= 0 && *hi >= 0; vf = !(b.exact && *lo == 0 && *hi == 0); }
+          else { vt = !(b.exact && *lo == 0 && *hi == 0); vf = *lo <= 0 && *hi >= 0; }
+          t = t || vt;
+          f = f || vf;
+        }
+      }
+      return Possible{t, f};
+    }
+  }
+  return any;
+}
+
+Result<CompiledCondition> Compile(const std::string& text, const arrow::Schema& schema, const CondVars& condvars,
+                                  const std::string& table_path) {
+  OCTAVO_ASSIGN_OR_RETURN(auto root, Parse(text));
+  Compiler c(text, schema, condvars, table_path);
+  return c.Run(*root);
+}
+
+}  // namespace octavo::query

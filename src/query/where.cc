@@ -1,0 +1,465 @@
+// Table::Where / GetWhereList / ReadCoordinates: conditional reads with pushdown.
+//
+// For each part overlapping [start, stop): the manifest's per-part statistics decide
+// whether the condition can hold anywhere in the part (if not, the file is never opened);
+// then each row group's Parquet statistics decide whether it is decoded; only the columns
+// the condition or the projection needs are decoded; the compiled Arrow expression selects
+// the rows.
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/statistics.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <numeric>
+#include <set>
+
+#include "query/condition.h"
+#include "table/conform.h"
+#include "table/parquet_io.h"
+#include "table/row_range.h"
+#include "table/table_impl.h"
+#include "util/arrow_status.h"
+
+namespace octavo {
+namespace cp = arrow::compute;
+using query::ColumnBounds;
+
+namespace {
+
+bool IsNan(const arrow::Scalar& s) {
+  if (!s.is_valid) return true;
+  if (s.type->id() == arrow::Type::DOUBLE) return std::isnan(static_cast<const arrow::DoubleScalar&>(s).value);
+  if (s.type->id() == arrow::Type::FLOAT) return std::isnan(static_cast<const arrow::FloatScalar&>(s).value);
+  return false;
+}
+
+std::shared_ptr<arrow::Scalar> CastOrNull(const std::shared_ptr<arrow::Scalar>& s,
+                                          const std::shared_ptr<arrow::DataType>& to) {
+  if (!s) return nullptr;
+  if (s->type->Equals(*to)) return s;
+  auto r = s->CastTo(to);
+  if (!r.ok()) return nullptr;
+  return *r;
+}
+
+// A manifest stats value (docs/format.md 4.4) as a scalar of the column's type.
+std::shared_ptr<arrow::Scalar> JsonToScalar(const Json& v, const std::shared_ptr<arrow::DataType>& type) {
+  std::shared_ptr<arrow::Scalar> s;
+  if (v.is_boolean()) {
+    s = arrow::MakeScalar(v.get<bool>());
+  } else if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    s = arrow::MakeScalar(v.get<uint64_t>());
+  } else if (v.is_number_integer()) {
+    s = arrow::MakeScalar(v.get<int64_t>());
+    if (arrow::is_temporal(type->id())) {
+      // temporal stats are the integer storage value; 32-bit types need an int32 first
+      const auto& fw = static_cast<const arrow::FixedWidthType&>(*type);
+      if (fw.bit_width() == 32) s = CastOrNull(s, arrow::int32());
+      if (!s) return nullptr;
+    }
+    if (arrow::is_floating(type->id())) s = CastOrNull(s, arrow::float64());
+  } else if (v.is_number_float()) {
+    s = arrow::MakeScalar(v.get<double>());
+  } else if (v.is_string()) {
+    s = std::make_shared<arrow::StringScalar>(v.get<std::string>());
+  } else {
+    return nullptr;
+  }
+  if (!s) return nullptr;
+  s = CastOrNull(s, type);
+  if (!s || IsNan(*s)) return nullptr;
+  return s;
+}
+
+ColumnBounds PartColumnBounds(const PartEntry& part, const arrow::Field& field) {
+  ColumnBounds b;
+  if (field.type()->id() == arrow::Type::DICTIONARY) return b;
+  if (!part.stats.is_object()) return b;
+  auto it = part.stats.find(field.name());
+  if (it == part.stats.end() || !it->is_object()) return b;
+  const Json& st = *it;
+  auto nc = st.find("null_count");
+  if (nc == st.end() || !nc->is_number_integer()) return b;
+  int64_t null_count = nc->get<int64_t>();
+  bool has_nan = st.value("has_nan", false);
+  b.known = true;
+  b.may_missing = null_count > 0 || has_nan;
+  b.has_values = null_count < part.num_rows;
+  if (st.contains("min") && st.contains("max")) {
+    b.min = JsonToScalar(st["min"], field.type());
+    b.max = JsonToScalar(st["max"], field.type());
+    if (!b.min || !b.max) b.min = b.max = nullptr;
+  }
+  return b;
+}
+
+ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf, const arrow::Field& field) {
+  ColumnBounds b;
+  const auto& type = field.type();
+  if (leaf < 0 || type->id() == arrow::Type::DICTIONARY) return b;
+  auto cc = rg.ColumnChunk(leaf);
+  if (!cc || !cc->is_stats_set()) return b;
+  auto st = cc->statistics();
+  if (!st) return b;
+  b.known = true;
+  const bool floating = arrow::is_floating(type->id());
+  // Parquet statistics say nothing about NaN, so a float column may always hold some.
+  b.may_missing = !st->HasNullCount() || st->null_count() > 0 || floating;
+  b.has_values = !(st->HasNullCount() && st->null_count() >= rg.num_rows());
+  if (st->HasMinMax()) {
+    std::shared_ptr<arrow::Scalar> lo, hi;
+    if (parquet::arrow::StatisticsAsScalars(*st, &lo, &hi).ok() && lo && hi) {
+      b.min = CastOrNull(lo, type);
+      b.max = CastOrNull(hi, type);
+      if (!b.min || !b.max || IsNan(*b.min) || IsNan(*b.max)) b.min = b.max = nullptr;
+    }
+    b.exact = st->is_min_value_exact().value_or(true) && st->is_max_value_exact().value_or(true);
+  }
+  return b;
+}
+
+// Streams the selected rows of one row group at a time.
+class WhereScanner {
+ public:
+  WhereScanner(std::string root, std::string table_path, std::shared_ptr<const TableEntry> entry,
+               std::vector<PartSlice> slices, query::CompiledCondition cond, std::vector<int> read_fields,
+               std::vector<int> out_positions, std::shared_ptr<arrow::Schema> out_schema, bool use_threads,
+               std::shared_ptr<QueryStats> stats)
+      : root_(std::move(root)), table_path_(std::move(table_path)), entry_(std::move(entry)),
+        slices_(std::move(slices)), cond_(std::move(cond)), read_fields_(std::move(read_fields)),
+        out_positions_(std::move(out_positions)), out_schema_(std::move(out_schema)), use_threads_(use_threads),
+        stats_(std::move(stats)) {}
+
+  Status Init() {
+    read_schema_ = arrow::schema([&] {
+      arrow::FieldVector fv;
+      for (int i : read_fields_) fv.push_back(entry_->schema->field(i));
+      return fv;
+    }());
+    auto bound = cond_.filter.Bind(*read_schema_);
+    if (!bound.ok()) return FromArrow(bound.status()).WithContext("condition " + cond_.text);
+    filter_ = *bound;
+    stats_->parts_total = static_cast<int64_t>(slices_.size());
+    for (const auto& s : slices_) stats_->row_groups_total += static_cast<int64_t>(s.row_groups.size());
+    for (int i : read_fields_) stats_->columns_read.push_back(entry_->schema->field(i)->name());
+    bounds_.assign(entry_->schema->num_fields(), ColumnBounds{});
+    return Status::OK();
+  }
+
+  // The selected rows of the next row group that has any: batch (projected) and table row
+  // numbers. false at the end.
+  Result<bool> Next(std::shared_ptr<arrow::RecordBatch>* batch, std::vector<int64_t>* rows) {
+    while (slice_ < slices_.size()) {
+      const PartSlice& s = slices_[slice_];
+      const PartEntry& part = entry_->parts[s.part];
+      if (!reader_) {
+        // Part-level pruning from the manifest: the file is not even opened.
+        for (int i : cond_.columns) bounds_[i] = PartColumnBounds(part, *entry_->schema->field(i));
+        if (!query::Evaluate(*cond_.prune, bounds_).may_true) {
+          stats_->parts_skipped++;
+          stats_->row_groups_skipped += static_cast<int64_t>(s.row_groups.size());
+          ++slice_;
+          continue;
+        }
+        OCTAVO_ASSIGN_OR_RETURN(reader_, OpenPart(root_, table_path_, part, use_threads_, true));
+        OCTAVO_ASSIGN_OR_RETURN(leaves_, LeafIndices(*reader_, read_fields_));
+        // One leaf per condition column (nested columns have no usable statistics).
+        const auto& mf = reader_->manifest();
+        cond_leaf_.assign(entry_->schema->num_fields(), -1);
+        for (int i : cond_.columns) {
+          if (i < static_cast<int>(mf.schema_fields.size()) && mf.schema_fields[i].is_leaf())
+            cond_leaf_[i] = mf.schema_fields[i].column_index;
+        }
+        rg_ = 0;
+        covered_ = 0;
+        rg_first_row_ = s.first_row;
+      }
+      if (rg_ >= s.row_groups.size()) {
+        reader_.reset();
+        ++slice_;
+        continue;
+      }
+      const int g = s.row_groups[rg_];
+      const int64_t rg_rows = part.row_group_rows[g];
+      const int64_t skip = rg_ == 0 ? s.offset : 0;
+      const int64_t keep = std::min(rg_rows - skip, s.length - covered_);
+      const int64_t base = rg_first_row_ + skip;
+      covered_ += keep;
+      rg_first_row_ += rg_rows;
+      ++rg_;
+      if (keep <= 0) continue;
+
+      auto md = reader_->parquet_reader()->metadata();
+      auto rg_md = md->RowGroup(g);
+      for (int i : cond_.columns) bounds_[i] = RowGroupColumnBounds(*rg_md, cond_leaf_[i], *entry_->schema->field(i));
+      if (!query::Evaluate(*cond_.prune, bounds_).may_true) {
+        stats_->row_groups_skipped++;
+        continue;
+      }
+      for (int leaf : leaves_) stats_->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
+
+      auto tr = reader_->ReadRowGroup(g, leaves_);
+      if (!tr.ok())
+        return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file,
+                                  " cannot be decoded: ", tr.status().message());
+      auto t = (*tr)->Slice(skip, keep);
+      std::vector<std::shared_ptr<arrow::Array>> cols;
+      for (int c = 0; c < t->num_columns(); ++c) {
+        OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(c), read_schema_->field(c)->type(),
+                                                             "table " + table_path_ + " column '" +
+                                                                 read_schema_->field(c)->name() + "'"));
+        if (col->num_chunks() == 1) {
+          cols.push_back(col->chunk(0));
+        } else {
+          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto a, arrow::Concatenate(col->chunks()));
+          cols.push_back(a);
+        }
+      }
+      auto rb = arrow::RecordBatch::Make(read_schema_, keep, cols);
+      stats_->rows_scanned += keep;
+
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*read_schema_, rb));
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(filter_, exec));
+      std::shared_ptr<arrow::UInt64Array> idx;
+      bool all = false;
+      if (mask.is_scalar()) {
+        const auto& sc = mask.scalar_as<arrow::BooleanScalar>();
+        if (!sc.is_valid || !sc.value) continue;
+        all = true;
+      } else {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}));
+        idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
+        if (idx->length() == 0) continue;
+        all = idx->length() == keep;
+      }
+      const int64_t n = all ? keep : idx->length();
+      stats_->rows_selected += n;
+      rows->resize(static_cast<size_t>(n));
+      for (int64_t k = 0; k < n; ++k) (*rows)[k] = base + (all ? k : static_cast<int64_t>(idx->Value(k)));
+      std::vector<std::shared_ptr<arrow::Array>> out_cols;
+      for (int p : out_positions_) out_cols.push_back(rb->column(p));
+      auto projected = arrow::RecordBatch::Make(out_schema_, keep, out_cols);
+      if (all) {
+        *batch = projected;
+      } else {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(projected, idx));
+        *batch = taken.record_batch();
+      }
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  std::string root_, table_path_;
+  std::shared_ptr<const TableEntry> entry_;  // pins the snapshot
+  std::vector<PartSlice> slices_;
+  query::CompiledCondition cond_;
+  std::vector<int> read_fields_;     // table field indices decoded, ascending
+  std::vector<int> out_positions_;   // projection: positions within read_fields_
+  std::shared_ptr<arrow::Schema> out_schema_, read_schema_;
+  bool use_threads_;
+  std::shared_ptr<QueryStats> stats_;
+  cp::Expression filter_;
+  std::vector<ColumnBounds> bounds_;
+  std::vector<int> cond_leaf_;
+
+  size_t slice_ = 0, rg_ = 0;
+  int64_t covered_ = 0, rg_first_row_ = 0;
+  std::unique_ptr<parquet::arrow::FileReader> reader_;
+  std::vector<int> leaves_;
+};
+
+class WhereReader final : public arrow::RecordBatchReader {
+ public:
+  WhereReader(std::unique_ptr<WhereScanner> scanner, std::shared_ptr<arrow::Schema> schema, int64_t batch_size)
+      : scanner_(std::move(scanner)), schema_(std::move(schema)), batch_size_(batch_size) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    while (!done_ && pending_rows_ < batch_size_) {
+      std::shared_ptr<arrow::RecordBatch> b;
+      std::vector<int64_t> rows;
+      auto more = scanner_->Next(&b, &rows);
+      if (!more.ok()) return ToArrow(more.status());
+      if (!*more) {
+        done_ = true;
+        break;
+      }
+      pending_rows_ += b->num_rows();
+      pending_.push_back(std::move(b));
+    }
+    if (pending_rows_ == 0) {
+      *out = nullptr;
+      return arrow::Status::OK();
+    }
+    const int64_t want = std::min(batch_size_, pending_rows_);
+    std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
+    int64_t got = 0;
+    while (got < want) {
+      auto& front = pending_.front();
+      const int64_t take = std::min(want - got, front->num_rows());
+      if (take == front->num_rows()) {
+        parts.push_back(front);
+        pending_.pop_front();
+      } else {
+        parts.push_back(front->Slice(0, take));
+        front = front->Slice(take);
+      }
+      got += take;
+    }
+    pending_rows_ -= want;
+    if (parts.size() == 1) {
+      *out = parts[0];
+    } else {
+      ARROW_ASSIGN_OR_RAISE(*out, arrow::ConcatenateRecordBatches(parts));
+    }
+    return arrow::Status::OK();
+  }
+
+ private:
+  std::unique_ptr<WhereScanner> scanner_;
+  std::shared_ptr<arrow::Schema> schema_;
+  int64_t batch_size_;
+  bool done_ = false;
+  std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
+  int64_t pending_rows_ = 0;
+};
+
+struct Plan {
+  std::unique_ptr<WhereScanner> scanner;
+  std::shared_ptr<arrow::Schema> out_schema;
+};
+
+Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const WhereOptions& options,
+                      const std::vector<std::string>& columns, bool project_none,
+                      std::shared_ptr<QueryStats> stats) {
+  OCTAVO_ASSIGN_OR_RETURN(auto e, t.entry());
+  std::vector<int> out_fields;
+  if (!project_none) {
+    OCTAVO_ASSIGN_OR_RETURN(out_fields, ResolveColumns(*e->schema, columns, t.path()));
+  }
+  OCTAVO_ASSIGN_OR_RETURN(auto cond, query::Compile(condition, *e->schema, options.condvars, t.path()));
+  std::set<int> read(cond.columns.begin(), cond.columns.end());
+  read.insert(out_fields.begin(), out_fields.end());
+  if (read.empty()) read.insert(0);  // a condition on no column (e.g. True) still needs the row count
+  std::vector<int> read_fields(read.begin(), read.end());
+  std::vector<int> positions;
+  for (int f : out_fields)
+    positions.push_back(static_cast<int>(std::lower_bound(read_fields.begin(), read_fields.end(), f) - read_fields.begin()));
+  auto out_schema = ProjectSchema(*e->schema, out_fields);
+  OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
+  Plan p;
+  p.out_schema = out_schema;
+  p.scanner = std::make_unique<WhereScanner>(t.root(), t.path(), e, std::move(slices), std::move(cond),
+                                             std::move(read_fields), std::move(positions), out_schema,
+                                             options.use_threads, std::move(stats));
+  OCTAVO_RETURN_NOT_OK(p.scanner->Init());
+  return p;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<arrow::RecordBatchReader>> TableImpl::Where(const std::string& condition,
+                                                                   const WhereOptions& options,
+                                                                   std::shared_ptr<const QueryStats>* stats) const {
+  if (options.batch_size <= 0) return Status::Invalid("batch size must be positive, got ", options.batch_size);
+  auto st = std::make_shared<QueryStats>();
+  OCTAVO_ASSIGN_OR_RETURN(auto plan, MakePlan(*this, condition, options, options.columns, false, st));
+  if (stats) *stats = st;
+  return std::shared_ptr<arrow::RecordBatchReader>(
+      std::make_shared<WhereReader>(std::move(plan.scanner), plan.out_schema, options.batch_size));
+}
+
+Result<std::vector<int64_t>> TableImpl::GetWhereList(const std::string& condition, const WhereOptions& options,
+                                                     QueryStats* stats) const {
+  auto st = std::make_shared<QueryStats>();
+  OCTAVO_ASSIGN_OR_RETURN(auto plan, MakePlan(*this, condition, options, {}, true, st));
+  std::vector<int64_t> out, rows;
+  std::shared_ptr<arrow::RecordBatch> b;
+  while (true) {
+    OCTAVO_ASSIGN_OR_RETURN(bool more, plan.scanner->Next(&b, &rows));
+    if (!more) break;
+    out.insert(out.end(), rows.begin(), rows.end());
+  }
+  if (stats) *stats = *st;
+  return out;
+}
+
+Result<std::shared_ptr<arrow::Table>> TableImpl::ReadCoordinates(const std::vector<int64_t>& rows,
+                                                                 const std::vector<std::string>& columns) const {
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, columns, path_));
+  auto out_schema = ProjectSchema(*e->schema, fields);
+  const int64_t n = e->num_rows();
+  for (int64_t r : rows)
+    if (r < 0 || r >= n)
+      return Status::IndexError("row ", r, " is out of range for table ", path_, " (", n, " rows)");
+  // Sorted distinct rows, and where each requested row lands among them.
+  std::vector<int64_t> uniq(rows);
+  std::sort(uniq.begin(), uniq.end());
+  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+
+  std::vector<arrow::ArrayVector> chunks(fields.size());
+  size_t k = 0;
+  int64_t part_first = 0;
+  for (size_t pi = 0; pi < e->parts.size() && k < uniq.size(); ++pi) {
+    const PartEntry& part = e->parts[pi];
+    const int64_t part_end = part_first + part.num_rows;
+    if (uniq[k] >= part_end) {
+      part_first = part_end;
+      continue;
+    }
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, true, true));
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
+    int64_t rg_first = part_first;
+    for (size_t g = 0; g < part.row_group_rows.size() && k < uniq.size() && uniq[k] < part_end; ++g) {
+      const int64_t rg_end = rg_first + part.row_group_rows[g];
+      arrow::UInt64Builder ib;
+      while (k < uniq.size() && uniq[k] < rg_end) {
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Append(static_cast<uint64_t>(uniq[k] - rg_first)));
+        ++k;
+      }
+      if (ib.length() > 0) {
+        std::shared_ptr<arrow::Array> idx;
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
+        auto tr = reader->ReadRowGroup(static_cast<int>(g), leaves);
+        if (!tr.ok())
+          return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                    " cannot be decoded: ", tr.status().message());
+        auto t = *tr;
+        for (size_t c = 0; c < fields.size(); ++c) {
+          const auto& field = out_schema->field(static_cast<int>(c));
+          OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(static_cast<int>(c)), field->type(),
+                                                               "table " + path_ + " column '" + field->name() + "'"));
+          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(col, idx));
+          for (const auto& ch : taken.chunked_array()->chunks()) chunks[c].push_back(ch);
+        }
+      }
+      rg_first = rg_end;
+    }
+    part_first = part_end;
+  }
+  std::vector<std::shared_ptr<arrow::ChunkedArray>> cols;
+  for (size_t c = 0; c < fields.size(); ++c)
+    cols.push_back(std::make_shared<arrow::ChunkedArray>(chunks[c], out_schema->field(static_cast<int>(c))->type()));
+  auto sorted = arrow::Table::Make(out_schema, cols, static_cast<int64_t>(uniq.size()));
+  if (rows.size() == uniq.size() && std::is_sorted(rows.begin(), rows.end())) return sorted;
+  arrow::UInt64Builder pb;
+  for (int64_t r : rows)
+    OCTAVO_RETURN_NOT_ARROW_OK(
+        pb.Append(static_cast<uint64_t>(std::lower_bound(uniq.begin(), uniq.end(), r) - uniq.begin())));
+  std::shared_ptr<arrow::Array> perm;
+  OCTAVO_RETURN_NOT_ARROW_OK(pb.Finish(&perm));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto out, cp::Take(sorted, perm));
+  return out.table();
+}
+
+}  // namespace octavo

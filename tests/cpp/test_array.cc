@@ -1,0 +1,262 @@
+// N-d arrays: round trips, slicing, append/resize, snapshots, codecs, bad input, faults.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "fault_env.h"
+#include "test_util.h"
+
+using namespace octavo;
+using namespace octavo::testing;
+
+namespace {
+
+std::vector<int32_t> Iota(int64_t n, int32_t first = 0) {
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  std::iota(v.begin(), v.end(), first);
+  return v;
+}
+
+template <typename T>
+std::vector<T> ReadAll(const Array& a) {
+  auto shape = a.shape().ValueOrDie();
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  std::vector<T> out(static_cast<size_t>(n));
+  Status st = a.Read({}, out.data(), n * static_cast<int64_t>(sizeof(T)));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return out;
+}
+
+}  // namespace
+
+TEST(Array, CreateReadSliceRoundTrip) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  auto data = Iota(6 * 7 * 8);
+  ArrayOptions o;
+  o.chunks = {4, 3, 5};
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/g/cube", {6, 7, 8}, "int32", o, data.data(),
+                                              static_cast<int64_t>(data.size() * 4)));
+  EXPECT_EQ(ReadAll<int32_t>(*a), data);
+  // a[1:5:2, 6:0:-3, 2] -> shape (2, 2, 1)
+  std::vector<int32_t> out(4);
+  ASSERT_OK(a->Read({{1, 5, 2}, {6, 0, -3}, {2, 3, 1}}, out.data(), 16));
+  std::vector<int32_t> want;
+  for (int i : {1, 3})
+    for (int j : {6, 3}) want.push_back(i * 56 + j * 8 + 2);
+  EXPECT_EQ(out, want);
+  ASSERT_OK_AND_ASSIGN(auto info, a->Info());
+  EXPECT_EQ(info.dtype, "int32");
+  EXPECT_EQ(info.compressor, "zstd");
+  EXPECT_EQ(info.num_chunks_stored, 2 * 3 * 2);
+  EXPECT_NE(info.zarr_json.find("\"zarr_format\": 3"), std::string::npos);
+  // Reopen from disk.
+  ASSERT_OK(b->Close());
+  ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(dir.Sub("b")));
+  ASSERT_OK_AND_ASSIGN(auto a2, r->OpenArray("/g/cube"));
+  EXPECT_EQ(ReadAll<int32_t>(*a2), data);
+  ASSERT_OK_AND_ASSIGN(auto node, r->GetNode("/g/cube"));
+  EXPECT_EQ(node.kind, NodeKind::kArray);
+}
+
+TEST(Array, WritesAreCommitsAndOldSnapshotsStay) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.chunks = {4, 4};
+  o.fill_value = "-1";
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/m", {10, 10}, "int64", o));
+  EXPECT_EQ(ReadAll<int64_t>(*a), std::vector<int64_t>(100, -1));
+  ASSERT_OK_AND_ASSIGN(auto reader, Bundle::Open(dir.Sub("b")));
+  std::vector<int64_t> block(3 * 3, 7);
+  ASSERT_OK(a->Write({{2, 5, 1}, {2, 5, 1}}, block.data(), 72));
+  auto all = ReadAll<int64_t>(*a);
+  for (int i = 0; i < 10; ++i)
+    for (int j = 0; j < 10; ++j) EXPECT_EQ(all[i * 10 + j], (i >= 2 && i < 5 && j >= 2 && j < 5) ? 7 : -1);
+  ASSERT_OK_AND_ASSIGN(auto ra, reader->OpenArray("/m"));
+  EXPECT_EQ(ReadAll<int64_t>(*ra), std::vector<int64_t>(100, -1));  // the earlier snapshot
+  ASSERT_OK(reader->Refresh());
+  EXPECT_EQ(ReadAll<int64_t>(*ra), all);
+  // Only the touched chunks (4 of 9) got files.
+  ASSERT_OK_AND_ASSIGN(auto info, a->Info());
+  EXPECT_EQ(info.num_chunks_stored, 4);
+  // Writing fill_value back drops the chunk files again.
+  std::vector<int64_t> back(9, -1);
+  ASSERT_OK(a->Write({{2, 5, 1}, {2, 5, 1}}, back.data(), 72));
+  ASSERT_OK_AND_ASSIGN(info, a->Info());
+  EXPECT_EQ(info.num_chunks_stored, 0);
+}
+
+TEST(Array, AppendAndResize) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.chunks = {3, 2};
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/e", {0, 2}, "float64", o));
+  std::vector<double> rows;
+  for (int k = 0; k < 4; ++k) {
+    std::vector<double> two = {k * 10.0, k * 10.0 + 1, k * 10.0 + 2, k * 10.0 + 3};
+    ASSERT_OK(a->Append(two.data(), 32, {2, 2}, 0));
+    rows.insert(rows.end(), two.begin(), two.end());
+  }
+  ASSERT_OK_AND_ASSIGN(auto shape, a->shape());
+  EXPECT_EQ(shape, (std::vector<int64_t>{8, 2}));
+  EXPECT_EQ(ReadAll<double>(*a), rows);
+  // Append along axis 1.
+  std::vector<double> col(8, 5.0);
+  ASSERT_OK(a->Append(col.data(), 64, {8, 1}, 1));
+  ASSERT_OK_AND_ASSIGN(shape, a->shape());
+  EXPECT_EQ(shape, (std::vector<int64_t>{8, 3}));
+  // Shrink then grow: the cut-off part reads as fill_value, not stale data.
+  ASSERT_OK(a->Resize({4, 1}));
+  ASSERT_OK(a->Resize({8, 3}));
+  auto got = ReadAll<double>(*a);
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(got[i * 3 + j], (i < 4 && j < 1) ? rows[i * 2 + j] : 0.0) << i << "," << j;
+  // Wrong shapes are refused.
+  EXPECT_EQ(a->Append(col.data(), 64, {8, 1}, 0).code(), StatusCode::kInvalid);
+  EXPECT_EQ(a->Resize({3}).code(), StatusCode::kInvalid);
+}
+
+TEST(Array, CodecsRoundTrip) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  auto data = Iota(1000, -500);
+  for (const char* c : {"zstd", "lz4", "gzip", "zlib", "none"}) {
+    for (bool shuffle : {false, true}) {
+      ArrayOptions o;
+      o.compressor = c;
+      o.shuffle = shuffle;
+      o.chunks = {300};
+      std::string p = std::string("/c_") + c + (shuffle ? "_s" : "");
+      ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray(p, {1000}, "int32", o, data.data(), 4000));
+      EXPECT_EQ(ReadAll<int32_t>(*a), data) << p;
+      ASSERT_OK_AND_ASSIGN(auto info, a->Info());
+      EXPECT_EQ(info.compressor, c);
+      EXPECT_EQ(info.shuffle, shuffle);
+    }
+  }
+  ArrayOptions bad;
+  bad.compressor = "blosc";
+  EXPECT_EQ(b->CreateArray("/x", {3}, "int32", bad).status().code(), StatusCode::kNotImplemented);
+  bad.compressor = "brotli";
+  EXPECT_EQ(b->CreateArray("/x", {3}, "int32", bad).status().code(), StatusCode::kInvalid);
+}
+
+TEST(Array, FillValuesAndDtypes) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.fill_value = "\"NaN\"";
+  ASSERT_OK_AND_ASSIGN(auto f, b->CreateArray("/f", {5}, "float32", o));
+  for (float v : ReadAll<float>(*f)) EXPECT_TRUE(std::isnan(v));
+  o.fill_value = "true";
+  ASSERT_OK_AND_ASSIGN(auto bo, b->CreateArray("/b", {3}, "bool", o));
+  EXPECT_EQ(ReadAll<uint8_t>(*bo), std::vector<uint8_t>(3, 1));
+  o.fill_value = "300";
+  EXPECT_EQ(b->CreateArray("/u", {3}, "uint8", o).status().code(), StatusCode::kInvalid);
+  o.fill_value = "0";
+  EXPECT_EQ(b->CreateArray("/s", {3}, "complex64", o).status().code(), StatusCode::kTypeError);
+  // 0-d arrays
+  int16_t v = 42;
+  ASSERT_OK_AND_ASSIGN(auto z, b->CreateArray("/z", {}, "int16", o, &v, 2));
+  EXPECT_EQ(ReadAll<int16_t>(*z), std::vector<int16_t>{42});
+}
+
+TEST(Array, BadInputIsRefusedAndNothingIsWritten) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.chunks = {2, 2};
+  auto data = Iota(16);
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/a", {4, 4}, "int32", o, data.data(), 64));
+  int64_t commit = b->commit().id;
+  auto files = ListFiles(dir.Sub("b"));
+  std::vector<int32_t> out(4);
+  EXPECT_EQ(a->Read({{0, 5, 1}, {0, 1, 1}}, out.data(), 20).code(), StatusCode::kIndexError);
+  EXPECT_EQ(a->Read({{0, 2, 1}}, out.data(), 8).code(), StatusCode::kIndexError);
+  EXPECT_EQ(a->Read({{0, 2, 1}, {0, 2, 1}}, out.data(), 12).code(), StatusCode::kInvalid);
+  EXPECT_EQ(a->Read({{0, 2, 0}, {0, 2, 1}}, out.data(), 16).code(), StatusCode::kInvalid);
+  EXPECT_EQ(a->Write({{0, 2, 1}, {0, 2, 1}}, out.data(), 15).code(), StatusCode::kInvalid);
+  EXPECT_EQ(a->Write({{3, 5, 1}, {0, 2, 1}}, out.data(), 16).code(), StatusCode::kIndexError);
+  EXPECT_EQ(b->CreateArray("/../x", {3}, "int32").status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(b->CreateArray("/a", {3}, "int32").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(b->CreateArray("/y", {4}, "int32", {}, data.data(), 8).status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(b->commit().id, commit);
+  EXPECT_EQ(ListFiles(dir.Sub("b")), files);
+  ASSERT_OK_AND_ASSIGN(auto ro, Bundle::Open(dir.Sub("b")));
+  ASSERT_OK_AND_ASSIGN(auto ra, ro->OpenArray("/a"));
+  EXPECT_EQ(ra->Write({{0, 1, 1}, {0, 1, 1}}, out.data(), 4).code(), StatusCode::kReadOnly);
+  EXPECT_EQ(ro->OpenTable("/a").status().code(), StatusCode::kTypeError);
+}
+
+TEST(Array, MissingOrCorruptChunkIsCorruption) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.chunks = {10};
+  auto data = Iota(30);
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/a", {30}, "int32", o, data.data(), 120));
+  ASSERT_OK_AND_ASSIGN(auto refs, a->ChunkRefs());
+  ASSERT_EQ(refs.size(), 3u);
+  // Damage chunk 1 (same size, garbage) and delete chunk 2.
+  WriteBytes(refs[1].file, std::string(static_cast<size_t>(refs[1].size), 'x'));
+  std::filesystem::remove(refs[2].file);
+  std::vector<int32_t> out(10);
+  EXPECT_OK(a->Read({{0, 10, 1}}, out.data(), 40));  // chunk 0 is fine
+  Status st = a->Read({{10, 20, 1}}, out.data(), 40);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("chunk 1"), std::string::npos) << st.message();
+  st = a->Read({{20, 30, 1}}, out.data(), 40);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("missing"), std::string::npos) << st.message();
+}
+
+TEST(Array, AutoChunksFavourLastAxes) {
+  EXPECT_EQ(AutoChunks({1000, 1000}, 8), (std::vector<int64_t>{131, 1000}));
+  EXPECT_EQ(AutoChunks({10, 2000, 2000}, 4), (std::vector<int64_t>{1, 131, 2000}));
+  EXPECT_EQ(AutoChunks({0, 100}, 8), (std::vector<int64_t>{1310, 100}));
+  EXPECT_EQ(AutoChunks({100000}, 1), (std::vector<int64_t>{100000}));
+  EXPECT_EQ(AutoChunks({5}, 8), (std::vector<int64_t>{5}));
+  EXPECT_EQ(AutoChunks({0}, 8), (std::vector<int64_t>{131072}));
+}
+
+TEST(Array, EveryFailedWriteLeavesOldOrNewCommit) {
+  // Fail each mutating file operation of an array write in turn: the bundle must open at
+  // the old commit (old contents) or the new one (new contents), never in between.
+  TempDir dir;
+  auto data = Iota(64);
+  std::vector<int32_t> patch(16, -5);
+  for (int64_t n = 0;; ++n) {
+    std::string root = dir.Sub("b" + std::to_string(n));
+    FaultInjectionEnv env;
+    OpenOptions oo;
+    oo.env = &env;
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(root, OpenMode::kAppend, oo));
+    ArrayOptions o;
+    o.chunks = {4, 4};
+    ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/a", {8, 8}, "int32", o, data.data(), 256));
+    env.ResetCounter();
+    env.FailAt(n);
+    Status st = a->Write({{2, 6, 1}, {2, 6, 1}}, patch.data(), 64);
+    bool injected = env.fault_injected();
+    env.Disarm();
+    ASSERT_OK(b->Close());
+    ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(root));
+    ASSERT_OK_AND_ASSIGN(auto ra, r->OpenArray("/a"));
+    auto got = ReadAll<int32_t>(*ra);
+    auto want = data;
+    for (int i = 2; i < 6; ++i)
+      for (int j = 2; j < 6; ++j) want[i * 8 + j] = -5;
+    if (st.ok()) EXPECT_EQ(got, want) << "fault at op " << n;
+    else EXPECT_TRUE(got == data || got == want) << "fault at op " << n;
+    if (!injected) {
+      EXPECT_TRUE(st.ok()) << st.ToString();
+      EXPECT_GT(n, 4);
+      break;
+    }
+  }
+}

@@ -1,0 +1,238 @@
+// Conditions: parser, compiler errors, statistics pruning, and Table::Where end to end.
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include "query/condition.h"
+#include "test_util.h"
+
+namespace octavo {
+namespace {
+
+using query::ColumnBounds;
+using query::Parse;
+using query::ToSExpr;
+using testing::TempDir;
+
+std::string S(const std::string& cond) {
+  auto r = Parse(cond);
+  if (!r.ok()) return "ERROR: " + r.status().message();
+  return ToSExpr(**r);
+}
+
+TEST(ConditionParser, PyTablesSyntax) {
+  EXPECT_EQ(S("(TDCcount > 3) & (20 <= pressure) & (pressure < 50)"),
+            "(and (and (> TDCcount 3) (<= 20 pressure)) (< pressure 50))");
+  EXPECT_EQ(S("~(x > 1) | (y == 'a')"), "(or (not (> x 1)) (== y 'a'))");
+  EXPECT_EQ(S("name == b'foo'"), "(== name b'foo')");
+  EXPECT_EQ(S("x + 2 * y ** 2 > -3"), "(> (+ x (* 2 (** y 2))) -3)");
+  EXPECT_EQ(S("-x ** 2 < 1"), "(< (- (** x 2)) 1)");
+  EXPECT_EQ(S("abs(x - 1) < sqrt(y)"), "(< (abs (- x 1)) (sqrt y))");
+  EXPECT_EQ(S("where(x > 0, x, -x) >= 1"), "(>= (where (> x 0) x (- x)) 1)");
+  EXPECT_EQ(S("x % 3 == 1"), "(== (% x 3) 1)");
+}
+
+TEST(ConditionParser, ChainedComparisons) {
+  EXPECT_EQ(S("0 < x < 1"), "(and (< 0 x) (< x 1))");
+  EXPECT_EQ(S("0 < x <= y < 5"), "(and (and (< 0 x) (<= x y)) (< y 5))");
+}
+
+TEST(ConditionParser, SqlSyntax) {
+  EXPECT_EQ(S("x > 1 AND y = 2 OR NOT z <> 3"), "(or (and (> x 1) (== y 2)) (not (!= z 3)))");
+  EXPECT_EQ(S("x IN (1, 2, 3)"), "(in x 1 2 3)");
+  EXPECT_EQ(S("x not in ('a')"), "(not-in x 'a')");
+  EXPECT_EQ(S("x BETWEEN 1 AND 2 AND y IS NULL"), "(and (between x 1 2) (is_null y))");
+  EXPECT_EQ(S("x NOT BETWEEN 1 AND 2"), "(not-between x 1 2)");
+  EXPECT_EQ(S("y IS NOT NULL"), "(not-is_null y)");
+  EXPECT_EQ(S("`odd name` > 1"), "(> odd name 1)");
+  EXPECT_EQ(S("s == 'it''s'"), "(== s 'it's')");
+}
+
+TEST(ConditionParser, ErrorsPointAtThePosition) {
+  auto r = Parse("(x > 3) & (y < )");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalid);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("position 15"), std::string::npos) << m;
+  EXPECT_NE(m.find("\n  (x > 3) & (y < )\n                 ^"), std::string::npos) << m;
+
+  r = Parse("(x > 3");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("never closed"), std::string::npos) << r.status().message();
+  r = Parse("x > 3)");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unbalanced ')'"), std::string::npos);
+  r = Parse("x > 'abc");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unterminated string"), std::string::npos);
+  r = Parse("x >> 3");
+  ASSERT_FALSE(r.ok());
+  r = Parse("");
+  ASSERT_FALSE(r.ok());
+  r = Parse("x > 3 y");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("position 6"), std::string::npos) << r.status().message();
+}
+
+std::shared_ptr<arrow::Schema> TestSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("x", arrow::float64()),
+                        arrow::field("name", arrow::utf8()), arrow::field("flag", arrow::boolean()),
+                        arrow::field("small", arrow::int8())});
+}
+
+TEST(ConditionCompiler, UnknownColumnListsColumns) {
+  auto r = query::Compile("presure > 3", *TestSchema(), {}, "/readout");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("'presure'"), std::string::npos) << m;
+  EXPECT_NE(m.find("id, x, name, flag, small"), std::string::npos) << m;
+  EXPECT_NE(m.find("^^^^^^^"), std::string::npos) << m;
+}
+
+TEST(ConditionCompiler, TypeErrorsNameTheColumn) {
+  auto r = query::Compile("(id > 0) & (name > 3)", *TestSchema(), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTypeError);
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("column 'name'"), std::string::npos) << m;
+  EXPECT_NE(m.find("position 12"), std::string::npos) << m;
+
+  r = query::Compile("x & (id > 1)", *TestSchema(), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTypeError);
+  EXPECT_NE(r.status().message().find("must be conditions"), std::string::npos) << r.status().message();
+
+  r = query::Compile("x + name > 1", *TestSchema(), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("column 'name'"), std::string::npos) << r.status().message();
+
+  r = query::Compile("nosuchfn(x) > 1", *TestSchema(), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown function"), std::string::npos);
+
+  r = query::Compile("x", *TestSchema(), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("expected a condition"), std::string::npos);
+}
+
+TEST(ConditionCompiler, CondVarsAndColumns) {
+  CondVars vars{{"lo", QueryValue::Int(3)}, {"label", QueryValue::String("a")}};
+  auto r = query::Compile("(id > lo) & (name == label) | flag", *TestSchema(), vars);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->columns, (std::vector<int>{0, 2, 3}));
+  // int literal adopts the int8 column's type; out of range falls back to a wider compare
+  ASSERT_OK(query::Compile("small < 1000", *TestSchema(), {}));
+  ASSERT_OK(query::Compile("small < 3.5", *TestSchema(), {}));
+}
+
+ColumnBounds Bounds(int64_t lo, int64_t hi, bool missing = false) {
+  ColumnBounds b;
+  b.known = true;
+  b.min = arrow::MakeScalar(lo);
+  b.max = arrow::MakeScalar(hi);
+  b.may_missing = missing;
+  b.has_values = true;
+  return b;
+}
+
+bool MayTrue(const std::string& cond, const ColumnBounds& id_bounds) {
+  auto c = query::Compile(cond, *TestSchema(), {});
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<ColumnBounds> b(5);
+  b[0] = id_bounds;
+  return query::Evaluate(*c->prune, b).may_true;
+}
+
+TEST(ConditionPruning, Intervals) {
+  auto b = Bounds(100, 199);
+  EXPECT_FALSE(MayTrue("id == 5", b));
+  EXPECT_TRUE(MayTrue("id == 150", b));
+  EXPECT_FALSE(MayTrue("id < 100", b));
+  EXPECT_TRUE(MayTrue("id <= 100", b));
+  EXPECT_FALSE(MayTrue("id > 199", b));
+  EXPECT_FALSE(MayTrue("(id > 10) & (id < 50)", b));
+  EXPECT_TRUE(MayTrue("(id < 10) | (id > 150)", b));
+  EXPECT_FALSE(MayTrue("~(id >= 100)", b));
+  EXPECT_FALSE(MayTrue("id IN (1, 2, 300)", b));
+  EXPECT_TRUE(MayTrue("id NOT IN (1, 2, 300)", b));
+  EXPECT_FALSE(MayTrue("id BETWEEN 0 AND 99", b));
+  EXPECT_FALSE(MayTrue("300 < id", b));
+  EXPECT_FALSE(MayTrue("id IS NULL", b));
+  EXPECT_TRUE(MayTrue("id + 0 == 5", b));  // not a plain column: unknown
+  // Missing values: a comparison is false for them, != and ~ are true.
+  auto bm = Bounds(100, 199, true);
+  EXPECT_FALSE(MayTrue("id == 5", bm));
+  EXPECT_TRUE(MayTrue("~(id >= 100)", bm));
+  EXPECT_TRUE(MayTrue("id IS NULL", bm));
+  auto single = Bounds(7, 7);
+  EXPECT_FALSE(MayTrue("id != 7", single));
+  EXPECT_TRUE(MayTrue("id != 7", Bounds(7, 7, true)));
+  ColumnBounds unknown;
+  EXPECT_TRUE(MayTrue("id == 5", unknown));
+}
+
+TEST(TableWhere, PushdownSkipsPartsAndRowGroups) {
+  TempDir dir;
+  auto b = Bundle::Open(dir.Sub("b.octavo"), OpenMode::kAppend).ValueOrDie();
+  TableOptions opts;
+  opts.row_group_size = 100;
+  auto t = b->CreateTable("/data/readout", testing::ReaderOf(testing::MakeRows(0, 1000)), opts).ValueOrDie();
+  ASSERT_OK(t->Append(testing::MakeRows(1000, 1000)));
+  ASSERT_OK(t->Append(testing::MakeRows(2000, 1000)));
+
+  QueryStats st;
+  auto rows = t->GetWhereList("id == 1234", {}, &st);
+  ASSERT_OK(rows);
+  EXPECT_EQ(*rows, (std::vector<int64_t>{1234}));
+  EXPECT_EQ(st.parts_total, 3);
+  EXPECT_EQ(st.parts_skipped, 2);
+  EXPECT_EQ(st.row_groups_total, 30);
+  EXPECT_EQ(st.row_groups_skipped, 29);
+  EXPECT_EQ(st.rows_scanned, 100);
+  EXPECT_EQ(st.rows_selected, 1);
+  EXPECT_GT(st.bytes_read, 0);
+  EXPECT_EQ(st.columns_read, (std::vector<std::string>{"id"}));
+
+  // Projection + row range + condvars; batches of 64 rows.
+  WhereOptions wo;
+  wo.columns = {"name"};
+  wo.start = 500;
+  wo.stop = 2500;
+  wo.batch_size = 64;
+  wo.condvars = {{"lo", QueryValue::Float(600.0)}};
+  std::shared_ptr<const QueryStats> live;
+  auto reader = t->Where("(x >= lo) & (id % 2 == 0)", wo, &live).ValueOrDie();
+  int64_t n = 0;
+  std::shared_ptr<arrow::RecordBatch> batch;
+  std::string first;
+  while (true) {
+    ASSERT_TRUE(reader->ReadNext(&batch).ok());
+    if (!batch) break;
+    EXPECT_LE(batch->num_rows(), 64);
+    EXPECT_EQ(batch->num_columns(), 1);
+    if (n == 0) first = std::static_pointer_cast<arrow::StringArray>(batch->column(0))->GetString(0);
+    n += batch->num_rows();
+  }
+  // x = id * 0.5 >= 600 -> id >= 1200; even ids in [1200, 2500)
+  EXPECT_EQ(n, 650);
+  EXPECT_EQ(first, "r1200");
+  EXPECT_EQ(live->rows_selected, 650);
+  EXPECT_EQ(live->parts_total, 3);
+
+  auto coords = t->ReadCoordinates({2999, 5, 5, 1500}, {"id"}).ValueOrDie();
+  auto ids = std::static_pointer_cast<arrow::Int64Array>(coords->column(0)->chunk(0));
+  ASSERT_EQ(coords->num_rows(), 4);
+  auto col = coords->column(0);
+  std::vector<int64_t> got;
+  for (const auto& ch : col->chunks()) {
+    auto a = std::static_pointer_cast<arrow::Int64Array>(ch);
+    for (int64_t i = 0; i < a->length(); ++i) got.push_back(a->Value(i));
+  }
+  EXPECT_EQ(got, (std::vector<int64_t>{2999, 5, 5, 1500}));
+  auto bad = t->ReadCoordinates({3000});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kIndexError);
+}
+
+}  // namespace
+}  // namespace octavo

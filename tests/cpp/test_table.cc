@@ -1,0 +1,445 @@
+// Tables: every Arrow type round-trips exactly; row ranges, projections and streaming
+// scans agree with slicing the same data in memory across part and row-group boundaries;
+// a schema mismatch writes nothing; Info() needs no data file.
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/json/from_string.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+using namespace octavo;
+using namespace octavo::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::shared_ptr<arrow::Array> FromJson(const std::shared_ptr<arrow::DataType>& type, const std::string& json) {
+  auto a = arrow::json::ArrayFromJSONString(type, json);
+  if (!a.ok()) throw std::runtime_error(type->ToString() + ": " + a.status().ToString());
+  return *a;
+}
+
+std::shared_ptr<arrow::Array> DictFromJson(const std::shared_ptr<arrow::DataType>& type, const std::string& indices,
+                                           const std::string& dict) {
+  auto a = arrow::json::DictArrayFromJSONString(type, indices, dict);
+  if (!a.ok()) throw std::runtime_error(type->ToString() + ": " + a.status().ToString());
+  return *a;
+}
+
+// Seven rows of every type octavo promises to store, nulls included. `dict_index` is the
+// dictionary column's index type: tables store int32 indices whatever they were given.
+std::shared_ptr<arrow::Table> AllTypes(const std::shared_ptr<arrow::DataType>& dict_index) {
+  using namespace arrow;
+  std::vector<std::pair<std::shared_ptr<arrow::Field>, std::shared_ptr<arrow::Array>>> cols = {
+      {field("bool", boolean()), FromJson(boolean(), "[true, false, null, true, true, false, false]")},
+      {field("i8", int8()), FromJson(int8(), "[-128, 127, 0, null, 1, -1, 5]")},
+      {field("i16", int16()), FromJson(int16(), "[-32768, 32767, 0, null, 1, -1, 5]")},
+      {field("i32", int32()), FromJson(int32(), "[-2147483648, 2147483647, 0, null, 1, -1, 5]")},
+      {field("i64", int64()),
+       FromJson(int64(), "[-9223372036854775808, 9223372036854775807, 0, null, 1, -1, 5]")},
+      {field("u8", uint8()), FromJson(uint8(), "[0, 255, 1, null, 2, 3, 4]")},
+      {field("u16", uint16()), FromJson(uint16(), "[0, 65535, 1, null, 2, 3, 4]")},
+      {field("u32", uint32()), FromJson(uint32(), "[0, 4294967295, 1, null, 2, 3, 4]")},
+      {field("u64", uint64()), FromJson(uint64(), "[0, 18446744073709551615, 1, null, 2, 3, 4]")},
+      {field("f16", float16()), FromJson(float16(), "[0.5, -2.25, 65504, null, 0, 1, -1]")},
+      {field("f32", float32()), FromJson(float32(), "[0.5, -2.25, 3.4e38, null, 0, 1e-30, -1]")},
+      {field("f64", float64()), FromJson(float64(), "[0.5, -2.25, 1.7e308, null, 0, 5e-324, -1]")},
+      {field("utf8", utf8()), FromJson(utf8(), R"(["a", "", null, "h\u00e9llo", "\u65e5\u672c", "x y", "z"])")},
+      {field("large_utf8", large_utf8()), FromJson(large_utf8(), R"(["a", "", null, "bb", "ccc", "d", "e"])")},
+      {field("binary", binary()), FromJson(binary(), R"(["\u0000\u0001", "", null, "abc", "\u00ff", "x", "y"])")},
+      {field("ts_s_utc", timestamp(TimeUnit::SECOND, "UTC")),
+       FromJson(timestamp(TimeUnit::SECOND, "UTC"), "[0, 1700000000, null, -1, 2, 3, 4]")},
+      {field("ts_ms_paris", timestamp(TimeUnit::MILLI, "Europe/Paris")),
+       FromJson(timestamp(TimeUnit::MILLI, "Europe/Paris"), "[0, 1700000000123, null, -1, 2, 3, 4]")},
+      {field("ts_us_ny", timestamp(TimeUnit::MICRO, "America/New_York")),
+       FromJson(timestamp(TimeUnit::MICRO, "America/New_York"), "[0, 1700000000123456, null, -1, 2, 3, 4]")},
+      {field("ts_ns", timestamp(TimeUnit::NANO)),
+       FromJson(timestamp(TimeUnit::NANO), "[0, 1700000000123456789, null, -1, 2, 3, 4]")},
+      {field("date32", date32()), FromJson(date32(), "[0, 19000, null, -1, 2, 3, 4]")},
+      {field("date64", date64()), FromJson(date64(), "[0, 86400000, null, -86400000, 172800000, 0, 0]")},
+      {field("dur_us", duration(TimeUnit::MICRO)), FromJson(duration(TimeUnit::MICRO), "[0, 1, null, -5, 7, 8, 9]")},
+      {field("dur_s", duration(TimeUnit::SECOND)), FromJson(duration(TimeUnit::SECOND), "[0, 1, null, -5, 7, 8, 9]")},
+      {field("dec", decimal128(20, 4)),
+       FromJson(decimal128(20, 4), R"(["123.4500", "-0.0001", null, "9999999999999999.9999", "0.0000", "1.0000", "2.0000"])")},
+      {field("dict", dictionary(dict_index, utf8())),
+       DictFromJson(dictionary(dict_index, utf8()), "[0, 1, null, 0, 2, 1, 0]", R"(["lo", "mid", "hi"])")},
+      {field("list", list(int32())), FromJson(list(int32()), "[[1, 2], [], null, [3], [null, 4], [5, 6, 7], [8]]")},
+      {field("struct", struct_({field("a", int32()), field("b", utf8())})),
+       FromJson(struct_({field("a", int32()), field("b", utf8())}),
+                R"([{"a": 1, "b": "x"}, null, {"a": null, "b": "y"}, {"a": 4, "b": null}, {"a": 5, "b": "z"},
+                    {"a": 6, "b": ""}, {"a": 7, "b": "w"}])")},
+      {field("fsl", fixed_size_list(float32(), 3)),
+       FromJson(fixed_size_list(float32(), 3), "[[1, 2, 3], null, [4, 5, 6], [0, 0, 0], [1, null, 1], [7, 8, 9], "
+                                               "[-1, -2, -3]]")},
+  };
+  arrow::FieldVector fields;
+  arrow::ArrayVector arrays;
+  for (auto& [f, a] : cols) {
+    fields.push_back(f);
+    arrays.push_back(a);
+  }
+  return arrow::Table::Make(arrow::schema(fields), arrays);
+}
+
+// `copies` copies of `t` end to end (to span row groups and parts).
+std::shared_ptr<arrow::Table> Repeat(const std::shared_ptr<arrow::Table>& t, int copies) {
+  std::vector<std::shared_ptr<arrow::Table>> v(copies, t);
+  return *arrow::ConcatenateTables(v);
+}
+
+TableOptions Small(int64_t row_group, int64_t part) {
+  TableOptions o;
+  o.row_group_size = row_group;
+  o.part_max_rows = part;
+  return o;
+}
+
+std::shared_ptr<arrow::Table> Drain(arrow::RecordBatchReader& reader, int64_t batch_size, bool* sizes_ok) {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  *sizes_ok = true;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> b;
+    auto st = reader.ReadNext(&b);
+    if (!st.ok()) {
+      ADD_FAILURE() << st.ToString();
+      return nullptr;
+    }
+    if (!b) break;
+    batches.push_back(b);
+  }
+  // Exactly batch_size rows per batch; only the last may be shorter (and never empty).
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const int64_t n = batches[i]->num_rows();
+    if (i + 1 < batches.size() ? n != batch_size : (n == 0 || n > batch_size)) {
+      ADD_FAILURE() << "batch " << i << " of " << batches.size() << " has " << n << " rows; batch_size "
+                    << batch_size;
+      *sizes_ok = false;
+    }
+  }
+  return *arrow::Table::FromRecordBatches(reader.schema(), batches);
+}
+
+}  // namespace
+
+// --- types ------------------------------------------------------------------------------
+
+TEST(TableTypes, EveryTypeRoundTripsExactly) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  // 70 rows in row groups of 8 and parts of 24: nulls and values cross every boundary.
+  auto data = Repeat(AllTypes(arrow::int8()), 10);
+  auto want = Repeat(AllTypes(arrow::int32()), 10);
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/all", ReaderOf(data), Small(8, 24)));
+  ASSERT_OK(t->Append(data));  // a second append goes through the schema check too
+  want = Repeat(want, 2);
+
+  ASSERT_OK_AND_ASSIGN(auto schema, t->schema());
+  EXPECT_TRUE(schema->Equals(*want->schema(), false)) << schema->ToString();
+  ASSERT_OK(b->Close());
+
+  // From a fresh reader: nothing may come from in-memory leftovers of the writer.
+  ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(tmp.Sub("b"), OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto got, ReadTable(*r, "/all"));
+  ASSERT_EQ(got->num_columns(), want->num_columns());
+  for (int c = 0; c < want->num_columns(); ++c) {
+    SCOPED_TRACE(want->field(c)->name());
+    EXPECT_TRUE(got->field(c)->type()->Equals(*want->field(c)->type()))
+        << got->field(c)->type()->ToString() << " vs " << want->field(c)->type()->ToString();
+    EXPECT_TRUE(got->column(c)->Equals(*want->column(c)));
+  }
+  // A range that starts and ends inside row groups of different parts.
+  ReadOptions ro;
+  ro.start = 13;
+  ro.stop = 121;
+  ASSERT_OK_AND_ASSIGN(auto mid, ReadTable(*r, "/all", ro));
+  EXPECT_TRUE(TablesEqual(*mid, *want->Slice(13, 108)));
+  // And streamed.
+  ASSERT_OK_AND_ASSIGN(auto tr, r->OpenTable("/all"));
+  ASSERT_OK_AND_ASSIGN(auto scan, tr->Scan(ro, 10));
+  bool sizes_ok = false;
+  auto scanned = Drain(*scan, 10, &sizes_ok);
+  ASSERT_NE(scanned, nullptr);
+  EXPECT_TRUE(TablesEqual(*scanned, *want->Slice(13, 108)));
+}
+
+// --- row ranges -------------------------------------------------------------------------
+
+class TableRanges : public ::testing::Test {
+ protected:
+  // Rows 0..147 in parts of 30, 30, 30, 10 | 30, 15 | 3 (three commits), row groups of 7.
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(b_, Bundle::Open(tmp_.Sub("b"), OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(t_, b_->CreateTable("/r", ReaderOf(MakeRows(0, 100)), Small(7, 30)));
+    ASSERT_OK(t_->Append(MakeRows(100, 45)));
+    ASSERT_OK(t_->Append(MakeRows(145, 3)));
+    ASSERT_OK_AND_ASSIGN(auto info, t_->Info());
+    ASSERT_EQ(info.num_parts, 7);
+    want_ = MakeRows(0, kRows);
+  }
+  static constexpr int64_t kRows = 148;
+  // Python-slice semantics for the expected result.
+  std::shared_ptr<arrow::Table> Expected(int64_t start, int64_t stop) const {
+    if (start < 0) start = std::max<int64_t>(0, kRows + start);
+    if (stop < 0 || stop > kRows) stop = kRows;
+    start = std::min(start, kRows);
+    return want_->Slice(start, std::max<int64_t>(0, stop - start));
+  }
+
+  TempDir tmp_;
+  std::shared_ptr<Bundle> b_;
+  std::shared_ptr<Table> t_;
+  std::shared_ptr<arrow::Table> want_;
+};
+
+TEST_F(TableRanges, EveryRangeMatchesArrowSlicing) {
+  // Part boundaries 30/60/90/100/130/145, row-group boundaries every 7 inside parts.
+  const std::vector<int64_t> points = {0, 1, 6, 7, 8, 29, 30, 31, 59, 60, 61, 89, 90, 99,
+                                       100, 101, 129, 130, 144, 145, 146, 147, 148, 149, 500};
+  for (int64_t start : points) {
+    for (int64_t stop : points) {
+      SCOPED_TRACE("start " + std::to_string(start) + " stop " + std::to_string(stop));
+      ReadOptions ro;
+      ro.start = start;
+      ro.stop = stop;
+      ASSERT_OK_AND_ASSIGN(auto got, t_->Read(ro));
+      ASSERT_TRUE(TablesEqual(*got, *Expected(start, stop)));
+    }
+  }
+}
+
+TEST_F(TableRanges, NegativeStartAndStopBeyondEndClampLikePython) {
+  struct Case {
+    int64_t start, stop;
+  };
+  for (auto c : std::vector<Case>{{-10, -1}, {-1, -1}, {-148, -1}, {-1000, -1}, {-10, 140}, {-10, 1000},
+                                  {0, 1000}, {148, -1}, {200, -1}, {200, 300}, {50, 20}, {-5, 3}}) {
+    SCOPED_TRACE("start " + std::to_string(c.start) + " stop " + std::to_string(c.stop));
+    ReadOptions ro;
+    ro.start = c.start;
+    ro.stop = c.stop;
+    ASSERT_OK_AND_ASSIGN(auto got, t_->Read(ro));
+    EXPECT_TRUE(TablesEqual(*got, *Expected(c.start, c.stop)));
+    EXPECT_TRUE(got->schema()->Equals(*want_->schema(), false));  // even when empty
+  }
+  ASSERT_OK_AND_ASSIGN(auto head, t_->Head(33));
+  EXPECT_TRUE(TablesEqual(*head, *want_->Slice(0, 33)));
+  ASSERT_OK_AND_ASSIGN(auto all, t_->Head(10'000));
+  EXPECT_TRUE(TablesEqual(*all, *want_));
+  EXPECT_STATUS_CODE(t_->Head(-1), StatusCode::kInvalid);
+}
+
+TEST_F(TableRanges, ColumnProjectionKeepsRequestedOrder) {
+  ReadOptions ro;
+  ro.columns = {"name", "id"};
+  ro.start = 25;
+  ro.stop = 105;
+  ASSERT_OK_AND_ASSIGN(auto got, t_->Read(ro));
+  ASSERT_OK_AND_ASSIGN(auto want, want_->Slice(25, 80)->SelectColumns({2, 0}));
+  EXPECT_TRUE(TablesEqual(*got, *want));
+}
+
+TEST_F(TableRanges, UnknownColumnIsNotFoundNamingIt) {
+  ReadOptions ro;
+  ro.columns = {"id", "no_such_column"};
+  auto got = t_->Read(ro);
+  EXPECT_STATUS_CODE(got, StatusCode::kNotFound);
+  EXPECT_TRUE(Contains(got.status().message(), "no_such_column")) << got.status().ToString();
+  EXPECT_TRUE(Contains(got.status().message(), "/r")) << got.status().ToString();
+  EXPECT_STATUS_CODE(t_->Scan(ro, 10), StatusCode::kNotFound);
+  EXPECT_STATUS_CODE(t_->Head(5, {"nope"}), StatusCode::kNotFound);
+}
+
+TEST_F(TableRanges, ScanYieldsExactBatchesThatConcatenateToTheRead) {
+  struct Case {
+    int64_t batch, start, stop;
+    std::vector<std::string> columns;
+  };
+  const std::vector<Case> cases = {
+      {1, 0, -1, {}},        {7, 0, -1, {}},        {10, 0, -1, {}},   {33, 0, -1, {}}, {148, 0, -1, {}},
+      {1000, 0, -1, {}},     {4, 29, 131, {}},      {9, -17, -1, {}},  {5, 3, 4, {}},   {5, 60, 60, {}},
+      {11, 12, 140, {"x"}},  {6, 0, 100, {"name", "id"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE("batch " + std::to_string(c.batch) + " range " + std::to_string(c.start) + ".." +
+                 std::to_string(c.stop) + " columns " + std::to_string(c.columns.size()));
+    ReadOptions ro;
+    ro.start = c.start;
+    ro.stop = c.stop;
+    ro.columns = c.columns;
+    ASSERT_OK_AND_ASSIGN(auto read, t_->Read(ro));
+    ASSERT_OK_AND_ASSIGN(auto scan, t_->Scan(ro, c.batch));
+    EXPECT_TRUE(scan->schema()->Equals(*read->schema(), false));
+    bool sizes_ok = false;
+    auto scanned = Drain(*scan, c.batch, &sizes_ok);
+    ASSERT_NE(scanned, nullptr);
+    EXPECT_TRUE(sizes_ok);
+    EXPECT_TRUE(TablesEqual(*scanned, *read));
+  }
+  EXPECT_STATUS_CODE(t_->Scan({}, 0), StatusCode::kInvalid);
+}
+
+TEST(TableProjection, NestedColumnsProjectWhole) {
+  // Columns after a struct / list map to later Parquet leaves; projecting them must not
+  // pick up a neighbour's leaves.
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  auto data = Repeat(AllTypes(arrow::int32()), 5);
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/all", ReaderOf(data), Small(6, 20)));
+  for (const std::vector<std::string>& cols : std::vector<std::vector<std::string>>{
+           {"struct"}, {"fsl", "struct"}, {"list", "i8"}, {"struct", "fsl", "list", "dict"}, {"fsl"}}) {
+    std::string label;
+    std::vector<int> idx;
+    for (const auto& c : cols) {
+      label += c + " ";
+      idx.push_back(data->schema()->GetFieldIndex(c));
+    }
+    SCOPED_TRACE(label);
+    ReadOptions ro;
+    ro.columns = cols;
+    ro.start = 3;
+    ro.stop = 31;
+    ASSERT_OK_AND_ASSIGN(auto got, t->Read(ro));
+    ASSERT_OK_AND_ASSIGN(auto want, data->Slice(3, 28)->SelectColumns(idx));
+    EXPECT_TRUE(TablesEqual(*got, *want));
+  }
+}
+
+// --- appends ----------------------------------------------------------------------------
+
+class TableAppend : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = tmp_.Sub("b");
+    ASSERT_OK_AND_ASSIGN(b_, Bundle::Open(root_, OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(t_, b_->CreateTable("/t", ReaderOf(MakeRows(0, 50)), Small(16, 1000)));
+  }
+
+  // Appending `data` fails with kTypeError whose message contains every one of `words`,
+  // and leaves no trace: same commit, same parts, no new file on disk.
+  void ExpectRejected(const std::shared_ptr<arrow::Table>& data, const std::vector<std::string>& words) {
+    const int64_t commit = b_->commit().id;
+    const auto files = ListFiles(root_ + "/data");
+    ASSERT_OK_AND_ASSIGN(auto info, t_->Info());
+    Status st = t_->Append(data);
+    EXPECT_STATUS_CODE(st, StatusCode::kTypeError);
+    for (const auto& w : words) EXPECT_TRUE(Contains(st.message(), w)) << "no '" << w << "' in " << st.ToString();
+    EXPECT_EQ(b_->commit().id, commit);
+    EXPECT_EQ(ListFiles(root_ + "/data"), files);
+    ASSERT_OK_AND_ASSIGN(auto after, t_->Info());
+    EXPECT_EQ(after.part_files, info.part_files);
+    ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(root_, OpenMode::kRead));
+    EXPECT_EQ(r->commit().id, commit);
+  }
+
+  TempDir tmp_;
+  std::string root_;
+  std::shared_ptr<Bundle> b_;
+  std::shared_ptr<Table> t_;
+};
+
+TEST_F(TableAppend, WrongTypeNamesColumnAndBothTypes) {
+  auto rows = MakeRows(50, 5);
+  auto id32 = *arrow::compute::Cast(rows->column(0), arrow::int32());
+  auto bad = *rows->SetColumn(0, arrow::field("id", arrow::int32()), id32.chunked_array());
+  ExpectRejected(bad, {"id", "int32", "int64", "/t"});
+}
+
+TEST_F(TableAppend, MissingColumnIsNamed) {
+  auto bad = *MakeRows(50, 5)->RemoveColumn(1);
+  ExpectRejected(bad, {"'x'", "double", "missing"});
+}
+
+TEST_F(TableAppend, ExtraColumnIsNamed) {
+  auto rows = MakeRows(50, 5);
+  auto extra = arrow::ChunkedArray::Make({FromJson(arrow::int8(), "[1, 2, 3, 4, 5]")}).ValueOrDie();
+  auto bad = *rows->AddColumn(3, arrow::field("extra", arrow::int8()), extra);
+  ExpectRejected(bad, {"extra", "int8"});
+}
+
+TEST_F(TableAppend, DuplicateColumnIsRejected) {
+  auto rows = MakeRows(50, 5);
+  auto bad = *rows->AddColumn(3, arrow::field("id", arrow::int64()), rows->column(0));
+  ExpectRejected(bad, {"id"});
+}
+
+TEST_F(TableAppend, ColumnsInAnotherOrderAreAccepted) {
+  auto rows = MakeRows(50, 20);
+  ASSERT_OK_AND_ASSIGN(auto shuffled, rows->SelectColumns({2, 0, 1}));  // name, id, x
+  ASSERT_OK(t_->Append(shuffled));
+  // Lossless physical variants are accepted too: large_string for string.
+  auto more = MakeRows(70, 10);
+  auto big = *arrow::compute::Cast(more->column(2), arrow::large_utf8());
+  ASSERT_OK(t_->Append(*more->SetColumn(2, arrow::field("name", arrow::large_utf8()), big.chunked_array())));
+  ASSERT_OK_AND_ASSIGN(auto got, t_->Read({}));
+  EXPECT_TRUE(TablesEqual(*got, *MakeRows(0, 80)));  // stored in the table's column order and types
+}
+
+TEST_F(TableAppend, ReadOnlyBundleRefusesEveryWrite) {
+  ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(root_, OpenMode::kRead));
+  EXPECT_FALSE(r->writable());
+  ASSERT_OK_AND_ASSIGN(auto t, r->OpenTable("/t"));
+  Status st = t->Append(MakeRows(50, 5));
+  EXPECT_STATUS_CODE(st, StatusCode::kReadOnly);
+  EXPECT_TRUE(Contains(st.message(), "read-only")) << st.ToString();
+  EXPECT_STATUS_CODE(r->CreateGroup("/g"), StatusCode::kReadOnly);
+  EXPECT_STATUS_CODE(r->SetAttr("/", "k", "1"), StatusCode::kReadOnly);
+  EXPECT_STATUS_CODE(r->RemoveNode("/t"), StatusCode::kReadOnly);
+  EXPECT_STATUS_CODE(r->CreateTable("/t2", ReaderOf(MakeRows(0, 1))), StatusCode::kReadOnly);
+  // A closed writer is read-only too.
+  ASSERT_OK(b_->Close());
+  EXPECT_STATUS_CODE(t_->Append(MakeRows(50, 5)), StatusCode::kReadOnly);
+  ASSERT_OK_AND_ASSIGN(auto again, Bundle::Open(root_, OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto rows, ReadTable(*again, "/t"));
+  EXPECT_EQ(rows->num_rows(), 50);
+}
+
+// --- info -------------------------------------------------------------------------------
+
+TEST(TableInfo, ComesFromTheManifestAlone) {
+  TempDir tmp;
+  const std::string root = tmp.Sub("b");
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(root, OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/g/t", ReaderOf(MakeRows(0, 250)), Small(32, 100)));
+    ASSERT_OK(t->Append(MakeRows(250, 30)));
+  }
+  // Without a single data file, Info still answers (and reads fail loudly).
+  std::vector<std::string> parquet;
+  for (const auto& f : ListFiles(root + "/data")) {
+    parquet.push_back(root + "/data/" + f);
+    fs::remove(root + "/data/" + f);
+  }
+  ASSERT_EQ(parquet.size(), 4u);
+  ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(root, OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto t, r->OpenTable("/g/t"));
+  ASSERT_OK_AND_ASSIGN(auto info, t->Info());
+  EXPECT_EQ(info.path, "/g/t");
+  EXPECT_EQ(info.num_rows, 280);
+  EXPECT_EQ(info.num_columns, 3);
+  EXPECT_EQ(info.num_parts, 4);  // 100 + 100 + 50, then 30
+  EXPECT_EQ(info.column_names, (std::vector<std::string>{"id", "x", "name"}));
+  EXPECT_EQ(info.column_types, (std::vector<std::string>{"int64", "double", "string"}));
+  EXPECT_GT(info.size_bytes, 0);
+  EXPECT_EQ(info.options.row_group_size, 32);
+  EXPECT_EQ(info.options.part_max_rows, 100);
+  auto listed = info.part_files;
+  std::sort(listed.begin(), listed.end());
+  std::sort(parquet.begin(), parquet.end());
+  EXPECT_EQ(listed, parquet);
+  EXPECT_FALSE(info.created_at.empty());
+  ASSERT_OK_AND_ASSIGN(auto n, t->num_rows());
+  EXPECT_EQ(n, 280);
+  ASSERT_OK_AND_ASSIGN(auto schema, t->schema());
+  EXPECT_TRUE(schema->Equals(*MakeRows(0, 1)->schema(), false));
+  EXPECT_STATUS_CODE(t->Read({}), StatusCode::kCorruption);
+}
