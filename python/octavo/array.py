@@ -131,6 +131,8 @@ def _parse_key(key, shape: tuple[int, ...]):
 def _as_array_data(value, dtype: np.dtype, what: str) -> np.ndarray:
     """Convert values to write; refuses lossy kind changes (float -> int, ...)."""
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        if isinstance(value, float) and dtype.kind in "biu":
+            raise SchemaError(f"{what}: cannot write the float {value!r} to a {dtype} array (cast it first)")
         try:
             return np.asarray(value, dtype=dtype) if dtype.kind != "b" or isinstance(value, bool) \
                 else np.asarray(bool(value))

@@ -522,6 +522,10 @@ class Bundle:
         pyarrow Schema as ``data`` is taken as the description.
         """
         opts = _options(options, kwargs)
+        if name is not None and not isinstance(name, str):  # create_table(path, data)
+            if data is not None:
+                raise TypeError("create_table(where, name, data): name must be a string")
+            name, data = None, name
         path = _join(_abs(where), name)
         if isinstance(data, pa.Schema):
             schema, data = data, None

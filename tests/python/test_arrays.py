@@ -164,22 +164,23 @@ def test_append_and_resize(bundle):
 
 def test_writes_are_commits_and_snapshots_stay(bundle_path):
     with octavo.open(bundle_path, "a") as b:
-        a = b.create_array("/m", np.zeros((8, 8), dtype="int64"), chunks=(4, 4))
+        a = b.create_array("/m", np.full((8, 8), 3, dtype="int64"), chunks=(4, 4))  # 4 stored chunks
         c0 = b.commit["id"]
         reader = octavo.open(bundle_path)
         ra = reader["/m"]
         a[0:2, 0:2] = 1
         a.append(np.ones((4, 8), dtype="int64") * 2)
         assert b.commit["id"] == c0 + 2
-        np.testing.assert_array_equal(ra[:], np.zeros((8, 8)))  # the reader's snapshot
+        np.testing.assert_array_equal(ra[:], np.full((8, 8), 3))  # the reader's snapshot
         assert ra.shape == (8, 8)
         reader.refresh()
         assert ra.shape == (12, 8) and ra[0, 0] == 1 and ra[11, 7] == 2
         old = octavo.open(bundle_path, commit=c0)
-        np.testing.assert_array_equal(old["/m"][:], np.zeros((8, 8)))
-        # A changed chunk is a new file; the old file is still there for the old commit.
-        files = set(os.listdir(os.path.dirname(ra.info()["zarr_json"] and a._native.chunk_refs()[0][1])))
-        assert len(files) >= 5
+        np.testing.assert_array_equal(old["/m"][:], np.full((8, 8), 3))
+        # A changed chunk is a new file; the old file is still there for the old commit:
+        # 4 original chunks + 1 rewritten + 2 appended.
+        files = set(os.listdir(os.path.dirname(a._native.chunk_refs()[0][1])))
+        assert len(files) == 7
         reader.close()
         old.close()
 
@@ -235,7 +236,7 @@ def test_zarr_python_reads_octavo_arrays(bundle, compressor, shuffle):
     assert isinstance(z, zarr.Array)
     assert z.shape == (37, 23) and z.chunks == (10, 7) and z.dtype == np.float32
     np.testing.assert_array_equal(z[:], want)
-    np.testing.assert_array_equal(z[3:20:2, ::-1], want[3:20:2, ::-1])
+    np.testing.assert_array_equal(z[3:20:2, ::2], want[3:20:2, ::2])  # zarr-python has no negative steps
     assert z.attrs["k"] == [1, 2]
     # The chunk files on disk are plain Zarr chunks: a copy laid out as a Zarr store opens too.
 
@@ -244,7 +245,7 @@ def test_zarr_store_group_and_commit(bundle):
     bundle.create_group("/exp", title="experiment")
     a = bundle.create_array("/exp/raw", np.arange(100, dtype="uint16").reshape(10, 10), chunks=(3, 3))
     bundle.create_array("/exp/sub/mask", np.eye(4, dtype=bool))
-    bundle.create_table("/exp/table", {"x": np.arange(3)})
+    bundle.create_table("/exp/table", data={"x": np.arange(3)})
     c = bundle.commit["id"]
     a[:] = 7
     store = ZarrStore(bundle, "/exp", commit=c)

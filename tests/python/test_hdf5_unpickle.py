@@ -22,9 +22,14 @@ PLAIN = [
 @pytest.mark.parametrize("i", range(len(PLAIN)))
 def test_plain_values(proto, i):
     v = PLAIN[i]
+    got = unpickle(pickle.dumps(v, protocol=proto))
     if proto < 3 and isinstance(v, bytes):
-        pytest.skip("bytes need protocol 3+ in Python 3")
-    assert unpickle(pickle.dumps(v, protocol=proto)) == v
+        # Python 3 pickles bytes as a call (bytes / _codecs.encode) below protocol 3: a
+        # call we never execute, so it must come back as an opaque value, not as bytes.
+        # (the unpickler may also recognise the _codecs.encode(str, "latin1") pattern).
+        assert got == v or (isinstance(got, dict) and "__opaque__" in got), got
+    else:
+        assert got == v
 
 
 @pytest.mark.parametrize("proto", range(0, 6))
