@@ -31,14 +31,16 @@ then
   $PY -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
 fi
 
-# Rebuild only when a source file changed since the last successful install.
+# Rebuild only when a source file changed since the last successful install, or when
+# the installed package is another checkout's.
 # One build at a time: concurrent callers wait on the lock instead of racing in build/.
 mkdir -p build
 exec 9>build/.setup.lock
 flock 9
 STAMP=build/.installed-stamp
 if [ -f "$STAMP" ] && [ -z "$(find src include python CMakeLists.txt cmake pyproject.toml tests/cpp -newer "$STAMP" -print -quit)" ] \
-   && $PY -c "import octavo._octavo" 2>/dev/null && command -v octavo >/dev/null; then
+   && $PY -c "import os, sys, octavo._octavo as m; sys.exit(0 if os.path.realpath(sys.modules['octavo'].__file__).startswith(os.path.realpath('python')) else 1)" 2>/dev/null \
+   && command -v octavo >/dev/null; then
   exit 0
 fi
 echo "[setup] building octavo (C++ core, CLI, Python extension, C++ tests)"
