@@ -17,6 +17,7 @@ from .errors import (
     NotFoundError,
     OctavoError,
     OctavoIOError,
+    QueryError,
     ReadOnlyError,
     SchemaError,
     UnsupportedVersionError,
@@ -26,4 +27,5 @@ __all__ = [
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
+    "QueryError",
 ]

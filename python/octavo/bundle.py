@@ -363,6 +363,42 @@ class Table(Node):
             yield from_arrow(pa.Table.from_batches([batch]), return_type, row_offset=offset)
             offset += batch.num_rows
 
+    # --- conditional reads (docs/queries.md) ----------------------------------------
+    def where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
+              stop: int | None = None, condvars: dict | None = None, chunk_size: int = 65_536,
+              return_type: str | None = None):
+        """Iterate over the rows where ``condition`` holds, in chunks of ``chunk_size`` rows.
+
+        ``condition`` is PyTables / SQL syntax, e.g. ``"(pressure > 3) & (name == 'a')"``;
+        ``condvars`` binds names to values. Parts and row groups whose statistics rule the
+        condition out are skipped; the returned object's ``.stats`` says what was skipped.
+        """
+        from . import query
+        return query.WhereResult(self, condition, columns, start, stop, condvars, chunk_size, return_type)
+
+    def read_where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
+                   stop: int | None = None, condvars: dict | None = None, return_type: str | None = None):
+        """All rows where ``condition`` holds, as one DataFrame / Table (pandas keeps row numbers as index)."""
+        from . import query
+        return query.read_where(self, condition, columns, start, stop, condvars, return_type)
+
+    def get_where_list(self, condition: str, start: int | None = None, stop: int | None = None,
+                       condvars: dict | None = None, sort: bool = True):
+        """Row numbers (numpy int64, ascending) where ``condition`` holds."""
+        from . import query
+        return query.get_where_list(self, condition, start, stop, condvars)
+
+    def read_coordinates(self, coords, columns: list[str] | None = None, return_type: str | None = None):
+        """The rows with the given numbers (or a boolean mask), in the given order."""
+        from . import query
+        return query.read_coordinates(self, coords, columns, return_type)
+
+    @property
+    def last_query_stats(self) -> dict | None:
+        """What the last where/read_where/get_where_list on this handle skipped and read."""
+        stats = getattr(self, "_last_stats", None)
+        return None if stats is None else stats.to_dict()
+
     def __arrow_c_schema__(self):
         """The table's Arrow schema as a PyCapsule (pa.schema(t) works)."""
         return self._native.schema()
@@ -630,15 +666,39 @@ class Bundle:
         self.table(path).append(data)
 
     def get_table(self, name: str, return_type: str | None = None, columns: list[str] | None = None,
-                  offset: int | None = None, limit: int | None = None):
-        """Read a table; ``offset``/``limit`` pick a row range, ``columns`` a projection."""
+                  offset: int | None = None, limit: int | None = None, where: str | None = None,
+                  condvars: dict | None = None):
+        """Read a table; ``offset``/``limit`` pick a row range, ``columns`` a projection,
+        ``where`` a condition (docs/queries.md) applied within that range."""
         start = int(offset or 0)
         stop = None if limit is None else start + int(limit)
+        if where is not None:
+            return self.table(name).read_where(where, columns, start, stop, condvars, return_type)
         return self.table(name).read(start, stop, columns=columns, return_type=return_type)
 
     def iter_table(self, name: str, chunk_size: int = 10_000, columns: list[str] | None = None,
-                   return_type: str | None = None):
+                   return_type: str | None = None, where: str | None = None, condvars: dict | None = None):
+        if where is not None:
+            return iter(self.table(name).where(where, columns, condvars=condvars, chunk_size=chunk_size,
+                                               return_type=return_type))
         return self.table(name).iter_batches(chunk_size, columns, return_type)
+
+    # --- SQL (DuckDB) ---------------------------------------------------------------
+    def sql(self, query: str, return_type: str | None = None, stream: bool = False):
+        """Run SQL over the bundle's tables at this handle's commit, through DuckDB.
+
+        Root-level tables are visible by bare name, every table by its quoted path
+        (``"/data/readout"``). DuckDB reads the Parquet parts directly, pushing projections
+        and filters into them. ``return_type``: 'pandas' (default), 'polars', 'arrow';
+        ``stream=True`` returns a pyarrow RecordBatchReader.
+        """
+        from . import query as _q
+        return _q.sql(self, query, return_type, stream)
+
+    def query_table(self, name: str, query: str, return_type: str | None = None, stream: bool = False):
+        """SQL over one table, called ``table`` in the query: ``SELECT avg(x) FROM table``."""
+        from . import query as _q
+        return _q.query_table(self, name, query, return_type, stream)
 
     def preview_table(self, name: str, n: int = 10, return_type: str | None = None):
         return self.table(name).head(n, return_type=return_type)

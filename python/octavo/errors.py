@@ -49,6 +49,10 @@ class ReadOnlyError(OctavoError, PermissionError):
     """A write was attempted on a bundle opened read-only."""
 
 
+class QueryError(OctavoError, ValueError):
+    """An SQL query (bundle.sql / query_table) that DuckDB rejected or failed to run."""
+
+
 _BY_CODE = {
     "Invalid": InvalidArgumentError,
     "NotFound": NotFoundError,
