@@ -552,7 +552,7 @@ class Compiler {
     OCTAVO_ASSIGN_OR_RETURN(auto ty, TypeOf(cmp, n, "compare " + a.What() + " with " + b.What()));
     (void)ty;
     // A comparison with a missing value is false, except != which is true (pandas / IEEE NaN).
-    t.expr = cp::call("coalesce", {cmp, cp::literal(op != "!=")});
+    t.expr = cp::call("coalesce", {cmp, cp::literal(op == "!=")});
     // Pruning: column OP literal (literal already in the column's type).
     const Typed* col = nullptr;
     const Typed* lit = nullptr;

@@ -1,5 +1,7 @@
 // Conditions: parser, compiler errors, statistics pruning, and Table::Where end to end.
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include "query/condition.h"
@@ -234,5 +236,37 @@ TEST(TableWhere, PushdownSkipsPartsAndRowGroups) {
   EXPECT_EQ(bad.status().code(), StatusCode::kIndexError);
 }
 
+}  // namespace
+}  // namespace octavo
+
+namespace octavo {
+namespace {
+// A comparison with a missing value is false; != is true; ~ flips (pandas on NaN).
+TEST(ConditionCompiler, MissingValuesFollowPandas) {
+  auto schema = arrow::schema({arrow::field("x", arrow::float64())});
+  arrow::DoubleBuilder b;
+  ASSERT_TRUE(b.AppendNull().ok());
+  ASSERT_TRUE(b.Append(10).ok());
+  ASSERT_TRUE(b.Append(200).ok());
+  ASSERT_TRUE(b.Append(std::nan("")).ok());
+  auto rb = arrow::RecordBatch::Make(schema, 4, {b.Finish().ValueOrDie()});
+  auto eb = arrow::compute::MakeExecBatch(*schema, rb).ValueOrDie();
+  auto eval = [&](const std::string& cond) {
+    auto c = query::Compile(cond, *schema, {}).ValueOrDie();
+    auto bound = c.filter.Bind(*schema).ValueOrDie();
+    auto out = arrow::compute::ExecuteScalarExpression(bound, eb).ValueOrDie().make_array();
+    EXPECT_EQ(out->null_count(), 0) << cond;
+    std::string bits;
+    auto ba = std::static_pointer_cast<arrow::BooleanArray>(out);
+    for (int64_t i = 0; i < ba->length(); ++i) bits += ba->Value(i) ? '1' : '0';
+    return bits;
+  };
+  EXPECT_EQ(eval("x > 100"), "0010");
+  EXPECT_EQ(eval("~(x > 100)"), "1101");
+  EXPECT_EQ(eval("x != 10"), "1011");
+  EXPECT_EQ(eval("x == 10"), "0100");
+  EXPECT_EQ(eval("x IS NULL"), "1001");
+  EXPECT_EQ(eval("x NOT IN (10, 200)"), "1001");
+}
 }  // namespace
 }  // namespace octavo
