@@ -62,8 +62,9 @@ def star_catalogue(b: octavo.Bundle) -> None:
     table.attrs.gath_date = "Wed, 06/12/2003 18:33"
     table.attrs.temperature = 18.4
     table.attrs.temp_scale = "Celsius"
-    pressure = [x["pressure"] for x in table.read(return_type="arrow").to_pylist()
-                if x["TDCcount"] > 3 and 20 <= x["pressure"] < 50]
+    # PyTables' in-kernel query, compiled in C++ and pushed into the Parquet files
+    pressure = table.read_where("(TDCcount > 3) & (20 <= pressure) & (pressure < 50)",
+                                columns=["pressure"], return_type="arrow").column("pressure").to_pylist()
     print(f"  star catalogue: {table.num_rows} particles; pressures with TDCcount>3 & 20<=p<50: {pressure}")
 
 
