@@ -59,10 +59,6 @@ T Unwrap(Result<T> r, const std::string& context = "") {
   return std::move(r).ValueOrDie();
 }
 
-// Arrow errors coming back through an arrow::RecordBatchReader lose octavo's code
-// ("Corruption: table /t: ..."); this restores it from the message prefix.
-Status FromArrowStatus(const arrow::Status& st);
-
 // --- addresses: BUNDLE[:/path] ---------------------------------------------------------
 struct Address {
   std::string bundle;   // file-system path of the bundle directory

@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "util/arrow_status.h"
 
 namespace octavo::cli {
 
@@ -332,7 +333,7 @@ int RunExport(const ExportArgs& args, const GlobalOptions& g) {
       st = arrow::Status::IOError(e.what());
     }
     if (!st.ok()) {
-      Status s = FromArrowStatus(st);
+      Status s = FromArrow(st);
       // Errors the engine already placed ("table /t: part file ...") keep their words.
       Check(s, s.message().rfind("table ", 0) == 0 ? ctx : ctx + ": reading table " + table->path());
     }

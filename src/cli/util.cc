@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "cli/cli.h"
+#include "util/arrow_status.h"
 
 namespace octavo::cli {
 
@@ -33,31 +34,7 @@ void Check(const Status& st, const std::string& context) {
   throw CliError(ExitCodeFor(st.code()), context.empty() ? msg : context + ": " + msg);
 }
 
-Status FromArrowStatus(const arrow::Status& st) {
-  if (st.ok()) return Status::OK();
-  const std::string& msg = st.message();
-  // octavo::ToArrow keeps unmapped codes as "<CodeName>: message" inside an Invalid.
-  static const StatusCode kCodes[] = {StatusCode::kCorruption, StatusCode::kLocked, StatusCode::kNotFound,
-                                      StatusCode::kTypeError, StatusCode::kAlreadyExists, StatusCode::kReadOnly,
-                                      StatusCode::kUnsupportedVersion, StatusCode::kInvalid};
-  for (StatusCode c : kCodes) {
-    std::string prefix = std::string(StatusCodeName(c)) + ": ";
-    if (msg.rfind(prefix, 0) == 0) return Status(c, msg.substr(prefix.size()));
-  }
-  StatusCode code = StatusCode::kInvalid;
-  switch (st.code()) {
-    case arrow::StatusCode::IOError: code = StatusCode::kIOError; break;
-    case arrow::StatusCode::TypeError: code = StatusCode::kTypeError; break;
-    case arrow::StatusCode::KeyError: code = StatusCode::kNotFound; break;
-    case arrow::StatusCode::IndexError: code = StatusCode::kIndexError; break;
-    case arrow::StatusCode::NotImplemented: code = StatusCode::kNotImplemented; break;
-    case arrow::StatusCode::SerializationError: code = StatusCode::kCorruption; break;
-    default: break;
-  }
-  return Status(code, msg);
-}
-
-void CheckArrow(const arrow::Status& st, const std::string& context) { Check(FromArrowStatus(st), context); }
+void CheckArrow(const arrow::Status& st, const std::string& context) { Check(FromArrow(st), context); }
 
 // --- addresses ------------------------------------------------------------------------------
 

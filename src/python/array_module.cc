@@ -10,6 +10,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "octavo/octavo.h"
+#include "python/binding_util.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -17,20 +18,9 @@ using namespace nb::literals;
 namespace octavo {
 namespace {
 
-struct ArrayStatusError : std::exception {
-  explicit ArrayStatusError(Status s) : st(std::move(s)) {}
-  const char* what() const noexcept override { return st.message().c_str(); }
-  Status st;
-};
-
-void Check(const Status& st) {
-  if (!st.ok()) throw ArrayStatusError(st);
-}
-template <typename T>
-T Unwrap(Result<T> r) {
-  if (!r.ok()) throw ArrayStatusError(r.status());
-  return std::move(r).ValueOrDie();
-}
+using py::Check;
+using py::StatusError;
+using py::Unwrap;
 
 using Bytes = nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using RoBytes = nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
@@ -38,7 +28,7 @@ using RoBytes = nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device
 std::vector<ArrayRange> Ranges(const std::vector<int64_t>& starts, const std::vector<int64_t>& stops,
                                const std::vector<int64_t>& steps) {
   if (starts.size() != stops.size() || starts.size() != steps.size())
-    throw ArrayStatusError(Status::Invalid("starts, stops and steps differ in length"));
+    throw StatusError(Status::Invalid("starts, stops and steps differ in length"));
   std::vector<ArrayRange> out;
   for (size_t i = 0; i < starts.size(); ++i) out.push_back(ArrayRange{starts[i], stops[i], steps[i]});
   return out;
@@ -66,15 +56,7 @@ nb::dict InfoToDict(const ArrayInfo& i) {
 }  // namespace
 
 void BindArrays(nb::module_& m) {
-  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
-    try {
-      std::rethrow_exception(p);
-    } catch (const ArrayStatusError& e) {
-      nb::object errors = nb::module_::import_("octavo.errors");
-      nb::object cls = errors.attr("error_class")(StatusCodeName(e.st.code()));
-      PyErr_SetString(cls.ptr(), e.st.message().c_str());
-    }
-  });
+  // StatusError is translated by the translator registered in module.cc.
 
   m.def("auto_chunks", [](const std::vector<int64_t>& shape, int itemsize) { return AutoChunks(shape, itemsize); });
 

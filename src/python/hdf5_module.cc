@@ -11,6 +11,7 @@
 
 #include "hdf5/unpickle.h"
 #include "octavo/hdf5.h"
+#include "python/binding_util.h"
 #include "util/arrow_status.h"
 
 namespace nb = nanobind;
@@ -19,38 +20,9 @@ using namespace nb::literals;
 namespace octavo {
 namespace {
 
-struct H5StatusError : std::exception {
-  explicit H5StatusError(Status s) : st(std::move(s)) {}
-  const char* what() const noexcept override { return st.message().c_str(); }
-  Status st;
-};
-
-template <typename T>
-T Unwrap(Result<T> r) {
-  if (!r.ok()) throw H5StatusError(r.status());
-  return std::move(r).ValueOrDie();
-}
-
-// An object with __arrow_c_stream__ handing out one table, once.
-struct H5Stream {
-  std::shared_ptr<arrow::Table> table;
-  nb::capsule Export(nb::handle) {
-    if (!table) throw std::runtime_error("this Arrow stream was already consumed");
-    auto reader = std::make_shared<arrow::TableBatchReader>(table);
-    auto* stream = new ArrowArrayStream;
-    auto st = arrow::ExportRecordBatchReader(reader, stream);
-    if (!st.ok()) {
-      delete stream;
-      throw H5StatusError(FromArrow(st));
-    }
-    table.reset();
-    return nb::capsule(stream, "arrow_array_stream", [](void* p) noexcept {
-      auto* s = static_cast<ArrowArrayStream*>(p);
-      if (s->release) s->release(s);
-      delete s;
-    });
-  }
-};
+using py::ArrowStream;
+using py::StatusError;
+using py::Unwrap;
 
 nb::object ToPython(const pickle::Value* v, std::unordered_map<const pickle::Value*, nb::object>& memo) {
   using pickle::Kind;
@@ -66,7 +38,7 @@ nb::object ToPython(const pickle::Value* v, std::unordered_map<const pickle::Val
       PyObject* s = PyUnicode_DecodeUTF8(v->str.data(), static_cast<Py_ssize_t>(v->str.size()), "surrogatepass");
       if (!s) {
         PyErr_Clear();
-        throw H5StatusError(Status::Invalid("pickle: str is not valid UTF-8"));
+        throw StatusError(Status::Invalid("pickle: str is not valid UTF-8"));
       }
       out = nb::steal(s);
       break;
@@ -121,18 +93,8 @@ nb::object ToPython(const pickle::Value* v, std::unordered_map<const pickle::Val
 }  // namespace
 
 void BindHdf5(nb::module_& m) {
-  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
-    try {
-      std::rethrow_exception(p);
-    } catch (const H5StatusError& e) {
-      nb::object errors = nb::module_::import_("octavo.errors");
-      nb::object cls = errors.attr("error_class")(StatusCodeName(e.st.code()));
-      PyErr_SetString(cls.ptr(), e.st.message().c_str());
-    }
-  });
+  // StatusError is translated by the translator registered in module.cc.
 
-  nb::class_<H5Stream>(m, "H5Stream")
-      .def("__arrow_c_stream__", &H5Stream::Export, "requested_schema"_a = nb::none());
 
   m.def(
       "h5_read_pandas",
@@ -142,7 +104,7 @@ void BindHdf5(nb::module_& m) {
           nb::gil_scoped_release release;
           t = Unwrap(hdf5::ReadPandas(path, key));
         }
-        return H5Stream{t};
+        return ArrowStream{std::make_shared<arrow::TableBatchReader>(t)};
       },
       "path"_a, "key"_a = "");
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "octavo/octavo.h"
+#include "python/binding_util.h"
 #include "util/arrow_status.h"
 
 namespace nb = nanobind;
@@ -21,44 +22,12 @@ using namespace nb::literals;
 namespace octavo {
 namespace {
 
-// Thrown by Check(); translated into the matching octavo.errors class.
-struct StatusError : std::exception {
-  explicit StatusError(Status s) : st(std::move(s)) {}
-  const char* what() const noexcept override { return st.message().c_str(); }
-  Status st;
-};
-
-void Check(const Status& st) {
-  if (!st.ok()) throw StatusError(st);
-}
-template <typename T>
-T Unwrap(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).ValueOrDie();
-}
+using py::ArrowStream;
+using py::Check;
+using py::StatusError;
+using py::Unwrap;
 
 // --- Arrow C data interface ----------------------------------------------------
-
-// An object with __arrow_c_stream__ that hands out a RecordBatchReader once.
-struct ArrowStream {
-  std::shared_ptr<arrow::RecordBatchReader> reader;
-
-  nb::capsule Export(nb::handle requested_schema) {
-    if (!reader) throw std::runtime_error("this Arrow stream was already consumed");
-    auto* stream = new ArrowArrayStream;
-    auto st = arrow::ExportRecordBatchReader(reader, stream);
-    if (!st.ok()) {
-      delete stream;
-      Check(FromArrow(st));
-    }
-    reader.reset();
-    return nb::capsule(stream, "arrow_array_stream", [](void* p) noexcept {
-      auto* s = static_cast<ArrowArrayStream*>(p);
-      if (s->release) s->release(s);
-      delete s;
-    });
-  }
-};
 
 nb::capsule ExportSchema(const std::shared_ptr<arrow::Schema>& schema) {
   auto* c = new ArrowSchema;

@@ -15,13 +15,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <numeric>
 #include <set>
 
 #include "query/condition.h"
 #include "table/conform.h"
 #include "table/parquet_io.h"
+#include "table/rechunk.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
 #include "util/arrow_status.h"
@@ -284,7 +284,7 @@ class WhereReader final : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    while (!done_ && pending_rows_ < batch_size_) {
+    while (!done_ && !rechunker_.full()) {
       std::shared_ptr<arrow::RecordBatch> b;
       std::vector<int64_t> rows;
       auto more = scanner_->Next(&b, &rows);
@@ -293,34 +293,9 @@ class WhereReader final : public arrow::RecordBatchReader {
         done_ = true;
         break;
       }
-      pending_rows_ += b->num_rows();
-      pending_.push_back(std::move(b));
+      rechunker_.Push(std::move(b));
     }
-    if (pending_rows_ == 0) {
-      *out = nullptr;
-      return arrow::Status::OK();
-    }
-    const int64_t want = std::min(batch_size_, pending_rows_);
-    std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
-    int64_t got = 0;
-    while (got < want) {
-      auto& front = pending_.front();
-      const int64_t take = std::min(want - got, front->num_rows());
-      if (take == front->num_rows()) {
-        parts.push_back(front);
-        pending_.pop_front();
-      } else {
-        parts.push_back(front->Slice(0, take));
-        front = front->Slice(take);
-      }
-      got += take;
-    }
-    pending_rows_ -= want;
-    if (parts.size() == 1) {
-      *out = parts[0];
-    } else {
-      ARROW_ASSIGN_OR_RAISE(*out, arrow::ConcatenateRecordBatches(parts));
-    }
+    ARROW_ASSIGN_OR_RAISE(*out, rechunker_.Pop());
     return arrow::Status::OK();
   }
 
@@ -329,8 +304,7 @@ class WhereReader final : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> schema_;
   int64_t batch_size_;
   bool done_ = false;
-  std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
-  int64_t pending_rows_ = 0;
+  BatchRechunker rechunker_{batch_size_};
 };
 
 struct Plan {

@@ -2,10 +2,10 @@
 #include <arrow/api.h>
 #include <parquet/arrow/reader.h>
 
-#include <deque>
 
 #include "table/conform.h"
 #include "table/parquet_io.h"
+#include "table/rechunk.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
 #include "util/arrow_status.h"
@@ -22,45 +22,21 @@ class TableScanReader final : public arrow::RecordBatchReader {
                   int64_t batch_size, bool use_threads)
       : root_(std::move(root)), table_path_(std::move(table_path)), entry_(std::move(entry)),
         slices_(std::move(slices)), fields_(std::move(fields)), schema_(std::move(schema)),
-        batch_size_(batch_size), use_threads_(use_threads) {}
+        use_threads_(use_threads), rechunker_(batch_size) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    while (pending_rows_ < batch_size_) {
+    while (!rechunker_.full()) {
       ARROW_ASSIGN_OR_RAISE(bool more, LoadNextRowGroup());
       if (!more) break;
     }
-    if (pending_rows_ == 0) {
-      *out = nullptr;
-      return arrow::Status::OK();
-    }
-    int64_t want = std::min(batch_size_, pending_rows_);
-    std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
-    int64_t got = 0;
-    while (got < want) {
-      auto& front = pending_.front();
-      int64_t take = std::min(want - got, front->num_rows());
-      if (take == front->num_rows()) {
-        parts.push_back(front);
-        pending_.pop_front();
-      } else {
-        parts.push_back(front->Slice(0, take));
-        front = front->Slice(take);
-      }
-      got += take;
-    }
-    pending_rows_ -= want;
-    if (parts.size() == 1) {
-      *out = parts[0];
-    } else {
-      ARROW_ASSIGN_OR_RAISE(*out, arrow::ConcatenateRecordBatches(parts));
-    }
+    ARROW_ASSIGN_OR_RAISE(*out, rechunker_.Pop());
     return arrow::Status::OK();
   }
 
  private:
-  // Appends the next row group's rows (already trimmed to the requested range) to pending_.
+  // Pushes the next row group's rows (already trimmed to the requested range) to rechunker_.
   arrow::Result<bool> LoadNextRowGroup() {
     while (slice_ < slices_.size()) {
       const PartSlice& s = slices_[slice_];
@@ -106,8 +82,7 @@ class TableScanReader final : public arrow::RecordBatchReader {
         ARROW_RETURN_NOT_OK(tr.ReadNext(&b));
         if (!b) break;
         // Carry the table's schema (with its metadata) on every batch.
-        pending_.push_back(arrow::RecordBatch::Make(schema_, b->num_rows(), b->columns()));
-        pending_rows_ += b->num_rows();
+        rechunker_.Push(arrow::RecordBatch::Make(schema_, b->num_rows(), b->columns()));
       }
       return true;
     }
@@ -119,7 +94,6 @@ class TableScanReader final : public arrow::RecordBatchReader {
   std::vector<PartSlice> slices_;
   std::vector<int> fields_;
   std::shared_ptr<arrow::Schema> schema_;
-  int64_t batch_size_;
   bool use_threads_;
 
   size_t slice_ = 0;
@@ -127,8 +101,7 @@ class TableScanReader final : public arrow::RecordBatchReader {
   int64_t emitted_in_slice_ = 0;
   std::unique_ptr<parquet::arrow::FileReader> reader_;
   std::vector<int> leaves_;
-  std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
-  int64_t pending_rows_ = 0;
+  BatchRechunker rechunker_;
 };
 
 }  // namespace

@@ -4,6 +4,18 @@ namespace octavo {
 
 Status FromArrow(const arrow::Status& st) {
   if (st.ok()) return Status::OK();
+  // ToArrow keeps octavo codes Arrow has no equivalent for as "<CodeName>: message"
+  // inside an Invalid; recover them so a round trip through an Arrow stream keeps the code.
+  if (st.code() == arrow::StatusCode::Invalid) {
+    static const StatusCode kCarried[] = {StatusCode::kCorruption,         StatusCode::kLocked,
+                                          StatusCode::kNotFound,           StatusCode::kTypeError,
+                                          StatusCode::kAlreadyExists,      StatusCode::kReadOnly,
+                                          StatusCode::kUnsupportedVersion, StatusCode::kInvalid};
+    for (StatusCode c : kCarried) {
+      const std::string prefix = std::string(StatusCodeName(c)) + ": ";
+      if (st.message().rfind(prefix, 0) == 0) return Status(c, st.message().substr(prefix.size()));
+    }
+  }
   StatusCode code = StatusCode::kInvalid;
   switch (st.code()) {
     case arrow::StatusCode::IOError: code = StatusCode::kIOError; break;

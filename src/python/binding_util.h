@@ -1,0 +1,58 @@
+// Shared by the nanobind translation units of `octavo._octavo`: Status -> Python
+// exceptions (classes chosen in octavo/errors.py), and the Arrow C stream object.
+#pragma once
+
+#include <arrow/c/abi.h>
+#include <arrow/c/bridge.h>
+#include <arrow/record_batch.h>
+#include <nanobind/nanobind.h>
+
+#include <exception>
+#include <memory>
+
+#include "octavo/status.h"
+#include "util/arrow_status.h"
+
+namespace octavo::py {
+
+namespace nb = nanobind;
+
+// Thrown by Check()/Unwrap(); the translator registered in module.cc turns it into the
+// matching octavo.errors class.
+struct StatusError : std::exception {
+  explicit StatusError(Status s) : st(std::move(s)) {}
+  const char* what() const noexcept override { return st.message().c_str(); }
+  Status st;
+};
+
+inline void Check(const Status& st) {
+  if (!st.ok()) throw StatusError(st);
+}
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) throw StatusError(r.status());
+  return std::move(r).ValueOrDie();
+}
+
+// An object with __arrow_c_stream__ that hands out a RecordBatchReader once.
+struct ArrowStream {
+  std::shared_ptr<arrow::RecordBatchReader> reader;
+
+  nb::capsule Export(nb::handle /*requested_schema*/) {
+    if (!reader) throw std::runtime_error("this Arrow stream was already consumed");
+    auto* stream = new ArrowArrayStream;
+    auto st = arrow::ExportRecordBatchReader(reader, stream);
+    if (!st.ok()) {
+      delete stream;
+      Check(FromArrow(st));
+    }
+    reader.reset();
+    return nb::capsule(stream, "arrow_array_stream", [](void* p) noexcept {
+      auto* s = static_cast<ArrowArrayStream*>(p);
+      if (s->release) s->release(s);
+      delete s;
+    });
+  }
+};
+
+}  // namespace octavo::py

@@ -1,0 +1,54 @@
+// Re-chunking a stream of record batches into batches of exactly `batch_size` rows
+// (the last may be shorter), across row-group and part boundaries. Used by Scan and Where.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+namespace octavo {
+
+class BatchRechunker {
+ public:
+  explicit BatchRechunker(int64_t batch_size) : batch_size_(batch_size) {}
+
+  void Push(std::shared_ptr<arrow::RecordBatch> b) {
+    pending_rows_ += b->num_rows();
+    pending_.push_back(std::move(b));
+  }
+  bool full() const { return pending_rows_ >= batch_size_; }
+  bool empty() const { return pending_rows_ == 0; }
+
+  // The next min(batch_size, pending) rows; nullptr when nothing is pending.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Pop() {
+    if (pending_rows_ == 0) return nullptr;
+    const int64_t want = std::min(batch_size_, pending_rows_);
+    std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
+    int64_t got = 0;
+    while (got < want) {
+      auto& front = pending_.front();
+      const int64_t take = std::min(want - got, front->num_rows());
+      if (take == front->num_rows()) {
+        parts.push_back(front);
+        pending_.pop_front();
+      } else {
+        parts.push_back(front->Slice(0, take));
+        front = front->Slice(take);
+      }
+      got += take;
+    }
+    pending_rows_ -= want;
+    if (parts.size() == 1) return parts[0];
+    return arrow::ConcatenateRecordBatches(parts);
+  }
+
+ private:
+  int64_t batch_size_;
+  std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
+  int64_t pending_rows_ = 0;
+};
+
+}  // namespace octavo
