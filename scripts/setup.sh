@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-APT_PKGS="libhdf5-dev ccache libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ninja-build"
+APT_PKGS="libhdf5-dev ccache libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ninja-build libb2-dev libblosc-dev"
 missing=""
 for p in $APT_PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -17,10 +17,10 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-PY_PKGS=(scikit-build-core nanobind "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil)
+PY_PKGS=(scikit-build-core nanobind "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow)
 if ! $PY - <<'PYEOF' 2>/dev/null
 import importlib, sys
-mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil"]
+mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL"]
 for m in mods:
     importlib.import_module(m)
 import pyarrow

@@ -14,14 +14,20 @@ namespace octavo {
 struct ArrayOptions {
   // Chunk shape; empty = automatic (see AutoChunks).
   std::vector<int64_t> chunks;
-  // zstd (default), lz4, gzip, zlib or none. lz4 and zlib are numcodecs codecs
-  // ("numcodecs.lz4", "numcodecs.zlib"), which zarr-python reads (with a warning that they
-  // are not in the Zarr v3 core specification).
+  // zstd (default), lz4, gzip, zlib, none, or blosc[:cname] with cname blosclz, lz4,
+  // lz4hc, zlib or zstd ("blosc" = "blosc:zstd"; the Zarr v3 "blosc" codec, C-Blosc 1).
+  // lz4 and zlib are numcodecs codecs ("numcodecs.lz4", "numcodecs.zlib"), which
+  // zarr-python reads (with a warning that they are not in the Zarr v3 core specification).
   std::string compressor = "zstd";
-  // Codec level; -1 = octavo's default (zstd 1, gzip/zlib 6, lz4 acceleration 1).
+  // Codec level; -1 = octavo's default (zstd 1, gzip/zlib 6, lz4 acceleration 1, blosc 5).
   int compression_level = -1;
-  // Byte shuffle before compression ("numcodecs.shuffle" with elementsize = itemsize).
+  // Byte shuffle before compression: "numcodecs.shuffle" with elementsize = itemsize, or
+  // for blosc its own shuffle="shuffle".
   bool shuffle = false;
+  // blosc only: bit shuffle (shuffle="bitshuffle"; takes precedence over `shuffle`).
+  bool bitshuffle = false;
+  // blosc only: block size in bytes; 0 = blosc's automatic choice.
+  int64_t blocksize = 0;
   // Zarr v3 fill_value, as JSON text: a number, true/false, "NaN", "Infinity",
   // "-Infinity" or a "0x..." hex bit pattern. Elements never written read as this.
   std::string fill_value = "0";
@@ -47,15 +53,21 @@ struct ArrayInfo {
   std::string path;
   std::vector<int64_t> shape;
   std::vector<int64_t> chunks;
-  std::string dtype;           // Zarr v3 data_type: bool, int8..int64, uint8..uint64, float32, float64
+  // bool, int8..int64, uint8..uint64, float16, float32, float64, complex64, complex128,
+  // S<n> (n-byte strings, Zarr null_terminated_bytes) or U<n> (n UTF-32 code points,
+  // Zarr fixed_length_utf32), spelled as numpy spells them.
+  std::string dtype;
   int itemsize = 0;
   std::string fill_value;      // JSON text
-  std::string compressor;      // zstd | lz4 | gzip | zlib | none
+  std::string compressor;      // zstd | lz4 | gzip | zlib | none | blosc:<cname>
   int compression_level = 0;
-  bool shuffle = false;
+  bool shuffle = false;        // byte shuffle (numcodecs.shuffle or blosc shuffle)
+  bool bitshuffle = false;     // blosc bit shuffle
+  std::string codecs;          // the codec pipeline, e.g. "bytes(little) | zstd(level=1)"
+  int64_t logical_bytes = 0;   // product(shape) * itemsize
   std::string zarr_json;       // the array's zarr.json (attributes = the node's attributes)
   int64_t num_chunks_stored = 0;  // chunks with a file; the others read as fill_value
-  int64_t size_bytes = 0;         // sum of stored chunk sizes
+  int64_t size_bytes = 0;         // sum of stored chunk sizes (compression ratio = logical_bytes / size_bytes)
   std::string created_at, modified_at;
 };
 

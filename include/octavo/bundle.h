@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "octavo/array.h"
+#include "octavo/file.h"
 #include "octavo/options.h"
 #include "octavo/status.h"
 #include "octavo/table.h"
@@ -100,6 +101,13 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
                                                      const void* data = nullptr, int64_t data_bytes = 0,
                                                      bool create_parents = true) = 0;
   virtual Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const = 0;
+
+  // --- file nodes (include/octavo/file.h) -----------------------------------
+  // A writer whose Close() commits the node; nothing is visible before.
+  virtual Result<std::unique_ptr<FileWriter>> CreateFile(const std::string& path,
+                                                         const FileWriteOptions& options = {}) = 0;
+  virtual Result<std::shared_ptr<FileReader>> OpenFile(const std::string& path) const = 0;
+  virtual Result<FileNodeInfo> GetFileInfo(const std::string& path) const = 0;  // without opening the content
 
   // --- history -------------------------------------------------------------
   virtual Result<std::vector<CommitInfo>> ListCommits() const = 0;

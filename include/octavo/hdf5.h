@@ -8,6 +8,10 @@
 #include "octavo/status.h"
 #include "octavo/type_fwd.h"
 
+namespace octavo {
+class Bundle;
+}
+
 namespace octavo::hdf5 {
 
 // One object found in an HDF5 file.
@@ -29,5 +33,100 @@ Result<std::vector<H5Object>> ListObjects(const std::string& path);
 // b"octavo.h5" records the source (file, key, pandas_type; series name).
 // key empty: the file must hold exactly one pandas object.
 Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, const std::string& key = "");
+
+// --- generic PyTables / HDF5 import (src/hdf5/pytables.cc) ------------------------------
+//
+// Every object of an HDF5 file mapped onto bundle nodes:
+//   group                      -> group (attributes kept)
+//   pandas HDFStore object     -> table (ReadPandas; pandas metadata kept, so to_pandas() rebuilds it)
+//   compound dataset (Table)   -> table: nested compound -> struct, shaped field -> fixed_size_list
+//                                 (nested per dimension), enum -> dictionary<int32, utf8> (names),
+//                                 bitfield / FALSE-TRUE enum -> bool, fixed string -> utf8 (trailing
+//                                 NULs stripped), big-endian -> native
+//   numeric / bool dataset     -> n-d array (Array, CArray, EArray; streamed in slabs of ~64 MiB)
+//   VLArray, vlen strings,     -> table with one column "value", one row per HDF5 row:
+//   1-d fixed-string array        vlstring/vlunicode/strings -> utf8, numeric atoms -> list<T>
+//   NODE_TYPE=file (filenode)  -> file node (the bytes)
+//   soft link                  -> soft link (target re-rooted under the destination)
+// Anything else (external links, object VLArrays (pickles), scalar datasets, float16, missing
+// compression filters, invalid names, ...) is listed as unsupported with the reason, never
+// silently dropped. PyTables' bookkeeping attributes (CLASS, VERSION, FIELD_*, NROWS, ...)
+// are dropped; user attributes become JSON attributes (pickled ones are unpickled safely).
+struct ImportItem {
+  std::string h5_path;   // "/group/table"
+  std::string h5_kind;   // group, pandas, table, array, carray, earray, vlarray, filenode, dataset, softlink, ...
+  std::string action;    // group | table | array | file | link | skip
+  std::string dest;      // bundle node path ("" for skip)
+  std::string detail;    // rows / shape / dtype / schema summary / link target
+  bool supported = true;
+  std::string reason;    // why not, when !supported
+};
+
+struct ImportReport {
+  std::string file;
+  std::vector<ImportItem> items;  // every object, parents before children
+  int64_t rows = 0;               // table rows written
+  int64_t bytes = 0;              // array / file bytes written
+  int num_unsupported() const;
+};
+
+struct ImportOptions {
+  bool dry_run = false;              // plan only: nothing is read beyond metadata, nothing written
+  std::string table_compression = "zstd";
+  int64_t array_slab_bytes = 64 << 20;  // arrays and file nodes are copied in slabs of this size
+};
+
+// What octavo sees in `path` and what an import would do with each object (no bundle).
+Result<ImportReport> InspectFile(const std::string& path);
+
+// Import every object of `path` under `dest` (a group path, created if missing) of
+// `bundle`, in one transaction: either everything supported is committed, or (on error)
+// nothing. If a transaction is already open the caller commits it.
+Result<ImportReport> ImportFile(const std::string& path, Bundle& bundle, const std::string& dest = "/",
+                                const ImportOptions& options = {});
+
+// --- migration of pandas HDF5 files to Parquet beside them (src/hdf5/migrate.cc) ---------------
+//
+// Naming rules (the one implementation; python/octavo/fileio.py calls it):
+//   x.h5 holding one pandas object            -> x.parquet
+//   x.h5 holding several (keys /a, /b/c)      -> x.a.parquet, x.b.c.parquet ('/' -> '.')
+std::string ParquetPathFor(const std::string& h5_path, const std::string& key, int num_keys);
+bool IsHdf5Path(const std::string& path);  // .h5 / .hdf5 / .hdf (any case)
+
+struct MigrateOptions {
+  bool recursive = false;
+  bool remove_h5 = false;     // delete an HDF5 file after all its outputs were verified
+  bool dry_run = false;       // report what would happen; write and delete nothing
+  bool overwrite = false;     // convert even when verified outputs exist
+  int jobs = 1;               // files converted in parallel (threads; HDF5 reads are serialised)
+  std::string compression = "zstd";
+  std::string root;           // --into: files land at /<path relative to root without suffix>
+  std::string into;           // bundle path: import every file there instead (ImportFile, one commit per file)
+  bool progress = false;      // one line per file on stderr
+};
+
+struct MigrateFileResult {
+  std::string file;
+  std::string status;            // converted | skipped | failed | planned
+  std::vector<std::string> outputs;  // Parquet files (or bundle node path)
+  std::vector<std::string> keys;
+  int64_t rows = 0;
+  bool removed = false;
+  std::string message;           // the error, or why skipped
+  double seconds = 0;
+};
+
+struct MigrateSummary {
+  std::vector<MigrateFileResult> files;
+  int converted = 0, skipped = 0, failed = 0, planned = 0;
+  double seconds = 0;
+};
+
+// HDF5 files under root (root itself if it is a file), sorted.
+Result<std::vector<std::string>> FindHdf5Files(const std::string& root, bool recursive);
+// Convert (or import) every file; one bad file never stops the others.
+Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const MigrateOptions& options);
+// One file to Parquet beside it: write (temp + rename), re-read, compare with the HDF5 data.
+MigrateFileResult MigrateFileToParquet(const std::string& file, const MigrateOptions& options);
 
 }  // namespace octavo::hdf5

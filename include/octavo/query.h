@@ -36,6 +36,7 @@ struct WhereOptions {
   CondVars condvars;                 // external values, by name
   int64_t batch_size = 64 * 1024;    // rows per emitted batch (the last may be shorter)
   bool use_threads = true;
+  bool use_index = true;             // false: ignore secondary indexes (scan with statistics only)
 };
 
 // What a conditional read skipped and read. Filled in while the result is consumed; final
@@ -47,7 +48,12 @@ struct QueryStats {
   int64_t row_groups_skipped = 0;   // ruled out by statistics (of skipped parts, or their own)
   int64_t rows_scanned = 0;         // rows decoded and tested
   int64_t rows_selected = 0;
-  int64_t bytes_read = 0;           // compressed bytes of the column chunks decoded
+  int64_t bytes_read = 0;           // compressed bytes of the column chunks (and index pages) decoded
+  int64_t row_groups_matched = 0;   // row groups whose statistics show every row matches (no filter run)
+  int64_t parts_sorted = 0;         // parts of the sorted run (Repack sort_by) among parts_total
+  int64_t parts_indexed = 0;        // parts answered through a secondary index
+  int64_t parts_index_stale = 0;    // parts whose index no longer matches the part (scanned instead)
+  std::string index_column;         // the indexed column used, if any
   std::vector<std::string> columns_read;  // the columns decoded: condition ∪ projection
 };
 

@@ -26,6 +26,18 @@ struct TableInfo {
   std::string modified_at;
   std::vector<std::string> part_files;    // absolute paths, in row order
   TableOptions options;
+  std::vector<std::string> sorted_by;     // set by Repack(sort_by) while its parts lead the table
+  int64_t sorted_rows = 0;                // rows of the sorted run (the rest was appended later)
+  std::vector<std::string> indexes;       // columns with a secondary index
+};
+
+// Rewriting a table's parts (one new commit; readers of older commits are unaffected).
+struct RepackOptions {
+  std::vector<std::string> sort_by;  // ascending, nulls last, NaN after numbers; empty = keep row order
+  int64_t row_group_size = 0;        // rows per row group of the new parts (and later appends); 0 = keep
+  // Rows sorted in memory at a time: a longer table is sorted in runs of this many rows,
+  // spilled to temporary Parquet files and k-way merged, so memory stays bounded.
+  int64_t run_rows = 4 << 20;
 };
 
 struct PartStats;  // per-part statistics kept in the manifest (src/format/manifest.h)
@@ -65,6 +77,17 @@ class Table {
   // The given rows (table row numbers, any order, repeats allowed), in that order.
   virtual Result<std::shared_ptr<arrow::Table>> ReadCoordinates(const std::vector<int64_t>& rows,
                                                                 const std::vector<std::string>& columns = {}) const = 0;
+
+  // Rewrites the table (sorted by options.sort_by if given) into new parts, one commit.
+  // The manifest records the order; Where then prunes the sorted parts sharply.
+  virtual Status Repack(const RepackOptions& options) = 0;
+
+  // Secondary indexes (one immutable index file per part, docs/format.md): used by Where /
+  // GetWhereList for ==, IN, <, <=, >, >=, BETWEEN on the column. One commit each; parts
+  // appended later are indexed on append.
+  virtual Status CreateIndex(const std::string& column) = 0;
+  virtual Status RemoveIndex(const std::string& column) = 0;
+  virtual Result<std::vector<std::string>> Indexes() const = 0;
 
   // Appends write new immutable parts and commit once; nothing is written on a schema mismatch.
   virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) = 0;

@@ -8,6 +8,7 @@
 from . import _preload  # noqa: F401  (must precede _octavo: see _preload.py)
 from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
+from .files import FileNode
 from .bundle import Bundle, Group, Node, SoftLink, Table, open
 from .errors import (
     AlreadyExistsError,
@@ -24,7 +25,7 @@ from .errors import (
 )
 
 __all__ = [
-    "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "__version__", "FORMAT_VERSION",
+    "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError",

@@ -7,6 +7,7 @@ opened the bundle earlier keep seeing the old contents.
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import operator
@@ -21,27 +22,61 @@ from .bundle import Node
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                    "float32", "float64")
-COMPRESSORS = ("zstd", "lz4", "gzip", "zlib", "none")
+                    "float16", "float32", "float64", "complex64", "complex128")
+# Plus fixed-width strings: numpy "S<n>" (Zarr null_terminated_bytes) and "U<n>" (Zarr fixed_length_utf32).
+COMPRESSORS = ("zstd", "lz4", "gzip", "zlib", "none", "blosc", "blosc:blosclz", "blosc:lz4", "blosc:lz4hc",
+               "blosc:zlib", "blosc:zstd")
 
 
 def _dtype_name(dtype) -> str:
+    """numpy dtype -> octavo's name (byte order is dropped: data is converted to little-endian)."""
     try:
         dt = np.dtype(dtype)
     except TypeError as e:
         raise SchemaError(f"not a numpy dtype: {dtype!r}") from e
-    if dt.name not in SUPPORTED_DTYPES:
-        raise SchemaError(f"unsupported array dtype {dt} (supported: {', '.join(SUPPORTED_DTYPES)})")
+    if dt.kind == "S" and dt.itemsize > 0:
+        return f"S{dt.itemsize}"
+    if dt.kind == "U" and dt.itemsize > 0:
+        return f"U{dt.itemsize // 4}"
+    if dt.name not in SUPPORTED_DTYPES or dt.fields is not None:
+        raise SchemaError(f"unsupported array dtype {dt} (supported: {', '.join(SUPPORTED_DTYPES)}, "
+                          f"S<n> bytes, U<n> unicode)")
     return dt.name
+
+
+def _float_json(f: float):
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "Infinity" if f > 0 else "-Infinity"
+    return f
 
 
 def fill_value_json(value, dtype_name: str) -> str:
     """A Python/numpy fill value as Zarr v3 fill_value JSON for ``dtype_name``."""
     dt = np.dtype(dtype_name)
     if value is None:
-        value = False if dt.kind == "b" else 0
+        value = False if dt.kind == "b" else b"" if dt.kind == "S" else "" if dt.kind == "U" else 0
     if isinstance(value, np.generic):
         value = value.item()
+    if dt.kind == "S":
+        if isinstance(value, str):
+            value = value.encode()
+        if not isinstance(value, bytes) or len(value) > dt.itemsize:
+            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array (bytes of at most "
+                                       f"{dt.itemsize})")
+        return json.dumps(base64.standard_b64encode(value).decode("ascii"))
+    if dt.kind == "U":
+        if not isinstance(value, str) or len(value) > dt.itemsize // 4:
+            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array (a str of at most "
+                                       f"{dt.itemsize // 4} characters)")
+        return json.dumps(value)
+    if dt.kind == "c":
+        try:
+            c = complex(value)
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array") from e
+        return json.dumps([_float_json(c.real), _float_json(c.imag)])
     if dt.kind == "b":
         if not isinstance(value, (bool, int)) or value not in (0, 1):
             raise InvalidArgumentError(f"fill_value {value!r} is not valid for a bool array")
@@ -68,6 +103,14 @@ def fill_value_json(value, dtype_name: str) -> str:
 
 def _fill_value_from_json(text: str, dtype: np.dtype):
     v = json.loads(text)
+    if dtype.kind == "S":
+        return dtype.type(base64.standard_b64decode(v))
+    if dtype.kind == "U":
+        return dtype.type(v)
+    if dtype.kind == "c":
+        part = np.dtype(f"float{dtype.itemsize * 4}")
+        return dtype.type(complex(_fill_value_from_json(json.dumps(v[0]), part),
+                                  _fill_value_from_json(json.dumps(v[1]), part)))
     if isinstance(v, str):
         if v == "NaN":
             v = float("nan")
@@ -140,7 +183,15 @@ def _as_array_data(value, dtype: np.dtype, what: str) -> np.ndarray:
             raise SchemaError(f"{what}: {value!r} does not fit dtype {dtype}: {e}") from e
     arr = np.asarray(value)
     if arr.dtype != dtype:
-        if arr.dtype.kind not in "biuf" or not np.can_cast(arr.dtype, dtype, casting="same_kind"):
+        if dtype.kind in "SU":
+            if arr.dtype.kind != dtype.kind:
+                raise SchemaError(f"{what}: cannot write {arr.dtype} data to a {dtype} array (use "
+                                  f"{'bytes' if dtype.kind == 'S' else 'str'} values)")
+            if arr.dtype.itemsize > dtype.itemsize:
+                longest = max((len(x) for x in arr.reshape(-1).tolist()), default=0)
+                if longest > dtype.itemsize // (4 if dtype.kind == "U" else 1):
+                    raise SchemaError(f"{what}: a string of length {longest} does not fit dtype {dtype}")
+        elif arr.dtype.kind not in "biufc" or not np.can_cast(arr.dtype, dtype, casting="same_kind"):
             raise SchemaError(f"{what}: cannot write {arr.dtype} data to a {dtype} array (cast it first)")
     return arr
 
@@ -291,10 +342,25 @@ class Array(Node):
                 f"chunks={tuple(i['chunks'])} compressor={i['compressor']}>")
 
 
+def _shuffle_mode(shuffle) -> tuple[bool, bool]:
+    """shuffle=True/False/'shuffle'/'noshuffle'/'bitshuffle' -> (byte shuffle, bit shuffle)."""
+    if shuffle is None or isinstance(shuffle, (bool, np.bool_)):
+        return bool(shuffle), False
+    mode = str(shuffle).lower()
+    if mode not in ("shuffle", "noshuffle", "bitshuffle"):
+        raise InvalidArgumentError(f"shuffle={shuffle!r}: use True, False, 'shuffle', 'noshuffle' or 'bitshuffle'")
+    return mode == "shuffle", mode == "bitshuffle"
+
+
 def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks=None, compressor: str = "zstd",
-                 level: int | None = None, shuffle: bool = False, fill_value=None, attrs: dict | None = None,
-                 create_parents: bool = True) -> Array:
-    """Implementation of :meth:`octavo.Bundle.create_array`."""
+                 level: int | None = None, shuffle=False, fill_value=None, attrs: dict | None = None,
+                 create_parents: bool = True, blocksize: int = 0) -> Array:
+    """Implementation of :meth:`octavo.Bundle.create_array`.
+
+    ``compressor``: zstd (default), lz4, gzip, zlib, none, or blosc[:cname] (cname blosclz,
+    lz4, lz4hc, zlib, zstd; plain "blosc" is blosc:zstd). ``shuffle``: True/'shuffle' (byte
+    shuffle), 'bitshuffle' (blosc only) or False. ``blocksize``: blosc block size (0 = auto).
+    """
     buf = None
     if data is not None:
         arr = np.asarray(data)
@@ -323,9 +389,11 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
                 raise InvalidArgumentError("chunks must have one entry per dimension")
         chunks = [operator.index(c) for c in chunks]
     comp = "none" if compressor is None else str(compressor).lower()
+    byte_shuffle, bit_shuffle = _shuffle_mode(shuffle)
     native = _octavo.create_array(bundle._native, path, shape, dname, chunks, comp,
-                                  -1 if level is None else int(level), bool(shuffle),
-                                  fill_value_json(fill_value, dname), buf, create_parents)
+                                  -1 if level is None else int(level), byte_shuffle,
+                                  fill_value_json(fill_value, dname), buf, create_parents, bit_shuffle,
+                                  int(blocksize))
     a = Array(bundle, native.path, native)
     for k, v in (attrs or {}).items():
         a.attrs[k] = v

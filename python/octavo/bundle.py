@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from . import _octavo
+from .attrs import AttributeSet
 from .convert import check_return_type, from_arrow, to_arrow_stream
 from .errors import InvalidArgumentError, NotFoundError, SchemaError, translate_stream_error
 
@@ -46,92 +47,6 @@ def _join(where: str, name: str | None) -> str:
 def _abs(name: str) -> str:
     """DataFolio names without a leading '/' live at the root."""
     return name if name.startswith("/") else "/" + name
-
-
-def _json_value(value: Any) -> Any:
-    """Attributes are JSON; numpy scalars become their Python values. Nothing is pickled."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if np is not None:
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    return value
-
-
-class AttributeSet:
-    """JSON attributes of a node; dict-like, and PyTables-like (``node.attrs.units = 'm'``)."""
-
-    def __init__(self, bundle: "Bundle", path: str):
-        object.__setattr__(self, "_bundle", bundle)
-        object.__setattr__(self, "_path", path)
-
-    def _all(self) -> dict:
-        return json.loads(self._bundle._native.get_attrs(self._path))
-
-    def __getitem__(self, key: str) -> Any:
-        attrs = self._all()
-        if key not in attrs:
-            raise KeyError(f"node {self._path!r} has no attribute {key!r}")
-        return attrs[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        try:
-            text = json.dumps(_json_value(value), allow_nan=True)
-        except TypeError as e:
-            raise SchemaError(
-                f"attribute {key!r} on {self._path}: {type(value).__name__} is not JSON-serialisable "
-                "(attributes hold JSON values, numpy scalars and arrays; nothing is pickled)"
-            ) from e
-        self._bundle._native.set_attr(self._path, key, text)
-
-    def __delitem__(self, key: str) -> None:
-        self._bundle._native.delete_attr(self._path, key)
-
-    def __getattr__(self, key: str) -> Any:
-        if key.startswith("_"):
-            raise AttributeError(key)
-        try:
-            return self[key]
-        except KeyError as e:
-            raise AttributeError(str(e)) from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def __delattr__(self, key: str) -> None:
-        del self[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._all()
-
-    def __iter__(self):
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def keys(self):
-        return self._all().keys()
-
-    def items(self):
-        return self._all().items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._all().get(key, default)
-
-    def to_dict(self) -> dict:
-        return self._all()
-
-    def __repr__(self) -> str:
-        return f"AttributeSet({self._path!r}, {self._all()!r})"
 
 
 class Node:
@@ -508,6 +423,9 @@ class Bundle:
         if kind == "array":
             from .array import Array
             return Array(self, path)
+        if kind == "file":
+            from .files import FileNode
+            return FileNode(self, path)
         return Node(self, path)
 
     def __getitem__(self, path: str) -> Node:
@@ -628,17 +546,47 @@ class Bundle:
         return _Transaction(self, message)
 
     def create_array(self, path: str, data=None, *, shape=None, dtype=None, chunks=None, compressor: str = "zstd",
-                     level: int | None = None, shuffle: bool = False, fill_value=None, attrs: dict | None = None,
-                     create_parents: bool = True):
+                     level: int | None = None, shuffle=False, fill_value=None, attrs: dict | None = None,
+                     create_parents: bool = True, blocksize: int = 0):
         """Create an n-d array (Zarr v3 chunks), filled from ``data`` if given, in one commit.
 
-        dtype: bool, (u)int8..64, float32/64. compressor: zstd (default), lz4, gzip, zlib,
-        none; ``level`` its level; ``shuffle`` byte shuffle. chunks=None picks ~1 MiB chunks.
+        dtype: bool, (u)int8..64, float16/32/64, complex64/128, S<n>, U<n>. compressor: zstd
+        (default), lz4, gzip, zlib, none, blosc[:blosclz|lz4|lz4hc|zlib|zstd]; ``level`` its
+        level; ``shuffle`` True (byte shuffle) or 'bitshuffle' (blosc); ``blocksize`` blosc's.
+        chunks=None picks ~1 MiB chunks.
         """
         from .array import create_array
         return create_array(self, _abs(path), data, shape=shape, dtype=dtype, chunks=chunks, compressor=compressor,
                             level=level, shuffle=shuffle, fill_value=fill_value, attrs=attrs,
-                            create_parents=create_parents)
+                            create_parents=create_parents, blocksize=blocksize)
+
+    # --- file nodes -----------------------------------------------------------
+    def create_file(self, path: str, *, overwrite: bool = False, create_parents: bool = True):
+        """A writable binary file object; closing it commits the file node (streaming, any size).
+
+        ``with bundle.create_file("/images/cat.png") as f: f.write(data)``; an exception in
+        the block stores nothing. Content is stored once per distinct bytes (BLAKE2b-256).
+        """
+        from .files import create_writer
+        return create_writer(self._native, _abs(path), overwrite, create_parents)
+
+    def open_file(self, path: str, mode: str = "rb", encoding: str | None = None):
+        """A readable, seekable file object ('rb', or 'r' for text) at this bundle's commit."""
+        from .files import open_reader
+        return open_reader(self._native, _abs(path), mode, encoding)
+
+    def put_file(self, local: str | os.PathLike, path: str, *, overwrite: bool = False,
+                 create_parents: bool = True) -> dict:
+        """Copy a local file into a file node (streamed in C++); returns its size and digest."""
+        return _octavo.put_file(self._native, os.fspath(local), _abs(path), overwrite, create_parents)
+
+    def get_file(self, path: str, local: str | os.PathLike) -> None:
+        """Copy a file node to a local file, checking the digest; written atomically."""
+        _octavo.get_file(self._native, _abs(path), os.fspath(local))
+
+    def file_info(self, path: str) -> dict:
+        """size, digest, blob (content file), created_at, modified_at."""
+        return _octavo.file_info(self._native, _abs(path))
 
     def import_zarr(self, source, path: str, **kwargs):
         """Copy a zarr-python array or group (or a Zarr path) to ``path``, in one commit."""

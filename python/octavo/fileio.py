@@ -4,7 +4,8 @@ in C++ only to migrate away from it.
     df = read_dataframe("CollectedData_me.h5")   # uses CollectedData_me.parquet if present,
                                                  # else reads the .h5 in C++ and writes the .parquet
     write_dataframe(df, "CollectedData_me.h5")   # writes CollectedData_me.parquet
-    migrate_h5_to_parquet("project/")            # every .h5 below project/
+    migrate_h5_to_parquet("project/", jobs=2)    # every .h5 below project/, verified (C++)
+    import_h5(bundle, "data.h5", "/data")        # a whole PyTables file into a bundle (C++)
 
 The Parquet files are plain pandas/pyarrow Parquet: ``pandas.read_parquet(path)`` returns
 the same DataFrame ``pandas.read_hdf`` returned for the original file (values, dtypes,
@@ -34,7 +35,7 @@ def get_dataframe_path(path) -> Path:
     otherwise the path itself."""
     p = Path(path)
     if _is_h5(p):
-        pq_path = p.with_suffix(".parquet")
+        pq_path = parquet_path_for(p, "", 1)
         if pq_path.exists():
             return pq_path
     return p
@@ -73,12 +74,19 @@ def read_dataframe(path, key: str | None = None, *, write_parquet: bool = True):
     the HDF5 file is read in C++ and (if `write_parquet`) the `.parquet` written beside it."""
     p = Path(path)
     target = get_dataframe_path(p)
+    if key and _is_h5(p):
+        keyed = parquet_path_for(p, key, 2)
+        if keyed.exists():
+            target = keyed
     if target.suffix.lower() == ".parquet":
         return pq.read_table(target).to_pandas()
     if _is_h5(p):
         table = read_h5_arrow(p, key)
         if write_parquet:
-            _write_table_atomic(_strip_source(table), p.with_suffix(".parquet"))
+            nkeys = sum(1 for o in list_h5(p) if o["kind"] == "pandas")
+            info = json.loads((table.schema.metadata or {}).get(b"octavo.h5", b"{}"))
+            out = parquet_path_for(p, info.get("key", key or ""), nkeys)
+            _write_table_atomic(_strip_source(table), out)
         return _arrow_to_pandas(table)
     raise ValueError(f"unsupported file type: {p}")
 
@@ -103,40 +111,50 @@ def write_dataframe(df, path, format: str = "parquet") -> Path:
     return out
 
 
-def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
-                          overwrite: bool = False) -> dict:
-    """Convert every pandas HDF5 file under `root` (or `root` itself) to a sibling `.parquet`.
+def inspect_h5(path) -> list[dict]:
+    """Every object of an HDF5 file and what :func:`import_h5` would make of it (C++;
+    the same as ``octavo h5ls``): h5_path, kind, action (group/table/array/file/link/skip),
+    dest, detail, supported, reason."""
+    return _octavo.h5_inspect(os.fspath(path))
 
-    Returns {"converted": [...], "skipped": [...], "failed": {path: message}}. Files with
-    several pandas objects, or with objects octavo cannot read, are reported as failed and
-    kept; `remove_h5` deletes an HDF5 file only after its Parquet file was written and
-    read back."""
-    root = Path(root)
-    files: Iterable[Path]
-    if root.is_file():
-        files = [root]
-    else:
-        pattern = "**/*" if recursive else "*"
-        files = sorted(f for f in root.glob(pattern) if f.is_file() and _is_h5(f))
-    report = {"converted": [], "skipped": [], "failed": {}}
-    for f in files:
-        out = f.with_suffix(".parquet")
-        if out.exists() and not overwrite:
-            report["skipped"].append(str(f))
-            continue
-        try:
-            objs = list_h5(f)
-            bad = [o for o in objs if not o["supported"]]
-            if bad:
-                raise ValueError("unsupported objects: " + ", ".join(f"{o['key']} ({o['note']})" for o in bad))
-            table = read_h5_arrow(f)
-            _write_table_atomic(_strip_source(table), out)
-            back = pq.read_table(out)
-            if back.num_rows != table.num_rows:
-                raise OSError(f"{out}: read-back row count differs")
-            report["converted"].append(str(f))
-            if remove_h5:
-                f.unlink()
-        except Exception as e:  # noqa: BLE001 - reported, never silent
-            report["failed"][str(f)] = f"{type(e).__name__}: {e}"
+
+def import_h5(bundle, path, dest: str = "/", compression: str = "zstd") -> dict:
+    """Import a whole HDF5/PyTables file under group `dest` of an open (writable) bundle in
+    one commit (nothing on failure). Returns {"file", "rows", "bytes", "items"}; items with
+    supported=False were not imported, with the reason."""
+    return _octavo.h5_import(bundle._native, os.fspath(path), dest, compression)
+
+
+def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
+    """The Parquet file migrate writes for `key` of `h5_path` (rules in C++,
+    include/octavo/hdf5.h): one key -> x.parquet, several -> x.<key with '/' -> '.'>.parquet."""
+    return Path(_octavo.h5_parquet_path(os.fspath(h5_path), key, int(num_keys)))
+
+
+def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
+                          overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
+                          into=None) -> dict:
+    """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
+    in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
+
+    Every key is converted (x.h5 -> x.parquet, or x.<key>.parquet for several keys); each
+    Parquet file is written to a temporary name, renamed, read back and compared with the
+    HDF5 data before it counts. Files whose verified Parquet files are newer are skipped.
+    `remove_h5` deletes an HDF5 file only after all its outputs were verified. `into` (a
+    bundle path) imports each file into that bundle instead.
+
+    Returns {"converted": [...], "skipped": [...], "planned": [...], "failed": {path: message},
+    "files": [per-file dicts]}."""
+    root_s = os.fspath(root)
+    files = _octavo.h5_find_files(root_s, bool(recursive))
+    base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
+    results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
+                                 overwrite=bool(overwrite), jobs=int(jobs),
+                                 into=os.fspath(into) if into else "", root=base)
+    report = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
+    for r in results:
+        if r["status"] == "failed":
+            report["failed"][r["file"]] = r["message"]
+        else:
+            report[r["status"]].append(r["file"])
     return report

@@ -258,3 +258,51 @@ def query_table(bundle, name: str, query: str, return_type: str | None = None, s
     bundle.table(path).num_rows  # NotFoundError for a missing table
     con = connect(bundle, only={"table": path})
     return _run(con, _quote_table_keyword(query), return_type, stream)
+
+
+# --- `octavo sql` (the C++ CLI runs this in a child Python; see src/cli/query_cmds.cc) -------
+
+_EXIT_CODES = {"NotFoundError": 3, "SchemaError": 4, "CorruptionError": 5, "LockedError": 6}
+
+
+def _cli_sql(argv: list[str]) -> int:
+    """Runs one SQL query over the bundle at argv[0] and writes the result as an Arrow IPC
+    stream on stdout; errors go to stderr as "octavo: error: ..." with the CLI's exit codes."""
+    import os
+    import sys
+
+    root, query = argv[0], argv[1]
+
+    def fail(msg: str, code: int = 1) -> int:
+        sys.stderr.write(f"octavo: error: {msg}\n")
+        return code
+
+    try:
+        import duckdb
+    except ImportError:
+        return fail("octavo sql runs on DuckDB, which is not installed for " + sys.executable +
+                    ": pip install duckdb")
+    from .bundle import open as open_bundle
+    from .errors import OctavoError
+
+    try:
+        with open_bundle(root, "r") as b:
+            reader = sql(b, query, stream=True)
+            if reader is None:  # a statement without a result
+                reader = pa.RecordBatchReader.from_batches(pa.schema([]), [])
+            out = sys.stdout.buffer
+            try:
+                with pa.ipc.new_stream(out, reader.schema) as w:
+                    for batch in reader:
+                        w.write_batch(batch)
+                out.flush()
+            except BrokenPipeError:
+                # The CLI stopped reading at its --limit.
+                os._exit(0)
+    except QueryError as e:
+        return fail(f"bundle {root}: {e}")
+    except duckdb.Error as e:
+        return fail(f"bundle {root}: SQL query failed: {e}")
+    except OctavoError as e:
+        return fail(str(e), _EXIT_CODES.get(type(e).__name__, 1))
+    return 0

@@ -349,6 +349,11 @@ class ArrayImpl final : public Array {
     i.itemsize = st.meta.itemsize;
     i.fill_value = st.meta.fill_json.dump();
     DescribeCodecs(st.meta, &i.compressor, &i.compression_level, &i.shuffle);
+    for (const auto& c : st.meta.codecs)
+      if (c.kind == ZarrBytesCodec::kBlosc && c.blosc_shuffle == 2) i.bitshuffle = true;
+    i.codecs = CodecSummary(st.meta);
+    i.logical_bytes = st.meta.itemsize;
+    for (auto s : st.meta.shape) i.logical_bytes *= s;
     Json z = st.zarr;
     z["attributes"] = st.node->attrs;
     i.zarr_json = z.dump(2);

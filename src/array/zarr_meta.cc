@@ -1,10 +1,16 @@
 #include "array/zarr_meta.h"
 
+#include <arrow/util/base64.h>
 #include <arrow/util/compression.h>
+#include <arrow/util/float16.h>
+#include <arrow/util/utf8.h>
+#include <blosc.h>
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <optional>
 
 #include "util/arrow_status.h"
 
@@ -12,22 +18,81 @@ namespace octavo {
 namespace {
 
 struct DTypeDesc {
+  std::string name;  // octavo name
+  int itemsize;
+  enum Kind { kBool, kSigned, kUnsigned, kFloat, kComplex, kBytes, kUtf32 } kind;
+  int swap_unit;     // bytes per byte-swapped word
+};
+
+struct FixedDesc {
   const char* name;
   int itemsize;
-  enum Kind { kBool, kSigned, kUnsigned, kFloat } kind;
+  DTypeDesc::Kind kind;
 };
 
-constexpr DTypeDesc kDTypes[] = {
-    {"bool", 1, DTypeDesc::kBool},      {"int8", 1, DTypeDesc::kSigned},    {"int16", 2, DTypeDesc::kSigned},
-    {"int32", 4, DTypeDesc::kSigned},   {"int64", 8, DTypeDesc::kSigned},   {"uint8", 1, DTypeDesc::kUnsigned},
-    {"uint16", 2, DTypeDesc::kUnsigned}, {"uint32", 4, DTypeDesc::kUnsigned}, {"uint64", 8, DTypeDesc::kUnsigned},
-    {"float32", 4, DTypeDesc::kFloat},  {"float64", 8, DTypeDesc::kFloat},
+constexpr FixedDesc kDTypes[] = {
+    {"bool", 1, DTypeDesc::kBool},       {"int8", 1, DTypeDesc::kSigned},      {"int16", 2, DTypeDesc::kSigned},
+    {"int32", 4, DTypeDesc::kSigned},    {"int64", 8, DTypeDesc::kSigned},     {"uint8", 1, DTypeDesc::kUnsigned},
+    {"uint16", 2, DTypeDesc::kUnsigned}, {"uint32", 4, DTypeDesc::kUnsigned},  {"uint64", 8, DTypeDesc::kUnsigned},
+    {"float16", 2, DTypeDesc::kFloat},   {"float32", 4, DTypeDesc::kFloat},    {"float64", 8, DTypeDesc::kFloat},
+    {"complex64", 8, DTypeDesc::kComplex}, {"complex128", 16, DTypeDesc::kComplex},
 };
 
-const DTypeDesc* FindDType(const std::string& name) {
+constexpr int64_t kMaxStringBytes = int64_t(1) << 20;
+
+// "S<n>" (n bytes, Zarr null_terminated_bytes) and "U<n>" (n UTF-32 code points, Zarr
+// fixed_length_utf32 with length_bytes 4n) as numpy spells them.
+std::optional<DTypeDesc> FindDType(const std::string& name) {
   for (const auto& d : kDTypes)
-    if (name == d.name) return &d;
-  return nullptr;
+    if (name == d.name)
+      return DTypeDesc{d.name, d.itemsize, d.kind, d.kind == DTypeDesc::kComplex ? d.itemsize / 2 : d.itemsize};
+  if (name.size() >= 2 && (name[0] == 'S' || name[0] == 'U') && name.size() <= 9 &&
+      name.find_first_not_of("0123456789", 1) == std::string::npos) {
+    int64_t n = std::stoll(name.substr(1));
+    if (name[0] == 'U') n *= 4;
+    if (n <= 0 || n > kMaxStringBytes) return std::nullopt;
+    if (name[0] == 'S') return DTypeDesc{name, static_cast<int>(n), DTypeDesc::kBytes, 1};
+    return DTypeDesc{name, static_cast<int>(n), DTypeDesc::kUtf32, 4};
+  }
+  return std::nullopt;
+}
+
+// Zarr data_type JSON <-> octavo dtype name.
+Json DTypeToJson(const DTypeDesc& d) {
+  if (d.kind == DTypeDesc::kBytes)
+    return Json{{"name", "null_terminated_bytes"}, {"configuration", Json{{"length_bytes", d.itemsize}}}};
+  if (d.kind == DTypeDesc::kUtf32)
+    return Json{{"name", "fixed_length_utf32"}, {"configuration", Json{{"length_bytes", d.itemsize}}}};
+  return d.name;
+}
+
+Result<DTypeDesc> DTypeFromJson(const Json& j, const std::string& where) {
+  if (j.is_string()) {
+    std::string n = j.get<std::string>();
+    auto d = FindDType(n);
+    if (!d || d->kind == DTypeDesc::kBytes || d->kind == DTypeDesc::kUtf32)
+      return Status::NotImplemented(where, ": data_type '", n,
+                                    "' is not supported by octavo (supported: bool, int8..int64, uint8..uint64, "
+                                    "float16, float32, float64, complex64, complex128, null_terminated_bytes, "
+                                    "fixed_length_utf32)");
+    return *d;
+  }
+  if (j.is_object() && j.contains("name") && j["name"].is_string()) {
+    std::string n = j["name"].get<std::string>();
+    int64_t len = -1;
+    if (j.contains("configuration") && j["configuration"].is_object() &&
+        j["configuration"].contains("length_bytes") && j["configuration"]["length_bytes"].is_number_integer())
+      len = j["configuration"]["length_bytes"].get<int64_t>();
+    if (n == "null_terminated_bytes" || n == "fixed_length_utf32") {
+      if (len <= 0 || len > kMaxStringBytes || (n == "fixed_length_utf32" && len % 4 != 0))
+        return Status::Invalid(where, ": invalid zarr.json: ", n, " needs a positive configuration.length_bytes",
+                               n == "fixed_length_utf32" ? " (a multiple of 4)" : "");
+      auto d = FindDType((n[0] == 'n' ? "S" : "U") + std::to_string(n[0] == 'n' ? len : len / 4));
+      return *d;
+    }
+    return Status::NotImplemented(where, ": data_type '", n, "' is not supported by octavo");
+  }
+  return Status::Invalid(where, ": invalid zarr.json: data_type must be a string or a {name, configuration} object");
 }
 
 template <typename T>
@@ -35,9 +100,41 @@ std::string Bytes(T v) {
   return std::string(reinterpret_cast<const char*>(&v), sizeof(T));
 }
 
+Result<std::string> FloatFill(const Json& f, int itemsize, const std::function<Status(const std::string&)>& bad) {
+  double v;
+  if (f.is_number()) {
+    v = f.get<double>();
+  } else if (f.is_string()) {
+    std::string s = f.get<std::string>();
+    if (s == "NaN") v = std::numeric_limits<double>::quiet_NaN();
+    else if (s == "Infinity") v = std::numeric_limits<double>::infinity();
+    else if (s == "-Infinity") v = -std::numeric_limits<double>::infinity();
+    else if (s.size() == 2 + 2 * static_cast<size_t>(itemsize) && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+      uint64_t bits = 0;
+      for (size_t i = 2; i < s.size(); ++i) {
+        char c = s[i];
+        int h = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                                                 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+        if (h < 0) return bad("bad hex digit");
+        bits = (bits << 4) | static_cast<uint64_t>(h);
+      }
+      if (itemsize == 2) return Bytes(static_cast<uint16_t>(bits));
+      if (itemsize == 4) return Bytes(static_cast<uint32_t>(bits));
+      return Bytes(bits);
+    } else {
+      return bad("use a number, \"NaN\", \"Infinity\", \"-Infinity\" or a 0x hex bit pattern");
+    }
+  } else {
+    return bad("use a number or \"NaN\"");
+  }
+  if (itemsize == 2) return Bytes(arrow::util::Float16::FromDouble(v).bits());
+  if (itemsize == 4) return Bytes(static_cast<float>(v));
+  return Bytes(v);
+}
+
 // fill_value JSON -> one element's bytes (little-endian).
 Result<std::string> FillBytes(const Json& f, const DTypeDesc& d, const std::string& where) {
-  auto bad = [&](const std::string& why) {
+  std::function<Status(const std::string&)> bad = [&](const std::string& why) {
     return Status::Invalid(where, ": fill_value ", f.dump(), " is not valid for data_type ", d.name, " (", why, ")");
   };
   switch (d.kind) {
@@ -78,34 +175,34 @@ Result<std::string> FillBytes(const Json& f, const DTypeDesc& d, const std::stri
         default: return Bytes(v);
       }
     }
-    case DTypeDesc::kFloat: {
-      double v;
-      if (f.is_number()) {
-        v = f.get<double>();
-      } else if (f.is_string()) {
-        std::string s = f.get<std::string>();
-        if (s == "NaN") v = std::numeric_limits<double>::quiet_NaN();
-        else if (s == "Infinity") v = std::numeric_limits<double>::infinity();
-        else if (s == "-Infinity") v = -std::numeric_limits<double>::infinity();
-        else if (s.size() == 2 + 2 * static_cast<size_t>(d.itemsize) && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-          uint64_t bits = 0;
-          for (size_t i = 2; i < s.size(); ++i) {
-            char c = s[i];
-            int h = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                                                     : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-            if (h < 0) return bad("bad hex digit");
-            bits = (bits << 4) | static_cast<uint64_t>(h);
-          }
-          if (d.itemsize == 4) return Bytes(static_cast<uint32_t>(bits));
-          return Bytes(bits);
-        } else {
-          return bad("use a number, \"NaN\", \"Infinity\", \"-Infinity\" or a 0x hex bit pattern");
-        }
-      } else {
-        return bad("use a number or \"NaN\"");
+    case DTypeDesc::kFloat:
+      return FloatFill(f, d.itemsize, bad);
+    case DTypeDesc::kComplex: {
+      if (!f.is_array() || f.size() != 2) return bad("use [real, imaginary]");
+      OCTAVO_ASSIGN_OR_RETURN(std::string re, FloatFill(f[0], d.itemsize / 2, bad));
+      OCTAVO_ASSIGN_OR_RETURN(std::string im, FloatFill(f[1], d.itemsize / 2, bad));
+      return re + im;
+    }
+    case DTypeDesc::kBytes: {
+      if (!f.is_string()) return bad("use a base64 string");
+      auto raw = arrow::util::base64_decode(f.get<std::string>());
+      if (!raw.ok()) return bad("not valid base64");
+      if (static_cast<int64_t>(raw->size()) > d.itemsize) return bad("longer than the data type");
+      std::string out = *raw;
+      out.resize(static_cast<size_t>(d.itemsize), '\0');
+      return out;
+    }
+    case DTypeDesc::kUtf32: {
+      if (!f.is_string()) return bad("use a string");
+      auto wide = arrow::util::UTF8ToWideString(f.get<std::string>());
+      if (!wide.ok()) return bad("not valid UTF-8");
+      if (static_cast<int64_t>(wide->size()) * 4 > d.itemsize) return bad("longer than the data type");
+      std::string out(static_cast<size_t>(d.itemsize), '\0');
+      for (size_t i = 0; i < wide->size(); ++i) {
+        uint32_t cp = static_cast<uint32_t>((*wide)[i]);
+        std::memcpy(out.data() + 4 * i, &cp, 4);
       }
-      if (d.itemsize == 4) return Bytes(static_cast<float>(v));
-      return Bytes(v);
+      return out;
     }
   }
   return bad("unsupported");
@@ -164,7 +261,7 @@ void ByteSwap(std::string& buf, int itemsize) {
 }  // namespace
 
 int ArrayItemSize(const std::string& dtype) {
-  const DTypeDesc* d = FindDType(dtype);
+  auto d = FindDType(dtype);
   return d ? d->itemsize : 0;
 }
 
@@ -200,10 +297,11 @@ std::vector<int64_t> ZarrArrayMeta::grid() const {
 
 Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& dtype, const ArrayOptions& o,
                           const std::string& where) {
-  const DTypeDesc* d = FindDType(dtype);
+  auto d = FindDType(dtype);
   if (!d)
     return Status::TypeError(where, ": unsupported dtype '", dtype,
-                             "'; use bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32 or float64");
+                             "'; use bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, "
+                             "float64, complex64, complex128, S<n> (bytes) or U<n> (unicode)");
   for (auto s : shape)
     if (s < 0) return Status::Invalid(where, ": shape must not be negative");
   std::vector<int64_t> chunks = o.chunks.empty() ? AutoChunks(shape, d->itemsize) : o.chunks;
@@ -228,11 +326,30 @@ Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& 
   Json bytes_codec{{"name", "bytes"}};
   bytes_codec["configuration"] = Json{{"endian", "little"}};
   codecs.push_back(bytes_codec);
-  if (o.shuffle && d->itemsize > 1)
-    codecs.push_back(Json{{"name", "numcodecs.shuffle"}, {"configuration", Json{{"elementsize", d->itemsize}}}});
   const std::string& c = o.compressor;
+  const bool blosc = c == "blosc" || c.rfind("blosc:", 0) == 0;
+  if (o.bitshuffle && !blosc)
+    return Status::Invalid(where, ": bitshuffle needs a blosc compressor (e.g. compressor='blosc:zstd')");
+  if (o.blocksize != 0 && !blosc) return Status::Invalid(where, ": blocksize applies to blosc compressors only");
+  if (o.shuffle && !blosc && d->itemsize > 1)
+    codecs.push_back(Json{{"name", "numcodecs.shuffle"}, {"configuration", Json{{"elementsize", d->itemsize}}}});
   int level = o.compression_level;
-  if (c == "zstd") {
+  if (blosc) {
+    std::string cname = c.size() > 6 ? c.substr(6) : "zstd";
+    if (blosc_compname_to_compcode(cname.c_str()) < 0 || cname == "snappy")
+      return Status::Invalid(where, ": unknown blosc compressor '", cname, "'; use blosc:blosclz, blosc:lz4, ",
+                             "blosc:lz4hc, blosc:zlib or blosc:zstd");
+    if (level == -1) level = 5;
+    if (level < 0 || level > 9) return Status::Invalid(where, ": blosc level must be 0..9");
+    if (o.blocksize < 0) return Status::Invalid(where, ": blosc blocksize must be >= 0");
+    if (celems * d->itemsize > BLOSC_MAX_BUFFERSIZE)
+      return Status::Invalid(where, ": one chunk would be ", celems * d->itemsize, " bytes; blosc takes at most ",
+                             BLOSC_MAX_BUFFERSIZE);
+    const char* shuf = o.bitshuffle ? "bitshuffle" : o.shuffle ? "shuffle" : "noshuffle";
+    codecs.push_back(Json{{"name", "blosc"},
+                          {"configuration", Json{{"typesize", d->swap_unit}, {"cname", cname}, {"clevel", level},
+                                                 {"shuffle", shuf}, {"blocksize", o.blocksize}}}});
+  } else if (c == "zstd") {
     if (level == -1) level = 1;
     if (level < -131072 || level > 22) return Status::Invalid(where, ": zstd level must be at most 22");
     codecs.push_back(Json{{"name", "zstd"}, {"configuration", Json{{"level", level}, {"checksum", false}}}});
@@ -245,17 +362,14 @@ Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& 
     if (level < 1) return Status::Invalid(where, ": lz4 acceleration must be >= 1");
     codecs.push_back(Json{{"name", "numcodecs.lz4"}, {"configuration", Json{{"acceleration", level}}}});
   } else if (c == "none" || c.empty()) {
-  } else if (c == "blosc") {
-    return Status::NotImplemented(where, ": the blosc codec is not supported by octavo (use zstd, lz4, gzip, zlib "
-                                         "or none, with shuffle=True for blosc-like byte shuffling)");
   } else {
-    return Status::Invalid(where, ": unknown compressor '", c, "'; use zstd, lz4, gzip, zlib or none");
+    return Status::Invalid(where, ": unknown compressor '", c, "'; use zstd, lz4, gzip, zlib, blosc[:cname] or none");
   }
   Json z;
   z["zarr_format"] = 3;
   z["node_type"] = "array";
   z["shape"] = shape;
-  z["data_type"] = dtype;
+  z["data_type"] = DTypeToJson(*d);
   z["chunk_grid"] = Json{{"name", "regular"}, {"configuration", Json{{"chunk_shape", chunks}}}};
   z["chunk_key_encoding"] = Json{{"name", "default"}, {"configuration", Json{{"separator", "/"}}}};
   z["fill_value"] = fill;
@@ -277,11 +391,13 @@ Result<ZarrArrayMeta> ParseZarrJson(const Json& z, const std::string& where) {
       if (!s.is_number_integer() || s.get<int64_t>() < 0) return bad("shape must be a list of non-negative integers");
       m.shape.push_back(s.get<int64_t>());
     }
-    if (!z.contains("data_type") || !z["data_type"].is_string()) return bad("data_type must be a string");
-    m.dtype = z["data_type"].get<std::string>();
-    const DTypeDesc* d = FindDType(m.dtype);
-    if (!d) return Status::NotImplemented(where, ": data_type '", m.dtype, "' is not supported by octavo");
+    if (!z.contains("data_type")) return bad("data_type is missing");
+    OCTAVO_ASSIGN_OR_RETURN(DTypeDesc dd, DTypeFromJson(z["data_type"], where));
+    const DTypeDesc* d = &dd;
+    m.dtype = d->name;
+    m.dtype_json = z["data_type"];
     m.itemsize = d->itemsize;
+    m.swap_unit = d->swap_unit;
     const Json& grid = z.at("chunk_grid");
     if (grid.value("name", "") != "regular")
       return Status::NotImplemented(where, ": only the \"regular\" chunk grid is supported");
@@ -338,10 +454,32 @@ Result<ZarrArrayMeta> ParseZarrJson(const Json& z, const std::string& where) {
         OCTAVO_ASSIGN_OR_RETURN(int64_t es, GetInt(conf, "elementsize", m.itemsize, where));
         if (es <= 0 || m.chunk_bytes() % es != 0) return bad("shuffle elementsize must divide the chunk size");
         c.elementsize = static_cast<int>(es);
+      } else if (name == "blosc") {
+        c.kind = ZarrBytesCodec::kBlosc;
+        if (!conf.contains("cname") || !conf["cname"].is_string()) return bad("blosc needs a cname");
+        c.cname = conf["cname"].get<std::string>();
+        if (blosc_compname_to_compcode(c.cname.c_str()) < 0)
+          return Status::NotImplemented(where, ": blosc compressor '", c.cname, "' is not available in this C-Blosc (",
+                                        blosc_list_compressors(), ")");
+        OCTAVO_ASSIGN_OR_RETURN(int64_t l, GetInt(conf, "clevel", 5, where));
+        if (l < 0 || l > 9) return bad("blosc clevel must be 0..9");
+        c.level = static_cast<int>(l);
+        std::string sh = conf.contains("shuffle") && conf["shuffle"].is_string() ? conf["shuffle"].get<std::string>()
+                                                                                  : "noshuffle";
+        if (sh == "noshuffle") c.blosc_shuffle = BLOSC_NOSHUFFLE;
+        else if (sh == "shuffle") c.blosc_shuffle = BLOSC_SHUFFLE;
+        else if (sh == "bitshuffle") c.blosc_shuffle = BLOSC_BITSHUFFLE;
+        else return bad("blosc shuffle must be noshuffle, shuffle or bitshuffle");
+        OCTAVO_ASSIGN_OR_RETURN(int64_t ts, GetInt(conf, "typesize", 1, where));
+        if (ts <= 0 || ts > 255) return bad("blosc typesize must be 1..255");
+        c.elementsize = static_cast<int>(ts);
+        OCTAVO_ASSIGN_OR_RETURN(c.blocksize, GetInt(conf, "blocksize", 0, where));
+        if (c.blocksize < 0) return bad("blosc blocksize must be >= 0");
+        if (m.chunk_bytes() > BLOSC_MAX_BUFFERSIZE) return bad("chunks are too large for blosc");
       } else {
         return Status::NotImplemented(where, ": codec '", name,
                                       "' is not supported by octavo (supported: bytes, zstd, gzip, numcodecs.zlib, "
-                                      "numcodecs.lz4, numcodecs.shuffle)");
+                                      "numcodecs.lz4, numcodecs.shuffle, blosc)");
       }
       m.codecs.push_back(c);
     }
@@ -362,8 +500,36 @@ void DescribeCodecs(const ZarrArrayMeta& meta, std::string* compressor, int* lev
       case ZarrBytesCodec::kGzip: *compressor = "gzip"; *level = c.level; break;
       case ZarrBytesCodec::kZlib: *compressor = "zlib"; *level = c.level; break;
       case ZarrBytesCodec::kLz4: *compressor = "lz4"; *level = c.level; break;
+      case ZarrBytesCodec::kBlosc:
+        *compressor = "blosc:" + c.cname;
+        *level = c.level;
+        if (c.blosc_shuffle == BLOSC_SHUFFLE) *shuffle = true;
+        break;
     }
   }
+}
+
+std::string CodecSummary(const ZarrArrayMeta& meta) {
+  std::string s = meta.itemsize > 1 || meta.swap_unit > 1 ? (meta.big_endian ? "bytes(big)" : "bytes(little)") : "bytes";
+  for (const auto& c : meta.codecs) {
+    s += " | ";
+    switch (c.kind) {
+      case ZarrBytesCodec::kShuffle: s += "shuffle(elementsize=" + std::to_string(c.elementsize) + ")"; break;
+      case ZarrBytesCodec::kZstd: s += "zstd(level=" + std::to_string(c.level) + ")"; break;
+      case ZarrBytesCodec::kGzip: s += "gzip(level=" + std::to_string(c.level) + ")"; break;
+      case ZarrBytesCodec::kZlib: s += "zlib(level=" + std::to_string(c.level) + ")"; break;
+      case ZarrBytesCodec::kLz4: s += "lz4(acceleration=" + std::to_string(c.level) + ")"; break;
+      case ZarrBytesCodec::kBlosc: {
+        static const char* kShuf[] = {"noshuffle", "shuffle", "bitshuffle"};
+        s += "blosc(" + c.cname + ", clevel=" + std::to_string(c.level) + ", " + kShuf[c.blosc_shuffle] +
+             ", typesize=" + std::to_string(c.elementsize);
+        if (c.blocksize) s += ", blocksize=" + std::to_string(c.blocksize);
+        s += ")";
+        break;
+      }
+    }
+  }
+  return s;
 }
 
 std::string FillChunk(const ZarrArrayMeta& meta) {
@@ -379,11 +545,20 @@ std::string FillChunk(const ZarrArrayMeta& meta) {
 
 Result<std::string> EncodeChunk(const ZarrArrayMeta& meta, std::string_view raw) {
   std::string cur(raw);
-  if (meta.big_endian) ByteSwap(cur, meta.itemsize);
+  if (meta.big_endian) ByteSwap(cur, meta.swap_unit);
   std::string tmp;
   for (const auto& c : meta.codecs) {
     if (c.kind == ZarrBytesCodec::kShuffle) {
       Shuffle(cur, tmp, c.elementsize);
+      cur.swap(tmp);
+      continue;
+    }
+    if (c.kind == ZarrBytesCodec::kBlosc) {
+      tmp.resize(cur.size() + BLOSC_MAX_OVERHEAD);
+      int r = blosc_compress_ctx(c.level, c.blosc_shuffle, static_cast<size_t>(c.elementsize), cur.size(), cur.data(),
+                                 tmp.data(), tmp.size(), c.cname.c_str(), static_cast<size_t>(c.blocksize), 1);
+      if (r <= 0) return Status::IOError("blosc could not compress a chunk of ", cur.size(), " bytes (error ", r, ")");
+      tmp.resize(static_cast<size_t>(r));
       cur.swap(tmp);
       continue;
     }
@@ -418,6 +593,21 @@ Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string_view enco
       cur.swap(tmp);
       continue;
     }
+    if (c.kind == ZarrBytesCodec::kBlosc) {
+      size_t nbytes = 0, cbytes = 0, blocksize = 0;
+      if (cur.size() < BLOSC_MIN_HEADER_LENGTH) return Status::Corruption(where, ": blosc chunk is too short");
+      blosc_cbuffer_sizes(cur.data(), &nbytes, &cbytes, &blocksize);
+      if (cbytes != cur.size() || blosc_cbuffer_validate(cur.data(), cur.size(), &nbytes) != 0)
+        return Status::Corruption(where, ": not a valid blosc buffer (header says ", cbytes, " bytes, the chunk has ",
+                                  cur.size(), ")");
+      if (static_cast<int64_t>(nbytes) != want)
+        return Status::Corruption(where, ": blosc header says ", nbytes, " bytes, expected ", want);
+      tmp.resize(static_cast<size_t>(want));
+      int r = blosc_decompress_ctx(cur.data(), tmp.data(), tmp.size(), 1);
+      if (r != want) return Status::Corruption(where, ": blosc cannot decompress (error ", r, ")");
+      cur.swap(tmp);
+      continue;
+    }
     OCTAVO_ASSIGN_OR_RETURN(auto codec, MakeCodec(c));
     const uint8_t* in = reinterpret_cast<const uint8_t*>(cur.data());
     int64_t in_len = static_cast<int64_t>(cur.size());
@@ -438,7 +628,7 @@ Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string_view enco
   }
   if (static_cast<int64_t>(cur.size()) != want)
     return Status::Corruption(where, ": decoded chunk is ", cur.size(), " bytes, expected ", want);
-  if (meta.big_endian) ByteSwap(cur, meta.itemsize);
+  if (meta.big_endian) ByteSwap(cur, meta.swap_unit);
   return cur;
 }
 

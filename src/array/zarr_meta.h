@@ -14,16 +14,21 @@ namespace octavo {
 
 // One bytes -> bytes codec after the "bytes" codec.
 struct ZarrBytesCodec {
-  enum Kind { kZstd, kGzip, kZlib, kLz4, kShuffle } kind;
-  int level = 0;        // zstd/gzip/zlib level, lz4 acceleration
-  int elementsize = 0;  // shuffle
+  enum Kind { kZstd, kGzip, kZlib, kLz4, kShuffle, kBlosc } kind;
+  int level = 0;        // zstd/gzip/zlib level, lz4 acceleration, blosc clevel
+  int elementsize = 0;  // shuffle; blosc typesize
+  std::string cname;    // blosc: blosclz, lz4, lz4hc, zlib, zstd
+  int blosc_shuffle = 0;     // blosc: 0 noshuffle, 1 shuffle, 2 bitshuffle
+  int64_t blocksize = 0;     // blosc: 0 = automatic
 };
 
 struct ZarrArrayMeta {
   std::vector<int64_t> shape;
   std::vector<int64_t> chunks;
-  std::string dtype;
+  std::string dtype;   // octavo name: bool, int8.., float16..float64, complex64/128, S<n>, U<n>
+  Json dtype_json;     // the Zarr data_type as written in zarr.json
   int itemsize = 0;
+  int swap_unit = 1;   // bytes per byte-swapped word (complex: half the item; U: 4)
   Json fill_json;
   std::string fill_bytes;  // one element, native (little-endian) byte order
   bool big_endian = false;
@@ -46,6 +51,8 @@ Result<ZarrArrayMeta> ParseZarrJson(const Json& z, const std::string& where);
 
 // The compressor settings in user terms (for Info()).
 void DescribeCodecs(const ZarrArrayMeta& meta, std::string* compressor, int* level, bool* shuffle);
+// The whole codec pipeline in one line, e.g. "bytes(little) | blosc(zstd, clevel=5, shuffle, typesize=4)".
+std::string CodecSummary(const ZarrArrayMeta& meta);
 
 // A whole chunk of fill_value.
 std::string FillChunk(const ZarrArrayMeta& meta);

@@ -61,6 +61,11 @@ class BundleImpl final : public Bundle {
                                              const void* data, int64_t data_bytes, bool create_parents) override;
   Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const override;  // src/array/array.cc
 
+  Result<std::unique_ptr<FileWriter>> CreateFile(const std::string& path,
+                                                 const FileWriteOptions& options) override;  // src/file/file_node.cc
+  Result<std::shared_ptr<FileReader>> OpenFile(const std::string& path) const override;
+  Result<FileNodeInfo> GetFileInfo(const std::string& path) const override;
+
   Result<std::vector<CommitInfo>> ListCommits() const override;
 
   // --- used by tables ------------------------------------------------------

@@ -2,6 +2,7 @@
 // output helpers, and the entry points of the sub-commands (one file per group).
 #pragma once
 
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 #include <cstdint>
@@ -17,7 +18,10 @@
 
 namespace arrow {
 class Array;
+class RecordBatch;
 class Scalar;
+class Schema;
+class Table;
 }  // namespace arrow
 
 namespace octavo::cli {
@@ -91,6 +95,15 @@ Json ScalarToJson(const arrow::Scalar& scalar);
 std::string ScalarToText(const arrow::Scalar& scalar);
 bool IsNumericType(const arrow::DataType& type);
 
+// --- printing rows ----------------------------------------------------------------------------
+// JSON records, or an aligned text table with cells truncated to max_width (0 = never);
+// `ctx` prefixes value errors (inspect.cc).
+void PrintRows(const arrow::Table& data, bool json, size_t max_width, const std::string& ctx);
+// CSV holds no dictionary columns: the schema / batch with them decoded (transfer.cc).
+std::shared_ptr<arrow::Schema> CsvSchema(const arrow::Schema& schema);
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                              const std::shared_ptr<arrow::Schema>& schema);
+
 // --- command arguments ----------------------------------------------------------------------
 struct GlobalOptions {
   bool json = false;
@@ -134,6 +147,88 @@ struct ExportArgs {
   int compression_level = 0;  // 0 = the table's level when it uses the same codec, else the codec's default
   bool no_header = false;
 };
+
+// query_cmds.cc
+struct WhereArgs {
+  std::string address;
+  std::string condition;
+  std::vector<std::string> columns;
+  int64_t limit = -1;   // -1 = all rows
+  int64_t start = 0;
+  int64_t stop = -1;
+  bool stats = false;
+  bool csv = false;
+  int max_width = 40;
+};
+
+struct SqlArgs {
+  std::string bundle;
+  std::string query;
+  bool csv = false;
+  int64_t limit = -1;
+  int max_width = 40;
+};
+
+struct RepackArgs {
+  std::string address;
+  std::vector<std::string> sort_by;
+  int64_t row_group_size = 0;  // 0 = keep the table's
+};
+
+struct IndexArgs {
+  std::string address;
+  std::string action;  // create, remove, list
+  std::string column;
+};
+
+int RunWhere(const WhereArgs& args, const GlobalOptions& g);
+int RunSql(const SqlArgs& args, const GlobalOptions& g);
+int RunRepack(const RepackArgs& args, const GlobalOptions& g);
+int RunIndex(const IndexArgs& args, const GlobalOptions& g);
+
+// node_cmds.cc
+struct PutArgs {
+  std::string file;
+  std::string address;
+  bool overwrite = false;
+};
+struct CatArgs {
+  std::string address;
+};
+struct RmArgs {
+  std::string address;
+  bool recursive = false;
+};
+struct MvArgs {
+  std::string address;
+  std::string destination;
+  bool parents = true;
+};
+int RunPut(const PutArgs& args, const GlobalOptions& g);
+int RunCat(const CatArgs& args, const GlobalOptions& g);
+int RunRm(const RmArgs& args, const GlobalOptions& g);
+int RunMv(const MvArgs& args, const GlobalOptions& g);
+
+struct H5lsArgs {
+  std::string file;
+};
+
+struct MigrateArgs {
+  std::string root;
+  bool recursive = false;
+  bool remove_h5 = false;
+  bool dry_run = false;
+  bool overwrite = false;
+  bool quiet = false;
+  int jobs = 1;
+  std::string into;
+  std::string compression = "zstd";
+};
+
+// HDF5 (hdf5_cmds.cc); RunImport routes .h5/.hdf5/.hdf files to RunImportHdf5.
+int RunH5ls(const H5lsArgs& args, const GlobalOptions& g);
+int RunMigrate(const MigrateArgs& args, const GlobalOptions& g);
+int RunImportHdf5(const ImportArgs& args, const GlobalOptions& g);
 
 int RunTree(const TreeArgs& args, const GlobalOptions& g);
 int RunInfo(const InfoArgs& args, const GlobalOptions& g);

@@ -83,6 +83,36 @@ std::string TableSummary(const TableInfo& t) {
 
 }  // namespace
 
+// --- file nodes and links --------------------------------------------------------------------
+
+// "12.3 KiB, blake2b-256:ab12cd34…" for a file; "-> /target" (dangling: said so) for a link.
+static std::string FileOrLinkSummary(const Bundle& b, const NodeInfo& n) {
+  if (n.kind == NodeKind::kFile) {
+    auto f = b.GetFileInfo(n.path);
+    if (!f.ok()) return "(" + f.status().message() + ")";
+    return HumanSize(f->size) + ", " + f->digest.substr(0, 20) + "…";
+  }
+  auto target = b.LinkTarget(n.path);
+  if (!target.ok()) return "(" + target.status().message() + ")";
+  std::string out = "-> " + Printable(*target);
+  if (auto r = b.ResolvePath(n.path); !r.ok()) out += "  (" + Printable(r.status().message()) + ")";
+  return out;
+}
+
+static void AddFileOrLinkFields(const Bundle& b, const NodeInfo& n, Json& j) {
+  if (n.kind == NodeKind::kFile) {
+    if (auto f = b.GetFileInfo(n.path); f.ok()) {
+      j["size"] = f->size;
+      j["digest"] = f->digest;
+      j["content_file"] = f->blob;
+    }
+  } else if (n.kind == NodeKind::kLink) {
+    if (auto t = b.LinkTarget(n.path); t.ok()) j["target"] = *t;
+    auto r = b.ResolvePath(n.path);
+    j["dangling"] = !r.ok();
+  }
+}
+
 // --- tree ----------------------------------------------------------------------------------
 
 int RunTree(const TreeArgs& args, const GlobalOptions& g) {
@@ -112,6 +142,7 @@ int RunTree(const TreeArgs& args, const GlobalOptions& g) {
         auto table = Unwrap(bundle->OpenTable(n.path), "bundle " + a.bundle);
         AddTableFields(j, Unwrap(table->Info(), "bundle " + a.bundle));
       }
+      AddFileOrLinkFields(*bundle, n, j);
       out.push_back(std::move(j));
     }
     PrintJson(out);
@@ -135,6 +166,8 @@ int RunTree(const TreeArgs& args, const GlobalOptions& g) {
       TableInfo t = Unwrap(table->Info(), "bundle " + a.bundle);
       std::cout << " " << TableSummary(t) << "\n";
       std::cout << sub_indent << "columns: " << ColumnsSummary(t, args.max_columns) << "\n";
+    } else if (n.kind == NodeKind::kFile || n.kind == NodeKind::kLink) {
+      std::cout << " " << FileOrLinkSummary(*bundle, n) << "\n";
     } else {
       std::cout << "\n";
     }
@@ -224,6 +257,7 @@ int RunInfo(const InfoArgs& args, const GlobalOptions& g) {
       for (const auto& k : kids) ch.push_back(Json{{"path", k.path}, {"name", NameOf(k.path)}, {"kind", NodeKindName(k.kind)}});
       j["children"] = std::move(ch);
     }
+    AddFileOrLinkFields(*bundle, node, j);
     j["attrs"] = attrs;
     PrintJson(j);
     return kExitOK;
@@ -237,6 +271,14 @@ int RunInfo(const InfoArgs& args, const GlobalOptions& g) {
     std::cout << "children:    " << kids.size() << "\n";
     for (const auto& k : kids) std::cout << "  " << Printable(NameOf(k.path)) << " (" << NodeKindName(k.kind) << ")\n";
   }
+  if (node.kind == NodeKind::kFile) {
+    FileNodeInfo f = Unwrap(bundle->GetFileInfo(node.path), ctx);
+    std::cout << "size:        " << WithCommas(f.size) << " bytes (" << HumanSize(f.size) << ")\n"
+              << "digest:      " << f.digest << "\n"
+              << "content:     " << f.blob << "\n";
+  } else if (node.kind == NodeKind::kLink) {
+    std::cout << "target:      " << FileOrLinkSummary(*bundle, node) << "\n";
+  }
   std::cout << "attrs:" << (attrs.empty() ? "       (none)" : "") << "\n";
   PrintAttrs(attrs, "  ");
   return kExitOK;
@@ -244,49 +286,41 @@ int RunInfo(const InfoArgs& args, const GlobalOptions& g) {
 
 // --- head ----------------------------------------------------------------------------------
 
-int RunHead(const HeadArgs& args, const GlobalOptions& g) {
-  if (args.rows < 0) UsageError("-n must be >= 0, got " + std::to_string(args.rows));
-  Address a = ParseAddress(args.address);
-  auto bundle = OpenBundle(a, OpenMode::kRead);
-  auto table = OpenTableAt(bundle, a);
-  const std::string ctx = "bundle " + a.bundle;
-  int64_t total = Unwrap(table->num_rows(), ctx);
-  std::shared_ptr<arrow::Table> data = Unwrap(table->Head(args.rows, args.columns), ctx);
-  const int ncols = data->num_columns();
-  const int64_t nrows = data->num_rows();
+// The rows of `data`: JSON records, or an aligned text table (header, rule, one line per row).
+void PrintRows(const arrow::Table& data, bool json, size_t max_w, const std::string& ctx) {
+  const int ncols = data.num_columns();
+  const int64_t nrows = data.num_rows();
 
   // Walk each column's chunks once, producing one value per row.
   auto for_each_cell = [&](int c, auto&& fn) {
     int64_t row = 0;
-    for (const auto& chunk : data->column(c)->chunks()) {
+    for (const auto& chunk : data.column(c)->chunks()) {
       for (int64_t i = 0; i < chunk->length(); ++i, ++row) {
         auto s = chunk->GetScalar(i);
-        if (!s.ok()) CheckArrow(s.status(), ctx + ": table " + table->path() + " column '" +
-                                                data->schema()->field(c)->name() + "'");
+        if (!s.ok()) CheckArrow(s.status(), ctx + " column '" + data.schema()->field(c)->name() + "'");
         fn(row, **s);
       }
     }
   };
 
-  if (g.json) {
+  if (json) {
     std::vector<Json> records(static_cast<size_t>(nrows), Json::object());
     for (int c = 0; c < ncols; ++c) {
-      const std::string& name = data->schema()->field(c)->name();
+      const std::string& name = data.schema()->field(c)->name();
       for_each_cell(c, [&](int64_t row, const arrow::Scalar& s) { records[row][name] = ScalarToJson(s); });
     }
     Json out = Json::array();
     for (auto& r : records) out.push_back(std::move(r));
     PrintJson(out);
-    return kExitOK;
+    return;
   }
 
-  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
   std::vector<std::vector<std::string>> cells(ncols, std::vector<std::string>(static_cast<size_t>(nrows)));
   std::vector<std::string> header(ncols);
   std::vector<size_t> width(ncols);
   std::vector<bool> right(ncols);
   for (int c = 0; c < ncols; ++c) {
-    const auto& field = data->schema()->field(c);
+    const auto& field = data.schema()->field(c);
     header[c] = Truncate(Printable(field->name()), max_w);
     width[c] = DisplayWidth(header[c]);
     right[c] = IsNumericType(*field->type());
@@ -311,6 +345,20 @@ int RunHead(const HeadArgs& args, const GlobalOptions& g) {
   emit_row([&](int c) { return header[c]; });
   emit_row([&](int c) { return std::string(width[c], '-'); });
   for (int64_t r = 0; r < nrows; ++r) emit_row([&](int c) { return cells[c][r]; });
+}
+
+int RunHead(const HeadArgs& args, const GlobalOptions& g) {
+  if (args.rows < 0) UsageError("-n must be >= 0, got " + std::to_string(args.rows));
+  Address a = ParseAddress(args.address);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto table = OpenTableAt(bundle, a);
+  const std::string ctx = "bundle " + a.bundle;
+  int64_t total = Unwrap(table->num_rows(), ctx);
+  std::shared_ptr<arrow::Table> data = Unwrap(table->Head(args.rows, args.columns), ctx);
+  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
+  PrintRows(*data, g.json, max_w, ctx + ": table " + table->path());
+  if (g.json) return kExitOK;
+  const int64_t nrows = data->num_rows();
   if (nrows < total)
     std::cout << "(first " << WithCommas(nrows) << " of " << Plural(total, "row", "rows") << ")\n";
   else

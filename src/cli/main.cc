@@ -5,6 +5,12 @@
 //   octavo head BUNDLE:/path -n 10        the first rows as an aligned text table
 //   octavo import FILE BUNDLE:/path       Parquet or CSV into a new table (or --append)
 //   octavo export BUNDLE:/path FILE       a table to Parquet or CSV
+//   octavo h5ls FILE.h5                   what octavo sees in an HDF5 file, and would do with it
+//   octavo migrate ROOT                   pandas HDF5 files -> verified Parquet files beside them
+//   octavo put FILE BUNDLE:/path          a local file into a file node; `cat` writes it out
+//   octavo rm BUNDLE:/path [-r]           remove a node; `mv BUNDLE:/from /to` moves one
+//   octavo where BUNDLE:/path COND       rows where a condition holds (pushed down)
+//   octavo sql BUNDLE QUERY               SQL over the bundle's tables (DuckDB)
 //
 // --json (before or after the sub-command) prints machine-readable JSON on stdout.
 // Errors go to stderr as "octavo: error: <message>" with an exit code per kind of failure.
@@ -119,11 +125,87 @@ int Run(int argc, char** argv) {
   export_cmd->add_flag("--no-header", exp.no_header, "CSV: leave out the header line");
   AddJsonFlag(export_cmd, g);
 
+  WhereArgs where;
+  auto* where_cmd = app.add_subcommand("where", "Print the rows of a table where a condition holds "
+                                                "(PyTables or SQL syntax; see docs/queries.md)");
+  where_cmd->add_option("address", where.address, "BUNDLE:/path of a table")->required();
+  where_cmd->add_option("condition", where.condition, "e.g. \"(x > 3) & (name == 'a')\" or \"x > 3 AND y IS NULL\"")
+      ->required();
+  where_cmd->add_option("--columns", where.columns, "Columns to show (comma-separated)")->delimiter(',');
+  where_cmd->add_option("--limit", where.limit, "Print at most this many rows")->check(CLI::NonNegativeNumber);
+  where_cmd->add_option("--start", where.start, "First row considered (negative counts from the end)");
+  where_cmd->add_option("--stop", where.stop, "Row where the considered range ends (default: the end)");
+  where_cmd->add_flag("--stats", where.stats, "Also report the parts / row groups skipped and bytes read");
+  where_cmd->add_flag("--csv", where.csv, "Print CSV (streamed; --stats then go to stderr)");
+  where_cmd->add_option("--max-width", where.max_width, "Truncate cells wider than this (0 = never)")
+      ->default_val(40)
+      ->check(CLI::NonNegativeNumber);
+  AddJsonFlag(where_cmd, g);
+
+  SqlArgs sql;
+  auto* sql_cmd = app.add_subcommand("sql", "Run an SQL query (DuckDB, through Python) over a bundle's tables: "
+                                            "\"/group/table\" by path, root tables also by name");
+  sql_cmd->add_option("bundle", sql.bundle, "BUNDLE")->required();
+  sql_cmd->add_option("query", sql.query, "e.g. 'SELECT name, count(*) FROM readout GROUP BY name'")->required();
+  sql_cmd->add_option("--limit", sql.limit, "Print at most this many rows")->check(CLI::NonNegativeNumber);
+  sql_cmd->add_flag("--csv", sql.csv, "Print CSV");
+  sql_cmd->add_option("--max-width", sql.max_width, "Truncate cells wider than this (0 = never)")
+      ->default_val(40)
+      ->check(CLI::NonNegativeNumber);
+  AddJsonFlag(sql_cmd, g);
+
+  PutArgs put;
+  auto* put_cmd = app.add_subcommand("put", "Store a local file in a file node (content-addressed; bundle created if missing)");
+  put_cmd->add_option("file", put.file, "LOCAL file")->required();
+  put_cmd->add_option("address", put.address, "BUNDLE:/path of the file node (BUNDLE alone: the file's name at the root)")
+      ->required();
+  put_cmd->add_flag("--overwrite", put.overwrite, "Replace an existing file node");
+  AddJsonFlag(put_cmd, g);
+
+  CatArgs cat;
+  auto* cat_cmd = app.add_subcommand("cat", "Write a file node's bytes to standard output (checked against its digest)");
+  cat_cmd->add_option("address", cat.address, "BUNDLE:/path of a file node")->required();
+
+  RmArgs rm;
+  auto* rm_cmd = app.add_subcommand("rm", "Remove a node (one commit; data stays readable at older commits)");
+  rm_cmd->add_option("address", rm.address, "BUNDLE:/path")->required();
+  rm_cmd->add_flag("-r,--recursive", rm.recursive, "Remove a group with everything in it");
+  AddJsonFlag(rm_cmd, g);
+
+  MvArgs mv;
+  auto* mv_cmd = app.add_subcommand("mv", "Move or rename a node within its bundle (data files are not copied)");
+  mv_cmd->add_option("address", mv.address, "BUNDLE:/from")->required();
+  mv_cmd->add_option("destination", mv.destination, "/to (an existing group: move into it)")->required();
+  AddJsonFlag(mv_cmd, g);
+
+  H5lsArgs h5ls;
+  auto* h5ls_cmd = app.add_subcommand("h5ls", "List an HDF5 file's objects and what 'octavo import' would make of each");
+  h5ls_cmd->add_option("file", h5ls.file, "FILE.h5")->required();
+  AddJsonFlag(h5ls_cmd, g);
+
+  MigrateArgs mig;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate", "Convert pandas HDF5 files to verified Parquet files beside them (x.h5 -> x.parquet), or into a bundle");
+  migrate_cmd->add_option("root", mig.root, "An HDF5 file or a directory of them")->required();
+  migrate_cmd->add_flag("-r,--recursive", mig.recursive, "Descend into sub-directories");
+  migrate_cmd->add_flag("--remove-h5", mig.remove_h5, "Delete each HDF5 file once its outputs are verified");
+  migrate_cmd->add_option("--into", mig.into, "Import every file into this bundle (one commit per file) instead");
+  migrate_cmd->add_option("-j,--jobs", mig.jobs, "Files converted in parallel")->default_val(1)->check(CLI::PositiveNumber);
+  migrate_cmd->add_flag("-n,--dry-run", mig.dry_run, "Only report what would be done");
+  migrate_cmd->add_flag("--overwrite", mig.overwrite, "Convert again even when verified Parquet files exist");
+  migrate_cmd->add_flag("-q,--quiet", mig.quiet, "No per-file progress on stderr");
+  migrate_cmd->add_option("--compression", mig.compression, "Parquet codec")->default_val("zstd");
+  AddJsonFlag(migrate_cmd, g);
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
-    for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
+    std::string names;
+    for (const auto* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
     if (!known) {
-      std::cerr << "octavo: error: unknown command '" << argv[1] << "' (commands: tree, info, head, import, export)\n"
+      std::cerr << "octavo: error: unknown command '" << argv[1] << "' (commands: " << names << ")\n"
                 << "Run 'octavo --help' for usage.\n";
       return kExitUsage;
     }
@@ -146,6 +228,14 @@ int Run(int argc, char** argv) {
   if (head_cmd->parsed()) return RunHead(head, g);
   if (import_cmd->parsed()) return RunImport(imp, g);
   if (export_cmd->parsed()) return RunExport(exp, g);
+  if (h5ls_cmd->parsed()) return RunH5ls(h5ls, g);
+  if (migrate_cmd->parsed()) return RunMigrate(mig, g);
+  if (where_cmd->parsed()) return RunWhere(where, g);
+  if (sql_cmd->parsed()) return RunSql(sql, g);
+  if (put_cmd->parsed()) return RunPut(put, g);
+  if (cat_cmd->parsed()) return RunCat(cat, g);
+  if (rm_cmd->parsed()) return RunRm(rm, g);
+  if (mv_cmd->parsed()) return RunMv(mv, g);
   UsageError("no command given");
 }
 

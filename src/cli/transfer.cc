@@ -194,6 +194,8 @@ bool IsNested(const arrow::DataType& t) {
   }
 }
 
+}  // namespace
+
 // CSV cannot hold dictionary columns as such: they are written as their values.
 std::shared_ptr<arrow::Schema> CsvSchema(const arrow::Schema& schema) {
   arrow::FieldVector fields;
@@ -219,11 +221,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
   return arrow::RecordBatch::Make(schema, batch->num_rows(), std::move(columns));
 }
 
-}  // namespace
-
 // --- import --------------------------------------------------------------------------------
 
 int RunImport(const ImportArgs& args, const GlobalOptions& g) {
+  {
+    std::string name = Lower(fs::path(args.file).filename().string());
+    std::string fmt = Lower(args.format);
+    if (fmt == "hdf5" || fmt == "h5" ||
+        (fmt.empty() && (EndsWith(name, ".h5") || EndsWith(name, ".hdf5") || EndsWith(name, ".hdf"))))
+      return RunImportHdf5(args, g);  // hdf5_cmds.cc: the whole file, one commit
+  }
   FileFormat f = DetectFormat(args.file, args.format, args.delimiter, "import");
   Address a = ParseAddress(args.address);
   if (!a.has_node) a.node = DefaultTableName(args.file);

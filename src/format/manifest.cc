@@ -19,6 +19,13 @@ int64_t TableEntry::num_rows() const {
   return n;
 }
 
+size_t TableEntry::SortedPrefix() const {
+  if (sorted_by.empty() || sorted_parts.empty() || sorted_parts.size() > parts.size()) return 0;
+  for (size_t i = 0; i < sorted_parts.size(); ++i)
+    if (parts[i].file != sorted_parts[i]) return 0;
+  return sorted_parts.size();
+}
+
 int64_t TableEntry::size_bytes() const {
   int64_t n = 0;
   for (const auto& p : parts) n += p.size_bytes;
@@ -101,8 +108,15 @@ static Result<Json> TableToJson(const TableEntry& t) {
                      {"row_groups", p.row_group_rows},
                      {"stats", p.stats},
                      {"created_at", p.created_at}});
+    if (!p.indexes.empty()) {
+      Json idx = Json::object();
+      for (const auto& [col, f] : p.indexes) idx[col] = {{"file", f.file}, {"size_bytes", f.size_bytes}};
+      parts.back()["indexes"] = std::move(idx);
+    }
   }
   j["parts"] = std::move(parts);
+  if (!t.sorted_by.empty()) j["sorted"] = {{"columns", t.sorted_by}, {"parts", t.sorted_parts}};
+  if (!t.indexed_columns.empty()) j["indexes"] = t.indexed_columns;
   return j;
 }
 
@@ -153,8 +167,23 @@ static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, co
     for (auto r : p.row_group_rows) sum += r;
     if (sum != p.num_rows || p.num_rows < 0)
       return Status::Corruption(where, ": part ", p.file, " row-group row counts do not add up to ", p.num_rows);
+    if (jp.contains("indexes")) {
+      for (const auto& [col, jf] : jp.at("indexes").items()) {
+        PartEntry::IndexFile f;
+        f.file = jf.at("file").get<std::string>();
+        f.size_bytes = jf.at("size_bytes").get<int64_t>();
+        if (f.file.find("..") != std::string::npos || f.file.empty() || f.file[0] == '/')
+          return Status::Corruption(where, ": index file name '", f.file, "' escapes the bundle");
+        p.indexes[col] = std::move(f);
+      }
+    }
     t->parts.push_back(std::move(p));
   }
+  if (j.contains("sorted")) {
+    t->sorted_by = j.at("sorted").at("columns").get<std::vector<std::string>>();
+    t->sorted_parts = j.at("sorted").at("parts").get<std::vector<std::string>>();
+  }
+  if (j.contains("indexes")) t->indexed_columns = j.at("indexes").get<std::vector<std::string>>();
   return std::shared_ptr<const TableEntry>(std::move(t));
 }
 

@@ -24,6 +24,13 @@ struct PartEntry {
   std::vector<int64_t> row_group_rows;  // rows per Parquet row group, in order
   Json stats = Json::object();          // {column: {"min": v, "max": v, "null_count": n}}
   std::string created_at;
+  // Secondary indexes of this part (docs/format.md "Sorted tables and indexes"):
+  // column -> {file, size_bytes}. A column the table indexes but the part lacks is scanned.
+  struct IndexFile {
+    std::string file;  // relative to the bundle root
+    int64_t size_bytes = 0;
+  };
+  std::map<std::string, IndexFile> indexes;
 };
 
 struct TableEntry {
@@ -31,6 +38,15 @@ struct TableEntry {
   std::shared_ptr<arrow::Schema> schema;  // stored as base64 Arrow IPC (exact types + metadata)
   TableOptions options;
   std::vector<PartEntry> parts;
+  // Set by a sorting repack: the parts listed in sorted_parts, in order, hold rows sorted
+  // ascending by sorted_by. Valid only while the table's parts begin with exactly those
+  // files (later appends add unsorted parts after them).
+  std::vector<std::string> sorted_by;
+  std::vector<std::string> sorted_parts;
+  // Columns with a secondary index (parts appended later get one on append).
+  std::vector<std::string> indexed_columns;
+  // How many leading parts form the sorted run (0 if none or no longer valid).
+  size_t SortedPrefix() const;
   int64_t num_rows() const;
   int64_t size_bytes() const;
 };

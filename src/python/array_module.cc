@@ -45,6 +45,9 @@ nb::dict InfoToDict(const ArrayInfo& i) {
   d["compressor"] = i.compressor;
   d["compression_level"] = i.compression_level;
   d["shuffle"] = i.shuffle;
+  d["bitshuffle"] = i.bitshuffle;
+  d["codecs"] = i.codecs;
+  d["logical_bytes"] = i.logical_bytes;
   d["zarr_json"] = i.zarr_json;
   d["num_chunks_stored"] = i.num_chunks_stored;
   d["size_bytes"] = i.size_bytes;
@@ -104,12 +107,15 @@ void BindArrays(nb::module_& m) {
   m.def("create_array",
         [](Bundle& b, const std::string& path, const std::vector<int64_t>& shape, const std::string& dtype,
            std::optional<std::vector<int64_t>> chunks, const std::string& compressor, int level, bool shuffle,
-           const std::string& fill_value, std::optional<RoBytes> data, bool create_parents) {
+           const std::string& fill_value, std::optional<RoBytes> data, bool create_parents, bool bitshuffle,
+           int64_t blocksize) {
           ArrayOptions o;
           if (chunks) o.chunks = *chunks;
           o.compressor = compressor;
           o.compression_level = level;
           o.shuffle = shuffle;
+          o.bitshuffle = bitshuffle;
+          o.blocksize = blocksize;
           o.fill_value = fill_value;
           const void* p = data ? data->data() : nullptr;
           int64_t n = data ? static_cast<int64_t>(data->nbytes()) : 0;
@@ -117,7 +123,8 @@ void BindArrays(nb::module_& m) {
           return Unwrap(b.CreateArray(path, shape, dtype, o, p, n, create_parents));
         },
         "bundle"_a, "path"_a, "shape"_a, "dtype"_a, "chunks"_a = nb::none(), "compressor"_a = "zstd",
-        "level"_a = -1, "shuffle"_a = false, "fill_value"_a = "0", "data"_a = nb::none(), "create_parents"_a = true);
+        "level"_a = -1, "shuffle"_a = false, "fill_value"_a = "0", "data"_a = nb::none(), "create_parents"_a = true,
+        "bitshuffle"_a = false, "blocksize"_a = 0);
   m.def("open_array", [](const Bundle& b, const std::string& path) { return Unwrap(b.OpenArray(path)); });
 }
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "hdf5/unpickle.h"
+#include "octavo/bundle.h"
 #include "octavo/hdf5.h"
 #include "python/binding_util.h"
 #include "util/arrow_status.h"
@@ -126,6 +127,90 @@ void BindHdf5(nb::module_& m) {
     }
     return out;
   });
+
+  auto items_to_py = [](const std::vector<hdf5::ImportItem>& items) {
+    nb::list out;
+    for (const auto& it : items) {
+      nb::dict d;
+      d["h5_path"] = it.h5_path;
+      d["kind"] = it.h5_kind;
+      d["action"] = it.action;
+      d["dest"] = it.dest;
+      d["detail"] = it.detail;
+      d["supported"] = it.supported;
+      d["reason"] = it.reason;
+      out.append(d);
+    }
+    return out;
+  };
+
+  m.def("h5_inspect", [items_to_py](const std::string& path) {
+    hdf5::ImportReport rep;
+    {
+      nb::gil_scoped_release release;
+      rep = Unwrap(hdf5::InspectFile(path));
+    }
+    return items_to_py(rep.items);
+  });
+
+  m.def(
+      "h5_import",
+      [items_to_py](Bundle& bundle, const std::string& path, const std::string& dest, const std::string& compression) {
+        hdf5::ImportReport rep;
+        {
+          nb::gil_scoped_release release;
+          hdf5::ImportOptions o;
+          o.table_compression = compression;
+          rep = Unwrap(hdf5::ImportFile(path, bundle, dest, o));
+        }
+        nb::dict d;
+        d["file"] = rep.file;
+        d["rows"] = rep.rows;
+        d["bytes"] = rep.bytes;
+        d["items"] = items_to_py(rep.items);
+        return d;
+      },
+      "bundle"_a, "path"_a, "dest"_a = "/", "compression"_a = "zstd");
+
+  m.def("h5_parquet_path", &hdf5::ParquetPathFor, "h5_path"_a, "key"_a, "num_keys"_a);
+  m.def("h5_find_files", [](const std::string& root, bool recursive) {
+    return Unwrap(hdf5::FindHdf5Files(root, recursive));
+  });
+
+  m.def(
+      "h5_migrate",
+      [](const std::vector<std::string>& files, bool remove_h5, bool dry_run, bool overwrite, int jobs,
+         const std::string& compression, const std::string& into, const std::string& root) {
+        hdf5::MigrateOptions o;
+        o.remove_h5 = remove_h5;
+        o.dry_run = dry_run;
+        o.overwrite = overwrite;
+        o.jobs = jobs;
+        o.compression = compression;
+        o.into = into;
+        o.root = root;
+        hdf5::MigrateSummary sum;
+        {
+          nb::gil_scoped_release release;
+          sum = Unwrap(hdf5::Migrate(files, o));
+        }
+        nb::list out;
+        for (const auto& r : sum.files) {
+          nb::dict d;
+          d["file"] = r.file;
+          d["status"] = r.status;
+          d["outputs"] = r.outputs;
+          d["keys"] = r.keys;
+          d["rows"] = r.rows;
+          d["removed"] = r.removed;
+          d["message"] = r.message;
+          d["seconds"] = r.seconds;
+          out.append(d);
+        }
+        return out;
+      },
+      "files"_a, "remove_h5"_a = false, "dry_run"_a = false, "overwrite"_a = false, "jobs"_a = 1,
+      "compression"_a = "zstd", "into"_a = "", "root"_a = "");
 
   m.def(
       "unpickle",

@@ -170,6 +170,7 @@ OpenMode ModeFromString(const std::string& m) {
 }  // namespace
 void BindArrays(nb::module_& m);  // array_module.cc
 void BindHdf5(nb::module_& m);    // hdf5_module.cc
+void BindFiles(nb::module_& m);   // file_module.cc
 
 }  // namespace octavo
 
@@ -363,4 +364,5 @@ NB_MODULE(_octavo, m) {
 
   BindArrays(m);
   BindHdf5(m);
+  BindFiles(m);
 }

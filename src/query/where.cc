@@ -23,6 +23,7 @@
 #include "table/parquet_io.h"
 #include "table/rechunk.h"
 #include "table/row_range.h"
+#include "table/sort_util.h"
 #include "table/table_impl.h"
 #include "util/arrow_status.h"
 
@@ -99,7 +100,9 @@ ColumnBounds PartColumnBounds(const PartEntry& part, const arrow::Field& field) 
   return b;
 }
 
-ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf, const arrow::Field& field) {
+}  // namespace
+
+query::ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf, const arrow::Field& field) {
   ColumnBounds b;
   const auto& type = field.type();
   if (leaf < 0 || type->id() == arrow::Type::DICTIONARY) return b;
@@ -124,17 +127,19 @@ ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf,
   return b;
 }
 
+namespace {
+
 // Streams the selected rows of one row group at a time.
 class WhereScanner {
  public:
   WhereScanner(std::string root, std::string table_path, std::shared_ptr<const TableEntry> entry,
                std::vector<PartSlice> slices, query::CompiledCondition cond, std::vector<int> read_fields,
                std::vector<int> out_positions, std::shared_ptr<arrow::Schema> out_schema, bool use_threads,
-               std::shared_ptr<QueryStats> stats)
+               std::shared_ptr<QueryStats> stats, int index_field, std::optional<cp::Expression> necessary)
       : root_(std::move(root)), table_path_(std::move(table_path)), entry_(std::move(entry)),
         slices_(std::move(slices)), cond_(std::move(cond)), read_fields_(std::move(read_fields)),
         out_positions_(std::move(out_positions)), out_schema_(std::move(out_schema)), use_threads_(use_threads),
-        stats_(std::move(stats)) {}
+        stats_(std::move(stats)), index_field_(index_field), necessary_(std::move(necessary)) {}
 
   Status Init() {
     read_schema_ = arrow::schema([&] {
@@ -149,6 +154,9 @@ class WhereScanner {
     for (const auto& s : slices_) stats_->row_groups_total += static_cast<int64_t>(s.row_groups.size());
     for (int i : read_fields_) stats_->columns_read.push_back(entry_->schema->field(i)->name());
     bounds_.assign(entry_->schema->num_fields(), ColumnBounds{});
+    const size_t sorted = entry_->SortedPrefix();
+    for (const auto& s : slices_) stats_->parts_sorted += s.part < sorted ? 1 : 0;
+    if (index_field_ >= 0) stats_->index_column = entry_->schema->field(index_field_)->name();
     return Status::OK();
   }
 
@@ -167,7 +175,29 @@ class WhereScanner {
           ++slice_;
           continue;
         }
+        // A secondary index on a condition column gives the candidate rows.
+        use_index_ = false;
+        if (index_field_ >= 0 && necessary_) {
+          OCTAVO_ASSIGN_OR_RETURN(auto lookup, LookupIndex(root_, table_path_, *entry_, part, index_field_,
+                                                           *cond_.prune, *necessary_));
+          if (lookup.stale) stats_->parts_index_stale++;
+          if (lookup.used) {
+            use_index_ = true;
+            stats_->parts_indexed++;
+            stats_->bytes_read += lookup.bytes_read;
+            candidates_ = std::move(lookup.rows);
+            cand_pos_ = 0;
+            if (candidates_.empty()) {
+              stats_->row_groups_skipped += static_cast<int64_t>(s.row_groups.size());
+              ++slice_;
+              continue;
+            }
+          }
+        }
         OCTAVO_ASSIGN_OR_RETURN(reader_, OpenPart(root_, table_path_, part, use_threads_, true));
+        rg_part_start_.assign(part.row_group_rows.size() + 1, 0);
+        for (size_t g = 0; g < part.row_group_rows.size(); ++g)
+          rg_part_start_[g + 1] = rg_part_start_[g] + part.row_group_rows[g];
         OCTAVO_ASSIGN_OR_RETURN(leaves_, LeafIndices(*reader_, read_fields_));
         // One leaf per condition column (nested columns have no usable statistics).
         const auto& mf = reader_->manifest();
@@ -195,13 +225,33 @@ class WhereScanner {
       ++rg_;
       if (keep <= 0) continue;
 
+      // Index mode: the candidate rows inside [skip, skip + keep) of this row group.
+      std::shared_ptr<arrow::Array> cand_idx;
+      if (use_index_) {
+        const int64_t lo = rg_part_start_[g] + skip, hi = lo + keep;
+        while (cand_pos_ < candidates_.size() && candidates_[cand_pos_] < lo) ++cand_pos_;
+        arrow::UInt64Builder ib;
+        while (cand_pos_ < candidates_.size() && candidates_[cand_pos_] < hi) {
+          OCTAVO_RETURN_NOT_ARROW_OK(ib.Append(static_cast<uint64_t>(candidates_[cand_pos_] - lo)));
+          ++cand_pos_;
+        }
+        if (ib.length() == 0) {
+          stats_->row_groups_skipped++;
+          continue;
+        }
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&cand_idx));
+      }
       auto md = reader_->parquet_reader()->metadata();
       auto rg_md = md->RowGroup(g);
       for (int i : cond_.columns) bounds_[i] = RowGroupColumnBounds(*rg_md, cond_leaf_[i], *entry_->schema->field(i));
-      if (!query::Evaluate(*cond_.prune, bounds_).may_true) {
+      const query::Possible possible = query::Evaluate(*cond_.prune, bounds_);
+      if (!possible.may_true) {
         stats_->row_groups_skipped++;
         continue;
       }
+      // Statistics prove every row matches: no filter to run.
+      const bool whole = !possible.may_false && !cand_idx;
+      if (whole) stats_->row_groups_matched++;
       for (int leaf : leaves_) stats_->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
 
       auto tr = reader_->ReadRowGroup(g, leaves_);
@@ -222,10 +272,24 @@ class WhereScanner {
         }
       }
       auto rb = arrow::RecordBatch::Make(read_schema_, keep, cols);
-      stats_->rows_scanned += keep;
+      // Index mode: only the candidate rows are tested; `local` maps them back.
+      std::shared_ptr<arrow::UInt64Array> local;
+      int64_t tested = keep;
+      if (cand_idx) {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(rb, cand_idx));
+        rb = taken.record_batch();
+        local = std::static_pointer_cast<arrow::UInt64Array>(cand_idx);
+        tested = rb->num_rows();
+      }
+      stats_->rows_scanned += tested;
 
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*read_schema_, rb));
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(filter_, exec));
+      arrow::Datum mask;
+      if (whole) {
+        mask = arrow::Datum(std::make_shared<arrow::BooleanScalar>(true));
+      } else {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*read_schema_, rb));
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(mask, cp::ExecuteScalarExpression(filter_, exec));
+      }
       std::shared_ptr<arrow::UInt64Array> idx;
       bool all = false;
       if (mask.is_scalar()) {
@@ -236,15 +300,18 @@ class WhereScanner {
         OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}));
         idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
         if (idx->length() == 0) continue;
-        all = idx->length() == keep;
+        all = idx->length() == tested;
       }
-      const int64_t n = all ? keep : idx->length();
+      const int64_t n = all ? tested : idx->length();
       stats_->rows_selected += n;
       rows->resize(static_cast<size_t>(n));
-      for (int64_t k = 0; k < n; ++k) (*rows)[k] = base + (all ? k : static_cast<int64_t>(idx->Value(k)));
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t in_rb = all ? k : static_cast<int64_t>(idx->Value(k));
+        (*rows)[k] = base + (local ? static_cast<int64_t>(local->Value(in_rb)) : in_rb);
+      }
       std::vector<std::shared_ptr<arrow::Array>> out_cols;
       for (int p : out_positions_) out_cols.push_back(rb->column(p));
-      auto projected = arrow::RecordBatch::Make(out_schema_, keep, out_cols);
+      auto projected = arrow::RecordBatch::Make(out_schema_, tested, out_cols);
       if (all) {
         *batch = projected;
       } else {
@@ -274,6 +341,12 @@ class WhereScanner {
   int64_t covered_ = 0, rg_first_row_ = 0;
   std::unique_ptr<parquet::arrow::FileReader> reader_;
   std::vector<int> leaves_;
+  int index_field_ = -1;
+  std::optional<cp::Expression> necessary_;
+  bool use_index_ = false;
+  std::vector<int64_t> candidates_;  // part-relative, ascending
+  size_t cand_pos_ = 0;
+  std::vector<int64_t> rg_part_start_;
 };
 
 class WhereReader final : public arrow::RecordBatchReader {
@@ -330,11 +403,25 @@ Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const Wh
     positions.push_back(static_cast<int>(std::lower_bound(read_fields.begin(), read_fields.end(), f) - read_fields.begin()));
   auto out_schema = ProjectSchema(*e->schema, out_fields);
   OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
+  // The first indexed condition column that the condition restricts (==, IN, ranges).
+  int index_field = -1;
+  std::optional<cp::Expression> necessary;
+  if (options.use_index) {
+    for (const auto& col : e->indexed_columns) {
+      int f = e->schema->GetFieldIndex(col);
+      if (f < 0 || !std::binary_search(cond.columns.begin(), cond.columns.end(), f)) continue;
+      necessary = NecessaryCondition(*cond.prune, f);
+      if (necessary) {
+        index_field = f;
+        break;
+      }
+    }
+  }
   Plan p;
   p.out_schema = out_schema;
   p.scanner = std::make_unique<WhereScanner>(t.root(), t.path(), e, std::move(slices), std::move(cond),
                                              std::move(read_fields), std::move(positions), out_schema,
-                                             options.use_threads, std::move(stats));
+                                             options.use_threads, std::move(stats), index_field, std::move(necessary));
   OCTAVO_RETURN_NOT_OK(p.scanner->Init());
   return p;
 }

@@ -9,6 +9,7 @@
 #include "table/parquet_io.h"
 #include "table/table_impl.h"
 #include "table/row_range.h"
+#include "table/sort_util.h"
 #include "util/arrow_status.h"
 #include "util/json_util.h"
 #include "util/names.h"
@@ -112,6 +113,11 @@ Result<TableInfo> TableImpl::Info() const {
   info.modified_at = n->modified_at;
   for (const auto& p : t.parts) info.part_files.push_back(bundle_->AbsPath(p.file));
   info.options = t.options;
+  if (size_t n = t.SortedPrefix(); n > 0) {
+    info.sorted_by = t.sorted_by;
+    for (size_t i = 0; i < n; ++i) info.sorted_rows += t.parts[i].num_rows;
+  }
+  info.indexes = t.indexed_columns;
   return info;
 }
 
@@ -275,6 +281,9 @@ Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data) 
   OCTAVO_ASSIGN_OR_RETURN(auto parts, WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema,
                                                  conformed.get(), e->options));
   if (parts.empty()) return Status::OK();  // nothing to add, nothing to commit
+  // Indexed tables index their new parts before the commit (docs/format.md).
+  for (const auto& col : e->indexed_columns)
+    for (auto& p : parts) OCTAVO_RETURN_NOT_OK(BuildPartIndex(bundle_->env(), bundle_->path(), path_, *e, col, &p));
   int64_t added = 0;
   for (const auto& p : parts) added += p.num_rows;
   return bundle_->CommitLocked("append " + std::to_string(added) + " rows to " + path_, [&](Manifest& m) -> Status {

@@ -29,6 +29,10 @@ class TableImpl final : public Table {
                                                         const std::vector<std::string>& columns) const override;
   Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) override;
   Status Append(const std::shared_ptr<arrow::Table>& data) override;
+  Status Repack(const RepackOptions& options) override;
+  Status CreateIndex(const std::string& column) override;
+  Status RemoveIndex(const std::string& column) override;
+  Result<std::vector<std::string>> Indexes() const override;
 
   // The table as of the handle's bundle snapshot (errors if it was removed meanwhile).
   Result<std::shared_ptr<const TableEntry>> entry() const;

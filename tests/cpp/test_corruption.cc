@@ -239,6 +239,48 @@ TEST_F(Corruption, PartPathEscapingTheBundleIsRefused) {
   EXPECT_TRUE(Contains(b.status().message(), "escapes")) << b.status().ToString();
 }
 
+// A file node's content file is derived from its digest, never read from the manifest, so a
+// forged digest cannot point a read outside the bundle; a digest that is not one is reported.
+TEST_F(Corruption, FileNodeWithForgedDigestIsRefused) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path_, OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(auto w, b->CreateFile("/f"));
+    ASSERT_OK(w->Write("abc", 3));
+    ASSERT_OK(w->Close().status());
+  }
+  for (const std::string& forged : std::vector<std::string>{"blake2b-256:../../../../../../../../etc/passwd",
+                             "blake2b-256:" + std::string(64, 'G'), std::string("md5:abc")}) {
+    SCOPED_TRACE(forged);
+    ForgeManifest([&](Json& m) {
+      m["nodes"]["/f"]["payload"]["digest"] = forged;
+      m["nodes"]["/f"]["payload"]["blob"] = "../../../etc/passwd";
+    });
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path_, OpenMode::kRead));
+    auto r = b->OpenFile("/f");
+    EXPECT_STATUS_CODE(r, StatusCode::kCorruption);
+    EXPECT_TRUE(Contains(r.status().message(), "invalid digest")) << r.status().ToString();
+  }
+}
+
+// Same digest, different bytes on disk (damage after the write): Verify catches it.
+TEST_F(Corruption, FileNodeContentChangedOnDiskFailsVerify) {
+  std::string blob;
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path_, OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(auto w, b->CreateFile("/f"));
+    ASSERT_OK(w->Write("hello world", 11));
+    ASSERT_OK_AND_ASSIGN(auto info, w->Close());
+    blob = info.blob;
+    EXPECT_EQ(info.digest, "blake2b-256:" + std::string("256c83b297114d201b30179f3f0ef0cace9783622da5974326b436178aeef610"));
+  }
+  WriteBytes(File(blob), "hellO world");
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path_, OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto r, b->OpenFile("/f"));
+  auto st = r->Verify();
+  EXPECT_STATUS_CODE(st, StatusCode::kCorruption);
+  EXPECT_TRUE(Contains(st.message(), "/f")) << st.ToString();
+}
+
 // --- versions ------------------------------------------------------------------------
 
 TEST_F(Corruption, MarkerFromNewerFormatAsksForUpgrade) {

@@ -71,6 +71,15 @@ struct Scenario {
   std::function<void(const Bundle&, int step)> check;
 };
 
+const std::string& FileNodeBytes() {
+  static const std::string kBytes = [] {
+    std::string s(2500000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>((i * 2654435761u) >> 13);
+    return s;
+  }();
+  return kBytes;
+}
+
 const std::vector<Scenario>& Scenarios() {
   static const std::vector<Scenario> kScenarios = {
       {"append", 1,
@@ -111,6 +120,29 @@ const std::vector<Scenario>& Scenarios() {
            auto attrs = b.GetAttrs("/h");
            ASSERT_TRUE(attrs.ok()) << attrs.status().ToString();
            EXPECT_EQ(*attrs, step == 1 ? "{}" : R"({"k":[1,2,3]})");
+         }
+       }},
+      {"write_file", 1,
+       [](Bundle& b) -> Status {
+         OCTAVO_ASSIGN_OR_RETURN(auto w, b.CreateFile("/files/blob.bin"));
+         const std::string data = FileNodeBytes();
+         for (size_t off = 0; off < data.size(); off += 700000)  // several flushes of the 1 MiB buffer
+           OCTAVO_RETURN_NOT_OK(w->Write(data.data() + off, std::min<size_t>(700000, data.size() - off)));
+         return w->Close().status();
+       },
+       [](const Bundle& b, int step) {
+         ExpectTable(b, "/t", MakeRows(0, 100));
+         ExpectGroupG(b);
+         if (step == 0) {
+           EXPECT_FALSE(b.Exists("/files"));
+         } else {
+           auto r = b.OpenFile("/files/blob.bin");
+           ASSERT_TRUE(r.ok()) << r.status().ToString();
+           EXPECT_OK((*r)->Verify());
+           std::string got(FileNodeBytes().size(), '\0');
+           auto n = (*r)->ReadAt(0, static_cast<int64_t>(got.size()), got.data());
+           ASSERT_TRUE(n.ok()) << n.status().ToString();
+           EXPECT_TRUE(got == FileNodeBytes());
          }
        }},
       {"remove_node", 1, [](Bundle& b) -> Status { return b.RemoveNode("/g", /*recursive=*/true); },
@@ -423,14 +455,15 @@ TEST_P(TornWrite, CrashBeforeEveryOperationLeavesOldOrNewCommit) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, FaultLoop,
                          ::testing::Combine(::testing::Values("append", "create_table", "group_and_attr",
-                                                              "remove_node"),
+                                                              "remove_node", "write_file"),
                                             ::testing::Bool()),
                          [](const auto& info) {
                            return std::get<0>(info.param) + (std::get<1>(info.param) ? "_sticky" : "_once");
                          });
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, TornWrite,
-                         ::testing::Values("append", "create_table", "group_and_attr", "remove_node"),
+                         ::testing::Values("append", "create_table", "group_and_attr", "remove_node",
+                                           "write_file"),
                          [](const auto& info) { return info.param; });
 
 // --- creating a bundle ------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Node attributes: JSON values, plus numpy scalars and small numpy arrays in a typed form.
+
+A numpy value is stored as one JSON object with the single key ``"@ndarray"``
+(docs/format.md, section 4.2.1)::
+
+    {"@ndarray": {"dtype": "<f4", "shape": [2, 3], "data": [1.0, 2.0, ...]}}
+    {"@ndarray": {"dtype": "<c16", "shape": [], "base64": "..."}}
+
+``dtype`` is numpy's ``dtype.str`` (byte order, kind, size), ``shape`` is ``[]`` for a
+scalar. Bool, integer and finite float values are stored as a flat C-order JSON list
+(``data``) so other tools can read them; everything else (complex, NaN/inf, float16,
+datetime64/timedelta64, fixed-width bytes/str) as the little-endian raw bytes in base64
+(``base64``). Read back, the value has the same dtype and shape (a numpy scalar for
+``shape == []``). Nothing is ever pickled: object arrays are refused.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from .errors import SchemaError
+
+TYPED_KEY = "@ndarray"
+MAX_ARRAY_BYTES = 1 << 20  # attributes are metadata; larger arrays belong in create_array
+
+
+def _np():
+    import numpy as np
+    return np
+
+
+def _encode_numpy(value, where: str) -> dict:
+    np = _np()
+    arr = np.asarray(value)
+    if arr.dtype.hasobject or arr.dtype.kind == "V":
+        raise SchemaError(f"{where}: numpy dtype {arr.dtype} cannot be an attribute "
+                          "(object and structured arrays are not stored; nothing is pickled)")
+    if arr.nbytes > MAX_ARRAY_BYTES:
+        raise SchemaError(f"{where}: a {arr.nbytes:,}-byte array is too large for an attribute "
+                          f"(limit {MAX_ARRAY_BYTES:,} bytes); store it with create_array instead")
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    spec: dict[str, Any] = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
+    kind = arr.dtype.kind
+    if kind in "biu" or (kind == "f" and arr.dtype.itemsize >= 4 and bool(np.isfinite(arr).all())):
+        spec["data"] = arr.ravel().tolist()
+    else:
+        spec["base64"] = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode("ascii")
+    return {TYPED_KEY: spec}
+
+
+def _decode_numpy(spec: Any, where: str):
+    np = _np()
+    try:
+        dtype = np.dtype(spec["dtype"])
+        shape = tuple(int(s) for s in spec["shape"])
+        if dtype.hasobject:
+            raise ValueError("object dtype")
+        if "data" in spec:
+            arr = np.array(spec["data"], dtype=dtype).reshape(shape)
+        else:
+            raw = base64.b64decode(spec["base64"], validate=True)
+            arr = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    except (KeyError, TypeError, ValueError) as e:
+        raise SchemaError(f"{where}: invalid typed numpy attribute ({e}); see docs/format.md 4.2.1") from None
+    return arr[()] if shape == () else arr
+
+
+def encode(value: Any, where: str = "attribute") -> Any:
+    """A Python/numpy value -> a JSON-serialisable value (numpy values typed)."""
+    np = _np()
+    if isinstance(value, (np.generic, np.ndarray)):
+        return _encode_numpy(value, where)
+    if isinstance(value, dict):
+        if TYPED_KEY in value:
+            raise SchemaError(f"{where}: the key {TYPED_KEY!r} is reserved for typed numpy values")
+        return {str(k): encode(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, where) for v in value]
+    return value
+
+
+def decode(value: Any, where: str = "attribute") -> Any:
+    """The inverse of :func:`encode`."""
+    if isinstance(value, dict):
+        if len(value) == 1 and TYPED_KEY in value:
+            return _decode_numpy(value[TYPED_KEY], where)
+        return {k: decode(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v, where) for v in value]
+    return value
+
+
+def to_json(value: Any, where: str) -> str:
+    encoded = encode(value, where)  # its own SchemaErrors pass through unchanged
+    try:
+        return json.dumps(encoded, allow_nan=True)
+    except TypeError as e:
+        raise SchemaError(
+            f"{where}: {type(value).__name__} is not JSON-serialisable "
+            "(attributes hold JSON values, numpy scalars and arrays; nothing is pickled)"
+        ) from e
+
+
+class AttributeSet:
+    """Attributes of a node; dict-like, and PyTables-like (``node.attrs.units = 'm'``)."""
+
+    def __init__(self, bundle, path: str):
+        object.__setattr__(self, "_bundle", bundle)
+        object.__setattr__(self, "_path", path)
+
+    def _raw(self) -> dict:
+        return json.loads(self._bundle._native.get_attrs(self._path))
+
+    def _all(self) -> dict:
+        return {k: decode(v, f"attribute {k!r} of {self._path}") for k, v in self._raw().items()}
+
+    def __getitem__(self, key: str) -> Any:
+        attrs = self._raw()
+        if key not in attrs:
+            raise KeyError(f"node {self._path!r} has no attribute {key!r}")
+        return decode(attrs[key], f"attribute {key!r} of {self._path}")
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._bundle._native.set_attr(self._path, key, to_json(value, f"attribute {key!r} on {self._path}"))
+
+    def __delitem__(self, key: str) -> None:
+        self._bundle._native.delete_attr(self._path, key)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError as e:
+            raise AttributeError(str(e)) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        del self[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._raw()
+
+    def __iter__(self):
+        return iter(self._raw())
+
+    def __len__(self) -> int:
+        return len(self._raw())
+
+    def keys(self):
+        return self._raw().keys()
+
+    def items(self):
+        return self._all().items()
+
+    def values(self):
+        return self._all().values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def update(self, other: dict | None = None, **kwargs) -> None:
+        for k, v in {**(other or {}), **kwargs}.items():
+            self[k] = v
+
+    def to_dict(self) -> dict:
+        return self._all()
+
+    def __repr__(self) -> str:
+        return f"AttributeSet({self._path!r}, {self._all()!r})"

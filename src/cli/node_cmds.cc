@@ -1,0 +1,103 @@
+// Node commands: put / cat (file nodes), rm, mv.
+//
+//   octavo put LOCAL BUNDLE:/path [--overwrite]   a local file into a file node (bundle created if missing)
+//   octavo cat BUNDLE:/path > out                 a file node's bytes on stdout, checked against its digest
+//   octavo rm BUNDLE:/path [-r]                   remove a node (-r: a group with its contents)
+//   octavo mv BUNDLE:/from /to                    move or rename a node within the bundle
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli.h"
+
+namespace octavo::cli {
+
+int RunPut(const PutArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  if (!a.has_node) {
+    // BUNDLE alone: the file's own name at the root, like `cp file dir/`.
+    std::string name = args.file.substr(args.file.find_last_of('/') + 1);
+    if (name.empty()) UsageError("cannot take a node name from '" + args.file + "'; give BUNDLE:/path");
+    a.node = "/" + name;
+  }
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  FileWriteOptions o;
+  o.overwrite = args.overwrite;
+  FileNodeInfo info = Unwrap(PutFile(*bundle, args.file, a.node, o), "put " + args.file);
+  Check(bundle->Close());
+  if (g.json) {
+    PrintJson(Json{{"path", info.path}, {"size", info.size}, {"digest", info.digest},
+                   {"commit", bundle->commit().id}});
+  } else {
+    std::cout << "stored " << args.file << " as " << a.bundle << ":" << info.path << " (" << HumanSize(info.size)
+              << ", " << info.digest.substr(0, 24) << "…), commit " << bundle->commit().id << "\n";
+  }
+  return kExitOK;
+}
+
+int RunCat(const CatArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  if (!a.has_node) UsageError("cat needs a file node: BUNDLE:/path");
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto reader = Unwrap(bundle->OpenFile(a.node), "bundle " + a.bundle);
+  Status st = reader->CopyTo([](const void* p, int64_t n) {
+    if (std::fwrite(p, 1, static_cast<size_t>(n), stdout) != static_cast<size_t>(n))
+      return Status::IOError("cannot write to standard output");
+    return Status::OK();
+  });
+  std::fflush(stdout);
+  // A digest mismatch is only known at the end: the bytes already written must be discarded.
+  Check(st, "bundle " + a.bundle);
+  return kExitOK;
+}
+
+int RunRm(const RmArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  if (!a.has_node) UsageError("rm needs a node: BUNDLE:/path (the root group cannot be removed)");
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  auto node = Unwrap(bundle->GetNode(a.node), "bundle " + a.bundle);
+  Status st = bundle->RemoveNode(a.node, args.recursive);
+  if (!st.ok() && node.kind == NodeKind::kGroup && !args.recursive)
+    Check(st, "bundle " + a.bundle + " (use -r to remove a group with its contents)");
+  Check(st, "bundle " + a.bundle);
+  Check(bundle->Close());
+  if (g.json) {
+    PrintJson(Json{{"removed", node.path}, {"kind", NodeKindName(node.kind)}, {"commit", bundle->commit().id}});
+  } else {
+    std::cout << "removed " << NodeKindName(node.kind) << " " << node.path << ", commit " << bundle->commit().id
+              << "\n";
+  }
+  return kExitOK;
+}
+
+int RunMv(const MvArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  if (!a.has_node) UsageError("mv needs a node: BUNDLE:/from /to");
+  std::string to = args.destination;
+  // Accept the destination as a bare path or as an address (BUNDLE:/to) in the same bundle.
+  if (to.find(":/") != std::string::npos) {
+    Address d = ParseAddress(to);
+    std::error_code e1, e2;
+    if (!std::filesystem::equivalent(d.bundle, a.bundle, e1) || e1)
+      UsageError("mv moves nodes within one bundle; '" + to + "' names another bundle (use copy + rm)");
+    to = d.node;
+  }
+  if (to.empty()) UsageError("empty destination path");
+  if (to[0] != '/') to = "/" + to;
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  // Like `mv file dir/`: moving onto an existing group puts the node inside it.
+  if (auto dest = bundle->GetNode(to); dest.ok() && dest->kind == NodeKind::kGroup) {
+    std::string name = a.node.substr(a.node.find_last_of('/') + 1);
+    to = (to == "/" ? "" : to) + "/" + name;
+  }
+  Check(bundle->MoveNode(a.node, to, args.parents), "bundle " + a.bundle);
+  Check(bundle->Close());
+  if (g.json) {
+    PrintJson(Json{{"from", a.node}, {"to", to}, {"commit", bundle->commit().id}});
+  } else {
+    std::cout << "moved " << a.node << " to " << to << ", commit " << bundle->commit().id << "\n";
+  }
+  return kExitOK;
+}
+
+}  // namespace octavo::cli

@@ -1,0 +1,301 @@
+// Query commands: where (conditions pushed down in the engine) and sql (DuckDB).
+//
+// `octavo sql` runs DuckDB through its Python package: the duckdb wheel links DuckDB
+// statically into its Python extension and ships neither libduckdb nor headers, so the C++
+// CLI cannot link it. The command starts `python3` (or $OCTAVO_PYTHON) on
+// octavo.query._cli_sql, which opens the bundle read-only, runs the query over the Parquet
+// parts of the current commit and streams the result back as Arrow IPC on a pipe; printing
+// (text table, JSON, CSV) is the same C++ code as for `where` and `head`.
+#include <arrow/api.h>
+#include <arrow/csv/api.h>
+#include <arrow/io/api.h>
+#include <arrow/ipc/reader.h>
+#include <arrow/ipc/writer.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "util/arrow_status.h"
+
+namespace octavo::cli {
+
+namespace {
+
+// Condition errors carry a caret line under the offending text: print them whole instead
+// of folding them onto one line.
+[[noreturn]] void FailKeepLines(const Status& st, const std::string& ctx) {
+  std::string msg = st.message();
+  if (msg.find('\n') == std::string::npos) Check(st, ctx);
+  std::cout.flush();
+  std::cerr << "octavo: error: " << ctx << ": " << msg << "\n";
+  std::exit(ExitCodeFor(st.code()));
+}
+
+// Streams `reader` to stdout as CSV (dictionary columns decoded), at most `limit` rows.
+int64_t WriteCsv(arrow::RecordBatchReader* reader, int64_t limit, const std::string& ctx,
+                 const std::function<std::shared_ptr<arrow::RecordBatch>()>& next) {
+  auto csv_schema = CsvSchema(*reader->schema());
+  auto out = arrow::io::FileOutputStream::Open(STDOUT_FILENO);
+  CheckArrow(out.status(), "writing to stdout");
+  auto wo = arrow::csv::WriteOptions::Defaults();
+  auto w = arrow::csv::MakeCSVWriter(*out, csv_schema, wo);
+  CheckArrow(w.status(), ctx);
+  int64_t rows = 0;
+  while (limit < 0 || rows < limit) {
+    auto batch = next();
+    if (!batch) break;
+    if (limit >= 0 && rows + batch->num_rows() > limit) batch = batch->Slice(0, limit - rows);
+    rows += batch->num_rows();
+    auto converted = ToCsvBatch(batch, csv_schema);
+    CheckArrow(converted.status(), ctx);
+    CheckArrow((*w)->WriteRecordBatch(**converted), ctx);
+  }
+  CheckArrow((*w)->Close(), ctx);
+  CheckArrow((*out)->Flush(), "writing to stdout");
+  return rows;
+}
+
+// Up to `limit` rows (-1 = all) of the batches `next` yields; *more says whether rows remained.
+std::shared_ptr<arrow::Table> Collect(const std::shared_ptr<arrow::Schema>& schema, int64_t limit, bool* more,
+                                      const std::function<std::shared_ptr<arrow::RecordBatch>()>& next,
+                                      const std::string& ctx) {
+  arrow::RecordBatchVector batches;
+  int64_t rows = 0;
+  *more = false;
+  while (true) {
+    if (limit >= 0 && rows >= limit) {
+      // One more batch tells whether the limit cut the result.
+      auto b = next();
+      *more = b && b->num_rows() > 0;
+      break;
+    }
+    auto b = next();
+    if (!b) break;
+    if (limit >= 0 && rows + b->num_rows() > limit) {
+      *more = true;
+      b = b->Slice(0, limit - rows);
+      rows += b->num_rows();
+      batches.push_back(std::move(b));
+      break;
+    }
+    rows += b->num_rows();
+    batches.push_back(std::move(b));
+  }
+  auto t = arrow::Table::FromRecordBatches(schema, batches);
+  CheckArrow(t.status(), ctx);
+  return *t;
+}
+
+Json StatsJson(const QueryStats& s) {
+  return Json{{"parts_total", s.parts_total},
+              {"parts_skipped", s.parts_skipped},
+              {"row_groups_total", s.row_groups_total},
+              {"row_groups_skipped", s.row_groups_skipped},
+              {"row_groups_matched", s.row_groups_matched},
+              {"rows_scanned", s.rows_scanned},
+              {"rows_selected", s.rows_selected},
+              {"bytes_read", s.bytes_read},
+              {"columns_read", s.columns_read},
+              {"parts_sorted", s.parts_sorted},
+              {"parts_indexed", s.parts_indexed},
+              {"parts_index_stale", s.parts_index_stale},
+              {"index_column", s.index_column.empty() ? Json(nullptr) : Json(s.index_column)}};
+}
+
+std::string StatsText(const QueryStats& s) {
+  std::string out = "parts: " + WithCommas(s.parts_skipped) + " of " + WithCommas(s.parts_total) +
+                    " skipped; row groups: " + WithCommas(s.row_groups_skipped) + " of " +
+                    WithCommas(s.row_groups_total) + " skipped; rows scanned: " + WithCommas(s.rows_scanned) +
+                    ", selected: " + WithCommas(s.rows_selected) + "; read " + HumanSize(s.bytes_read) +
+                    " of columns ";
+  for (size_t i = 0; i < s.columns_read.size(); ++i) out += (i ? ", " : "") + s.columns_read[i];
+  if (s.row_groups_matched > 0) out += "; " + WithCommas(s.row_groups_matched) + " row groups matched whole";
+  if (s.parts_sorted > 0) out += "; " + WithCommas(s.parts_sorted) + " parts sorted";
+  if (!s.index_column.empty())
+    out += "; index on '" + s.index_column + "' used for " + WithCommas(s.parts_indexed) + " parts" +
+           (s.parts_index_stale ? " (" + WithCommas(s.parts_index_stale) + " stale, scanned)" : "");
+  return out;
+}
+
+void PrintFooter(int64_t rows, bool more) {
+  if (more)
+    std::cout << "(first " << Plural(rows, "row", "rows") << "; more match, raise --limit)\n";
+  else
+    std::cout << "(" << Plural(rows, "row", "rows") << ")\n";
+}
+
+}  // namespace
+
+// --- where -----------------------------------------------------------------------------------
+
+int RunWhere(const WhereArgs& args, const GlobalOptions& g) {
+  if (g.json && args.csv) UsageError("--json and --csv exclude each other");
+  if (args.limit < -1) UsageError("--limit must be >= 0, got " + std::to_string(args.limit));
+  Address a = ParseAddress(args.address);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto table = OpenTableAt(bundle, a);
+  const std::string ctx = "bundle " + a.bundle + ": table " + table->path();
+  WhereOptions wo;
+  wo.columns = args.columns;
+  wo.start = args.start;
+  wo.stop = args.stop;
+  std::shared_ptr<const QueryStats> stats;
+  auto r = table->Where(args.condition, wo, &stats);
+  if (!r.ok()) FailKeepLines(r.status(), ctx);
+  std::shared_ptr<arrow::RecordBatchReader> reader = *r;
+  auto next = [&]() -> std::shared_ptr<arrow::RecordBatch> {
+    std::shared_ptr<arrow::RecordBatch> b;
+    auto st = reader->ReadNext(&b);
+    if (!st.ok()) {
+      Status s = FromArrow(st);
+      Check(s, s.message().rfind("table ", 0) == 0 ? "bundle " + a.bundle : ctx);
+    }
+    return b;
+  };
+
+  if (args.csv) {
+    WriteCsv(reader.get(), args.limit, ctx, next);
+    if (args.stats) std::cerr << StatsText(*stats) << "\n";
+    return kExitOK;
+  }
+  bool more = false;
+  auto data = Collect(reader->schema(), args.limit, &more, next, ctx);
+  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
+  if (g.json) {
+    if (!args.stats) {
+      PrintRows(*data, true, max_w, ctx);
+      return kExitOK;
+    }
+    // {"rows": [...], "stats": {...}}: the records as `head --json` prints them.
+    std::ostringstream captured;
+    auto* old = std::cout.rdbuf(captured.rdbuf());
+    PrintRows(*data, true, max_w, ctx);
+    std::cout.rdbuf(old);
+    Json out{{"rows", Json::parse(captured.str())}, {"more", more}, {"stats", StatsJson(*stats)}};
+    PrintJson(out);
+    return kExitOK;
+  }
+  PrintRows(*data, false, max_w, ctx);
+  PrintFooter(data->num_rows(), more);
+  if (args.stats) std::cout << StatsText(*stats) << "\n";
+  return kExitOK;
+}
+
+// --- sql ---------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kSqlDriver =
+    "import sys\n"
+    "try:\n"
+    "    from octavo.query import _cli_sql\n"
+    "except ImportError as e:\n"
+    "    sys.stderr.write('octavo: error: octavo sql runs DuckDB through the octavo Python package, which '\n"
+    "                     'cannot be imported by ' + sys.executable + ': ' + str(e) + '; install it (pip install '\n"
+    "                     '-e . in the octavo source tree) or point $OCTAVO_PYTHON to a Python that has it\\n')\n"
+    "    sys.exit(1)\n"
+    "sys.exit(_cli_sql(sys.argv[1:]))\n";
+
+}  // namespace
+
+int RunSql(const SqlArgs& args, const GlobalOptions& g) {
+  if (g.json && args.csv) UsageError("--json and --csv exclude each other");
+  if (args.limit < -1) UsageError("--limit must be >= 0, got " + std::to_string(args.limit));
+  Address a = ParseAddress(args.bundle);
+  if (a.has_node && a.node != "/")
+    UsageError("octavo sql takes a BUNDLE, not a node address ('" + a.text +
+               "'); name tables inside the query, e.g. SELECT * FROM \"/group/table\"");
+  // Opened here first for the usual not-found / not-a-bundle messages.
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  const std::string root = bundle->path();
+  Check(bundle->Close(), "bundle " + a.bundle);
+
+  const char* env_python = std::getenv("OCTAVO_PYTHON");
+  const std::string python = env_python && *env_python ? env_python : "python3";
+  int fds[2];
+  if (pipe(fds) != 0) Fail(kExitOther, std::string("cannot create a pipe: ") + std::strerror(errno));
+  std::cout.flush();
+  pid_t pid = fork();
+  if (pid < 0) Fail(kExitOther, std::string("cannot start ") + python + ": " + std::strerror(errno));
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<std::string> argv_s = {python, "-c", kSqlDriver, root, args.query};
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execvp(python.c_str(), argv.data());
+    std::string msg = "octavo: error: octavo sql runs DuckDB through Python, but '" + python +
+                      "' cannot be started (" + std::strerror(errno) +
+                      "); install Python 3 with the octavo and duckdb packages, or set $OCTAVO_PYTHON\n";
+    (void)!write(STDERR_FILENO, msg.data(), msg.size());
+    _exit(kExitOther);
+  }
+  close(fds[1]);
+  auto wait_child = [&]() {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return static_cast<int>(kExitOther);
+  };
+  auto file = arrow::io::ReadableFile::Open(fds[0]);
+  if (!file.ok()) {
+    close(fds[0]);
+    wait_child();
+    CheckArrow(file.status(), "reading the SQL result");
+  }
+  auto opened = arrow::ipc::RecordBatchStreamReader::Open(*file);
+  if (!opened.ok()) {
+    // The driver failed before writing a result; it already said why on stderr.
+    (void)(*file)->Close();
+    int code = wait_child();
+    if (code != 0) return code;
+    Fail(kExitOther, "the SQL driver returned no result: " + opened.status().message());
+  }
+  std::shared_ptr<arrow::RecordBatchReader> reader = *opened;
+  bool failed = false;
+  arrow::Status read_error;
+  auto next = [&]() -> std::shared_ptr<arrow::RecordBatch> {
+    if (failed) return nullptr;
+    std::shared_ptr<arrow::RecordBatch> b;
+    auto st = reader->ReadNext(&b);
+    if (!st.ok()) {
+      failed = true;
+      read_error = st;
+      return nullptr;
+    }
+    return b;
+  };
+  const std::string ctx = "bundle " + a.bundle + ": SQL result";
+  int64_t rows = 0;
+  bool more = false;
+  std::shared_ptr<arrow::Table> data;
+  if (args.csv) {
+    rows = WriteCsv(reader.get(), args.limit, ctx, next);
+  } else {
+    data = Collect(reader->schema(), args.limit, &more, next, ctx);
+  }
+  // Rows the limit left unread: closing the pipe stops the driver (it exits quietly on EPIPE).
+  (void)(*file)->Close();
+  int code = wait_child();
+  if (code != 0) return code;  // the driver printed its error
+  if (failed) CheckArrow(read_error, ctx);
+  if (args.csv) return kExitOK;
+  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
+  PrintRows(*data, g.json, max_w, ctx);
+  if (!g.json) PrintFooter(data->num_rows(), more);
+  (void)rows;
+  return kExitOK;
+}
+
+}  // namespace octavo::cli
