@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -106,5 +107,17 @@ int ArrayItemSize(const std::string& dtype);
 // gets the whole remaining budget, so appends fill ~1 MiB chunks.
 std::vector<int64_t> AutoChunks(const std::vector<int64_t>& shape, int itemsize,
                                 int64_t target_bytes = 1 << 20);
+
+class Bundle;
+
+// Copy the Zarr v3 array stored in the local directory `zarr_dir` (its zarr.json and chunk
+// files, "default" chunk keys with either separator) to a new array node `path` of
+// `bundle`, keeping its encoding: chunk files are copied byte for byte (each is decoded once
+// to check it; chunks that decode to all fill_value are dropped) and the Zarr attributes
+// become the node's attributes. One commit (or part of the open transaction).
+// NotImplemented when octavo cannot decode the array's data type or codecs (the caller may
+// fall back to decoding with another Zarr library); Corruption names the damaged file.
+Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string& zarr_dir, const std::string& path,
+                                               bool create_parents = true);
 
 }  // namespace octavo

@@ -60,6 +60,7 @@ class FileReader {
 
 struct FileWriteOptions {
   bool overwrite = false;      // replace an existing file node at the path
+  bool append = false;         // start from an existing file node's content (PyTables' 'a+'); implies overwrite
   bool create_parents = true;  // create missing parent groups
 };
 

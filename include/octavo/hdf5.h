@@ -42,13 +42,13 @@ Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, cons
 //   compound dataset (Table)   -> table: nested compound -> struct, shaped field -> fixed_size_list
 //                                 (nested per dimension), enum -> dictionary<int32, utf8> (names),
 //                                 bitfield / FALSE-TRUE enum -> bool, fixed string -> utf8 (trailing
-//                                 NULs stripped), big-endian -> native
+//                                 NULs stripped), big-endian -> native, float16 -> float32 (exact)
 //   numeric / bool dataset     -> n-d array (Array, CArray, EArray; streamed in slabs of ~64 MiB)
 //   VLArray, vlen strings,     -> table with one column "value", one row per HDF5 row:
 //   1-d fixed-string array        vlstring/vlunicode/strings -> utf8, numeric atoms -> list<T>
 //   NODE_TYPE=file (filenode)  -> file node (the bytes)
 //   soft link                  -> soft link (target re-rooted under the destination)
-// Anything else (external links, object VLArrays (pickles), scalar datasets, float16, missing
+// Anything else (external links, object VLArrays (pickles), scalar datasets, n-d strings, missing
 // compression filters, invalid names, ...) is listed as unsupported with the reason, never
 // silently dropped. PyTables' bookkeeping attributes (CLASS, VERSION, FIELD_*, NROWS, ...)
 // are dropped; user attributes become JSON attributes (pickled ones are unpickled safely).

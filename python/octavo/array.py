@@ -400,13 +400,17 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
     return a
 
 
-def import_zarr(bundle, source, path: str, *, compressor: str = "zstd", level: int | None = None,
-                shuffle: bool = False, chunks=None, block_bytes: int = 64 << 20):
+def import_zarr(bundle, source, path: str, *, compressor: str | None = None, level: int | None = None,
+                shuffle=False, chunks=None, block_bytes: int = 64 << 20):
     """Copy a zarr-python array or group (or a Zarr path/URL) into the bundle at ``path``.
 
-    Shapes, dtypes, chunk shapes, fill values and attributes are kept; data is re-encoded
-    with octavo's codecs (so any codec zarr-python reads, blosc included, imports). The
-    whole import is one commit.
+    Shapes, dtypes, chunk shapes, fill values and attributes are kept. With the defaults
+    (``compressor=None``, ``chunks=None``) an array stored in a local directory whose data
+    type and codecs octavo decodes (blosc, zstd, gzip, numcodecs lz4/zlib/shuffle, ...) is
+    copied by the C++ engine chunk file by chunk file, byte for byte (each chunk is checked
+    by decoding it once). Anything else (remote stores, other codecs, or an explicit
+    ``compressor``/``chunks``) is decoded by zarr-python and re-encoded with octavo's codecs
+    (``compressor`` default zstd). The whole import is one commit.
     """
     import zarr
     from .errors import CorruptionError, NotFoundError
@@ -437,8 +441,29 @@ def import_zarr(bundle, source, path: str, *, compressor: str = "zstd", level: i
     return bundle[result]
 
 
+def _local_dir(src) -> str | None:
+    """The directory holding a zarr-python node, if it lives in a local directory store."""
+    try:
+        from zarr.storage import LocalStore
+        store = src.store
+        if isinstance(store, LocalStore):
+            d = os.path.join(str(store.root), src.path) if src.path else str(store.root)
+            return d if os.path.isfile(os.path.join(d, "zarr.json")) else None
+    except Exception:
+        pass
+    return None
+
+
 def _import_node(bundle, src, path, compressor, level, shuffle, chunks, block_bytes) -> str:
     import zarr
+    from .errors import OctavoNotImplementedError
+    if isinstance(src, zarr.Array) and compressor is None and chunks is None:
+        d = _local_dir(src)
+        if d is not None:
+            try:
+                return _octavo.import_zarr_array(bundle._native, d, path).path
+            except OctavoNotImplementedError:
+                pass  # a data type or codec octavo does not decode: let zarr-python decode it
     attrs = {k: v for k, v in dict(src.attrs).items()}
     if isinstance(src, zarr.Group):
         if not bundle._native.exists(path):
@@ -455,7 +480,7 @@ def _import_node(bundle, src, path, compressor, level, shuffle, chunks, block_by
     if fill is None:
         fill = 0
     a = create_array(bundle, path, shape=src.shape, dtype=dname, chunks=chunks or src_chunks,
-                     compressor=compressor, level=level, shuffle=shuffle, fill_value=fill, attrs=attrs)
+                     compressor=compressor or "zstd", level=level, shuffle=shuffle, fill_value=fill, attrs=attrs)
     shape = src.shape
     if len(shape) == 0:
         a[...] = src[...]

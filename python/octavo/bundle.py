@@ -44,8 +44,12 @@ def _join(where: str, name: str | None) -> str:
     return where.rstrip("/") + "/" + name
 
 
-def _abs(name: str) -> str:
-    """DataFolio names without a leading '/' live at the root."""
+def _abs(name) -> str:
+    """DataFolio names without a leading '/' live at the root; a Node (PyTables' ``where=group``)
+    stands for its path."""
+    if isinstance(name, Node):
+        return name.path
+    name = os.fspath(name) if isinstance(name, os.PathLike) else name
     return name if name.startswith("/") else "/" + name
 
 
@@ -281,7 +285,7 @@ class Table(Node):
     # --- conditional reads (docs/queries.md) ----------------------------------------
     def where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
               stop: int | None = None, condvars: dict | None = None, chunk_size: int = 65_536,
-              return_type: str | None = None):
+              return_type: str | None = None, use_index: bool = True):
         """Iterate over the rows where ``condition`` holds, in chunks of ``chunk_size`` rows.
 
         ``condition`` is PyTables / SQL syntax, e.g. ``"(pressure > 3) & (name == 'a')"``;
@@ -289,24 +293,58 @@ class Table(Node):
         condition out are skipped; the returned object's ``.stats`` says what was skipped.
         """
         from . import query
-        return query.WhereResult(self, condition, columns, start, stop, condvars, chunk_size, return_type)
+        return query.WhereResult(self, condition, columns, start, stop, condvars, chunk_size, return_type, use_index)
 
     def read_where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
-                   stop: int | None = None, condvars: dict | None = None, return_type: str | None = None):
+                   stop: int | None = None, condvars: dict | None = None, return_type: str | None = None,
+                   use_index: bool = True):
         """All rows where ``condition`` holds, as one DataFrame / Table (pandas keeps row numbers as index)."""
         from . import query
-        return query.read_where(self, condition, columns, start, stop, condvars, return_type)
+        return query.read_where(self, condition, columns, start, stop, condvars, return_type, use_index)
 
     def get_where_list(self, condition: str, start: int | None = None, stop: int | None = None,
-                       condvars: dict | None = None, sort: bool = True):
+                       condvars: dict | None = None, sort: bool = True, use_index: bool = True):
         """Row numbers (numpy int64, ascending) where ``condition`` holds."""
         from . import query
-        return query.get_where_list(self, condition, start, stop, condvars)
+        return query.get_where_list(self, condition, start, stop, condvars, use_index)
 
     def read_coordinates(self, coords, columns: list[str] | None = None, return_type: str | None = None):
         """The rows with the given numbers (or a boolean mask), in the given order."""
         from . import query
         return query.read_coordinates(self, coords, columns, return_type)
+
+    # --- sorting and secondary indexes (docs/queries.md) ----------------------------
+    def sort_by(self, columns, *, row_group_size: int | None = None, run_rows: int | None = None) -> None:
+        """Rewrite the table sorted by ``columns`` (one commit; external merge sort beyond ``run_rows``)."""
+        from . import query
+        query.sort_by(self, columns, row_group_size, run_rows)
+
+    def repack(self, *, sort_by=None, row_group_size: int | None = None) -> None:
+        """Rewrite the table's parts (optionally sorted, with a new row-group size), one commit."""
+        cols = [] if sort_by is None else ([sort_by] if isinstance(sort_by, str) else list(sort_by))
+        self._native.repack(cols, int(row_group_size or 0), 0)
+
+    @property
+    def sorted_by(self) -> list[str]:
+        return list(self._native.info()["sorted_by"])
+
+    def create_index(self, column: str) -> None:
+        """Build a persistent secondary index on ``column`` (used by where/read_where/get_where_list)."""
+        self._native.create_index(column)
+
+    def remove_index(self, column: str) -> None:
+        self._native.remove_index(column)
+
+    @property
+    def indexes(self) -> list[str]:
+        """Columns with a secondary index."""
+        return list(self._native.indexes())
+
+    @property
+    def cols(self):
+        """PyTables-style column accessor: ``t.cols.x.create_index()``."""
+        from . import query
+        return query.Cols(self)
 
     @property
     def last_query_stats(self) -> dict | None:
@@ -571,8 +609,11 @@ class Bundle:
         return create_writer(self._native, _abs(path), overwrite, create_parents)
 
     def open_file(self, path: str, mode: str = "rb", encoding: str | None = None):
-        """A readable, seekable file object ('rb', or 'r' for text) at this bundle's commit."""
-        from .files import open_reader
+        """A readable, seekable file object ('rb', or 'r' for text) at this bundle's commit;
+        mode 'ab' a writer that appends to the file node (committed when closed)."""
+        from .files import create_writer, open_reader
+        if mode in ("a", "ab"):
+            return create_writer(self._native, _abs(path), True, True, append=True)
         return open_reader(self._native, _abs(path), mode, encoding)
 
     def put_file(self, local: str | os.PathLike, path: str, *, overwrite: bool = False,
@@ -642,6 +683,10 @@ class Bundle:
         """
         from . import query as _q
         return _q.sql(self, query, return_type, stream)
+
+    def sort_by(self, name: str, columns, **kwargs) -> None:
+        """Rewrite table ``name`` sorted by ``columns`` (see Table.sort_by)."""
+        self.table(name).sort_by(columns, **kwargs)
 
     def query_table(self, name: str, query: str, return_type: str | None = None, stream: bool = False):
         """SQL over one table, called ``table`` in the query: ``SELECT avg(x) FROM table``."""

@@ -111,7 +111,8 @@ class _RawFileReader(io.RawIOBase):
 def open_reader(native_bundle, path: str, mode: str = "rb", encoding: str | None = None,
                 buffer_size: int = 1 << 16):
     if mode not in ("r", "rb", "rt"):
-        raise InvalidArgumentError(f"open_file mode must be 'rb' or 'r', not {mode!r} (use create_file to write)")
+        raise InvalidArgumentError(f"open_file mode must be 'rb', 'r' or 'ab', not {mode!r} "
+                                   "(use create_file to write a new file)")
     raw = _RawFileReader(_octavo.open_file(native_bundle, path), path)
     buffered = io.BufferedReader(raw, buffer_size=buffer_size)
     if mode == "rb":
@@ -119,12 +120,16 @@ def open_reader(native_bundle, path: str, mode: str = "rb", encoding: str | None
     return io.TextIOWrapper(buffered, encoding=encoding or "utf-8")
 
 
-def create_writer(native_bundle, path: str, overwrite: bool, create_parents: bool) -> FileNodeWriter:
-    return FileNodeWriter(_octavo.create_file(native_bundle, path, overwrite, create_parents), path)
+def create_writer(native_bundle, path: str, overwrite: bool, create_parents: bool,
+                  append: bool = False) -> FileNodeWriter:
+    return FileNodeWriter(_octavo.create_file(native_bundle, path, overwrite, create_parents, append), path)
 
 
 class FileNode(Node):
-    """A file node: ``node.open()``, ``node.read()``, ``node.size``, ``node.digest``."""
+    """A file node. ``node.open()`` gives a file object; the node itself also reads like one
+    (``read``, ``seek``, ``tell``, ``readline``, line iteration), as PyTables file nodes do, so
+    ``PIL.Image.open(bundle.root.images.cat)`` works. ``size``, ``digest`` describe it.
+    """
 
     kind = "file"
 
@@ -141,11 +146,31 @@ class FileNode(Node):
         return self.info["digest"]
 
     def open(self, mode: str = "rb", encoding: str | None = None):
+        if mode in ("a", "ab"):
+            return create_writer(self._bundle._native, self._path, True, True, append=True)
         return open_reader(self._bundle._native, self._path, mode, encoding)
 
-    def read(self) -> bytes:
-        with self.open() as f:
-            return f.read()
+    # The node as a read-only binary file (opened on first use).
+    def _file(self):
+        f = self.__dict__.get("_reader")
+        if f is None:
+            f = self.__dict__["_reader"] = self.open()
+        return f
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file().read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._file().readline(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file().seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file().tell()
+
+    def __iter__(self):
+        return iter(self._file())
 
     def verify(self) -> None:
         """Re-read the content and check it against the stored digest (CorruptionError if not)."""

@@ -56,13 +56,13 @@ class WhereResult:
     """
 
     def __init__(self, table, condition: str, columns, start, stop, condvars, chunk_size: int,
-                 return_type: str | None):
+                 return_type: str | None, use_index: bool = True):
         check_return_type(return_type)
         if int(chunk_size) <= 0:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         st, sp = _range_args(table, start, stop)
         stream, self._stats = table._native.where(condition, _columns_arg(columns), st, sp,
-                                                  condvars_arg(condvars), int(chunk_size))
+                                                  condvars_arg(condvars), int(chunk_size), bool(use_index))
         self._reader = pa.RecordBatchReader.from_stream(stream)
         self._return_type = return_type
         table._last_stats = self._stats
@@ -107,26 +107,26 @@ def _has_range_index(schema: pa.Schema) -> bool:
 
 
 def read_where(table, condition: str, columns=None, start=None, stop=None, condvars=None,
-               return_type: str | None = None):
+               return_type: str | None = None, use_index: bool = True):
     check_return_type(return_type)
     kind = return_type or stored_library(table.schema)
     if kind == "pandas" and _has_range_index(table.schema):
         # Like df[mask]: the frame keeps the original row numbers as its index.
         import pandas as pd
 
-        rows = get_where_list(table, condition, start, stop, condvars)
+        rows = get_where_list(table, condition, start, stop, condvars, use_index)
         df = read_coordinates(table, rows, columns, "pandas")
         df.index = pd.Index(rows, name=df.index.name)
         return df
-    result = WhereResult(table, condition, columns, start, stop, condvars, 1 << 16, "arrow")
+    result = WhereResult(table, condition, columns, start, stop, condvars, 1 << 16, "arrow", use_index)
     return from_arrow(result.read_arrow(), kind)
 
 
-def get_where_list(table, condition: str, start=None, stop=None, condvars=None):
+def get_where_list(table, condition: str, start=None, stop=None, condvars=None, use_index: bool = True):
     import numpy as np
 
     st, sp = _range_args(table, start, stop)
-    raw, stats = table._native.get_where_list(condition, st, sp, condvars_arg(condvars))
+    raw, stats = table._native.get_where_list(condition, st, sp, condvars_arg(condvars), bool(use_index))
     table._last_stats = stats
     return np.frombuffer(raw, dtype=np.int64).copy()
 
@@ -149,6 +149,65 @@ def read_coordinates(table, rows, columns=None, return_type: str | None = None):
             df.index = pd.Index(arr, name=df.index.name)
         return df
     return from_arrow(out, kind)
+
+
+# --- sorting and secondary indexes ----------------------------------------------------
+
+
+def sort_by(table, columns, row_group_size: int | None = None, run_rows: int | None = None) -> None:
+    cols = [columns] if isinstance(columns, str) else [str(c) for c in columns]
+    if not cols:
+        raise ValueError("sort_by needs at least one column")
+    table._native.repack(cols, int(row_group_size or 0), int(run_rows or 0))
+
+
+class Column:
+    """PyTables' ``table.cols.<name>``: index management for one column."""
+
+    def __init__(self, table, name: str):
+        self._table, self.name = table, name
+
+    def create_index(self, *args, **kwargs) -> None:
+        """Build the column's index (PyTables' optlevel/kind arguments are accepted and ignored)."""
+        self._table.create_index(self.name)
+
+    def remove_index(self) -> None:
+        self._table.remove_index(self.name)
+
+    @property
+    def is_indexed(self) -> bool:
+        return self.name in self._table.indexes
+
+    def __repr__(self) -> str:
+        return f"<octavo.Column {self._table.path}.{self.name}{' (indexed)' if self.is_indexed else ''}>"
+
+
+class Cols:
+    """PyTables' ``table.cols``: ``t.cols.x.create_index()``, ``t.cols['x']``."""
+
+    def __init__(self, table):
+        object.__setattr__(self, "_table", table)
+
+    def _f_col(self, name: str) -> Column:
+        if name not in self._table.column_names:
+            from .errors import NotFoundError
+            raise NotFoundError(f"table {self._table.path} has no column {name!r}; its columns are: "
+                                + ", ".join(self._table.column_names))
+        return Column(self._table, name)
+
+    __getitem__ = _f_col
+
+    def __getattr__(self, name: str) -> Column:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._f_col(name)
+
+    def __dir__(self):
+        return list(self._table.column_names)
+
+    @property
+    def _v_colnames(self) -> list[str]:
+        return list(self._table.column_names)
 
 
 # --- SQL through DuckDB ----------------------------------------------------------------

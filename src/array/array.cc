@@ -5,6 +5,7 @@
 // A chunk key missing from "chunks" reads as fill_value. See docs/format.md, "Arrays".
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 
@@ -229,6 +230,12 @@ class ChunkWriter {
       return Status::OK();
     }
     OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
+    return PutEncoded(key, enc);
+  }
+  void Drop(const std::string& key) { updates_[key] = std::nullopt; }
+
+  // Store already-encoded chunk bytes as they are.
+  Status PutEncoded(const std::string& key, std::string_view enc) {
     if (!dir_made_) {
       OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(kDataDir)));
       OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(std::string(kDataDir) + "/" + st_.uid)));
@@ -243,7 +250,13 @@ class ChunkWriter {
     updates_[key] = cf;
     return Status::OK();
   }
-  void Drop(const std::string& key) { updates_[key] = std::nullopt; }
+
+  // Remove the files this writer created (after a failure: nothing half-written stays).
+  void Discard() {
+    for (const auto& [k, v] : updates_)
+      if (v) (void)b_->env()->RemoveFile(b_->AbsPath(v->file));
+    updates_.clear();
+  }
 
   // Durable directory entries for every new file.
   Status Finish() {
@@ -583,6 +596,127 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
     return Status::OK();
   }));
   return OpenArray(p);
+}
+
+}  // namespace octavo
+
+namespace octavo {
+
+Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string& zarr_dir, const std::string& path,
+                                               bool create_parents) {
+  auto* b = static_cast<BundleImpl*>(&bundle);
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  if (p == "/") return Status::Invalid("an array cannot be the root group");
+  const std::string src = zarr_dir.size() > 1 && zarr_dir.back() == '/' ? zarr_dir.substr(0, zarr_dir.size() - 1)
+                                                                         : zarr_dir;
+  const std::string meta_file = src + "/zarr.json";
+  auto text = b->env()->ReadFile(meta_file);
+  if (!text.ok()) return Status::NotFound("no Zarr v3 array at ", src, " (cannot read ", meta_file, ")");
+  auto parsed = ParseJson(*text, meta_file);
+  if (!parsed.ok())
+    return Status::Corruption(meta_file, " is not valid JSON (", parsed.status().message(), ")");
+  Json zarr = *parsed;
+  auto meta_r = ParseZarrJson(zarr, meta_file);
+  if (!meta_r.ok()) {
+    if (meta_r.status().code() == StatusCode::kInvalid) return Status::Corruption(meta_r.status().message());
+    return meta_r.status();
+  }
+  ZarrArrayMeta meta = std::move(*meta_r);
+  std::string sep = "/";
+  if (zarr.contains("chunk_key_encoding")) {
+    const Json& k = zarr["chunk_key_encoding"];
+    if (k.is_object() && k.contains("configuration") && k["configuration"].is_object())
+      sep = k["configuration"].value("separator", "/");
+    if (sep != "/" && sep != ".") return Status::Corruption(meta_file, ": chunk key separator must be \"/\" or \".\"");
+  }
+  Json attrs = zarr.value("attributes", Json::object());
+  if (!attrs.is_object()) return Status::Corruption(meta_file, ": attributes must be an object");
+  zarr["attributes"] = Json::object();
+  for (const char* drop : {"dimension_names"})
+    if (zarr.contains(drop) && zarr[drop].is_null()) zarr.erase(drop);
+
+  // Chunk files: "c" (0-d), c/<i>/<j>... or c.<i>.<j>...
+  std::vector<std::pair<std::string, std::string>> files;  // (octavo key "i.j", file)
+  {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    auto grid = meta.grid();
+    auto add = [&](const std::string& rel, const std::string& file) -> Status {
+      std::string key = rel == "c" ? "" : rel.substr(2);
+      if (sep == "/") std::replace(key.begin(), key.end(), '/', '.');
+      auto idx = ParseChunkKey(key, meta.ndim());
+      if (!idx.ok()) return Status::Corruption(src, ": '", rel, "' is not a chunk key of a ", meta.ndim(), "-d array");
+      for (int d = 0; d < meta.ndim(); ++d)
+        if ((*idx)[d] >= grid[d])
+          return Status::Corruption(src, ": chunk '", rel, "' lies outside the array's shape");
+      files.emplace_back(key, file);
+      return Status::OK();
+    };
+    if (meta.ndim() == 0 || sep == "/") {
+      fs::path base = fs::path(src) / "c";
+      if (fs::is_regular_file(base, ec)) {
+        OCTAVO_RETURN_NOT_OK(add("c", base.string()));
+      } else if (fs::is_directory(base, ec)) {
+        for (auto it = fs::recursive_directory_iterator(base, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec)) {
+          if (!it->is_regular_file()) continue;
+          std::string rel = "c/" + fs::relative(it->path(), base).generic_string();
+          OCTAVO_RETURN_NOT_OK(add(rel, it->path().string()));
+        }
+      }
+    } else {
+      for (auto it = fs::directory_iterator(src, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (it->is_regular_file() && name.rfind("c.", 0) == 0) OCTAVO_RETURN_NOT_OK(add(name, it->path().string()));
+      }
+    }
+    if (ec) return Status::IOError("cannot list the chunks of ", src, ": ", ec.message());
+  }
+
+  std::lock_guard<std::mutex> g(b->writer_mutex());
+  OCTAVO_RETURN_NOT_OK(b->CheckWritable("import Zarr array " + p));
+  {
+    auto m = b->snapshot();
+    if (auto it = m->nodes.find(p); it != m->nodes.end())
+      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
+                                   "; remove it first or choose another name");
+  }
+  ArrayState st;
+  st.uid = RandomHex(8);
+  st.zarr = zarr;
+  st.meta = meta;
+  ChunkWriter w(b, p, st, meta);
+  auto copy_all = [&]() -> Status {
+    for (const auto& [key, file] : files) {
+      OCTAVO_ASSIGN_OR_RETURN(std::string enc, b->env()->ReadFile(file));
+      const std::string where = "Zarr chunk " + file;
+      OCTAVO_ASSIGN_OR_RETURN(std::string raw, DecodeChunk(meta, enc, where));
+      if (raw == w.fill()) continue;
+      OCTAVO_RETURN_NOT_OK(w.PutEncoded(key, enc));
+    }
+    return w.Finish();
+  };
+  if (Status s = copy_all(); !s.ok()) {
+    w.Discard();  // before the commit: nothing refers to these files
+    return s;
+  }
+  std::map<std::string, ChunkFile> chunks;
+  for (const auto& [k, v] : w.updates())
+    if (v) chunks[k] = *v;
+  // A failed commit may still have switched CURRENT (e.g. a failing directory sync), so
+  // the files stay: at worst they are unreferenced.
+  OCTAVO_RETURN_NOT_OK(b->CommitLocked("import Zarr array " + src + " as " + p, [&](Manifest& m) -> Status {
+      std::string now = NowIso8601();
+      OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
+      NodeEntry n;
+      n.kind = NodeKind::kArray;
+      n.created_at = n.modified_at = now;
+      n.attrs = attrs;
+      n.payload = Json{{"uid", st.uid}, {"zarr", zarr}, {"chunks", ChunksToJson(chunks)}};
+      m.nodes.emplace(p, std::move(n));
+      return Status::OK();
+    }));
+  return b->OpenArray(p);
 }
 
 }  // namespace octavo

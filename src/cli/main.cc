@@ -11,6 +11,8 @@
 //   octavo rm BUNDLE:/path [-r]           remove a node; `mv BUNDLE:/from /to` moves one
 //   octavo where BUNDLE:/path COND       rows where a condition holds (pushed down)
 //   octavo sql BUNDLE QUERY               SQL over the bundle's tables (DuckDB)
+//   octavo repack BUNDLE:/path --sort-by C  rewrite a table sorted by columns
+//   octavo index BUNDLE:/path create C    secondary indexes (create, remove, list)
 //
 // --json (before or after the sub-command) prints machine-readable JSON on stdout.
 // Errors go to stderr as "octavo: error: <message>" with an exit code per kind of failure.
@@ -197,6 +199,23 @@ int Run(int argc, char** argv) {
   migrate_cmd->add_option("--compression", mig.compression, "Parquet codec")->default_val("zstd");
   AddJsonFlag(migrate_cmd, g);
 
+  RepackArgs repack;
+  auto* repack_cmd = app.add_subcommand("repack", "Rewrite a table's parts, optionally sorted (queries on the sort "
+                                                  "column then skip almost everything)");
+  repack_cmd->add_option("address", repack.address, "BUNDLE:/path of a table")->required();
+  repack_cmd->add_option("--sort-by", repack.sort_by, "Columns to sort by, ascending (comma-separated)")
+      ->delimiter(',');
+  repack_cmd->add_option("--row-group-size", repack.row_group_size, "Rows per Parquet row group (default: keep)")
+      ->check(CLI::PositiveNumber);
+  AddJsonFlag(repack_cmd, g);
+
+  IndexArgs index;
+  auto* index_cmd = app.add_subcommand("index", "Create, remove or list a table's secondary indexes");
+  index_cmd->add_option("address", index.address, "BUNDLE:/path of a table")->required();
+  index_cmd->add_option("action", index.action, "create, remove or list")->required();
+  index_cmd->add_option("column", index.column, "The column (create, remove)");
+  AddJsonFlag(index_cmd, g);
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string names;
@@ -232,6 +251,8 @@ int Run(int argc, char** argv) {
   if (migrate_cmd->parsed()) return RunMigrate(mig, g);
   if (where_cmd->parsed()) return RunWhere(where, g);
   if (sql_cmd->parsed()) return RunSql(sql, g);
+  if (repack_cmd->parsed()) return RunRepack(repack, g);
+  if (index_cmd->parsed()) return RunIndex(index, g);
   if (put_cmd->parsed()) return RunPut(put, g);
   if (cat_cmd->parsed()) return RunCat(cat, g);
   if (rm_cmd->parsed()) return RunRm(rm, g);

@@ -204,6 +204,45 @@ constexpr const char* kSqlDriver =
     "    sys.exit(1)\n"
     "sys.exit(_cli_sql(sys.argv[1:]))\n";
 
+// The read end of a pipe as an Arrow stream (ReadableFile needs a seekable file).
+class PipeInputStream final : public arrow::io::InputStream {
+ public:
+  explicit PipeInputStream(int fd) : fd_(fd) {}
+  ~PipeInputStream() override { (void)DoClose(); }
+  arrow::Status Close() override { return DoClose(); }
+  bool closed() const override { return fd_ < 0; }
+  arrow::Result<int64_t> Tell() const override { return pos_; }
+  arrow::Result<int64_t> Read(int64_t nbytes, void* out) override {
+    if (fd_ < 0) return arrow::Status::Invalid("pipe closed");
+    int64_t got = 0;
+    auto* p = static_cast<uint8_t*>(out);
+    while (got < nbytes) {
+      ssize_t n = ::read(fd_, p + got, static_cast<size_t>(nbytes - got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return arrow::Status::IOError("reading from the SQL driver: ", std::strerror(errno));
+      if (n == 0) break;
+      got += n;
+    }
+    pos_ += got;
+    return got;
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> Read(int64_t nbytes) override {
+    ARROW_ASSIGN_OR_RAISE(auto buf, arrow::AllocateResizableBuffer(nbytes));
+    ARROW_ASSIGN_OR_RAISE(int64_t n, Read(nbytes, buf->mutable_data()));
+    ARROW_RETURN_NOT_OK(buf->Resize(n));
+    return std::shared_ptr<arrow::Buffer>(std::move(buf));
+  }
+
+ private:
+  arrow::Status DoClose() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return arrow::Status::OK();
+  }
+  int fd_;
+  int64_t pos_ = 0;
+};
+
 }  // namespace
 
 int RunSql(const SqlArgs& args, const GlobalOptions& g) {
@@ -248,16 +287,11 @@ int RunSql(const SqlArgs& args, const GlobalOptions& g) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return static_cast<int>(kExitOther);
   };
-  auto file = arrow::io::ReadableFile::Open(fds[0]);
-  if (!file.ok()) {
-    close(fds[0]);
-    wait_child();
-    CheckArrow(file.status(), "reading the SQL result");
-  }
-  auto opened = arrow::ipc::RecordBatchStreamReader::Open(*file);
+  auto file = std::make_shared<PipeInputStream>(fds[0]);
+  auto opened = arrow::ipc::RecordBatchStreamReader::Open(file);
   if (!opened.ok()) {
     // The driver failed before writing a result; it already said why on stderr.
-    (void)(*file)->Close();
+    (void)file->Close();
     int code = wait_child();
     if (code != 0) return code;
     Fail(kExitOther, "the SQL driver returned no result: " + opened.status().message());
@@ -286,7 +320,7 @@ int RunSql(const SqlArgs& args, const GlobalOptions& g) {
     data = Collect(reader->schema(), args.limit, &more, next, ctx);
   }
   // Rows the limit left unread: closing the pipe stops the driver (it exits quietly on EPIPE).
-  (void)(*file)->Close();
+  (void)file->Close();
   int code = wait_child();
   if (code != 0) return code;  // the driver printed its error
   if (failed) CheckArrow(read_error, ctx);
@@ -295,6 +329,67 @@ int RunSql(const SqlArgs& args, const GlobalOptions& g) {
   PrintRows(*data, g.json, max_w, ctx);
   if (!g.json) PrintFooter(data->num_rows(), more);
   (void)rows;
+  return kExitOK;
+}
+
+// --- repack / index ------------------------------------------------------------------------
+
+int RunRepack(const RepackArgs& args, const GlobalOptions& g) {
+  if (args.row_group_size < 0) UsageError("--row-group-size must be positive");
+  Address a = ParseAddress(args.address);
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  auto table = OpenTableAt(bundle, a);
+  const std::string ctx = "bundle " + a.bundle;
+  RepackOptions o;
+  o.sort_by = args.sort_by;
+  o.row_group_size = args.row_group_size;
+  Check(table->Repack(o), ctx);
+  const TableInfo info = Unwrap(table->Info(), ctx);
+  const CommitInfo commit = bundle->commit();
+  Check(bundle->Close(), ctx);
+  if (g.json) {
+    PrintJson(Json{{"bundle", bundle->path()},
+                   {"path", table->path()},
+                   {"rows", info.num_rows},
+                   {"parts", info.num_parts},
+                   {"row_group_size", info.options.row_group_size},
+                   {"sorted_by", info.sorted_by},
+                   {"commit", commit.id}});
+  } else {
+    std::cout << (args.sort_by.empty() ? "repacked " : "sorted ") << bundle->path() << ":" << table->path();
+    if (!args.sort_by.empty()) {
+      std::cout << " by ";
+      for (size_t i = 0; i < args.sort_by.size(); ++i) std::cout << (i ? ", " : "") << args.sort_by[i];
+    }
+    std::cout << ": " << Plural(info.num_rows, "row", "rows") << " in " << Plural(info.num_parts, "part", "parts")
+              << ", commit " << commit.id << "\n";
+  }
+  return kExitOK;
+}
+
+int RunIndex(const IndexArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.address);
+  const bool list = args.action == "list";
+  if (!list && args.action != "create" && args.action != "remove")
+    UsageError("unknown index action '" + args.action + "' (create, remove, list)");
+  if (!list && args.column.empty()) UsageError("octavo index " + args.action + " needs a COLUMN");
+  auto bundle = OpenBundle(a, list ? OpenMode::kRead : OpenMode::kAppend);
+  auto table = OpenTableAt(bundle, a);
+  const std::string ctx = "bundle " + a.bundle;
+  if (args.action == "create") Check(table->CreateIndex(args.column), ctx);
+  if (args.action == "remove") Check(table->RemoveIndex(args.column), ctx);
+  auto indexes = Unwrap(table->Indexes(), ctx);
+  const CommitInfo commit = bundle->commit();
+  Check(bundle->Close(), ctx);
+  if (g.json) {
+    PrintJson(Json{{"path", table->path()}, {"indexes", indexes}, {"commit", commit.id}});
+  } else if (list) {
+    if (indexes.empty()) std::cout << "(no index)\n";
+    for (const auto& c : indexes) std::cout << c << "\n";
+  } else {
+    std::cout << (args.action == "create" ? "created index on " : "removed index on ") << table->path() << " column "
+              << args.column << ", commit " << commit.id << "\n";
+  }
   return kExitOK;
 }
 

@@ -277,7 +277,15 @@ Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string& pa
   std::string tmp = std::string(kFilesDir) + "/tmp/" + RandomHex(12);
   OCTAVO_ASSIGN_OR_RETURN(auto out, env()->NewWritableFile(AbsPath(tmp)));
   auto self = std::static_pointer_cast<BundleImpl>(shared_from_this());
-  return std::unique_ptr<FileWriter>(new FileWriterImpl(self, p, options, tmp, std::move(out)));
+  FileWriteOptions o = options;
+  o.overwrite = o.overwrite || o.append;
+  auto w = std::make_unique<FileWriterImpl>(self, p, o, tmp, std::move(out));
+  if (o.append && Exists(p)) {
+    // Content is immutable: appending writes old bytes + new bytes as a new content file.
+    OCTAVO_ASSIGN_OR_RETURN(auto old, OpenFile(p));
+    OCTAVO_RETURN_NOT_OK(old->CopyTo([&](const void* data, int64_t n) { return w->Write(data, n); }));
+  }
+  return std::unique_ptr<FileWriter>(std::move(w));
 }
 
 Result<FileNodeInfo> BundleImpl::GetFileInfo(const std::string& path) const {

@@ -125,6 +125,12 @@ void BindArrays(nb::module_& m) {
         "bundle"_a, "path"_a, "shape"_a, "dtype"_a, "chunks"_a = nb::none(), "compressor"_a = "zstd",
         "level"_a = -1, "shuffle"_a = false, "fill_value"_a = "0", "data"_a = nb::none(), "create_parents"_a = true,
         "bitshuffle"_a = false, "blocksize"_a = 0);
+  m.def("import_zarr_array",
+        [](Bundle& b, const std::string& zarr_dir, const std::string& path, bool create_parents) {
+          nb::gil_scoped_release release;
+          return Unwrap(ImportZarrArray(b, zarr_dir, path, create_parents));
+        },
+        "bundle"_a, "zarr_dir"_a, "path"_a, "create_parents"_a = true);
   m.def("open_array", [](const Bundle& b, const std::string& path) { return Unwrap(b.OpenArray(path)); });
 }
 

@@ -33,9 +33,10 @@ nb::dict FileInfoToDict(const FileNodeInfo& i) {
   return d;
 }
 
-FileWriteOptions WriteOptions(bool overwrite, bool create_parents) {
+FileWriteOptions WriteOptions(bool overwrite, bool create_parents, bool append = false) {
   FileWriteOptions o;
   o.overwrite = overwrite;
+  o.append = append;
   o.create_parents = create_parents;
   return o;
 }
@@ -80,10 +81,11 @@ void BindFiles(nb::module_& m) {
       });
 
   m.def("create_file",
-        [](Bundle& b, const std::string& path, bool overwrite, bool create_parents) {
-          return Unwrap(b.CreateFile(path, WriteOptions(overwrite, create_parents)));
+        [](Bundle& b, const std::string& path, bool overwrite, bool create_parents, bool append) {
+          nb::gil_scoped_release release;
+          return Unwrap(b.CreateFile(path, WriteOptions(overwrite, create_parents, append)));
         },
-        "bundle"_a, "path"_a, "overwrite"_a = false, "create_parents"_a = true);
+        "bundle"_a, "path"_a, "overwrite"_a = false, "create_parents"_a = true, "append"_a = false);
   m.def("open_file", [](const Bundle& b, const std::string& path) { return Unwrap(b.OpenFile(path)); });
   m.def("file_info", [](const Bundle& b, const std::string& path) { return FileInfoToDict(Unwrap(b.GetFileInfo(path))); });
   m.def("put_file",

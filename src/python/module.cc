@@ -151,6 +151,11 @@ nb::dict StatsToDict(const QueryStats& s) {
   d["rows_selected"] = s.rows_selected;
   d["bytes_read"] = s.bytes_read;
   d["columns_read"] = s.columns_read;
+  d["row_groups_matched"] = s.row_groups_matched;
+  d["parts_sorted"] = s.parts_sorted;
+  d["parts_indexed"] = s.parts_indexed;
+  d["parts_index_stale"] = s.parts_index_stale;
+  d["index_column"] = s.index_column.empty() ? nb::none() : nb::cast(s.index_column);
   return d;
 }
 
@@ -215,6 +220,9 @@ NB_MODULE(_octavo, m) {
         d["modified_at"] = i.modified_at;
         d["part_files"] = i.part_files;
         d["options"] = OptionsToDict(i.options);
+        d["sorted_by"] = i.sorted_by;
+        d["sorted_rows"] = i.sorted_rows;
+        d["indexes"] = i.indexes;
         return d;
       })
       .def("read",
@@ -236,8 +244,9 @@ NB_MODULE(_octavo, m) {
            "batch_size"_a, "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1)
       .def("where",
            [](const Table& t, const std::string& cond, std::vector<std::string> columns, int64_t start, int64_t stop,
-              nb::handle condvars, int64_t batch_size) {
+              nb::handle condvars, int64_t batch_size, bool use_index) {
              WhereOptions o;
+             o.use_index = use_index;
              o.columns = std::move(columns);
              o.start = start;
              o.stop = stop;
@@ -248,10 +257,12 @@ NB_MODULE(_octavo, m) {
              return nb::make_tuple(ArrowStream{reader}, QueryStatsHandle{stats});
            },
            "condition"_a, "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1,
-           "condvars"_a = nb::none(), "batch_size"_a = 65536)
+           "condvars"_a = nb::none(), "batch_size"_a = 65536, "use_index"_a = true)
       .def("get_where_list",
-           [](const Table& t, const std::string& cond, int64_t start, int64_t stop, nb::handle condvars) {
+           [](const Table& t, const std::string& cond, int64_t start, int64_t stop, nb::handle condvars,
+              bool use_index) {
              WhereOptions o;
+             o.use_index = use_index;
              o.start = start;
              o.stop = stop;
              o.condvars = CondVarsFromDict(condvars);
@@ -265,7 +276,7 @@ NB_MODULE(_octavo, m) {
              nb::bytes raw(reinterpret_cast<const char*>(rows.data()), rows.size() * sizeof(int64_t));
              return nb::make_tuple(raw, QueryStatsHandle{stats});
            },
-           "condition"_a, "start"_a = 0, "stop"_a = -1, "condvars"_a = nb::none())
+           "condition"_a, "start"_a = 0, "stop"_a = -1, "condvars"_a = nb::none(), "use_index"_a = true)
       .def("read_coordinates",
            [](const Table& t, nb::bytes rows_raw, std::vector<std::string> columns) {
              std::vector<int64_t> rows(rows_raw.size() / sizeof(int64_t));
@@ -282,7 +293,23 @@ NB_MODULE(_octavo, m) {
         auto reader = ImportStream(stream);
         nb::gil_scoped_release release;
         Check(t.Append(reader));
-      });
+      })
+      .def("repack",
+           [](Table& t, std::vector<std::string> sort_by, int64_t row_group_size, int64_t run_rows) {
+             RepackOptions o;
+             o.sort_by = std::move(sort_by);
+             o.row_group_size = row_group_size;
+             if (run_rows > 0) o.run_rows = run_rows;
+             nb::gil_scoped_release release;
+             Check(t.Repack(o));
+           },
+           "sort_by"_a = std::vector<std::string>{}, "row_group_size"_a = 0, "run_rows"_a = 0)
+      .def("create_index", [](Table& t, const std::string& c) {
+        nb::gil_scoped_release release;
+        Check(t.CreateIndex(c));
+      })
+      .def("remove_index", [](Table& t, const std::string& c) { Check(t.RemoveIndex(c)); })
+      .def("indexes", [](const Table& t) { return Unwrap(t.Indexes()); });
 
   nb::class_<Bundle>(m, "Bundle")
       .def_static("open",

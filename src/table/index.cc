@@ -256,23 +256,28 @@ Result<IndexLookup> LookupIndex(const std::string& root, const std::string& tabl
   auto schema = arrow::schema({arrow::field("value", vfield.type())});
   auto bound = necessary.Bind(*schema);
   if (!bound.ok()) return FromArrow(bound.status());
-  for (const auto& chunk_t : {t}) {
-    OCTAVO_ASSIGN_OR_RETURN(auto vcol, CastToDeclaredType(chunk_t->column(0), vfield.type(), "index of " + column));
-    auto rcol = chunk_t->column(1);
-    for (int c = 0; c < vcol->num_chunks(); ++c) {
-      auto vb = arrow::RecordBatch::Make(schema, vcol->chunk(c)->length(), {vcol->chunk(c)});
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*schema, vb));
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(*bound, exec));
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto sel, cp::Filter(rcol->chunk(c), mask));
-      const auto& rows = static_cast<const arrow::Int64Array&>(*sel.make_array());
-      for (int64_t k = 0; k < rows.length(); ++k) {
-        const int64_t r = rows.Value(k);
-        if (r < 0 || r >= part.num_rows)
-          return Status::Corruption("table ", table_path, ": index file ", abs, " holds row ", r,
-                                    " outside its part (", part.num_rows, " rows)", fix);
-        out.rows.push_back(r);
-      }
-    }
+  OCTAVO_ASSIGN_OR_RETURN(auto vcol, CastToDeclaredType(t->column(0), vfield.type(), "index of " + column));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto values, arrow::Concatenate(vcol->chunks()));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto row_ids, arrow::Concatenate(t->column(1)->chunks()));
+  if (row_ids->type_id() != arrow::Type::INT64 || row_ids->length() != values->length())
+    return Status::Corruption("table ", table_path, ": index file ", abs, " has malformed row numbers", fix);
+  auto vb = arrow::RecordBatch::Make(schema, values->length(), {values});
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*schema, vb));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(*bound, exec));
+  if (mask.is_scalar()) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto arr, arrow::MakeArrayFromScalar(*mask.scalar(), values->length()));
+    mask = arr;
+  }
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto sel, cp::Filter(row_ids, mask));
+  auto sel_arr = sel.make_array();
+  const auto& rows = static_cast<const arrow::Int64Array&>(*sel_arr);
+  out.rows.reserve(static_cast<size_t>(rows.length()));
+  for (int64_t k = 0; k < rows.length(); ++k) {
+    const int64_t r = rows.Value(k);
+    if (r < 0 || r >= part.num_rows)
+      return Status::Corruption("table ", table_path, ": index file ", abs, " holds row ", r,
+                                " outside its part (", part.num_rows, " rows)", fix);
+    out.rows.push_back(r);
   }
   std::sort(out.rows.begin(), out.rows.end());
   return out;

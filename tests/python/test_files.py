@@ -320,3 +320,33 @@ def test_attribute_errors(bundle):
     bundle._native.set_attr("/g", "evil", json.dumps({"@ndarray": {"dtype": "O", "shape": [], "data": [1]}}))
     with pytest.raises(octavo.SchemaError):
         g.attrs["evil"]
+
+
+def test_append_mode_and_node_as_file(bundle):
+    with bundle.create_file("/text_file") as f:
+        f.write("This is a sample line.\n".encode())
+        f.write(b"Write a second line.\n")
+    first = bundle["/text_file"].digest
+    with bundle.open_file("/text_file", "ab") as f:
+        f.write(b"Write a third line.\n")
+    node = bundle["/text_file"]
+    assert list(node) == [b"This is a sample line.\n", b"Write a second line.\n", b"Write a third line.\n"]
+    node.seek(5)
+    assert node.read(2) == b"is" and node.tell() == 7
+    assert node.readline() == b" a sample line.\n"
+    assert node.digest != first
+    # the old content is still there, at the old commit
+    old = octavo.open(bundle.path, commit=bundle.commits()[-2]["id"])
+    assert old["/text_file"].read() == b"This is a sample line.\nWrite a second line.\n"
+    with bundle.open_file("/new_file", "ab") as f:  # appending to a missing node creates it
+        f.write(b"x")
+    assert bundle["/new_file"].read() == b"x"
+
+
+def test_pil_reads_the_node_itself(bundle):
+    from PIL import Image
+
+    with bundle.create_file("/tuscany/small08") as f:
+        Image.new("RGB", (30, 20), (10, 200, 30)).save(f, format="png")
+    image = Image.open(bundle.root.tuscany.small08)
+    assert image.size == (30, 20) and image.getpixel((5, 5)) == (10, 200, 30)

@@ -1,0 +1,227 @@
+"""Array codecs (blosc, lz4, zstd, gzip, shuffle) and dtypes (float16, complex, fixed-width
+strings, big-endian input): octavo <-> zarr-python interop both ways, chunk bytes checked
+against numcodecs' own decoders."""
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import octavo
+from octavo.zarr import ZarrStore
+
+zarr = pytest.importorskip("zarr")
+numcodecs = pytest.importorskip("numcodecs")
+
+
+def _zarr_open(store):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return zarr.open(store=store, mode="r")
+
+
+def _as_zarr_dir(a, d):
+    """Lay an octavo array's files out as a plain Zarr v3 directory (default key encoding)."""
+    d.mkdir()
+    (d / "zarr.json").write_text(a.info()["zarr_json"])
+    for key, file, _ in a._native.chunk_refs():
+        dest = d / "c" / "/".join(key.split(".")) if key else d / "c"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(open(file, "rb").read())
+    return str(d)
+
+
+def _smooth(shape, dtype="float32"):
+    grids = np.meshgrid(*[np.linspace(0, 3, n) for n in shape], indexing="ij")
+    return np.sin(sum(grids)).astype(dtype)
+
+
+# --- blosc ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cname", ["blosclz", "lz4", "lz4hc", "zlib", "zstd"])
+@pytest.mark.parametrize("shuffle", [False, True, "bitshuffle"])
+def test_blosc_round_trip_and_zarr_python_reads_it(bundle, tmp_path, cname, shuffle):
+    data = np.round(_smooth((40, 32, 24)), 3)
+    a = bundle.create_array("/b", data, chunks=(16, 16, 8), compressor=f"blosc:{cname}", shuffle=shuffle, level=7,
+                            blocksize=0 if shuffle != "bitshuffle" else 4096)
+    np.testing.assert_array_equal(a[:], data)
+    np.testing.assert_array_equal(a[3:30:4, ::-1, 5], data[3:30:4, ::-1, 5])
+    info = a.info()
+    assert info["compressor"] == f"blosc:{cname}" and info["compression_level"] == 7
+    assert info["shuffle"] == (shuffle is True) and info["bitshuffle"] == (shuffle == "bitshuffle")
+    conf = json.loads(info["zarr_json"])["codecs"][-1]
+    assert conf["name"] == "blosc"
+    assert conf["configuration"]["cname"] == cname and conf["configuration"]["typesize"] == 4
+    assert conf["configuration"]["shuffle"] == {False: "noshuffle", True: "shuffle"}.get(shuffle, shuffle)
+    if shuffle:
+        assert info["size_bytes"] < info["logical_bytes"]
+    # zarr-python reads the bundle through the store, and the files as a plain Zarr directory.
+    np.testing.assert_array_equal(_zarr_open(a.zarr_store())[:], data)
+    np.testing.assert_array_equal(zarr.open_array(_as_zarr_dir(a, tmp_path / "z.zarr"), mode="r")[:], data)
+    # Each chunk file is a genuine blosc buffer numcodecs decodes.
+    key, file, _ = a._native.chunk_refs()[0]
+    raw = numcodecs.Blosc().decode(open(file, "rb").read())
+    np.testing.assert_array_equal(np.frombuffer(raw, "float32").reshape(16, 16, 8), data[:16, :16, :8])
+
+
+@pytest.mark.parametrize("cname,shuffle", [("lz4", "shuffle"), ("zstd", "bitshuffle"), ("blosclz", "noshuffle"),
+                                           ("zlib", "shuffle")])
+@pytest.mark.parametrize("dtype", ["int16", "float64", "uint8"])
+def test_zarr_python_blosc_arrays_import(bundle, tmp_path, cname, shuffle, dtype):
+    data = (_smooth((33, 17), "float64") * 100).astype(dtype)
+    src = zarr.create_array(str(tmp_path / "src.zarr"), shape=data.shape, chunks=(10, 8), dtype=dtype,
+                            compressors=zarr.codecs.BloscCodec(cname=cname, clevel=3, shuffle=shuffle))
+    src[:] = data
+    imp = bundle.import_zarr(str(tmp_path / "src.zarr"), "/imp", compressor=f"blosc:{cname}", level=3,
+                             shuffle={"shuffle": True, "noshuffle": False}.get(shuffle, shuffle))
+    np.testing.assert_array_equal(imp[:], data)
+    assert imp.compressor == f"blosc:{cname}"
+    # ... and octavo's re-encoded chunks are what zarr-python would have written: same decode.
+    np.testing.assert_array_equal(_zarr_open(imp.zarr_store())[:], data)
+
+
+@pytest.mark.parametrize("compressor,decoder", [
+    ("lz4", lambda: numcodecs.LZ4()), ("zstd", lambda: numcodecs.Zstd()), ("gzip", lambda: numcodecs.GZip()),
+    ("zlib", lambda: numcodecs.Zlib())])
+def test_chunk_files_decode_with_numcodecs(bundle, compressor, decoder):
+    """The lz4/zstd/gzip/zlib chunk bytes are the real codecs' formats, not look-alikes."""
+    data = np.arange(5000, dtype="int64") % 97
+    a = bundle.create_array("/x", data, chunks=(2000,), compressor=compressor, level=5)
+    key, file, size = sorted(a._native.chunk_refs())[0]
+    blob = open(file, "rb").read()
+    assert len(blob) == size < 2000 * 8 / 2  # compressed for real
+    np.testing.assert_array_equal(np.frombuffer(decoder().decode(blob), "int64"), data[:2000])
+
+
+def test_none_and_shuffle_are_plain(bundle):
+    data = np.arange(100, dtype="int32")
+    a = bundle.create_array("/n", data, chunks=(100,), compressor="none")
+    assert open(a._native.chunk_refs()[0][1], "rb").read() == data.tobytes()
+    s = bundle.create_array("/s", data, chunks=(100,), compressor="none", shuffle=True)
+    assert open(s._native.chunk_refs()[0][1], "rb").read() == bytes(numcodecs.Shuffle(elementsize=4).encode(data))
+    assert s.info()["codecs"] == "bytes(little) | shuffle(elementsize=4)"
+
+
+def test_blosc_bad_options(bundle):
+    with pytest.raises(octavo.InvalidArgumentError, match="blosc"):
+        bundle.create_array("/x", shape=(4,), dtype="int8", compressor="blosc:snappy")
+    with pytest.raises(octavo.InvalidArgumentError, match="bitshuffle"):
+        bundle.create_array("/x", shape=(4,), dtype="int8", compressor="zstd", shuffle="bitshuffle")
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_array("/x", shape=(4,), dtype="int8", compressor="blosc", level=12)
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_array("/x", shape=(4,), dtype="int8", shuffle="sideways")
+    assert "/x" not in bundle
+
+
+# --- dtypes ------------------------------------------------------------------------------------
+
+def _dtype_samples():
+    rng = np.random.default_rng(3)
+    return {
+        "float16": rng.normal(size=(9, 7)).astype("float16"),
+        "complex64": (rng.normal(size=(9, 7)) + 1j * rng.normal(size=(9, 7))).astype("complex64"),
+        "complex128": rng.normal(size=(9, 7)) * (1 - 2j),
+        "S6": np.array([[b"ab", b"", b"abcdef", b"x\x00y"] * 7] * 9, dtype="S6")[:, :7],
+        "U5": np.array([["h\u00e9llo", "", "\u4e16\u754c", "\U0001F600a"] * 7] * 9, dtype="U5")[:, :7],
+        "bool": rng.normal(size=(9, 7)) > 0,
+    }
+
+
+@pytest.mark.parametrize("name", list(_dtype_samples()))
+def test_dtypes_round_trip_and_zarr_python_reads_them(bundle, tmp_path, name):
+    data = _dtype_samples()[name]
+    a = bundle.create_array("/d", data, chunks=(4, 3), compressor="blosc:lz4", shuffle=True)
+    assert a.dtype == data.dtype
+    got = a[:]
+    assert got.dtype == data.dtype
+    np.testing.assert_array_equal(got, data)
+    np.testing.assert_array_equal(a[::-2, 1:6], data[::-2, 1:6])
+    z = zarr.open_array(_as_zarr_dir(a, tmp_path / "d.zarr"), mode="r")
+    assert z.dtype == data.dtype
+    np.testing.assert_array_equal(z[:], data)
+    np.testing.assert_array_equal(_zarr_open(a.zarr_store())[:], data)
+
+
+@pytest.mark.parametrize("name", list(_dtype_samples()))
+def test_zarr_python_dtypes_import(bundle, tmp_path, name):
+    data = _dtype_samples()[name]
+    src = zarr.create_array(str(tmp_path / "s.zarr"), shape=data.shape, chunks=(4, 4), dtype=data.dtype)
+    src[:] = data
+    # The Zarr metadata octavo writes names the data type as zarr-python does.
+    theirs = json.load(open(tmp_path / "s.zarr" / "zarr.json"))
+    imp = bundle.import_zarr(str(tmp_path / "s.zarr"), "/i")
+    np.testing.assert_array_equal(imp[:], data)
+    assert imp.dtype == data.dtype
+    ours = json.loads(imp.info()["zarr_json"])
+    assert ours["data_type"] == theirs["data_type"]
+    assert ours["fill_value"] == theirs["fill_value"]
+
+
+def test_fill_values_of_new_dtypes(bundle):
+    c = bundle.create_array("/c", shape=(3,), dtype="complex128", fill_value=complex(1.5, np.nan))
+    v = c[:]
+    assert (v.real == 1.5).all() and np.isnan(v.imag).all()
+    assert json.loads(c.info()["zarr_json"])["fill_value"] == [1.5, "NaN"]
+    h = bundle.create_array("/h", shape=(2,), dtype="float16", fill_value=np.inf)
+    assert np.isinf(h[:]).all() and h[:].dtype == np.float16
+    s = bundle.create_array("/s", shape=(2,), dtype="S4", fill_value=b"ab")
+    assert s[:].tolist() == [b"ab", b"ab"] and s.fill_value == b"ab"
+    u = bundle.create_array("/u", shape=(2,), dtype="U3", fill_value="\u00e9t\u00e9")
+    assert u[:].tolist() == ["\u00e9t\u00e9"] * 2
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_array("/x", shape=(2,), dtype="S2", fill_value=b"abc")
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_array("/x", shape=(2,), dtype="U2", fill_value="abc")
+    assert "/x" not in bundle
+
+
+def test_string_writes_check_kind_and_length(bundle):
+    s = bundle.create_array("/s", np.array([b"aa", b"bb", b"cc"]))
+    s[1] = b"z"
+    assert s[:].tolist() == [b"aa", b"z", b"cc"]
+    with pytest.raises(octavo.SchemaError, match="bytes"):
+        s[0] = "text"
+    with pytest.raises(octavo.SchemaError, match="length 3"):
+        s[0] = b"abc"
+    u = bundle.create_array("/u", np.array(["ab", "cd"]))
+    with pytest.raises(octavo.SchemaError):
+        u[0] = b"ab"
+    with pytest.raises(octavo.SchemaError):
+        u[:] = np.array(["abc", "d"])
+    assert u[:].tolist() == ["ab", "cd"] and s[:].tolist() == [b"aa", b"z", b"cc"]
+    with pytest.raises(octavo.SchemaError):
+        bundle.create_array("/o", np.array([1, "a"], dtype=object))
+    with pytest.raises(octavo.SchemaError):
+        bundle.create_array("/v", np.zeros(3, dtype="V4"))
+
+
+@pytest.mark.parametrize("dtype", [">i4", ">f8", ">c16", ">U3", ">f2"])
+def test_big_endian_input_is_converted(bundle, dtype):
+    base = np.arange(12).reshape(3, 4)
+    data = base.astype(str).astype(dtype) if "U" in dtype else base.astype(dtype)
+    a = bundle.create_array("/be", data)
+    assert a.dtype == data.dtype.newbyteorder("=")
+    np.testing.assert_array_equal(a[:], data)
+    a[0] = data[2]
+    np.testing.assert_array_equal(a[0], data[2])
+    meta = json.loads(a.info()["zarr_json"])
+    assert meta["codecs"][0] == {"name": "bytes", "configuration": {"endian": "little"}}
+
+
+@pytest.mark.parametrize("dtype", ["int32", "complex64", "U2"])
+def test_big_endian_zarr_files_read(bundle, tmp_path, dtype):
+    """A Zarr array stored with bytes(endian=big) (as other Zarr writers may) reads right, in
+    zarr-python and through octavo's import."""
+    base = np.arange(6).reshape(2, 3)
+    data = base.astype(str).astype(dtype) if dtype == "U2" else base.astype(dtype)
+    src = zarr.create_array(str(tmp_path / "big.zarr"), shape=data.shape, chunks=(2, 3), dtype=dtype,
+                            serializer=zarr.codecs.BytesCodec(endian="big"), compressors=None)
+    src[:] = data
+    meta = json.load(open(tmp_path / "big.zarr" / "zarr.json"))
+    assert meta["codecs"][0]["configuration"]["endian"] == "big"
+    chunk = open(tmp_path / "big.zarr" / "c" / "0" / "0", "rb").read()
+    assert chunk == data.astype(data.dtype.newbyteorder(">")).tobytes()
+    imp = bundle.import_zarr(str(tmp_path / "big.zarr"), "/big")
+    np.testing.assert_array_equal(imp[:], data)

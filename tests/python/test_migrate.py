@@ -1,0 +1,148 @@
+"""`octavo migrate` and fileio.migrate_h5_to_parquet (both the C++ code in src/hdf5/migrate.cc):
+pandas HDF5 files -> verified Parquet files beside them, in parallel, idempotent."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import tables as tb
+
+import octavo
+from octavo import fileio
+
+OCTAVO = shutil.which("octavo")
+
+
+def dlc(n=40, seed=0):
+    cols = pd.MultiIndex.from_product([["DLC_resnet50"], ["nose", "ear", "tail"], ["x", "y", "likelihood"]],
+                                      names=["scorer", "bodyparts", "coords"])
+    df = pd.DataFrame(np.random.default_rng(seed).random((n, 9)), columns=cols)
+    df.iloc[3, 2] = np.nan
+    return df
+
+
+def make_tree(root, corrupt=True):
+    (root / "sub").mkdir(parents=True, exist_ok=True)
+    frames = {"a.h5": dlc(seed=1), "sub/b.h5": dlc(seed=2), "sub/c.hdf5": dlc(seed=3)}
+    for i, (name, df) in enumerate(frames.items()):
+        df.to_hdf(root / name, key="df_with_missing", format="table" if i % 2 == 0 else "fixed", mode="w")
+    if corrupt:
+        good = (root / "a.h5").read_bytes()
+        (root / "sub" / "broken.h5").write_bytes(good[: len(good) // 3])
+    return {name: pd.read_hdf(root / name) for name in frames}
+
+
+def run(*args):
+    return subprocess.run([OCTAVO, *map(str, args)], capture_output=True, text=True)
+
+
+def test_cli_one_corrupt_file_never_stops_the_others(tmp_path):
+    refs = make_tree(tmp_path)
+    r = run("migrate", tmp_path, "--recursive", "--jobs", "2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILED" in r.stdout and "broken.h5" in r.stdout
+    assert "4 HDF5 files: 3 converted, 0 skipped (already done), 1 failed" in r.stdout
+    assert "broken.h5" in r.stderr and "[4/4]" in r.stderr  # progress
+    for name, ref in refs.items():
+        out = (tmp_path / name).with_suffix(".parquet")
+        pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
+        assert (tmp_path / name).exists()  # no --remove-h5
+    assert not (tmp_path / "sub" / "broken.parquet").exists()
+    assert not [p for p in tmp_path.rglob("*") if "octavo-tmp" in p.name]
+
+
+def test_cli_dry_run_writes_nothing(tmp_path):
+    make_tree(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    r = run("--json", "migrate", tmp_path, "-r", "--dry-run", "--remove-h5")
+    doc = json.loads(r.stdout)
+    assert doc["planned"] == 3 and doc["failed"] == 1 and doc["converted"] == 0
+    planned = {os.path.basename(f["file"]): f["outputs"] for f in doc["files"] if f["status"] == "planned"}
+    assert planned["c.hdf5"] == [str(tmp_path / "sub" / "c.parquet")]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_cli_remove_h5_only_after_verification(tmp_path):
+    refs = make_tree(tmp_path)
+    r = run("migrate", tmp_path, "-r", "--remove-h5", "-q")
+    assert r.returncode == 1 and r.stderr == ""
+    for name, ref in refs.items():
+        assert not (tmp_path / name).exists()
+        pd.testing.assert_frame_equal(pd.read_parquet((tmp_path / name).with_suffix(".parquet")), ref)
+    assert (tmp_path / "sub" / "broken.h5").exists()
+
+
+def test_idempotent_second_run_skips(tmp_path):
+    make_tree(tmp_path, corrupt=False)
+    r1 = run("--json", "migrate", tmp_path, "-r")
+    assert json.loads(r1.stdout)["converted"] == 3
+    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
+    r2 = run("--json", "migrate", tmp_path, "-r")
+    doc = json.loads(r2.stdout)
+    assert r2.returncode == 0 and doc["skipped"] == 3 and doc["converted"] == 0
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")} == mtimes
+    # a changed source is converted again
+    time.sleep(0.01)
+    dlc(seed=9).to_hdf(tmp_path / "a.h5", key="df_with_missing", format="table", mode="w")
+    doc = json.loads(run("--json", "migrate", tmp_path, "-r").stdout)
+    assert doc["converted"] == 1 and doc["skipped"] == 2
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), dlc(seed=9))
+    # a Parquet file octavo did not verify (no stamp) is not trusted
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "sub" / "b.parquet")
+    doc = json.loads(run("--json", "migrate", tmp_path, "-r").stdout)
+    assert doc["converted"] == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sub" / "b.parquet"), dlc(seed=2))
+
+
+def test_several_keys_and_non_pandas_objects(tmp_path):
+    p = tmp_path / "multi.h5"
+    dlc(seed=1).to_hdf(p, key="first", format="table", mode="w")
+    dlc(seed=2).to_hdf(p, key="grp/second", format="fixed", mode="a")
+    rep = fileio.migrate_h5_to_parquet(tmp_path)
+    assert rep["converted"] == [str(p)], rep
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "multi.first.parquet"), dlc(seed=1))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "multi.grp.second.parquet"), dlc(seed=2))
+    assert fileio.parquet_path_for(p, "/grp/second", 2) == tmp_path / "multi.grp.second.parquet"
+    pd.testing.assert_frame_equal(fileio.read_dataframe(p, "grp/second"), dlc(seed=2))
+    # a file with objects Parquet cannot hold fails and is kept
+    q = tmp_path / "mixed.h5"
+    dlc().to_hdf(q, key="df", format="table", mode="w")
+    with tb.open_file(q, "a") as f:
+        f.create_array("/", "raw", np.arange(3))
+    rep = fileio.migrate_h5_to_parquet(q, remove_h5=True)
+    assert "/raw" in rep["failed"][str(q)] and "bundle" in rep["failed"][str(q)]
+    assert q.exists() and not (tmp_path / "mixed.parquet").exists()
+
+
+def test_python_jobs_and_verification_metadata(tmp_path):
+    refs = make_tree(tmp_path)
+    rep = fileio.migrate_h5_to_parquet(tmp_path, jobs=2, remove_h5=True)
+    assert len(rep["converted"]) == 3 and list(rep["failed"]) == [str(tmp_path / "sub" / "broken.h5")]
+    assert "truncated" in rep["failed"][str(tmp_path / "sub" / "broken.h5")] or "HDF5" in rep["failed"][
+        str(tmp_path / "sub" / "broken.h5")]
+    meta = pq.read_schema(tmp_path / "a.parquet").metadata
+    stamp = json.loads(meta[b"octavo.migrated_from"])
+    assert stamp["file"] == "a.h5" and stamp["key"] == "/df_with_missing" and stamp["verified"]
+    assert b"octavo.h5" not in meta  # internal source note stripped
+    for name, ref in refs.items():
+        pd.testing.assert_frame_equal(fileio.read_dataframe(tmp_path / name), ref)
+    again = fileio.migrate_h5_to_parquet(tmp_path, jobs=2)
+    assert again["converted"] == [] and again["skipped"] == []  # the .h5 files are gone
+
+
+def test_migrate_into_bundle(tmp_path):
+    refs = make_tree(tmp_path / "data", corrupt=True)
+    r = run("--json", "migrate", tmp_path / "data", "-r", "--into", tmp_path / "all.octavo", "-q")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and doc["converted"] == 3 and doc["failed"] == 1
+    with octavo.open(tmp_path / "all.octavo") as b:
+        got = b.get_table("/sub/b/df_with_missing", return_type="pandas")
+        pd.testing.assert_frame_equal(got, refs["sub/b.h5"])
+        assert "broken" not in b["/sub"]
+    doc = json.loads(run("--json", "migrate", tmp_path / "data", "-r", "--into", tmp_path / "all.octavo").stdout)
+    assert doc["skipped"] == 3
