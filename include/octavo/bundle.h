@@ -27,6 +27,14 @@ struct NodeInfo {
   std::string modified_at;
 };
 
+// A name for a commit ("v1.0", "before-cleanup"): opens with OpenOptions::snapshot.
+struct SnapshotInfo {
+  std::string name;
+  int64_t commit = 0;
+  std::string created_at;
+  std::string message;
+};
+
 struct CommitInfo {
   int64_t id = 0;
   int64_t parent = -1;
@@ -111,6 +119,12 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
 
   // --- history -------------------------------------------------------------
   virtual Result<std::vector<CommitInfo>> ListCommits() const = 0;
+  // Name a commit (-1: the newest). Names: letters, digits, '.', '_', '-' (not leading '.').
+  // An existing name is an error unless `overwrite`. Needs a writable bundle.
+  virtual Result<SnapshotInfo> CreateSnapshot(const std::string& name, const std::string& message = "",
+                                              int64_t commit = -1, bool overwrite = false) = 0;
+  virtual Result<std::vector<SnapshotInfo>> ListSnapshots() const = 0;  // sorted by name
+  virtual Status DeleteSnapshot(const std::string& name) = 0;
 };
 
 // Arrow's compute kernels and dataset factories must be registered once per

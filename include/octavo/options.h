@@ -18,6 +18,8 @@ struct OpenOptions {
   Env* env = nullptr;  // nullptr = Env::Default()
   // Open this commit instead of CURRENT (read-only). -1 = current.
   int64_t commit = -1;
+  // Open the commit a named snapshot points at (read-only). Empty = none.
+  std::string snapshot;
 };
 
 // Parquet layout of a table's parts. Defaults were chosen with bench/bench_parquet_settings.py

@@ -23,17 +23,21 @@ _OPTION_KEYS = (
 )
 
 
-def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None) -> "Bundle":
+def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
+         snapshot: str | None = None) -> "Bundle":
     """Open a bundle directory.
 
     mode: 'r' read-only snapshot of the newest commit (no lock); 'a' read/write, created if
     missing; 'w' create, or start an existing bundle over with an empty tree (as a new
-    commit: older commits stay readable). ``commit=N`` opens an older commit read-only.
+    commit: older commits stay readable). ``commit=N`` opens an older commit read-only;
+    ``snapshot="name"`` the commit a named snapshot points at (see Bundle.create_snapshot).
     """
     if mode not in ("r", "a", "w", "r+"):
         raise InvalidArgumentError(f"mode must be 'r', 'a' or 'w', got {mode!r}")
-    native = _octavo.Bundle.open(os.fspath(path), mode, -1 if commit is None else int(commit))
-    return Bundle(native, mode if commit is None else "r")
+    if commit is not None and snapshot is not None:
+        raise InvalidArgumentError("give commit= or snapshot=, not both")
+    native = _octavo.Bundle.open(os.fspath(path), mode, -1 if commit is None else int(commit), snapshot or "")
+    return Bundle(native, mode if commit is None and snapshot is None else "r")
 
 
 def _join(where: str, name: str | None) -> str:
@@ -430,6 +434,19 @@ class Bundle:
 
     def commits(self) -> list[dict]:
         return self._native.list_commits()
+
+    def create_snapshot(self, name: str, message: str = "", *, commit: int | None = None,
+                        overwrite: bool = False) -> dict:
+        """Name a commit (default: the newest) so it can be opened later with
+        ``octavo.open(path, snapshot=name)``. Creates no commit."""
+        return self._native.create_snapshot(name, message, -1 if commit is None else int(commit), overwrite)
+
+    def snapshots(self) -> list[dict]:
+        """Named snapshots: name, commit, created_at, message (sorted by name)."""
+        return self._native.list_snapshots()
+
+    def delete_snapshot(self, name: str) -> None:
+        self._native.delete_snapshot(name)
 
     def refresh(self) -> None:
         """Read-only handles: move to the newest commit."""

@@ -293,6 +293,13 @@ class ChunkWriter {
   std::map<std::string, std::optional<ChunkFile>> updates_;
 };
 
+// On failure before the commit, remove the chunk files already written: nothing refers to
+// them, so a failed write leaves no trace.
+Status DiscardOnError(ChunkWriter& w, Status s) {
+  if (!s.ok()) w.Discard();
+  return s;
+}
+
 // Write `data` (C order over the ranges) into the chunks of an array with metadata `meta`.
 Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<ArrayRange>& ranges,
                    const uint8_t* data) {
@@ -432,8 +439,8 @@ class ArrayImpl final : public Array {
       return Status::Invalid("array ", path_, ": data is ", nbytes, " bytes but the selection needs ", need,
                              " (dtype ", st.meta.dtype, ")");
     ChunkWriter w(b_.get(), path_, st, st.meta);
-    OCTAVO_RETURN_NOT_OK(WriteRegion(w, st.meta, ranges, static_cast<const uint8_t*>(data)));
-    OCTAVO_RETURN_NOT_OK(w.Finish());
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, WriteRegion(w, st.meta, ranges, static_cast<const uint8_t*>(data))));
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Finish()));
     return CommitChange("write to array " + path_, st, st.meta.shape, w.updates());
   }
 
@@ -467,8 +474,8 @@ class ArrayImpl final : public Array {
                              st.meta.dtype, " needs ", need);
     if (n == 0) return Status::OK();
     ChunkWriter w(b_.get(), path_, st, grown);
-    OCTAVO_RETURN_NOT_OK(WriteRegion(w, grown, ranges, static_cast<const uint8_t*>(data)));
-    OCTAVO_RETURN_NOT_OK(w.Finish());
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, WriteRegion(w, grown, ranges, static_cast<const uint8_t*>(data))));
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Finish()));
     return CommitChange("append " + std::to_string(n) + " along axis " + std::to_string(axis) + " of array " + path_,
                         st, grown.shape, w.updates());
   }
@@ -499,7 +506,9 @@ class ArrayImpl final : public Array {
         continue;
       }
       if (!cut) continue;
-      OCTAVO_ASSIGN_OR_RETURN(std::string buf, w.Load(key));
+      auto loaded = w.Load(key);
+      if (!loaded.ok()) return DiscardOnError(w, loaded.status());
+      std::string buf = std::move(*loaded);
       for (int d = 0; d < nd; ++d) {
         int64_t keep = new_shape[d] - origin[d];
         if (keep >= st.meta.chunks[d]) continue;
@@ -507,9 +516,9 @@ class ArrayImpl final : public Array {
         lo[d] = keep;
         FillBox(st.meta, buf, w.fill(), lo, hi);
       }
-      OCTAVO_RETURN_NOT_OK(w.Put(key, buf));
+      OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Put(key, buf)));
     }
-    OCTAVO_RETURN_NOT_OK(w.Finish());
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Finish()));
     return CommitChange("resize array " + path_ + " to " + JoinShape(new_shape), st, new_shape, w.updates());
   }
 
@@ -579,8 +588,8 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
   st.meta = meta;
   ChunkWriter w(this, p, st, meta);
   if (data) {
-    OCTAVO_RETURN_NOT_OK(WriteRegion(w, meta, all, static_cast<const uint8_t*>(data)));
-    OCTAVO_RETURN_NOT_OK(w.Finish());
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, WriteRegion(w, meta, all, static_cast<const uint8_t*>(data))));
+    OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Finish()));
   }
   std::map<std::string, ChunkFile> chunks;
   for (const auto& [k, v] : w.updates())

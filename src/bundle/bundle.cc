@@ -93,7 +93,7 @@ static std::string HolderDescription() {
 
 Status BundleImpl::Init(const OpenOptions& options) {
   const bool exists = env_->FileExists(AbsPath(kMarkerFile));
-  if (mode_ == OpenMode::kRead || options.commit >= 0) {
+  if (mode_ == OpenMode::kRead || options.commit >= 0 || !options.snapshot.empty()) {
     if (!exists) {
       if (!env_->FileExists(root_)) return Status::NotFound("no bundle at '", root_, "' (the directory does not exist)");
       return Status::NotFound("'", root_, "' is not an octavo bundle (no ", kMarkerFile,
@@ -110,7 +110,7 @@ Status BundleImpl::Init(const OpenOptions& options) {
       // A directory that holds anything but our own half-created files is not ours to take.
       OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
       for (const auto& e : entries) {
-        if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile &&
+        if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile && e != kSnapshotDir &&
             e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0 &&
             e.rfind(std::string(kMarkerFile) + ".tmp", 0) != 0)  // a creation that failed at the marker
           return Status::AlreadyExists("directory '", root_, "' is not empty and is not an octavo bundle (found '",
@@ -130,6 +130,11 @@ Status BundleImpl::Init(const OpenOptions& options) {
     if (version < 1) return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version");
   } else {
     return CreateOnDisk();
+  }
+  if (!options.snapshot.empty()) {
+    lock_.reset();
+    OCTAVO_ASSIGN_OR_RETURN(int64_t commit, SnapshotCommit(options.snapshot));
+    return LoadCommit(commit);
   }
   if (options.commit >= 0) {
     lock_.reset();

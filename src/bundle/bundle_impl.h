@@ -67,6 +67,12 @@ class BundleImpl final : public Bundle {
   Result<FileNodeInfo> GetFileInfo(const std::string& path) const override;
 
   Result<std::vector<CommitInfo>> ListCommits() const override;
+  Result<SnapshotInfo> CreateSnapshot(const std::string& name, const std::string& message, int64_t commit,
+                                      bool overwrite) override;  // src/bundle/snapshots.cc
+  Result<std::vector<SnapshotInfo>> ListSnapshots() const override;
+  Status DeleteSnapshot(const std::string& name) override;
+  // The commit a snapshot names (used by Init for OpenOptions::snapshot).
+  Result<int64_t> SnapshotCommit(const std::string& name) const;
 
   // --- used by tables ------------------------------------------------------
   std::shared_ptr<const Manifest> snapshot() const;

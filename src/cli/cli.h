@@ -204,6 +204,20 @@ struct MvArgs {
   std::string destination;
   bool parents = true;
 };
+struct LogArgs {
+  std::string bundle;
+  int64_t limit = 0;  // 0 = all
+};
+struct SnapshotArgs {
+  std::string bundle;
+  std::string name;
+  std::string message;
+  int64_t commit = -1;
+  bool overwrite = false;
+  bool remove = false;
+};
+int RunLog(const LogArgs& args, const GlobalOptions& g);
+int RunSnapshot(const SnapshotArgs& args, const GlobalOptions& g);
 int RunPut(const PutArgs& args, const GlobalOptions& g);
 int RunCat(const CatArgs& args, const GlobalOptions& g);
 int RunRm(const RmArgs& args, const GlobalOptions& g);

@@ -216,6 +216,23 @@ int Run(int argc, char** argv) {
   index_cmd->add_option("column", index.column, "The column (create, remove)");
   AddJsonFlag(index_cmd, g);
 
+  LogArgs log;
+  auto* log_cmd = app.add_subcommand("log", "List commits, newest first, with the snapshots naming them");
+  log_cmd->add_option("bundle", log.bundle, "BUNDLE")->required();
+  log_cmd->add_option("-n,--limit", log.limit, "Show only the newest N commits")->check(CLI::NonNegativeNumber);
+  AddJsonFlag(log_cmd, g);
+
+  SnapshotArgs snap;
+  auto* snap_cmd = app.add_subcommand("snapshot", "Name a commit (open it later with snapshot=NAME); -d deletes a name");
+  snap_cmd->add_option("bundle", snap.bundle, "BUNDLE")->required();
+  snap_cmd->add_option("name", snap.name, "NAME: letters, digits, '.', '_', '-'")->required();
+  snap_cmd->add_option("-m,--message", snap.message, "Why this commit matters");
+  snap_cmd->add_option("--commit", snap.commit, "The commit to name (default: the newest)")
+      ->check(CLI::NonNegativeNumber);
+  snap_cmd->add_flag("--overwrite", snap.overwrite, "Move an existing name");
+  snap_cmd->add_flag("-d,--delete", snap.remove, "Delete the name (the commit stays)");
+  AddJsonFlag(snap_cmd, g);
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string names;
@@ -253,6 +270,8 @@ int Run(int argc, char** argv) {
   if (sql_cmd->parsed()) return RunSql(sql, g);
   if (repack_cmd->parsed()) return RunRepack(repack, g);
   if (index_cmd->parsed()) return RunIndex(index, g);
+  if (log_cmd->parsed()) return RunLog(log, g);
+  if (snap_cmd->parsed()) return RunSnapshot(snap, g);
   if (put_cmd->parsed()) return RunPut(put, g);
   if (cat_cmd->parsed()) return RunCat(cat, g);
   if (rm_cmd->parsed()) return RunRm(rm, g);

@@ -4,9 +4,12 @@
 //   octavo cat BUNDLE:/path > out                 a file node's bytes on stdout, checked against its digest
 //   octavo rm BUNDLE:/path [-r]                   remove a node (-r: a group with its contents)
 //   octavo mv BUNDLE:/from /to                    move or rename a node within the bundle
+//   octavo log BUNDLE                             commits, newest first, with snapshot names
+//   octavo snapshot BUNDLE NAME [-m MSG]          name the newest (or --commit N) commit
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "cli/cli.h"
 
@@ -96,6 +99,58 @@ int RunMv(const MvArgs& args, const GlobalOptions& g) {
     PrintJson(Json{{"from", a.node}, {"to", to}, {"commit", bundle->commit().id}});
   } else {
     std::cout << "moved " << a.node << " to " << to << ", commit " << bundle->commit().id << "\n";
+  }
+  return kExitOK;
+}
+
+}  // namespace octavo::cli
+
+namespace octavo::cli {
+
+int RunLog(const LogArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto commits = Unwrap(bundle->ListCommits(), "bundle " + a.bundle);
+  auto snapshots = Unwrap(bundle->ListSnapshots(), "bundle " + a.bundle);
+  std::map<int64_t, std::vector<std::string>> names;
+  for (const auto& s : snapshots) names[s.commit].push_back(s.name);
+  if (args.limit > 0 && static_cast<int64_t>(commits.size()) > args.limit)
+    commits.erase(commits.begin(), commits.end() - args.limit);
+  if (g.json) {
+    Json out{{"commits", Json::array()}, {"snapshots", Json::array()}};
+    for (auto it = commits.rbegin(); it != commits.rend(); ++it)
+      out["commits"].push_back(Json{{"id", it->id}, {"parent", it->parent}, {"created_at", it->created_at},
+                                    {"message", it->message}, {"snapshots", names[it->id]}});
+    for (const auto& s : snapshots)
+      out["snapshots"].push_back(
+          Json{{"name", s.name}, {"commit", s.commit}, {"created_at", s.created_at}, {"message", s.message}});
+    PrintJson(out);
+    return kExitOK;
+  }
+  for (auto it = commits.rbegin(); it != commits.rend(); ++it) {
+    std::cout << "commit " << it->id << "  " << it->created_at << "  " << Printable(it->message);
+    for (const auto& n : names[it->id]) std::cout << "  [" << n << "]";
+    std::cout << "\n";
+  }
+  return kExitOK;
+}
+
+int RunSnapshot(const SnapshotArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  Status st;
+  if (args.remove) {
+    Check(bundle->DeleteSnapshot(args.name), "bundle " + a.bundle);
+    if (!g.json) std::cout << "deleted snapshot " << args.name << "\n";
+    if (g.json) PrintJson(Json{{"deleted", args.name}});
+    return kExitOK;
+  }
+  SnapshotInfo s = Unwrap(bundle->CreateSnapshot(args.name, args.message, args.commit, args.overwrite),
+                          "bundle " + a.bundle);
+  if (g.json) {
+    PrintJson(Json{{"name", s.name}, {"commit", s.commit}, {"created_at", s.created_at}, {"message", s.message}});
+  } else {
+    std::cout << "snapshot " << s.name << " -> commit " << s.commit << "\n";
   }
   return kExitOK;
 }

@@ -86,6 +86,7 @@ inline constexpr const char* kCurrentFile = "CURRENT";
 inline constexpr const char* kLockFile = "LOCK";
 inline constexpr const char* kManifestDir = "manifests";
 inline constexpr const char* kDataDir = "data";
+inline constexpr const char* kSnapshotDir = "snapshots";
 std::string ManifestFileName(int64_t commit);  // manifests/000000000042.json
 
 }  // namespace octavo

@@ -2,6 +2,8 @@
 // (one HDF5 array per axis / block), into Arrow tables with pandas metadata.
 // Layout knowledge follows pandas/io/pytables.py (pandas 1.x - 3.x).
 #include <arrow/api.h>
+
+#include <type_traits>
 #include <arrow/compute/api.h>
 
 #include <cmath>
@@ -307,6 +309,21 @@ Result<std::shared_ptr<arrow::Array>> NumericArray(const Slice& s, std::shared_p
   if (s.raw->kind == 'S') return Status::TypeError("expected numbers, found strings");
   if constexpr (arrow::TypeTraits<ArrowType>::is_parameter_free) {
     if (!type) type = arrow::TypeTraits<ArrowType>::type_singleton();
+  }
+  // Fast path: same width and kind, no NaT mapping -> a plain strided copy.
+  const bool same_kind = std::is_floating_point_v<C> ? s.raw->kind == 'f'
+                         : std::is_signed_v<C>       ? s.raw->kind == 'i'
+                                                     : s.raw->kind == 'u';
+  if (!nat_is_null && same_kind && s.raw->itemsize == sizeof(C)) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> buf,
+                                  arrow::AllocateBuffer(s.length * static_cast<int64_t>(sizeof(C))));
+    C* dst = reinterpret_cast<C*>(buf->mutable_data());
+    if (s.stride == 1) {
+      if (s.length > 0) std::memcpy(dst, s.ptr(0), static_cast<size_t>(s.length) * sizeof(C));
+    } else {
+      for (int64_t r = 0; r < s.length; ++r) std::memcpy(dst + r, s.ptr(r), sizeof(C));
+    }
+    return arrow::MakeArray(arrow::ArrayData::Make(type, s.length, {nullptr, buf}));
   }
   arrow::NumericBuilder<ArrowType> b(type, arrow::default_memory_pool());
   OCTAVO_RETURN_NOT_ARROW_OK(b.Reserve(s.length));

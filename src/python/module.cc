@@ -107,6 +107,15 @@ nb::dict NodeToDict(const NodeInfo& n) {
   return d;
 }
 
+nb::dict SnapshotToDict(const SnapshotInfo& s) {
+  nb::dict d;
+  d["name"] = s.name;
+  d["commit"] = s.commit;
+  d["created_at"] = s.created_at;
+  d["message"] = s.message;
+  return d;
+}
+
 nb::dict CommitToDict(const CommitInfo& c) {
   nb::dict d;
   d["id"] = c.id;
@@ -313,14 +322,15 @@ NB_MODULE(_octavo, m) {
 
   nb::class_<Bundle>(m, "Bundle")
       .def_static("open",
-                  [](const std::string& path, const std::string& mode, int64_t commit) {
+                  [](const std::string& path, const std::string& mode, int64_t commit, const std::string& snapshot) {
                     OpenOptions o;
                     o.commit = commit;
+                    o.snapshot = snapshot;
                     OpenMode md = ModeFromString(mode);
                     nb::gil_scoped_release release;
                     return Unwrap(Bundle::Open(path, md, o));
                   },
-                  "path"_a, "mode"_a = "r", "commit"_a = -1)
+                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "")
       .def_prop_ro("path", &Bundle::path)
       .def_prop_ro("writable", &Bundle::writable)
       .def("commit_info", [](const Bundle& b) { return CommitToDict(b.commit()); })
@@ -383,6 +393,18 @@ NB_MODULE(_octavo, m) {
            },
            "path"_a, "stream"_a, "options"_a = nb::dict(), "create_parents"_a = true)
       .def("open_table", [](const Bundle& b, const std::string& p) { return Unwrap(b.OpenTable(p)); })
+      .def("create_snapshot",
+           [](Bundle& b, const std::string& name, const std::string& message, int64_t commit, bool overwrite) {
+             return SnapshotToDict(Unwrap(b.CreateSnapshot(name, message, commit, overwrite)));
+           },
+           "name"_a, "message"_a = "", "commit"_a = -1, "overwrite"_a = false)
+      .def("list_snapshots",
+           [](const Bundle& b) {
+             nb::list out;
+             for (const auto& s : Unwrap(b.ListSnapshots())) out.append(SnapshotToDict(s));
+             return out;
+           })
+      .def("delete_snapshot", [](Bundle& b, const std::string& name) { Check(b.DeleteSnapshot(name)); })
       .def("list_commits", [](const Bundle& b) {
         nb::list out;
         for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));

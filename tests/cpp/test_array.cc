@@ -355,3 +355,86 @@ TEST(Array, EveryFailedWriteLeavesOldOrNewCommit) {
     }
   }
 }
+
+namespace {
+
+std::string ZarrJson(const std::string& shape, const std::string& chunks, const std::string& dtype,
+                     const std::string& endian, const std::string& sep = "/") {
+  return R"({"zarr_format": 3, "node_type": "array", "shape": )" + shape + R"(, "data_type": )" + dtype +
+         R"(, "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": )" + chunks +
+         R"(}}, "chunk_key_encoding": {"name": "default", "configuration": {"separator": ")" + sep +
+         R"("}}, "fill_value": 0, "codecs": [{"name": "bytes", "configuration": {"endian": ")" + endian +
+         R"("}}], "attributes": {"units": "V"}})";
+}
+
+}  // namespace
+
+TEST(Array, ImportZarrDirectoryBigEndianAndBadInput) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  // A big-endian int32 array, 2 chunks of 3 along one axis, keys c/0 and c/1.
+  std::string z = dir.Sub("big.zarr");
+  std::filesystem::create_directories(z + "/c");
+  WriteBytes(z + "/zarr.json", ZarrJson("[5]", "[3]", "\"int32\"", "big"));
+  auto be = [](std::vector<uint32_t> v) {
+    std::string s;
+    for (uint32_t x : v)
+      for (int k = 3; k >= 0; --k) s += static_cast<char>((x >> (8 * k)) & 0xff);
+    return s;
+  };
+  WriteBytes(z + "/c/0", be({1, 2, 3}));
+  WriteBytes(z + "/c/1", be({4, 0x01020304, 0}));
+  ASSERT_OK_AND_ASSIGN(auto a, ImportZarrArray(*b, z, "/imp/big"));
+  EXPECT_EQ(ReadAll<int32_t>(*a), (std::vector<int32_t>{1, 2, 3, 4, 0x01020304}));
+  ASSERT_OK_AND_ASSIGN(auto info, a->Info());
+  EXPECT_NE(info.codecs.find("bytes(big)"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(auto node, b->GetNode("/imp/big"));
+  EXPECT_EQ(node.kind, NodeKind::kArray);
+  // Chunk files are copied byte for byte.
+  ASSERT_OK_AND_ASSIGN(auto refs, a->ChunkRefs());
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(ReadBytes(refs[1].file), be({4, 0x01020304, 0}));
+  // Writing keeps the array's big-endian encoding.
+  int32_t v = -7;
+  ASSERT_OK(a->Write({{0, 1, 1}}, &v, 4));
+  EXPECT_EQ(ReadAll<int32_t>(*a)[0], -7);
+
+  // "." separator, and a 2-d U1 (fixed_length_utf32) array.
+  std::string z2 = dir.Sub("dot.zarr");
+  std::filesystem::create_directories(z2);
+  WriteBytes(z2 + "/zarr.json",
+             ZarrJson("[2, 2]", "[1, 2]", R"({"name": "fixed_length_utf32", "configuration": {"length_bytes": 4}})",
+                      "little", "."));
+  WriteBytes(z2 + "/c.1.0", std::string("x\0\0\0y\0\0\0", 8));
+  // fill_value 0 is not a string: invalid for a U dtype -> Corruption (bad source metadata).
+  EXPECT_EQ(ImportZarrArray(*b, z2, "/dot").status().code(), StatusCode::kCorruption);
+  std::string meta = ReadBytes(z2 + "/zarr.json");
+  meta.replace(meta.find("\"fill_value\": 0"), 15, "\"fill_value\": \"\"");
+  WriteBytes(z2 + "/zarr.json", meta);
+  ASSERT_OK_AND_ASSIGN(auto u, ImportZarrArray(*b, z2, "/dot"));
+  EXPECT_EQ(ReadWords<uint32_t>(*u), (std::vector<uint32_t>{0, 0, 'x', 'y'}));
+
+  // Bad input: nothing is committed and no file stays behind.
+  int64_t commit = b->commit().id;
+  auto files = ListFiles(dir.Sub("b"));
+  EXPECT_EQ(ImportZarrArray(*b, dir.Sub("nope.zarr"), "/x").status().code(), StatusCode::kNotFound);
+  WriteBytes(z + "/c/1", be({4, 5}));  // truncated chunk: 8 bytes, 12 expected
+  Status st = ImportZarrArray(*b, z, "/x").status();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find(z + "/c/1"), std::string::npos) << st.message();
+  WriteBytes(z + "/c/1", be({4, 5, 6}));
+  WriteBytes(z + "/c/7", be({4, 5, 6}));  // outside the 2-chunk grid
+  EXPECT_EQ(ImportZarrArray(*b, z, "/x").status().code(), StatusCode::kCorruption);
+  std::filesystem::remove(z + "/c/7");
+  WriteBytes(z + "/zarr.json", "{\"zarr_format\": 3, ");
+  EXPECT_EQ(ImportZarrArray(*b, z, "/x").status().code(), StatusCode::kCorruption);
+  WriteBytes(z + "/zarr.json", ZarrJson("[5]", "[0]", "\"int32\"", "big"));
+  EXPECT_EQ(ImportZarrArray(*b, z, "/x").status().code(), StatusCode::kCorruption);
+  WriteBytes(z + "/zarr.json", ZarrJson("[5]", "[3]", "\"datetime64\"", "big"));
+  EXPECT_EQ(ImportZarrArray(*b, z, "/x").status().code(), StatusCode::kNotImplemented);
+  WriteBytes(z + "/zarr.json", ZarrJson("[5]", "[3]", "\"int32\"", "big"));
+  EXPECT_EQ(ImportZarrArray(*b, z, "/imp/big").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(b->commit().id, commit);
+  EXPECT_EQ(ListFiles(dir.Sub("b")), files);
+  EXPECT_FALSE(b->GetNode("/x").ok());
+}

@@ -77,7 +77,9 @@ TEST(Repack, ExternalSortMatchesArrowSort) {
   // ... and the same rows: sorting both by id gives equal tables.
   cp::SortOptions by_id({cp::SortKey("id")});
   auto g2 = cp::Take(got, cp::SortIndices(arrow::Datum(got), by_id).ValueOrDie()).ValueOrDie().table();
-  EXPECT_TRUE(testing::TablesEqual(*g2, *f.rows));
+  for (const char* c : {"id", "k", "v"})
+    EXPECT_TRUE(g2->GetColumnByName(c)->Equals(*f.rows->GetColumnByName(c), arrow::EqualOptions().nans_equal(true)))
+        << c;
   ASSERT_OK_AND_ASSIGN(auto info, f.table->Info());
   EXPECT_EQ(info.sorted_by, (std::vector<std::string>{"k", "v"}));
   EXPECT_EQ(info.sorted_rows, 3000);
@@ -111,7 +113,9 @@ TEST(Index, SameRowsWithAndWithoutIndex) {
     ASSERT_OK_AND_ASSIGN(auto b, f.table->GetWhereList(cond, without, &s2));
     EXPECT_EQ(a, b) << cond;
     EXPECT_EQ(s2.parts_indexed, 0) << cond;
-    if (std::string(cond) != "(v > 99.5) | (v != v)") {
+    if (std::string(cond) == "k < 0") {
+      EXPECT_EQ(s1.parts_skipped, 4);  // statistics rule every part out before any index is read
+    } else if (std::string(cond) != "(v > 99.5) | (v != v)") {
       EXPECT_EQ(s1.parts_indexed, 4) << cond;
       EXPECT_LT(s1.rows_scanned, s2.rows_scanned) << cond;
     }

@@ -225,3 +225,79 @@ def test_big_endian_zarr_files_read(bundle, tmp_path, dtype):
     assert chunk == data.astype(data.dtype.newbyteorder(">")).tobytes()
     imp = bundle.import_zarr(str(tmp_path / "big.zarr"), "/big")
     np.testing.assert_array_equal(imp[:], data)
+
+
+# --- native (byte-for-byte) import of Zarr directories ------------------------------------------
+
+@pytest.mark.parametrize("codec", ["blosc-lz4", "blosc-zstd-bit", "zstd", "gzip", "none"])
+def test_import_zarr_directory_copies_chunks_byte_for_byte(bundle, tmp_path, codec):
+    comp = {"blosc-lz4": zarr.codecs.BloscCodec(cname="lz4", shuffle="shuffle"),
+            "blosc-zstd-bit": zarr.codecs.BloscCodec(cname="zstd", clevel=9, shuffle="bitshuffle"),
+            "zstd": zarr.codecs.ZstdCodec(level=3), "gzip": zarr.codecs.GzipCodec(level=4), "none": None}[codec]
+    data = np.round(_smooth((30, 20, 10), "float64"), 2)
+    data[:10] = 7.0  # whole chunks of fill_value: zarr-python does not store them
+    src = zarr.create_array(str(tmp_path / "s.zarr"), shape=data.shape, chunks=(10, 8, 10), dtype="float64",
+                            fill_value=7.0, compressors=comp, attributes={"units": "mV"},
+                            dimension_names=["t", "y", "x"])
+    src[:] = data
+    c0 = bundle.commit["id"]
+    imp = bundle.import_zarr(str(tmp_path / "s.zarr"), "/g/imp")
+    assert bundle.commit["id"] == c0 + 1
+    np.testing.assert_array_equal(imp[:], data)
+    assert imp.fill_value == 7.0 and imp.attrs["units"] == "mV"
+    meta = json.loads(imp.info()["zarr_json"])
+    assert meta["codecs"] == json.load(open(tmp_path / "s.zarr" / "zarr.json"))["codecs"]
+    assert meta["dimension_names"] == ["t", "y", "x"]
+    refs = imp._native.chunk_refs()
+    theirs = {os.path.relpath(os.path.join(r, f), tmp_path / "s.zarr" / "c").replace(os.sep, ".")
+              for r, _, fs in os.walk(tmp_path / "s.zarr" / "c") for f in fs}
+    assert {k for k, _, _ in refs} == theirs
+    for key, file, _ in refs:
+        assert open(file, "rb").read() == open(tmp_path / "s.zarr" / "c" / key.replace(".", "/"), "rb").read()
+    # octavo can keep writing with the imported encoding, and zarr-python reads the result.
+    imp[0, 0, 0] = -1.0
+    data[0, 0, 0] = -1.0
+    np.testing.assert_array_equal(_zarr_open(imp.zarr_store())[:], data)
+
+
+def test_import_zarr_array_object_and_group_use_native_copy(bundle, tmp_path):
+    root = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    x = root.create_array("x", shape=(8, 8), chunks=(4, 4), dtype="int16",
+                          compressors=zarr.codecs.BloscCodec(cname="zstd", shuffle="shuffle"))
+    x[:] = np.arange(64).reshape(8, 8)
+    s = root.create_array("sub/s", shape=(3,), chunks=(2,), dtype="U3")
+    s[:] = ["a", "bb", "ccc"]
+    imp = bundle.import_zarr(x, "/x")
+    assert imp.compressor == "blosc:zstd"  # kept, not re-encoded to zstd
+    g = bundle.import_zarr(str(tmp_path / "g.zarr"), "/g")
+    assert bundle["/g/x"].compressor == "blosc:zstd"
+    assert bundle["/g/sub/s"][:].tolist() == ["a", "bb", "ccc"]
+    np.testing.assert_array_equal(bundle["/g/x"][:], np.arange(64).reshape(8, 8))
+    # An explicit compressor re-encodes.
+    assert bundle.import_zarr(x, "/x2", compressor="lz4").compressor == "lz4"
+
+
+def test_import_zarr_unsupported_codec_falls_back_to_zarr_python(bundle, tmp_path):
+    src = zarr.create_array(str(tmp_path / "sh.zarr"), shape=(16, 16), chunks=(4, 4), shards=(8, 8), dtype="int32")
+    src[:] = np.arange(256).reshape(16, 16)
+    imp = bundle.import_zarr(str(tmp_path / "sh.zarr"), "/sh")
+    np.testing.assert_array_equal(imp[:], np.arange(256).reshape(16, 16))
+    assert imp.compressor == "zstd"
+
+
+def test_import_zarr_corrupt_chunk_names_it_and_writes_nothing(bundle, tmp_path):
+    src = zarr.create_array(str(tmp_path / "c.zarr"), shape=(20,), chunks=(5,), dtype="float32",
+                            compressors=zarr.codecs.BloscCodec(cname="lz4"))
+    src[:] = np.arange(20, dtype="float32")
+    victim = tmp_path / "c.zarr" / "c" / "2"
+    raw = bytearray(victim.read_bytes())
+    raw[20:] = b"\xff" * (len(raw) - 20)
+    victim.write_bytes(bytes(raw[:-3]))
+    c0 = bundle.commit["id"]
+    data_dir = os.path.join(bundle.path, "data")
+    before = sorted(os.walk(data_dir)) if os.path.isdir(data_dir) else []
+    with pytest.raises(octavo.CorruptionError, match=r"c/2"):
+        bundle.import_zarr(str(tmp_path / "c.zarr"), "/c")
+    assert bundle.commit["id"] == c0 and "/c" not in bundle
+    after = sorted(os.walk(data_dir)) if os.path.isdir(data_dir) else []
+    assert [f for _, _, fs in after for f in fs] == [f for _, _, fs in before for f in fs]

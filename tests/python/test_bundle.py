@@ -167,3 +167,39 @@ def test_foreign_directory_not_taken_over(tmp_path):
     with pytest.raises(octavo.AlreadyExistsError, match="not an octavo bundle"):
         octavo.open(str(d), "a")
     assert sorted(os.listdir(d)) == ["notes.txt"]
+
+
+def test_named_snapshots(tmp_path):
+    path = tmp_path / "snap.octavo"
+    with octavo.open(path, "w") as b:
+        b.create_table("/t", {"x": [1, 2, 3]})
+        s = b.create_snapshot("v1.0", "first release")
+        assert s["commit"] == b.commit["id"]
+        b["/t"].append({"x": [4]})
+        b.create_snapshot("before-cleanup")
+        b.remove_node("/t")
+        assert [x["name"] for x in b.snapshots()] == ["before-cleanup", "v1.0"]
+        with pytest.raises(octavo.AlreadyExistsError, match="overwrite"):
+            b.create_snapshot("v1.0")
+        for bad in ("", "../x", ".hidden", "a/b", "x" * 200):
+            with pytest.raises(octavo.InvalidArgumentError, match="snapshot name"):
+                b.create_snapshot(bad)
+        with pytest.raises(octavo.NotFoundError):
+            b.create_snapshot("future", commit=10_000)
+        n_commits = len(b.commits())
+    v1 = octavo.open(path, snapshot="v1.0")
+    assert v1["/t"].read()["x"].tolist() == [1, 2, 3]
+    assert not v1.writable
+    assert octavo.open(path, snapshot="before-cleanup")["/t"].num_rows == 4
+    assert "/t" not in octavo.open(path)
+    assert len(octavo.open(path).commits()) == n_commits  # naming a commit makes none
+    with pytest.raises(octavo.NotFoundError, match="v1.0"):
+        octavo.open(path, snapshot="nope")
+    with pytest.raises(octavo.ReadOnlyError):
+        v1.create_snapshot("x")
+    with octavo.open(path, "a") as b:
+        b.create_snapshot("v1.0", commit=0, overwrite=True)
+        b.delete_snapshot("before-cleanup")
+        with pytest.raises(octavo.NotFoundError):
+            b.delete_snapshot("before-cleanup")
+        assert [(x["name"], x["commit"]) for x in b.snapshots()] == [("v1.0", 0)]

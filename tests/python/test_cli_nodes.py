@@ -96,3 +96,20 @@ def test_cat_detects_damaged_content(tmp_path):
     r = subprocess.run([CLI, "cat", f"{b}:/f"], capture_output=True, timeout=60)
     assert r.returncode == 5, r.stderr
     assert b"digest" in r.stderr
+
+
+def test_log_and_snapshot(tmp_path):
+    b = tmp_path / "b"
+    with octavo.open(b, "w") as bundle:
+        bundle.create_table("/t", {"x": [1]})
+    out = run_json("snapshot", b, "v1", "-m", "first")
+    assert out["name"] == "v1" and out["commit"] == 1
+    with octavo.open(b, "a") as bundle:
+        bundle.create_group("/g")
+    log = run("log", b).stdout.splitlines()
+    assert log[0].startswith("commit 2") and "[v1]" in log[1], log
+    j = run_json("log", b, "-n", "1")
+    assert [c["id"] for c in j["commits"]] == [2] and j["snapshots"][0]["name"] == "v1"
+    assert_fails(run("snapshot", b, "../bad", check=False), 1, "snapshot name")
+    run("snapshot", "-d", b, "v1")
+    assert run_json("log", b)["snapshots"] == []

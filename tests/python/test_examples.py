@@ -1,0 +1,21 @@
+"""The examples in examples/ run end to end (they are documentation users copy from)."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_pytables_tutorial_example_runs(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "pytables_tutorial.py"), str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "/data/readout: 1000 rows" in out
+    assert "/text_file: 4 lines" in out
+    assert "Image.open(f.root.tuscany.small08): PNG (300, 300)" in out
+    assert "/tuscany: 19 images" in out
+    import octavo
+    with octavo.open(tmp_path / "tutorial.octavo") as b:
+        assert b["/stab"].shape == (96, 96, 96)
+        assert "/tuscany/last_image" in b and "/tuscany/small19" not in b
