@@ -420,6 +420,17 @@ def import_zarr(bundle, source, path: str, *, compressor: str | None = None, lev
         where = os.fspath(source)
         if "://" not in where and not os.path.exists(where):
             raise NotFoundError(f"no Zarr data at {where!r}")
+        meta_file = os.path.join(where, "zarr.json")
+        if "://" not in where and os.path.isfile(meta_file):
+            try:
+                with open(meta_file, "rb") as f:
+                    meta = json.loads(f.read())
+            except ValueError as e:
+                raise CorruptionError(f"{meta_file} is not valid JSON: {e}") from e
+            if not isinstance(meta, dict) or meta.get("zarr_format") != 3 or \
+                    meta.get("node_type") not in ("array", "group"):
+                raise CorruptionError(f"{meta_file} is not Zarr v3 metadata (needs zarr_format 3 and node_type "
+                                      f"'array' or 'group')")
         try:
             src = zarr.open(store=where, mode="r")
         except Exception as e:  # zarr raises many kinds for bad metadata
