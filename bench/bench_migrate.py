@@ -117,9 +117,11 @@ def run_child(what: str, target: str, jobs: int) -> dict:
             with mp.get_context("fork").Pool(jobs) as pool:
                 n = len(pool.map(_pandas_one, files, chunksize=4))
     wall = time.perf_counter() - t0
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"what": what, "files": n, "wall_s": wall, "peak_rss_mb": max(own, kids) / 1024}
+    ru_self = resource.getrusage(resource.RUSAGE_SELF)
+    ru_kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
+    return {"what": what, "files": n, "wall_s": wall, "cpu_s": cpu,
+            "peak_rss_mb": max(ru_self.ru_maxrss, ru_kids.ru_maxrss) / 1024}
 
 
 def measure(what: str, target: Path, jobs: int, outputs: list[Path], repeat: int) -> dict:
@@ -137,13 +139,16 @@ def measure(what: str, target: Path, jobs: int, outputs: list[Path], repeat: int
 
 
 def report(title: str, results: list[dict], in_bytes: int) -> list[str]:
-    lines = [f"### {title}", "", "| contender | wall s | files/s | HDF5 MB/s | peak RSS MB | octavo speed-up |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    octavo_wall = next(r["wall_s"] for r in results if r["what"].startswith("octavo"))
+    lines = [f"### {title}", "",
+             "| contender | wall s | files/s | HDF5 MB/s | CPU s (user+sys) | peak RSS MB | octavo speed-up (wall) | "
+             "octavo CPU advantage |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    octavo = next(r for r in results if r["what"].startswith("octavo"))
     for r in results:
         fps = r["files"] / r["wall_s"]
         lines.append(f"| {r['label']} | {r['wall_s']:.2f} | {fps:.1f} | {in_bytes / 1e6 / r['wall_s']:.0f} | "
-                     f"{r['peak_rss_mb']:.0f} | {r['wall_s'] / octavo_wall:.2f}x |")
+                     f"{r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['wall_s'] / octavo['wall_s']:.2f}x | "
+                     f"{r['cpu_s'] / octavo['cpu_s']:.2f}x |")
     return lines
 
 
@@ -172,6 +177,7 @@ def main() -> None:
     wfiles = sorted(work.glob("*.h5"))
     in_bytes = sum(f.stat().st_size for f in wfiles)
     load = os.getloadavg()
+    t_start = time.time()
     out = [f"machine: {os.cpu_count()} cores, load average before the run {load[0]:.2f}; "
            f"{len(wfiles)} files x {ROWS} x 81 float64 (table format), {in_bytes / 1e6:.0f} MB of HDF5"]
     res = []
@@ -182,7 +188,7 @@ def main() -> None:
         r = measure(what, work, jobs, wfiles, args.repeat)
         r["label"] = label
         res.append(r)
-        print(f"  {label}: {r['wall_s']:.2f} s, {r['files'] / r['wall_s']:.1f} files/s, "
+        print(f"  {label}: {r['wall_s']:.2f} s, {r['files'] / r['wall_s']:.1f} files/s, cpu {r['cpu_s']:.2f} s, "
               f"{r['peak_rss_mb']:.0f} MB", file=sys.stderr)
     out += [""] + report(f"{len(wfiles)} DeepLabCut-sized files", res, in_bytes)
     if big is not None:
@@ -195,6 +201,9 @@ def main() -> None:
         out += [""] + report(f"one {big.stat().st_size / 1e9:.2f} GB table-format file", bres, big.stat().st_size)
         clear_outputs([big])
     clear_outputs(wfiles)
+    load_end = os.getloadavg()
+    out.append("")
+    out.append(f"load average after the run {load_end[0]:.2f} (run took {time.time() - t_start:.0f} s)")
     print("\n".join(out))
 
 

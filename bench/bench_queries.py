@@ -186,7 +186,7 @@ def child_duckdb(probe, files, v_max, cat, repeat):
     con = duckdb.connect()
     src = "read_parquet([" + ", ".join("'" + f + "'" for f in files) + "])"
     where = f"v < {v_max!r}" + (f" AND cat = '{cat}'" if cat else "")
-    return _timed(probe, lambda: con.sql(f"SELECT * FROM {src} WHERE {where}").arrow(), repeat)
+    return _timed(probe, lambda: con.sql(f"SELECT * FROM {src} WHERE {where}").to_arrow_table(), repeat)
 
 
 # --- driver -------------------------------------------------------------------------------------

@@ -35,6 +35,23 @@ struct SnapshotInfo {
   std::string message;
 };
 
+// Garbage collection: delete data files no kept commit references.
+struct GcOptions {
+  // Keep the newest N commits (plus every commit a snapshot names); older manifests are
+  // deleted and their commits can no longer be opened. -1 keeps all history, so only files
+  // no commit ever referenced (left by failed writes, aborts, crashes) are deleted.
+  int64_t keep_last = -1;
+  bool dry_run = false;  // report what would be deleted, delete nothing
+};
+
+struct GcReport {
+  int64_t commits_removed = 0;
+  int64_t files_removed = 0;
+  int64_t bytes_freed = 0;
+  int64_t files_kept = 0;                  // data files still referenced
+  std::vector<std::string> removed;        // relative paths (manifests and data files)
+};
+
 struct CommitInfo {
   int64_t id = 0;
   int64_t parent = -1;
@@ -125,6 +142,9 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
                                               int64_t commit = -1, bool overwrite = false) = 0;
   virtual Result<std::vector<SnapshotInfo>> ListSnapshots() const = 0;  // sorted by name
   virtual Status DeleteSnapshot(const std::string& name) = 0;
+  // Delete unreferenced files (and, with keep_last, old history). Needs the writer lock.
+  // Readers in other processes still on a commit that keep_last removes lose its data.
+  virtual Result<GcReport> CollectGarbage(const GcOptions& options = {}) = 0;
 };
 
 // Arrow's compute kernels and dataset factories must be registered once per

@@ -99,7 +99,7 @@ struct MigrateOptions {
   bool dry_run = false;       // report what would happen; write and delete nothing
   bool overwrite = false;     // convert even when verified outputs exist
   int jobs = 1;               // files converted in parallel (threads; HDF5 reads are serialised)
-  std::string compression = "zstd";
+  std::string compression = "snappy";  // pandas.to_parquet's default codec
   std::string root;           // --into: files land at /<path relative to root without suffix>
   std::string into;           // bundle path: import every file there instead (ImportFile, one commit per file)
   bool progress = false;      // one line per file on stderr

@@ -448,6 +448,17 @@ class Bundle:
     def delete_snapshot(self, name: str) -> None:
         self._native.delete_snapshot(name)
 
+    def collect_garbage(self, keep_last: int | None = None, *, dry_run: bool = False) -> dict:
+        """Delete data files no kept commit references; returns what was (or would be) removed.
+
+        By default all history is kept, so only files no commit ever referenced (failed or
+        aborted writes) go. ``keep_last=N`` also drops commits older than the newest N, except
+        those named by snapshots: they can no longer be opened, and their files are freed.
+        """
+        return self._native.collect_garbage(-1 if keep_last is None else int(keep_last), dry_run)
+
+    gc = collect_garbage
+
     def refresh(self) -> None:
         """Read-only handles: move to the newest commit."""
         self._native.refresh()

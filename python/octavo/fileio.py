@@ -133,7 +133,7 @@ def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
 
 def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
                           overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
-                          into=None) -> dict:
+                          into=None, compression: str = "snappy") -> dict:
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 
@@ -149,7 +149,7 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
     files = _octavo.h5_find_files(root_s, bool(recursive))
     base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
     results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
-                                 overwrite=bool(overwrite), jobs=int(jobs),
+                                 overwrite=bool(overwrite), jobs=int(jobs), compression=compression,
                                  into=os.fspath(into) if into else "", root=base)
     report = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:

@@ -4,7 +4,12 @@
 //            "chunks": {"<i.j.k>": {"file": "data/<uid>/<24 hex>", "size": n}, ...}}
 // A chunk key missing from "chunks" reads as fill_value. See docs/format.md, "Arrays".
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -211,6 +216,48 @@ std::string JoinShape(const std::vector<int64_t>& s) {
 
 class ArrayImpl;
 
+// Decoded chunks, process-wide, least recently used first out. Chunk files are immutable
+// and never reused (random names), so the absolute file path is a key that never goes
+// stale, across handles, commits and bundles.
+class ChunkCache {
+ public:
+  using Buf = std::shared_ptr<const std::string>;
+  static ChunkCache& Get() {
+    static ChunkCache* c = new ChunkCache(int64_t(32) << 20);
+    return *c;
+  }
+  explicit ChunkCache(int64_t capacity) : capacity_(capacity) {}
+
+  Buf Find(const std::string& key) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  void Put(const std::string& key, Buf v) {
+    const int64_t n = static_cast<int64_t>(v->size());
+    if (n > capacity_ / 4) return;
+    std::lock_guard<std::mutex> g(mu_);
+    if (map_.count(key)) return;
+    lru_.emplace_front(key, std::move(v));
+    map_[key] = lru_.begin();
+    used_ += n;
+    while (used_ > capacity_ && !lru_.empty()) {
+      used_ -= static_cast<int64_t>(lru_.back().second->size());
+      map_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  int64_t capacity_;
+  int64_t used_ = 0;
+  std::list<std::pair<std::string, Buf>> lru_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, Buf>>::iterator> map_;
+};
+
 // Writes chunk files for one change; the commit then swaps them into the manifest.
 class ChunkWriter {
  public:
@@ -279,7 +326,18 @@ class ChunkWriter {
     if (static_cast<int64_t>(data->size()) != cf.size)
       return Status::Corruption(where, " is ", data->size(), " bytes but the manifest recorded ", cf.size,
                                 " (truncated or overwritten); restore it or open an earlier commit");
-    return DecodeChunk(meta, *data, where);
+    return DecodeChunk(meta, std::move(*data), where);
+  }
+
+  // ReadChunk through the process-wide cache of decoded chunks.
+  static Result<ChunkCache::Buf> ReadChunkCached(BundleImpl* b, const std::string& path, const ZarrArrayMeta& meta,
+                                                 const std::string& key, const ChunkFile& cf) {
+    const std::string abs = b->AbsPath(cf.file);
+    if (auto hit = ChunkCache::Get().Find(abs)) return hit;
+    OCTAVO_ASSIGN_OR_RETURN(std::string raw, ReadChunk(b, path, meta, key, cf));
+    auto buf = std::make_shared<const std::string>(std::move(raw));
+    ChunkCache::Get().Put(abs, buf);
+    return buf;
   }
 
  private:
@@ -359,8 +417,8 @@ class ArrayImpl final : public Array {
   const std::string& path() const override { return path_; }
 
   Result<ArrayInfo> Info() const override {
-    auto m = b_->snapshot();
-    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
+    const ArrayState& st = *state;
     ArrayInfo i;
     i.path = path_;
     i.shape = st.meta.shape;
@@ -385,22 +443,22 @@ class ArrayImpl final : public Array {
   }
 
   Result<std::vector<int64_t>> shape() const override {
-    auto m = b_->snapshot();
-    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
+    const ArrayState& st = *state;
     return st.meta.shape;
   }
 
   Result<std::vector<ArrayChunkRef>> ChunkRefs() const override {
-    auto m = b_->snapshot();
-    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
+    const ArrayState& st = *state;
     std::vector<ArrayChunkRef> out;
     for (const auto& [k, v] : st.chunks) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size});
     return out;
   }
 
   Status Read(const std::vector<ArrayRange>& selection, void* out, int64_t out_bytes) const override {
-    auto m = b_->snapshot();
-    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
+    const ArrayState& st = *state;
     const ZarrArrayMeta& meta = st.meta;
     OCTAVO_ASSIGN_OR_RETURN(auto ranges, CheckSelection(meta.shape, selection, path_));
     int64_t need = SelectionBytes(ranges, meta.itemsize);
@@ -410,22 +468,61 @@ class ArrayImpl final : public Array {
     std::vector<std::vector<Seg>> segs(nd);
     for (int d = 0; d < nd; ++d) segs[d] = Segments(ranges[d], meta.chunks[d]);
     CopyPlan plan = MakePlan(meta, ranges);
-    std::string fill;
     auto* dst = static_cast<uint8_t*>(out);
-    return ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) -> Status {
-      const std::string key = ChunkKey(idx);
-      std::string buf;
-      auto it = st.chunks.find(key);
-      if (it == st.chunks.end()) {
-        if (fill.empty()) fill = FillChunk(meta);
-        buf = fill;  // cheap relative to decoding; keeps one code path
-      } else {
-        OCTAVO_ASSIGN_OR_RETURN(buf, ChunkWriter::ReadChunk(b_.get(), path_, meta, key, it->second));
-      }
-      if (nd == 0) std::memcpy(dst, buf.data(), meta.itemsize);
-      else CopyRec(plan, cur, 0, reinterpret_cast<uint8_t*>(buf.data()), dst, false);
+    // The chunks to visit; each fills its own part of `out`, so they can be decoded in parallel.
+    struct Task {
+      std::string key;
+      const ChunkFile* file;  // null: not stored, reads as fill_value
+      std::vector<const Seg*> segs;
+    };
+    std::vector<Task> tasks;
+    OCTAVO_RETURN_NOT_OK(ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) {
+      Task t{ChunkKey(idx), nullptr, cur};
+      if (auto it = st.chunks.find(t.key); it != st.chunks.end()) t.file = &it->second;
+      tasks.push_back(std::move(t));
       return Status::OK();
-    });
+    }));
+    ChunkCache::Buf fill;
+    for (const auto& t : tasks)
+      if (!t.file) {
+        fill = std::make_shared<const std::string>(FillChunk(meta));
+        break;
+      }
+    auto run = [&](const Task& t) -> Status {
+      ChunkCache::Buf buf = fill;
+      if (t.file) {
+        OCTAVO_ASSIGN_OR_RETURN(buf, ChunkWriter::ReadChunkCached(b_.get(), path_, meta, t.key, *t.file));
+      }
+      auto* src = reinterpret_cast<uint8_t*>(const_cast<char*>(buf->data()));
+      if (nd == 0) std::memcpy(dst, src, meta.itemsize);
+      else CopyRec(plan, t.segs, 0, src, dst, false);  // chunk -> selection: src is only read
+      return Status::OK();
+    };
+    int stored = 0;
+    for (const auto& t : tasks) stored += t.file != nullptr;
+    const int nthreads = std::min<int>(std::max(1u, std::thread::hardware_concurrency()), std::min(stored, 8));
+    if (nthreads <= 1) {
+      for (const auto& t : tasks) OCTAVO_RETURN_NOT_OK(run(t));
+      return Status::OK();
+    }
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex err_mu;
+    Status first_error;
+    auto worker = [&]() {
+      for (size_t i; !failed.load() && (i = next.fetch_add(1)) < tasks.size();) {
+        Status s = run(tasks[i]);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> g(err_mu);
+          if (!failed.exchange(true)) first_error = s;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int i = 1; i < nthreads; ++i) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+    return first_error;
   }
 
   Status Write(const std::vector<ArrayRange>& selection, const void* data, int64_t nbytes) override {
@@ -544,8 +641,23 @@ class ArrayImpl final : public Array {
     });
   }
 
+  // The parsed array state of the current snapshot, parsed once per snapshot: reads of
+  // the same commit do not re-parse the manifest's chunk index.
+  Result<std::shared_ptr<const ArrayState>> CachedState() const {
+    auto m = b_->snapshot();
+    std::lock_guard<std::mutex> g(state_mu_);
+    if (state_ && state_manifest_ == m) return state_;
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    state_ = std::make_shared<const ArrayState>(std::move(st));
+    state_manifest_ = m;  // keeps st.node valid
+    return state_;
+  }
+
   std::shared_ptr<BundleImpl> b_;
   std::string path_;
+  mutable std::mutex state_mu_;
+  mutable std::shared_ptr<const Manifest> state_manifest_;
+  mutable std::shared_ptr<const ArrayState> state_;
 };
 
 }  // namespace
@@ -699,7 +811,7 @@ Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string
     for (const auto& [key, file] : files) {
       OCTAVO_ASSIGN_OR_RETURN(std::string enc, b->env()->ReadFile(file));
       const std::string where = "Zarr chunk " + file;
-      OCTAVO_ASSIGN_OR_RETURN(std::string raw, DecodeChunk(meta, enc, where));
+      OCTAVO_ASSIGN_OR_RETURN(std::string raw, DecodeChunk(meta, std::string(enc), where));
       if (raw == w.fill()) continue;
       OCTAVO_RETURN_NOT_OK(w.PutEncoded(key, enc));
     }

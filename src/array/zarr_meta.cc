@@ -580,9 +580,9 @@ Result<std::string> EncodeChunk(const ZarrArrayMeta& meta, std::string_view raw)
   return cur;
 }
 
-Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string_view encoded, const std::string& where) {
+Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string encoded, const std::string& where) {
   const int64_t want = meta.chunk_bytes();
-  std::string cur(encoded);
+  std::string cur = std::move(encoded);
   std::string tmp;
   for (auto it = meta.codecs.rbegin(); it != meta.codecs.rend(); ++it) {
     const ZarrBytesCodec& c = *it;

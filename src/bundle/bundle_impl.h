@@ -1,6 +1,7 @@
 // Internal: the concrete Bundle. Table handles reach the bundle state through this.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,7 @@ class BundleImpl final : public Bundle {
   Result<FileNodeInfo> GetFileInfo(const std::string& path) const override;
 
   Result<std::vector<CommitInfo>> ListCommits() const override;
+  Result<GcReport> CollectGarbage(const GcOptions& options) override;  // src/bundle/gc.cc
   Result<SnapshotInfo> CreateSnapshot(const std::string& name, const std::string& message, int64_t commit,
                                       bool overwrite) override;  // src/bundle/snapshots.cc
   Result<std::vector<SnapshotInfo>> ListSnapshots() const override;
@@ -79,6 +81,9 @@ class BundleImpl final : public Bundle {
   Env* env() const { return env_; }
   std::string AbsPath(const std::string& relative) const { return root_ + "/" + relative; }
   Status CheckWritable(const std::string& what) const;
+
+  // File writers stream outside writer_mutex(); garbage collection leaves their files alone.
+  std::atomic<int>& active_file_writers() { return active_file_writers_; }
 
   // Serialises writers in this process; held across writing data files and committing.
   std::mutex& writer_mutex() { return writer_mu_; }
@@ -107,6 +112,7 @@ class BundleImpl final : public Bundle {
   std::vector<std::string> txn_log_;  // messages of the changes grouped in it
   std::string manifest_file_;
   std::mutex writer_mu_;
+  std::atomic<int> active_file_writers_{0};
 };
 
 // Create missing parent groups of `path` in `m` (all must be groups).

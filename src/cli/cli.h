@@ -216,6 +216,13 @@ struct SnapshotArgs {
   bool overwrite = false;
   bool remove = false;
 };
+struct GcArgs {
+  std::string bundle;
+  int64_t keep_last = -1;
+  bool dry_run = false;
+  bool verbose = false;
+};
+int RunGc(const GcArgs& args, const GlobalOptions& g);
 int RunLog(const LogArgs& args, const GlobalOptions& g);
 int RunSnapshot(const SnapshotArgs& args, const GlobalOptions& g);
 int RunPut(const PutArgs& args, const GlobalOptions& g);
@@ -236,7 +243,7 @@ struct MigrateArgs {
   bool quiet = false;
   int jobs = 1;
   std::string into;
-  std::string compression = "zstd";
+  std::string compression = "snappy";
 };
 
 // HDF5 (hdf5_cmds.cc); RunImport routes .h5/.hdf5/.hdf files to RunImportHdf5.

@@ -1,6 +1,8 @@
 // HDF5 commands: h5ls (what octavo sees in an HDF5 file and what it would do with each
 // object), import of an HDF5 file into a bundle (routed here by `import`), and migrate
 // (pandas HDF5 files -> verified Parquet files beside them, or into a bundle).
+#include <malloc.h>
+
 #include <filesystem>
 #include <iostream>
 
@@ -117,6 +119,10 @@ int RunImportHdf5(const ImportArgs& args, const GlobalOptions& g) {
 }
 
 int RunMigrate(const MigrateArgs& args, const GlobalOptions& g) {
+  // Thousands of files of a few MB each: keep freed buffers in the heap instead of
+  // returning them to the kernel after every file (saves ~20% of the time in page faults).
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   hdf5::MigrateOptions mo;
   mo.recursive = args.recursive;
   mo.remove_h5 = args.remove_h5;

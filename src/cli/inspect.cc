@@ -2,6 +2,7 @@
 #include <arrow/api.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <map>
 
@@ -113,6 +114,54 @@ static void AddFileOrLinkFields(const Bundle& b, const NodeInfo& n, Json& j) {
   }
 }
 
+// --- arrays ----------------------------------------------------------------------------------
+
+static std::string ShapeText(const std::vector<int64_t>& s) {
+  std::string out = "(";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + (s.size() == 1 ? ",)" : ")");
+}
+
+static std::string RatioText(const ArrayInfo& i) {
+  if (i.size_bytes == 0) return "no chunks stored";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2fx", static_cast<double>(i.logical_bytes) / static_cast<double>(i.size_bytes));
+  return buf;
+}
+
+static int64_t ChunkCount(const ArrayInfo& i) {
+  int64_t n = 1;
+  for (size_t d = 0; d < i.shape.size(); ++d) n *= (i.shape[d] + i.chunks[d] - 1) / i.chunks[d];
+  return n;
+}
+
+// "shape (100, 512, 512) uint16, chunks (1, 512, 512), blosc:zstd, 50.0 MiB -> 12.1 MiB (4.13x)"
+static std::string ArraySummary(const ArrayInfo& i) {
+  std::string comp = i.compressor;
+  if (i.shuffle) comp += "+shuffle";
+  if (i.bitshuffle) comp += "+bitshuffle";
+  return "shape " + ShapeText(i.shape) + " " + i.dtype + ", chunks " + ShapeText(i.chunks) + ", " + comp + ", " +
+         HumanSize(i.logical_bytes) + " -> " + HumanSize(i.size_bytes) + " stored (" + RatioText(i) + ")";
+}
+
+static void AddArrayFields(Json& j, const ArrayInfo& i) {
+  j["shape"] = i.shape;
+  j["dtype"] = i.dtype;
+  j["itemsize"] = i.itemsize;
+  j["chunks"] = i.chunks;
+  j["fill_value"] = ParseAttrs(i.fill_value, i.path);
+  j["compressor"] = i.compressor;
+  j["compression_level"] = i.compression_level;
+  j["shuffle"] = i.bitshuffle ? "bitshuffle" : i.shuffle ? "shuffle" : "noshuffle";
+  j["codecs"] = i.codecs;
+  j["logical_bytes"] = i.logical_bytes;
+  j["size_bytes"] = i.size_bytes;
+  j["compression_ratio"] = i.size_bytes ? static_cast<double>(i.logical_bytes) / static_cast<double>(i.size_bytes)
+                                        : 0.0;
+  j["num_chunks"] = ChunkCount(i);
+  j["num_chunks_stored"] = i.num_chunks_stored;
+}
+
 // --- tree ----------------------------------------------------------------------------------
 
 int RunTree(const TreeArgs& args, const GlobalOptions& g) {
@@ -142,6 +191,8 @@ int RunTree(const TreeArgs& args, const GlobalOptions& g) {
         auto table = Unwrap(bundle->OpenTable(n.path), "bundle " + a.bundle);
         AddTableFields(j, Unwrap(table->Info(), "bundle " + a.bundle));
       }
+      if (n.kind == NodeKind::kArray)
+        AddArrayFields(j, Unwrap(Unwrap(bundle->OpenArray(n.path), "bundle " + a.bundle)->Info(), "bundle " + a.bundle));
       AddFileOrLinkFields(*bundle, n, j);
       out.push_back(std::move(j));
     }
@@ -168,6 +219,9 @@ int RunTree(const TreeArgs& args, const GlobalOptions& g) {
       std::cout << sub_indent << "columns: " << ColumnsSummary(t, args.max_columns) << "\n";
     } else if (n.kind == NodeKind::kFile || n.kind == NodeKind::kLink) {
       std::cout << " " << FileOrLinkSummary(*bundle, n) << "\n";
+    } else if (n.kind == NodeKind::kArray) {
+      auto arr = Unwrap(bundle->OpenArray(n.path), "bundle " + a.bundle);
+      std::cout << " " << ArraySummary(Unwrap(arr->Info(), "bundle " + a.bundle)) << "\n";
     } else {
       std::cout << "\n";
     }
@@ -239,6 +293,46 @@ int RunInfo(const InfoArgs& args, const GlobalOptions& g) {
     }
     std::cout << "part files:\n";
     for (const auto& p : t.part_files) std::cout << "  " << p << "\n";
+    return kExitOK;
+  }
+
+  if (node.kind == NodeKind::kArray) {
+    ArrayInfo i = Unwrap(Unwrap(bundle->OpenArray(node.path), ctx)->Info(), ctx);
+    Json zarr = ParseAttrs(i.zarr_json, node.path);
+    if (g.json) {
+      Json j;
+      j["bundle"] = bundle->path();
+      j["commit"] = CommitJson(commit);
+      j["path"] = i.path;
+      j["kind"] = "array";
+      AddArrayFields(j, i);
+      j["created_at"] = i.created_at;
+      j["modified_at"] = i.modified_at;
+      j["zarr"] = zarr;
+      j["attrs"] = attrs;
+      PrintJson(j);
+      return kExitOK;
+    }
+    std::cout << "path:        " << Printable(i.path) << "\n"
+              << "kind:        array (Zarr v3)\n"
+              << "bundle:      " << bundle->path() << " (commit " << commit.id << ")\n"
+              << "shape:       " << ShapeText(i.shape) << "\n"
+              << "dtype:       " << i.dtype << " (" << Plural(i.itemsize, "byte", "bytes") << " per element)\n"
+              << "chunks:      " << ShapeText(i.chunks) << ", " << WithCommas(i.num_chunks_stored) << " of "
+              << WithCommas(ChunkCount(i)) << " stored (the others read as fill_value)\n"
+              << "fill_value:  " << i.fill_value << "\n"
+              << "compressor:  " << i.compressor << " (level " << i.compression_level << ")"
+              << (i.bitshuffle ? ", bitshuffle" : i.shuffle ? ", shuffle" : "") << "\n"
+              << "codecs:      " << i.codecs << "\n"
+              << "size:        " << HumanSize(i.logical_bytes) << " (" << WithCommas(i.logical_bytes)
+              << " bytes) in memory, " << HumanSize(i.size_bytes) << " (" << WithCommas(i.size_bytes)
+              << " bytes) stored, ratio " << RatioText(i) << "\n"
+              << "created:     " << i.created_at << "\n"
+              << "modified:    " << i.modified_at << "\n";
+    if (zarr.contains("dimension_names") && !zarr["dimension_names"].is_null())
+      std::cout << "dimensions:  " << DumpJson(zarr["dimension_names"]) << "\n";
+    std::cout << "attrs:" << (attrs.empty() ? "       (none)" : "") << "\n";
+    PrintAttrs(attrs, "  ");
     return kExitOK;
   }
 

@@ -196,7 +196,9 @@ int Run(int argc, char** argv) {
   migrate_cmd->add_flag("-n,--dry-run", mig.dry_run, "Only report what would be done");
   migrate_cmd->add_flag("--overwrite", mig.overwrite, "Convert again even when verified Parquet files exist");
   migrate_cmd->add_flag("-q,--quiet", mig.quiet, "No per-file progress on stderr");
-  migrate_cmd->add_option("--compression", mig.compression, "Parquet codec")->default_val("zstd");
+  migrate_cmd->add_option("--compression", mig.compression,
+                          "Parquet codec (default snappy, as pandas.to_parquet; zstd, lz4, gzip, none)")
+      ->default_val("snappy");
   AddJsonFlag(migrate_cmd, g);
 
   RepackArgs repack;
@@ -232,6 +234,17 @@ int Run(int argc, char** argv) {
   snap_cmd->add_flag("--overwrite", snap.overwrite, "Move an existing name");
   snap_cmd->add_flag("-d,--delete", snap.remove, "Delete the name (the commit stays)");
   AddJsonFlag(snap_cmd, g);
+
+  GcArgs gc;
+  auto* gc_cmd = app.add_subcommand("gc", "Delete data files no kept commit references (all history is kept "
+                                          "unless --keep-last)");
+  gc_cmd->add_option("bundle", gc.bundle, "BUNDLE")->required();
+  gc_cmd->add_option("--keep-last", gc.keep_last,
+                     "Also drop commits older than the newest N (snapshots are kept); they can no longer be opened")
+      ->check(CLI::PositiveNumber);
+  gc_cmd->add_flag("-n,--dry-run", gc.dry_run, "Only report what would be deleted");
+  gc_cmd->add_flag("-v,--verbose", gc.verbose, "List every file");
+  AddJsonFlag(gc_cmd, g);
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
@@ -270,6 +283,7 @@ int Run(int argc, char** argv) {
   if (sql_cmd->parsed()) return RunSql(sql, g);
   if (repack_cmd->parsed()) return RunRepack(repack, g);
   if (index_cmd->parsed()) return RunIndex(index, g);
+  if (gc_cmd->parsed()) return RunGc(gc, g);
   if (log_cmd->parsed()) return RunLog(log, g);
   if (snap_cmd->parsed()) return RunSnapshot(snap, g);
   if (put_cmd->parsed()) return RunPut(put, g);

@@ -155,4 +155,25 @@ int RunSnapshot(const SnapshotArgs& args, const GlobalOptions& g) {
   return kExitOK;
 }
 
+int RunGc(const GcArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  GcOptions o;
+  o.keep_last = args.keep_last;
+  o.dry_run = args.dry_run;
+  GcReport r = Unwrap(bundle->CollectGarbage(o), "bundle " + a.bundle);
+  if (g.json) {
+    PrintJson(Json{{"dry_run", args.dry_run}, {"commits_removed", r.commits_removed},
+                   {"files_removed", r.files_removed}, {"bytes_freed", r.bytes_freed}, {"files_kept", r.files_kept},
+                   {"removed", r.removed}});
+    return kExitOK;
+  }
+  if (args.verbose)
+    for (const auto& f : r.removed) std::cout << (args.dry_run ? "would remove " : "removed ") << f << "\n";
+  std::cout << (args.dry_run ? "would free " : "freed ") << HumanSize(r.bytes_freed) << " in "
+            << Plural(r.files_removed, "file", "files") << " (" << Plural(r.commits_removed, "commit", "commits")
+            << " dropped); " << Plural(r.files_kept, "data file", "data files") << " still referenced\n";
+  return kExitOK;
+}
+
 }  // namespace octavo::cli

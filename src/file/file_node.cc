@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "bundle/bundle_impl.h"
+#include "file/file_node.h"
 #include "octavo/file.h"
 #include "util/arrow_status.h"
 #include "util/json_util.h"
@@ -23,7 +24,6 @@
 namespace octavo {
 namespace {
 
-constexpr const char* kFilesDir = "data/files";
 constexpr const char* kDigestPrefix = "blake2b-256:";
 constexpr int kDigestBytes = 32;
 constexpr size_t kBufferBytes = 1 << 20;
@@ -52,11 +52,6 @@ class Hasher {
   blake2b_state state_;
 };
 
-std::string BlobPath(const std::string& digest) {
-  std::string hex = digest.substr(std::strlen(kDigestPrefix));
-  return std::string(kFilesDir) + "/" + hex.substr(0, 2) + "/" + hex;
-}
-
 // The payload of a file node, checked: a manifest is input too.
 Result<FileNodeInfo> InfoFromNode(const std::string& path, const NodeEntry& n) {
   if (n.kind != NodeKind::kFile)
@@ -69,13 +64,9 @@ Result<FileNodeInfo> InfoFromNode(const std::string& path, const NodeEntry& n) {
     return Status::Corruption("file node '", path, "' has an invalid payload in the manifest");
   info.digest = p["digest"].get<std::string>();
   info.size = p["size"].get<int64_t>();
-  const std::string prefix = kDigestPrefix;
-  bool hex_ok = info.digest.size() == prefix.size() + 2 * kDigestBytes && info.digest.rfind(prefix, 0) == 0;
-  for (size_t i = prefix.size(); hex_ok && i < info.digest.size(); ++i)
-    hex_ok = std::isxdigit(static_cast<unsigned char>(info.digest[i])) && !std::isupper(info.digest[i]);
-  if (!hex_ok || info.size < 0)
+  info.blob = BlobPathForDigest(info.digest);  // derived, never taken from the manifest: no path escapes
+  if (info.blob.empty() || info.size < 0)
     return Status::Corruption("file node '", path, "' has an invalid digest or size in the manifest");
-  info.blob = BlobPath(info.digest);  // derived, never taken from the manifest: no path escapes
   info.created_at = n.created_at;
   info.modified_at = n.modified_at;
   return info;
@@ -88,6 +79,7 @@ class FileWriterImpl final : public FileWriter {
       : b_(std::move(b)), path_(std::move(path)), options_(options), tmp_rel_(std::move(tmp_rel)),
         out_(std::move(out)) {
     buffer_.reserve(kBufferBytes);
+    ++b_->active_file_writers();
   }
   ~FileWriterImpl() override {
     if (!closed_) (void)Abort();
@@ -125,12 +117,14 @@ class FileWriterImpl final : public FileWriter {
       return st;
     }
     closed_ = true;
+    --b_->active_file_writers();
     return info_;
   }
 
   Status Abort() override {
     if (closed_) return Status::OK();
     closed_ = true;
+    --b_->active_file_writers();
     if (out_) (void)out_->Close();
     Env* env = b_->env();
     if (env->FileExists(b_->AbsPath(tmp_rel_))) (void)env->RemoveFile(b_->AbsPath(tmp_rel_));
@@ -155,7 +149,7 @@ class FileWriterImpl final : public FileWriter {
     OCTAVO_RETURN_NOT_OK(out_->Close());
     Env* env = b_->env();
     const std::string digest = hasher_.Finish();
-    const std::string blob = BlobPath(digest);
+    const std::string blob = BlobPathForDigest(digest);
     const std::string blob_abs = b_->AbsPath(blob);
     const std::string dir_abs = blob_abs.substr(0, blob_abs.rfind('/'));
     bool reuse = false;
@@ -257,6 +251,16 @@ class FileReaderImpl final : public FileReader {
 };
 
 }  // namespace
+
+std::string BlobPathForDigest(const std::string& digest) {
+  const std::string prefix = kDigestPrefix;
+  bool ok = digest.size() == prefix.size() + 2 * kDigestBytes && digest.rfind(prefix, 0) == 0;
+  for (size_t i = prefix.size(); ok && i < digest.size(); ++i)
+    ok = std::isdigit(static_cast<unsigned char>(digest[i])) || (digest[i] >= 'a' && digest[i] <= 'f');
+  if (!ok) return "";
+  std::string hex = digest.substr(prefix.size());
+  return std::string(kFilesDir) + "/" + hex.substr(0, 2) + "/" + hex;
+}
 
 Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string& path, const FileWriteOptions& options) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));

@@ -913,8 +913,9 @@ class Importer {
       to.compression = opt_.table_compression;
       OCTAVO_RETURN_NOT_OK(bundle_->CreateTable(dest, reader, to, true).status());
       report->rows += t->num_rows();
-      Hid g(H5Oopen(f_, h5.c_str(), H5P_DEFAULT), H5Oclose);
-      return SetAttrs(g.get(), h5, dest);
+      // pandas' own attributes (index_cols, non_index_axes, levels, ...) are HDFStore
+      // bookkeeping, carried over as the table's pandas schema metadata instead.
+      return Status::OK();
     }
     Hid d(H5Dopen2(f_, h5.c_str(), H5P_DEFAULT), H5Dclose);
     if (!d.valid()) return Status::Corruption("cannot open HDF5 dataset: ", TakeErrorStack());

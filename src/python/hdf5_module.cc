@@ -210,7 +210,7 @@ void BindHdf5(nb::module_& m) {
         return out;
       },
       "files"_a, "remove_h5"_a = false, "dry_run"_a = false, "overwrite"_a = false, "jobs"_a = 1,
-      "compression"_a = "zstd", "into"_a = "", "root"_a = "");
+      "compression"_a = "snappy", "into"_a = "", "root"_a = "");
 
   m.def(
       "unpickle",

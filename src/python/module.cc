@@ -405,6 +405,27 @@ NB_MODULE(_octavo, m) {
              return out;
            })
       .def("delete_snapshot", [](Bundle& b, const std::string& name) { Check(b.DeleteSnapshot(name)); })
+      .def("collect_garbage",
+           [](Bundle& b, int64_t keep_last, bool dry_run) {
+             GcOptions o;
+             o.keep_last = keep_last;
+             o.dry_run = dry_run;
+             auto r = [&] {
+               nb::gil_scoped_release release;
+               return b.CollectGarbage(o);
+             }();
+             GcReport rep = Unwrap(std::move(r));
+             nb::dict d;
+             d["commits_removed"] = rep.commits_removed;
+             d["files_removed"] = rep.files_removed;
+             d["bytes_freed"] = rep.bytes_freed;
+             d["files_kept"] = rep.files_kept;
+             nb::list removed;
+             for (const auto& f : rep.removed) removed.append(f);
+             d["removed"] = removed;
+             return d;
+           },
+           "keep_last"_a = -1, "dry_run"_a = false)
       .def("list_commits", [](const Bundle& b) {
         nb::list out;
         for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));

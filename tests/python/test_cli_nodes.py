@@ -113,3 +113,18 @@ def test_log_and_snapshot(tmp_path):
     assert_fails(run("snapshot", b, "../bad", check=False), 1, "snapshot name")
     run("snapshot", "-d", b, "v1")
     assert run_json("log", b)["snapshots"] == []
+
+
+def test_gc_command(tmp_path):
+    b = tmp_path / "b"
+    with octavo.open(b, "w") as bundle:
+        with bundle.create_file("/f") as f:
+            f.write(b"one" * 1000)
+        with bundle.create_file("/f", overwrite=True) as f:
+            f.write(b"two" * 1000)
+    dry = run_json("gc", b, "--keep-last", "1", "--dry-run")
+    assert dry["dry_run"] and dry["files_removed"] >= 2 and dry["bytes_freed"] >= 3000
+    out = run("gc", b, "--keep-last", "1").stdout
+    assert out.startswith("freed ") and "dropped" in out
+    assert run("cat", f"{b}:/f").stdout == "two" * 1000
+    assert run_json("gc", b)["files_removed"] == 0

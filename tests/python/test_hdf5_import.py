@@ -193,7 +193,28 @@ def test_pandas_groups_become_tables(tmp_path):
         got = b.get_table("/store/df_with_missing", return_type="pandas")
         pd.testing.assert_frame_equal(got, pd.read_hdf(src, "df_with_missing"))
         assert b["/store/extra/series"].read_arrow().num_rows == 5
+        assert "non_index_axes" not in b["/store/df_with_missing"].attrs.keys()
         np.testing.assert_array_equal(b["/store/raw"][:], np.arange(7))
+
+
+def test_string_datasets_become_one_column_tables(tmp_path):
+    import h5py
+
+    src = tmp_path / "strings.h5"
+    with tb.open_file(src, "w") as f:
+        f.create_array("/", "labels", np.array([b"alpha", b"b", b""]))
+    with h5py.File(src, "a") as h:
+        h.create_dataset("vlen", data=["x", "\u00fcber", "z"], dtype=h5py.string_dtype())
+        h.create_dataset("flags", data=np.array([True, False]))  # h5py bool: enum FALSE/TRUE
+    items = {i["h5_path"]: i for i in fileio.inspect_h5(src)}
+    assert items["/labels"]["action"] == "table" and items["/vlen"]["action"] == "table"
+    assert items["/flags"]["action"] == "array" and items["/flags"]["detail"] == "bool (2,)"
+    with open_new(tmp_path) as b:
+        fileio.import_h5(b, src, "/s")
+    with octavo.open(tmp_path / "b.octavo") as b:
+        assert b["/s/labels"].read_arrow().column("value").to_pylist() == ["alpha", "b", ""]
+        assert b["/s/vlen"].read_arrow().column("value").to_pylist() == ["x", "\u00fcber", "z"]
+        np.testing.assert_array_equal(b["/s/flags"][:], [True, False])
 
 
 def test_unsupported_objects_are_reported_not_dropped(tmp_path):

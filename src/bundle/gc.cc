@@ -1,0 +1,154 @@
+// Garbage collection: data files are immutable and commits never delete them (older commits
+// may still need them), so disk is reclaimed here, explicitly, by the writer-lock holder.
+//
+// 1. Choose the commits to keep (all, or the newest N + every snapshot's commit).
+// 2. Read every kept manifest and collect the files it references; if any kept manifest
+//    cannot be read, stop without deleting anything (never delete on partial knowledge).
+// 3. Delete the manifests of dropped commits and of failed commits (newer than CURRENT),
+//    then every file under data/ that no kept manifest references.
+// Manifests go first: a crash in between leaves only unreferenced files, which the next
+// run deletes. Format: docs/format.md section 10.
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "bundle/bundle_impl.h"
+#include "file/file_node.h"
+
+namespace octavo {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every data file `m` references, relative to the bundle root.
+Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, std::set<std::string>* out) {
+  for (const auto& [path, n] : m.nodes) {
+    switch (n.kind) {
+      case NodeKind::kGroup:
+      case NodeKind::kLink:
+        break;
+      case NodeKind::kTable:
+        if (!n.table) return Status::Corruption(manifest_file, ": table ", path, " has no table entry");
+        for (const auto& part : n.table->parts) {
+          out->insert(part.file);
+          for (const auto& [col, idx] : part.indexes) out->insert(idx.file);
+        }
+        break;
+      case NodeKind::kArray: {
+        const Json& chunks = n.payload.is_object() ? n.payload.value("chunks", Json::object()) : Json::object();
+        if (!chunks.is_object()) return Status::Corruption(manifest_file, ": array ", path, " has no chunk index");
+        for (const auto& [key, c] : chunks.items()) {
+          if (!c.is_object() || !c.contains("file") || !c["file"].is_string())
+            return Status::Corruption(manifest_file, ": array ", path, " chunk ", key, " names no file");
+          out->insert(c["file"].get<std::string>());
+        }
+        break;
+      }
+      case NodeKind::kFile: {
+        std::string digest = n.payload.is_object() ? n.payload.value("digest", "") : "";
+        std::string blob = BlobPathForDigest(digest);
+        if (blob.empty()) return Status::Corruption(manifest_file, ": file node ", path, " has an invalid digest");
+        out->insert(blob);
+        break;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+bool ParseManifestId(const std::string& name, int64_t* id) {
+  if (name.size() != 17 || name.substr(12) != ".json") return false;
+  for (int i = 0; i < 12; ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return false;
+  *id = std::stoll(name.substr(0, 12));
+  return true;
+}
+
+}  // namespace
+
+Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
+  std::lock_guard<std::mutex> g(writer_mutex());
+  OCTAVO_RETURN_NOT_OK(CheckWritable("collect garbage"));
+  if (InTransaction()) return Status::Invalid("cannot collect garbage inside a transaction");
+  if (options.keep_last == 0) return Status::Invalid("keep_last must be at least 1 (the newest commit), or -1 for all");
+  const int64_t current = snapshot()->commit;
+
+  // 1. Commits to keep.
+  std::set<int64_t> keep;
+  OCTAVO_ASSIGN_OR_RETURN(auto snapshots, ListSnapshots());
+  for (const auto& s : snapshots) keep.insert(s.commit);
+  OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
+  std::vector<std::pair<int64_t, std::string>> manifests;
+  for (const auto& n : names) {
+    int64_t id = 0;
+    if (ParseManifestId(n, &id)) manifests.emplace_back(id, n);
+  }
+  std::sort(manifests.begin(), manifests.end());
+  for (const auto& [id, n] : manifests)
+    if (id <= current && (options.keep_last < 0 || id > current - options.keep_last)) keep.insert(id);
+
+  // 2. Files the kept commits reference.
+  std::set<std::string> referenced;
+  GcReport report;
+  std::vector<std::string> drop_manifests;
+  for (const auto& [id, n] : manifests) {
+    const std::string rel = std::string(kManifestDir) + "/" + n;
+    if (keep.count(id)) {
+      auto m = ReadManifestFile(rel, -1, -1);
+      if (!m.ok())
+        return m.status().WithContext("garbage collection stopped, nothing deleted (kept commit " +
+                                      std::to_string(id) + " is unreadable)");
+      OCTAVO_RETURN_NOT_OK(AddReferencedFiles(**m, rel, &referenced));
+    } else {
+      drop_manifests.push_back(rel);
+      if (id <= current) ++report.commits_removed;
+    }
+  }
+  for (const auto& s : snapshots)
+    if (!std::any_of(manifests.begin(), manifests.end(), [&](const auto& p) { return p.first == s.commit; }))
+      return Status::Corruption("snapshot '", s.name, "' names commit ", s.commit,
+                                " whose manifest is missing; garbage collection stopped, nothing deleted");
+
+  // 3. Delete: manifests first, then unreferenced data files.
+  auto remove = [&](const std::string& rel) -> Status {
+    auto size = env_->FileSize(AbsPath(rel));
+    report.removed.push_back(rel);
+    ++report.files_removed;
+    if (size.ok()) report.bytes_freed += *size;
+    return options.dry_run ? Status::OK() : env_->RemoveFile(AbsPath(rel));
+  };
+  for (const auto& rel : drop_manifests) OCTAVO_RETURN_NOT_OK(remove(rel));
+  if (!drop_manifests.empty() && !options.dry_run) OCTAVO_RETURN_NOT_OK(env_->SyncDir(AbsPath(kManifestDir)));
+
+  // A file writer of this handle streams outside the writer mutex: while one is open its
+  // temporary and its just-renamed content file are not yet referenced. Leave data/files alone.
+  const bool files_busy = active_file_writers().load() > 0;
+  std::error_code ec;
+  std::vector<std::string> dirs;
+  for (auto it = fs::recursive_directory_iterator(AbsPath(kDataDir), ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    const std::string rel = fs::relative(it->path(), root_, ec).generic_string();
+    if (ec) break;
+    if (it->is_directory(ec)) {
+      dirs.push_back(rel);
+      continue;
+    }
+    if (files_busy && rel.rfind(std::string(kFilesDir) + "/", 0) == 0) continue;
+    if (referenced.count(rel)) {
+      ++report.files_kept;
+      continue;
+    }
+    OCTAVO_RETURN_NOT_OK(remove(rel));
+  }
+  if (ec) return Status::IOError("cannot list ", AbsPath(kDataDir), ": ", ec.message());
+  if (!options.dry_run) {
+    // Empty folders of deleted tables and arrays (deepest first; non-empty ones stay).
+    std::sort(dirs.rbegin(), dirs.rend());
+    for (const auto& d : dirs)
+      if (d != std::string(kFilesDir) && d != std::string(kFilesDir) + "/tmp") fs::remove(AbsPath(d), ec);
+  }
+  return report;
+}
+
+}  // namespace octavo
