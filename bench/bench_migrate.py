@@ -120,8 +120,11 @@ def run_child(what: str, target: str, jobs: int) -> dict:
     ru_self = resource.getrusage(resource.RUSAGE_SELF)
     ru_kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
+    # This process's own peak from VmHWM: ru_maxrss would include the high-water mark
+    # inherited from the (large) parent at fork. Children were forked from this small process.
+    own_kb = common._proc_status_kb("VmHWM") or ru_self.ru_maxrss
     return {"what": what, "files": n, "wall_s": wall, "cpu_s": cpu,
-            "peak_rss_mb": max(ru_self.ru_maxrss, ru_kids.ru_maxrss) / 1024}
+            "peak_rss_mb": max(own_kb, ru_kids.ru_maxrss) / 1024}
 
 
 def measure(what: str, target: Path, jobs: int, outputs: list[Path], repeat: int) -> dict:

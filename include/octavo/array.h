@@ -110,6 +110,12 @@ std::vector<int64_t> AutoChunks(const std::vector<int64_t>& shape, int itemsize,
 
 class Bundle;
 
+// Reads keep recently decoded chunks in one process-wide cache (least recently used out;
+// default 32 MiB), so repeated small reads of the same chunks skip reading and decoding.
+// Chunk files are immutable, so cached chunks are never stale. 0 disables and empties it.
+void SetArrayChunkCacheSize(int64_t bytes);
+int64_t ArrayChunkCacheSize();
+
 // Copy the Zarr v3 array stored in the local directory `zarr_dir` (its zarr.json and chunk
 // files, "default" chunk keys with either separator) to a new array node `path` of
 // `bundle`, keeping its encoding: chunk files are copied byte for byte (each is decoded once

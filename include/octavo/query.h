@@ -53,6 +53,7 @@ struct QueryStats {
   int64_t parts_sorted = 0;         // parts of the sorted run (Repack sort_by) among parts_total
   int64_t parts_indexed = 0;        // parts answered through a secondary index
   int64_t parts_index_stale = 0;    // parts whose index no longer matches the part (scanned instead)
+  int64_t parts_index_too_wide = 0; // parts where the index would select most rows (scanned instead)
   std::string index_column;         // the indexed column used, if any
   std::vector<std::string> columns_read;  // the columns decoded: condition ∪ projection
 };

@@ -44,6 +44,15 @@ def _dtype_name(dtype) -> str:
     return dt.name
 
 
+def set_chunk_cache_size(nbytes: int) -> None:
+    """Size of the process-wide cache of decoded array chunks (default 32 MiB; 0 = off)."""
+    _octavo.set_chunk_cache_size(int(nbytes))
+
+
+def chunk_cache_size() -> int:
+    return _octavo.chunk_cache_size()
+
+
 def _float_json(f: float):
     if math.isnan(f):
         return "NaN"

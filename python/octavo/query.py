@@ -355,9 +355,12 @@ def _cli_sql(argv: list[str]) -> int:
                     for batch in reader:
                         w.write_batch(batch)
                 out.flush()
-            except BrokenPipeError:
-                # The CLI stopped reading at its --limit.
-                os._exit(0)
+            except OSError as e:  # BrokenPipeError, or pyarrow's wrapping of EPIPE
+                import errno
+                if isinstance(e, BrokenPipeError) or getattr(e, "errno", None) == errno.EPIPE \
+                        or "Broken pipe" in str(e):
+                    os._exit(0)  # the CLI stopped reading at its --limit
+                raise
     except QueryError as e:
         return fail(f"bundle {root}: {e}")
     except duckdb.Error as e:

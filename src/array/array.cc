@@ -10,7 +10,12 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -228,6 +233,16 @@ class ChunkCache {
   }
   explicit ChunkCache(int64_t capacity) : capacity_(capacity) {}
 
+  void SetCapacity(int64_t capacity) {
+    std::lock_guard<std::mutex> g(mu_);
+    capacity_ = std::max<int64_t>(0, capacity);
+    Evict();
+  }
+  int64_t capacity() {
+    std::lock_guard<std::mutex> g(mu_);
+    return capacity_;
+  }
+
   Buf Find(const std::string& key) {
     std::lock_guard<std::mutex> g(mu_);
     auto it = map_.find(key);
@@ -243,12 +258,19 @@ class ChunkCache {
     lru_.emplace_front(key, std::move(v));
     map_[key] = lru_.begin();
     used_ += n;
+    Evict();
+  }
+
+ private:
+  void Evict() {
     while (used_ > capacity_ && !lru_.empty()) {
       used_ -= static_cast<int64_t>(lru_.back().second->size());
       map_.erase(lru_.back().first);
       lru_.pop_back();
     }
   }
+
+ public:
 
  private:
   std::mutex mu_;
@@ -271,31 +293,40 @@ class ChunkWriter {
     return ReadChunk(b_, path_, st_.meta, key, it->second);
   }
 
+  // Put, PutEncoded and Drop may be called from several threads at once.
   Status Put(const std::string& key, const std::string& raw) {
     if (raw == fill_) {
+      std::lock_guard<std::mutex> g(mu_);
       updates_[key] = std::nullopt;  // all fill_value: no file needed
       return Status::OK();
     }
     OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
     return PutEncoded(key, enc);
   }
-  void Drop(const std::string& key) { updates_[key] = std::nullopt; }
+  void Drop(const std::string& key) {
+    std::lock_guard<std::mutex> g(mu_);
+    updates_[key] = std::nullopt;
+  }
 
   // Store already-encoded chunk bytes as they are.
   Status PutEncoded(const std::string& key, std::string_view enc) {
-    if (!dir_made_) {
-      OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(kDataDir)));
-      OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(std::string(kDataDir) + "/" + st_.uid)));
-      dir_made_ = true;
+    ChunkFile cf;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (!dir_made_) {
+        OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(kDataDir)));
+        OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(std::string(kDataDir) + "/" + st_.uid)));
+        dir_made_ = true;
+      }
+      cf = ChunkFile{std::string(kDataDir) + "/" + st_.uid + "/" + RandomHex(12), static_cast<int64_t>(enc.size())};
+      // Recorded before writing, so Discard() also removes a file whose write failed half-way.
+      updates_[key] = cf;
+      written_ = true;
     }
-    ChunkFile cf{std::string(kDataDir) + "/" + st_.uid + "/" + RandomHex(12), static_cast<int64_t>(enc.size())};
     OCTAVO_ASSIGN_OR_RETURN(auto f, b_->env()->NewWritableFile(b_->AbsPath(cf.file)));
     OCTAVO_RETURN_NOT_OK(f->Append(enc));
     OCTAVO_RETURN_NOT_OK(f->Sync());
-    OCTAVO_RETURN_NOT_OK(f->Close());
-    written_ = true;
-    updates_[key] = cf;
-    return Status::OK();
+    return f->Close();
   }
 
   // Remove the files this writer created (after a failure: nothing half-written stays).
@@ -329,12 +360,46 @@ class ChunkWriter {
     return DecodeChunk(meta, std::move(*data), where);
   }
 
+  // ReadChunk into reusable buffers (for large reads: no allocation per chunk): on success
+  // `cur` holds the decoded chunk.
+  static Status ReadChunkInto(BundleImpl* b, const std::string& path, const ZarrArrayMeta& meta, const std::string& key,
+                              const ChunkFile& cf, std::string& cur, std::string& tmp) {
+    const std::string abs = b->AbsPath(cf.file);
+    auto where = [&]() { return "array " + path + ": chunk " + key + " (" + abs + ")"; };
+    int fd = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return Status::Corruption(where(), " is missing or unreadable (", std::strerror(errno),
+                                "); the bundle is damaged: restore the file or open an earlier commit");
+    struct stat sb;
+    int64_t size = ::fstat(fd, &sb) == 0 ? static_cast<int64_t>(sb.st_size) : -1;
+    if (size != cf.size) {
+      ::close(fd);
+      return Status::Corruption(where(), " is ", size, " bytes but the manifest recorded ", cf.size,
+                                " (truncated or overwritten); restore it or open an earlier commit");
+    }
+    cur.resize(static_cast<size_t>(size));
+    int64_t got = 0;
+    while (got < size) {
+      ssize_t n = ::pread(fd, cur.data() + got, static_cast<size_t>(size - got), got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int err = errno;
+        ::close(fd);
+        return Status::Corruption(where(), " cannot be read (", n == 0 ? "unexpected end" : std::strerror(err), ")");
+      }
+      got += n;
+    }
+    ::close(fd);
+    return DecodeChunkInPlace(meta, cur, tmp, where());
+  }
+
   // ReadChunk through the process-wide cache of decoded chunks.
   static Result<ChunkCache::Buf> ReadChunkCached(BundleImpl* b, const std::string& path, const ZarrArrayMeta& meta,
                                                  const std::string& key, const ChunkFile& cf) {
     const std::string abs = b->AbsPath(cf.file);
     if (auto hit = ChunkCache::Get().Find(abs)) return hit;
-    OCTAVO_ASSIGN_OR_RETURN(std::string raw, ReadChunk(b, path, meta, key, cf));
+    std::string raw, tmp;
+    OCTAVO_RETURN_NOT_OK(ReadChunkInto(b, path, meta, key, cf, raw, tmp));
     auto buf = std::make_shared<const std::string>(std::move(raw));
     ChunkCache::Get().Put(abs, buf);
     return buf;
@@ -346,10 +411,41 @@ class ChunkWriter {
   const ArrayState& st_;
   const ZarrArrayMeta& meta_;
   std::string fill_;
+  std::mutex mu_;
   bool dir_made_ = false;
   bool written_ = false;
   std::map<std::string, std::optional<ChunkFile>> updates_;
 };
+
+// Run fn(0..n-1) on up to `max_threads` threads (the caller's included); the first error wins
+// and stops the others from starting new items.
+Status ParallelFor(size_t n, int max_threads, const std::function<Status(size_t)>& fn) {
+  const int nthreads = static_cast<int>(std::min<size_t>(n, static_cast<size_t>(std::max(1, max_threads))));
+  if (nthreads <= 1) {
+    for (size_t i = 0; i < n; ++i) OCTAVO_RETURN_NOT_OK(fn(i));
+    return Status::OK();
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex err_mu;
+  Status first_error;
+  auto worker = [&]() {
+    for (size_t i; !failed.load() && (i = next.fetch_add(1)) < n;) {
+      Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> g(err_mu);
+        if (!failed.exchange(true)) first_error = s;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int i = 1; i < nthreads; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  return first_error;
+}
+
+int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 // On failure before the commit, remove the chunk files already written: nothing refers to
 // them, so a failed write leaves no trace.
@@ -365,22 +461,34 @@ Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<
   std::vector<std::vector<Seg>> segs(nd);
   for (int d = 0; d < nd; ++d) segs[d] = Segments(ranges[d], meta.chunks[d]);
   CopyPlan plan = MakePlan(meta, ranges);
-  return ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) -> Status {
+  struct Task {
+    std::string key;
+    bool full;
+    std::vector<const Seg*> segs;
+  };
+  std::vector<Task> tasks;
+  OCTAVO_RETURN_NOT_OK(ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) {
     bool full = true;
     for (int d = 0; d < nd && full; ++d) {
       int64_t valid = std::min(meta.chunks[d], meta.shape[d] - idx[d] * meta.chunks[d]);
       full = std::abs(ranges[d].step) == 1 && cur[d]->count == valid;
     }
-    const std::string key = ChunkKey(idx);
+    tasks.push_back(Task{ChunkKey(idx), full, cur});
+    return Status::OK();
+  }));
+  // Chunks are independent: encode, write and fsync them on several threads (fsync waits
+  // overlap with the other threads' compression).
+  return ParallelFor(tasks.size(), std::min(4, 2 * Cores()), [&](size_t i) -> Status {
+    const Task& t = tasks[i];
     std::string buf;
-    if (full) {
+    if (t.full) {
       buf = w.fill();
     } else {
-      OCTAVO_ASSIGN_OR_RETURN(buf, w.Load(key));
+      OCTAVO_ASSIGN_OR_RETURN(buf, w.Load(t.key));
     }
     if (nd == 0) std::memcpy(buf.data(), data, meta.itemsize);
-    else CopyRec(plan, cur, 0, reinterpret_cast<uint8_t*>(buf.data()), const_cast<uint8_t*>(data), true);
-    return w.Put(key, buf);
+    else CopyRec(plan, t.segs, 0, reinterpret_cast<uint8_t*>(buf.data()), const_cast<uint8_t*>(data), true);
+    return w.Put(t.key, buf);
   });
 }
 
@@ -474,6 +582,7 @@ class ArrayImpl final : public Array {
       std::string key;
       const ChunkFile* file;  // null: not stored, reads as fill_value
       std::vector<const Seg*> segs;
+      ChunkCache::Buf cached;  // a cache hit, found before decoding starts
     };
     std::vector<Task> tasks;
     OCTAVO_RETURN_NOT_OK(ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) {
@@ -488,41 +597,41 @@ class ArrayImpl final : public Array {
         fill = std::make_shared<const std::string>(FillChunk(meta));
         break;
       }
+    // Small reads go through the decoded-chunk cache (repeated small reads are cheap);
+    // reads of more chunks than the cache holds decode into per-thread buffers instead.
+    const bool use_cache =
+        static_cast<int64_t>(tasks.size()) * meta.chunk_bytes() <= ArrayChunkCacheSize() / 2;
+    int misses = 0;
+    for (auto& t : tasks) {
+      if (!t.file) continue;
+      if (use_cache) t.cached = ChunkCache::Get().Find(b_->AbsPath(t.file->file));
+      misses += !t.cached;
+    }
     auto run = [&](const Task& t) -> Status {
       ChunkCache::Buf buf = fill;
-      if (t.file) {
+      thread_local std::string cur, tmp;
+      const char* data = buf ? buf->data() : nullptr;
+      if (t.cached) {
+        data = t.cached->data();
+      } else if (t.file && use_cache) {
         OCTAVO_ASSIGN_OR_RETURN(buf, ChunkWriter::ReadChunkCached(b_.get(), path_, meta, t.key, *t.file));
+        data = buf->data();
+      } else if (t.file) {
+        OCTAVO_RETURN_NOT_OK(ChunkWriter::ReadChunkInto(b_.get(), path_, meta, t.key, *t.file, cur, tmp));
+        data = cur.data();
       }
-      auto* src = reinterpret_cast<uint8_t*>(const_cast<char*>(buf->data()));
+      auto* src = reinterpret_cast<uint8_t*>(const_cast<char*>(data));
       if (nd == 0) std::memcpy(dst, src, meta.itemsize);
       else CopyRec(plan, t.segs, 0, src, dst, false);  // chunk -> selection: src is only read
-      return Status::OK();
-    };
-    int stored = 0;
-    for (const auto& t : tasks) stored += t.file != nullptr;
-    const int nthreads = std::min<int>(std::max(1u, std::thread::hardware_concurrency()), std::min(stored, 8));
-    if (nthreads <= 1) {
-      for (const auto& t : tasks) OCTAVO_RETURN_NOT_OK(run(t));
-      return Status::OK();
-    }
-    std::atomic<size_t> next{0};
-    std::atomic<bool> failed{false};
-    std::mutex err_mu;
-    Status first_error;
-    auto worker = [&]() {
-      for (size_t i; !failed.load() && (i = next.fetch_add(1)) < tasks.size();) {
-        Status s = run(tasks[i]);
-        if (!s.ok()) {
-          std::lock_guard<std::mutex> g(err_mu);
-          if (!failed.exchange(true)) first_error = s;
-        }
+      if (cur.capacity() > (size_t(64) << 20)) {  // do not keep huge chunk buffers per thread
+        std::string().swap(cur);
+        std::string().swap(tmp);
       }
+      return Status::OK();
     };
-    std::vector<std::thread> pool;
-    for (int i = 1; i < nthreads; ++i) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
-    return first_error;
+    // Decode on up to one thread per core when at least two chunks need decoding.
+    return ParallelFor(tasks.size(), misses >= 2 ? std::min(Cores(), 8) : 1,
+                       [&](size_t i) { return run(tasks[i]); });
   }
 
   Status Write(const std::vector<ArrayRange>& selection, const void* data, int64_t nbytes) override {
@@ -722,6 +831,9 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
 }  // namespace octavo
 
 namespace octavo {
+
+void SetArrayChunkCacheSize(int64_t bytes) { ChunkCache::Get().SetCapacity(bytes); }
+int64_t ArrayChunkCacheSize() { return ChunkCache::Get().capacity(); }
 
 Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string& zarr_dir, const std::string& path,
                                                bool create_parents) {

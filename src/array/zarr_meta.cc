@@ -238,18 +238,51 @@ Result<std::unique_ptr<arrow::util::Codec>> MakeCodec(const ZarrBytesCodec& c) {
   return std::move(*r);
 }
 
+// Byte shuffle (numcodecs.shuffle / HDF5 shuffle): byte b of element i goes to b * n + i.
+// Element sizes 2, 4, 8 get a fixed inner loop the compiler unrolls.
+template <int ES>
+void ShuffleFixed(const uint8_t* in, uint8_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    for (int b = 0; b < ES; ++b) out[b * n + i] = in[i * ES + b];
+}
+template <int ES>
+void UnshuffleFixed(const uint8_t* in, uint8_t* out, size_t n) {
+  for (int b = 0; b < ES; ++b) {
+    const uint8_t* src = in + b * n;
+    for (size_t i = 0; i < n; ++i) out[i * ES + b] = src[i];
+  }
+}
+
 void Shuffle(const std::string& in, std::string& out, int es) {
   const size_t n = in.size() / static_cast<size_t>(es);
   out.resize(in.size());
-  for (size_t i = 0; i < n; ++i)
-    for (int b = 0; b < es; ++b) out[static_cast<size_t>(b) * n + i] = in[i * es + b];
+  auto* i8 = reinterpret_cast<const uint8_t*>(in.data());
+  auto* o8 = reinterpret_cast<uint8_t*>(out.data());
+  switch (es) {
+    case 2: ShuffleFixed<2>(i8, o8, n); break;
+    case 4: ShuffleFixed<4>(i8, o8, n); break;
+    case 8: ShuffleFixed<8>(i8, o8, n); break;
+    default:
+      for (size_t i = 0; i < n; ++i)
+        for (int b = 0; b < es; ++b) o8[static_cast<size_t>(b) * n + i] = i8[i * es + b];
+  }
+  std::memcpy(o8 + n * es, i8 + n * es, in.size() - n * es);  // a trailing partial element stays
 }
 
 void Unshuffle(const std::string& in, std::string& out, int es) {
   const size_t n = in.size() / static_cast<size_t>(es);
   out.resize(in.size());
-  for (size_t i = 0; i < n; ++i)
-    for (int b = 0; b < es; ++b) out[i * es + b] = in[static_cast<size_t>(b) * n + i];
+  auto* i8 = reinterpret_cast<const uint8_t*>(in.data());
+  auto* o8 = reinterpret_cast<uint8_t*>(out.data());
+  switch (es) {
+    case 2: UnshuffleFixed<2>(i8, o8, n); break;
+    case 4: UnshuffleFixed<4>(i8, o8, n); break;
+    case 8: UnshuffleFixed<8>(i8, o8, n); break;
+    default:
+      for (size_t i = 0; i < n; ++i)
+        for (int b = 0; b < es; ++b) o8[i * es + b] = i8[static_cast<size_t>(b) * n + i];
+  }
+  std::memcpy(o8 + n * es, i8 + n * es, in.size() - n * es);
 }
 
 void ByteSwap(std::string& buf, int itemsize) {
@@ -581,9 +614,13 @@ Result<std::string> EncodeChunk(const ZarrArrayMeta& meta, std::string_view raw)
 }
 
 Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string encoded, const std::string& where) {
-  const int64_t want = meta.chunk_bytes();
-  std::string cur = std::move(encoded);
   std::string tmp;
+  OCTAVO_RETURN_NOT_OK(DecodeChunkInPlace(meta, encoded, tmp, where));
+  return encoded;
+}
+
+Status DecodeChunkInPlace(const ZarrArrayMeta& meta, std::string& cur, std::string& tmp, const std::string& where) {
+  const int64_t want = meta.chunk_bytes();
   for (auto it = meta.codecs.rbegin(); it != meta.codecs.rend(); ++it) {
     const ZarrBytesCodec& c = *it;
     if (c.kind == ZarrBytesCodec::kShuffle) {
@@ -629,7 +666,7 @@ Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string encoded, 
   if (static_cast<int64_t>(cur.size()) != want)
     return Status::Corruption(where, ": decoded chunk is ", cur.size(), " bytes, expected ", want);
   if (meta.big_endian) ByteSwap(cur, meta.swap_unit);
-  return cur;
+  return Status::OK();
 }
 
 std::string ChunkKey(const std::vector<int64_t>& idx) {

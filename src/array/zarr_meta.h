@@ -60,6 +60,9 @@ std::string FillChunk(const ZarrArrayMeta& meta);
 Result<std::string> EncodeChunk(const ZarrArrayMeta& meta, std::string_view raw);
 // Decode into exactly meta.chunk_bytes() bytes; damage is a Corruption naming `where`.
 Result<std::string> DecodeChunk(const ZarrArrayMeta& meta, std::string encoded, const std::string& where);
+// The same, reusing buffers: `cur` holds the encoded chunk on entry and the decoded chunk on
+// success; `scratch` is working space. Both keep their capacity (no allocation per chunk).
+Status DecodeChunkInPlace(const ZarrArrayMeta& meta, std::string& cur, std::string& scratch, const std::string& where);
 
 // "0.1.2" <-> {0, 1, 2}; the 0-d chunk is "".
 std::string ChunkKey(const std::vector<int64_t>& idx);

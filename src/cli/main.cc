@@ -59,7 +59,7 @@ void AddJsonFlag(CLI::App* app, GlobalOptions& g) {
 }
 
 int Run(int argc, char** argv) {
-  CLI::App app{"octavo: look into versioned bundles of tables, and move tables in and out of them", "octavo"};
+  CLI::App app{"octavo: versioned bundles of tables, n-d arrays and files: inspect, query, import, migrate", "octavo"};
   app.set_version_flag("--version", VersionText(), "Print the version and exit");
   app.require_subcommand(1);
   app.footer(kExitCodesHelp);

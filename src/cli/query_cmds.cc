@@ -107,6 +107,7 @@ Json StatsJson(const QueryStats& s) {
               {"parts_sorted", s.parts_sorted},
               {"parts_indexed", s.parts_indexed},
               {"parts_index_stale", s.parts_index_stale},
+              {"parts_index_too_wide", s.parts_index_too_wide},
               {"index_column", s.index_column.empty() ? Json(nullptr) : Json(s.index_column)}};
 }
 

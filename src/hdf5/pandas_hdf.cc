@@ -277,6 +277,40 @@ struct Slice {
   const char* ptr(int64_t r) const { return raw->data.data() + (base + r * stride) * static_cast<int64_t>(raw->itemsize); }
 };
 
+template <size_t N>
+void TransposeTiles(const char* src, char* dst, int64_t nrows, int64_t width, size_t isz) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < nrows; r0 += kTile) {
+    const int64_t r1 = std::min(nrows, r0 + kTile);
+    for (int64_t c0 = 0; c0 < width; c0 += kTile) {
+      const int64_t c1 = std::min(width, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) {
+          if constexpr (N > 0) std::memcpy(dst + (c * nrows + r) * N, src + (r * width + c) * N, N);
+          else std::memcpy(dst + (c * nrows + r) * isz, src + (r * width + c) * isz, isz);
+        }
+    }
+  }
+}
+
+// A rows x width row-major block -> width x rows (one contiguous run per column), in
+// cache-sized tiles: reading each column with a stride of `width` elements touches a whole
+// cache line per value, which dominates the read of wide frames (DeepLabCut: 81 columns).
+void TransposeToColumns(RawArray* raw, int64_t nrows, int64_t width) {
+  if (width <= 1 || nrows <= 1) return;
+  const size_t isz = raw->itemsize;
+  std::string out(raw->data.size(), '\0');
+  switch (isz) {
+    case 1: TransposeTiles<1>(raw->data.data(), out.data(), nrows, width, isz); break;
+    case 2: TransposeTiles<2>(raw->data.data(), out.data(), nrows, width, isz); break;
+    case 4: TransposeTiles<4>(raw->data.data(), out.data(), nrows, width, isz); break;
+    case 8: TransposeTiles<8>(raw->data.data(), out.data(), nrows, width, isz); break;
+    default: TransposeTiles<0>(raw->data.data(), out.data(), nrows, width, isz);
+  }
+  raw->data.swap(out);
+  raw->dims = {static_cast<hsize_t>(width), static_cast<hsize_t>(nrows)};
+}
+
 template <typename T>
 T ReadAs(const Slice& s, int64_t r) {
   const char* p = s.ptr(r);
@@ -762,8 +796,9 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> ReadBlock(hid_t group, const 
   }
   if (tr ? (d0 != nrows || d1 != nitems) : (d0 != nitems || d1 != nrows))
     return Status::Corruption(what, ": block shape does not match the axes");
+  if (tr && nitems > 1) TransposeToColumns(&raw, nrows, nitems);
   for (int64_t j = 0; j < nitems; ++j) {
-    Slice s = tr ? Slice{&raw, j, nitems, nrows} : Slice{&raw, j * nrows, 1, nrows};
+    Slice s = Slice{&raw, j * nrows, 1, nrows};
     OCTAVO_ASSIGN_OR_RETURN(auto a, TypedArray(s, dtype, tz, std::nullopt, what));
     out.push_back(a);
   }
@@ -843,6 +878,7 @@ struct Member {
   size_t offset = 0;
   RawArray raw;        // gathered, contiguous: rows x width
   int64_t width = 1;   // elements per row (shaped fields)
+  bool col_major = false;  // raw transposed to width x rows (TransposeToColumns)
 };
 
 Result<std::vector<Member>> ReadCompound(hid_t group, const std::string& node, const Ctx& ctx, int64_t* nrows) {
@@ -1083,8 +1119,12 @@ Result<Frame> ReadTableFrame(hid_t file, hid_t group, const Ctx& ctx, const std:
     if (meta == "category") {
       OCTAVO_ASSIGN_OR_RETURN(categories, ReadCategories(file, group, vc, ctx));
     }
+    if (m->width > 1 && !m->col_major) {
+      TransposeToColumns(&m->raw, nrows, m->width);
+      m->col_major = true;
+    }
     for (int64_t j = 0; j < m->width; ++j) {
-      Slice s{&m->raw, j, m->width, nrows};
+      Slice s = m->col_major ? Slice{&m->raw, j * nrows, 1, nrows} : Slice{&m->raw, j, m->width, nrows};
       std::string what = ctx.What("table") + " column " + LabelToString(LabelFromValue(labels[static_cast<size_t>(j)]));
       OutColumn c;
       c.label = LabelFromValue(labels[static_cast<size_t>(j)]);

@@ -131,6 +131,8 @@ void BindArrays(nb::module_& m) {
           return Unwrap(ImportZarrArray(b, zarr_dir, path, create_parents));
         },
         "bundle"_a, "zarr_dir"_a, "path"_a, "create_parents"_a = true);
+  m.def("set_chunk_cache_size", [](int64_t bytes) { SetArrayChunkCacheSize(bytes); }, "bytes"_a);
+  m.def("chunk_cache_size", []() { return ArrayChunkCacheSize(); });
   m.def("open_array", [](const Bundle& b, const std::string& path) { return Unwrap(b.OpenArray(path)); });
 }
 

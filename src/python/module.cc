@@ -164,6 +164,7 @@ nb::dict StatsToDict(const QueryStats& s) {
   d["parts_sorted"] = s.parts_sorted;
   d["parts_indexed"] = s.parts_indexed;
   d["parts_index_stale"] = s.parts_index_stale;
+  d["parts_index_too_wide"] = s.parts_index_too_wide;
   d["index_column"] = s.index_column.empty() ? nb::none() : nb::cast(s.index_column);
   return d;
 }

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "query/condition.h"
 #include "table/conform.h"
@@ -160,9 +161,71 @@ class WhereScanner {
     return Status::OK();
   }
 
+  // One row group to decode and filter (planned sequentially, executed in parallel).
+  struct Item {
+    size_t part = 0;
+    int g = 0;
+    int64_t skip = 0, keep = 0, base = 0;
+    std::shared_ptr<arrow::Array> cand_idx;  // index mode: candidate rows within [skip, skip + keep)
+    bool whole = false;                      // statistics prove every row matches
+  };
+  struct Output {
+    std::shared_ptr<arrow::RecordBatch> batch;  // null: no row selected
+    std::vector<int64_t> rows;
+    int64_t scanned = 0;
+  };
+  // A decoding thread's own reader of the current part (FileReader is not shared across threads).
+  struct Worker {
+    size_t part = SIZE_MAX;
+    std::unique_ptr<parquet::arrow::FileReader> reader;
+    std::vector<int> leaves;
+  };
+
   // The selected rows of the next row group that has any: batch (projected) and table row
-  // numbers. false at the end.
+  // numbers. false at the end. Row groups are decoded a wave at a time on two threads.
   Result<bool> Next(std::shared_ptr<arrow::RecordBatch>* batch, std::vector<int64_t>* rows) {
+    while (true) {
+      if (ready_pos_ < ready_.size()) {
+        Output& o = ready_[ready_pos_++];
+        *batch = std::move(o.batch);
+        *rows = std::move(o.rows);
+        return true;
+      }
+      ready_.clear();
+      ready_pos_ = 0;
+      std::vector<Item> wave;
+      while (wave.size() < kWave) {
+        Item it;
+        OCTAVO_ASSIGN_OR_RETURN(bool more, PlanOne(&it));
+        if (!more) break;
+        wave.push_back(std::move(it));
+      }
+      if (wave.empty()) return false;
+      std::vector<Output> outs(wave.size());
+      std::vector<Status> errors(wave.size());
+      auto work = [&](size_t t, size_t stride) {
+        for (size_t i = t; i < wave.size(); i += stride) {
+          errors[i] = Execute(wave[i], &workers_[t], &outs[i]);
+          if (!errors[i].ok()) return;
+        }
+      };
+      if (use_threads_ && wave.size() > 1) {
+        std::thread other(work, 1, 2);
+        work(0, 2);
+        other.join();
+      } else {
+        work(0, 1);
+      }
+      for (size_t i = 0; i < wave.size(); ++i) {
+        OCTAVO_RETURN_NOT_OK(errors[i]);
+        stats_->rows_scanned += outs[i].scanned;
+        stats_->rows_selected += static_cast<int64_t>(outs[i].rows.size());
+        if (outs[i].batch) ready_.push_back(std::move(outs[i]));
+      }
+    }
+  }
+
+  Result<bool> PlanOne(Item* item) {
     while (slice_ < slices_.size()) {
       const PartSlice& s = slices_[slice_];
       const PartEntry& part = entry_->parts[s.part];
@@ -181,6 +244,7 @@ class WhereScanner {
           OCTAVO_ASSIGN_OR_RETURN(auto lookup, LookupIndex(root_, table_path_, *entry_, part, index_field_,
                                                            *cond_.prune, *necessary_));
           if (lookup.stale) stats_->parts_index_stale++;
+          if (lookup.too_wide) stats_->parts_index_too_wide++;
           if (lookup.used) {
             use_index_ = true;
             stats_->parts_indexed++;
@@ -239,7 +303,8 @@ class WhereScanner {
           stats_->row_groups_skipped++;
           continue;
         }
-        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&cand_idx));
+        // Dense candidates: filtering the whole row group is cheaper than gathering them.
+        if (ib.length() * 4 <= keep) OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&cand_idx));
       }
       auto md = reader_->parquet_reader()->metadata();
       auto rg_md = md->RowGroup(g);
@@ -253,8 +318,33 @@ class WhereScanner {
       const bool whole = !possible.may_false && !cand_idx;
       if (whole) stats_->row_groups_matched++;
       for (int leaf : leaves_) stats_->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
+      item->part = s.part;
+      item->g = g;
+      item->skip = skip;
+      item->keep = keep;
+      item->base = base;
+      item->cand_idx = std::move(cand_idx);
+      item->whole = whole;
+      return true;
+    }
+    return false;
+  }
 
-      auto tr = reader_->ReadRowGroup(g, leaves_);
+  Status Execute(const Item& item, Worker* w, Output* out) const {
+    const PartEntry& part = entry_->parts[item.part];
+    const int g = item.g;
+    const int64_t skip = item.skip, keep = item.keep, base = item.base;
+    const bool whole = item.whole;
+    const std::shared_ptr<arrow::Array>& cand_idx = item.cand_idx;
+    if (w->part != item.part) {
+      w->reader.reset();
+      w->part = SIZE_MAX;
+      OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true));
+      OCTAVO_ASSIGN_OR_RETURN(w->leaves, LeafIndices(*w->reader, read_fields_));
+      w->part = item.part;
+    }
+    {
+      auto tr = w->reader->ReadRowGroup(g, w->leaves);
       if (!tr.ok())
         return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file,
                                   " cannot be decoded: ", tr.status().message());
@@ -281,7 +371,7 @@ class WhereScanner {
         local = std::static_pointer_cast<arrow::UInt64Array>(cand_idx);
         tested = rb->num_rows();
       }
-      stats_->rows_scanned += tested;
+      out->scanned = tested;
 
       arrow::Datum mask;
       if (whole) {
@@ -294,16 +384,16 @@ class WhereScanner {
       bool all = false;
       if (mask.is_scalar()) {
         const auto& sc = mask.scalar_as<arrow::BooleanScalar>();
-        if (!sc.is_valid || !sc.value) continue;
+        if (!sc.is_valid || !sc.value) return Status::OK();
         all = true;
       } else {
         OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}));
         idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
-        if (idx->length() == 0) continue;
+        if (idx->length() == 0) return Status::OK();
         all = idx->length() == tested;
       }
       const int64_t n = all ? tested : idx->length();
-      stats_->rows_selected += n;
+      std::vector<int64_t>* rows = &out->rows;
       rows->resize(static_cast<size_t>(n));
       for (int64_t k = 0; k < n; ++k) {
         const int64_t in_rb = all ? k : static_cast<int64_t>(idx->Value(k));
@@ -313,14 +403,13 @@ class WhereScanner {
       for (int p : out_positions_) out_cols.push_back(rb->column(p));
       auto projected = arrow::RecordBatch::Make(out_schema_, tested, out_cols);
       if (all) {
-        *batch = projected;
+        out->batch = projected;
       } else {
         OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(projected, idx));
-        *batch = taken.record_batch();
+        out->batch = taken.record_batch();
       }
-      return true;
     }
-    return false;
+    return Status::OK();
   }
 
  private:
@@ -347,6 +436,10 @@ class WhereScanner {
   std::vector<int64_t> candidates_;  // part-relative, ascending
   size_t cand_pos_ = 0;
   std::vector<int64_t> rg_part_start_;
+  static constexpr size_t kWave = 4;  // row groups decoded per round (two threads)
+  Worker workers_[2];
+  std::vector<Output> ready_;
+  size_t ready_pos_ = 0;
 };
 
 class WhereReader final : public arrow::RecordBatchReader {

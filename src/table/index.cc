@@ -24,6 +24,7 @@ namespace cp = arrow::compute;
 namespace {
 
 constexpr int64_t kIndexRowGroupRows = 16 * 1024;
+constexpr int64_t kMinRowsForWideCheck = 64 * 1024;
 constexpr const char* kMetaColumn = "octavo.index.column";
 constexpr const char* kMetaPart = "octavo.index.part";
 
@@ -246,6 +247,14 @@ Result<IndexLookup> LookupIndex(const std::string& root, const std::string& tabl
       out.bytes_read += rg->ColumnChunk(0)->total_compressed_size() + rg->ColumnChunk(1)->total_compressed_size();
     }
   }
+  // An index that cannot narrow the part much costs more than the scan it would replace:
+  // when the index row groups to read hold most of a large part, scan instead.
+  int64_t kept_rows = 0;
+  for (int g : keep) kept_rows += pmd->RowGroup(g)->num_rows();
+  if (part.num_rows >= kMinRowsForWideCheck && kept_rows * 2 > part.num_rows) {
+    out.too_wide = true;
+    return out;
+  }
   out.used = true;
   if (keep.empty()) return out;
   auto tr = reader->ReadRowGroups(keep);
@@ -279,7 +288,16 @@ Result<IndexLookup> LookupIndex(const std::string& root, const std::string& tabl
                                 " outside its part (", part.num_rows, " rows)", fix);
     out.rows.push_back(r);
   }
-  std::sort(out.rows.begin(), out.rows.end());
+  // Ascending row order: a sort when few, a bitmap pass when many.
+  if (static_cast<int64_t>(out.rows.size()) * 16 < part.num_rows) {
+    std::sort(out.rows.begin(), out.rows.end());
+  } else {
+    std::vector<uint8_t> mark(static_cast<size_t>(part.num_rows), 0);
+    for (int64_t r : out.rows) mark[static_cast<size_t>(r)] = 1;
+    out.rows.clear();
+    for (int64_t r = 0; r < part.num_rows; ++r)
+      if (mark[static_cast<size_t>(r)]) out.rows.push_back(r);
+  }
   return out;
 }
 

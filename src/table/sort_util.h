@@ -46,6 +46,7 @@ std::optional<arrow::compute::Expression> NecessaryCondition(const query::PruneN
 struct IndexLookup {
   bool used = false;          // the part has a valid index on the column
   bool stale = false;         // it has one, but written for another part / column
+  bool too_wide = false;      // it would select most of a large part: scanned instead
   std::vector<int64_t> rows;  // candidate rows (part-relative, ascending)
   int64_t bytes_read = 0;
 };

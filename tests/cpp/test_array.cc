@@ -438,3 +438,32 @@ TEST(Array, ImportZarrDirectoryBigEndianAndBadInput) {
   EXPECT_EQ(ListFiles(dir.Sub("b")), files);
   EXPECT_FALSE(b->GetNode("/x").ok());
 }
+
+TEST(Array, ReadsWithAndWithoutChunkCacheAgree) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  auto data = Iota(40 * 30 * 20);
+  ArrayOptions o;
+  o.chunks = {7, 8, 9};
+  o.shuffle = true;
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/a", {40, 30, 20}, "int32", o, data.data(), 4 * 24000));
+  const int64_t saved = ArrayChunkCacheSize();
+  std::vector<int32_t> sub(10 * 10 * 5);
+  for (int64_t cache : {int64_t(0), saved, int64_t(1) << 30}) {
+    SetArrayChunkCacheSize(cache);
+    for (int pass = 0; pass < 2; ++pass) {  // the second pass hits the cache when there is one
+      EXPECT_EQ(ReadAll<int32_t>(*a), data) << cache;
+      ASSERT_OK(a->Read({{35, 5, -3}, {2, 22, 2}, {1, 20, 4}}, sub.data(), 4 * 500));
+      size_t k = 0;
+      for (int i = 35; i > 5; i -= 3)
+        for (int j = 2; j < 22; j += 2)
+          for (int l = 1; l < 20; l += 4) EXPECT_EQ(sub[k++], i * 600 + j * 20 + l);
+    }
+  }
+  // A write makes new chunk files: cached old chunks are never served for the new commit.
+  std::vector<int32_t> minus(40 * 30 * 20, -1);
+  ASSERT_OK(a->Write({}, minus.data(), 4 * 24000));
+  EXPECT_EQ(ReadAll<int32_t>(*a), minus);
+  SetArrayChunkCacheSize(saved);
+  EXPECT_EQ(ArrayChunkCacheSize(), saved);
+}
