@@ -80,6 +80,8 @@ class Array {
   virtual const std::string& path() const = 0;
   virtual Result<ArrayInfo> Info() const = 0;
   virtual Result<std::vector<int64_t>> shape() const = 0;
+  // ArrayInfo::dtype, without the work of Info() (which sums the whole chunk index).
+  virtual Result<std::string> dtype() const = 0;
   // Every stored chunk of the array at this snapshot.
   virtual Result<std::vector<ArrayChunkRef>> ChunkRefs() const = 0;
 

@@ -230,7 +230,7 @@ class Array(Node):
     @property
     def dtype(self) -> np.dtype:
         if self._dtype is None:
-            self._dtype = np.dtype(self._native.info()["dtype"])
+            self._dtype = np.dtype(self._native.dtype())
         return self._dtype
 
     @property

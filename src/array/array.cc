@@ -38,11 +38,42 @@ struct ArrayState {
   std::string uid;
   Json zarr;
   ZarrArrayMeta meta;
-  std::map<std::string, ChunkFile> chunks;
+  std::map<std::string, ChunkFile> chunks;  // filled by LoadState(..., index = true)
+  const Json* chunk_index = nullptr;        // the manifest's "chunks" object (null: none)
   const NodeEntry* node = nullptr;
 };
 
-Result<ArrayState> LoadState(const Manifest& m, const std::string& path) {
+Result<ChunkFile> ParseChunkEntry(const Json& v, const std::string& key, const std::string& where) {
+  ChunkFile cf;
+  try {
+    cf.file = v.at("file").get<std::string>();
+    cf.size = v.at("size").get<int64_t>();
+  } catch (const std::exception& e) {
+    return Status::Corruption(where, ": chunk ", key, " entry is malformed: ", e.what());
+  }
+  if (cf.file.empty() || cf.file[0] == '/' || cf.file.find("..") != std::string::npos ||
+      cf.file.rfind(std::string(kDataDir) + "/", 0) != 0)
+    return Status::Corruption(where, ": chunk file name '", cf.file, "' escapes the bundle's data folder");
+  return cf;
+}
+
+// The stored chunk `key` of a state loaded with or without the full index; nullopt if
+// the chunk is not stored (reads as fill_value). The state's manifest must be alive.
+Result<std::optional<ChunkFile>> FindChunk(const ArrayState& st, const std::string& key, const std::string& where) {
+  if (!st.chunks.empty() || !st.chunk_index) {
+    auto it = st.chunks.find(key);
+    if (it == st.chunks.end()) return std::optional<ChunkFile>();
+    return std::optional<ChunkFile>(it->second);
+  }
+  auto it = st.chunk_index->find(key);
+  if (it == st.chunk_index->end()) return std::optional<ChunkFile>();
+  OCTAVO_ASSIGN_OR_RETURN(ChunkFile cf, ParseChunkEntry(*it, key, where));
+  return std::optional<ChunkFile>(std::move(cf));
+}
+
+// `index` = false skips parsing the chunk index (reads look chunks up one by one with
+// FindChunk): opening an array and its first small read stay O(1) in the chunk count.
+Result<ArrayState> LoadState(const Manifest& m, const std::string& path, bool index = true) {
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(m, path));
   if (n->kind != NodeKind::kArray)
     return Status::TypeError("'", path, "' is a ", NodeKindName(n->kind), ", not an array");
@@ -64,20 +95,12 @@ Result<ArrayState> LoadState(const Manifest& m, const std::string& path) {
   st.meta = std::move(*meta);
   if (p.contains("chunks")) {
     if (!p["chunks"].is_object()) return Status::Corruption(where, ": 'chunks' is not an object");
-    auto grid = st.meta.grid();
+    st.chunk_index = &p["chunks"];
+    if (!index) return st;
     for (const auto& [key, v] : p["chunks"].items()) {
       auto idx = ParseChunkKey(key, st.meta.ndim());
       if (!idx.ok()) return Status::Corruption(where, ": ", idx.status().message());
-      ChunkFile cf;
-      try {
-        cf.file = v.at("file").get<std::string>();
-        cf.size = v.at("size").get<int64_t>();
-      } catch (const std::exception& e) {
-        return Status::Corruption(where, ": chunk ", key, " entry is malformed: ", e.what());
-      }
-      if (cf.file.empty() || cf.file[0] == '/' || cf.file.find("..") != std::string::npos ||
-          cf.file.rfind(std::string(kDataDir) + "/", 0) != 0)
-        return Status::Corruption(where, ": chunk file name '", cf.file, "' escapes the bundle's data folder");
+      OCTAVO_ASSIGN_OR_RETURN(ChunkFile cf, ParseChunkEntry(v, key, where));
       st.chunks.emplace(key, std::move(cf));
     }
   }
@@ -525,8 +548,8 @@ class ArrayImpl final : public Array {
   const std::string& path() const override { return path_; }
 
   Result<ArrayInfo> Info() const override {
-    OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
-    const ArrayState& st = *state;
+    auto m = b_->snapshot();  // needs the full chunk index
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
     ArrayInfo i;
     i.path = path_;
     i.shape = st.meta.shape;
@@ -556,9 +579,14 @@ class ArrayImpl final : public Array {
     return st.meta.shape;
   }
 
-  Result<std::vector<ArrayChunkRef>> ChunkRefs() const override {
+  Result<std::string> dtype() const override {
     OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
-    const ArrayState& st = *state;
+    return state->meta.dtype;
+  }
+
+  Result<std::vector<ArrayChunkRef>> ChunkRefs() const override {
+    auto m = b_->snapshot();  // needs the full chunk index
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
     std::vector<ArrayChunkRef> out;
     for (const auto& [k, v] : st.chunks) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size});
     return out;
@@ -580,14 +608,15 @@ class ArrayImpl final : public Array {
     // The chunks to visit; each fills its own part of `out`, so they can be decoded in parallel.
     struct Task {
       std::string key;
-      const ChunkFile* file;  // null: not stored, reads as fill_value
+      std::optional<ChunkFile> file;  // none: not stored, reads as fill_value
       std::vector<const Seg*> segs;
       ChunkCache::Buf cached;  // a cache hit, found before decoding starts
     };
     std::vector<Task> tasks;
+    const std::string where = "array " + path_;
     OCTAVO_RETURN_NOT_OK(ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) {
-      Task t{ChunkKey(idx), nullptr, cur};
-      if (auto it = st.chunks.find(t.key); it != st.chunks.end()) t.file = &it->second;
+      Task t{ChunkKey(idx), std::nullopt, cur, nullptr};
+      OCTAVO_ASSIGN_OR_RETURN(t.file, FindChunk(st, t.key, where));
       tasks.push_back(std::move(t));
       return Status::OK();
     }));
@@ -756,7 +785,7 @@ class ArrayImpl final : public Array {
     auto m = b_->snapshot();
     std::lock_guard<std::mutex> g(state_mu_);
     if (state_ && state_manifest_ == m) return state_;
-    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
+    OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_, /*index=*/false));
     state_ = std::make_shared<const ArrayState>(std::move(st));
     state_manifest_ = m;  // keeps st.node valid
     return state_;
@@ -774,7 +803,7 @@ class ArrayImpl final : public Array {
 Result<std::shared_ptr<Array>> BundleImpl::OpenArray(const std::string& path) const {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, ResolvePath(path));
   auto m = snapshot();
-  OCTAVO_RETURN_NOT_OK(LoadState(*m, p).status());
+  OCTAVO_RETURN_NOT_OK(LoadState(*m, p, /*index=*/false).status());
   auto self = std::static_pointer_cast<BundleImpl>(std::const_pointer_cast<Bundle>(shared_from_this()));
   return std::shared_ptr<Array>(std::make_shared<ArrayImpl>(self, p));
 }

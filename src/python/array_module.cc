@@ -67,6 +67,7 @@ void BindArrays(nb::module_& m) {
       .def_prop_ro("path", &Array::path)
       .def("info", [](const Array& a) { return InfoToDict(Unwrap(a.Info())); })
       .def("shape", [](const Array& a) { return Unwrap(a.shape()); })
+      .def("dtype", [](const Array& a) { return Unwrap(a.dtype()); })
       .def("chunk_refs",
            [](const Array& a) {
              nb::list out;

@@ -8,6 +8,7 @@
 
 #include "fault_env.h"
 #include "test_util.h"
+#include "util/json_util.h"
 
 using namespace octavo;
 using namespace octavo::testing;
@@ -466,4 +467,50 @@ TEST(Array, ReadsWithAndWithoutChunkCacheAgree) {
   EXPECT_EQ(ReadAll<int32_t>(*a), minus);
   SetArrayChunkCacheSize(saved);
   EXPECT_EQ(ArrayChunkCacheSize(), saved);
+}
+
+TEST(Array, ForgedChunkEntriesAreCorruptionOnRead) {
+  // Reads look chunk entries up one by one (no index parse on open): a malformed or
+  // escaping entry must still be refused when a read reaches it, and Info() checks all.
+  TempDir dir;
+  const std::string root = dir.Sub("b");
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(root, OpenMode::kAppend));
+    ArrayOptions o;
+    o.chunks = {10};
+    auto data = Iota(30);
+    ASSERT_OK(b->CreateArray("/a", {30}, "int32", o, data.data(), 120).status());
+    ASSERT_OK(b->Close());
+  }
+  auto forge = [&](const std::function<void(Json&)>& edit) {
+    Json cur = Json::parse(ReadBytes(root + "/CURRENT"));
+    const std::string rel = cur.at("manifest").get<std::string>();
+    Json m = Json::parse(ReadBytes(root + "/" + rel));
+    edit(m["nodes"]["/a"]["payload"]["chunks"]);
+    const std::string text = m.dump(1);
+    WriteBytes(root + "/" + rel, text);
+    cur["size"] = text.size();
+    cur["crc32"] = Crc32(text);
+    WriteBytes(root + "/CURRENT", cur.dump() + "\n");
+  };
+  forge([](Json& chunks) { chunks["1"]["file"] = "../../../etc/passwd"; });
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(root));
+    ASSERT_OK_AND_ASSIGN(auto a, b->OpenArray("/a"));
+    std::vector<int32_t> out(10);
+    EXPECT_OK(a->Read({{0, 10, 1}}, out.data(), 40));
+    Status st = a->Read({{10, 20, 1}}, out.data(), 40);
+    EXPECT_EQ(st.code(), StatusCode::kCorruption);
+    EXPECT_NE(st.message().find("escapes"), std::string::npos) << st.message();
+    EXPECT_EQ(a->Info().status().code(), StatusCode::kCorruption);
+  }
+  forge([](Json& chunks) { chunks["2"] = Json{{"file", 7}}; });
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(root));
+    ASSERT_OK_AND_ASSIGN(auto a, b->OpenArray("/a"));
+    std::vector<int32_t> out(10);
+    Status st = a->Read({{20, 30, 1}}, out.data(), 40);
+    EXPECT_EQ(st.code(), StatusCode::kCorruption);
+    EXPECT_NE(st.message().find("chunk 2 entry is malformed"), std::string::npos) << st.message();
+  }
 }
