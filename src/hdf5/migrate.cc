@@ -31,14 +31,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSourceKey = "octavo.migrated_from";
-// Rows per Parquet row group: octavo's export default. Much larger groups (pyarrow's 1Mi)
-// make every column chunk a multi-MB buffer that the allocator maps and unmaps afresh, and
-// the kernel then spends most of the time zeroing pages (measured: 27 s of 32 s on a 2 GB file).
+// Rows per Parquet row group (octavo's export default): verification reads one row group at
+// a time, so this also bounds its memory.
 constexpr int64_t kRowGroupRows = 128 * 1024;
-// The Parquet writer and the verifying reader allocate and free a row group's buffers again
-// and again: from the system allocator (whose freed memory the CLI keeps, see mallopt in
-// RunMigrate) instead of Arrow's default mimalloc pool, which returns each freed segment to
-// the kernel and has every page faulted and zeroed afresh (2 GB file: 28 s -> 16 s).
+
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -102,7 +98,6 @@ Status WriteParquetAtomic(const std::shared_ptr<arrow::Table>& table, const std:
     auto sink = arrow::io::FileOutputStream::Open(tmp);
     if (!sink.ok()) return fail(sink.status().message());
     parquet::WriterProperties::Builder b;
-    b.memory_pool(arrow::system_memory_pool());
     b.compression(*codec);
     if (*codec == arrow::Compression::ZSTD) b.compression_level(1);
     // Dictionary encoding of measurements (floats) almost never pays and costs ~2x the
@@ -111,7 +106,7 @@ Status WriteParquetAtomic(const std::shared_ptr<arrow::Table>& table, const std:
       if (arrow::is_floating(f->type()->id())) b.disable_dictionary(f->name());
     auto props = b.build();
     auto aprops = parquet::ArrowWriterProperties::Builder().store_schema()->build();
-    arrow::Status st = parquet::arrow::WriteTable(*table, arrow::system_memory_pool(), *sink,
+    arrow::Status st = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *sink,
                                                   kRowGroupRows, props, aprops);
     if (st.ok()) st = (*sink)->Close();
     if (!st.ok()) return fail(st.message());
@@ -141,7 +136,7 @@ Status VerifyParquet(const std::string& out, const arrow::Table& expected) {
   try {
     auto in = arrow::io::ReadableFile::Open(out);
     if (!in.ok()) return FromArrow(in.status());
-    auto reader = parquet::arrow::OpenFile(*in, arrow::system_memory_pool());
+    auto reader = parquet::arrow::OpenFile(*in, arrow::default_memory_pool());
     if (!reader.ok()) return FromArrow(reader.status());
     auto& r = *reader;
     const auto md = r->parquet_reader()->metadata();
