@@ -1,5 +1,7 @@
 #include "hdf5/h5util.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <sstream>
 
@@ -278,6 +280,21 @@ Result<std::string> ReadVLArrayRow(hid_t loc, const std::string& name, const std
   std::string out(static_cast<const char*>(vl.p), vl.len);
   H5Dvlen_reclaim(mt.get(), msp.get(), H5P_DEFAULT, &vl);
   return out;
+}
+
+Result<Hid> OpenHdf5ReadOnly(const std::string& path) {
+  struct stat stt;
+  if (::stat(path.c_str(), &stt) != 0) return Status::NotFound("no such file: ", path);
+  htri_t is = H5Fis_hdf5(path.c_str());
+  if (is <= 0) {
+    std::string es = TakeErrorStack();
+    return Status::Corruption(path, " is not an HDF5 file (or is truncated/corrupt)", es.empty() ? "" : ": " + es);
+  }
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  Hid f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  if (!f.valid()) return Status::Corruption("cannot open HDF5 file ", path, " (truncated or corrupt?): ", TakeErrorStack());
+  return f;
 }
 
 }  // namespace octavo::hdf5

@@ -51,6 +51,9 @@ class Hid {
   Closer close_ = nullptr;
 };
 
+// Open an HDF5 file read-only; a missing, non-HDF5 or truncated file is a clear error.
+Result<Hid> OpenHdf5ReadOnly(const std::string& path);
+
 // Attributes ---------------------------------------------------------------------
 
 bool HasAttr(hid_t obj, const std::string& name);

@@ -1259,27 +1259,13 @@ Status WalkGroup(hid_t file, const std::string& path, std::vector<H5Object>* out
   return Status::OK();
 }
 
-Result<Hid> OpenFile(const std::string& path) {
-  struct stat stt;
-  if (::stat(path.c_str(), &stt) != 0) return Status::NotFound("no such file: ", path);
-  htri_t is = H5Fis_hdf5(path.c_str());
-  if (is <= 0) {
-    std::string es = TakeErrorStack();
-    return Status::Corruption(path, " is not an HDF5 file (or is truncated/corrupt)", es.empty() ? "" : ": " + es);
-  }
-  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-  Hid f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
-  if (!f.valid()) return Status::Corruption("cannot open HDF5 file ", path, " (truncated or corrupt?): ", TakeErrorStack());
-  return f;
-}
 
 }  // namespace
 
 Result<std::vector<H5Object>> ListObjects(const std::string& path) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
-  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenFile(path));
+  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
   std::vector<H5Object> out;
   Status st = WalkGroup(f.get(), "/", &out, 0);
   if (!st.ok()) return st.WithContext(path);
@@ -1289,7 +1275,7 @@ Result<std::vector<H5Object>> ListObjects(const std::string& path) {
 Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, const std::string& key_in) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
-  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenFile(path));
+  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
   std::string key = key_in;
   if (key.empty()) {
     std::vector<H5Object> objs;

@@ -1024,27 +1024,13 @@ class Importer {
   std::vector<Planned> plan_;
 };
 
-Result<Hid> OpenH5(const std::string& path) {
-  struct stat stt;
-  if (::stat(path.c_str(), &stt) != 0) return Status::NotFound("no such file: ", path);
-  htri_t is = H5Fis_hdf5(path.c_str());
-  if (is <= 0) {
-    std::string es = TakeErrorStack();
-    return Status::Corruption(path, " is not an HDF5 file (or is truncated/corrupt)", es.empty() ? "" : ": " + es);
-  }
-  Hid fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-  Hid f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
-  if (!f.valid()) return Status::Corruption("cannot open HDF5 file ", path, " (truncated or corrupt?): ", TakeErrorStack());
-  return f;
-}
 
 }  // namespace
 
 Result<ImportReport> InspectFile(const std::string& path) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
-  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenH5(path));
+  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
   Importer imp(path, f.get(), nullptr, "/", ImportOptions{});
   Status st = imp.Plan();
   if (!st.ok()) return st.WithContext(path);
@@ -1059,7 +1045,7 @@ Result<ImportReport> ImportFile(const std::string& path, Bundle& bundle, const s
   OCTAVO_ASSIGN_OR_RETURN(std::string dest, NormalizePath(dest_in.empty() ? "/" : dest_in));
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
-  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenH5(path));
+  OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
   Importer imp(path, f.get(), &bundle, dest, options);
   Status st = imp.Plan();
   if (!st.ok()) return st.WithContext(path);
