@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Runs the demo: generates sample data, writes a bundle, appends, reads back, prints the tree.
+# Runs the demos: examples/demo.py (sample data: a star catalogue, a DeepLabCut pose table,
+# a wide table written, appended and read back, the tree), then examples/pytables_tutorial.py
+# (the PyTables tutorial on octavo: groups, attributes, compressed arrays, soft link, file nodes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 PY=${PYTHON:-python3}
-exec $PY examples/demo.py "$@"
+$PY examples/demo.py "$@"
+echo
+echo "== examples/pytables_tutorial.py =="
+$PY examples/pytables_tutorial.py
