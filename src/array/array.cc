@@ -827,10 +827,7 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
   std::lock_guard<std::mutex> g(writer_mutex());
   OCTAVO_RETURN_NOT_OK(CheckWritable("create array " + p));
   {
-    auto m = snapshot();
-    if (auto it = m->nodes.find(p); it != m->nodes.end())
-      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
-                                   "; remove it first or choose another name");
+    OCTAVO_RETURN_NOT_OK(CheckPathFree(*snapshot(), p));
   }
   ArrayState st;
   st.uid = RandomHex(8);
@@ -938,10 +935,7 @@ Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string
   std::lock_guard<std::mutex> g(b->writer_mutex());
   OCTAVO_RETURN_NOT_OK(b->CheckWritable("import Zarr array " + p));
   {
-    auto m = b->snapshot();
-    if (auto it = m->nodes.find(p); it != m->nodes.end())
-      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
-                                   "; remove it first or choose another name");
+    OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p));
   }
   ArrayState st;
   st.uid = RandomHex(8);

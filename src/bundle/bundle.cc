@@ -26,6 +26,15 @@ const char* NodeKindName(NodeKind kind) {
   return "unknown";
 }
 
+Status PathTaken(const std::string& path, NodeKind kind, const std::string& fix) {
+  return Status::AlreadyExists("'", path, "' already exists as a ", NodeKindName(kind), "; ", fix);
+}
+
+Status CheckPathFree(const Manifest& m, const std::string& path, const std::string& fix) {
+  if (auto it = m.nodes.find(path); it != m.nodes.end()) return PathTaken(path, it->second.kind, fix);
+  return Status::OK();
+}
+
 Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& p) {
   auto it = m.nodes.find(p);
   if (it == m.nodes.end()) {
@@ -308,7 +317,7 @@ Status BundleImpl::CreateGroup(const std::string& path, bool create_parents) {
   return Commit("create group " + p, [&](Manifest& m) -> Status {
     if (auto it = m.nodes.find(p); it != m.nodes.end()) {
       if (it->second.kind == NodeKind::kGroup) return Status::AlreadyExists("group '", p, "' already exists");
-      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind));
+      return PathTaken(p, it->second.kind);
     }
     std::string now = NowIso8601();
     OCTAVO_RETURN_NOT_OK(EnsureParents(m, p, create_parents, now));

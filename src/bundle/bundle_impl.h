@@ -121,6 +121,12 @@ Status EnsureParentGroups(Manifest& m, const std::string& path, bool create_pare
 // Follow soft links at every component of a normalised path.
 Result<std::string> ResolveLinks(const Manifest& m, const std::string& path);
 
+// kAlreadyExists naming what holds `path` and what to do about it.
+inline constexpr const char* kPathTakenFix = "remove it first or choose another name";
+Status PathTaken(const std::string& path, NodeKind kind, const std::string& fix = kPathTakenFix);
+// OK if no node is at `path` in `m`, else PathTaken.
+Status CheckPathFree(const Manifest& m, const std::string& path, const std::string& fix = kPathTakenFix);
+
 // A node lookup with a clear error.
 Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& normalized_path);
 

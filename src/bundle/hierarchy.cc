@@ -83,8 +83,7 @@ Status BundleImpl::CreateSoftLink(const std::string& path, const std::string& ta
   if (!t.ok()) return t.status().WithContext("invalid link target");
   if (p == "/") return Status::Invalid("the root group cannot be a link");
   return Commit("create soft link " + p + " -> " + *t, [&](Manifest& m) -> Status {
-    if (auto it = m.nodes.find(p); it != m.nodes.end())
-      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind));
+    OCTAVO_RETURN_NOT_OK(CheckPathFree(m, p));
     std::string now = NowIso8601();
     OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
     NodeEntry n;
@@ -103,9 +102,7 @@ static Status RelocateSubtree(Manifest& m, const std::string& from, const std::s
   if (from == "/") return Status::Invalid("the root group cannot be moved or copied");
   if (to == from || IsDescendant(to, from))
     return Status::Invalid("cannot move or copy '", from, "' into itself ('", to, "')");
-  if (auto it = m.nodes.find(to); it != m.nodes.end())
-    return Status::AlreadyExists("'", to, "' already exists as a ", NodeKindName(it->second.kind),
-                                 "; remove it first or choose another name");
+  OCTAVO_RETURN_NOT_OK(CheckPathFree(m, to));
   std::string now = NowIso8601();
   OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, to, create_parents, now));
   std::vector<std::pair<std::string, NodeEntry>> moved;

@@ -72,6 +72,10 @@ Result<FileNodeInfo> InfoFromNode(const std::string& path, const NodeEntry& n) {
   return info;
 }
 
+std::string TakenFix(NodeKind kind) {
+  return kind == NodeKind::kFile ? "pass overwrite=True to replace it" : kPathTakenFix;
+}
+
 class FileWriterImpl final : public FileWriter {
  public:
   FileWriterImpl(std::shared_ptr<BundleImpl> b, std::string path, FileWriteOptions options, std::string tmp_rel,
@@ -176,9 +180,7 @@ class FileWriterImpl final : public FileWriter {
       std::string created = now;
       if (auto it = m.nodes.find(path_); it != m.nodes.end()) {
         if (!options_.overwrite || it->second.kind != NodeKind::kFile)
-          return Status::AlreadyExists("'", path_, "' already exists as a ", NodeKindName(it->second.kind),
-                                       it->second.kind == NodeKind::kFile ? "; pass overwrite=True to replace it"
-                                                                          : "; remove it first or choose another name");
+          return PathTaken(path_, it->second.kind, TakenFix(it->second.kind));
         created = it->second.created_at;
       }
       OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, path_, options_.create_parents, now));
@@ -270,9 +272,7 @@ Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string& pa
     // Fail early on a taken name (checked again at commit: another writer may race).
     auto m = snapshot();
     if (auto it = m->nodes.find(p); it != m->nodes.end() && !(options.overwrite && it->second.kind == NodeKind::kFile))
-      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
-                                   it->second.kind == NodeKind::kFile ? "; pass overwrite=True to replace it"
-                                                                      : "; remove it first or choose another name");
+      return PathTaken(p, it->second.kind, TakenFix(it->second.kind));
     Manifest probe = *m;
     OCTAVO_RETURN_NOT_OK(EnsureParentGroups(probe, p, options.create_parents, ""));
   }

@@ -42,10 +42,7 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   std::lock_guard<std::mutex> g(b->writer_mutex());
   OCTAVO_RETURN_NOT_OK(b->CheckWritable("create table " + p));
   {
-    auto m = b->snapshot();
-    if (auto it = m->nodes.find(p); it != m->nodes.end())
-      return Status::AlreadyExists("'", p, "' already exists as a ", NodeKindName(it->second.kind),
-                                   "; use append to add rows or remove it first");
+    OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p, "use append to add rows or remove it first"));
   }
   auto entry = std::make_shared<TableEntry>();
   entry->uid = RandomHex(8);
