@@ -639,10 +639,8 @@ class Bundle:
     def open_file(self, path: str, mode: str = "rb", encoding: str | None = None):
         """A readable, seekable file object ('rb', or 'r' for text) at this bundle's commit;
         mode 'ab' a writer that appends to the file node (committed when closed)."""
-        from .files import create_writer, open_reader
-        if mode in ("a", "ab"):
-            return create_writer(self._native, _abs(path), True, True, append=True)
-        return open_reader(self._native, _abs(path), mode, encoding)
+        from .files import open_node_file
+        return open_node_file(self._native, _abs(path), mode, encoding)
 
     def put_file(self, local: str | os.PathLike, path: str, *, overwrite: bool = False,
                  create_parents: bool = True) -> dict:

@@ -108,8 +108,11 @@ class _RawFileReader(io.RawIOBase):
         return self._pos
 
 
-def open_reader(native_bundle, path: str, mode: str = "rb", encoding: str | None = None,
-                buffer_size: int = 1 << 16):
+def open_node_file(native_bundle, path: str, mode: str = "rb", encoding: str | None = None,
+                   buffer_size: int = 1 << 16):
+    """'rb' / 'r': a buffered, seekable reader; 'ab': a writer appending to the node."""
+    if mode in ("a", "ab"):
+        return create_writer(native_bundle, path, True, True, append=True)
     if mode not in ("r", "rb", "rt"):
         raise InvalidArgumentError(f"open_file mode must be 'rb', 'r' or 'ab', not {mode!r} "
                                    "(use create_file to write a new file)")
@@ -146,9 +149,7 @@ class FileNode(Node):
         return self.info["digest"]
 
     def open(self, mode: str = "rb", encoding: str | None = None):
-        if mode in ("a", "ab"):
-            return create_writer(self._bundle._native, self._path, True, True, append=True)
-        return open_reader(self._bundle._native, self._path, mode, encoding)
+        return open_node_file(self._bundle._native, self._path, mode, encoding)
 
     # The node as a read-only binary file (opened on first use).
     def _file(self):

@@ -457,7 +457,8 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
   std::sort(names.begin(), names.end());
   std::vector<CommitInfo> out;
   for (const auto& n : names) {
-    if (n.size() != 17 || n.substr(12) != ".json") continue;
+    int64_t id = 0;
+    if (!ParseManifestFileName(n, &id) || id > snapshot()->commit) continue;  // newer: not this handle's history
     auto m = ReadManifestFile(std::string(kManifestDir) + "/" + n, -1, -1);
     if (!m.ok()) continue;  // an unfinished or damaged commit is not history
     CommitInfo c;

@@ -115,6 +115,8 @@ class BundleImpl final : public Bundle {
   std::atomic<int> active_file_writers_{0};
 };
 
+// Whether EnsureParentGroups would succeed, without changing `m`.
+Status CheckParentGroups(const Manifest& m, const std::string& path, bool create_parents);
 // Create missing parent groups of `path` in `m` (all must be groups).
 Status EnsureParentGroups(Manifest& m, const std::string& path, bool create_parents, const std::string& now);
 

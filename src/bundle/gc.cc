@@ -57,13 +57,6 @@ Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, s
   return Status::OK();
 }
 
-bool ParseManifestId(const std::string& name, int64_t* id) {
-  if (name.size() != 17 || name.substr(12) != ".json") return false;
-  for (int i = 0; i < 12; ++i)
-    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return false;
-  *id = std::stoll(name.substr(0, 12));
-  return true;
-}
 
 }  // namespace
 
@@ -82,7 +75,7 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   std::vector<std::pair<int64_t, std::string>> manifests;
   for (const auto& n : names) {
     int64_t id = 0;
-    if (ParseManifestId(n, &id)) manifests.emplace_back(id, n);
+    if (ParseManifestFileName(n, &id)) manifests.emplace_back(id, n);
   }
   std::sort(manifests.begin(), manifests.end());
   for (const auto& [id, n] : manifests)

@@ -8,7 +8,12 @@
 
 namespace octavo {
 
-Status EnsureParentGroups(Manifest& m, const std::string& path, bool create_parents, const std::string& now) {
+namespace {
+
+// The ancestors of `path` that do not exist yet (nearest first), once the nearest existing
+// one is known to be a group and creating the others is allowed.
+Result<std::vector<std::string>> MissingParentGroups(const Manifest& m, const std::string& path,
+                                                     bool create_parents) {
   std::string parent = ParentPath(path);
   std::vector<std::string> missing;
   while (!m.nodes.count(parent)) {
@@ -22,6 +27,17 @@ Status EnsureParentGroups(Manifest& m, const std::string& path, bool create_pare
   if (!missing.empty() && !create_parents)
     return Status::NotFound("cannot create '", path, "': parent group '", missing.back(),
                             "' does not exist (pass create_parents=True)");
+  return missing;
+}
+
+}  // namespace
+
+Status CheckParentGroups(const Manifest& m, const std::string& path, bool create_parents) {
+  return MissingParentGroups(m, path, create_parents).status();
+}
+
+Status EnsureParentGroups(Manifest& m, const std::string& path, bool create_parents, const std::string& now) {
+  OCTAVO_ASSIGN_OR_RETURN(auto missing, MissingParentGroups(m, path, create_parents));
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
     NodeEntry g;
     g.kind = NodeKind::kGroup;

@@ -138,11 +138,12 @@ int RunLog(const LogArgs& args, const GlobalOptions& g) {
 int RunSnapshot(const SnapshotArgs& args, const GlobalOptions& g) {
   Address a = ParseAddress(args.bundle);
   auto bundle = OpenBundle(a, OpenMode::kAppend);
-  Status st;
   if (args.remove) {
     Check(bundle->DeleteSnapshot(args.name), "bundle " + a.bundle);
-    if (!g.json) std::cout << "deleted snapshot " << args.name << "\n";
-    if (g.json) PrintJson(Json{{"deleted", args.name}});
+    if (g.json)
+      PrintJson(Json{{"deleted", args.name}});
+    else
+      std::cout << "deleted snapshot " << args.name << "\n";
     return kExitOK;
   }
   SnapshotInfo s = Unwrap(bundle->CreateSnapshot(args.name, args.message, args.commit, args.overwrite),

@@ -273,8 +273,7 @@ Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string& pa
     auto m = snapshot();
     if (auto it = m->nodes.find(p); it != m->nodes.end() && !(options.overwrite && it->second.kind == NodeKind::kFile))
       return PathTaken(p, it->second.kind, TakenFix(it->second.kind));
-    Manifest probe = *m;
-    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(probe, p, options.create_parents, ""));
+    OCTAVO_RETURN_NOT_OK(CheckParentGroups(*m, p, options.create_parents));
   }
   OCTAVO_RETURN_NOT_OK(env()->CreateDir(AbsPath(kFilesDir)));
   OCTAVO_RETURN_NOT_OK(env()->CreateDir(AbsPath(std::string(kFilesDir) + "/tmp")));

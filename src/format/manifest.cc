@@ -1,5 +1,7 @@
 #include "format/manifest.h"
 
+#include <cctype>
+
 #include <arrow/buffer.h>
 #include <arrow/io/memory.h>
 #include <arrow/ipc/reader.h>
@@ -36,6 +38,14 @@ std::string ManifestFileName(int64_t commit) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%s/%012lld.json", kManifestDir, static_cast<long long>(commit));
   return buf;
+}
+
+bool ParseManifestFileName(const std::string& name, int64_t* commit) {
+  if (name.size() != 17 || name.substr(12) != ".json") return false;
+  for (int i = 0; i < 12; ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return false;
+  *commit = std::stoll(name.substr(0, 12));
+  return true;
 }
 
 NodeKind NodeKindFromName(const std::string& name, bool* ok) {

@@ -88,5 +88,7 @@ inline constexpr const char* kManifestDir = "manifests";
 inline constexpr const char* kDataDir = "data";
 inline constexpr const char* kSnapshotDir = "snapshots";
 std::string ManifestFileName(int64_t commit);  // manifests/000000000042.json
+// The commit id of a file name in manifests/ ("000000000042.json"); false for anything else.
+bool ParseManifestFileName(const std::string& name, int64_t* commit);
 
 }  // namespace octavo
