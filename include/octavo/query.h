@@ -48,7 +48,9 @@ struct QueryStats {
   int64_t row_groups_skipped = 0;   // ruled out by statistics (of skipped parts, or their own)
   int64_t rows_scanned = 0;         // rows decoded and tested
   int64_t rows_selected = 0;
-  int64_t bytes_read = 0;           // compressed bytes of the column chunks (and index pages) decoded
+  int64_t bytes_read = 0;           // compressed bytes of the column chunks / pages (and index pages) decoded
+  int64_t pages_total = 0;          // data pages of the columns read only at matching rows (late materialisation)
+  int64_t pages_skipped = 0;        // of those, never decompressed because no matching row is in them
   int64_t row_groups_matched = 0;   // row groups whose statistics show every row matches (no filter run)
   int64_t parts_sorted = 0;         // parts of the sorted run (Repack sort_by) among parts_total
   int64_t parts_indexed = 0;        // parts answered through a secondary index

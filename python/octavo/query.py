@@ -52,7 +52,8 @@ class WhereResult:
 
     ``stats`` reports what the query skipped and read (complete once iteration ends):
     parts_total/parts_skipped, row_groups_total/row_groups_skipped, rows_scanned,
-    rows_selected, bytes_read, columns_read.
+    rows_selected, bytes_read, columns_read, pages_total/pages_skipped (data pages of the
+    columns read only at matching rows, and how many of them were never decompressed).
     """
 
     def __init__(self, table, condition: str, columns, start, stop, condvars, chunk_size: int,

@@ -103,6 +103,8 @@ Json StatsJson(const QueryStats& s) {
               {"rows_scanned", s.rows_scanned},
               {"rows_selected", s.rows_selected},
               {"bytes_read", s.bytes_read},
+              {"pages_total", s.pages_total},
+              {"pages_skipped", s.pages_skipped},
               {"columns_read", s.columns_read},
               {"parts_sorted", s.parts_sorted},
               {"parts_indexed", s.parts_indexed},
@@ -118,6 +120,8 @@ std::string StatsText(const QueryStats& s) {
                     ", selected: " + WithCommas(s.rows_selected) + "; read " + HumanSize(s.bytes_read) +
                     " of columns ";
   for (size_t i = 0; i < s.columns_read.size(); ++i) out += (i ? ", " : "") + s.columns_read[i];
+  if (s.pages_total > 0)
+    out += "; pages of late columns: " + WithCommas(s.pages_skipped) + " of " + WithCommas(s.pages_total) + " skipped";
   if (s.row_groups_matched > 0) out += "; " + WithCommas(s.row_groups_matched) + " row groups matched whole";
   if (s.parts_sorted > 0) out += "; " + WithCommas(s.parts_sorted) + " parts sorted";
   if (!s.index_column.empty())

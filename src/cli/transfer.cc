@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "table/parquet_io.h"
 #include "util/arrow_status.h"
 
 namespace octavo::cli {
@@ -350,24 +351,14 @@ int RunExport(const ExportArgs& args, const GlobalOptions& g) {
 
   if (f.format == Format::kParquet) {
     // The table's own layout (row groups, pages, dictionary limit), with the requested codec.
-    const TableOptions o = Unwrap(table->Info(), ctx).options;
-    std::string codec_name = Lower(args.compression) == "none" ? "uncompressed" : Lower(args.compression);
-    auto compression = arrow::util::Codec::GetCompressionType(codec_name);
-    if (!compression.ok())
-      UsageError("unknown --compression '" + args.compression + "' (zstd, snappy, gzip, lz4, brotli, none)");
-    parquet::WriterProperties::Builder b;
-    b.compression(*compression);
-    const bool has_level = *compression == arrow::Compression::ZSTD || *compression == arrow::Compression::GZIP ||
-                           *compression == arrow::Compression::BROTLI;
-    int level = args.compression_level;
-    if (level == 0 && Lower(o.compression) == codec_name) level = o.compression_level;
-    if (has_level && level > 0) b.compression_level(level);
-    b.max_row_group_length(o.row_group_size > 0 ? o.row_group_size : 128 * 1024);
-    if (o.data_page_size > 0) b.data_pagesize(o.data_page_size);
-    if (o.dictionary_page_limit > 0) b.dictionary_pagesize_limit(o.dictionary_page_limit);
-    if (!o.dictionary) b.disable_dictionary();
-    if (o.write_page_index) b.enable_write_page_index();
-    auto props = b.build();
+    TableOptions o = Unwrap(table->Info(), ctx).options;
+    const std::string codec = Lower(args.compression);
+    if (args.compression_level > 0 || codec != Lower(o.compression)) o.compression_level = args.compression_level;
+    o.compression = codec;
+    if (o.row_group_size <= 0) o.row_group_size = TableOptions{}.row_group_size;
+    auto props_r = ParquetWriterProperties(o);
+    if (!props_r.ok()) UsageError("--compression: " + props_r.status().message());
+    auto props = *props_r;
     auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->build();
     std::unique_ptr<parquet::arrow::FileWriter> writer;
     try {

@@ -159,6 +159,8 @@ nb::dict StatsToDict(const QueryStats& s) {
   d["rows_scanned"] = s.rows_scanned;
   d["rows_selected"] = s.rows_selected;
   d["bytes_read"] = s.bytes_read;
+  d["pages_total"] = s.pages_total;
+  d["pages_skipped"] = s.pages_skipped;
   d["columns_read"] = s.columns_read;
   d["row_groups_matched"] = s.row_groups_matched;
   d["parts_sorted"] = s.parts_sorted;

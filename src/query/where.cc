@@ -23,6 +23,7 @@
 #include "table/conform.h"
 #include "table/parquet_io.h"
 #include "table/rechunk.h"
+#include "table/row_gather.h"
 #include "table/row_range.h"
 #include "table/sort_util.h"
 #include "table/table_impl.h"
@@ -134,26 +135,28 @@ namespace {
 class WhereScanner {
  public:
   WhereScanner(std::string root, std::string table_path, std::shared_ptr<const TableEntry> entry,
-               std::vector<PartSlice> slices, query::CompiledCondition cond, std::vector<int> read_fields,
-               std::vector<int> out_positions, std::shared_ptr<arrow::Schema> out_schema, bool use_threads,
+               std::vector<PartSlice> slices, query::CompiledCondition cond, std::vector<int> out_fields,
+               std::shared_ptr<arrow::Schema> out_schema, bool use_threads,
                std::shared_ptr<QueryStats> stats, int index_field, std::optional<cp::Expression> necessary)
       : root_(std::move(root)), table_path_(std::move(table_path)), entry_(std::move(entry)),
-        slices_(std::move(slices)), cond_(std::move(cond)), read_fields_(std::move(read_fields)),
-        out_positions_(std::move(out_positions)), out_schema_(std::move(out_schema)), use_threads_(use_threads),
+        slices_(std::move(slices)), cond_(std::move(cond)), out_fields_(std::move(out_fields)),
+        out_schema_(std::move(out_schema)), use_threads_(use_threads),
         stats_(std::move(stats)), index_field_(index_field), necessary_(std::move(necessary)) {}
 
   Status Init() {
-    read_schema_ = arrow::schema([&] {
-      arrow::FieldVector fv;
-      for (int i : read_fields_) fv.push_back(entry_->schema->field(i));
-      return fv;
-    }());
-    auto bound = cond_.filter.Bind(*read_schema_);
+    cond_schema_ = ProjectSchema(*entry_->schema, cond_.columns);
+    auto bound = cond_.filter.Bind(*cond_schema_);
     if (!bound.ok()) return FromArrow(bound.status()).WithContext("condition " + cond_.text);
     filter_ = *bound;
+    std::set<int> out_set(out_fields_.begin(), out_fields_.end());
+    out_unique_.assign(out_set.begin(), out_set.end());
+    std::set_difference(out_unique_.begin(), out_unique_.end(), cond_.columns.begin(), cond_.columns.end(),
+                        std::back_inserter(late_fields_));
     stats_->parts_total = static_cast<int64_t>(slices_.size());
     for (const auto& s : slices_) stats_->row_groups_total += static_cast<int64_t>(s.row_groups.size());
-    for (int i : read_fields_) stats_->columns_read.push_back(entry_->schema->field(i)->name());
+    std::set<int> read(out_set);
+    read.insert(cond_.columns.begin(), cond_.columns.end());
+    for (int i : read) stats_->columns_read.push_back(entry_->schema->field(i)->name());
     bounds_.assign(entry_->schema->num_fields(), ColumnBounds{});
     const size_t sorted = entry_->SortedPrefix();
     for (const auto& s : slices_) stats_->parts_sorted += s.part < sorted ? 1 : 0;
@@ -173,12 +176,13 @@ class WhereScanner {
     std::shared_ptr<arrow::RecordBatch> batch;  // null: no row selected
     std::vector<int64_t> rows;
     int64_t scanned = 0;
+    int64_t bytes_read = 0, pages_total = 0, pages_skipped = 0;
   };
   // A decoding thread's own reader of the current part (FileReader is not shared across threads).
   struct Worker {
     size_t part = SIZE_MAX;
     std::unique_ptr<parquet::arrow::FileReader> reader;
-    std::vector<int> leaves;
+    std::vector<int> gather_leaf;  // per late column: its Parquet leaf if GatherRows can read it, else -1
   };
 
   // The selected rows of the next row group that has any: batch (projected) and table row
@@ -220,6 +224,9 @@ class WhereScanner {
         OCTAVO_RETURN_NOT_OK(errors[i]);
         stats_->rows_scanned += outs[i].scanned;
         stats_->rows_selected += static_cast<int64_t>(outs[i].rows.size());
+        stats_->bytes_read += outs[i].bytes_read;
+        stats_->pages_total += outs[i].pages_total;
+        stats_->pages_skipped += outs[i].pages_skipped;
         if (outs[i].batch) ready_.push_back(std::move(outs[i]));
       }
     }
@@ -262,7 +269,6 @@ class WhereScanner {
         rg_part_start_.assign(part.row_group_rows.size() + 1, 0);
         for (size_t g = 0; g < part.row_group_rows.size(); ++g)
           rg_part_start_[g + 1] = rg_part_start_[g] + part.row_group_rows[g];
-        OCTAVO_ASSIGN_OR_RETURN(leaves_, LeafIndices(*reader_, read_fields_));
         // One leaf per condition column (nested columns have no usable statistics).
         const auto& mf = reader_->manifest();
         cond_leaf_.assign(entry_->schema->num_fields(), -1);
@@ -317,7 +323,6 @@ class WhereScanner {
       // Statistics prove every row matches: no filter to run.
       const bool whole = !possible.may_false && !cand_idx;
       if (whole) stats_->row_groups_matched++;
-      for (int leaf : leaves_) stats_->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
       item->part = s.part;
       item->g = g;
       item->skip = skip;
@@ -330,85 +335,169 @@ class WhereScanner {
     return false;
   }
 
+  // The declared-type columns `fields` (ascending table field indices) of rows
+  // [skip, skip + keep) of row group g, decoded whole by parquet::arrow.
+  Result<std::vector<std::shared_ptr<arrow::Array>>> ReadWhole(Worker* w, const PartEntry& part, int g,
+                                                               const std::vector<int>& fields, int64_t skip,
+                                                               int64_t keep, Output* out) const {
+    std::vector<std::shared_ptr<arrow::Array>> cols;
+    if (fields.empty()) return cols;
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*w->reader, fields));
+    auto rg_md = w->reader->parquet_reader()->metadata()->RowGroup(g);
+    for (int leaf : leaves) out->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
+    auto tr = w->reader->ReadRowGroup(g, leaves);
+    if (!tr.ok())
+      return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file,
+                                " cannot be decoded: ", tr.status().message());
+    auto t = (*tr)->Slice(skip, keep);
+    for (size_t c = 0; c < fields.size(); ++c) {
+      const auto& field = entry_->schema->field(fields[c]);
+      OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(static_cast<int>(c)), field->type(),
+                                                           "table " + table_path_ + " column '" + field->name() + "'"));
+      if (col->num_chunks() == 1) {
+        cols.push_back(col->chunk(0));
+      } else {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto a, arrow::Concatenate(col->chunks()));
+        cols.push_back(a);
+      }
+    }
+    return cols;
+  }
+
+  // Late materialisation: the condition columns are decoded first; the other projected
+  // columns only when some row matched, and then (where the column allows) only the pages
+  // and values of the matching rows (GatherRows).
   Status Execute(const Item& item, Worker* w, Output* out) const {
     const PartEntry& part = entry_->parts[item.part];
     const int g = item.g;
     const int64_t skip = item.skip, keep = item.keep, base = item.base;
-    const bool whole = item.whole;
-    const std::shared_ptr<arrow::Array>& cand_idx = item.cand_idx;
     if (w->part != item.part) {
       w->reader.reset();
       w->part = SIZE_MAX;
       OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true));
-      OCTAVO_ASSIGN_OR_RETURN(w->leaves, LeafIndices(*w->reader, read_fields_));
+      // Which late columns can be gathered row by row (flat, same layout as parquet::arrow's).
+      const auto& mf = w->reader->manifest();
+      auto* file_schema = w->reader->parquet_reader()->metadata()->schema();
+      w->gather_leaf.assign(late_fields_.size(), -1);
+      for (size_t j = 0; j < late_fields_.size(); ++j) {
+        const int f = late_fields_[j];
+        if (f >= static_cast<int>(mf.schema_fields.size()) || !mf.schema_fields[f].is_leaf()) continue;
+        const auto& sf = mf.schema_fields[f];
+        if (sf.field->type()->Equals(*entry_->schema->field(f)->type()) &&
+            CanGatherRows(*file_schema->Column(sf.column_index), *sf.field->type()))
+          w->gather_leaf[j] = sf.column_index;
+      }
       w->part = item.part;
     }
-    {
-      auto tr = w->reader->ReadRowGroup(g, w->leaves);
-      if (!tr.ok())
-        return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file,
-                                  " cannot be decoded: ", tr.status().message());
-      auto t = (*tr)->Slice(skip, keep);
-      std::vector<std::shared_ptr<arrow::Array>> cols;
-      for (int c = 0; c < t->num_columns(); ++c) {
-        OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(c), read_schema_->field(c)->type(),
-                                                             "table " + table_path_ + " column '" +
-                                                                 read_schema_->field(c)->name() + "'"));
-        if (col->num_chunks() == 1) {
-          cols.push_back(col->chunk(0));
+    const std::shared_ptr<arrow::Array>& cand_idx = item.cand_idx;
+    std::vector<std::shared_ptr<arrow::Array>> out_cols(out_fields_.size());
+
+    // Rows that match every row statistics allow: no condition to evaluate.
+    if (item.whole) {
+      OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, out_unique_, skip, keep, out));
+      for (size_t j = 0; j < out_fields_.size(); ++j)
+        out_cols[j] = cols[std::lower_bound(out_unique_.begin(), out_unique_.end(), out_fields_[j]) - out_unique_.begin()];
+      out->scanned = keep;
+      out->rows.resize(static_cast<size_t>(keep));
+      std::iota(out->rows.begin(), out->rows.end(), base);
+      out->batch = arrow::RecordBatch::Make(out_schema_, keep, out_cols);
+      return Status::OK();
+    }
+
+    // 1. The condition columns, and the mask.
+    OCTAVO_ASSIGN_OR_RETURN(auto cond_cols, ReadWhole(w, part, g, cond_.columns, skip, keep, out));
+    auto rb = arrow::RecordBatch::Make(cond_schema_, keep, cond_cols);
+    // Index mode: only the candidate rows are tested; `local` maps them back.
+    std::shared_ptr<arrow::UInt64Array> local;
+    int64_t tested = keep;
+    if (cand_idx) {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(rb, cand_idx));
+      rb = taken.record_batch();
+      local = std::static_pointer_cast<arrow::UInt64Array>(cand_idx);
+      tested = rb->num_rows();
+    }
+    out->scanned = tested;
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*cond_schema_, rb));
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(filter_, exec));
+    std::shared_ptr<arrow::UInt64Array> idx;
+    bool all = false;
+    if (mask.is_scalar()) {
+      const auto& sc = mask.scalar_as<arrow::BooleanScalar>();
+      if (!sc.is_valid || !sc.value) return Status::OK();
+      all = true;
+    } else {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}));
+      idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
+      if (idx->length() == 0) return Status::OK();
+      all = idx->length() == tested;
+    }
+    const int64_t n = all ? tested : idx->length();
+    // Matching rows, counted from the row group's first row (ascending).
+    std::vector<int64_t> in_rg(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t p = all ? k : static_cast<int64_t>(idx->Value(k));
+      in_rg[k] = skip + (local ? static_cast<int64_t>(local->Value(p)) : p);
+    }
+    out->rows.resize(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) out->rows[k] = base + in_rg[k] - skip;
+
+    // 2. The projected columns at the matching rows.
+    std::shared_ptr<arrow::RecordBatch> cond_taken = rb;
+    if (!all && !cond_.columns.empty()) {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(rb, idx));
+      cond_taken = taken.record_batch();
+    }
+    std::vector<std::shared_ptr<arrow::Array>> late(late_fields_.size());
+    std::vector<int> whole_fields;  // late columns decoded whole, then taken from
+    std::vector<size_t> whole_pos;
+    const bool contiguous = all && !local;  // every row of [skip, skip + keep): nothing to gather
+    for (size_t j = 0; j < late_fields_.size(); ++j) {
+      const int leaf = w->gather_leaf[j];
+      if (contiguous || leaf < 0) {
+        whole_fields.push_back(late_fields_[j]);
+        whole_pos.push_back(j);
+        continue;
+      }
+      GatherStats gs;
+      auto* file = w->reader->parquet_reader();
+      auto got = GatherRows(file, g, leaf, entry_->schema->field(late_fields_[j])->type(), in_rg, &gs);
+      if (!got.ok())
+        return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file, " column '",
+                                  entry_->schema->field(late_fields_[j])->name(),
+                                  "' cannot be decoded: ", got.status().message());
+      late[j] = *got;
+      out->bytes_read += gs.bytes_read;
+      out->pages_total += gs.pages_total;
+      out->pages_skipped += gs.pages_skipped;
+    }
+    if (!whole_fields.empty()) {
+      OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, whole_fields, skip, keep, out));
+      std::shared_ptr<arrow::Array> take_idx;
+      if (!contiguous) {
+        arrow::UInt64Builder ib;
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Reserve(n));
+        for (int64_t r : in_rg) ib.UnsafeAppend(static_cast<uint64_t>(r - skip));
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&take_idx));
+      }
+      for (size_t c = 0; c < cols.size(); ++c) {
+        if (take_idx) {
+          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(cols[c], take_idx));
+          late[whole_pos[c]] = t.make_array();
         } else {
-          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto a, arrow::Concatenate(col->chunks()));
-          cols.push_back(a);
+          late[whole_pos[c]] = cols[c];
         }
       }
-      auto rb = arrow::RecordBatch::Make(read_schema_, keep, cols);
-      // Index mode: only the candidate rows are tested; `local` maps them back.
-      std::shared_ptr<arrow::UInt64Array> local;
-      int64_t tested = keep;
-      if (cand_idx) {
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(rb, cand_idx));
-        rb = taken.record_batch();
-        local = std::static_pointer_cast<arrow::UInt64Array>(cand_idx);
-        tested = rb->num_rows();
-      }
-      out->scanned = tested;
-
-      arrow::Datum mask;
-      if (whole) {
-        mask = arrow::Datum(std::make_shared<arrow::BooleanScalar>(true));
+    }
+    for (size_t j = 0; j < out_fields_.size(); ++j) {
+      const int f = out_fields_[j];
+      auto it = std::lower_bound(cond_.columns.begin(), cond_.columns.end(), f);
+      if (it != cond_.columns.end() && *it == f) {
+        out_cols[j] = cond_taken->column(static_cast<int>(it - cond_.columns.begin()));
       } else {
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*read_schema_, rb));
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(mask, cp::ExecuteScalarExpression(filter_, exec));
-      }
-      std::shared_ptr<arrow::UInt64Array> idx;
-      bool all = false;
-      if (mask.is_scalar()) {
-        const auto& sc = mask.scalar_as<arrow::BooleanScalar>();
-        if (!sc.is_valid || !sc.value) return Status::OK();
-        all = true;
-      } else {
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}));
-        idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
-        if (idx->length() == 0) return Status::OK();
-        all = idx->length() == tested;
-      }
-      const int64_t n = all ? tested : idx->length();
-      std::vector<int64_t>* rows = &out->rows;
-      rows->resize(static_cast<size_t>(n));
-      for (int64_t k = 0; k < n; ++k) {
-        const int64_t in_rb = all ? k : static_cast<int64_t>(idx->Value(k));
-        (*rows)[k] = base + (local ? static_cast<int64_t>(local->Value(in_rb)) : in_rb);
-      }
-      std::vector<std::shared_ptr<arrow::Array>> out_cols;
-      for (int p : out_positions_) out_cols.push_back(rb->column(p));
-      auto projected = arrow::RecordBatch::Make(out_schema_, tested, out_cols);
-      if (all) {
-        out->batch = projected;
-      } else {
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(projected, idx));
-        out->batch = taken.record_batch();
+        out_cols[j] = late[std::lower_bound(late_fields_.begin(), late_fields_.end(), f) - late_fields_.begin()];
       }
     }
+    out->batch = arrow::RecordBatch::Make(out_schema_, n, out_cols);
     return Status::OK();
   }
 
@@ -417,9 +506,10 @@ class WhereScanner {
   std::shared_ptr<const TableEntry> entry_;  // pins the snapshot
   std::vector<PartSlice> slices_;
   query::CompiledCondition cond_;
-  std::vector<int> read_fields_;     // table field indices decoded, ascending
-  std::vector<int> out_positions_;   // projection: positions within read_fields_
-  std::shared_ptr<arrow::Schema> out_schema_, read_schema_;
+  std::vector<int> out_fields_;   // projection: table field index per output column
+  std::vector<int> out_unique_;   // the projected fields, ascending, distinct
+  std::vector<int> late_fields_;  // projected fields that are not condition columns, ascending
+  std::shared_ptr<arrow::Schema> out_schema_, cond_schema_;
   bool use_threads_;
   std::shared_ptr<QueryStats> stats_;
   cp::Expression filter_;
@@ -429,7 +519,6 @@ class WhereScanner {
   size_t slice_ = 0, rg_ = 0;
   int64_t covered_ = 0, rg_first_row_ = 0;
   std::unique_ptr<parquet::arrow::FileReader> reader_;
-  std::vector<int> leaves_;
   int index_field_ = -1;
   std::optional<cp::Expression> necessary_;
   bool use_index_ = false;
@@ -487,13 +576,6 @@ Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const Wh
     OCTAVO_ASSIGN_OR_RETURN(out_fields, ResolveColumns(*e->schema, columns, t.path()));
   }
   OCTAVO_ASSIGN_OR_RETURN(auto cond, query::Compile(condition, *e->schema, options.condvars, t.path()));
-  std::set<int> read(cond.columns.begin(), cond.columns.end());
-  read.insert(out_fields.begin(), out_fields.end());
-  if (read.empty()) read.insert(0);  // a condition on no column (e.g. True) still needs the row count
-  std::vector<int> read_fields(read.begin(), read.end());
-  std::vector<int> positions;
-  for (int f : out_fields)
-    positions.push_back(static_cast<int>(std::lower_bound(read_fields.begin(), read_fields.end(), f) - read_fields.begin()));
   auto out_schema = ProjectSchema(*e->schema, out_fields);
   OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
   // The first indexed condition column that the condition restricts (==, IN, ranges).
@@ -513,7 +595,7 @@ Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const Wh
   Plan p;
   p.out_schema = out_schema;
   p.scanner = std::make_unique<WhereScanner>(t.root(), t.path(), e, std::move(slices), std::move(cond),
-                                             std::move(read_fields), std::move(positions), out_schema,
+                                             std::move(out_fields), out_schema,
                                              options.use_threads, std::move(stats), index_field, std::move(necessary));
   OCTAVO_RETURN_NOT_OK(p.scanner->Init());
   return p;

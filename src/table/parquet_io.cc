@@ -87,6 +87,32 @@ Result<arrow::Compression::type> CodecFromName(const std::string& name) {
   return Status::Invalid("unknown Parquet compression '", name, "'; use zstd, lz4, snappy, gzip, brotli or none");
 }
 
+}  // namespace
+
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options) {
+  OCTAVO_ASSIGN_OR_RETURN(auto codec, CodecFromName(options.compression));
+  parquet::WriterProperties::Builder b;
+  b.compression(codec);
+  if (codec != arrow::Compression::UNCOMPRESSED && options.compression_level > 0 &&
+      options.compression != "snappy" && options.compression.rfind("lz4", 0) != 0)
+    b.compression_level(options.compression_level);
+  b.max_row_group_length(options.row_group_size);
+  b.data_pagesize(options.data_page_size);
+  b.version(parquet::ParquetVersion::PARQUET_2_6);
+  if (!options.write_statistics) b.disable_statistics();
+  // Arrow 26 writes the page index unless told not to, so both branches are explicit.
+  if (options.write_page_index) {
+    b.enable_write_page_index();
+  } else {
+    b.disable_write_page_index();
+  }
+  if (!options.dictionary) b.disable_dictionary();
+  b.dictionary_pagesize_limit(options.dictionary_page_limit);
+  return b.build();
+}
+
+namespace {
+
 // Running min / max / null count for one column, as JSON values.
 struct ColumnStatsAcc {
   bool eligible = false;
@@ -177,26 +203,14 @@ class PartWriter {
   int64_t rows() const { return rows_; }
 
   Status Open() {
-    OCTAVO_ASSIGN_OR_RETURN(auto codec, CodecFromName(options_.compression));
+    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_));
     rel_ = std::string(kDataDir) + "/" + uid_ + "/" + RandomHex(12) + ".parquet";
     OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
     stream_ = std::make_shared<EnvOutputStream>(std::move(file));
-    parquet::WriterProperties::Builder b;
-    b.compression(codec);
-    if (codec != arrow::Compression::UNCOMPRESSED && options_.compression_level > 0 &&
-        options_.compression != "snappy" && options_.compression.rfind("lz4", 0) != 0)
-      b.compression_level(options_.compression_level);
-    b.max_row_group_length(options_.row_group_size);
-    b.data_pagesize(options_.data_page_size);
-    b.version(parquet::ParquetVersion::PARQUET_2_6);
-    if (!options_.write_statistics) b.disable_statistics();
-    if (options_.write_page_index) b.enable_write_page_index();
-    if (!options_.dictionary) b.disable_dictionary();
-    b.dictionary_pagesize_limit(options_.dictionary_page_limit);
     // use_threads: encode the columns of a row group in parallel (one part is written
     // at a time, so Arrow's warning about parallel writers sharing an executor does not apply).
     auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->set_use_threads(true)->build();
-    auto res = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_, b.build(),
+    auto res = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_, props,
                                                 arrow_props);
     if (!res.ok()) return FromArrow(res.status()).WithContext("cannot write Parquet part " + rel_);
     writer_ = std::move(*res);

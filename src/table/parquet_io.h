@@ -13,6 +13,9 @@ namespace arrow {
 class RecordBatchReader;
 class Schema;
 }  // namespace arrow
+namespace parquet {
+class WriterProperties;
+}
 namespace parquet::arrow {
 class FileReader;
 }
@@ -26,6 +29,10 @@ namespace octavo {
 Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, const std::string& uid,
                                           const std::shared_ptr<arrow::Schema>& schema,
                                           arrow::RecordBatchReader* data, const TableOptions& options);
+
+// The Parquet writer settings of a table's options (codec and level, row group and page
+// sizes, statistics, page index, dictionary). Unknown or unavailable codecs are kInvalid.
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options);
 
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.

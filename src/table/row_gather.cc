@@ -1,0 +1,299 @@
+#include "table/row_gather.h"
+
+#include <arrow/api.h>
+#include <parquet/column_reader.h>
+#include <parquet/exception.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
+#include <parquet/page_index.h>
+#include <parquet/schema.h>
+#include <parquet/types.h>
+
+#include <algorithm>
+
+#include "util/arrow_status.h"
+
+namespace octavo {
+namespace {
+
+bool SameUnit(parquet::LogicalType::TimeUnit::unit p, arrow::TimeUnit::type a) {
+  switch (p) {
+    case parquet::LogicalType::TimeUnit::MILLIS:
+      return a == arrow::TimeUnit::MILLI;
+    case parquet::LogicalType::TimeUnit::MICROS:
+      return a == arrow::TimeUnit::MICRO;
+    case parquet::LogicalType::TimeUnit::NANOS:
+      return a == arrow::TimeUnit::NANO;
+    default:
+      return false;
+  }
+}
+
+// Rows [first, end) of the row group, held by consecutive data pages that are all read.
+struct Run {
+  int64_t first = 0, end = 0;
+};
+
+constexpr int64_t kBatch = 64 * 1024;  // levels decoded per ReadBatch into the scratch
+
+template <typename Builder, typename T>
+struct BuilderSink {
+  Builder* builder;
+  Status status;
+  void Value(const T& v) { builder->UnsafeAppend(v); }
+  void Null() { builder->UnsafeAppendNull(); }
+};
+
+template <typename Builder>
+struct BinarySink {
+  Builder* builder;
+  Status status;
+  void Value(const parquet::ByteArray& v) {
+    auto st = builder->Append(v.ptr, static_cast<int64_t>(v.len));
+    if (!st.ok() && status.ok()) status = FromArrow(st);
+  }
+  void Null() { builder->UnsafeAppendNull(); }
+};
+
+// Decodes the runs batch by batch into thread-local scratch and hands the chosen rows to the
+// sink right away (byte-array values point into the current page, valid until the next read).
+template <typename DType, typename Sink>
+Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vector<Run>& runs,
+                   const std::vector<int64_t>& rows, Sink* sink) {
+  using T = typename DType::c_type;
+  auto* reader = static_cast<parquet::TypedColumnReader<DType>*>(base);
+  // Reused per thread (std::vector<bool> has no data(), hence plain arrays).
+  thread_local std::unique_ptr<T[]> values(new T[kBatch]);
+  thread_local std::unique_ptr<int16_t[]> defs(new int16_t[kBatch]);
+  size_t k = 0;
+  for (size_t ri = 0; ri < runs.size() && k < rows.size(); ++ri) {
+    const Run& run = runs[ri];
+    size_t k_end = k;
+    while (k_end < rows.size() && rows[k_end] < run.end) ++k_end;
+    if (k_end == k) continue;  // cannot happen: runs are built from pages holding chosen rows
+    const int64_t need_end = rows[k_end - 1] + 1;
+    int64_t pos = run.first;
+    while (pos < need_end) {
+      const int64_t want = std::min(need_end - pos, kBatch);
+      int64_t values_read = 0;
+      const int64_t levels =
+          reader->ReadBatch(want, max_def > 0 ? defs.get() : nullptr, nullptr, values.get(), &values_read);
+      if (levels <= 0) return Status::Corruption("column chunk holds fewer values than its row group's rows");
+      const int64_t end = pos + levels;
+      if (max_def == 0 || values_read == levels) {
+        for (; k < k_end && rows[k] < end; ++k) sink->Value(values[static_cast<size_t>(rows[k] - pos)]);
+      } else {
+        // Nulls take no value slot: the value of level i is values[number of defined levels before i].
+        int64_t level = 0, value = 0;
+        for (; k < k_end && rows[k] < end; ++k) {
+          const int64_t target = rows[k] - pos;
+          for (; level < target; ++level) value += defs[static_cast<size_t>(level)] == max_def;
+          if (defs[static_cast<size_t>(target)] == max_def) {
+            sink->Value(values[static_cast<size_t>(value)]);
+          } else {
+            sink->Null();
+          }
+        }
+      }
+      pos = end;
+    }
+    // The reader must stand at the end of this run when the next run's first page comes.
+    if (k < rows.size() && pos < run.end) {
+      const int64_t skipped = reader->Skip(run.end - pos);
+      if (skipped != run.end - pos)
+        return Status::Corruption("column chunk holds fewer values than its row group's rows");
+    }
+  }
+  if (k != rows.size()) return Status::Corruption("column chunk holds fewer values than its row group's rows");
+  return sink->status;
+}
+
+template <typename ArrowType, typename DType>
+Result<std::shared_ptr<arrow::Array>> GatherFixed(parquet::ColumnReader* col, int16_t max_def,
+                                                  const std::vector<Run>& runs, const std::vector<int64_t>& rows) {
+  typename arrow::TypeTraits<ArrowType>::BuilderType builder;
+  OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
+  using T = typename DType::c_type;
+  BuilderSink<decltype(builder), T> sink{&builder, Status::OK()};
+  OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col, max_def, runs, rows, &sink)));
+  std::shared_ptr<arrow::Array> out;
+  OCTAVO_RETURN_NOT_ARROW_OK(builder.Finish(&out));
+  return out;
+}
+
+template <typename Builder>
+Result<std::shared_ptr<arrow::Array>> GatherBinary(parquet::ColumnReader* col, int16_t max_def,
+                                                   const std::vector<Run>& runs, const std::vector<int64_t>& rows) {
+  Builder builder;
+  OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
+  BinarySink<Builder> sink{&builder, Status::OK()};
+  OCTAVO_RETURN_NOT_OK((GatherTyped<parquet::ByteArrayType>(col, max_def, runs, rows, &sink)));
+  std::shared_ptr<arrow::Array> out;
+  OCTAVO_RETURN_NOT_ARROW_OK(builder.Finish(&out));
+  return out;
+}
+
+// The page runs of the column chunk that hold chosen rows, from the offset index; a data page
+// filter makes the reader drop every other page before decompressing it.
+Result<std::vector<Run>> PlanRuns(parquet::ParquetFileReader* file, int row_group, int leaf, int64_t rg_rows,
+                                  const std::vector<int64_t>& rows, parquet::PageReader* pager, GatherStats* stats) {
+  std::shared_ptr<parquet::OffsetIndex> offsets;
+  if (auto pages = file->GetPageIndexReader()) {
+    if (auto rg = pages->RowGroup(row_group)) offsets = rg->GetOffsetIndex(leaf);
+  }
+  if (!offsets || offsets->page_locations().empty()) {
+    stats->pages_total += 1;
+    stats->bytes_read += file->metadata()->RowGroup(row_group)->ColumnChunk(leaf)->total_compressed_size();
+    return std::vector<Run>{Run{0, rg_rows}};
+  }
+  const auto& locs = offsets->page_locations();
+  auto keep = std::make_shared<std::vector<char>>(locs.size(), 0);
+  std::vector<Run> runs;
+  size_t k = 0;
+  for (size_t i = 0; i < locs.size(); ++i) {
+    const int64_t first = locs[i].first_row_index;
+    const int64_t end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+    if (first < 0 || end < first || end > rg_rows)
+      return Status::Corruption("offset index of column ", leaf, " in row group ", row_group, " is inconsistent");
+    while (k < rows.size() && rows[k] < first) ++k;
+    if (k < rows.size() && rows[k] < end) {
+      (*keep)[i] = 1;
+      stats->bytes_read += locs[i].compressed_page_size;
+      if (!runs.empty() && runs.back().end == first) {
+        runs.back().end = end;
+      } else {
+        runs.push_back(Run{first, end});
+      }
+    } else {
+      stats->pages_skipped++;
+    }
+  }
+  stats->pages_total += static_cast<int64_t>(locs.size());
+  auto next = std::make_shared<size_t>(0);
+  pager->set_data_page_filter([keep, next](const parquet::DataPageStats&) {
+    const size_t i = (*next)++;
+    return i < keep->size() && !(*keep)[i];
+  });
+  return runs;
+}
+
+}  // namespace
+
+bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataType& type) {
+  if (column.max_repetition_level() != 0) return false;
+  const auto& lt = column.logical_type();
+  const bool none = !lt || lt->is_none();
+  const bool integer = none || lt->is_int();
+  switch (column.physical_type()) {
+    case parquet::Type::BOOLEAN:
+      return type.id() == arrow::Type::BOOL;
+    case parquet::Type::INT32:
+      switch (type.id()) {
+        case arrow::Type::INT32:
+        case arrow::Type::UINT32:
+          return integer;
+        case arrow::Type::DATE32:
+          return lt && lt->is_date();
+        case arrow::Type::TIME32:
+          return lt && lt->is_time() &&
+                 SameUnit(static_cast<const parquet::TimeLogicalType&>(*lt).time_unit(),
+                          static_cast<const arrow::Time32Type&>(type).unit());
+        default:
+          return false;
+      }
+    case parquet::Type::INT64:
+      switch (type.id()) {
+        case arrow::Type::INT64:
+        case arrow::Type::UINT64:
+        case arrow::Type::DURATION:
+          return integer;
+        case arrow::Type::TIMESTAMP:
+          return lt && lt->is_timestamp() &&
+                 SameUnit(static_cast<const parquet::TimestampLogicalType&>(*lt).time_unit(),
+                          static_cast<const arrow::TimestampType&>(type).unit());
+        case arrow::Type::TIME64:
+          return lt && lt->is_time() &&
+                 SameUnit(static_cast<const parquet::TimeLogicalType&>(*lt).time_unit(),
+                          static_cast<const arrow::Time64Type&>(type).unit());
+        default:
+          return false;
+      }
+    case parquet::Type::FLOAT:
+      return type.id() == arrow::Type::FLOAT && none;
+    case parquet::Type::DOUBLE:
+      return type.id() == arrow::Type::DOUBLE && none;
+    case parquet::Type::BYTE_ARRAY:
+      if (lt && lt->is_decimal()) return false;
+      return type.id() == arrow::Type::STRING || type.id() == arrow::Type::BINARY ||
+             type.id() == arrow::Type::LARGE_STRING || type.id() == arrow::Type::LARGE_BINARY;
+    default:
+      return false;
+  }
+}
+
+Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* file, int row_group, int leaf,
+                                                 const std::shared_ptr<arrow::DataType>& type,
+                                                 const std::vector<int64_t>& rows, GatherStats* stats) {
+  try {
+    const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
+    if (!CanGatherRows(*descr, *type))
+      return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be gathered as ",
+                                    type->ToString());
+    auto rg = file->RowGroup(row_group);
+    const int64_t rg_rows = rg->metadata()->num_rows();
+    if (!rows.empty() && (rows.front() < 0 || rows.back() >= rg_rows))
+      return Status::IndexError("row ", rows.back(), " is outside row group ", row_group);
+    auto pager = rg->GetColumnPageReader(leaf);
+    OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(), stats));
+    auto col = parquet::ColumnReader::Make(descr, std::move(pager));
+    const int16_t max_def = descr->max_definition_level();
+    std::shared_ptr<arrow::Array> physical;
+    switch (descr->physical_type()) {
+      case parquet::Type::BOOLEAN: {
+        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::BooleanType, parquet::BooleanType>(col.get(), max_def,
+                                                                                                 runs, rows)));
+        break;
+      }
+      case parquet::Type::INT32: {
+        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::Int32Type, parquet::Int32Type>(col.get(), max_def,
+                                                                                             runs, rows)));
+        break;
+      }
+      case parquet::Type::INT64: {
+        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::Int64Type, parquet::Int64Type>(col.get(), max_def,
+                                                                                             runs, rows)));
+        break;
+      }
+      case parquet::Type::FLOAT: {
+        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::FloatType, parquet::FloatType>(col.get(), max_def,
+                                                                                             runs, rows)));
+        break;
+      }
+      case parquet::Type::DOUBLE: {
+        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::DoubleType, parquet::DoubleType>(col.get(), max_def,
+                                                                                               runs, rows)));
+        break;
+      }
+      case parquet::Type::BYTE_ARRAY: {
+        const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
+        if (large) {
+          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::LargeBinaryBuilder>(col.get(), max_def, runs, rows));
+        } else {
+          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::BinaryBuilder>(col.get(), max_def, runs, rows));
+        }
+        break;
+      }
+      default:
+        return Status::NotImplemented("unsupported physical type");
+    }
+    if (physical->type()->Equals(*type)) return physical;
+    // Same memory layout (int64 -> timestamp, binary -> string, ...): relabel, no copy.
+    auto data = physical->data()->Copy();
+    data->type = type;
+    return arrow::MakeArray(data);
+  } catch (const std::exception& e) {
+    return Status::Corruption("row group ", row_group, " column ", leaf, " cannot be decoded: ", e.what());
+  }
+}
+
+}  // namespace octavo

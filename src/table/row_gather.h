@@ -1,0 +1,44 @@
+// Late materialisation: reading only chosen rows of one Parquet column chunk.
+//
+// A conditional read decodes the condition columns first; the other columns are needed only
+// at the rows that matched. GatherRows decodes them page by page into reused scratch memory
+// and copies out just those rows, and it never decompresses a data page that holds none of
+// them (the page boundaries come from the Parquet offset index, written by default).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "octavo/status.h"
+
+namespace arrow {
+class Array;
+class DataType;
+}  // namespace arrow
+namespace parquet {
+class ColumnDescriptor;
+class ParquetFileReader;
+}  // namespace parquet
+
+namespace octavo {
+
+// Whether GatherRows can produce `type` (the Arrow type parquet::arrow reads this leaf as)
+// from the column's Parquet physical values as they are. Other columns (nested, decimal,
+// int8/int16, unit-converted timestamps, ...) are read whole and then taken from.
+bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataType& type);
+
+struct GatherStats {
+  int64_t pages_total = 0;    // data pages in the column chunks visited
+  int64_t pages_skipped = 0;  // of those, never decompressed: no chosen row in them
+  int64_t bytes_read = 0;     // compressed bytes of the data pages decompressed
+};
+
+// The values of leaf column `leaf` of row group `row_group` at `rows` (ascending, distinct,
+// counted from the row group's first row), as an array of `type`. `file` must not be used
+// by another thread meanwhile.
+Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* file, int row_group, int leaf,
+                                                 const std::shared_ptr<arrow::DataType>& type,
+                                                 const std::vector<int64_t>& rows, GatherStats* stats);
+
+}  // namespace octavo
