@@ -34,7 +34,9 @@ struct WhereOptions {
   int64_t start = 0;                 // only rows [start, stop) are considered (Python slice rules)
   int64_t stop = -1;                 // -1 = end of table
   CondVars condvars;                 // external values, by name
-  int64_t batch_size = 64 * 1024;    // rows per emitted batch (the last may be shorter)
+  // Rows per emitted batch (the last may be shorter). 0: batches as decoded, without the
+  // copy that exact sizes cost (small ones are still merged to about 64Ki rows).
+  int64_t batch_size = 64 * 1024;
   bool use_threads = true;
   bool use_index = true;             // false: ignore secondary indexes (scan with statistics only)
 };

@@ -59,7 +59,8 @@ class WhereResult:
     def __init__(self, table, condition: str, columns, start, stop, condvars, chunk_size: int,
                  return_type: str | None, use_index: bool = True):
         check_return_type(return_type)
-        if int(chunk_size) <= 0:
+        if int(chunk_size) < 0 or (chunk_size == 0 and return_type != "arrow"):
+            # 0 (internal, read_where): batches as decoded, no exact-size copy
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         st, sp = _range_args(table, start, stop)
         stream, self._stats = table._native.where(condition, _columns_arg(columns), st, sp,
@@ -119,7 +120,7 @@ def read_where(table, condition: str, columns=None, start=None, stop=None, condv
         df = read_coordinates(table, rows, columns, "pandas")
         df.index = pd.Index(rows, name=df.index.name)
         return df
-    result = WhereResult(table, condition, columns, start, stop, condvars, 1 << 16, "arrow", use_index)
+    result = WhereResult(table, condition, columns, start, stop, condvars, 0, "arrow", use_index)
     return from_arrow(result.read_arrow(), kind)
 
 

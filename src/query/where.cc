@@ -144,10 +144,28 @@ class WhereScanner {
         stats_(std::move(stats)), index_field_(index_field), necessary_(std::move(necessary)) {}
 
   Status Init() {
-    cond_schema_ = ProjectSchema(*entry_->schema, cond_.columns);
-    auto bound = cond_.filter.Bind(*cond_schema_);
-    if (!bound.ok()) return FromArrow(bound.status()).WithContext("condition " + cond_.text);
-    filter_ = *bound;
+    // The condition's top-level AND terms, cheapest first: each later term is evaluated (and
+    // its columns decoded) only at the rows every earlier one selected.
+    std::vector<cp::Expression> terms;
+    SplitConjunction(cond_.filter, &terms);
+    for (auto& t : terms) {
+      Conjunct c;
+      std::set<int> fields;
+      for (const auto& ref : cp::FieldsInExpression(t)) {
+        const int f = ref.name() ? entry_->schema->GetFieldIndex(*ref.name()) : -1;
+        if (f < 0) return Status::Invalid("condition ", cond_.text, " refers to an unknown column");
+        fields.insert(f);
+      }
+      c.fields.assign(fields.begin(), fields.end());
+      c.schema = ProjectSchema(*entry_->schema, c.fields);
+      auto bound = t.Bind(*c.schema);
+      if (!bound.ok()) return FromArrow(bound.status()).WithContext("condition " + cond_.text);
+      c.expr = *bound;
+      for (int f : c.fields) c.cost += DecodeCost(*entry_->schema->field(f)->type());
+      conjuncts_.push_back(std::move(c));
+    }
+    std::stable_sort(conjuncts_.begin(), conjuncts_.end(),
+                     [](const Conjunct& a, const Conjunct& b) { return a.cost < b.cost; });
     std::set<int> out_set(out_fields_.begin(), out_fields_.end());
     out_unique_.assign(out_set.begin(), out_set.end());
     std::set_difference(out_unique_.begin(), out_unique_.end(), cond_.columns.begin(), cond_.columns.end(),
@@ -162,6 +180,29 @@ class WhereScanner {
     for (const auto& s : slices_) stats_->parts_sorted += s.part < sorted ? 1 : 0;
     if (index_field_ >= 0) stats_->index_column = entry_->schema->field(index_field_)->name();
     return Status::OK();
+  }
+
+  struct Conjunct {
+    cp::Expression expr;  // bound to `schema`
+    std::vector<int> fields;  // table field indices it reads, ascending
+    std::shared_ptr<arrow::Schema> schema;
+    int cost = 0;
+  };
+
+  static void SplitConjunction(const cp::Expression& e, std::vector<cp::Expression>* out) {
+    const auto* call = e.call();
+    if (call && (call->function_name == "and_kleene" || call->function_name == "and")) {
+      for (const auto& a : call->arguments) SplitConjunction(a, out);
+      return;
+    }
+    out->push_back(e);
+  }
+
+  // Rough relative cost of decoding every row of a column: variable-width and nested
+  // columns build per-value offsets and copies, fixed-width ones are a memcpy.
+  static int DecodeCost(const arrow::DataType& t) {
+    if (arrow::is_fixed_width(t.id()) && t.id() != arrow::Type::DICTIONARY) return 1;
+    return 4;
   }
 
   // One row group to decode and filter (planned sequentially, executed in parallel).
@@ -182,7 +223,7 @@ class WhereScanner {
   struct Worker {
     size_t part = SIZE_MAX;
     std::unique_ptr<parquet::arrow::FileReader> reader;
-    std::vector<int> gather_leaf;  // per late column: its Parquet leaf if GatherRows can read it, else -1
+    std::vector<int> gather_leaf;  // per table field: its Parquet leaf if GatherRows can read it, else -1
   };
 
   // The selected rows of the next row group that has any: batch (projected) and table row
@@ -357,7 +398,7 @@ class WhereScanner {
       if (col->num_chunks() == 1) {
         cols.push_back(col->chunk(0));
       } else {
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto a, arrow::Concatenate(col->chunks()));
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto a, arrow::Concatenate(col->chunks(), QueryMemoryPool()));
         cols.push_back(a);
       }
     }
@@ -367,6 +408,38 @@ class WhereScanner {
   // Late materialisation: the condition columns are decoded first; the other projected
   // columns only when some row matched, and then (where the column allows) only the pages
   // and values of the matching rows (GatherRows).
+  // The values of `field` at `rows` (ascending, counted from the row group's first row):
+  // gathered page by page where the column allows, else decoded whole and taken from.
+  Result<std::shared_ptr<arrow::Array>> ReadAt(Worker* w, const PartEntry& part, int g, int field,
+                                               const std::vector<int64_t>& rows, int64_t skip, int64_t keep,
+                                               cp::ExecContext* ctx, Output* out) const {
+    const int leaf = w->gather_leaf[field];
+    if (leaf >= 0) {
+      GatherStats gs;
+      auto got = GatherRows(w->reader->parquet_reader(), g, leaf, entry_->schema->field(field)->type(), rows,
+                            QueryMemoryPool(), &gs);
+      if (!got.ok())
+        return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file, " column '",
+                                  entry_->schema->field(field)->name(), "' cannot be decoded: ", got.status().message());
+      out->bytes_read += gs.bytes_read;
+      out->pages_total += gs.pages_total;
+      out->pages_skipped += gs.pages_skipped;
+      return *got;
+    }
+    OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, {field}, skip, keep, out));
+    arrow::UInt64Builder ib(QueryMemoryPool());
+    OCTAVO_RETURN_NOT_ARROW_OK(ib.Reserve(static_cast<int64_t>(rows.size())));
+    for (int64_t r : rows) ib.UnsafeAppend(static_cast<uint64_t>(r - skip));
+    std::shared_ptr<arrow::Array> idx;
+    OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(cols[0], idx, cp::TakeOptions::Defaults(), ctx));
+    return t.make_array();
+  }
+
+  // Late materialisation: the cheapest AND term's columns are decoded first and the term
+  // evaluated; each further term's columns are then read only at the rows still selected,
+  // and so are the projected columns at the end -- page by page, skipping pages without
+  // any of those rows (GatherRows), where the column allows.
   Status Execute(const Item& item, Worker* w, Output* out) const {
     const PartEntry& part = entry_->parts[item.part];
     const int g = item.g;
@@ -374,23 +447,21 @@ class WhereScanner {
     if (w->part != item.part) {
       w->reader.reset();
       w->part = SIZE_MAX;
-      OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true));
-      // Which late columns can be gathered row by row (flat, same layout as parquet::arrow's).
+      OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true, QueryMemoryPool()));
+      // Which columns can be gathered row by row (flat, same layout as parquet::arrow's).
       const auto& mf = w->reader->manifest();
       auto* file_schema = w->reader->parquet_reader()->metadata()->schema();
-      w->gather_leaf.assign(late_fields_.size(), -1);
-      for (size_t j = 0; j < late_fields_.size(); ++j) {
-        const int f = late_fields_[j];
-        if (f >= static_cast<int>(mf.schema_fields.size()) || !mf.schema_fields[f].is_leaf()) continue;
+      w->gather_leaf.assign(entry_->schema->num_fields(), -1);
+      for (int f = 0; f < entry_->schema->num_fields() && f < static_cast<int>(mf.schema_fields.size()); ++f) {
         const auto& sf = mf.schema_fields[f];
-        if (sf.field->type()->Equals(*entry_->schema->field(f)->type()) &&
+        if (sf.is_leaf() && sf.field->type()->Equals(*entry_->schema->field(f)->type()) &&
             CanGatherRows(*file_schema->Column(sf.column_index), *sf.field->type()))
-          w->gather_leaf[j] = sf.column_index;
+          w->gather_leaf[f] = sf.column_index;
       }
       w->part = item.part;
     }
-    const std::shared_ptr<arrow::Array>& cand_idx = item.cand_idx;
     std::vector<std::shared_ptr<arrow::Array>> out_cols(out_fields_.size());
+    cp::ExecContext ctx(QueryMemoryPool());
 
     // Rows that match every row statistics allow: no condition to evaluate.
     if (item.whole) {
@@ -404,99 +475,85 @@ class WhereScanner {
       return Status::OK();
     }
 
-    // 1. The condition columns, and the mask.
-    OCTAVO_ASSIGN_OR_RETURN(auto cond_cols, ReadWhole(w, part, g, cond_.columns, skip, keep, out));
-    auto rb = arrow::RecordBatch::Make(cond_schema_, keep, cond_cols);
-    // Index mode: only the candidate rows are tested; `local` maps them back.
-    std::shared_ptr<arrow::UInt64Array> local;
-    int64_t tested = keep;
-    if (cand_idx) {
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(rb, cand_idx));
-      rb = taken.record_batch();
-      local = std::static_pointer_cast<arrow::UInt64Array>(cand_idx);
-      tested = rb->num_rows();
+    // `rows`: the rows still selected (counted from the row group's first row, ascending);
+    // `held`: the columns decoded so far, aligned with `rows`.
+    std::vector<int64_t> rows;
+    std::vector<std::shared_ptr<arrow::Array>> held(entry_->schema->num_fields());
+    bool contiguous = true;  // rows == [skip, skip + keep)
+    {
+      const Conjunct& first = conjuncts_.front();
+      OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, first.fields, skip, keep, out));
+      for (size_t c = 0; c < cols.size(); ++c) held[first.fields[c]] = cols[c];
+      if (item.cand_idx) {  // index mode: only the candidate rows are tested
+        const auto& local = static_cast<const arrow::UInt64Array&>(*item.cand_idx);
+        for (int64_t k = 0; k < local.length(); ++k) rows.push_back(skip + static_cast<int64_t>(local.Value(k)));
+        for (int f : first.fields) {
+          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(held[f], item.cand_idx, cp::TakeOptions::Defaults(), &ctx));
+          held[f] = t.make_array();
+        }
+        contiguous = false;
+      } else {
+        rows.resize(static_cast<size_t>(keep));
+        std::iota(rows.begin(), rows.end(), skip);
+      }
     }
-    out->scanned = tested;
-    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*cond_schema_, rb));
-    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(filter_, exec));
-    std::shared_ptr<arrow::UInt64Array> idx;
-    bool all = false;
-    if (mask.is_scalar()) {
-      const auto& sc = mask.scalar_as<arrow::BooleanScalar>();
-      if (!sc.is_valid || !sc.value) return Status::OK();
-      all = true;
-    } else {
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}));
-      idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
+    out->scanned = static_cast<int64_t>(rows.size());
+    for (size_t ci = 0; ci < conjuncts_.size(); ++ci) {
+      const Conjunct& c = conjuncts_[ci];
+      const int64_t n = static_cast<int64_t>(rows.size());
+      std::vector<std::shared_ptr<arrow::Array>> args;
+      for (int f : c.fields) {
+        if (!held[f]) {
+          if (contiguous) {
+            OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, {f}, skip, keep, out));
+            held[f] = cols[0];
+          } else {
+            OCTAVO_ASSIGN_OR_RETURN(held[f], ReadAt(w, part, g, f, rows, skip, keep, &ctx, out));
+          }
+        }
+        args.push_back(held[f]);
+      }
+      auto rb = arrow::RecordBatch::Make(c.schema, n, args);
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto exec, cp::MakeExecBatch(*c.schema, rb));
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto mask, cp::ExecuteScalarExpression(c.expr, exec, &ctx));
+      if (mask.is_scalar()) {
+        const auto& sc = mask.scalar_as<arrow::BooleanScalar>();
+        if (!sc.is_valid || !sc.value) return Status::OK();
+        continue;  // every row passes this term
+      }
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}, &ctx));
+      auto idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
       if (idx->length() == 0) return Status::OK();
-      all = idx->length() == tested;
+      if (idx->length() == n) continue;
+      std::vector<int64_t> kept(static_cast<size_t>(idx->length()));
+      for (int64_t k = 0; k < idx->length(); ++k) kept[k] = rows[idx->Value(k)];
+      rows = std::move(kept);
+      for (auto& h : held) {
+        if (!h) continue;
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(h, idx, cp::TakeOptions::Defaults(), &ctx));
+        h = t.make_array();
+      }
+      contiguous = false;
     }
-    const int64_t n = all ? tested : idx->length();
-    // Matching rows, counted from the row group's first row (ascending).
-    std::vector<int64_t> in_rg(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k) {
-      const int64_t p = all ? k : static_cast<int64_t>(idx->Value(k));
-      in_rg[k] = skip + (local ? static_cast<int64_t>(local->Value(p)) : p);
-    }
+    const int64_t n = static_cast<int64_t>(rows.size());
     out->rows.resize(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k) out->rows[k] = base + in_rg[k] - skip;
+    for (int64_t k = 0; k < n; ++k) out->rows[k] = base + rows[k] - skip;
 
-    // 2. The projected columns at the matching rows.
-    std::shared_ptr<arrow::RecordBatch> cond_taken = rb;
-    if (!all && !cond_.columns.empty()) {
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(rb, idx));
-      cond_taken = taken.record_batch();
-    }
-    std::vector<std::shared_ptr<arrow::Array>> late(late_fields_.size());
-    std::vector<int> whole_fields;  // late columns decoded whole, then taken from
-    std::vector<size_t> whole_pos;
-    const bool contiguous = all && !local;  // every row of [skip, skip + keep): nothing to gather
-    for (size_t j = 0; j < late_fields_.size(); ++j) {
-      const int leaf = w->gather_leaf[j];
-      if (contiguous || leaf < 0) {
-        whole_fields.push_back(late_fields_[j]);
-        whole_pos.push_back(j);
-        continue;
-      }
-      GatherStats gs;
-      auto* file = w->reader->parquet_reader();
-      auto got = GatherRows(file, g, leaf, entry_->schema->field(late_fields_[j])->type(), in_rg, &gs);
-      if (!got.ok())
-        return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file, " column '",
-                                  entry_->schema->field(late_fields_[j])->name(),
-                                  "' cannot be decoded: ", got.status().message());
-      late[j] = *got;
-      out->bytes_read += gs.bytes_read;
-      out->pages_total += gs.pages_total;
-      out->pages_skipped += gs.pages_skipped;
-    }
-    if (!whole_fields.empty()) {
-      OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, whole_fields, skip, keep, out));
-      std::shared_ptr<arrow::Array> take_idx;
-      if (!contiguous) {
-        arrow::UInt64Builder ib;
-        OCTAVO_RETURN_NOT_ARROW_OK(ib.Reserve(n));
-        for (int64_t r : in_rg) ib.UnsafeAppend(static_cast<uint64_t>(r - skip));
-        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&take_idx));
-      }
-      for (size_t c = 0; c < cols.size(); ++c) {
-        if (take_idx) {
-          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(cols[c], take_idx));
-          late[whole_pos[c]] = t.make_array();
-        } else {
-          late[whole_pos[c]] = cols[c];
+    // The projected columns at the selected rows.
+    if (contiguous) {  // every row of [skip, skip + keep) matched: decode the rest whole
+      std::vector<int> rest;
+      for (int f : late_fields_)
+        if (!held[f]) rest.push_back(f);
+      OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, rest, skip, keep, out));
+      for (size_t c = 0; c < rest.size(); ++c) held[rest[c]] = cols[c];
+    } else {
+      for (int f : late_fields_) {
+        if (!held[f]) {
+          OCTAVO_ASSIGN_OR_RETURN(held[f], ReadAt(w, part, g, f, rows, skip, keep, &ctx, out));
         }
       }
     }
-    for (size_t j = 0; j < out_fields_.size(); ++j) {
-      const int f = out_fields_[j];
-      auto it = std::lower_bound(cond_.columns.begin(), cond_.columns.end(), f);
-      if (it != cond_.columns.end() && *it == f) {
-        out_cols[j] = cond_taken->column(static_cast<int>(it - cond_.columns.begin()));
-      } else {
-        out_cols[j] = late[std::lower_bound(late_fields_.begin(), late_fields_.end(), f) - late_fields_.begin()];
-      }
-    }
+    for (size_t j = 0; j < out_fields_.size(); ++j) out_cols[j] = held[out_fields_[j]];
     out->batch = arrow::RecordBatch::Make(out_schema_, n, out_cols);
     return Status::OK();
   }
@@ -509,10 +566,10 @@ class WhereScanner {
   std::vector<int> out_fields_;   // projection: table field index per output column
   std::vector<int> out_unique_;   // the projected fields, ascending, distinct
   std::vector<int> late_fields_;  // projected fields that are not condition columns, ascending
-  std::shared_ptr<arrow::Schema> out_schema_, cond_schema_;
+  std::shared_ptr<arrow::Schema> out_schema_;
+  std::vector<Conjunct> conjuncts_;  // cheapest first
   bool use_threads_;
   std::shared_ptr<QueryStats> stats_;
-  cp::Expression filter_;
   std::vector<ColumnBounds> bounds_;
   std::vector<int> cond_leaf_;
 
@@ -606,7 +663,7 @@ Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const Wh
 Result<std::shared_ptr<arrow::RecordBatchReader>> TableImpl::Where(const std::string& condition,
                                                                    const WhereOptions& options,
                                                                    std::shared_ptr<const QueryStats>* stats) const {
-  if (options.batch_size <= 0) return Status::Invalid("batch size must be positive, got ", options.batch_size);
+  if (options.batch_size < 0) return Status::Invalid("batch size must not be negative, got ", options.batch_size);
   auto st = std::make_shared<QueryStats>();
   OCTAVO_ASSIGN_OR_RETURN(auto plan, MakePlan(*this, condition, options, options.columns, false, st));
   if (stats) *stats = st;

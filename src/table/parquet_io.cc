@@ -89,7 +89,8 @@ Result<arrow::Compression::type> CodecFromName(const std::string& name) {
 
 }  // namespace
 
-Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options) {
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
+    const TableOptions& options, const std::vector<std::string>& plain_columns) {
   OCTAVO_ASSIGN_OR_RETURN(auto codec, CodecFromName(options.compression));
   parquet::WriterProperties::Builder b;
   b.compression(codec);
@@ -107,6 +108,7 @@ Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const
     b.disable_write_page_index();
   }
   if (!options.dictionary) b.disable_dictionary();
+  for (const auto& c : plain_columns) b.disable_dictionary(c);
   b.dictionary_pagesize_limit(options.dictionary_page_limit);
   return b.build();
 }
@@ -193,6 +195,28 @@ Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr
   return Status::OK();
 }
 
+// Top-level flat columns whose values barely repeat in `sample` (more than half distinct).
+// Arrow would build a dictionary for them until its page limit and then fall back to plain
+// pages: that costs write time and adds two pages (dictionary + indices) per column chunk,
+// each decompressed separately on read, for no space saved.
+std::vector<std::string> HighCardinalityColumns(const arrow::RecordBatch& sample) {
+  std::vector<std::string> out;
+  const int64_t n = std::min<int64_t>(sample.num_rows(), 64 * 1024);
+  for (int i = 0; i < sample.num_columns(); ++i) {
+    const auto& type = *sample.schema()->field(i)->type();
+    if (!arrow::is_primitive(type.id()) && !arrow::is_base_binary_like(type.id())) continue;
+    if (type.id() == arrow::Type::BOOL) continue;
+    auto col = sample.column(i)->Slice(0, n);
+    const int64_t values = col->length() - col->null_count();
+    if (values < 1024) continue;  // too little evidence
+    auto distinct = arrow::compute::CallFunction("count_distinct", {col});
+    if (!distinct.ok()) continue;
+    const auto& sc = static_cast<const arrow::Int64Scalar&>(*distinct->scalar());
+    if (sc.is_valid && sc.value * 2 > values) out.push_back(sample.schema()->field(i)->name());
+  }
+  return out;
+}
+
 class PartWriter {
  public:
   PartWriter(Env* env, std::string root, std::string uid, std::shared_ptr<arrow::Schema> schema,
@@ -202,8 +226,11 @@ class PartWriter {
   bool open() const { return writer_ != nullptr; }
   int64_t rows() const { return rows_; }
 
-  Status Open() {
-    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_));
+  // `first`: the first rows to be written, to choose per-column encodings from.
+  Status Open(const arrow::RecordBatch& first) {
+    std::vector<std::string> plain;
+    if (options_.dictionary) plain = HighCardinalityColumns(first);
+    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_, plain));
     rel_ = std::string(kDataDir) + "/" + uid_ + "/" + RandomHex(12) + ".parquet";
     OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
     stream_ = std::make_shared<EnvOutputStream>(std::move(file));
@@ -289,9 +316,10 @@ Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, con
     if (!batch) break;
     int64_t offset = 0;
     while (offset < batch->num_rows()) {
-      if (!w.open()) OCTAVO_RETURN_NOT_OK(w.Open());
-      int64_t take = std::min(batch->num_rows() - offset, options.part_max_rows - w.rows());
+      const int64_t room = options.part_max_rows - (w.open() ? w.rows() : 0);
+      const int64_t take = std::min(batch->num_rows() - offset, room);
       auto piece = (offset == 0 && take == batch->num_rows()) ? batch : batch->Slice(offset, take);
+      if (!w.open()) OCTAVO_RETURN_NOT_OK(w.Open(*piece));
       OCTAVO_RETURN_NOT_OK(w.Write(piece));
       offset += take;
       if (w.rows() >= options.part_max_rows) {
@@ -313,7 +341,7 @@ Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, con
 
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
                                                              const PartEntry& part, bool use_threads,
-                                                             bool pre_buffer) {
+                                                             bool pre_buffer, arrow::MemoryPool* pool) {
   const std::string abs = root + "/" + part.file;
   auto where = [&](const std::string& msg) {
     return "table " + table_path + ": part file " + abs + " " + msg;
@@ -329,7 +357,8 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
     return Status::Corruption(where("is " + std::to_string(*size_res) + " bytes but the manifest recorded " +
                                     std::to_string(part.size_bytes) +
                                     " (truncated or overwritten); restore it or open an earlier commit"));
-  parquet::ReaderProperties props;
+  if (!pool) pool = arrow::default_memory_pool();
+  parquet::ReaderProperties props(pool);  // decompression buffers come from here
   parquet::ArrowReaderProperties aprops;
   aprops.set_use_threads(use_threads);
   aprops.set_pre_buffer(pre_buffer);
@@ -339,13 +368,15 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   } catch (const std::exception& e) {
     return Status::Corruption(where(std::string("is not a valid Parquet file: ") + e.what()));
   }
-  auto reader = parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pfr), aprops);
+  auto reader = parquet::arrow::FileReader::Make(pool, std::move(pfr), aprops);
   if (!reader.ok()) return Status::Corruption(where("cannot be read: " + reader.status().message()));
   if ((*reader)->parquet_reader()->metadata()->num_rows() != part.num_rows)
     return Status::Corruption(where("holds " + std::to_string((*reader)->parquet_reader()->metadata()->num_rows()) +
                                     " rows but the manifest recorded " + std::to_string(part.num_rows)));
   return std::move(*reader);
 }
+
+arrow::MemoryPool* QueryMemoryPool() { return arrow::system_memory_pool(); }
 
 Result<std::vector<int>> LeafIndices(const parquet::arrow::FileReader& reader, const std::vector<int>& fields) {
   const auto& manifest = reader.manifest();

@@ -10,6 +10,7 @@
 #include "octavo/options.h"
 
 namespace arrow {
+class MemoryPool;
 class RecordBatchReader;
 class Schema;
 }  // namespace arrow
@@ -31,14 +32,21 @@ Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, con
                                           arrow::RecordBatchReader* data, const TableOptions& options);
 
 // The Parquet writer settings of a table's options (codec and level, row group and page
-// sizes, statistics, page index, dictionary). Unknown or unavailable codecs are kInvalid.
-Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options);
+// sizes, statistics, page index, dictionary). `plain_columns` are written without a
+// dictionary whatever the options say. Unknown or unavailable codecs are kInvalid.
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
+    const TableOptions& options, const std::vector<std::string>& plain_columns = {});
 
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
                                                              const PartEntry& part, bool use_threads,
-                                                             bool pre_buffer);
+                                                             bool pre_buffer, arrow::MemoryPool* pool = nullptr);
+
+// The pool conditional reads decode into. Arrow's default (mimalloc) hands freed memory back
+// to the OS and faults it in again for the next row group; measured on a 50M-row where at
+// 50% selectivity that zeroing cost more than the decoding. The system allocator keeps it.
+arrow::MemoryPool* QueryMemoryPool();
 
 // Leaf column indices (Parquet numbering) of the given top-level fields.
 Result<std::vector<int>> LeafIndices(const parquet::arrow::FileReader& reader, const std::vector<int>& fields);

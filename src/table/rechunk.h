@@ -1,5 +1,7 @@
 // Re-chunking a stream of record batches into batches of exactly `batch_size` rows
 // (the last may be shorter), across row-group and part boundaries. Used by Scan and Where.
+// batch_size 0 keeps batches as they come and only merges small ones (to kCoalesceRows):
+// for callers that collect everything anyway, exact sizes would cost a copy of the data.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -19,13 +21,14 @@ class BatchRechunker {
     pending_rows_ += b->num_rows();
     pending_.push_back(std::move(b));
   }
-  bool full() const { return pending_rows_ >= batch_size_; }
+  static constexpr int64_t kCoalesceRows = 64 * 1024;
+  bool full() const { return pending_rows_ >= (batch_size_ > 0 ? batch_size_ : kCoalesceRows); }
   bool empty() const { return pending_rows_ == 0; }
 
   // The next min(batch_size, pending) rows; nullptr when nothing is pending.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Pop() {
     if (pending_rows_ == 0) return nullptr;
-    const int64_t want = std::min(batch_size_, pending_rows_);
+    const int64_t want = batch_size_ > 0 ? std::min(batch_size_, pending_rows_) : pending_rows_;
     std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
     int64_t got = 0;
     while (got < want) {

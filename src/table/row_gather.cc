@@ -110,8 +110,9 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
 
 template <typename ArrowType, typename DType>
 Result<std::shared_ptr<arrow::Array>> GatherFixed(parquet::ColumnReader* col, int16_t max_def,
-                                                  const std::vector<Run>& runs, const std::vector<int64_t>& rows) {
-  typename arrow::TypeTraits<ArrowType>::BuilderType builder;
+                                                  const std::vector<Run>& runs, const std::vector<int64_t>& rows,
+                                                  arrow::MemoryPool* pool) {
+  typename arrow::TypeTraits<ArrowType>::BuilderType builder(pool);
   OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
   using T = typename DType::c_type;
   BuilderSink<decltype(builder), T> sink{&builder, Status::OK()};
@@ -123,8 +124,9 @@ Result<std::shared_ptr<arrow::Array>> GatherFixed(parquet::ColumnReader* col, in
 
 template <typename Builder>
 Result<std::shared_ptr<arrow::Array>> GatherBinary(parquet::ColumnReader* col, int16_t max_def,
-                                                   const std::vector<Run>& runs, const std::vector<int64_t>& rows) {
-  Builder builder;
+                                                   const std::vector<Run>& runs, const std::vector<int64_t>& rows,
+                                                   arrow::MemoryPool* pool) {
+  Builder builder(pool);
   OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
   BinarySink<Builder> sink{&builder, Status::OK()};
   OCTAVO_RETURN_NOT_OK((GatherTyped<parquet::ByteArrayType>(col, max_def, runs, rows, &sink)));
@@ -233,7 +235,8 @@ bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataTyp
 
 Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                  const std::shared_ptr<arrow::DataType>& type,
-                                                 const std::vector<int64_t>& rows, GatherStats* stats) {
+                                                 const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
+                                                 GatherStats* stats) {
   try {
     const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
     if (!CanGatherRows(*descr, *type))
@@ -245,41 +248,41 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
       return Status::IndexError("row ", rows.back(), " is outside row group ", row_group);
     auto pager = rg->GetColumnPageReader(leaf);
     OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(), stats));
-    auto col = parquet::ColumnReader::Make(descr, std::move(pager));
+    auto col = parquet::ColumnReader::Make(descr, std::move(pager), pool);
     const int16_t max_def = descr->max_definition_level();
     std::shared_ptr<arrow::Array> physical;
     switch (descr->physical_type()) {
       case parquet::Type::BOOLEAN: {
         OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::BooleanType, parquet::BooleanType>(col.get(), max_def,
-                                                                                                 runs, rows)));
+                                                                                                 runs, rows, pool)));
         break;
       }
       case parquet::Type::INT32: {
         OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::Int32Type, parquet::Int32Type>(col.get(), max_def,
-                                                                                             runs, rows)));
+                                                                                             runs, rows, pool)));
         break;
       }
       case parquet::Type::INT64: {
         OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::Int64Type, parquet::Int64Type>(col.get(), max_def,
-                                                                                             runs, rows)));
+                                                                                             runs, rows, pool)));
         break;
       }
       case parquet::Type::FLOAT: {
         OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::FloatType, parquet::FloatType>(col.get(), max_def,
-                                                                                             runs, rows)));
+                                                                                             runs, rows, pool)));
         break;
       }
       case parquet::Type::DOUBLE: {
         OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::DoubleType, parquet::DoubleType>(col.get(), max_def,
-                                                                                               runs, rows)));
+                                                                                               runs, rows, pool)));
         break;
       }
       case parquet::Type::BYTE_ARRAY: {
         const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
         if (large) {
-          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::LargeBinaryBuilder>(col.get(), max_def, runs, rows));
+          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::LargeBinaryBuilder>(col.get(), max_def, runs, rows, pool));
         } else {
-          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::BinaryBuilder>(col.get(), max_def, runs, rows));
+          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::BinaryBuilder>(col.get(), max_def, runs, rows, pool));
         }
         break;
       }

@@ -15,6 +15,7 @@
 namespace arrow {
 class Array;
 class DataType;
+class MemoryPool;
 }  // namespace arrow
 namespace parquet {
 class ColumnDescriptor;
@@ -39,6 +40,7 @@ struct GatherStats {
 // by another thread meanwhile.
 Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                  const std::shared_ptr<arrow::DataType>& type,
-                                                 const std::vector<int64_t>& rows, GatherStats* stats);
+                                                 const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
+                                                 GatherStats* stats);
 
 }  // namespace octavo
