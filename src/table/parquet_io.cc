@@ -90,7 +90,8 @@ Result<arrow::Compression::type> CodecFromName(const std::string& name) {
 }  // namespace
 
 Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
-    const TableOptions& options, const std::vector<std::string>& plain_columns) {
+    const TableOptions& options, const std::vector<std::string>& plain_columns,
+    const std::vector<std::string>& delta_columns) {
   OCTAVO_ASSIGN_OR_RETURN(auto codec, CodecFromName(options.compression));
   parquet::WriterProperties::Builder b;
   b.compression(codec);
@@ -109,6 +110,10 @@ Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
   }
   if (!options.dictionary) b.disable_dictionary();
   for (const auto& c : plain_columns) b.disable_dictionary(c);
+  for (const auto& c : delta_columns) {
+    b.disable_dictionary(c);
+    b.encoding(c, parquet::Encoding::DELTA_BINARY_PACKED);
+  }
   b.dictionary_pagesize_limit(options.dictionary_page_limit);
   return b.build();
 }
@@ -195,12 +200,50 @@ Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr
   return Status::OK();
 }
 
-// Top-level flat columns whose values barely repeat in `sample` (more than half distinct).
-// Arrow would build a dictionary for them until its page limit and then fall back to plain
-// pages: that costs write time and adds two pages (dictionary + indices) per column chunk,
-// each decompressed separately on read, for no space saved.
-std::vector<std::string> HighCardinalityColumns(const arrow::RecordBatch& sample) {
-  std::vector<std::string> out;
+// Per-column encodings chosen from the first rows of a part (`sample`), for top-level flat
+// columns whose values barely repeat (more than half distinct):
+// - integer-like columns whose successive differences need several bits fewer than the
+//   values (ids, frame numbers, timestamps of a regular clock) -> DELTA_BINARY_PACKED;
+// - the rest -> plain. Arrow would otherwise build a dictionary until its page limit and
+//   then fall back to plain pages: write time and two extra pages (dictionary + indices)
+//   per column chunk, each decompressed separately on read, for no space saved.
+struct ColumnEncodings {
+  std::vector<std::string> plain, delta;
+};
+
+int BitsFor(double range) { return range < 1 ? 0 : static_cast<int>(std::ceil(std::log2(range + 1))); }
+
+bool DeltaPays(const std::shared_ptr<arrow::Array>& col) {
+  const auto id = col->type_id();
+  const bool integer_like = arrow::is_integer(id) || id == arrow::Type::DATE32 || id == arrow::Type::DATE64 ||
+                            id == arrow::Type::TIMESTAMP || id == arrow::Type::TIME32 ||
+                            id == arrow::Type::TIME64 || id == arrow::Type::DURATION;
+  if (!integer_like || col->null_count() > 0) return false;
+  // Parquet deltas are computed on the stored signed integers: view, then widen.
+  const int width = static_cast<const arrow::FixedWidthType&>(*col->type()).bit_width();
+  auto storage = col->View(width == 64 ? arrow::int64() : width == 32 ? arrow::int32()
+                           : width == 16 ? arrow::int16() : arrow::int8());
+  if (!storage.ok()) return false;
+  auto as_int = arrow::compute::Cast(*storage, arrow::int64());
+  if (!as_int.ok()) return false;
+  auto diff = arrow::compute::CallFunction("pairwise_diff", {*as_int});
+  if (!diff.ok()) return false;
+  auto mm_values = arrow::compute::MinMax(*as_int);
+  auto mm_diffs = arrow::compute::MinMax(*diff);
+  if (!mm_values.ok() || !mm_diffs.ok()) return false;
+  auto range = [](const arrow::Datum& mm) -> double {
+    const auto& st = mm.scalar_as<arrow::StructScalar>();
+    if (!st.value[0]->is_valid || !st.value[1]->is_valid) return -1;
+    return static_cast<double>(static_cast<const arrow::Int64Scalar&>(*st.value[1]).value) -
+           static_cast<double>(static_cast<const arrow::Int64Scalar&>(*st.value[0]).value);
+  };
+  const double values = range(*mm_values), diffs = range(*mm_diffs);
+  if (values < 0 || diffs < 0) return false;
+  return BitsFor(diffs) + 4 <= BitsFor(values);
+}
+
+ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample) {
+  ColumnEncodings out;
   const int64_t n = std::min<int64_t>(sample.num_rows(), 64 * 1024);
   for (int i = 0; i < sample.num_columns(); ++i) {
     const auto& type = *sample.schema()->field(i)->type();
@@ -212,7 +255,8 @@ std::vector<std::string> HighCardinalityColumns(const arrow::RecordBatch& sample
     auto distinct = arrow::compute::CallFunction("count_distinct", {col});
     if (!distinct.ok()) continue;
     const auto& sc = static_cast<const arrow::Int64Scalar&>(*distinct->scalar());
-    if (sc.is_valid && sc.value * 2 > values) out.push_back(sample.schema()->field(i)->name());
+    if (!sc.is_valid || sc.value * 2 <= values) continue;
+    (DeltaPays(col) ? out.delta : out.plain).push_back(sample.schema()->field(i)->name());
   }
   return out;
 }
@@ -228,9 +272,9 @@ class PartWriter {
 
   // `first`: the first rows to be written, to choose per-column encodings from.
   Status Open(const arrow::RecordBatch& first) {
-    std::vector<std::string> plain;
-    if (options_.dictionary) plain = HighCardinalityColumns(first);
-    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_, plain));
+    ColumnEncodings enc;
+    if (options_.dictionary) enc = ChooseEncodings(first);
+    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_, enc.plain, enc.delta));
     rel_ = std::string(kDataDir) + "/" + uid_ + "/" + RandomHex(12) + ".parquet";
     OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
     stream_ = std::make_shared<EnvOutputStream>(std::move(file));

@@ -33,9 +33,11 @@ Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, con
 
 // The Parquet writer settings of a table's options (codec and level, row group and page
 // sizes, statistics, page index, dictionary). `plain_columns` are written without a
-// dictionary whatever the options say. Unknown or unavailable codecs are kInvalid.
+// dictionary whatever the options say, `delta_columns` without one and DELTA_BINARY_PACKED.
+// Unknown or unavailable codecs are kInvalid.
 Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
-    const TableOptions& options, const std::vector<std::string>& plain_columns = {});
+    const TableOptions& options, const std::vector<std::string>& plain_columns = {},
+    const std::vector<std::string>& delta_columns = {});
 
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.

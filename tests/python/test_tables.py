@@ -268,3 +268,39 @@ def test_parquet_options_are_applied(bundle):
         bundle.create_table("/u", data=pa.table({"x": [1]}), compression="nope")
     with pytest.raises(octavo.InvalidArgumentError, match="unknown table option"):
         bundle.create_table("/v", data=pa.table({"x": [1]}), options={"bogus": 1})
+
+
+def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
+    """Sequences are delta-encoded, distinct values written plain, repeating ones with a
+    dictionary; every type reads back exactly (pyarrow sees the same values)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 50_000
+    rng = np.random.default_rng(3)
+    data = pa.table({
+        "frame": pa.array(np.arange(n, dtype=np.int64) * 3 + 7),
+        "ts": pa.array(1_700_000_000_000 + np.arange(n) * 40, type=pa.timestamp("ms")),
+        "day": pa.array(np.arange(n, dtype=np.int32), type=pa.date32()),
+        "small": pa.array((np.arange(n) % 30_000).astype(np.int16)),
+        "big_u": pa.array(np.arange(n, dtype=np.uint64) + np.uint64(2**63)),
+        "noise": pa.array(rng.integers(-2**62, 2**62, n)),
+        "x": pa.array(rng.random(n)),
+        "label": pa.array(np.array(["a", "b", "c"])[rng.integers(0, 3, n)]),
+        "gappy": pa.array(np.arange(n, dtype=np.int64), mask=np.arange(n) % 11 == 0),
+    })
+    with octavo.open(str(tmp_path / "enc.octavo"), "w") as b:
+        b.create_table("/t", data=data)
+        t = b.table("/t")
+        assert t.read(return_type="arrow").equals(data)
+        (path,) = t.part_paths
+    pf = pq.ParquetFile(path)
+    assert pf.read().select(data.schema.names).equals(data.cast(pf.schema_arrow))
+    enc = {pf.metadata.row_group(0).column(i).path_in_schema: pf.metadata.row_group(0).column(i).encodings
+           for i in range(pf.metadata.num_columns)}
+    for seq in ("frame", "ts", "day", "big_u"):
+        assert "DELTA_BINARY_PACKED" in enc[seq], (seq, enc[seq])
+    for distinct in ("noise", "x"):
+        assert "PLAIN" in enc[distinct] and "RLE_DICTIONARY" not in enc[distinct], (distinct, enc[distinct])
+    assert "RLE_DICTIONARY" in enc["label"]
