@@ -89,9 +89,8 @@ Result<arrow::Compression::type> CodecFromName(const std::string& name) {
 
 }  // namespace
 
-Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
-    const TableOptions& options, const std::vector<std::string>& plain_columns,
-    const std::vector<std::string>& delta_columns) {
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options,
+                                                                           const ColumnEncodings& columns) {
   OCTAVO_ASSIGN_OR_RETURN(auto codec, CodecFromName(options.compression));
   parquet::WriterProperties::Builder b;
   b.compression(codec);
@@ -109,10 +108,14 @@ Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
     b.disable_write_page_index();
   }
   if (!options.dictionary) b.disable_dictionary();
-  for (const auto& c : plain_columns) b.disable_dictionary(c);
-  for (const auto& c : delta_columns) {
+  for (const auto& c : columns.plain) b.disable_dictionary(c);
+  for (const auto& c : columns.delta) {
     b.disable_dictionary(c);
     b.encoding(c, parquet::Encoding::DELTA_BINARY_PACKED);
+  }
+  for (const auto& c : columns.uncompressed) {
+    b.compression(c, arrow::Compression::UNCOMPRESSED);
+    b.compression_level(c, arrow::util::kUseDefaultCompressionLevel);  // a level is an error without a codec
   }
   b.dictionary_pagesize_limit(options.dictionary_page_limit);
   return b.build();
@@ -203,13 +206,14 @@ Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr
 // Per-column encodings chosen from the first rows of a part (`sample`), for top-level flat
 // columns whose values barely repeat (more than half distinct):
 // - integer-like columns whose successive differences need several bits fewer than the
-//   values (ids, frame numbers, timestamps of a regular clock) -> DELTA_BINARY_PACKED;
-// - the rest -> plain. Arrow would otherwise build a dictionary until its page limit and
-//   then fall back to plain pages: write time and two extra pages (dictionary + indices)
-//   per column chunk, each decompressed separately on read, for no space saved.
-struct ColumnEncodings {
-  std::vector<std::string> plain, delta;
-};
+//   values (ids, frame numbers, timestamps of a regular clock) -> DELTA_BINARY_PACKED,
+//   stored uncompressed (the packed deltas are what is left after the redundancy);
+// - the rest -> plain, and uncompressed when the codec shrinks a sample of the values by
+//   less than 10% (measurement noise, random floats): decompressing costs CPU on every read
+//   for no space saved.
+// Arrow would otherwise build a dictionary until its page limit and then fall back to
+// plain pages: write time and two extra pages (dictionary + indices) per column chunk,
+// each decompressed separately on read.
 
 int BitsFor(double range) { return range < 1 ? 0 : static_cast<int>(std::ceil(std::log2(range + 1))); }
 
@@ -242,8 +246,27 @@ bool DeltaPays(const std::shared_ptr<arrow::Array>& col) {
   return BitsFor(diffs) + 4 <= BitsFor(values);
 }
 
-ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample) {
+bool Incompressible(const arrow::Array& col, arrow::util::Codec* codec) {
+  if (!codec || !arrow::is_fixed_width(col.type_id()) || col.type_id() == arrow::Type::BOOL) return false;
+  const auto& data = *col.data();
+  if (data.buffers.size() < 2 || !data.buffers[1]) return false;
+  const int64_t width = static_cast<const arrow::FixedWidthType&>(*col.type()).bit_width() / 8;
+  const int64_t len = std::min<int64_t>(col.length(), 64 * 1024) * width;
+  const uint8_t* bytes = data.buffers[1]->data() + data.offset * width;
+  std::vector<uint8_t> out(static_cast<size_t>(codec->MaxCompressedLen(len, bytes)));
+  auto n = codec->Compress(len, bytes, static_cast<int64_t>(out.size()), out.data());
+  return n.ok() && *n * 10 > len * 9;
+}
+
+ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOptions& options) {
   ColumnEncodings out;
+  std::unique_ptr<arrow::util::Codec> codec;
+  if (auto c = CodecFromName(options.compression); c.ok() && *c != arrow::Compression::UNCOMPRESSED) {
+    auto made = options.compression_level > 0 && *c != arrow::Compression::SNAPPY && *c != arrow::Compression::LZ4
+                    ? arrow::util::Codec::Create(*c, options.compression_level)
+                    : arrow::util::Codec::Create(*c);
+    if (made.ok()) codec = std::move(*made);
+  }
   const int64_t n = std::min<int64_t>(sample.num_rows(), 64 * 1024);
   for (int i = 0; i < sample.num_columns(); ++i) {
     const auto& type = *sample.schema()->field(i)->type();
@@ -256,7 +279,14 @@ ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample) {
     if (!distinct.ok()) continue;
     const auto& sc = static_cast<const arrow::Int64Scalar&>(*distinct->scalar());
     if (!sc.is_valid || sc.value * 2 <= values) continue;
-    (DeltaPays(col) ? out.delta : out.plain).push_back(sample.schema()->field(i)->name());
+    const std::string& name = sample.schema()->field(i)->name();
+    if (DeltaPays(col)) {
+      out.delta.push_back(name);
+      out.uncompressed.push_back(name);
+    } else {
+      out.plain.push_back(name);
+      if (Incompressible(*col, codec.get())) out.uncompressed.push_back(name);
+    }
   }
   return out;
 }
@@ -272,9 +302,7 @@ class PartWriter {
 
   // `first`: the first rows to be written, to choose per-column encodings from.
   Status Open(const arrow::RecordBatch& first) {
-    ColumnEncodings enc;
-    if (options_.dictionary) enc = ChooseEncodings(first);
-    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_, enc.plain, enc.delta));
+    OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_, ChooseEncodings(first, options_)));
     rel_ = std::string(kDataDir) + "/" + uid_ + "/" + RandomHex(12) + ".parquet";
     OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
     stream_ = std::make_shared<EnvOutputStream>(std::move(file));

@@ -31,13 +31,19 @@ Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, con
                                           const std::shared_ptr<arrow::Schema>& schema,
                                           arrow::RecordBatchReader* data, const TableOptions& options);
 
+// Per-column choices that override a table's options for one part file (top-level column
+// names), made from the part's first rows by the part writer.
+struct ColumnEncodings {
+  std::vector<std::string> plain;         // no dictionary: values barely repeat
+  std::vector<std::string> delta;         // DELTA_BINARY_PACKED, no dictionary: sequences
+  std::vector<std::string> uncompressed;  // the codec would not shrink them (noise, packed deltas)
+};
+
 // The Parquet writer settings of a table's options (codec and level, row group and page
-// sizes, statistics, page index, dictionary). `plain_columns` are written without a
-// dictionary whatever the options say, `delta_columns` without one and DELTA_BINARY_PACKED.
+// sizes, statistics, page index, dictionary), with `columns`' overrides.
 // Unknown or unavailable codecs are kInvalid.
-Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(
-    const TableOptions& options, const std::vector<std::string>& plain_columns = {},
-    const std::vector<std::string>& delta_columns = {});
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options,
+                                                                           const ColumnEncodings& columns = {});
 
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.

@@ -258,7 +258,9 @@ def test_table_info_from_manifest_only(bundle):
 def test_parquet_options_are_applied(bundle):
     import pyarrow.parquet as pq
 
-    t = bundle.create_table("/t", data=pa.table({"x": np.arange(10_000)}),
+    # repeating values: the table's codec applies (sequences and noise are stored
+    # uncompressed, see the next test)
+    t = bundle.create_table("/t", data=pa.table({"x": np.arange(10_000) % 7}),
                             options={"compression": "lz4", "row_group_size": 1000})
     md = pq.ParquetFile(t.part_paths[0]).metadata
     assert md.num_row_groups == 10
@@ -304,3 +306,8 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
     for distinct in ("noise", "x"):
         assert "PLAIN" in enc[distinct] and "RLE_DICTIONARY" not in enc[distinct], (distinct, enc[distinct])
     assert "RLE_DICTIONARY" in enc["label"]
+    comp = {pf.metadata.row_group(0).column(i).path_in_schema: pf.metadata.row_group(0).column(i).compression
+            for i in range(pf.metadata.num_columns)}
+    # random floats do not shrink: decompressing them would only cost read time
+    assert comp["x"] == "UNCOMPRESSED" and comp["frame"] == "UNCOMPRESSED"
+    assert comp["label"] == "ZSTD"
