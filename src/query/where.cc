@@ -7,6 +7,8 @@
 // the rows.
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
+#include <arrow/util/bit_run_reader.h>
+#include <arrow/util/bitmap_ops.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
 #include <parquet/file_reader.h>
@@ -475,11 +477,13 @@ class WhereScanner {
       return Status::OK();
     }
 
-    // `rows`: the rows still selected (counted from the row group's first row, ascending);
-    // `held`: the columns decoded so far, aligned with `rows`.
+    // `rows`: the rows still selected (counted from the row group's first row, ascending),
+    // not materialised while they are all of [skip, skip + keep) (`contiguous`);
+    // `held`: the columns decoded so far, aligned with the selected rows.
     std::vector<int64_t> rows;
     std::vector<std::shared_ptr<arrow::Array>> held(entry_->schema->num_fields());
-    bool contiguous = true;  // rows == [skip, skip + keep)
+    bool contiguous = true;
+    int64_t n = keep;  // rows selected so far
     {
       const Conjunct& first = conjuncts_.front();
       OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadWhole(w, part, g, first.fields, skip, keep, out));
@@ -492,15 +496,12 @@ class WhereScanner {
           held[f] = t.make_array();
         }
         contiguous = false;
-      } else {
-        rows.resize(static_cast<size_t>(keep));
-        std::iota(rows.begin(), rows.end(), skip);
+        n = static_cast<int64_t>(rows.size());
       }
     }
-    out->scanned = static_cast<int64_t>(rows.size());
+    out->scanned = n;
     for (size_t ci = 0; ci < conjuncts_.size(); ++ci) {
       const Conjunct& c = conjuncts_[ci];
-      const int64_t n = static_cast<int64_t>(rows.size());
       std::vector<std::shared_ptr<arrow::Array>> args;
       for (int f : c.fields) {
         if (!held[f]) {
@@ -521,13 +522,39 @@ class WhereScanner {
         if (!sc.is_valid || !sc.value) return Status::OK();
         continue;  // every row passes this term
       }
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nz, cp::CallFunction("indices_nonzero", {mask}, &ctx));
-      auto idx = std::static_pointer_cast<arrow::UInt64Array>(nz.make_array());
-      if (idx->length() == 0) return Status::OK();
-      if (idx->length() == n) continue;
-      std::vector<int64_t> kept(static_cast<size_t>(idx->length()));
-      for (int64_t k = 0; k < idx->length(); ++k) kept[k] = rows[idx->Value(k)];
+      // The selected positions, found run by run (fast over long stretches of false).
+      const auto& bits = *mask.array();
+      const int64_t selected =
+          bits.length - bits.GetNullCount() == 0 ? 0
+          : bits.GetNullCount() == 0 ? arrow::internal::CountSetBits(bits.buffers[1]->data(), bits.offset, bits.length)
+                                     : -1;
+      if (selected == 0) return Status::OK();
+      if (selected == n) continue;
+      std::shared_ptr<arrow::Array> valid_and_true;  // null counts as false
+      const uint8_t* data = bits.buffers[1]->data();
+      int64_t data_offset = bits.offset;
+      if (selected < 0) {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto filled, cp::CallFunction("fill_null", {mask, arrow::Datum(false)}, &ctx));
+        valid_and_true = filled.make_array();
+        data = valid_and_true->data()->buffers[1]->data();
+        data_offset = valid_and_true->offset();
+      }
+      arrow::UInt64Builder ib(QueryMemoryPool());
+      std::vector<int64_t> kept;
+      kept.reserve(selected > 0 ? static_cast<size_t>(selected) : 0);
+      arrow::internal::SetBitRunReader runs(data, data_offset, n);
+      for (auto run = runs.NextRun(); run.length > 0; run = runs.NextRun()) {
+        for (int64_t k = run.position; k < run.position + run.length; ++k) {
+          OCTAVO_RETURN_NOT_ARROW_OK(ib.Append(static_cast<uint64_t>(k)));
+          kept.push_back(contiguous ? skip + k : rows[static_cast<size_t>(k)]);
+        }
+      }
+      if (kept.empty()) return Status::OK();
+      if (static_cast<int64_t>(kept.size()) == n) continue;
+      std::shared_ptr<arrow::Array> idx;
+      OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
       rows = std::move(kept);
+      n = static_cast<int64_t>(rows.size());
       for (auto& h : held) {
         if (!h) continue;
         OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(h, idx, cp::TakeOptions::Defaults(), &ctx));
@@ -535,9 +562,8 @@ class WhereScanner {
       }
       contiguous = false;
     }
-    const int64_t n = static_cast<int64_t>(rows.size());
     out->rows.resize(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k) out->rows[k] = base + rows[k] - skip;
+    for (int64_t k = 0; k < n; ++k) out->rows[k] = base + (contiguous ? k : rows[k] - skip);
 
     // The projected columns at the selected rows.
     if (contiguous) {  // every row of [skip, skip + keep) matched: decode the rest whole
