@@ -3,8 +3,9 @@
 // For each part overlapping [start, stop): the manifest's per-part statistics decide
 // whether the condition can hold anywhere in the part (if not, the file is never opened);
 // then each row group's Parquet statistics decide whether it is decoded; only the columns
-// the condition or the projection needs are decoded; the compiled Arrow expression selects
-// the rows.
+// the condition or the projection needs are decoded, the condition's AND terms one after
+// the other and every later column only at the rows still selected (late materialisation,
+// WhereScanner::Execute).
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/util/bit_run_reader.h>
@@ -19,6 +20,9 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "query/condition.h"
@@ -132,6 +136,56 @@ query::ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, in
 }
 
 namespace {
+
+// One thread kept for a scanner's lifetime that runs a job per wave. A fresh thread per wave
+// would get a fresh malloc arena each time, and the system allocator keeps every arena's
+// freed row-group buffers: peak memory grew with the number of waves.
+class HelperThread {
+ public:
+  ~HelperThread() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Run(std::function<void()> job) {
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      job_ = std::move(job);
+      busy_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return !busy_; });
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      cv_.wait(l, [this] { return stop_ || (busy_ && job_); });
+      if (stop_) return;
+      auto job = std::move(job_);
+      job_ = nullptr;
+      l.unlock();
+      job();
+      l.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> job_;
+  bool busy_ = false, stop_ = false;
+};
 
 // Streams the selected rows of one row group at a time.
 class WhereScanner {
@@ -257,9 +311,9 @@ class WhereScanner {
         }
       };
       if (use_threads_ && wave.size() > 1) {
-        std::thread other(work, 1, 2);
+        helper_.Run([&] { work(1, 2); });
         work(0, 2);
-        other.join();
+        helper_.Wait();
       } else {
         work(0, 1);
       }
@@ -610,6 +664,7 @@ class WhereScanner {
   std::vector<int64_t> rg_part_start_;
   static constexpr size_t kWave = 4;  // row groups decoded per round (two threads)
   Worker workers_[2];
+  HelperThread helper_;  // declared after workers_: joined before they are destroyed
   std::vector<Output> ready_;
   size_t ready_pos_ = 0;
 };

@@ -51,9 +51,10 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
                                                              const PartEntry& part, bool use_threads,
                                                              bool pre_buffer, arrow::MemoryPool* pool = nullptr);
 
-// The pool conditional reads decode into. Arrow's default (mimalloc) hands freed memory back
-// to the OS and faults it in again for the next row group; measured on a 50M-row where at
-// 50% selectivity that zeroing cost more than the decoding. The system allocator keeps it.
+// The pool conditional reads decode into: the system allocator under a cache of freed large
+// blocks. Arrow's default (mimalloc) hands freed memory back to the OS and faults it in
+// again for the next row group; measured on a 50M-row where at 50% selectivity that zeroing
+// cost more than the decoding, and glibc alone still faulted ~200 MB per query.
 arrow::MemoryPool* QueryMemoryPool();
 
 // Leaf column indices (Parquet numbering) of the given top-level fields.

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "table/parquet_io.h"
 #include "test_util.h"
 
 using namespace octavo;
@@ -442,4 +444,33 @@ TEST(TableInfo, ComesFromTheManifestAlone) {
   ASSERT_OK_AND_ASSIGN(auto schema, t->schema());
   EXPECT_TRUE(schema->Equals(*MakeRows(0, 1)->schema(), false));
   EXPECT_STATUS_CODE(t->Read({}), StatusCode::kCorruption);
+}
+
+// The pool conditional reads decode into recycles large blocks; it must still behave as a
+// pool: contents kept across Reallocate, accounting back to where it was after Free.
+TEST(QueryMemoryPool, RecyclesLargeBlocksAndKeepsContents) {
+  arrow::MemoryPool* pool = QueryMemoryPool();
+  const int64_t before = pool->bytes_allocated();
+  uint8_t* a = nullptr;
+  ASSERT_TRUE(pool->Allocate(100 * 1024, 64, &a).ok());
+  std::memset(a, 0x5a, 100 * 1024);
+  pool->Free(a, 100 * 1024, 64);
+  uint8_t* b = nullptr;
+  ASSERT_TRUE(pool->Allocate(100 * 1000, 64, &b).ok());  // same 128 KiB class: the freed block
+  EXPECT_EQ(a, b);
+  std::memset(b, 0x11, 100 * 1000);
+  ASSERT_TRUE(pool->Reallocate(100 * 1000, 120 * 1024, 64, &b).ok());  // still fits the class
+  EXPECT_EQ(a, b);
+  ASSERT_TRUE(pool->Reallocate(120 * 1024, 1 << 20, 64, &b).ok());  // moves, keeps the bytes
+  EXPECT_EQ(b[0], 0x11);
+  EXPECT_EQ(b[100 * 1000 - 1], 0x11);
+  ASSERT_TRUE(pool->Reallocate(1 << 20, 100, 64, &b).ok());  // down to a small block
+  EXPECT_EQ(b[99], 0x11);
+  uint8_t* small = nullptr;
+  ASSERT_TRUE(pool->Allocate(10, 64, &small).ok());
+  pool->Free(small, 10, 64);
+  pool->Free(b, 100, 64);
+  EXPECT_EQ(pool->bytes_allocated(), before);
+  pool->ReleaseUnused();
+  EXPECT_EQ(pool->bytes_allocated(), before);
 }
