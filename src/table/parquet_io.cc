@@ -214,6 +214,8 @@ Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr
 // - the rest -> plain, and uncompressed when the codec shrinks a sample of the values by
 //   less than 10% (measurement noise, random floats): decompressing costs CPU on every read
 //   for no space saved.
+// Repeating columns keep the dictionary, and are stored uncompressed when their bit-packed
+// indices do not compress (categories in random order).
 // Arrow would otherwise build a dictionary until its page limit and then fall back to
 // plain pages: write time and two extra pages (dictionary + indices) per column chunk,
 // each decompressed separately on read.
@@ -249,16 +251,43 @@ bool DeltaPays(const std::shared_ptr<arrow::Array>& col) {
   return BitsFor(diffs) + 4 <= BitsFor(values);
 }
 
-bool Incompressible(const arrow::Array& col, arrow::util::Codec* codec) {
-  if (!codec || !arrow::is_fixed_width(col.type_id()) || col.type_id() == arrow::Type::BOOL) return false;
-  const auto& data = *col.data();
-  if (data.buffers.size() < 2 || !data.buffers[1]) return false;
-  const int64_t width = static_cast<const arrow::FixedWidthType&>(*col.type()).bit_width() / 8;
-  const int64_t len = std::min<int64_t>(col.length(), 64 * 1024) * width;
-  const uint8_t* bytes = data.buffers[1]->data() + data.offset * width;
+// The codec shrinks these bytes by less than 10%.
+bool ShrinksLittle(const uint8_t* bytes, int64_t len, arrow::util::Codec* codec) {
+  if (!codec || len <= 0) return false;
   std::vector<uint8_t> out(static_cast<size_t>(codec->MaxCompressedLen(len, bytes)));
   auto n = codec->Compress(len, bytes, static_cast<int64_t>(out.size()), out.data());
   return n.ok() && *n * 10 > len * 9;
+}
+
+// A fixed-width column's values (as PLAIN pages hold them) do not compress.
+bool Incompressible(const arrow::Array& col, arrow::util::Codec* codec) {
+  if (!arrow::is_fixed_width(col.type_id()) || col.type_id() == arrow::Type::BOOL) return false;
+  const auto& data = *col.data();
+  if (data.buffers.size() < 2 || !data.buffers[1]) return false;
+  const int64_t width = static_cast<const arrow::FixedWidthType&>(*col.type()).bit_width() / 8;
+  return ShrinksLittle(data.buffers[1]->data() + data.offset * width, col.length() * width, codec);
+}
+
+// A dictionary-encoded column's data pages (bit-packed dictionary indices) do not compress:
+// categories in random order. Clustered categories leave runs, which compress.
+bool IndicesIncompressible(const std::shared_ptr<arrow::Array>& col, int64_t distinct, arrow::util::Codec* codec) {
+  if (!codec || distinct < 2) return false;
+  auto encoded = arrow::compute::DictionaryEncode(col);
+  if (!encoded.ok()) return false;
+  const auto& indices = static_cast<const arrow::DictionaryArray&>(*encoded->make_array()).indices();
+  if (indices->type_id() != arrow::Type::INT32) return false;
+  const auto& idx = static_cast<const arrow::Int32Array&>(*indices);
+  int width = 0;
+  while ((int64_t{1} << width) < distinct) ++width;
+  std::vector<uint8_t> packed(static_cast<size_t>((idx.length() * width + 7) / 8 + 8), 0);
+  int64_t bit = 0;
+  for (int64_t k = 0; k < idx.length(); ++k, bit += width) {
+    if (idx.IsNull(k)) continue;
+    const uint64_t v = static_cast<uint32_t>(idx.Value(k));
+    for (int b = 0; b < width; ++b)
+      if (v >> b & 1) packed[static_cast<size_t>((bit + b) >> 3)] |= static_cast<uint8_t>(1u << ((bit + b) & 7));
+  }
+  return ShrinksLittle(packed.data(), static_cast<int64_t>(packed.size()), codec);
 }
 
 ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOptions& options) {
@@ -281,8 +310,12 @@ ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOpt
     auto distinct = arrow::compute::CallFunction("count_distinct", {col});
     if (!distinct.ok()) continue;
     const auto& sc = static_cast<const arrow::Int64Scalar&>(*distinct->scalar());
-    if (!sc.is_valid || sc.value * 2 <= values) continue;
+    if (!sc.is_valid) continue;
     const std::string& name = sample.schema()->field(i)->name();
+    if (sc.value * 2 <= values) {  // dictionary-encoded
+      if (options.dictionary && IndicesIncompressible(col, sc.value, codec.get())) out.uncompressed.push_back(name);
+      continue;
+    }
     if (DeltaPays(col)) {
       out.delta.push_back(name);
       out.uncompressed.push_back(name);

@@ -289,7 +289,8 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
         "big_u": pa.array(np.arange(n, dtype=np.uint64) + np.uint64(2**63)),
         "noise": pa.array(rng.integers(-2**62, 2**62, n)),
         "x": pa.array(rng.random(n)),
-        "label": pa.array(np.array(["a", "b", "c"])[rng.integers(0, 3, n)]),
+        "label": pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, n)]),
+        "phase": pa.array(np.array(["rest", "run", "groom", "eat"])[(np.arange(n) // 700) % 4]),
         "gappy": pa.array(np.arange(n, dtype=np.int64), mask=np.arange(n) % 11 == 0),
     })
     with octavo.open(str(tmp_path / "enc.octavo"), "w") as b:
@@ -308,6 +309,8 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
     assert "RLE_DICTIONARY" in enc["label"]
     comp = {pf.metadata.row_group(0).column(i).path_in_schema: pf.metadata.row_group(0).column(i).compression
             for i in range(pf.metadata.num_columns)}
-    # random floats do not shrink: decompressing them would only cost read time
+    # random floats and categories in random order do not shrink: decompressing them would
+    # only cost read time; categories in runs do
     assert comp["x"] == "UNCOMPRESSED" and comp["frame"] == "UNCOMPRESSED"
-    assert comp["label"] == "ZSTD"
+    assert comp["label"] == "UNCOMPRESSED" and "RLE_DICTIONARY" in enc["phase"]
+    assert comp["phase"] == "ZSTD"
