@@ -250,48 +250,37 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
     OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(), stats));
     auto col = parquet::ColumnReader::Make(descr, std::move(pager), pool);
     const int16_t max_def = descr->max_definition_level();
-    std::shared_ptr<arrow::Array> physical;
+    Result<std::shared_ptr<arrow::Array>> physical = Status::NotImplemented("unsupported physical type");
     switch (descr->physical_type()) {
-      case parquet::Type::BOOLEAN: {
-        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::BooleanType, parquet::BooleanType>(col.get(), max_def,
-                                                                                                 runs, rows, pool)));
+      case parquet::Type::BOOLEAN:
+        physical = GatherFixed<arrow::BooleanType, parquet::BooleanType>(col.get(), max_def, runs, rows, pool);
         break;
-      }
-      case parquet::Type::INT32: {
-        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::Int32Type, parquet::Int32Type>(col.get(), max_def,
-                                                                                             runs, rows, pool)));
+      case parquet::Type::INT32:
+        physical = GatherFixed<arrow::Int32Type, parquet::Int32Type>(col.get(), max_def, runs, rows, pool);
         break;
-      }
-      case parquet::Type::INT64: {
-        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::Int64Type, parquet::Int64Type>(col.get(), max_def,
-                                                                                             runs, rows, pool)));
+      case parquet::Type::INT64:
+        physical = GatherFixed<arrow::Int64Type, parquet::Int64Type>(col.get(), max_def, runs, rows, pool);
         break;
-      }
-      case parquet::Type::FLOAT: {
-        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::FloatType, parquet::FloatType>(col.get(), max_def,
-                                                                                             runs, rows, pool)));
+      case parquet::Type::FLOAT:
+        physical = GatherFixed<arrow::FloatType, parquet::FloatType>(col.get(), max_def, runs, rows, pool);
         break;
-      }
-      case parquet::Type::DOUBLE: {
-        OCTAVO_ASSIGN_OR_RETURN(physical, (GatherFixed<arrow::DoubleType, parquet::DoubleType>(col.get(), max_def,
-                                                                                               runs, rows, pool)));
+      case parquet::Type::DOUBLE:
+        physical = GatherFixed<arrow::DoubleType, parquet::DoubleType>(col.get(), max_def, runs, rows, pool);
         break;
-      }
-      case parquet::Type::BYTE_ARRAY: {
-        const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
-        if (large) {
-          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::LargeBinaryBuilder>(col.get(), max_def, runs, rows, pool));
+      case parquet::Type::BYTE_ARRAY:
+        if (type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY) {
+          physical = GatherBinary<arrow::LargeBinaryBuilder>(col.get(), max_def, runs, rows, pool);
         } else {
-          OCTAVO_ASSIGN_OR_RETURN(physical, GatherBinary<arrow::BinaryBuilder>(col.get(), max_def, runs, rows, pool));
+          physical = GatherBinary<arrow::BinaryBuilder>(col.get(), max_def, runs, rows, pool);
         }
         break;
-      }
       default:
-        return Status::NotImplemented("unsupported physical type");
+        break;
     }
-    if (physical->type()->Equals(*type)) return physical;
+    OCTAVO_RETURN_NOT_OK(physical.status());
+    if ((*physical)->type()->Equals(*type)) return *physical;
     // Same memory layout (int64 -> timestamp, binary -> string, ...): relabel, no copy.
-    auto data = physical->data()->Copy();
+    auto data = (*physical)->data()->Copy();
     data->type = type;
     return arrow::MakeArray(data);
   } catch (const std::exception& e) {
