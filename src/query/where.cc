@@ -662,7 +662,7 @@ class WhereScanner {
   std::vector<int64_t> candidates_;  // part-relative, ascending
   size_t cand_pos_ = 0;
   std::vector<int64_t> rg_part_start_;
-  static constexpr size_t kWave = 4;  // row groups decoded per round (two threads)
+  static constexpr size_t kWave = 8;  // row groups decoded per round (two threads)
   Worker workers_[2];
   HelperThread helper_;  // declared after workers_: joined before they are destroyed
   std::vector<Output> ready_;
