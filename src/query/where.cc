@@ -437,25 +437,47 @@ class WhereScanner {
   Result<std::vector<std::shared_ptr<arrow::Array>>> ReadWhole(Worker* w, const PartEntry& part, int g,
                                                                const std::vector<int>& fields, int64_t skip,
                                                                int64_t keep, Output* out) const {
-    std::vector<std::shared_ptr<arrow::Array>> cols;
+    std::vector<std::shared_ptr<arrow::Array>> cols(fields.size());
     if (fields.empty()) return cols;
-    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*w->reader, fields));
     auto rg_md = w->reader->parquet_reader()->metadata()->RowGroup(g);
+    // Flat fixed-width columns straight into their result buffer; the rest via parquet::arrow.
+    std::vector<int> rest;
+    std::vector<size_t> rest_pos;
+    for (size_t c = 0; c < fields.size(); ++c) {
+      const int leaf = w->gather_leaf[fields[c]];
+      const auto& type = entry_->schema->field(fields[c])->type();
+      if (leaf >= 0 && arrow::is_fixed_width(type->id()) && type->id() != arrow::Type::BOOL) {
+        auto got = ReadRowRange(w->reader->parquet_reader(), g, leaf, type, skip, keep, QueryMemoryPool());
+        if (got.ok()) {
+          cols[c] = *got;
+          out->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
+          continue;
+        }
+        if (got.status().code() != StatusCode::kNotImplemented)
+          return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file, " column '",
+                                    entry_->schema->field(fields[c])->name(),
+                                    "' cannot be decoded: ", got.status().message());
+      }
+      rest.push_back(fields[c]);
+      rest_pos.push_back(c);
+    }
+    if (rest.empty()) return cols;
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*w->reader, rest));
     for (int leaf : leaves) out->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
     auto tr = w->reader->ReadRowGroup(g, leaves);
     if (!tr.ok())
       return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file,
                                 " cannot be decoded: ", tr.status().message());
     auto t = (*tr)->Slice(skip, keep);
-    for (size_t c = 0; c < fields.size(); ++c) {
-      const auto& field = entry_->schema->field(fields[c]);
+    for (size_t c = 0; c < rest.size(); ++c) {
+      const auto& field = entry_->schema->field(rest[c]);
       OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(static_cast<int>(c)), field->type(),
                                                            "table " + table_path_ + " column '" + field->name() + "'"));
       if (col->num_chunks() == 1) {
-        cols.push_back(col->chunk(0));
+        cols[rest_pos[c]] = col->chunk(0);
       } else {
         OCTAVO_ARROW_ASSIGN_OR_RETURN(auto a, arrow::Concatenate(col->chunks(), QueryMemoryPool()));
-        cols.push_back(a);
+        cols[rest_pos[c]] = a;
       }
     }
     return cols;

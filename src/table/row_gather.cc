@@ -1,6 +1,7 @@
 #include "table/row_gather.h"
 
 #include <arrow/api.h>
+#include <arrow/util/bit_util.h>
 #include <parquet/column_reader.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
@@ -179,7 +180,90 @@ Result<std::vector<Run>> PlanRuns(parquet::ParquetFileReader* file, int row_grou
   return runs;
 }
 
+template <typename DType>
+Status ReadRangeTyped(parquet::ColumnReader* base, int16_t max_def, int64_t first, int64_t count, uint8_t* values,
+                      std::shared_ptr<arrow::Buffer>* bitmap, int64_t* null_count, arrow::MemoryPool* pool) {
+  using T = typename DType::c_type;
+  auto* reader = static_cast<parquet::TypedColumnReader<DType>*>(base);
+  T* out = reinterpret_cast<T*>(values);
+  thread_local std::unique_ptr<int16_t[]> defs(new int16_t[kBatch]);
+  if (first > 0 && reader->Skip(first) != first)
+    return Status::Corruption("column chunk holds fewer values than its row group's rows");
+  uint8_t* valid = nullptr;
+  int64_t pos = 0;
+  while (pos < count) {
+    int64_t values_read = 0;
+    const int64_t levels = reader->ReadBatch(std::min(count - pos, kBatch), max_def > 0 ? defs.get() : nullptr,
+                                             nullptr, out + pos, &values_read);
+    if (levels <= 0) return Status::Corruption("column chunk holds fewer values than its row group's rows");
+    if (values_read != levels) {
+      if (!valid) {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(*bitmap, arrow::AllocateEmptyBitmap(count, pool));
+        valid = (*bitmap)->mutable_data();
+        arrow::bit_util::SetBitsTo(valid, 0, pos, true);
+      }
+      // The values arrive packed (nulls take no slot): move each to its row, last first.
+      int64_t v = values_read - 1;
+      for (int64_t l = levels - 1; l >= 0; --l) {
+        if (defs[static_cast<size_t>(l)] == max_def) {
+          out[pos + l] = out[pos + v--];
+          arrow::bit_util::SetBit(valid, pos + l);
+        } else {
+          out[pos + l] = T{};
+          ++*null_count;
+        }
+      }
+    } else if (valid) {
+      arrow::bit_util::SetBitsTo(valid, pos, levels, true);
+    }
+    pos += levels;
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
+                                                   const std::shared_ptr<arrow::DataType>& type, int64_t first,
+                                                   int64_t count, arrow::MemoryPool* pool) {
+  try {
+    const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
+    const auto phys = descr->physical_type();
+    if (!CanGatherRows(*descr, *type) || phys == parquet::Type::BOOLEAN || phys == parquet::Type::BYTE_ARRAY)
+      return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be read as ", type->ToString());
+    auto rg = file->RowGroup(row_group);
+    if (first < 0 || count < 0 || first + count > rg->metadata()->num_rows())
+      return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
+    auto col = parquet::ColumnReader::Make(descr, rg->GetColumnPageReader(leaf), pool);
+    const int width = static_cast<const arrow::FixedWidthType&>(*type).bit_width() / 8;
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values, arrow::AllocateBuffer(count * width, pool));
+    std::shared_ptr<arrow::Buffer> bitmap;
+    int64_t nulls = 0;
+    const int16_t max_def = descr->max_definition_level();
+    uint8_t* data = values->mutable_data();
+    Status st;
+    switch (phys) {
+      case parquet::Type::INT32:
+        st = ReadRangeTyped<parquet::Int32Type>(col.get(), max_def, first, count, data, &bitmap, &nulls, pool);
+        break;
+      case parquet::Type::INT64:
+        st = ReadRangeTyped<parquet::Int64Type>(col.get(), max_def, first, count, data, &bitmap, &nulls, pool);
+        break;
+      case parquet::Type::FLOAT:
+        st = ReadRangeTyped<parquet::FloatType>(col.get(), max_def, first, count, data, &bitmap, &nulls, pool);
+        break;
+      case parquet::Type::DOUBLE:
+        st = ReadRangeTyped<parquet::DoubleType>(col.get(), max_def, first, count, data, &bitmap, &nulls, pool);
+        break;
+      default:
+        return Status::NotImplemented("unsupported physical type");
+    }
+    OCTAVO_RETURN_NOT_OK(st);
+    return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nulls ? bitmap : nullptr, values}, nulls));
+  } catch (const std::exception& e) {
+    return Status::Corruption("row group ", row_group, " column ", leaf, " cannot be decoded: ", e.what());
+  }
+}
 
 bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataType& type) {
   if (column.max_repetition_level() != 0) return false;

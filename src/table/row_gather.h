@@ -43,4 +43,11 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
                                                  const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
                                                  GatherStats* stats);
 
+// Rows [first, first + count) of the row group, for a fixed-width column CanGatherRows
+// accepts (not boolean): decoded straight into the result buffer, nulls spread in place.
+// Cheaper than parquet::arrow's record reader for the columns a condition tests.
+Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
+                                                   const std::shared_ptr<arrow::DataType>& type, int64_t first,
+                                                   int64_t count, arrow::MemoryPool* pool);
+
 }  // namespace octavo
