@@ -78,6 +78,8 @@ CONDITIONS = [
     "(word == 'blue') & (k < 50)",
     "f64 IS NULL",
     "ts IS NOT NULL & (k > 990)",
+    "i32 > 1000000000",           # a nullable condition column decoded straight into its buffer
+    "(i64 > 4000000000000000000) | (f32 < -1.5)",  # one term, two nullable columns
 ]
 
 
@@ -104,6 +106,10 @@ def _expected(full: pa.Table, cond: str) -> pa.Table:
         "(word == 'blue') & (k < 50)": pc.and_(pc.fill_null(pc.equal(full["word"], "blue"), False), pc.less(k, 50)),
         "f64 IS NULL": pc.or_kleene(pc.is_null(full["f64"]), pc.is_nan(full["f64"])),
         "ts IS NOT NULL & (k > 990)": pc.and_(pc.is_valid(full["ts"]), pc.greater(k, 990)),
+        "i32 > 1000000000": pc.greater(full["i32"], 1_000_000_000),
+        "(i64 > 4000000000000000000) | (f32 < -1.5)": pc.or_kleene(
+            pc.fill_null(pc.greater(full["i64"], 4_000_000_000_000_000_000), False),
+            pc.fill_null(pc.less(full["f32"], -1.5), False)),
     }
     return full.filter(pc.fill_null(masks[cond], False))
 
@@ -122,12 +128,13 @@ def test_where_values_equal_filtering_the_whole_table(tables, cond):
         pa.array(np.arange(full.num_rows)), value_set=pa.array(rows)), False).to_numpy(zero_copy_only=False)))
 
 
-@pytest.mark.parametrize("columns", [["uniq", "k"], ["dec", "lst", "cat"], ["ts", "ts", "i8"]])
-def test_projection_and_row_range(tables, columns):
+@pytest.mark.parametrize("cond", ["k < 10", "i32 > 1000000000"])
+@pytest.mark.parametrize("columns", [["uniq", "k"], ["dec", "lst", "cat"], ["ts", "ts", "i8", "i32"]])
+def test_projection_and_row_range(tables, columns, cond):
     table, full, _ = tables
     start, stop = 3_001, 20_500
-    want = _expected(full.slice(start, stop - start), "k < 10").select(columns)
-    got = table.read_where("k < 10", columns=columns, start=start, stop=stop, return_type="arrow")
+    want = _expected(full.slice(start, stop - start), cond).select(columns)
+    got = table.read_where(cond, columns=columns, start=start, stop=stop, return_type="arrow")
     assert got.schema.names == columns
     for c in range(len(columns)):
         assert _same(got.column(c), want.column(c)), columns[c]
