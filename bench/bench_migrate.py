@@ -6,15 +6,23 @@ Data (generated once under bench/data/migrate_<n>/, reused):
     (27 body parts x x/y/likelihood);
   * optionally one ~2 GB table-format file of the same layout (--big-gb).
 
+Every timed run starts with the HDF5 inputs out of the page cache (posix_fadvise
+DONTNEED on each input, not timed), as in a real migration of files written long ago. This
+is deliberate: on this VM DAMON pages out page cache idle for ~30 s, so without it the
+cache state depended on the order of the runs (the 2 GB file was read from disk inside the
+harness, from the cache when the same command was repeated by hand: 22.7-25 s vs 13.5-14.8 s).
+
 Contenders, each run in a fresh child process so peak memory is that run's own
 (ru_maxrss of the child and of its children):
   * octavo:        `octavo migrate DIR --jobs J --overwrite -q` (writes x.parquet beside each
-                   file, re-reads it and compares every value with the HDF5 data);
+                   file, decodes it again and compares every value with the HDF5 data before
+                   the fdatasync + rename; J worker processes);
   * pandas:        for each file: pandas.read_hdf(f).to_parquet(f.with_suffix(".parquet"))
                    in one process (no verification);
   * pandas-pool:   the same in a multiprocessing.Pool(J).
 Outputs are deleted between runs (not timed). Prints wall time, files/s, MB/s of HDF5
-input, peak RSS and octavo's speed-up over each peer.
+input, CPU time (also per file), peak RSS, octavo's speed-up over each peer, and octavo's
+own per-file phase times (`timing` in `octavo --json migrate`).
 
     python3 bench/bench_migrate.py --files 50              # development size
     flock /tmp/octavo-bench.lock python3 bench/bench_migrate.py --files 1000 --big-gb 2
@@ -87,6 +95,17 @@ def clear_outputs(paths: list[Path]) -> None:
             p.unlink()
 
 
+def evict(paths: list[Path]) -> None:
+    """Drop the inputs from the page cache (only these files; nothing global)."""
+    os.sync()  # dirty pages (outputs of the previous run) are written back first
+    for f in paths:
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 # --- the contenders (run in a child: `bench_migrate.py --run WHAT ...`) --------------------
 
 def _pandas_one(f: str) -> int:
@@ -106,6 +125,9 @@ def run_child(what: str, target: str, jobs: int) -> dict:
         if r.returncode != 0 or doc.get("failed"):
             raise SystemExit(f"octavo migrate failed: {r.stderr[-2000:]}")
         n = doc["converted"]
+        # where the time went, per file (wall ms of each phase, summed over the workers)
+        timing = {k: 1000 * sum(f["timing"][k] for f in doc["files"]) / max(n, 1)
+                  for k in ("read", "write", "verify", "sync")}
     else:
         p = Path(target)
         files = [str(p)] if p.is_file() else sorted(str(x) for x in p.glob("*.h5"))
@@ -123,14 +145,18 @@ def run_child(what: str, target: str, jobs: int) -> dict:
     # This process's own peak from VmHWM: ru_maxrss would include the high-water mark
     # inherited from the (large) parent at fork. Children were forked from this small process.
     own_kb = common._proc_status_kb("VmHWM") or ru_self.ru_maxrss
-    return {"what": what, "files": n, "wall_s": wall, "cpu_s": cpu,
-            "peak_rss_mb": max(own_kb, ru_kids.ru_maxrss) / 1024}
+    out = {"what": what, "files": n, "wall_s": wall, "cpu_s": cpu,
+           "peak_rss_mb": max(own_kb, ru_kids.ru_maxrss) / 1024}
+    if what == "octavo":
+        out["phase_ms"] = timing
+    return out
 
 
 def measure(what: str, target: Path, jobs: int, outputs: list[Path], repeat: int) -> dict:
     best = None
     for _ in range(repeat):
         clear_outputs(outputs)
+        evict(outputs)
         r = subprocess.run([sys.executable, __file__, "--run", what, "--target", str(target), "--jobs", str(jobs)],
                            capture_output=True, text=True)
         if r.returncode != 0:
@@ -143,15 +169,22 @@ def measure(what: str, target: Path, jobs: int, outputs: list[Path], repeat: int
 
 def report(title: str, results: list[dict], in_bytes: int) -> list[str]:
     lines = [f"### {title}", "",
-             "| contender | wall s | files/s | HDF5 MB/s | CPU s (user+sys) | peak RSS MB | octavo speed-up (wall) | "
-             "octavo CPU advantage |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| contender | wall s | files/s | HDF5 MB/s | CPU s (user+sys) | CPU ms/file | peak RSS MB | "
+             "octavo speed-up (wall) | octavo CPU advantage |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     octavo = next(r for r in results if r["what"].startswith("octavo"))
     for r in results:
         fps = r["files"] / r["wall_s"]
         lines.append(f"| {r['label']} | {r['wall_s']:.2f} | {fps:.1f} | {in_bytes / 1e6 / r['wall_s']:.0f} | "
-                     f"{r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['wall_s'] / octavo['wall_s']:.2f}x | "
-                     f"{r['cpu_s'] / octavo['cpu_s']:.2f}x |")
+                     f"{r['cpu_s']:.2f} | {1000 * r['cpu_s'] / max(r['files'], 1):.1f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['wall_s'] / octavo['wall_s']:.2f}x | {r['cpu_s'] / octavo['cpu_s']:.2f}x |")
+    lines.append("")
+    for r in results:
+        if "phase_ms" in r:
+            p = r["phase_ms"]
+            lines.append(f"{r['label']}: per file, wall ms in each phase (summed over workers): read HDF5 "
+                         f"{p['read']:.2f}, encode + write Parquet {p['write']:.2f}, read back + compare "
+                         f"{p['verify']:.2f}, fdatasync + rename {p['sync']:.2f} (on the finisher thread)")
     return lines
 
 

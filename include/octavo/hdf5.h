@@ -42,11 +42,14 @@ Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, cons
 //   compound dataset (Table)   -> table: nested compound -> struct, shaped field -> fixed_size_list
 //                                 (nested per dimension), enum -> dictionary<int32, utf8> (names),
 //                                 bitfield / FALSE-TRUE enum -> bool, fixed string -> utf8 (trailing
-//                                 NULs stripped), big-endian -> native, float16 -> float32 (exact)
+//                                 NULs stripped; a field with any non-UTF-8 value -> binary, the
+//                                 exact bytes, said in the item's note), big-endian -> native,
+//                                 float16 -> float32 (exact)
 //   numeric / bool dataset     -> n-d array (Array, CArray, EArray; streamed in slabs of ~64 MiB)
 //   VLArray, vlen strings,     -> table with one column "value", one row per HDF5 row:
 //   1-d fixed-string array        vlstring/vlunicode/strings -> utf8, numeric atoms -> list<T>
-//   NODE_TYPE=file (filenode)  -> file node (the bytes)
+//   NODE_TYPE=file (filenode)  -> file node (the bytes; PyTables writes a uint8 EArray: (n,) in
+//                                 version 2, (n, 1) in version 1; a group is never a filenode)
 //   soft link                  -> soft link (target re-rooted under the destination)
 // Anything else (external links, object VLArrays (pickles), scalar datasets, n-d strings, missing
 // compression filters, invalid names, ...) is listed as unsupported with the reason, never
@@ -60,6 +63,8 @@ struct ImportItem {
   std::string detail;    // rows / shape / dtype / schema summary / link target
   bool supported = true;
   std::string reason;    // why not, when !supported
+  std::string note;      // set by the import when it did something the plan could not know
+                         // (a fixed-string field holding non-UTF-8 bytes imported as binary)
 };
 
 struct ImportReport {
@@ -98,7 +103,11 @@ struct MigrateOptions {
   bool remove_h5 = false;     // delete an HDF5 file after all its outputs were verified
   bool dry_run = false;       // report what would happen; write and delete nothing
   bool overwrite = false;     // convert even when verified outputs exist
-  int jobs = 1;               // files converted in parallel (threads; HDF5 reads are serialised)
+  int jobs = 1;               // files converted in parallel
+  // jobs > 1: fork `jobs` single-threaded worker processes (each its own HDF5 library, no
+  // shared lock; a crashing worker fails only the file it was converting). Only for a
+  // process that may fork (the CLI); otherwise threads, whose HDF5 reads take turns.
+  bool worker_processes = false;
   std::string compression = "snappy";  // pandas.to_parquet's default codec
   std::string root;           // --into: files land at /<path relative to root without suffix>
   std::string into;           // bundle path: import every file there instead (ImportFile, one commit per file)
@@ -114,6 +123,9 @@ struct MigrateFileResult {
   bool removed = false;
   std::string message;           // the error, or why skipped
   double seconds = 0;
+  // where the time went (converted files): HDF5 open + list + read into Arrow; Parquet
+  // encode + write; read back + compare; fdatasync + rename
+  double read_seconds = 0, write_seconds = 0, verify_seconds = 0, sync_seconds = 0;
 };
 
 struct MigrateSummary {
@@ -126,7 +138,10 @@ struct MigrateSummary {
 Result<std::vector<std::string>> FindHdf5Files(const std::string& root, bool recursive);
 // Convert (or import) every file; one bad file never stops the others.
 Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const MigrateOptions& options);
-// One file to Parquet beside it: write (temp + rename), re-read, compare with the HDF5 data.
+// One file to Parquet beside it: each output written to a temp file (O_DIRECT where the
+// file system allows it; OCTAVO_MIGRATE_BUFFERED=1 turns that off), decoded again and
+// compared value by value with the HDF5 data (a file of up to 8 MiB from the exact bytes
+// written, a larger one read back from the disk), fdatasync'ed, then renamed.
 MigrateFileResult MigrateFileToParquet(const std::string& file, const MigrateOptions& options);
 
 }  // namespace octavo::hdf5

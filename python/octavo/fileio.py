@@ -137,9 +137,13 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 
+    `jobs` > 1 runs threads in this process (forking a Python process is unsafe), whose
+    HDF5 reads take turns under the HDF5 library's lock; ``octavo migrate --jobs N`` forks
+    N worker processes instead and scales better: prefer it for thousands of files.
+
     Every key is converted (x.h5 -> x.parquet, or x.<key>.parquet for several keys); each
-    Parquet file is written to a temporary name, renamed, read back and compared with the
-    HDF5 data before it counts. Files whose verified Parquet files are newer are skipped.
+    Parquet file is written to a temporary name, read back and compared value by value with
+    the HDF5 data, fdatasync'ed and only then renamed to its final name. Files whose verified Parquet files are newer are skipped.
     `remove_h5` deletes an HDF5 file only after all its outputs were verified. `into` (a
     bundle path) imports each file into that bundle instead.
 

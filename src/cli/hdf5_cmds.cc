@@ -21,6 +21,7 @@ Json ItemJson(const hdf5::ImportItem& it) {
   j["detail"] = it.detail;
   j["supported"] = it.supported;
   if (!it.supported) j["reason"] = it.reason;
+  if (!it.note.empty()) j["note"] = it.note;
   return j;
 }
 
@@ -109,6 +110,8 @@ int RunImportHdf5(const ImportArgs& args, const GlobalOptions& g) {
               << Plural(arrays, "array", "arrays") << ", " << Plural(groups, "group", "groups") << ", "
               << Plural(files, "file node", "file nodes") << ", " << Plural(links, "link", "links") << ", commit "
               << commit.id << "\n";
+    for (const auto& it : rep.items)
+      if (!it.note.empty()) std::cout << "note: " << Printable(it.h5_path) << ": " << Printable(it.note) << "\n";
     if (rep.num_unsupported() > 0) {
       std::cout << rep.num_unsupported() << " not imported:\n";
       for (const auto& it : rep.items)
@@ -129,6 +132,7 @@ int RunMigrate(const MigrateArgs& args, const GlobalOptions& g) {
   mo.dry_run = args.dry_run;
   mo.overwrite = args.overwrite;
   mo.jobs = args.jobs;
+  mo.worker_processes = true;  // nothing has started a thread yet: forking is safe
   mo.compression = args.compression;
   mo.into = args.into;
   mo.progress = !args.quiet;
@@ -146,6 +150,9 @@ int RunMigrate(const MigrateArgs& args, const GlobalOptions& g) {
       Json j{{"file", r.file}, {"status", r.status}, {"outputs", r.outputs}, {"keys", r.keys},
              {"rows", r.rows}, {"removed", r.removed}, {"seconds", r.seconds}};
       if (!r.message.empty()) j["message"] = r.message;
+      if (r.status == "converted")
+        j["timing"] = Json{{"read", r.read_seconds}, {"write", r.write_seconds}, {"verify", r.verify_seconds},
+                           {"sync", r.sync_seconds}};
       list.push_back(j);
     }
     PrintJson(Json{{"root", args.root},

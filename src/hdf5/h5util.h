@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hdf5/unpickle.h"
+#include "octavo/hdf5.h"
 #include "octavo/status.h"
 
 namespace octavo::hdf5 {
@@ -88,5 +89,10 @@ Result<RawArray> ReadArray(hid_t loc, const std::string& name, const std::string
 Result<std::string> ReadVLArrayRow(hid_t loc, const std::string& name, const std::string& what, size_t row = 0);
 
 bool LinkExists(hid_t loc, const std::string& name);
+
+// ListObjects / ReadPandas on a file already open (OpenHdf5ReadOnly; the caller holds
+// H5Mutex()): migration opens each file once for both.
+Result<std::vector<H5Object>> ListObjectsIn(hid_t file, const std::string& path);
+Result<std::shared_ptr<::arrow::Table>> ReadPandasIn(hid_t file, const std::string& path, const std::string& key);
 
 }  // namespace octavo::hdf5

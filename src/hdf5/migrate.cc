@@ -4,29 +4,42 @@
 #include <arrow/io/api.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
+#include <parquet/column_reader.h>
+#include <parquet/file_reader.h>
 #include <parquet/properties.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
+#include "hdf5/h5util.h"
 #include "util/arrow_status.h"
 
 namespace octavo::hdf5 {
 
 namespace fs = std::filesystem;
+using Json = nlohmann::json;
 
 namespace {
 
@@ -83,91 +96,523 @@ bool AlreadyMigrated(const std::string& out, const std::string& file, const std:
   }
 }
 
-Status WriteParquetAtomic(const std::shared_ptr<arrow::Table>& table, const std::string& out,
-                          const std::string& compression, bool durable) {
-  std::string tmp = out + ".octavo-tmp-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()) % 100000);
-  auto fail = [&](const std::string& msg) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    return Status::IOError("writing ", out, ": ", msg);
-  };
+std::string TempPathFor(const std::string& out) {
+  static std::atomic<int> seq{0};
+  return out + ".octavo-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(seq++);
+}
+
+// A 4 KiB-aligned buffer (O_DIRECT needs aligned memory, offsets and sizes).
+struct AlignedBuffer {
+  static constexpr size_t kAlign = 4096;
+  char* data = nullptr;
+  size_t capacity = 0;
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(data); }
+  bool Reserve(size_t n) {
+    n = (n + kAlign - 1) / kAlign * kAlign;
+    if (n <= capacity) return true;
+    void* p = nullptr;
+    if (::posix_memalign(&p, kAlign, n) != 0) return false;
+    std::free(data);
+    data = static_cast<char*>(p);
+    capacity = n;
+    return true;
+  }
+};
+
+constexpr size_t kStageBytes = 8 << 20;
+
+// Stage buffers go from the converting thread to the finisher (which writes them) and back:
+// a few per process, allocated once (no page faults after the first files).
+struct StagePool {
+  std::mutex mu;
+  std::vector<std::unique_ptr<AlignedBuffer>> free_list;
+};
+StagePool& Stages() {
+  static StagePool pool;
+  return pool;
+}
+
+bool PwriteAll(int fd, const char* p, size_t n, off_t at) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+    at += w;
+  }
+  return true;
+}
+
+// Parquet bytes for a file opened with O_DIRECT, gathered in an aligned stage buffer: the
+// data goes from this buffer to the disk by DMA. (A buffered write() copies it into fresh
+// page-cache pages instead: a third of the CPU time per file on the benchmark VM, where first
+// touches of guest memory are slow.) A file that fits the stage stays in memory after
+// Close() (`in_memory()`): it is verified from those exact bytes and written by the
+// finisher thread (WriteStaged). A larger one is written in stage-sized pieces as it comes.
+class DirectFileSink final : public arrow::io::OutputStream {
+ public:
+  DirectFileSink(int fd, AlignedBuffer* stage) : fd_(fd), stage_(stage) {}
+  arrow::Status Write(const void* data, int64_t nbytes) override {
+    const char* p = static_cast<const char*>(data);
+    while (nbytes > 0) {
+      if (used_ == stage_->capacity) ARROW_RETURN_NOT_OK(FlushStage(used_));
+      size_t take = std::min(static_cast<size_t>(nbytes), stage_->capacity - used_);
+      std::memcpy(stage_->data + used_, p, take);
+      used_ += take;
+      p += take;
+      nbytes -= static_cast<int64_t>(take);
+    }
+    return arrow::Status::OK();
+  }
+  arrow::Result<int64_t> Tell() const override { return static_cast<int64_t>(pos_ + used_); }
+  bool closed() const override { return closed_; }
+  arrow::Status Close() override {
+    if (closed_) return arrow::Status::OK();
+    closed_ = true;
+    if (pos_ == 0) return arrow::Status::OK();  // all in the stage: in_memory()
+    return WriteTail();
+  }
+  bool in_memory() const { return pos_ == 0; }
+  size_t size() const { return pos_ + used_; }
+  // The staged bytes (padded to 4 KiB) to the file, truncated to the real size.
+  arrow::Status WriteTail() {
+    if (used_ == 0) return arrow::Status::OK();
+    const size_t real = pos_ + used_;
+    const size_t padded = (used_ + AlignedBuffer::kAlign - 1) / AlignedBuffer::kAlign * AlignedBuffer::kAlign;
+    std::memset(stage_->data + used_, 0, padded - used_);
+    ARROW_RETURN_NOT_OK(FlushStage(padded));
+    if (::ftruncate(fd_, static_cast<off_t>(real)) != 0) return arrow::Status::IOError(std::strerror(errno));
+    pos_ = real;
+    return arrow::Status::OK();
+  }
+
+ private:
+  arrow::Status FlushStage(size_t n) {
+    if (!PwriteAll(fd_, stage_->data, n, static_cast<off_t>(pos_))) return arrow::Status::IOError(std::strerror(errno));
+    pos_ += n;
+    used_ = 0;
+    return arrow::Status::OK();
+  }
+  int fd_;
+  AlignedBuffer* stage_;
+  size_t used_ = 0, pos_ = 0;
+  bool closed_ = false;
+};
+
+// One Parquet output on its way: written (or staged), then verified, then made durable.
+struct Output {
+  std::string tmp;
+  int fd = -1;                                 // O_DIRECT file, open until written + synced
+  std::unique_ptr<AlignedBuffer> stage;        // its bytes, when they are still only here
+  std::unique_ptr<DirectFileSink> sink;
+  Output() = default;
+  Output(Output&& x) noexcept
+      : tmp(std::move(x.tmp)), fd(std::exchange(x.fd, -1)), stage(std::move(x.stage)), sink(std::move(x.sink)) {
+    x.tmp.clear();
+  }
+  Output& operator=(Output&& x) noexcept {
+    if (this != &x) {
+      Discard();
+      tmp = std::move(x.tmp);
+      x.tmp.clear();
+      fd = std::exchange(x.fd, -1);
+      stage = std::move(x.stage);
+      sink = std::move(x.sink);
+    }
+    return *this;
+  }
+  ~Output() { Discard(); }
+  bool staged() const { return sink && sink->in_memory(); }
+  // Close, delete the temp file, return the stage buffer.
+  void Discard() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    if (!tmp.empty()) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      tmp.clear();
+    }
+    ReleaseStage();
+  }
+  void ReleaseStage() {
+    sink.reset();
+    if (stage) {
+      auto& pool = Stages();
+      std::lock_guard<std::mutex> lock(pool.mu);
+      if (pool.free_list.size() < 8) pool.free_list.push_back(std::move(stage));
+      stage.reset();
+    }
+  }
+};
+
+std::unique_ptr<AlignedBuffer> NewStage() {
+  auto& pool = Stages();
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    if (!pool.free_list.empty()) {
+      auto b = std::move(pool.free_list.back());
+      pool.free_list.pop_back();
+      return b;
+    }
+  }
+  auto b = std::make_unique<AlignedBuffer>();
+  if (!b->Reserve(kStageBytes)) return nullptr;
+  return b;
+}
+
+// Write `table` as Parquet to o->tmp: with O_DIRECT where the file system allows it (a file
+// that fits the stage is only staged here: the finisher writes it), otherwise buffered, its
+// write-back started at once (sync_file_range) so the later fdatasync mostly finds it done.
+Status WriteParquetFile(const std::shared_ptr<arrow::Table>& table, Output* o, const std::string& out,
+                        const std::string& compression) {
   auto codec = arrow::util::Codec::GetCompressionType(compression == "none" ? "uncompressed" : compression);
   if (!codec.ok()) return Status::Invalid("unknown Parquet compression '", compression, "'");
+  auto fail = [&](const std::string& msg) { return Status::IOError("writing ", out, ": ", msg); };
+  parquet::WriterProperties::Builder b;
+  b.compression(*codec);
+  if (*codec == arrow::Compression::ZSTD) b.compression_level(1);
+  // Dictionary encoding of measurements (floats) almost never pays and costs ~2x the
+  // write time (it is tried, then abandoned, page by page): keep it for the rest.
+  for (const auto& f : table->schema()->fields())
+    if (arrow::is_floating(f->type()->id())) b.disable_dictionary(f->name());
+  auto props = b.build();
+  auto aprops = parquet::ArrowWriterProperties::Builder().store_schema()->build();
+  int open_errno = 0;
+  // OCTAVO_MIGRATE_BUFFERED=1: plain buffered writes (a file system whose O_DIRECT is slow)
+  static const bool buffered = [] {
+    const char* e = std::getenv("OCTAVO_MIGRATE_BUFFERED");
+    return e && *e && std::string(e) != "0";
+  }();
+  if (!buffered) o->stage = NewStage();
+  if (o->stage) {
+    o->fd = ::open(o->tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0666);
+    if (o->fd < 0) open_errno = errno;
+  }
+  if (o->fd >= 0) {
+    arrow::Status st;
+    try {
+      o->sink = std::make_unique<DirectFileSink>(o->fd, o->stage.get());
+      // the writer takes a shared_ptr: hand it a non-owning one (o->sink outlives it)
+      std::shared_ptr<arrow::io::OutputStream> sink(o->sink.get(), [](arrow::io::OutputStream*) {});
+      st = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, kRowGroupRows, props, aprops);
+      if (st.ok()) st = o->sink->Close();
+    } catch (const std::exception& e) {
+      st = arrow::Status::IOError(e.what());
+    }
+    if (st.ok()) {
+      if (!o->staged()) o->ReleaseStage();
+      return Status::OK();
+    }
+    if (st.message() != std::strerror(EINVAL)) return fail(st.message());
+    // the file system refused an O_DIRECT write: buffered below
+    ::close(o->fd);
+    o->fd = -1;
+    o->ReleaseStage();
+    std::error_code ec;
+    fs::remove(o->tmp, ec);
+  } else {
+    o->ReleaseStage();
+    if (open_errno != 0 && open_errno != EINVAL && open_errno != ENOTSUP && open_errno != EOPNOTSUPP)
+      return fail(std::strerror(open_errno));
+  }
   try {
-    auto sink = arrow::io::FileOutputStream::Open(tmp);
+    auto file = arrow::io::FileOutputStream::Open(o->tmp);
+    if (!file.ok()) return fail(file.status().message());
+    const int bfd = (*file)->file_descriptor();
+    auto sink = arrow::io::BufferedOutputStream::Create(1 << 20, arrow::default_memory_pool(), *file);
     if (!sink.ok()) return fail(sink.status().message());
-    parquet::WriterProperties::Builder b;
-    b.compression(*codec);
-    if (*codec == arrow::Compression::ZSTD) b.compression_level(1);
-    // Dictionary encoding of measurements (floats) almost never pays and costs ~2x the
-    // write time (it is tried, then abandoned, page by page): keep it for the rest.
-    for (const auto& f : table->schema()->fields())
-      if (arrow::is_floating(f->type()->id())) b.disable_dictionary(f->name());
-    auto props = b.build();
-    auto aprops = parquet::ArrowWriterProperties::Builder().store_schema()->build();
-    arrow::Status st = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *sink,
-                                                  kRowGroupRows, props, aprops);
+    arrow::Status st = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *sink, kRowGroupRows, props,
+                                                  aprops);
+    if (st.ok()) st = (*sink)->Flush();
+    if (st.ok()) ::sync_file_range(bfd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (st.ok()) st = (*sink)->Close();
     if (!st.ok()) return fail(st.message());
   } catch (const std::exception& e) {
     return fail(e.what());
   }
-  // A process crash can never leave a half file (rename is atomic). Against power loss the
-  // data is fsync'ed only when the source is about to be deleted (--remove-h5): otherwise
-  // the HDF5 file is still there and an unverifiable output is simply converted again.
-  if (durable) {
-    int fd = ::open(tmp.c_str(), O_RDONLY);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      return fail("fsync failed");
-    }
-    ::close(fd);
-  }
-  std::error_code ec;
-  fs::rename(tmp, out, ec);
-  if (ec) return fail(ec.message());
   return Status::OK();
 }
 
-// Re-read `out` row group by row group (memory: one row group) and compare every value with
-// the table read from the HDF5 file (NaN equal to NaN).
-Status VerifyParquet(const std::string& out, const arrow::Table& expected) {
+// Reads a file with O_DIRECT (aligned reads through a per-thread buffer): what the disk
+// holds, without filling the page cache (for outputs larger than the stage).
+class DirectReadFile final : public arrow::io::RandomAccessFile {
+ public:
+  static arrow::Result<std::shared_ptr<DirectReadFile>> Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+    if (fd < 0) return arrow::Status::IOError("cannot open ", path, ": ", std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      return arrow::Status::IOError("cannot stat ", path);
+    }
+    return std::shared_ptr<DirectReadFile>(new DirectReadFile(fd, st.st_size));
+  }
+  ~DirectReadFile() override { (void)DirectReadFile::Close(); }
+  arrow::Status Close() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return arrow::Status::OK();
+  }
+  bool closed() const override { return fd_ < 0; }
+  arrow::Result<int64_t> Tell() const override { return pos_; }
+  arrow::Status Seek(int64_t position) override {
+    pos_ = position;
+    return arrow::Status::OK();
+  }
+  arrow::Result<int64_t> GetSize() override { return size_; }
+  arrow::Result<int64_t> Read(int64_t nbytes, void* out) override {
+    ARROW_ASSIGN_OR_RAISE(int64_t n, ReadAt(pos_, nbytes, out));
+    pos_ += n;
+    return n;
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> Read(int64_t nbytes) override {
+    ARROW_ASSIGN_OR_RAISE(auto buf, ReadAt(pos_, nbytes));
+    pos_ += buf->size();
+    return buf;
+  }
+  arrow::Result<int64_t> ReadAt(int64_t position, int64_t nbytes, void* out) override {
+    if (position < 0 || nbytes < 0) return arrow::Status::Invalid("bad read range");
+    nbytes = std::max<int64_t>(0, std::min(nbytes, size_ - position));
+    if (nbytes == 0) return 0;
+    constexpr int64_t kA = static_cast<int64_t>(AlignedBuffer::kAlign);
+    const int64_t start = position / kA * kA;
+    const int64_t end = (position + nbytes + kA - 1) / kA * kA;
+    thread_local AlignedBuffer buf;
+    if (!buf.Reserve(static_cast<size_t>(end - start))) return arrow::Status::OutOfMemory("read buffer");
+    int64_t got = 0;
+    while (start + got < position + nbytes) {
+      ssize_t r = ::pread(fd_, buf.data + got, static_cast<size_t>(end - start - got), static_cast<off_t>(start + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return arrow::Status::IOError("read failed: ", std::strerror(errno));
+      if (r == 0) break;
+      got += r;
+    }
+    if (start + got < position + nbytes) return arrow::Status::IOError("file is shorter than expected");
+    std::memcpy(out, buf.data + (position - start), static_cast<size_t>(nbytes));
+    return nbytes;
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> ReadAt(int64_t position, int64_t nbytes) override {
+    nbytes = std::max<int64_t>(0, std::min(nbytes, size_ - position));
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::ResizableBuffer> out, arrow::AllocateResizableBuffer(nbytes));
+    ARROW_ASSIGN_OR_RAISE(int64_t n, ReadAt(position, nbytes, out->mutable_data()));
+    ARROW_RETURN_NOT_OK(out->Resize(n));
+    return std::shared_ptr<arrow::Buffer>(std::move(out));
+  }
+
+ private:
+  DirectReadFile(int fd, int64_t size) : fd_(fd), size_(size) {}
+  int fd_;
+  int64_t size_;
+  int64_t pos_ = 0;
+};
+
+// The bytes to verify: a staged file's exact bytes (what the finisher will write by DMA);
+// a larger O_DIRECT file read back from the disk with O_DIRECT; otherwise the file itself
+// (memory: one row group at a time).
+Result<std::shared_ptr<arrow::io::RandomAccessFile>> OpenForVerify(const Output& o) {
+  if (o.staged()) {
+    auto buf = std::make_shared<arrow::Buffer>(reinterpret_cast<const uint8_t*>(o.stage->data),
+                                               static_cast<int64_t>(o.sink->size()));
+    return std::shared_ptr<arrow::io::RandomAccessFile>(std::make_shared<arrow::io::BufferReader>(buf));
+  }
+  if (o.fd >= 0) {
+    auto direct = DirectReadFile::Open(o.tmp);
+    if (direct.ok()) return std::shared_ptr<arrow::io::RandomAccessFile>(*direct);
+  }
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto in, arrow::io::ReadableFile::Open(o.tmp));
+  return std::shared_ptr<arrow::io::RandomAccessFile>(in);
+}
+
+Status SyncFile(const std::string& path, const std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fdatasync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    return Status::IOError("writing ", out, ": fsync failed: ", std::strerror(e));
+  }
+  ::close(fd);
+  return Status::OK();
+}
+
+bool FastComparable(const arrow::DataType& t, parquet::Type::type physical) {
+  switch (t.id()) {
+    case arrow::Type::DOUBLE: return physical == parquet::Type::DOUBLE;
+    case arrow::Type::FLOAT: return physical == parquet::Type::FLOAT;
+    case arrow::Type::INT32:
+    case arrow::Type::UINT32: return physical == parquet::Type::INT32;
+    case arrow::Type::INT64:
+    case arrow::Type::UINT64: return physical == parquet::Type::INT64;
+    case arrow::Type::TIMESTAMP:  // seconds are coerced to milliseconds by the writer
+      return physical == parquet::Type::INT64 &&
+             static_cast<const arrow::TimestampType&>(t).unit() != arrow::TimeUnit::SECOND;
+    default: return false;
+  }
+}
+
+// Decode rows [offset, offset + n) of a fixed-width column chunk with the low-level
+// reader and memcmp them with the expected values. false (no error) when this fast path
+// does not apply (nulls) or the bytes differ: the caller then compares at the Arrow level.
+template <typename PT>
+Result<bool> FastCompare(parquet::ColumnReader* reader, const arrow::ChunkedArray& want, int64_t offset, int64_t n) {
+  using T = typename PT::c_type;
+  auto* r = static_cast<parquet::TypedColumnReader<PT>*>(reader);
+  thread_local std::vector<char> values_buf;
+  thread_local std::vector<int16_t> defs;
+  if (values_buf.size() < static_cast<size_t>(n) * sizeof(T)) values_buf.resize(static_cast<size_t>(n) * sizeof(T));
+  if (defs.size() < static_cast<size_t>(n)) defs.resize(static_cast<size_t>(n));
+  T* values = reinterpret_cast<T*>(values_buf.data());
+  int64_t got = 0;
+  while (got < n && r->HasNext()) {
+    int64_t values_read = 0;
+    int64_t levels = r->ReadBatch(n - got, defs.data(), nullptr, values + got, &values_read);
+    if (levels <= 0) break;
+    if (values_read != levels) return false;  // nulls in the file
+    got += levels;
+  }
+  if (got != n || r->HasNext()) return false;
+  // walk the expected chunks over [offset, offset + n)
+  int64_t pos = 0, done = 0;
+  for (const auto& chunk : want.chunks()) {
+    const int64_t len = chunk->length();
+    if (pos + len <= offset) {
+      pos += len;
+      continue;
+    }
+    const int64_t from = std::max<int64_t>(offset - pos, 0);
+    const int64_t take = std::min(len - from, n - done);
+    if (take <= 0) break;
+    if (chunk->null_count() != 0) return false;
+    const auto& d = *chunk->data();
+    const T* exp = d.GetValues<T>(1) + from;
+    if (std::memcmp(exp, values + done, static_cast<size_t>(take) * sizeof(T)) != 0) return false;
+    done += take;
+    pos += len;
+    if (done == n) break;
+  }
+  return done == n;
+}
+
+// Re-read `tmp` row group by row group (memory: one row group) and compare every value with
+// the table read from the HDF5 file: fixed-width columns without nulls by decoding them
+// with the low-level Parquet reader and memcmp against the Arrow buffers in memory (exact,
+// bit for bit); anything else (strings, categories, nulls, nested) as Arrow arrays with
+// Equals (NaN equal to NaN).
+Status VerifyParquet(const Output& o, const std::string& out, const arrow::Table& expected) {
   try {
-    auto in = arrow::io::ReadableFile::Open(out);
-    if (!in.ok()) return FromArrow(in.status());
-    auto reader = parquet::arrow::OpenFile(*in, arrow::default_memory_pool());
+    auto in = OpenForVerify(o);
+    if (!in.ok()) return in.status().WithContext("reading back " + out);
+    // synchronous reads on this thread (no pre-buffering on Arrow's I/O threads)
+    parquet::arrow::FileReaderBuilder builder;
+    OCTAVO_RETURN_NOT_ARROW_OK(builder.Open(*in));
+    parquet::ArrowReaderProperties aprops;
+    aprops.set_pre_buffer(false);
+    aprops.set_use_threads(false);
+    auto reader = builder.memory_pool(arrow::default_memory_pool())->properties(aprops)->Build();
     if (!reader.ok()) return FromArrow(reader.status());
     auto& r = *reader;
-    const auto md = r->parquet_reader()->metadata();
+    parquet::ParquetFileReader* pr = r->parquet_reader();
+    const auto md = pr->metadata();
     if (md->num_rows() != expected.num_rows())
       return Status::Corruption(out, ": read back ", md->num_rows(), " rows, the HDF5 data has ", expected.num_rows());
+    std::shared_ptr<arrow::Schema> back_schema;
+    OCTAVO_RETURN_NOT_ARROW_OK(r->GetSchema(&back_schema));
+    if (back_schema->num_fields() != expected.num_columns())
+      return Status::Corruption(out, ": read back ", back_schema->num_fields(), " columns, the HDF5 data has ",
+                                expected.num_columns());
+    for (int i = 0; i < expected.num_columns(); ++i) {
+      if (back_schema->field(i)->name() != expected.field(i)->name())
+        return Status::Corruption(out, ": column ", i, " is '", back_schema->field(i)->name(), "', expected '",
+                                  expected.field(i)->name(), "'");
+      if (!back_schema->field(i)->type()->Equals(*expected.field(i)->type()))
+        return Status::Corruption(out, ": column '", expected.field(i)->name(), "' reads back as ",
+                                  back_schema->field(i)->type()->ToString(), ", expected ",
+                                  expected.field(i)->type()->ToString());
+    }
+    // one Parquet leaf per column: the low-level path applies
+    const bool flat = md->schema()->num_columns() == expected.num_columns();
     auto opts = arrow::EqualOptions::Defaults().nans_equal(true);
     int64_t offset = 0;
     for (int g = 0; g < md->num_row_groups(); ++g) {
-      auto part = r->ReadRowGroup(g);
-      if (!part.ok()) return FromArrow(part.status());
-      const arrow::Table& back = **part;
-      if (back.num_columns() != expected.num_columns())
-        return Status::Corruption(out, ": read back ", back.num_columns(), " columns, the HDF5 data has ",
-                                  expected.num_columns());
-      auto want = expected.Slice(offset, back.num_rows());
-      for (int i = 0; i < want->num_columns(); ++i) {
-        if (back.field(i)->name() != want->field(i)->name())
-          return Status::Corruption(out, ": column ", i, " is '", back.field(i)->name(), "', expected '",
-                                    want->field(i)->name(), "'");
-        if (!back.column(i)->Equals(*want->column(i), opts))
-          return Status::Corruption(out, ": column '", want->field(i)->name(),
-                                    "' differs from the HDF5 data after the round trip (rows ", offset, "..",
-                                    offset + back.num_rows(), ")");
+      const int64_t rows = md->RowGroup(g)->num_rows();
+      std::shared_ptr<parquet::RowGroupReader> rg = pr->RowGroup(g);
+      std::vector<int> slow;
+      for (int i = 0; i < expected.num_columns(); ++i) {
+        const auto& want = *expected.column(i);
+        bool ok = false;
+        if (flat && FastComparable(*want.type(), md->schema()->Column(i)->physical_type())) {
+          auto col = rg->Column(i);
+          Result<bool> same = false;
+          switch (md->schema()->Column(i)->physical_type()) {
+            case parquet::Type::DOUBLE: same = FastCompare<parquet::DoubleType>(col.get(), want, offset, rows); break;
+            case parquet::Type::FLOAT: same = FastCompare<parquet::FloatType>(col.get(), want, offset, rows); break;
+            case parquet::Type::INT32: same = FastCompare<parquet::Int32Type>(col.get(), want, offset, rows); break;
+            case parquet::Type::INT64: same = FastCompare<parquet::Int64Type>(col.get(), want, offset, rows); break;
+            default: break;
+          }
+          OCTAVO_RETURN_NOT_OK(same.status());
+          ok = *same;
+        }
+        if (!ok) slow.push_back(i);
       }
-      offset += back.num_rows();
+      if (!slow.empty()) {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Table> back, r->ReadRowGroup(g, slow));
+        if (back->num_rows() != rows) return Status::Corruption(out, ": row group ", g, " reads back short");
+        for (size_t k = 0; k < slow.size(); ++k) {
+          const int i = slow[k];
+          if (!back->column(static_cast<int>(k))->Equals(*expected.column(i)->Slice(offset, rows), opts))
+            return Status::Corruption(out, ": column '", expected.field(i)->name(),
+                                      "' differs from the HDF5 data after the round trip (rows ", offset, "..",
+                                      offset + rows, ")");
+        }
+      }
+      offset += rows;
     }
     if (offset != expected.num_rows()) return Status::Corruption(out, ": row groups hold ", offset, " rows");
   } catch (const std::exception& e) {
     return Status::IOError(out, ": ", e.what());
   }
   return Status::OK();
+}
+
+// Ask the kernel to start reading a file we will convert soon, so its disk reads overlap the
+// conversion of the current one (the inputs of a real migration are rarely in the page cache).
+void Prefetch(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+  ::close(fd);
+}
+
+// Test hook (tests/python/test_migrate.py): flip the middle byte of the Parquet file written
+// for a source whose path contains $OCTAVO_TEST_MIGRATE_FLIP_BYTE, as a disk or a bug might,
+// so the tests can see verification fail.
+void FlipByteForTest(const std::string& file, Output* o) {
+  const char* on = std::getenv("OCTAVO_TEST_MIGRATE_FLIP_BYTE");
+  if (!on || !*on || file.find(on) == std::string::npos) return;
+  if (o->staged()) {
+    o->stage->data[o->sink->size() / 2] ^= 0x10;
+    return;
+  }
+  int fd = ::open(o->tmp.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    unsigned char b = 0;
+    off_t at = st.st_size / 2;
+    if (::pread(fd, &b, 1, at) == 1) {
+      b ^= 0x10;
+      (void)!::pwrite(fd, &b, 1, at);
+    }
+  }
+  ::close(fd);
+}
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace
@@ -211,74 +656,212 @@ Result<std::vector<std::string>> FindHdf5Files(const std::string& root, bool rec
   return out;
 }
 
-MigrateFileResult MigrateFileToParquet(const std::string& file, const MigrateOptions& options) {
-  auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+// A file read, written to temporary Parquet files and verified; durable + renamed by
+// FinishConverted (possibly on another thread, so the fdatasync wait overlaps the next file).
+struct Converted {
   MigrateFileResult r;
+  std::vector<Output> outs;  // one per key
+  SourceStamp src;
+  std::chrono::steady_clock::time_point t0;
+  bool pending = false;  // outs await FinishConverted; otherwise r is final
+};
+
+Converted ConvertFile(const std::string& file, const MigrateOptions& options) {
+  Converted c;
+  c.t0 = std::chrono::steady_clock::now();
+  MigrateFileResult& r = c.r;
   r.file = file;
   auto done = [&](const std::string& status, const std::string& msg = "") {
+    c.outs.clear();  // never leave an unverified output (Output::Discard)
     r.status = status;
     r.message = msg;
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return r;
+    r.seconds = Since(c.t0);
+    return std::move(c);
   };
-  auto objs = ListObjects(file);
-  if (!objs.ok()) return done("failed", objs.status().message());
-  std::string bad;
-  for (const auto& o : *objs) {
-    if (o.kind == "pandas" && o.supported) r.keys.push_back(o.key);
-    else bad += (bad.empty() ? "" : ", ") + o.key + " (" + (o.note.empty() ? o.kind : o.note) + ")";
-  }
-  if (!bad.empty())
-    return done("failed", file + ": objects Parquet files beside it cannot hold: " + bad +
-                              "; import the file into a bundle instead (octavo import FILE BUNDLE)");
-  if (r.keys.empty()) return done("failed", file + ": no pandas object in the file");
-  const int nk = static_cast<int>(r.keys.size());
-  for (const auto& k : r.keys) r.outputs.push_back(ParquetPathFor(file, k, nk));
-  const SourceStamp src = Stamp(file);
-  if (!options.overwrite) {
-    bool all = true;
-    for (int i = 0; i < nk && all; ++i) all = AlreadyMigrated(r.outputs[i], file, r.keys[i], src);
-    if (all) {
-      if (options.remove_h5 && !options.dry_run) {
-        std::error_code ec;
-        r.removed = fs::remove(file, ec);
+  // The file is opened once: list, (skip check,) read every key. HDF5 (serial) is used under
+  // its lock; worker processes (`octavo migrate --jobs N`) each have their own.
+  std::vector<std::shared_ptr<arrow::Table>> tables;
+  c.src = Stamp(file);
+  {
+    std::lock_guard<std::recursive_mutex> lock(H5Mutex());
+    InitH5();
+    auto f = OpenHdf5ReadOnly(file);
+    if (!f.ok()) return done("failed", f.status().message());
+    auto objs = ListObjectsIn(f->get(), file);
+    if (!objs.ok()) return done("failed", objs.status().message());
+    std::string bad;
+    for (const auto& o : *objs) {
+      if (o.kind == "pandas" && o.supported) r.keys.push_back(o.key);
+      else bad += (bad.empty() ? "" : ", ") + o.key + " (" + (o.note.empty() ? o.kind : o.note) + ")";
+    }
+    if (!bad.empty())
+      return done("failed", file + ": objects Parquet files beside it cannot hold: " + bad +
+                                "; import the file into a bundle instead (octavo import FILE BUNDLE)");
+    if (r.keys.empty()) return done("failed", file + ": no pandas object in the file");
+    const int nk = static_cast<int>(r.keys.size());
+    for (const auto& k : r.keys) r.outputs.push_back(ParquetPathFor(file, k, nk));
+    if (!options.overwrite) {
+      bool all = true;
+      for (int i = 0; i < nk && all; ++i) all = AlreadyMigrated(r.outputs[i], file, r.keys[i], c.src);
+      if (all) {
+        if (options.remove_h5 && !options.dry_run) {
+          f->reset();
+          std::error_code ec;
+          r.removed = fs::remove(file, ec);
+        }
+        return done("skipped", "verified Parquet output is newer than the HDF5 file");
       }
-      return done("skipped", "verified Parquet output is newer than the HDF5 file");
+    }
+    if (options.dry_run) return done("planned");
+    for (int i = 0; i < nk; ++i) {
+      auto t = ReadPandasIn(f->get(), file, r.keys[i]);
+      if (!t.ok()) return done("failed", t.status().message());
+      tables.push_back(*t);
     }
   }
-  if (options.dry_run) return done("planned");
-  for (int i = 0; i < nk; ++i) {
-    auto t = ReadPandas(file, r.keys[i]);
-    if (!t.ok()) return done("failed", t.status().message());
-    std::shared_ptr<arrow::Table> table = *t;
+  r.read_seconds = Since(c.t0);
+  // Each output: a temp file, verified (read back, every value compared); FinishConverted
+  // makes it durable and renames it: the final name only ever holds verified, durable data.
+  for (size_t i = 0; i < tables.size(); ++i) {
+    std::shared_ptr<arrow::Table> table = tables[i];
     auto meta = table->schema()->metadata() ? table->schema()->metadata()->Copy()
                                             : std::make_shared<arrow::KeyValueMetadata>();
     (void)meta->Delete("octavo.h5");
-    (void)meta->Set(kSourceKey, StampJson(file, r.keys[i], src));
+    (void)meta->Set(kSourceKey, StampJson(file, r.keys[i], c.src));
     table = table->ReplaceSchemaMetadata(meta);
-    Status st = WriteParquetAtomic(table, r.outputs[i], options.compression, options.remove_h5);
-    if (st.ok()) st = VerifyParquet(r.outputs[i], *table);
-    if (!st.ok()) {
-      std::error_code ec;
-      fs::remove(r.outputs[i], ec);  // never leave an unverified output that looks migrated
-      return done("failed", st.message());
-    }
+    const std::string& out = r.outputs[i];
+    c.outs.emplace_back();
+    Output& o = c.outs.back();
+    o.tmp = TempPathFor(out);
+    auto t1 = std::chrono::steady_clock::now();
+    Status st = WriteParquetFile(table, &o, out, options.compression);
+    if (st.ok()) FlipByteForTest(file, &o);
+    auto t2 = std::chrono::steady_clock::now();
+    r.write_seconds += std::chrono::duration<double>(t2 - t1).count();
+    if (st.ok()) st = VerifyParquet(o, out, *table);
+    r.verify_seconds += Since(t2);
+    if (!st.ok()) return done("failed", st.message());
     r.rows += table->num_rows();
   }
-  if (Stamp(file).mtime_ns != src.mtime_ns) return done("failed", file + " changed while it was being migrated");
+  c.pending = true;
+  return c;
+}
+
+// fdatasync + rename each temp file, then (--remove-h5) make the renames durable (directory
+// fsync) and delete the source. Without --remove-h5 the directory is not fsync'ed: a crash
+// may lose a rename, and the file is simply converted again.
+void FinishConverted(Converted& c, const MigrateOptions& options) {
+  MigrateFileResult& r = c.r;
+  auto t = std::chrono::steady_clock::now();
+  auto done = [&](const std::string& status, const std::string& msg = "") {
+    c.outs.clear();  // temp files of a failure are removed (Output::Discard)
+    c.pending = false;
+    r.status = status;
+    r.message = msg;
+    r.sync_seconds = Since(t);
+    r.seconds = Since(c.t0);
+  };
+  if (Stamp(r.file).mtime_ns != c.src.mtime_ns) return done("failed", r.file + " changed while it was being migrated");
+  for (size_t i = 0; i < c.outs.size(); ++i) {
+    Output& o = c.outs[i];
+    if (o.staged()) {
+      arrow::Status ws = o.sink->WriteTail();  // the verified bytes, by DMA from the stage
+      if (!ws.ok()) return done("failed", "writing " + r.outputs[i] + ": " + ws.message());
+    }
+    o.ReleaseStage();
+    if (o.fd >= 0) {
+      if (::fdatasync(o.fd) != 0)
+        return done("failed", "writing " + r.outputs[i] + ": fsync failed: " + std::strerror(errno));
+      ::close(o.fd);
+      o.fd = -1;
+    } else {
+      Status st = SyncFile(o.tmp, r.outputs[i]);
+      if (!st.ok()) return done("failed", st.message());
+    }
+  }
+  for (size_t i = 0; i < c.outs.size(); ++i) {
+    std::error_code ec;
+    fs::rename(c.outs[i].tmp, r.outputs[i], ec);
+    if (ec) return done("failed", "writing " + r.outputs[i] + ": " + ec.message());
+    c.outs[i].tmp.clear();  // renamed: no longer ours to delete
+  }
+  c.outs.clear();
   if (options.remove_h5) {
     std::error_code ec;
-    // the renames themselves durable before the source goes
-    int dfd = ::open(fs::path(r.outputs[0]).parent_path().empty() ? "." : fs::path(r.outputs[0]).parent_path().c_str(),
-                     O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
+    std::string dir = fs::path(r.outputs[0]).parent_path().string();
+    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || ::fsync(dfd) != 0) {
+      if (dfd >= 0) ::close(dfd);
+      return done("failed", "converted and verified, but cannot fsync " + dir + "; " + r.file + " kept");
     }
-    r.removed = fs::remove(file, ec);
-    if (ec) return done("failed", "converted and verified, but cannot remove " + file + ": " + ec.message());
+    ::close(dfd);
+    r.removed = fs::remove(r.file, ec);
+    if (ec) return done("failed", "converted and verified, but cannot remove " + r.file + ": " + ec.message());
   }
-  return done("converted");
+  done("converted");
+}
+
+// Finishes converted files on its own thread (the fdatasync wait overlaps the conversion of
+// the next file) and hands every result to `emit` (called from either thread).
+class Finisher {
+ public:
+  using Emit = std::function<void(size_t, MigrateFileResult&&)>;
+  Finisher(const MigrateOptions& options, Emit emit) : options_(options), emit_(std::move(emit)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Finisher() { Close(); }
+  void Submit(size_t index, Converted&& c) {
+    if (!c.pending) {
+      emit_(index, std::move(c.r));
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < 2; });  // bounded: at most two files in flight
+    queue_.emplace_back(index, std::move(c));
+    cv_.notify_all();
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::pair<size_t, Converted> item;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        cv_.notify_all();
+      }
+      FinishConverted(item.second, options_);
+      emit_(item.first, std::move(item.second.r));
+    }
+  }
+  const MigrateOptions& options_;
+  Emit emit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<size_t, Converted>> queue_;
+  bool closed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+MigrateFileResult MigrateFileToParquet(const std::string& file, const MigrateOptions& options) {
+  Converted c = ConvertFile(file, options);
+  if (c.pending) FinishConverted(c, options);
+  return std::move(c.r);
 }
 
 namespace {
@@ -292,86 +875,398 @@ std::string DestFor(const std::string& file, const std::string& root) {
   return s;
 }
 
+MigrateFileResult ImportOne(const std::string& f, const MigrateOptions& options, Bundle* bundle, std::mutex* bundle_mu) {
+  auto t1 = std::chrono::steady_clock::now();
+  MigrateFileResult r;
+  r.file = f;
+  std::string dest = DestFor(f, options.root);
+  r.outputs.push_back(options.into + ":" + dest);
+  if (options.dry_run) {
+    auto rep = InspectFile(f);
+    r.status = rep.ok() ? "planned" : "failed";
+    if (!rep.ok()) r.message = rep.status().message();
+  } else {
+    std::lock_guard<std::mutex> lock(*bundle_mu);
+    if (bundle->Exists(dest)) {
+      r.status = "skipped";
+      r.message = dest + " already exists in the bundle";
+    } else {
+      auto rep = ImportFile(f, *bundle, dest, ImportOptions{});
+      if (!rep.ok()) {
+        r.status = "failed";
+        r.message = rep.status().message();
+      } else {
+        r.status = "converted";
+        r.rows = rep->rows;
+        if (rep->num_unsupported() > 0) {
+          std::string why;
+          for (auto& it : rep->items)
+            if (!it.supported) why += (why.empty() ? "" : "; ") + it.h5_path + ": " + it.reason;
+          r.message = "not imported: " + why;
+        } else if (options.remove_h5) {
+          std::error_code ec;
+          r.removed = fs::remove(f, ec);
+        }
+      }
+    }
+  }
+  r.seconds = Since(t1);
+  return r;
+}
+
+// --- worker processes (octavo migrate --jobs N) ---------------------------------------
+//
+// The parent forks N single-threaded converters (each with its own HDF5 library state: no
+// global lock shared between them) before it has started any thread. Protocol, one JSON
+// object per line from a worker: {"t":"next"} asks for a file, the parent answers with its
+// index (8 bytes) or closes the task pipe when none is left; {"t":"done","i":..,...} is
+// a file's result. A worker that dies (crash, OOM kill) fails the file it was converting,
+// its half-written temp files are removed, files it had finished but not reported are
+// handed out again, and a replacement worker is started.
+
+Json ResultToJson(size_t index, const MigrateFileResult& r) {
+  return Json{{"t", "done"},
+              {"i", index},
+              {"status", r.status},
+              {"outputs", r.outputs},
+              {"keys", r.keys},
+              {"rows", r.rows},
+              {"removed", r.removed},
+              {"message", r.message},
+              {"seconds", r.seconds},
+              {"timing", {r.read_seconds, r.write_seconds, r.verify_seconds, r.sync_seconds}}};
+}
+
+MigrateFileResult ResultFromJson(const std::string& file, const Json& j) {
+  MigrateFileResult r;
+  r.file = file;
+  r.status = j.at("status").get<std::string>();
+  r.outputs = j.at("outputs").get<std::vector<std::string>>();
+  r.keys = j.at("keys").get<std::vector<std::string>>();
+  r.rows = j.at("rows").get<int64_t>();
+  r.removed = j.at("removed").get<bool>();
+  r.message = j.at("message").get<std::string>();
+  r.seconds = j.at("seconds").get<double>();
+  const auto& t = j.at("timing");
+  r.read_seconds = t.at(0).get<double>();
+  r.write_seconds = t.at(1).get<double>();
+  r.verify_seconds = t.at(2).get<double>();
+  r.sync_seconds = t.at(3).get<double>();
+  return r;
+}
+
+constexpr uint64_t kRedoBit = uint64_t(1) << 63;  // in a task: convert even if done (overwrite)
+
+bool WriteAll(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool ReadAll(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+[[noreturn]] void WorkerMain(const std::vector<std::string>& files, const MigrateOptions& options, int task_fd,
+                             int result_fd) {
+  int code = 0;
+  try {
+    std::mutex out_mu;
+    auto send = [&](const Json& j) {
+      std::string line = j.dump() + "\n";
+      std::lock_guard<std::mutex> lock(out_mu);
+      if (!WriteAll(result_fd, line.data(), line.size())) ::_exit(3);  // parent gone
+    };
+    // test hook: crash while converting a file whose path contains this string
+    const char* crash_on = std::getenv("OCTAVO_TEST_MIGRATE_CRASH_ON");
+    MigrateOptions redo = options;  // a file a dead worker may have finished: convert it again
+    redo.overwrite = true;
+    Finisher fin(options, [&](size_t i, MigrateFileResult&& r) { send(ResultToJson(i, r)); });
+    for (;;) {
+      send(Json{{"t", "next"}});
+      uint64_t task = 0;
+      if (!ReadAll(task_fd, &task, sizeof task)) break;
+      const size_t idx = static_cast<size_t>(task & ~kRedoBit);
+      if (idx >= files.size()) break;
+      if (crash_on && *crash_on && files[idx].find(crash_on) != std::string::npos) ::abort();
+      if (task & kRedoBit) {
+        fin.Submit(idx, ConvertFile(files[idx], redo));
+      } else {
+        fin.Submit(idx, ConvertFile(files[idx], options));
+      }
+    }
+    fin.Close();
+  } catch (...) {
+    code = 2;
+  }
+  ::_exit(code);
+}
+
+struct Worker {
+  pid_t pid = -1;
+  int task_fd = -1;    // parent writes file indices
+  int result_fd = -1;  // parent reads result lines
+  std::string buf;
+  std::vector<size_t> outstanding;  // handed out, no result yet (last = being converted)
+};
+
+std::string DescribeExit(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = ::strsignal(sig);
+    return "was killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+  }
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  return "stopped";
+}
+
+// Temp files a dead worker may have left beside `file`'s outputs.
+void RemoveWorkerTemps(const std::string& file, pid_t pid) {
+  std::error_code ec;
+  fs::path dir = fs::path(file).parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string stem = fs::path(file).stem().string();
+  const std::string tag = ".octavo-tmp-" + std::to_string(pid) + "-";
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(stem, 0) == 0 && name.find(tag) != std::string::npos) {
+      std::error_code ec2;
+      fs::remove(it->path(), ec2);
+    }
+  }
+}
+
+Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOptions& options, int jobs,
+                          const std::function<void(size_t, MigrateFileResult&&)>& emit) {
+  std::deque<uint64_t> queue;  // file index, | kRedoBit for a file to convert again
+  for (size_t i = 0; i < files.size(); ++i) queue.push_back(i);
+  std::vector<Worker> workers;
+  std::vector<bool> prefetched(files.size(), false);
+  struct sigaction ign {}, old_pipe {};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old_pipe);  // a dead worker's task pipe: EPIPE, not death
+  size_t spawned = 0;
+  auto spawn = [&]() -> Status {
+    int task[2], res[2];
+    if (::pipe(task) != 0) return Status::IOError("cannot create a pipe: ", std::strerror(errno));
+    if (::pipe(res) != 0) {
+      ::close(task[0]);
+      ::close(task[1]);
+      return Status::IOError("cannot create a pipe: ", std::strerror(errno));
+    }
+    std::cout.flush();
+    std::cerr.flush();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      for (int fd : {task[0], task[1], res[0], res[1]}) ::close(fd);
+      return Status::IOError("cannot start a worker process: ", std::strerror(errno));
+    }
+    if (pid == 0) {
+      // only this worker's ends stay open, so a worker's death is seen as EOF by the parent
+      for (const auto& w : workers) {
+        ::close(w.task_fd);
+        ::close(w.result_fd);
+      }
+      ::close(task[1]);
+      ::close(res[0]);
+      ::signal(SIGPIPE, SIG_DFL);
+      WorkerMain(files, options, task[0], res[1]);
+    }
+    ::close(task[0]);
+    ::close(res[1]);
+    Worker w;
+    w.pid = pid;
+    w.task_fd = task[1];
+    w.result_fd = res[0];
+    workers.push_back(std::move(w));
+    ++spawned;
+    return Status::OK();
+  };
+  Status status;
+  for (size_t i = 0; i < files.size() && i < 2 * static_cast<size_t>(jobs); ++i) {
+    prefetched[i] = true;
+    Prefetch(files[i]);
+  }
+  for (int j = 0; j < jobs && status.ok(); ++j) status = spawn();
+  std::vector<char> chunk(1 << 16);
+  while (!workers.empty()) {
+    std::vector<pollfd> fds;
+    for (const auto& w : workers) fds.push_back(pollfd{w.result_fd, POLLIN, 0});
+    int n = ::poll(fds.data(), fds.size(), -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = Status::IOError("poll failed: ", std::strerror(errno));
+      break;
+    }
+    for (size_t k = fds.size(); k-- > 0;) {
+      if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Worker& w = workers[k];
+      ssize_t got = ::read(w.result_fd, chunk.data(), chunk.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got > 0) {
+        w.buf.append(chunk.data(), static_cast<size_t>(got));
+        size_t nl;
+        while ((nl = w.buf.find('\n')) != std::string::npos) {
+          std::string line = w.buf.substr(0, nl);
+          w.buf.erase(0, nl + 1);
+          Json j = Json::parse(line, nullptr, false);
+          if (j.is_discarded() || !j.contains("t")) continue;
+          if (j["t"] == "next") {
+            if (!queue.empty() && w.task_fd >= 0) {
+              uint64_t task = queue.front();
+              if (WriteAll(w.task_fd, &task, sizeof task)) {
+                queue.pop_front();
+                w.outstanding.push_back(static_cast<size_t>(task & ~kRedoBit));
+                // read ahead: the files the next 2 x `jobs` requests will get
+                for (size_t q = 0; q < queue.size() && q < 2 * static_cast<size_t>(jobs); ++q) {
+                  size_t idx = static_cast<size_t>(queue[q] & ~kRedoBit);
+                  if (idx < prefetched.size() && !prefetched[idx]) {
+                    prefetched[idx] = true;
+                    Prefetch(files[idx]);
+                  }
+                }
+              }
+            } else if (w.task_fd >= 0) {
+              ::close(w.task_fd);
+              w.task_fd = -1;
+            }
+          } else if (j["t"] == "done") {
+            size_t idx = j.value("i", files.size());
+            auto it = std::find(w.outstanding.begin(), w.outstanding.end(), idx);
+            if (idx >= files.size() || it == w.outstanding.end()) continue;
+            w.outstanding.erase(it);
+            MigrateFileResult r;
+            try {
+              r = ResultFromJson(files[idx], j);
+            } catch (const std::exception& e) {
+              r.file = files[idx];
+              r.status = "failed";
+              r.message = std::string("bad result from worker: ") + e.what();
+            }
+            emit(idx, std::move(r));
+          }
+        }
+        continue;
+      }
+      // EOF: the worker is gone
+      int wstatus = 0;
+      ::waitpid(w.pid, &wstatus, 0);
+      if (!w.outstanding.empty()) {
+        size_t culprit = w.outstanding.back();
+        w.outstanding.pop_back();
+        for (size_t idx : w.outstanding) {
+          RemoveWorkerTemps(files[idx], w.pid);
+          queue.push_front(idx | kRedoBit);  // maybe finished, unreported: convert again
+        }
+        RemoveWorkerTemps(files[culprit], w.pid);
+        MigrateFileResult r;
+        r.file = files[culprit];
+        r.status = "failed";
+        r.message = "the worker process converting " + files[culprit] + " " + DescribeExit(wstatus) +
+                    " (a bug in octavo or its libraries, or out of memory); no output was written for it, "
+                    "the other files are not affected";
+        emit(culprit, std::move(r));
+      }
+      // (a worker that died between files lost nothing)
+      if (w.task_fd >= 0) ::close(w.task_fd);
+      ::close(w.result_fd);
+      workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(k));
+      if (!queue.empty() && static_cast<int>(workers.size()) < jobs && spawned < files.size() + static_cast<size_t>(jobs)) {
+        Status st = spawn();
+        if (!st.ok() && status.ok()) status = st;
+      }
+    }
+    if (!status.ok() && workers.empty()) break;
+  }
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  // anything never handed out (spawning failed): fail it with the reason
+  for (uint64_t task : queue) {
+    const size_t idx = static_cast<size_t>(task & ~kRedoBit);
+    MigrateFileResult r;
+    r.file = files[idx];
+    r.status = "failed";
+    r.message = status.ok() ? "not converted: no worker process left" : status.message();
+    emit(idx, std::move(r));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const MigrateOptions& options) {
   auto t0 = std::chrono::steady_clock::now();
   MigrateSummary sum;
   sum.files.resize(files.size());
-  std::shared_ptr<Bundle> bundle;
-  if (!options.into.empty() && !options.dry_run) {
-    OCTAVO_ASSIGN_OR_RETURN(bundle, Bundle::Open(options.into, OpenMode::kAppend));
-  }
-  std::mutex bundle_mu, out_mu;
-  std::atomic<size_t> next{0};
-  std::atomic<int> finished{0};
-  const std::string root = options.root;
-  auto work = [&]() {
-    for (size_t i = next++; i < files.size(); i = next++) {
-      const std::string& f = files[i];
-      MigrateFileResult r;
-      if (options.into.empty()) {
-        r = MigrateFileToParquet(f, options);
-      } else {
-        auto t1 = std::chrono::steady_clock::now();
-        r.file = f;
-        std::string dest = DestFor(f, root);
-        r.outputs.push_back(options.into + ":" + dest);
-        if (options.dry_run) {
-          auto rep = InspectFile(f);
-          r.status = rep.ok() ? "planned" : "failed";
-          if (!rep.ok()) r.message = rep.status().message();
-        } else {
-          std::lock_guard<std::mutex> lock(bundle_mu);
-          if (bundle->Exists(dest)) {
-            r.status = "skipped";
-            r.message = dest + " already exists in the bundle";
-          } else {
-            auto rep = ImportFile(f, *bundle, dest, ImportOptions{});
-            if (!rep.ok()) {
-              r.status = "failed";
-              r.message = rep.status().message();
-            } else {
-              r.status = "converted";
-              r.rows = rep->rows;
-              if (rep->num_unsupported() > 0) {
-                std::string why;
-                for (auto& it : rep->items)
-                  if (!it.supported) why += (why.empty() ? "" : "; ") + it.h5_path + ": " + it.reason;
-                r.message = "not imported: " + why;
-              } else if (options.remove_h5) {
-                std::error_code ec;
-                r.removed = fs::remove(f, ec);
-              }
-            }
-          }
-        }
-        r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-      }
-      int k = ++finished;
-      if (options.progress) {
-        std::lock_guard<std::mutex> lock(out_mu);
-        std::cerr << "[" << k << "/" << files.size() << "] " << r.status << " " << f;
-        if (r.rows) std::cerr << " (" << r.rows << " rows)";
-        if (!r.message.empty() && r.status == "failed") std::cerr << ": " << r.message;
-        std::cerr << std::endl;
-      }
-      sum.files[i] = std::move(r);
+  std::mutex out_mu;
+  int finished = 0;
+  auto emit = [&](size_t i, MigrateFileResult&& r) {
+    std::lock_guard<std::mutex> lock(out_mu);
+    int k = ++finished;
+    if (options.progress) {
+      std::cerr << "[" << k << "/" << files.size() << "] " << r.status << " " << files[i];
+      if (r.rows) std::cerr << " (" << r.rows << " rows)";
+      if (!r.message.empty() && r.status == "failed") std::cerr << ": " << r.message;
+      std::cerr << std::endl;
     }
+    sum.files[i] = std::move(r);
   };
   int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(std::max<size_t>(files.size(), 1))));
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
-  if (bundle) OCTAVO_RETURN_NOT_OK(bundle->Close());
+  if (options.into.empty() && options.worker_processes && jobs > 1 && !options.dry_run) {
+    OCTAVO_RETURN_NOT_OK(MigrateInProcesses(files, options, jobs, emit));
+  } else if (options.into.empty()) {
+    // threads (the Python binding: forking a Python process is unsafe); HDF5 reads take turns
+    std::atomic<size_t> next{0};
+    Finisher fin(options, emit);
+    const size_t ahead = 2 * static_cast<size_t>(jobs);  // read ahead this many files
+    for (size_t i = 0; i < ahead && i < files.size(); ++i) Prefetch(files[i]);
+    auto work = [&]() {
+      for (size_t i = next++; i < files.size(); i = next++) {
+        if (i + ahead < files.size()) Prefetch(files[i + ahead]);
+        fin.Submit(i, ConvertFile(files[i], options));
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    fin.Close();
+  } else {
+    std::shared_ptr<Bundle> bundle;
+    if (!options.dry_run) {
+      OCTAVO_ASSIGN_OR_RETURN(bundle, Bundle::Open(options.into, OpenMode::kAppend));
+    }
+    std::mutex bundle_mu;
+    std::atomic<size_t> next{0};
+    auto work = [&]() {
+      for (size_t i = next++; i < files.size(); i = next++) emit(i, ImportOne(files[i], options, bundle.get(), &bundle_mu));
+    };
+    std::vector<std::thread> threads;
+    for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    if (bundle) OCTAVO_RETURN_NOT_OK(bundle->Close());
+  }
   for (const auto& r : sum.files) {
     if (r.status == "converted") ++sum.converted;
     else if (r.status == "skipped") ++sum.skipped;
     else if (r.status == "planned") ++sum.planned;
     else ++sum.failed;
   }
-  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  sum.seconds = Since(t0);
   return sum;
 }
 

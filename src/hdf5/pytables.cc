@@ -191,6 +191,9 @@ struct Conv {
   // kList
   int32_t list_size = 0;
   std::vector<Conv> children;  // kList: one; kStruct: members; kVlNum: one
+  // kStr: some value is not UTF-8 text (found by ScanFixedStrings): the field becomes binary
+  bool binary = false;
+  int64_t first_bad_row = -1;
 };
 
 std::shared_ptr<arrow::DataType> NumType(char kind, size_t size) {
@@ -345,6 +348,71 @@ bool ValidUtf8(const char* s, size_t n) {
 
 Result<std::shared_ptr<arrow::Array>> Convert(const Conv& c, const char* base, size_t stride, int64_t n);
 
+bool HasFixedStrings(const Conv& c) {
+  if (c.k == Conv::kStr) return true;
+  if (c.k == Conv::kStruct || c.k == Conv::kList)
+    for (const auto& ch : c.children)
+      if (HasFixedStrings(ch)) return true;
+  return false;
+}
+
+// Marks the fixed-string fields holding a value that is not UTF-8 text (rows row0.. of a block).
+void ScanFixedStrings(Conv& c, const char* base, size_t stride, int64_t n, int64_t row0) {
+  switch (c.k) {
+    case Conv::kStr:
+      if (c.binary) return;
+      for (int64_t r = 0; r < n; ++r) {
+        const char* s = base + r * stride;
+        size_t len = c.size;
+        while (len > 0 && s[len - 1] == '\0') --len;
+        if (!ValidUtf8(s, len)) {
+          c.binary = true;
+          c.first_bad_row = row0 + r;
+          return;
+        }
+      }
+      return;
+    case Conv::kStruct:
+      for (auto& ch : c.children) ScanFixedStrings(ch, base + ch.offset, stride, n, row0);
+      return;
+    case Conv::kList:
+      for (int64_t r = 0; r < n; ++r)
+        ScanFixedStrings(c.children[0], base + r * stride, c.children[0].size, c.list_size, row0 + r);
+      return;
+    default:
+      return;
+  }
+}
+
+// After ScanFixedStrings: binary fields get arrow::binary(), their parents' types follow;
+// `notes` gets one line per such field.
+void RetypeFixedStrings(Conv& c, const std::string& path, std::vector<std::string>* notes) {
+  switch (c.k) {
+    case Conv::kStr:
+      if (c.binary) {
+        c.type = arrow::binary();
+        notes->push_back("field '" + path + "' is not UTF-8 text (first at row " + std::to_string(c.first_bad_row) +
+                         "): imported as binary (the exact bytes)");
+      }
+      return;
+    case Conv::kStruct: {
+      arrow::FieldVector fields;
+      for (auto& ch : c.children) {
+        RetypeFixedStrings(ch, path.empty() ? ch.name : path + "/" + ch.name, notes);
+        fields.push_back(arrow::field(ch.name, ch.type));
+      }
+      c.type = arrow::struct_(fields);
+      return;
+    }
+    case Conv::kList:
+      RetypeFixedStrings(c.children[0], path, notes);
+      c.type = arrow::fixed_size_list(arrow::field("item", c.children[0].type), c.list_size);
+      return;
+    default:
+      return;
+  }
+}
+
 Result<std::shared_ptr<arrow::Array>> ConvertNum(const Conv& c, const char* base, size_t stride, int64_t n) {
   OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> buf, arrow::AllocateBuffer(n * static_cast<int64_t>(c.size)));
   uint8_t* dst = buf->mutable_data();
@@ -368,6 +436,19 @@ Result<std::shared_ptr<arrow::Array>> Convert(const Conv& c, const char* base, s
       return out;
     }
     case Conv::kStr: {
+      if (c.binary) {
+        arrow::BinaryBuilder b;
+        OCTAVO_RETURN_NOT_OK(FromArrow(b.Reserve(n)));
+        for (int64_t r = 0; r < n; ++r) {
+          const char* s = base + r * stride;
+          size_t len = c.size;
+          while (len > 0 && s[len - 1] == '\0') --len;
+          OCTAVO_RETURN_NOT_OK(FromArrow(b.Append(reinterpret_cast<const uint8_t*>(s), static_cast<int32_t>(len))));
+        }
+        std::shared_ptr<arrow::Array> out;
+        OCTAVO_RETURN_NOT_OK(FromArrow(b.Finish(&out)));
+        return out;
+      }
       arrow::StringBuilder b;
       OCTAVO_RETURN_NOT_OK(FromArrow(b.Reserve(n)));
       for (int64_t r = 0; r < n; ++r) {
@@ -485,20 +566,36 @@ class DatasetReader final : public arrow::RecordBatchReader {
     r->row_size_ = H5Tget_size(r->mt_.get());
     Status st = BuildConv(r->mt_.get(), "", &r->conv_);
     if (!st.ok()) return st.WithContext(what);
+    r->block_ = std::max<hsize_t>(1, (16u << 20) / std::max<size_t>(r->row_size_, 1));
+    if (r->conv_.k != Conv::kStruct) r->conv_.name = "value";
+    r->vlen_ = H5Tdetect_class(r->mt_.get(), H5T_VLEN) > 0 || H5Tdetect_class(r->mt_.get(), H5T_STRING) > 0;
+    if (r->vlen_) r->vlen_ = H5Tdetect_class(r->mt_.get(), H5T_VLEN) > 0 || H5Tis_variable_str(r->mt_.get()) > 0 ||
+                            r->conv_.k == Conv::kStruct;
+    if (HasFixedStrings(r->conv_)) {
+      // Fixed strings are UTF-8 text unless a value says otherwise: one pass over the rows
+      // first, so such a field is binary throughout (the schema cannot change mid-stream).
+      std::string buf;
+      for (hsize_t pos = 0; pos < r->n_; pos += r->block_) {
+        hsize_t count = std::min(r->block_, r->n_ - pos);
+        OCTAVO_RETURN_NOT_OK(FromArrow(r->ReadBlock(pos, count, &buf)));
+        ScanFixedStrings(r->conv_, buf.data(), r->row_size_, static_cast<int64_t>(count), static_cast<int64_t>(pos));
+        Hid msp(H5Screate_simple(1, &count, nullptr), H5Sclose);
+        if (r->vlen_) H5Dvlen_reclaim(r->mt_.get(), msp.get(), H5P_DEFAULT, buf.data());
+      }
+      RetypeFixedStrings(r->conv_, r->conv_.k == Conv::kStruct ? "" : "value", &r->notes_);
+    }
     if (r->conv_.k == Conv::kStruct) {
       arrow::FieldVector fields;
       for (const auto& c : r->conv_.children) fields.push_back(arrow::field(c.name, c.type));
       r->schema_ = arrow::schema(fields);
     } else {
-      r->conv_.name = "value";
       r->schema_ = arrow::schema({arrow::field("value", r->conv_.type)});
     }
-    r->vlen_ = H5Tdetect_class(r->mt_.get(), H5T_VLEN) > 0 || H5Tdetect_class(r->mt_.get(), H5T_STRING) > 0;
-    if (r->vlen_) r->vlen_ = H5Tdetect_class(r->mt_.get(), H5T_VLEN) > 0 || H5Tis_variable_str(r->mt_.get()) > 0 ||
-                            r->conv_.k == Conv::kStruct;
-    r->block_ = std::max<hsize_t>(1, (16u << 20) / std::max<size_t>(r->row_size_, 1));
     return r;
   }
+
+  // Fields imported differently than the plan said (non-UTF-8 fixed strings -> binary).
+  const std::vector<std::string>& notes() const { return notes_; }
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
   int64_t rows() const { return static_cast<int64_t>(n_); }
@@ -507,13 +604,8 @@ class DatasetReader final : public arrow::RecordBatchReader {
     *out = nullptr;
     if (pos_ >= n_) return arrow::Status::OK();
     hsize_t count = std::min(block_, n_ - pos_);
-    buf_.assign(static_cast<size_t>(count) * row_size_, '\0');
-    Hid fsp(H5Scopy(space_.get()), H5Sclose);
-    if (H5Sselect_hyperslab(fsp.get(), H5S_SELECT_SET, &pos_, nullptr, &count, nullptr) < 0)
-      return arrow::Status::IOError(what_, ": bad selection: ", TakeErrorStack());
+    ARROW_RETURN_NOT_OK(ReadBlock(pos_, count, &buf_));
     Hid msp(H5Screate_simple(1, &count, nullptr), H5Sclose);
-    if (H5Dread(dset_, mt_.get(), msp.get(), fsp.get(), H5P_DEFAULT, buf_.data()) < 0)
-      return arrow::Status::IOError("cannot read ", what_, " (truncated or corrupt file?): ", TakeErrorStack());
     Result<std::shared_ptr<arrow::RecordBatch>> batch = Status::Invalid("unset");
     if (conv_.k == Conv::kStruct) {
       arrow::ArrayVector cols;
@@ -542,6 +634,17 @@ class DatasetReader final : public arrow::RecordBatchReader {
 
  private:
   DatasetReader() = default;
+  arrow::Status ReadBlock(hsize_t pos, hsize_t count, std::string* buf) {
+    buf->assign(static_cast<size_t>(count) * row_size_, '\0');
+    Hid fsp(H5Scopy(space_.get()), H5Sclose);
+    if (H5Sselect_hyperslab(fsp.get(), H5S_SELECT_SET, &pos, nullptr, &count, nullptr) < 0)
+      return arrow::Status::IOError(what_, ": bad selection: ", TakeErrorStack());
+    Hid msp(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    if (H5Dread(dset_, mt_.get(), msp.get(), fsp.get(), H5P_DEFAULT, buf->data()) < 0)
+      return arrow::Status::IOError("cannot read ", what_, " (truncated or corrupt file?): ", TakeErrorStack());
+    return arrow::Status::OK();
+  }
+  std::vector<std::string> notes_;
   std::string what_;
   hid_t dset_ = -1;
   Hid mt_, space_;
@@ -925,6 +1028,7 @@ class Importer {
       if (p.kind == "table") {
         OCTAVO_ASSIGN_OR_RETURN(auto r, DatasetReader::Make(d.get(), h5 + " in " + file_));
         rows = r->rows();
+        for (const auto& note : r->notes()) p.item.note += (p.item.note.empty() ? "" : "; ") + note;
         reader = r;
       } else {
         auto r = std::make_shared<VLStringReader>(d.get(), h5 + " in " + file_, p.kind == "vlunicode");

@@ -137,6 +137,7 @@ void BindHdf5(nb::module_& m) {
       d["action"] = it.action;
       d["dest"] = it.dest;
       d["detail"] = it.detail;
+      d["note"] = it.note;
       d["supported"] = it.supported;
       d["reason"] = it.reason;
       out.append(d);

@@ -315,3 +315,72 @@ def test_blosc_needs_plugin(tmp_path):
     assert r.returncode == 0, r.stderr
     with octavo.open(tmp_path / "b.octavo") as b:
         np.testing.assert_array_equal(b["/x/a"][:], np.arange(1000.0).reshape(10, 100))
+
+
+def test_filenode_versions_and_group_named_file(tmp_path):
+    # PyTables' filenode writes an EArray of uint8 with NODE_TYPE=file: version 2 (n,),
+    # version 1 (n, 1) (older files). It never writes a group: a group carrying
+    # NODE_TYPE=file is just a group (its children are imported).
+    from tables.nodes import filenode
+
+    src = tmp_path / "fn.h5"
+    v2, v1 = os.urandom(5000), os.urandom(3000) + b"v1"
+    with tb.open_file(src, "w") as f:
+        n = filenode.new_node(f, where="/", name="v2")
+        n.write(v2)
+        n.close()
+        old = f.create_earray("/", "v1", atom=tb.UInt8Atom(), shape=(0, 1))
+        old.append(np.frombuffer(v1, dtype=np.uint8).reshape(-1, 1))
+        old.attrs.NODE_TYPE = "file"
+        old.attrs.NODE_TYPE_VERSION = 1
+        g = f.create_group("/", "grp")
+        g._v_attrs.NODE_TYPE = "file"
+        f.create_array(g, "inside", np.arange(4))
+    with tb.open_file(src) as f:  # PyTables itself reads the version-1 node back
+        assert filenode.open_node(f.root.v1).read() == v1
+    items = {i["h5_path"]: i for i in fileio.inspect_h5(src)}
+    assert items["/v1"]["action"] == "file" and items["/v2"]["action"] == "file"
+    assert items["/grp"]["action"] == "group" and items["/grp/inside"]["action"] == "array"
+    with open_new(tmp_path) as b:
+        fileio.import_h5(b, src, "/")
+    with octavo.open(tmp_path / "b.octavo") as b:
+        assert b.open_file("/v2").read() == v2
+        assert b.open_file("/v1").read() == v1
+        np.testing.assert_array_equal(b["/grp/inside"][:], np.arange(4))
+
+
+def test_non_utf8_fixed_strings_import_as_binary(tmp_path):
+    # A fixed-string field holding Latin-1 (or any non-UTF-8) bytes becomes a binary column
+    # with the exact bytes, and the report says which field and the first such row; valid
+    # text fields stay strings.
+    src = tmp_path / "latin.h5"
+
+    class Row(tb.IsDescription):
+        name = tb.StringCol(8, pos=0)
+        city = tb.StringCol(8, pos=1)
+        x = tb.Float64Col(pos=2)
+
+    names = [b"ok", b"caf\xe9", b"na\xefve", b"plain"]
+    with tb.open_file(src, "w") as f:
+        t = f.create_table("/", "people", Row)
+        for i, nm in enumerate(names):
+            t.append([(nm, "Paris".encode(), float(i))])
+        f.create_array("/", "labels", np.array([b"a", b"\xff\xfe"]))
+    with open_new(tmp_path) as b:
+        rep = fileio.import_h5(b, src, "/")
+    item = [i for i in rep["items"] if i["h5_path"] == "/people"][0]
+    assert item["supported"] and item["note"] == (
+        "field 'name' is not UTF-8 text (first at row 1): imported as binary (the exact bytes)")
+    lab = [i for i in rep["items"] if i["h5_path"] == "/labels"][0]
+    assert "'value' is not UTF-8 text (first at row 1)" in lab["note"]
+    with octavo.open(tmp_path / "b.octavo") as b:
+        t = b["/people"].read_arrow()
+        assert t.schema.field("name").type == pa.binary() and t.schema.field("city").type == pa.string()
+        assert t.column("name").to_pylist() == names
+        assert t.column("city").to_pylist() == ["Paris"] * 4
+        assert b["/labels"].read_arrow().column("value").to_pylist() == [b"a", b"\xff\xfe"]
+    # the CLI import reports it as well
+    r = subprocess.run([shutil.which("octavo"), "import", str(src), f"{tmp_path / 'c.octavo'}:/x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "note: /people: field 'name' is not UTF-8 text (first at row 1): imported as binary" in r.stdout
