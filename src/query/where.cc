@@ -199,6 +199,9 @@ class WhereScanner {
         out_schema_(std::move(out_schema)), use_threads_(use_threads),
         stats_(std::move(stats)), index_field_(index_field), necessary_(std::move(necessary)) {}
 
+  // Table row numbers of the selected rows (GetWhereList) besides the batches.
+  void set_want_rows(bool want) { want_rows_ = want; }
+
   Status Init() {
     // The condition's top-level AND terms, cheapest first: each later term is evaluated (and
     // its columns decoded) only at the rows every earlier one selected.
@@ -271,8 +274,8 @@ class WhereScanner {
   };
   struct Output {
     std::shared_ptr<arrow::RecordBatch> batch;  // null: no row selected
-    std::vector<int64_t> rows;
-    int64_t scanned = 0;
+    std::vector<int64_t> rows;  // table row numbers, if the caller wants them (want_rows_)
+    int64_t scanned = 0, selected = 0;
     int64_t bytes_read = 0, pages_total = 0, pages_skipped = 0;
   };
   // A decoding thread's own reader of the current part (FileReader is not shared across threads).
@@ -320,7 +323,7 @@ class WhereScanner {
       for (size_t i = 0; i < wave.size(); ++i) {
         OCTAVO_RETURN_NOT_OK(errors[i]);
         stats_->rows_scanned += outs[i].scanned;
-        stats_->rows_selected += static_cast<int64_t>(outs[i].rows.size());
+        stats_->rows_selected += outs[i].selected;
         stats_->bytes_read += outs[i].bytes_read;
         stats_->pages_total += outs[i].pages_total;
         stats_->pages_skipped += outs[i].pages_skipped;
@@ -547,16 +550,22 @@ class WhereScanner {
       for (size_t j = 0; j < out_fields_.size(); ++j)
         out_cols[j] = cols[std::lower_bound(out_unique_.begin(), out_unique_.end(), out_fields_[j]) - out_unique_.begin()];
       out->scanned = keep;
-      out->rows.resize(static_cast<size_t>(keep));
-      std::iota(out->rows.begin(), out->rows.end(), base);
+      out->selected = keep;
+      if (want_rows_) {
+        out->rows.resize(static_cast<size_t>(keep));
+        std::iota(out->rows.begin(), out->rows.end(), base);
+      }
       out->batch = arrow::RecordBatch::Make(out_schema_, keep, out_cols);
       return Status::OK();
     }
 
     // `rows`: the rows still selected (counted from the row group's first row, ascending),
     // not materialised while they are all of [skip, skip + keep) (`contiguous`);
-    // `held`: the columns decoded so far, aligned with the selected rows.
-    std::vector<int64_t> rows;
+    // `held`: the columns decoded so far, aligned with the selected rows. The row vectors are
+    // kept per thread: fresh ones of up to 1 MiB per row group were page-faulted every time.
+    thread_local std::vector<int64_t> rows_buf, kept_buf;
+    std::vector<int64_t>& rows = rows_buf;
+    rows.clear();
     std::vector<std::shared_ptr<arrow::Array>> held(entry_->schema->num_fields());
     bool contiguous = true;
     int64_t n = keep;  // rows selected so far
@@ -616,8 +625,9 @@ class WhereScanner {
         data_offset = valid_and_true->offset();
       }
       arrow::UInt64Builder ib(QueryMemoryPool());
-      std::vector<int64_t> kept;
-      kept.reserve(selected > 0 ? static_cast<size_t>(selected) : 0);
+      if (selected > 0) OCTAVO_RETURN_NOT_ARROW_OK(ib.Reserve(selected));
+      std::vector<int64_t>& kept = kept_buf;
+      kept.clear();
       arrow::internal::SetBitRunReader runs(data, data_offset, n);
       for (auto run = runs.NextRun(); run.length > 0; run = runs.NextRun()) {
         for (int64_t k = run.position; k < run.position + run.length; ++k) {
@@ -629,7 +639,7 @@ class WhereScanner {
       if (static_cast<int64_t>(kept.size()) == n) continue;
       std::shared_ptr<arrow::Array> idx;
       OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
-      rows = std::move(kept);
+      rows.swap(kept);
       n = static_cast<int64_t>(rows.size());
       for (auto& h : held) {
         if (!h) continue;
@@ -638,8 +648,11 @@ class WhereScanner {
       }
       contiguous = false;
     }
-    out->rows.resize(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k) out->rows[k] = base + (contiguous ? k : rows[k] - skip);
+    out->selected = n;
+    if (want_rows_) {
+      out->rows.resize(static_cast<size_t>(n));
+      for (int64_t k = 0; k < n; ++k) out->rows[k] = base + (contiguous ? k : rows[k] - skip);
+    }
 
     // The projected columns at the selected rows.
     if (contiguous) {  // every row of [skip, skip + keep) matched: decode the rest whole
@@ -681,6 +694,7 @@ class WhereScanner {
   int index_field_ = -1;
   std::optional<cp::Expression> necessary_;
   bool use_index_ = false;
+  bool want_rows_ = true;
   std::vector<int64_t> candidates_;  // part-relative, ascending
   size_t cand_pos_ = 0;
   std::vector<int64_t> rg_part_start_;
@@ -757,6 +771,7 @@ Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const Wh
   p.scanner = std::make_unique<WhereScanner>(t.root(), t.path(), e, std::move(slices), std::move(cond),
                                              std::move(out_fields), out_schema,
                                              options.use_threads, std::move(stats), index_field, std::move(necessary));
+  p.scanner->set_want_rows(project_none);
   OCTAVO_RETURN_NOT_OK(p.scanner->Init());
   return p;
 }
