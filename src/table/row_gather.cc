@@ -64,8 +64,10 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
   using T = typename DType::c_type;
   auto* reader = static_cast<parquet::TypedColumnReader<DType>*>(base);
   // Reused per thread (std::vector<bool> has no data(), hence plain arrays).
-  thread_local std::unique_ptr<T[]> values(new T[kBatch]);
-  thread_local std::unique_ptr<int16_t[]> defs(new int16_t[kBatch]);
+  thread_local std::unique_ptr<T[]> values_buf(new T[kBatch]);
+  thread_local std::unique_ptr<int16_t[]> defs_buf(new int16_t[kBatch]);
+  T* const values = values_buf.get();  // thread_local access is a call in a shared library
+  int16_t* const defs = defs_buf.get();
   size_t k = 0;
   for (size_t ri = 0; ri < runs.size() && k < rows.size(); ++ri) {
     const Run& run = runs[ri];
@@ -78,7 +80,7 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
       const int64_t want = std::min(need_end - pos, kBatch);
       int64_t values_read = 0;
       const int64_t levels =
-          reader->ReadBatch(want, max_def > 0 ? defs.get() : nullptr, nullptr, values.get(), &values_read);
+          reader->ReadBatch(want, max_def > 0 ? defs : nullptr, nullptr, values, &values_read);
       if (levels <= 0) return Status::Corruption("column chunk holds fewer values than its row group's rows");
       const int64_t end = pos + levels;
       if (max_def == 0 || values_read == levels) {
@@ -186,14 +188,15 @@ Status ReadRangeTyped(parquet::ColumnReader* base, int16_t max_def, int64_t firs
   using T = typename DType::c_type;
   auto* reader = static_cast<parquet::TypedColumnReader<DType>*>(base);
   T* out = reinterpret_cast<T*>(values);
-  thread_local std::unique_ptr<int16_t[]> defs(new int16_t[kBatch]);
+  thread_local std::unique_ptr<int16_t[]> defs_buf(new int16_t[kBatch]);
+  int16_t* const defs = defs_buf.get();
   if (first > 0 && reader->Skip(first) != first)
     return Status::Corruption("column chunk holds fewer values than its row group's rows");
   uint8_t* valid = nullptr;
   int64_t pos = 0;
   while (pos < count) {
     int64_t values_read = 0;
-    const int64_t levels = reader->ReadBatch(std::min(count - pos, kBatch), max_def > 0 ? defs.get() : nullptr,
+    const int64_t levels = reader->ReadBatch(std::min(count - pos, kBatch), max_def > 0 ? defs : nullptr,
                                              nullptr, out + pos, &values_read);
     if (levels <= 0) return Status::Corruption("column chunk holds fewer values than its row group's rows");
     if (values_read != levels) {
