@@ -436,33 +436,24 @@ Result<std::shared_ptr<arrow::Array>> Convert(const Conv& c, const char* base, s
       return out;
     }
     case Conv::kStr: {
-      if (c.binary) {
-        arrow::BinaryBuilder b;
-        OCTAVO_RETURN_NOT_OK(FromArrow(b.Reserve(n)));
-        for (int64_t r = 0; r < n; ++r) {
-          const char* s = base + r * stride;
-          size_t len = c.size;
-          while (len > 0 && s[len - 1] == '\0') --len;
-          OCTAVO_RETURN_NOT_OK(FromArrow(b.Append(reinterpret_cast<const uint8_t*>(s), static_cast<int32_t>(len))));
-        }
-        std::shared_ptr<arrow::Array> out;
-        OCTAVO_RETURN_NOT_OK(FromArrow(b.Finish(&out)));
-        return out;
-      }
-      arrow::StringBuilder b;
+      // Fixed-size, NUL-padded. Text must be UTF-8; a field the scan found not to be is binary.
+      arrow::BinaryBuilder b;
       OCTAVO_RETURN_NOT_OK(FromArrow(b.Reserve(n)));
       for (int64_t r = 0; r < n; ++r) {
         const char* s = base + r * stride;
         size_t len = c.size;
         while (len > 0 && s[len - 1] == '\0') --len;
-        if (!ValidUtf8(s, len))
+        if (!c.binary && !ValidUtf8(s, len))
           return Status::TypeError("string field '", c.name, "' holds bytes that are not UTF-8 (row ", r,
                                    " of the block); octavo stores fixed strings as UTF-8 text");
-        OCTAVO_RETURN_NOT_OK(FromArrow(b.Append(s, static_cast<int32_t>(len))));
+        OCTAVO_RETURN_NOT_OK(FromArrow(b.Append(reinterpret_cast<const uint8_t*>(s), static_cast<int32_t>(len))));
       }
       std::shared_ptr<arrow::Array> out;
       OCTAVO_RETURN_NOT_OK(FromArrow(b.Finish(&out)));
-      return out;
+      if (c.binary) return out;
+      auto data = out->data()->Copy();  // same layout: relabel as utf8
+      data->type = arrow::utf8();
+      return arrow::MakeArray(data);
     }
     case Conv::kVlStr: {
       arrow::StringBuilder b;
