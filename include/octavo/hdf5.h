@@ -63,7 +63,7 @@ struct ImportItem {
   std::string detail;    // rows / shape / dtype / schema summary / link target
   bool supported = true;
   std::string reason;    // why not, when !supported
-  std::string note;      // set by the import when it did something the plan could not know
+  std::string note = {}; // set by the import when it did something the plan could not know
                          // (a fixed-string field holding non-UTF-8 bytes imported as binary)
 };
 
