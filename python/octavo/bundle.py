@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from . import _octavo
 from .attrs import AttributeSet
-from .convert import check_return_type, from_arrow, to_arrow_stream
+from .convert import check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
 from .errors import InvalidArgumentError, NotFoundError, SchemaError, translate_stream_error
 
 _OPTION_KEYS = (
@@ -241,11 +241,8 @@ class Table(Node):
              return_type: str | None = None):
         """Rows [start, stop) of the given columns (all by default)."""
         check_return_type(return_type)
-        cols = _columns_arg(columns)
-        st = 0 if start is None else int(start)
-        sp = -1 if stop is None else int(stop)
-        if sp < 0 and stop is not None:
-            sp = max(0, self.num_rows + sp)
+        cols = columns_arg(columns)
+        st, sp = range_args(self.num_rows, start, stop)
         table = pa.table(self._native.read(cols, st, sp))
         offset = st if st >= 0 else max(0, self.num_rows + st)
         return from_arrow(table, return_type, row_offset=offset)
@@ -274,7 +271,7 @@ class Table(Node):
         st = 0 if start is None else int(start)
         sp = -1 if stop is None else int(stop)
         reader = pa.RecordBatchReader.from_stream(
-            self._native.scan(int(chunk_size), _columns_arg(columns), st, sp))
+            self._native.scan(int(chunk_size), columns_arg(columns), st, sp))
         offset = st
         while True:
             try:
@@ -386,14 +383,6 @@ class Table(Node):
         s = self.schema
         cols = ", ".join(f"{f.name}: {f.type}" for f in s)
         return f"<octavo.Table {self._path!r} rows={self.num_rows} [{cols}]>"
-
-
-def _columns_arg(columns) -> list[str]:
-    if columns is None:
-        return []
-    if isinstance(columns, str):
-        return [columns]
-    return [str(c) for c in columns]
 
 
 def _options(options: dict | None, kwargs: dict) -> dict:

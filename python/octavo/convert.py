@@ -133,3 +133,22 @@ def to_pandas(table: pa.Table, *, row_offset: int = 0):
             first = start + row_offset * step
             df.index = pd.RangeIndex(first, first + len(df) * step, step, name=idx[0].get("name"))
     return df
+
+
+def columns_arg(columns) -> list[str]:
+    """A column selection as the C++ side takes it: [] for all, a single name, or names."""
+    if columns is None:
+        return []
+    if isinstance(columns, str):
+        return [columns]
+    return [str(c) for c in columns]
+
+
+def range_args(num_rows: int, start, stop) -> tuple[int, int]:
+    """[start, stop) as the C++ side takes it: stop -1 is the end; a negative stop counts
+    from the end (like Python slices)."""
+    st = 0 if start is None else int(start)
+    sp = -1 if stop is None else int(stop)
+    if sp < 0 and stop is not None:
+        sp = max(0, num_rows + sp)
+    return st, sp

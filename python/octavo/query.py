@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from .convert import check_return_type, from_arrow, stored_library
+from .convert import check_return_type, columns_arg, from_arrow, range_args, stored_library
 from .errors import QueryError, translate_stream_error
 
 # --- conditions ------------------------------------------------------------------------
@@ -31,22 +31,6 @@ def condvars_arg(condvars: dict | None) -> dict | None:
     return out
 
 
-def _range_args(table, start, stop) -> tuple[int, int]:
-    st = 0 if start is None else int(start)
-    sp = -1 if stop is None else int(stop)
-    if sp < 0 and stop is not None:
-        sp = max(0, table.num_rows + sp)
-    return st, sp
-
-
-def _columns_arg(columns) -> list[str]:
-    if columns is None:
-        return []
-    if isinstance(columns, str):
-        return [columns]
-    return [str(c) for c in columns]
-
-
 class WhereResult:
     """The rows of a table where a condition holds, as an iterator of chunks.
 
@@ -62,8 +46,8 @@ class WhereResult:
         if int(chunk_size) < 0 or (chunk_size == 0 and return_type != "arrow"):
             # 0 (internal, read_where): batches as decoded, no exact-size copy
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-        st, sp = _range_args(table, start, stop)
-        stream, self._stats = table._native.where(condition, _columns_arg(columns), st, sp,
+        st, sp = range_args(table.num_rows, start, stop)
+        stream, self._stats = table._native.where(condition, columns_arg(columns), st, sp,
                                                   condvars_arg(condvars), int(chunk_size), bool(use_index))
         self._reader = pa.RecordBatchReader.from_stream(stream)
         self._return_type = return_type
@@ -127,7 +111,7 @@ def read_where(table, condition: str, columns=None, start=None, stop=None, condv
 def get_where_list(table, condition: str, start=None, stop=None, condvars=None, use_index: bool = True):
     import numpy as np
 
-    st, sp = _range_args(table, start, stop)
+    st, sp = range_args(table.num_rows, start, stop)
     raw, stats = table._native.get_where_list(condition, st, sp, condvars_arg(condvars), bool(use_index))
     table._last_stats = stats
     return np.frombuffer(raw, dtype=np.int64).copy()
@@ -141,7 +125,7 @@ def read_coordinates(table, rows, columns=None, return_type: str | None = None):
     if arr.dtype == bool:  # a boolean mask, like numpy fancy indexing
         arr = np.flatnonzero(arr)
     arr = np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
-    out = pa.table(table._native.read_coordinates(arr.tobytes(), _columns_arg(columns)))
+    out = pa.table(table._native.read_coordinates(arr.tobytes(), columns_arg(columns)))
     kind = return_type or stored_library(out.schema)
     if kind == "pandas":
         import pandas as pd
