@@ -176,3 +176,28 @@ def test_where_with_index_gathers_candidates(tmp_path):
             got = it.read_arrow()
             assert it.stats["parts_indexed"] == 1
             assert all(_same(got[n], want[n]) for n in want.schema.names), cond
+
+
+def test_damaged_page_is_an_error_not_a_wrong_value(tmp_path):
+    """Incompressible columns are stored uncompressed; the page CRC is what notices a flipped
+    byte there (before, it read back as a different float)."""
+    import os
+
+    import numpy as np
+
+    n = 100_000
+    data = pa.table({"k": pa.array(np.arange(n) % 1000), "x": pa.array(np.random.default_rng(2).random(n))})
+    path = str(tmp_path / "crc.octavo")
+    with octavo.open(path, "w") as b:
+        b.create_table("/t", data=data)
+        (part,) = b.table("/t").part_paths
+    raw = bytearray(open(part, "rb").read())
+    mid = len(raw) // 2  # inside the uncompressed float pages
+    raw[mid:mid + 8] = bytes(255 - c for c in raw[mid:mid + 8])
+    open(part, "wb").write(raw)
+    with octavo.open(path) as b:
+        t = b.table("/t")
+        with pytest.raises(octavo.CorruptionError, match="cannot be decoded"):
+            t.read()
+        with pytest.raises(octavo.CorruptionError, match=os.path.basename(part)):
+            t.read_where("k < 500", columns=["x"])
