@@ -1,5 +1,6 @@
 #include "hdf5/h5util.h"
 
+#include <hdf5_hl.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -295,6 +296,14 @@ Result<Hid> OpenHdf5ReadOnly(const std::string& path) {
   Hid f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
   if (!f.valid()) return Status::Corruption("cannot open HDF5 file ", path, " (truncated or corrupt?): ", TakeErrorStack());
   return f;
+}
+
+Result<Hid> OpenHdf5Image(const void* image, size_t size, const std::string& path) {
+  // read-only, no copy, the buffer stays ours (H5LT passes it to the core driver)
+  hid_t f = H5LTopen_file_image(const_cast<void*>(image), size,
+                                H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  if (f < 0) return Status::Corruption("cannot open HDF5 file ", path, " (truncated or corrupt?): ", TakeErrorStack());
+  return Hid(f, H5Fclose);
 }
 
 }  // namespace octavo::hdf5

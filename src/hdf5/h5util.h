@@ -55,6 +55,11 @@ class Hid {
 // Open an HDF5 file read-only; a missing, non-HDF5 or truncated file is a clear error.
 Result<Hid> OpenHdf5ReadOnly(const std::string& path);
 
+// Open the HDF5 file whose bytes are `image` (read whole into memory by the caller, who keeps
+// the buffer alive and unchanged until the file is closed; no copy is made). `path` names it
+// in errors.
+Result<Hid> OpenHdf5Image(const void* image, size_t size, const std::string& path);
+
 // Attributes ---------------------------------------------------------------------
 
 bool HasAttr(hid_t obj, const std::string& name);

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -34,6 +35,7 @@
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
 #include "hdf5/h5util.h"
+#include "table/parquet_io.h"
 #include "util/arrow_status.h"
 
 namespace octavo::hdf5 {
@@ -279,6 +281,10 @@ Status WriteParquetFile(const std::shared_ptr<arrow::Table>& table, Output* o, c
   // write time (it is tried, then abandoned, page by page): keep it for the rest.
   for (const auto& f : table->schema()->fields())
     if (arrow::is_floating(f->type()->id())) b.disable_dictionary(f->name());
+  // Noise-like measurements (random-looking float coordinates) do not compress: storing them
+  // raw saves the codec on write and on verify, ~40% of a DeepLabCut file's CPU with snappy.
+  for (const auto& name : IncompressibleColumns(*table, compression, 1024))
+    b.compression(name, arrow::Compression::UNCOMPRESSED);
   auto props = b.build();
   auto aprops = parquet::ArrowWriterProperties::Builder().store_schema()->build();
   int open_errno = 0;
@@ -587,6 +593,104 @@ void Prefetch(const std::string& path) {
   ::close(fd);
 }
 
+// A small input file read whole with O_DIRECT into an aligned buffer, for HDF5 to parse from
+// memory (OpenHdf5Image). Why: read through the page cache, a cold 3 MB DeepLabCut file cost
+// 1.5-2.5 ms of kernel CPU (readahead, page-cache insertion and reclaim, the copy to user
+// space), a fifth of its whole conversion; a direct read is a DMA into our buffer. Larger
+// files, and file systems without O_DIRECT (tmpfs), keep the buffered path.
+struct FileImage {
+  std::unique_ptr<AlignedBuffer> buf;  // reused from file to file
+  size_t size = 0;                     // 0: not read, open the file itself
+};
+
+constexpr int64_t kImageMaxBytes = 64 << 20;
+
+// Reads `path` into `im` (reusing its buffer); false (nothing read) when the direct path does
+// not apply, after asking the kernel to read the file ahead for the buffered path instead.
+bool ReadFileImage(const std::string& path, FileImage* im) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+  if (fd < 0) {
+    Prefetch(path);
+    return false;
+  }
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= kImageMaxBytes;
+  if (ok && !im->buf) im->buf = std::make_unique<AlignedBuffer>();
+  // room for one more block, so a read that returns short proves the end of the file
+  ok = ok && im->buf->Reserve(static_cast<size_t>(st.st_size) + AlignedBuffer::kAlign);
+  size_t got = 0;
+  while (ok) {
+    ssize_t n = ::pread(fd, im->buf->data + got, im->buf->capacity - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    got += static_cast<size_t>(n);
+    if (got % AlignedBuffer::kAlign != 0 || got == im->buf->capacity) break;  // the end (or grown)
+  }
+  ::close(fd);
+  if (!ok || got != static_cast<size_t>(st.st_size)) {  // grew while read, or an I/O error
+    Prefetch(path);
+    return false;
+  }
+  im->size = got;
+  return true;
+}
+
+// One thread that reads the next file's image while the current one is converted.
+class ImagePrefetcher {
+ public:
+  ImagePrefetcher() : thread_([this] { Loop(); }) {}
+  ~ImagePrefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // Begin reading `path` (the previous read must have been taken).
+  void Start(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    path_ = path;
+    state_ = kReading;
+    cv_.notify_all();
+  }
+  // The started read's result: an image, or one without a buffer to use the file.
+  FileImage* Take() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return state_ == kDone; });
+    state_ = kIdle;
+    std::swap(ready_, current_);  // the caller converts from `current_`; `ready_` is refilled next
+    return &current_;
+  }
+
+ private:
+  enum State { kIdle, kReading, kDone };
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || state_ == kReading; });
+      if (stop_) return;
+      std::string path = path_;
+      lock.unlock();
+      const bool ok = ReadFileImage(path, &ready_);
+      if (!ok) ready_.size = 0;
+      lock.lock();
+      state_ = kDone;
+      cv_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string path_;
+  State state_ = kIdle;
+  bool stop_ = false;
+  FileImage ready_, current_;  // two buffers, reused: no page faults after the first files
+  std::thread thread_;
+};
+
 // Test hook (tests/python/test_migrate.py): flip the middle byte of the Parquet file written
 // for a source whose path contains $OCTAVO_TEST_MIGRATE_FLIP_BYTE, as a disk or a bug might,
 // so the tests can see verification fail.
@@ -668,7 +772,23 @@ struct Converted {
   bool pending = false;  // outs await FinishConverted; otherwise r is final
 };
 
-Converted ConvertFile(const std::string& file, const MigrateOptions& options) {
+// Columns without nulls become non-nullable: Parquet then stores them `required`, with no
+// definition levels to encode, decode and verify (NaN is a value, not a null).
+std::shared_ptr<arrow::Table> WithoutNullsRequired(const std::shared_ptr<arrow::Table>& table) {
+  arrow::FieldVector fields = table->schema()->fields();
+  bool changed = false;
+  for (int i = 0; i < table->num_columns(); ++i) {
+    if (fields[i]->nullable() && table->column(i)->null_count() == 0) {
+      fields[i] = fields[i]->WithNullable(false);
+      changed = true;
+    }
+  }
+  if (!changed) return table;
+  return arrow::Table::Make(arrow::schema(fields, table->schema()->metadata()), table->columns(), table->num_rows());
+}
+
+// `image`: the file's bytes when already read (ImagePrefetcher), else null.
+Converted ConvertFile(const std::string& file, const MigrateOptions& options, const FileImage* image = nullptr) {
   Converted c;
   c.t0 = std::chrono::steady_clock::now();
   MigrateFileResult& r = c.r;
@@ -687,7 +807,9 @@ Converted ConvertFile(const std::string& file, const MigrateOptions& options) {
   {
     std::lock_guard<std::recursive_mutex> lock(H5Mutex());
     InitH5();
-    auto f = OpenHdf5ReadOnly(file);
+    const bool use_image = image && image->size > 0 && static_cast<int64_t>(image->size) == c.src.size;
+    auto f = use_image ? OpenHdf5Image(image->buf->data, image->size, file) : OpenHdf5ReadOnly(file);
+    if (!f.ok() && use_image) f = OpenHdf5ReadOnly(file);  // its error says what is wrong with the file
     if (!f.ok()) return done("failed", f.status().message());
     auto objs = ListObjectsIn(f->get(), file);
     if (!objs.ok()) return done("failed", objs.status().message());
@@ -730,7 +852,7 @@ Converted ConvertFile(const std::string& file, const MigrateOptions& options) {
                                             : std::make_shared<arrow::KeyValueMetadata>();
     (void)meta->Delete("octavo.h5");
     (void)meta->Set(kSourceKey, StampJson(file, r.keys[i], c.src));
-    table = table->ReplaceSchemaMetadata(meta);
+    table = WithoutNullsRequired(table)->ReplaceSchemaMetadata(meta);
     const std::string& out = r.outputs[i];
     c.outs.emplace_back();
     Output& o = c.outs.back();
@@ -996,18 +1118,29 @@ bool ReadAll(int fd, void* data, size_t n) {
     MigrateOptions redo = options;  // a file a dead worker may have finished: convert it again
     redo.overwrite = true;
     Finisher fin(options, [&](size_t i, MigrateFileResult&& r) { send(ResultToJson(i, r)); });
-    for (;;) {
+    // One file is read ahead (ImagePrefetcher) while the one before it is converted: a
+    // worker holds up to two tasks, and says which one it converts ("start") so that a
+    // crash is blamed on the right file.
+    auto next_task = [&]() -> std::optional<uint64_t> {
       send(Json{{"t", "next"}});
       uint64_t task = 0;
-      if (!ReadAll(task_fd, &task, sizeof task)) break;
-      const size_t idx = static_cast<size_t>(task & ~kRedoBit);
-      if (idx >= files.size()) break;
+      if (!ReadAll(task_fd, &task, sizeof task)) return std::nullopt;
+      if (static_cast<size_t>(task & ~kRedoBit) >= files.size()) return std::nullopt;
+      return task;
+    };
+    ImagePrefetcher prefetcher;
+    std::optional<uint64_t> task = next_task();
+    if (task) prefetcher.Start(files[static_cast<size_t>(*task & ~kRedoBit)]);
+    while (task) {
+      const size_t idx = static_cast<size_t>(*task & ~kRedoBit);
+      const bool again = (*task & kRedoBit) != 0;
+      std::optional<uint64_t> following = next_task();
+      const FileImage* image = prefetcher.Take();
+      if (following) prefetcher.Start(files[static_cast<size_t>(*following & ~kRedoBit)]);
+      send(Json{{"t", "start"}, {"i", idx}});
       if (crash_on && *crash_on && files[idx].find(crash_on) != std::string::npos) ::abort();
-      if (task & kRedoBit) {
-        fin.Submit(idx, ConvertFile(files[idx], redo));
-      } else {
-        fin.Submit(idx, ConvertFile(files[idx], options));
-      }
+      fin.Submit(idx, ConvertFile(files[idx], again ? redo : options, image));
+      task = following;
     }
     fin.Close();
   } catch (...) {
@@ -1021,7 +1154,8 @@ struct Worker {
   int task_fd = -1;    // parent writes file indices
   int result_fd = -1;  // parent reads result lines
   std::string buf;
-  std::vector<size_t> outstanding;  // handed out, no result yet (last = being converted)
+  std::vector<size_t> outstanding;  // handed out, no result yet
+  size_t converting = SIZE_MAX;     // the last "start": the file a crash is blamed on
 };
 
 std::string DescribeExit(int status) {
@@ -1055,7 +1189,6 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
   std::deque<uint64_t> queue;  // file index, | kRedoBit for a file to convert again
   for (size_t i = 0; i < files.size(); ++i) queue.push_back(i);
   std::vector<Worker> workers;
-  std::vector<bool> prefetched(files.size(), false);
   struct sigaction ign {}, old_pipe {};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old_pipe);  // a dead worker's task pipe: EPIPE, not death
@@ -1097,10 +1230,6 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
     return Status::OK();
   };
   Status status;
-  for (size_t i = 0; i < files.size() && i < 2 * static_cast<size_t>(jobs); ++i) {
-    prefetched[i] = true;
-    Prefetch(files[i]);
-  }
   for (int j = 0; j < jobs && status.ok(); ++j) status = spawn();
   std::vector<char> chunk(1 << 16);
   while (!workers.empty()) {
@@ -1131,19 +1260,13 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
               if (WriteAll(w.task_fd, &task, sizeof task)) {
                 queue.pop_front();
                 w.outstanding.push_back(static_cast<size_t>(task & ~kRedoBit));
-                // read ahead: the files the next 2 x `jobs` requests will get
-                for (size_t q = 0; q < queue.size() && q < 2 * static_cast<size_t>(jobs); ++q) {
-                  size_t idx = static_cast<size_t>(queue[q] & ~kRedoBit);
-                  if (idx < prefetched.size() && !prefetched[idx]) {
-                    prefetched[idx] = true;
-                    Prefetch(files[idx]);
-                  }
-                }
               }
             } else if (w.task_fd >= 0) {
               ::close(w.task_fd);
               w.task_fd = -1;
             }
+          } else if (j["t"] == "start") {
+            w.converting = j.value("i", files.size());
           } else if (j["t"] == "done") {
             size_t idx = j.value("i", files.size());
             auto it = std::find(w.outstanding.begin(), w.outstanding.end(), idx);
@@ -1165,9 +1288,10 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
       // EOF: the worker is gone
       int wstatus = 0;
       ::waitpid(w.pid, &wstatus, 0);
-      if (!w.outstanding.empty()) {
-        size_t culprit = w.outstanding.back();
-        w.outstanding.pop_back();
+      auto conv = std::find(w.outstanding.begin(), w.outstanding.end(), w.converting);
+      if (conv != w.outstanding.end()) {
+        size_t culprit = *conv;
+        w.outstanding.erase(conv);
         for (size_t idx : w.outstanding) {
           RemoveWorkerTemps(files[idx], w.pid);
           queue.push_front(idx | kRedoBit);  // maybe finished, unreported: convert again
@@ -1180,8 +1304,9 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
                     " (a bug in octavo or its libraries, or out of memory); no output was written for it, "
                     "the other files are not affected";
         emit(culprit, std::move(r));
+      } else {  // died between files: nothing was being converted; hand out what it held
+        for (size_t idx : w.outstanding) queue.push_front(idx | kRedoBit);
       }
-      // (a worker that died between files lost nothing)
       if (w.task_fd >= 0) ::close(w.task_fd);
       ::close(w.result_fd);
       workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(k));

@@ -297,15 +297,18 @@ bool IndicesIncompressible(const std::shared_ptr<arrow::Array>& col, int64_t dis
   return ShrinksLittle(packed.data(), static_cast<int64_t>(packed.size()), codec);
 }
 
+std::unique_ptr<arrow::util::Codec> MakeCodec(const std::string& compression, int level) {
+  auto c = CodecFromName(compression);
+  if (!c.ok() || *c == arrow::Compression::UNCOMPRESSED) return nullptr;
+  auto made = level > 0 && *c != arrow::Compression::SNAPPY && *c != arrow::Compression::LZ4
+                  ? arrow::util::Codec::Create(*c, level)
+                  : arrow::util::Codec::Create(*c);
+  return made.ok() ? std::move(*made) : nullptr;
+}
+
 ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOptions& options) {
   ColumnEncodings out;
-  std::unique_ptr<arrow::util::Codec> codec;
-  if (auto c = CodecFromName(options.compression); c.ok() && *c != arrow::Compression::UNCOMPRESSED) {
-    auto made = options.compression_level > 0 && *c != arrow::Compression::SNAPPY && *c != arrow::Compression::LZ4
-                    ? arrow::util::Codec::Create(*c, options.compression_level)
-                    : arrow::util::Codec::Create(*c);
-    if (made.ok()) codec = std::move(*made);
-  }
+  auto codec = MakeCodec(options.compression, options.compression_level);
   const int64_t n = std::min<int64_t>(sample.num_rows(), 64 * 1024);
   for (int i = 0; i < sample.num_columns(); ++i) {
     const auto& type = *sample.schema()->field(i)->type();
@@ -414,6 +417,21 @@ class PartWriter {
 };
 
 }  // namespace
+
+std::vector<std::string> IncompressibleColumns(const arrow::Table& table, const std::string& compression,
+                                               int64_t sample_rows) {
+  std::vector<std::string> out;
+  auto codec = MakeCodec(compression, 0);
+  if (!codec) return out;
+  for (int i = 0; i < table.num_columns(); ++i) {
+    const auto& col = *table.column(i);
+    if (col.num_chunks() == 0 || !arrow::is_fixed_width(col.type()->id())) continue;
+    auto sample = col.chunk(0)->Slice(0, sample_rows);
+    if (sample->length() < std::min<int64_t>(sample_rows, table.num_rows())) continue;  // a tiny first chunk
+    if (Incompressible(*sample, codec.get())) out.push_back(table.field(i)->name());
+  }
+  return out;
+}
 
 Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, const std::string& uid,
                                           const std::shared_ptr<arrow::Schema>& schema,

@@ -11,6 +11,7 @@
 
 namespace arrow {
 class MemoryPool;
+class Table;
 class RecordBatchReader;
 class Schema;
 }  // namespace arrow
@@ -38,6 +39,12 @@ struct ColumnEncodings {
   std::vector<std::string> delta;         // DELTA_BINARY_PACKED, no dictionary: sequences
   std::vector<std::string> uncompressed;  // the codec would not shrink them (noise, packed deltas)
 };
+
+// Fixed-width columns of `table` whose first `sample_rows` values the codec named
+// `compression` would shrink by less than 10% (noise-like measurements): compressing them
+// costs write and read time for nothing. Empty for "none"/"uncompressed".
+std::vector<std::string> IncompressibleColumns(const arrow::Table& table, const std::string& compression,
+                                               int64_t sample_rows);
 
 // The Parquet writer settings of a table's options (codec and level, row group and page
 // sizes, statistics, page index, dictionary), with `columns`' overrides.

@@ -188,6 +188,34 @@ def test_cli_jobs_match_serial_results(tmp_path):
     assert "broken.h5" in broken["file"] and "worker" not in broken["message"]  # a normal, clean failure
 
 
+def test_worker_processes_read_whole_files_into_memory(tmp_path):
+    # --jobs 2: workers read each small file whole (O_DIRECT) and HDF5 parses it from memory;
+    # a file with a user block (the HDF5 signature at byte 512), a truncated file and a
+    # non-HDF5 file must behave exactly as on the file path (--jobs 1)
+    h5py = pytest.importorskip("h5py")
+    ref = dlc(n=3000, seed=7)
+    ub = tmp_path / "userblock.h5"
+    h5py.File(ub, "w", userblock_size=512).close()
+    ref.to_hdf(ub, key="df_with_missing", format="table", mode="a")
+    assert open(ub, "rb").read(4) != b"\x89HDF"
+    for i in range(3):
+        ref.to_hdf(tmp_path / f"plain{i}.h5", key="df_with_missing", format="table", mode="w")
+    (tmp_path / "truncated.h5").write_bytes((tmp_path / "plain0.h5").read_bytes()[:100_000])
+    (tmp_path / "junk.h5").write_bytes(os.urandom(5000))
+    docs = {}
+    for jobs in ("1", "2"):
+        for p in tmp_path.glob("*.parquet"):
+            p.unlink()
+        r = subprocess.run([OCTAVO, "--json", "migrate", tmp_path, "--jobs", jobs, "-q"], capture_output=True, text=True)
+        docs[jobs] = json.loads(r.stdout)
+        assert r.returncode == 1 and docs[jobs]["converted"] == 4 and docs[jobs]["failed"] == 2, docs[jobs]
+        for name in ("userblock", "plain0", "plain1", "plain2"):
+            pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), ref)
+        msgs = {os.path.basename(f["file"]): f["message"] for f in docs[jobs]["files"] if f["status"] == "failed"}
+        assert "truncated file" in msgs["truncated.h5"] and "not an HDF5 file" in msgs["junk.h5"], msgs
+    assert [f.get("message") for f in docs["1"]["files"]] == [f.get("message") for f in docs["2"]["files"]]
+
+
 def test_verification_catches_a_changed_value(tmp_path):
     # a byte of the written Parquet file flipped (test hook, as a bad disk or a bug might):
     # the read-back comparison fails, no output is left, the .h5 stays even with --remove-h5
