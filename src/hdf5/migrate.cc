@@ -691,6 +691,23 @@ class ImagePrefetcher {
   std::thread thread_;
 };
 
+// Converts the tasks `next` hands out (none left: nullopt) one after another, reading each
+// one's successor ahead into memory while it converts.
+void ConvertReadingAhead(const std::function<std::optional<uint64_t>()>& next,
+                         const std::function<const std::string&(uint64_t)>& path,
+                         const std::function<void(uint64_t, const FileImage*)>& convert) {
+  ImagePrefetcher prefetcher;
+  std::optional<uint64_t> task = next();
+  if (task) prefetcher.Start(path(*task));
+  while (task) {
+    std::optional<uint64_t> following = next();
+    const FileImage* image = prefetcher.Take();
+    if (following) prefetcher.Start(path(*following));
+    convert(*task, image);
+    task = following;
+  }
+}
+
 // Test hook (tests/python/test_migrate.py): flip the middle byte of the Parquet file written
 // for a source whose path contains $OCTAVO_TEST_MIGRATE_FLIP_BYTE, as a disk or a bug might,
 // so the tests can see verification fail.
@@ -1128,20 +1145,13 @@ bool ReadAll(int fd, void* data, size_t n) {
       if (static_cast<size_t>(task & ~kRedoBit) >= files.size()) return std::nullopt;
       return task;
     };
-    ImagePrefetcher prefetcher;
-    std::optional<uint64_t> task = next_task();
-    if (task) prefetcher.Start(files[static_cast<size_t>(*task & ~kRedoBit)]);
-    while (task) {
-      const size_t idx = static_cast<size_t>(*task & ~kRedoBit);
-      const bool again = (*task & kRedoBit) != 0;
-      std::optional<uint64_t> following = next_task();
-      const FileImage* image = prefetcher.Take();
-      if (following) prefetcher.Start(files[static_cast<size_t>(*following & ~kRedoBit)]);
-      send(Json{{"t", "start"}, {"i", idx}});
-      if (crash_on && *crash_on && files[idx].find(crash_on) != std::string::npos) ::abort();
-      fin.Submit(idx, ConvertFile(files[idx], again ? redo : options, image));
-      task = following;
-    }
+    ConvertReadingAhead(next_task, [&](uint64_t task) -> const std::string& { return files[task & ~kRedoBit]; },
+                        [&](uint64_t task, const FileImage* image) {
+                          const size_t idx = static_cast<size_t>(task & ~kRedoBit);
+                          send(Json{{"t", "start"}, {"i", idx}});
+                          if (crash_on && *crash_on && files[idx].find(crash_on) != std::string::npos) ::abort();
+                          fin.Submit(idx, ConvertFile(files[idx], (task & kRedoBit) ? redo : options, image));
+                        });
     fin.Close();
   } catch (...) {
     code = 2;
@@ -1356,13 +1366,17 @@ Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const Migr
     // threads (the Python binding: forking a Python process is unsafe); HDF5 reads take turns
     std::atomic<size_t> next{0};
     Finisher fin(options, emit);
-    const size_t ahead = 2 * static_cast<size_t>(jobs);  // read ahead this many files
-    for (size_t i = 0; i < ahead && i < files.size(); ++i) Prefetch(files[i]);
     auto work = [&]() {
-      for (size_t i = next++; i < files.size(); i = next++) {
-        if (i + ahead < files.size()) Prefetch(files[i + ahead]);
-        fin.Submit(i, ConvertFile(files[i], options));
+      if (options.dry_run) {  // lists each file's objects: nothing to read ahead
+        for (size_t i = next++; i < files.size(); i = next++) fin.Submit(i, ConvertFile(files[i], options));
+        return;
       }
+      ConvertReadingAhead([&]() -> std::optional<uint64_t> {
+                            size_t i = next++;
+                            return i < files.size() ? std::optional<uint64_t>(i) : std::nullopt;
+                          },
+                          [&](uint64_t i) -> const std::string& { return files[i]; },
+                          [&](uint64_t i, const FileImage* image) { fin.Submit(i, ConvertFile(files[i], options, image)); });
     };
     std::vector<std::thread> threads;
     for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
