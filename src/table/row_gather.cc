@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 #include <arrow/util/bit_util.h>
+#include <parquet/column_page.h>
 #include <parquet/column_reader.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
@@ -11,6 +12,7 @@
 #include <parquet/types.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "util/arrow_status.h"
 
@@ -224,6 +226,59 @@ Status ReadRangeTyped(parquet::ColumnReader* base, int16_t max_def, int64_t firs
   return Status::OK();
 }
 
+// The values of a PLAIN data page (V1) whose rows are all defined: no definition levels
+// (a required column) or exactly one RLE run of `max_def` (optional without nulls: what the
+// writer emits for a page without nulls). Null when the page is anything else.
+const uint8_t* AllDefinedPlainValues(const parquet::Page& page, int16_t max_def, int width, int64_t* n) {
+  if (page.type() != parquet::PageType::DATA_PAGE) return nullptr;
+  const auto& dp = static_cast<const parquet::DataPageV1&>(page);
+  if (dp.encoding() != parquet::Encoding::PLAIN) return nullptr;
+  const uint8_t* p = dp.data();
+  int64_t left = dp.size();
+  const int64_t values = dp.num_values();
+  if (max_def > 0) {
+    if (max_def != 1 || dp.definition_level_encoding() != parquet::Encoding::RLE || left < 4) return nullptr;
+    uint32_t len = 0;
+    std::memcpy(&len, p, 4);  // little-endian length of the level data
+    if (len > static_cast<uint64_t>(left - 4)) return nullptr;
+    // one run header (varint: run length << 1, low bit 0 = RLE), then the value in one byte
+    uint64_t header = 0;
+    uint32_t i = 0;
+    for (int shift = 0; i < len && shift < 64; shift += 7) {
+      const uint8_t b = p[4 + i++];
+      header |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    if ((header & 1) != 0 || static_cast<int64_t>(header >> 1) != values || i + 1 != len || p[4 + i] != 1)
+      return nullptr;
+    p += 4 + len;
+    left -= 4 + static_cast<int64_t>(len);
+  }
+  if (left != values * width) return nullptr;
+  *n = values;
+  return p;
+}
+
+// ReadRowRange's fast path: copies the values of PLAIN pages without nulls straight from the
+// page, with no level decoding. false when some page needs the general reader.
+bool ReadPlainRange(parquet::PageReader* pager, int16_t max_def, int width, int64_t first, int64_t count,
+                    uint8_t* out) {
+  int64_t row = 0;  // the first row of the next page
+  const int64_t end = first + count;
+  while (row < end) {
+    std::shared_ptr<parquet::Page> page = pager->NextPage();
+    if (!page) return false;
+    if (page->type() == parquet::PageType::DICTIONARY_PAGE) return false;
+    int64_t n = 0;
+    const uint8_t* values = AllDefinedPlainValues(*page, max_def, width, &n);
+    if (!values) return false;
+    const int64_t from = std::max(first, row), to = std::min(end, row + n);
+    if (to > from) std::memcpy(out + (from - first) * width, values + (from - row) * width, (to - from) * width);
+    row += n;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
@@ -237,13 +292,17 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
     auto rg = file->RowGroup(row_group);
     if (first < 0 || count < 0 || first + count > rg->metadata()->num_rows())
       return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
-    auto col = parquet::ColumnReader::Make(descr, rg->GetColumnPageReader(leaf), pool);
     const int width = static_cast<const arrow::FixedWidthType&>(*type).bit_width() / 8;
     OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values, arrow::AllocateBuffer(count * width, pool));
     std::shared_ptr<arrow::Buffer> bitmap;
     int64_t nulls = 0;
     const int16_t max_def = descr->max_definition_level();
     uint8_t* data = values->mutable_data();
+    if (!rg->metadata()->ColumnChunk(leaf)->has_dictionary_page() && ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first,
+                                                        count, data))
+      return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, values}, 0));
+    // otherwise decoded with levels by the general reader (from the first page again)
+    auto col = parquet::ColumnReader::Make(descr, rg->GetColumnPageReader(leaf), pool);
     Status st;
     switch (phys) {
       case parquet::Type::INT32:

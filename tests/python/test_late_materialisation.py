@@ -7,6 +7,7 @@ import decimal
 
 import numpy as np
 import pyarrow as pa
+import pandas as pd
 import pyarrow.compute as pc
 import pytest
 
@@ -201,3 +202,31 @@ def test_damaged_page_is_an_error_not_a_wrong_value(tmp_path):
             t.read()
         with pytest.raises(octavo.CorruptionError, match=os.path.basename(part)):
             t.read_where("k < 500", columns=["x"])
+
+
+@pytest.mark.parametrize("start,stop", [(0, None), (1_234, 17_777), (5_001, 9_999), (4_999, 5_003)])
+def test_condition_columns_without_nulls_read_straight_from_pages(tmp_path, start, stop):
+    # Fixed-width condition columns whose pages hold no nulls are copied straight from the
+    # PLAIN pages (no level decoding); `some_null` has nulls in one late page only, so it
+    # starts on that path and falls back to the general reader. Row ranges start and end
+    # inside pages.
+    rng = np.random.default_rng(5)
+    n = 20_000
+    some_null = rng.random(n)
+    some_null_mask = np.zeros(n, dtype=bool)
+    some_null_mask[15_000:15_010] = True
+    t = pa.table({
+        "x": pa.array(rng.random(n)),
+        "i": pa.array(rng.integers(-1000, 1000, n, dtype=np.int32)),
+        "some_null": pa.array(some_null, mask=some_null_mask),
+        "seq": pa.array(np.arange(n, dtype=np.int64)),
+    })
+    with octavo.open(str(tmp_path / "b.octavo"), "a") as b:
+        b.create_table("/t", data=t, row_group_size=6_000, data_page_size=2_048)
+        table = b.table("/t")
+        stop_ = n if stop is None else stop
+        sub = t.slice(start, stop_ - start).to_pandas()
+        for cond, mask in [("x < 0.3", sub.x < 0.3), ("(i > 500) & (x > 0.5)", (sub.i > 500) & (sub.x > 0.5)),
+                           ("some_null > 0.9", sub.some_null > 0.9), ("seq % 3 == 1", sub.seq % 3 == 1)]:
+            got = table.read_where(cond, start=start, stop=stop, return_type="pandas").reset_index(drop=True)
+            pd.testing.assert_frame_equal(got, sub[mask.to_numpy()].reset_index(drop=True), check_dtype=False)
