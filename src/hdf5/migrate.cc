@@ -281,8 +281,9 @@ Status WriteParquetFile(const std::shared_ptr<arrow::Table>& table, Output* o, c
   // write time (it is tried, then abandoned, page by page): keep it for the rest.
   for (const auto& f : table->schema()->fields())
     if (arrow::is_floating(f->type()->id())) b.disable_dictionary(f->name());
-  // Noise-like measurements (random-looking float coordinates) do not compress: storing them
-  // raw saves the codec on write and on verify, ~40% of a DeepLabCut file's CPU with snappy.
+  // Noise-like measurements (random-looking float coordinates) do not compress: store them
+  // raw rather than run the codec on write and on verify for nothing (snappy gives up on
+  // random bytes quickly, so it saves little there; slower codecs would cost more).
   for (const auto& name : IncompressibleColumns(*table, compression, 1024))
     b.compression(name, arrow::Compression::UNCOMPRESSED);
   auto props = b.build();

@@ -298,8 +298,8 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
     int64_t nulls = 0;
     const int16_t max_def = descr->max_definition_level();
     uint8_t* data = values->mutable_data();
-    if (!rg->metadata()->ColumnChunk(leaf)->has_dictionary_page() && ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first,
-                                                        count, data))
+    if (!rg->metadata()->ColumnChunk(leaf)->has_dictionary_page() &&
+        ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first, count, data))
       return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, values}, 0));
     // otherwise decoded with levels by the general reader (from the first page again)
     auto col = parquet::ColumnReader::Make(descr, rg->GetColumnPageReader(leaf), pool);
