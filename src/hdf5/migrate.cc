@@ -651,11 +651,13 @@ class ImagePrefetcher {
     cv_.notify_all();
     thread_.join();
   }
-  // Begin reading `path` (the previous read must have been taken).
-  void Start(const std::string& path) {
+  // Begin reading `path` (the previous read must have been taken); `read` false: nothing to
+  // read (Take gives no image).
+  void Start(const std::string& path, bool read = true) {
     std::lock_guard<std::mutex> lock(mu_);
     path_ = path;
-    state_ = kReading;
+    if (!read) ready_.size = 0;
+    state_ = read ? kReading : kDone;
     cv_.notify_all();
   }
   // The started read's result: an image, or one without a buffer to use the file.
@@ -694,16 +696,25 @@ class ImagePrefetcher {
 
 // Converts the tasks `next` hands out (none left: nullopt) one after another, reading each
 // one's successor ahead into memory while it converts.
+constexpr uint64_t kRedoBit = uint64_t(1) << 63;  // in a task: convert even if done (overwrite)
+
+// A file whose output already exists is not read ahead unless `overwrite`: a rerun mostly
+// skips files, after a look at their footers only.
 void ConvertReadingAhead(const std::function<std::optional<uint64_t>()>& next,
-                         const std::function<const std::string&(uint64_t)>& path,
+                         const std::function<const std::string&(uint64_t)>& path, bool overwrite,
                          const std::function<void(uint64_t, const FileImage*)>& convert) {
   ImagePrefetcher prefetcher;
+  auto start = [&](uint64_t task) {
+    const std::string& file = path(task);
+    std::error_code ec;
+    prefetcher.Start(file, overwrite || (task & kRedoBit) || !fs::exists(ParquetPathFor(file, "", 1), ec));
+  };
   std::optional<uint64_t> task = next();
-  if (task) prefetcher.Start(path(*task));
+  if (task) start(*task);
   while (task) {
     std::optional<uint64_t> following = next();
     const FileImage* image = prefetcher.Take();
-    if (following) prefetcher.Start(path(*following));
+    if (following) start(*following);
     convert(*task, image);
     task = following;
   }
@@ -1095,7 +1106,6 @@ MigrateFileResult ResultFromJson(const std::string& file, const Json& j) {
   return r;
 }
 
-constexpr uint64_t kRedoBit = uint64_t(1) << 63;  // in a task: convert even if done (overwrite)
 
 bool WriteAll(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -1147,7 +1157,7 @@ bool ReadAll(int fd, void* data, size_t n) {
       return task;
     };
     ConvertReadingAhead(next_task, [&](uint64_t task) -> const std::string& { return files[task & ~kRedoBit]; },
-                        [&](uint64_t task, const FileImage* image) {
+                        options.overwrite, [&](uint64_t task, const FileImage* image) {
                           const size_t idx = static_cast<size_t>(task & ~kRedoBit);
                           send(Json{{"t", "start"}, {"i", idx}});
                           if (crash_on && *crash_on && files[idx].find(crash_on) != std::string::npos) ::abort();
@@ -1376,7 +1386,7 @@ Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const Migr
                             size_t i = next++;
                             return i < files.size() ? std::optional<uint64_t>(i) : std::nullopt;
                           },
-                          [&](uint64_t i) -> const std::string& { return files[i]; },
+                          [&](uint64_t i) -> const std::string& { return files[i]; }, options.overwrite,
                           [&](uint64_t i, const FileImage* image) { fin.Submit(i, ConvertFile(files[i], options, image)); });
     };
     std::vector<std::thread> threads;
