@@ -8,7 +8,6 @@
 // WhereScanner::Execute).
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
-#include <arrow/util/bit_run_reader.h>
 #include <arrow/util/bitmap_ops.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
@@ -18,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 #include <condition_variable>
@@ -186,6 +186,63 @@ class HelperThread {
   std::function<void()> job_;
   bool busy_ = false, stop_ = false;
 };
+
+// The positions of the set bits among the first `n` bits of `bits` (from bit `offset`),
+// ascending, into `out`.
+void SetPositions(const uint8_t* bits, int64_t offset, int64_t n, int64_t* out) {
+  for (int64_t i = 0; i < n;) {
+    // 64 bits starting at bit i (fewer at the end), shifted down to bit 0.
+    const int64_t take = std::min<int64_t>(64, n - i);
+    const int64_t bit = offset + i;
+    const int shift = static_cast<int>(bit % 8);
+    const size_t bytes = static_cast<size_t>((take + shift + 7) / 8);
+    unsigned __int128 wide = 0;
+    std::memcpy(&wide, bits + bit / 8, bytes);
+    uint64_t word = static_cast<uint64_t>(wide >> shift);
+    if (take < 64) word &= (uint64_t{1} << take) - 1;
+    while (word) {
+      *out++ = i + __builtin_ctzll(word);
+      word &= word - 1;
+    }
+    i += take;
+  }
+}
+
+template <typename T>
+void GatherValues(const uint8_t* in, const std::vector<int64_t>& pos, uint8_t* out) {
+  const T* src = reinterpret_cast<const T*>(in);
+  T* dst = reinterpret_cast<T*>(out);
+  for (size_t k = 0; k < pos.size(); ++k) dst[k] = src[pos[k]];
+}
+
+// `a` at positions `pos` (ascending, in range). A plain loop for fixed-width columns without
+// nulls: Arrow's filter kernel branches on every bit of a mixed mask, and its take kernel
+// checks the bounds first; anything else goes to the take kernel.
+Result<std::shared_ptr<arrow::Array>> TakePositions(const std::shared_ptr<arrow::Array>& a,
+                                                    const std::vector<int64_t>& pos, cp::ExecContext* ctx) {
+  const auto& type = *a->type();
+  const int64_t n = static_cast<int64_t>(pos.size());
+  if (a->null_count() == 0 && arrow::is_fixed_width(type.id()) && type.id() != arrow::Type::BOOL &&
+      type.id() != arrow::Type::DICTIONARY && a->data()->buffers.size() == 2) {
+    const int width = static_cast<const arrow::FixedWidthType&>(type).bit_width() / 8;
+    const uint8_t* in = a->data()->buffers[1]->data() + a->offset() * width;
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values, arrow::AllocateBuffer(n * width, ctx->memory_pool()));
+    uint8_t* out = values->mutable_data();
+    switch (width) {
+      case 1: GatherValues<uint8_t>(in, pos, out); break;
+      case 2: GatherValues<uint16_t>(in, pos, out); break;
+      case 4: GatherValues<uint32_t>(in, pos, out); break;
+      case 8: GatherValues<uint64_t>(in, pos, out); break;
+      default:
+        for (int64_t k = 0; k < n; ++k) std::memcpy(out + k * width, in + pos[static_cast<size_t>(k)] * width, width);
+    }
+    return arrow::MakeArray(arrow::ArrayData::Make(a->type(), n, {nullptr, values}, 0));
+  }
+  // A non-owning view of `pos` as indices: the kernel copies out of it before returning.
+  auto idx = std::make_shared<arrow::Int64Array>(n, arrow::Buffer::Wrap(pos.data(), pos.size()));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(a, idx, cp::TakeOptions::Defaults(), ctx));
+  return t.make_array();
+}
 
 // Streams the selected rows of one row group at a time.
 class WhereScanner {
@@ -563,7 +620,7 @@ class WhereScanner {
     // not materialised while they are all of [skip, skip + keep) (`contiguous`);
     // `held`: the columns decoded so far, aligned with the selected rows. The row vectors are
     // kept per thread: fresh ones of up to 1 MiB per row group were page-faulted every time.
-    thread_local std::vector<int64_t> rows_buf, kept_buf;
+    thread_local std::vector<int64_t> rows_buf, kept_buf, local_buf;
     std::vector<int64_t>& rows = rows_buf;
     rows.clear();
     std::vector<std::shared_ptr<arrow::Array>> held(entry_->schema->num_fields());
@@ -607,44 +664,32 @@ class WhereScanner {
         if (!sc.is_valid || !sc.value) return Status::OK();
         continue;  // every row passes this term
       }
-      // The selected positions, found run by run (fast over long stretches of false).
+      // The selected positions (null counts as false), a 64-bit word at a time; the held
+      // columns are compacted by Arrow's filter kernel straight from the mask.
       const auto& bits = *mask.array();
-      const int64_t selected =
-          bits.length - bits.GetNullCount() == 0 ? 0
-          : bits.GetNullCount() == 0 ? arrow::internal::CountSetBits(bits.buffers[1]->data(), bits.offset, bits.length)
-                                     : -1;
-      if (selected == 0) return Status::OK();
-      if (selected == n) continue;
-      std::shared_ptr<arrow::Array> valid_and_true;  // null counts as false
+      std::shared_ptr<arrow::Buffer> anded;  // data AND validity, when the mask has nulls
       const uint8_t* data = bits.buffers[1]->data();
       int64_t data_offset = bits.offset;
-      if (selected < 0) {
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto filled, cp::CallFunction("fill_null", {mask, arrow::Datum(false)}, &ctx));
-        valid_and_true = filled.make_array();
-        data = valid_and_true->data()->buffers[1]->data();
-        data_offset = valid_and_true->offset();
+      if (bits.GetNullCount() > 0) {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(anded, arrow::internal::BitmapAnd(QueryMemoryPool(), data, data_offset,
+                                                                        bits.buffers[0]->data(), bits.offset, n, 0));
+        data = anded->data();
+        data_offset = 0;
       }
-      arrow::UInt64Builder ib(QueryMemoryPool());
-      if (selected > 0) OCTAVO_RETURN_NOT_ARROW_OK(ib.Reserve(selected));
+      const int64_t selected = arrow::internal::CountSetBits(data, data_offset, n);
+      if (selected == 0) return Status::OK();
+      if (selected == n) continue;
+      std::vector<int64_t>& local = local_buf;  // positions among the n rows held so far
+      local.resize(static_cast<size_t>(selected));
+      SetPositions(data, data_offset, n, local.data());
       std::vector<int64_t>& kept = kept_buf;
-      kept.clear();
-      arrow::internal::SetBitRunReader runs(data, data_offset, n);
-      for (auto run = runs.NextRun(); run.length > 0; run = runs.NextRun()) {
-        for (int64_t k = run.position; k < run.position + run.length; ++k) {
-          OCTAVO_RETURN_NOT_ARROW_OK(ib.Append(static_cast<uint64_t>(k)));
-          kept.push_back(contiguous ? skip + k : rows[static_cast<size_t>(k)]);
-        }
-      }
-      if (kept.empty()) return Status::OK();
-      if (static_cast<int64_t>(kept.size()) == n) continue;
-      std::shared_ptr<arrow::Array> idx;
-      OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
+      kept.resize(local.size());
+      for (size_t k = 0; k < local.size(); ++k) kept[k] = contiguous ? skip + local[k] : rows[static_cast<size_t>(local[k])];
       rows.swap(kept);
-      n = static_cast<int64_t>(rows.size());
+      n = selected;
       for (auto& h : held) {
         if (!h) continue;
-        OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(h, idx, cp::TakeOptions::Defaults(), &ctx));
-        h = t.make_array();
+        OCTAVO_ASSIGN_OR_RETURN(h, TakePositions(h, local, &ctx));
       }
       contiguous = false;
     }

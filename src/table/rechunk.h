@@ -1,7 +1,8 @@
 // Re-chunking a stream of record batches into batches of exactly `batch_size` rows
 // (the last may be shorter), across row-group and part boundaries. Used by Scan and Where.
-// batch_size 0 keeps batches as they come and only merges small ones (to kCoalesceRows):
-// for callers that collect everything anyway, exact sizes would cost a copy of the data.
+// batch_size 0 keeps batches of kPassRows or more as they come and merges only runs of
+// smaller ones (up to kCoalesceRows): for callers that collect everything anyway, exact sizes
+// would cost a copy of the data, and so did merging a 60K-row batch into its neighbour.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -22,13 +23,24 @@ class BatchRechunker {
     pending_.push_back(std::move(b));
   }
   static constexpr int64_t kCoalesceRows = 64 * 1024;
-  bool full() const { return pending_rows_ >= (batch_size_ > 0 ? batch_size_ : kCoalesceRows); }
+  static constexpr int64_t kPassRows = 8 * 1024;
+  bool full() const {
+    if (batch_size_ > 0) return pending_rows_ >= batch_size_;
+    return pending_rows_ >= kCoalesceRows || (!pending_.empty() && pending_.back()->num_rows() >= kPassRows);
+  }
   bool empty() const { return pending_rows_ == 0; }
 
   // The next min(batch_size, pending) rows; nullptr when nothing is pending.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Pop() {
     if (pending_rows_ == 0) return nullptr;
-    const int64_t want = batch_size_ > 0 ? std::min(batch_size_, pending_rows_) : pending_rows_;
+    int64_t want = batch_size_ > 0 ? std::min(batch_size_, pending_rows_) : 0;
+    if (batch_size_ == 0) {  // a large batch alone, or the run of small ones before the next large one
+      for (const auto& b : pending_) {
+        if (want > 0 && (b->num_rows() >= kPassRows || want >= kCoalesceRows)) break;
+        want += b->num_rows();
+        if (b->num_rows() >= kPassRows) break;
+      }
+    }
     std::vector<std::shared_ptr<arrow::RecordBatch>> parts;
     int64_t got = 0;
     while (got < want) {

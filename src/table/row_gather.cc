@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "util/arrow_status.h"
 
@@ -39,23 +40,134 @@ struct Run {
 
 constexpr int64_t kBatch = 64 * 1024;  // levels decoded per ReadBatch into the scratch
 
+// Validity of the gathered rows, allocated at the first null only (most columns have none).
+struct LazyValidity {
+  std::shared_ptr<arrow::Buffer> bitmap;
+  int64_t nulls = 0;
+  Status status;
+  void SetNull(int64_t i, int64_t total, arrow::MemoryPool* pool) {
+    if (!bitmap) {
+      auto r = arrow::AllocateBitmap(total, pool);
+      if (!r.ok()) {
+        if (status.ok()) status = FromArrow(r.status());
+        return;
+      }
+      bitmap = std::move(*r);
+      arrow::bit_util::SetBitsTo(bitmap->mutable_data(), 0, total, true);
+    }
+    arrow::bit_util::ClearBit(bitmap->mutable_data(), i);
+    ++nulls;
+  }
+};
+
+// Fixed-width values written straight into the exactly-sized result buffer.
+template <typename T>
+struct FixedSink {
+  T* out;
+  int64_t total;
+  arrow::MemoryPool* pool;
+  int64_t n = 0;
+  LazyValidity validity;
+  Status status() const { return validity.status; }
+  void Value(const T& v) { out[n++] = v; }
+  // values[r - pos] for each r in [first, last): the rows of a batch without nulls.
+  void Values(const T* values, int64_t pos, const int64_t* first, const int64_t* last) {
+    T* o = out + n;
+    for (const int64_t* r = first; r != last; ++r) *o++ = values[*r - pos];
+    n += last - first;
+  }
+  void Null() {
+    validity.SetNull(n, total, pool);
+    out[n++] = T{};
+  }
+};
+
 template <typename Builder, typename T>
 struct BuilderSink {
   Builder* builder;
-  Status status;
   void Value(const T& v) { builder->UnsafeAppend(v); }
-  void Null() { builder->UnsafeAppendNull(); }
-};
-
-template <typename Builder>
-struct BinarySink {
-  Builder* builder;
-  Status status;
-  void Value(const parquet::ByteArray& v) {
-    auto st = builder->Append(v.ptr, static_cast<int64_t>(v.len));
-    if (!st.ok() && status.ok()) status = FromArrow(st);
+  void Values(const T* values, int64_t pos, const int64_t* first, const int64_t* last) {
+    for (const int64_t* r = first; r != last; ++r) builder->UnsafeAppend(values[*r - pos]);
   }
   void Null() { builder->UnsafeAppendNull(); }
+  Status status() const { return Status::OK(); }
+};
+
+// Byte arrays: exact offsets, the bytes collected in per-thread scratch and copied once into
+// an exactly-sized buffer (a builder's doubling and zero-padded tail touched twice the memory,
+// and a libc call per few-byte value showed in profiles).
+template <typename Offset>
+struct BinarySink {
+  Offset* offsets;  // total + 1 entries
+  int64_t total;
+  arrow::MemoryPool* pool;
+  std::unique_ptr<uint8_t[]>* scratch;
+  size_t* capacity;
+  int64_t n = 0;
+  size_t bytes = 0;
+  LazyValidity validity;
+  Status overflow;
+  Status status() const { return overflow.ok() ? validity.status : overflow; }
+  void Value(const parquet::ByteArray& v) { Values(&v, 0, &kZero, &kZero + 1); }
+  // values[r - pos] for each r in [first, last), with the sink's state in locals: byte stores through
+  // uint8_t* may alias anything, so member state would be reloaded after every copy.
+  void Values(const parquet::ByteArray* values, int64_t pos, const int64_t* first, const int64_t* last) {
+    size_t need = bytes;
+    for (const int64_t* r = first; r != last; ++r) need += values[*r - pos].len;
+    if (need > static_cast<size_t>(std::numeric_limits<Offset>::max())) {
+      if (overflow.ok())
+        overflow = Status::Invalid("gathered values exceed ", std::numeric_limits<Offset>::max(),
+                                   " bytes; declare the column large_string/large_binary");
+      for (const int64_t* r = first; r != last; ++r) offsets[++n] = static_cast<Offset>(bytes);
+      return;
+    }
+    if (need > *capacity) Grow(need);
+    uint8_t* const base = scratch->get();
+    Offset* const off = offsets;
+    size_t b = bytes;
+    int64_t i = n;
+    for (const int64_t* r = first; r != last; ++r) {
+      const parquet::ByteArray& v = values[*r - pos];
+      CopySmall(base + b, v.ptr, v.len);
+      b += v.len;
+      off[++i] = static_cast<Offset>(b);
+    }
+    bytes = b;
+    n = i;
+  }
+  // memcpy without a libc call for the short values typical of labels and categories.
+  static void CopySmall(uint8_t* dst, const uint8_t* src, size_t len) {
+    if (len >= 8 && len <= 16) {
+      uint64_t a, z;
+      std::memcpy(&a, src, 8);
+      std::memcpy(&z, src + len - 8, 8);
+      std::memcpy(dst, &a, 8);
+      std::memcpy(dst + len - 8, &z, 8);
+    } else if (len >= 4 && len < 8) {
+      uint32_t a, z;
+      std::memcpy(&a, src, 4);
+      std::memcpy(&z, src + len - 4, 4);
+      std::memcpy(dst, &a, 4);
+      std::memcpy(dst + len - 4, &z, 4);
+    } else if (len < 4) {
+      for (size_t j = 0; j < len; ++j) dst[j] = src[j];
+    } else {
+      std::memcpy(dst, src, len);
+    }
+  }
+  static constexpr int64_t kZero = 0;
+  void Null() {
+    validity.SetNull(n, total, pool);
+    offsets[n + 1] = offsets[n];
+    ++n;
+  }
+  void Grow(size_t need) {
+    size_t cap = std::max<size_t>(need, std::max<size_t>(*capacity * 2, 64 * 1024));
+    std::unique_ptr<uint8_t[]> bigger(new uint8_t[cap]);
+    if (bytes) std::memcpy(bigger.get(), scratch->get(), bytes);
+    *scratch = std::move(bigger);
+    *capacity = cap;
+  }
 };
 
 // Decodes the runs batch by batch into thread-local scratch and hands the chosen rows to the
@@ -86,7 +198,10 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
       if (levels <= 0) return Status::Corruption("column chunk holds fewer values than its row group's rows");
       const int64_t end = pos + levels;
       if (max_def == 0 || values_read == levels) {
-        for (; k < k_end && rows[k] < end; ++k) sink->Value(values[static_cast<size_t>(rows[k] - pos)]);
+        size_t k2 = k;
+        while (k2 < k_end && rows[k2] < end) ++k2;
+        sink->Values(values, pos, rows.data() + k, rows.data() + k2);
+        k = k2;
       } else {
         // Nulls take no value slot: the value of level i is values[number of defined levels before i].
         int64_t level = 0, value = 0;
@@ -110,34 +225,66 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
     }
   }
   if (k != rows.size()) return Status::Corruption("column chunk holds fewer values than its row group's rows");
-  return sink->status;
+  return sink->status();
 }
 
-template <typename ArrowType, typename DType>
+template <typename DType>
 Result<std::shared_ptr<arrow::Array>> GatherFixed(parquet::ColumnReader* col, int16_t max_def,
                                                   const std::vector<Run>& runs, const std::vector<int64_t>& rows,
-                                                  arrow::MemoryPool* pool) {
-  typename arrow::TypeTraits<ArrowType>::BuilderType builder(pool);
-  OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
+                                                  const std::shared_ptr<arrow::DataType>& type, arrow::MemoryPool* pool) {
   using T = typename DType::c_type;
-  BuilderSink<decltype(builder), T> sink{&builder, Status::OK()};
+  const int64_t n = static_cast<int64_t>(rows.size());
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values,
+                                arrow::AllocateBuffer(n * static_cast<int64_t>(sizeof(T)), pool));
+  FixedSink<T> sink{reinterpret_cast<T*>(values->mutable_data()), n, pool, 0, {}};
   OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col, max_def, runs, rows, &sink)));
+  auto& v = sink.validity;
+  return arrow::MakeArray(arrow::ArrayData::Make(type, n, {v.nulls ? v.bitmap : nullptr, values}, v.nulls));
+}
+
+Result<std::shared_ptr<arrow::Array>> GatherBool(parquet::ColumnReader* col, int16_t max_def,
+                                                 const std::vector<Run>& runs, const std::vector<int64_t>& rows,
+                                                 arrow::MemoryPool* pool) {
+  arrow::BooleanBuilder builder(pool);
+  OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
+  BuilderSink<arrow::BooleanBuilder, bool> sink{&builder};
+  OCTAVO_RETURN_NOT_OK((GatherTyped<parquet::BooleanType>(col, max_def, runs, rows, &sink)));
   std::shared_ptr<arrow::Array> out;
   OCTAVO_RETURN_NOT_ARROW_OK(builder.Finish(&out));
   return out;
 }
 
-template <typename Builder>
+template <typename Offset>
 Result<std::shared_ptr<arrow::Array>> GatherBinary(parquet::ColumnReader* col, int16_t max_def,
                                                    const std::vector<Run>& runs, const std::vector<int64_t>& rows,
+                                                   const std::shared_ptr<arrow::DataType>& type,
                                                    arrow::MemoryPool* pool) {
-  Builder builder(pool);
-  OCTAVO_RETURN_NOT_ARROW_OK(builder.Reserve(static_cast<int64_t>(rows.size())));
-  BinarySink<Builder> sink{&builder, Status::OK()};
-  OCTAVO_RETURN_NOT_OK((GatherTyped<parquet::ByteArrayType>(col, max_def, runs, rows, &sink)));
-  std::shared_ptr<arrow::Array> out;
-  OCTAVO_RETURN_NOT_ARROW_OK(builder.Finish(&out));
-  return out;
+  const int64_t n = static_cast<int64_t>(rows.size());
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> offsets,
+                                arrow::AllocateBuffer((n + 1) * static_cast<int64_t>(sizeof(Offset)), pool));
+  auto* off = reinterpret_cast<Offset*>(offsets->mutable_data());
+  off[0] = 0;
+  thread_local std::unique_ptr<uint8_t[]> scratch;
+  thread_local size_t capacity = 0;
+  BinarySink<Offset> sink{off, n, pool, &scratch, &capacity, 0, 0, {}, Status::OK()};
+  Status st = GatherTyped<parquet::ByteArrayType>(col, max_def, runs, rows, &sink);
+  std::shared_ptr<arrow::Buffer> data;
+  if (st.ok()) {
+    auto r = arrow::AllocateBuffer(static_cast<int64_t>(sink.bytes), pool);
+    if (r.ok()) {
+      data = std::move(*r);
+      if (sink.bytes) std::memcpy(data->mutable_data(), scratch.get(), sink.bytes);
+    } else {
+      st = FromArrow(r.status());
+    }
+  }
+  if (capacity > (64u << 20)) {  // do not keep a huge column's bytes per thread
+    scratch.reset();
+    capacity = 0;
+  }
+  OCTAVO_RETURN_NOT_OK(st);
+  auto& v = sink.validity;
+  return arrow::MakeArray(arrow::ArrayData::Make(type, n, {v.nulls ? v.bitmap : nullptr, offsets, data}, v.nulls));
 }
 
 // The page runs of the column chunk that hold chosen rows, from the offset index; a data page
@@ -399,25 +546,25 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
     Result<std::shared_ptr<arrow::Array>> physical = Status::NotImplemented("unsupported physical type");
     switch (descr->physical_type()) {
       case parquet::Type::BOOLEAN:
-        physical = GatherFixed<arrow::BooleanType, parquet::BooleanType>(col.get(), max_def, runs, rows, pool);
+        physical = GatherBool(col.get(), max_def, runs, rows, pool);
         break;
       case parquet::Type::INT32:
-        physical = GatherFixed<arrow::Int32Type, parquet::Int32Type>(col.get(), max_def, runs, rows, pool);
+        physical = GatherFixed<parquet::Int32Type>(col.get(), max_def, runs, rows, type, pool);
         break;
       case parquet::Type::INT64:
-        physical = GatherFixed<arrow::Int64Type, parquet::Int64Type>(col.get(), max_def, runs, rows, pool);
+        physical = GatherFixed<parquet::Int64Type>(col.get(), max_def, runs, rows, type, pool);
         break;
       case parquet::Type::FLOAT:
-        physical = GatherFixed<arrow::FloatType, parquet::FloatType>(col.get(), max_def, runs, rows, pool);
+        physical = GatherFixed<parquet::FloatType>(col.get(), max_def, runs, rows, type, pool);
         break;
       case parquet::Type::DOUBLE:
-        physical = GatherFixed<arrow::DoubleType, parquet::DoubleType>(col.get(), max_def, runs, rows, pool);
+        physical = GatherFixed<parquet::DoubleType>(col.get(), max_def, runs, rows, type, pool);
         break;
       case parquet::Type::BYTE_ARRAY:
         if (type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY) {
-          physical = GatherBinary<arrow::LargeBinaryBuilder>(col.get(), max_def, runs, rows, pool);
+          physical = GatherBinary<int64_t>(col.get(), max_def, runs, rows, type, pool);
         } else {
-          physical = GatherBinary<arrow::BinaryBuilder>(col.get(), max_def, runs, rows, pool);
+          physical = GatherBinary<int32_t>(col.get(), max_def, runs, rows, type, pool);
         }
         break;
       default:

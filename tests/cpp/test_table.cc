@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "table/parquet_io.h"
+#include "table/rechunk.h"
 #include "test_util.h"
 
 using namespace octavo;
@@ -473,4 +474,50 @@ TEST(QueryMemoryPool, RecyclesLargeBlocksAndKeepsContents) {
   EXPECT_EQ(pool->bytes_allocated(), before);
   pool->ReleaseUnused();
   EXPECT_EQ(pool->bytes_allocated(), before);
+}
+
+// Collect-everything streams (batch size 0): a batch of kPassRows or more is handed on as it
+// is (no copy), and only runs of smaller ones are merged, up to kCoalesceRows.
+TEST(BatchRechunker, PassesLargeBatchesThroughAndMergesRunsOfSmallOnes) {
+  auto batch = [](int64_t n) {
+    arrow::Int64Builder b;
+    for (int64_t i = 0; i < n; ++i) EXPECT_TRUE(b.Append(i).ok());
+    std::shared_ptr<arrow::Array> a;
+    EXPECT_TRUE(b.Finish(&a).ok());
+    return arrow::RecordBatch::Make(arrow::schema({arrow::field("x", arrow::int64())}), n, {a});
+  };
+  const int64_t pass = BatchRechunker::kPassRows;
+  BatchRechunker r(0);
+  auto large = batch(pass + 1);
+  r.Push(batch(100));
+  EXPECT_FALSE(r.full());
+  r.Push(batch(200));
+  r.Push(large);
+  EXPECT_TRUE(r.full());  // a large batch ends the run of small ones
+  r.Push(batch(50));
+  r.Push(batch(pass));
+  std::vector<int64_t> sizes;
+  std::shared_ptr<arrow::RecordBatch> large_out;
+  while (!r.empty()) {
+    auto b = r.Pop();
+    ASSERT_TRUE(b.ok());
+    sizes.push_back((*b)->num_rows());
+    if ((*b)->num_rows() == pass + 1) large_out = *b;
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{300, pass + 1, 50, pass}));
+  EXPECT_EQ(large_out.get(), large.get());  // the same batch, not a copy
+
+  // Small batches alone merge up to kCoalesceRows, then the next starts.
+  BatchRechunker s(0);
+  const int64_t small = pass - 1;
+  int64_t pushed = 0;
+  while (!s.full()) {
+    s.Push(batch(small));
+    pushed += small;
+  }
+  EXPECT_GE(pushed, BatchRechunker::kCoalesceRows);
+  auto first = s.Pop();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)->num_rows(), pushed);
+  EXPECT_TRUE(s.empty());
 }
