@@ -9,6 +9,7 @@
 #include "octavo/version.h"
 #include "table/table_impl.h"
 #include "util/arrow_status.h"
+#include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/names.h"
 #include "util/time_util.h"

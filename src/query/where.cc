@@ -16,6 +16,7 @@
 #include <parquet/statistics.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -364,18 +365,22 @@ class WhereScanner {
       if (wave.empty()) return false;
       std::vector<Output> outs(wave.size());
       std::vector<Status> errors(wave.size());
-      auto work = [&](size_t t, size_t stride) {
-        for (size_t i = t; i < wave.size(); i += stride) {
+      // Items are taken in order by whichever thread is free: row groups differ in cost
+      // (matches, pages touched), and a fixed split left one thread idle at the end of a wave.
+      std::atomic<size_t> next{0};
+      std::atomic<bool> failed{false};
+      auto work = [&](size_t t) {
+        for (size_t i = next++; i < wave.size() && !failed; i = next++) {
           errors[i] = Execute(wave[i], &workers_[t], &outs[i]);
-          if (!errors[i].ok()) return;
+          if (!errors[i].ok()) failed = true;
         }
       };
       if (use_threads_ && wave.size() > 1) {
-        helper_.Run([&] { work(1, 2); });
-        work(0, 2);
+        helper_.Run([&] { work(1); });
+        work(0);
         helper_.Wait();
       } else {
-        work(0, 1);
+        work(0);
       }
       for (size_t i = 0; i < wave.size(); ++i) {
         OCTAVO_RETURN_NOT_OK(errors[i]);

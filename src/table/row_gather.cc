@@ -183,13 +183,23 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
   T* const values = values_buf.get();  // thread_local access is a call in a shared library
   int16_t* const defs = defs_buf.get();
   size_t k = 0;
+  int64_t tail = 0;  // rows of the previous run after its last chosen one, not consumed yet
   for (size_t ri = 0; ri < runs.size() && k < rows.size(); ++ri) {
     const Run& run = runs[ri];
     size_t k_end = k;
     while (k_end < rows.size() && rows[k_end] < run.end) ++k_end;
     if (k_end == k) continue;  // cannot happen: runs are built from pages holding chosen rows
     const int64_t need_end = rows[k_end - 1] + 1;
-    int64_t pos = run.first;
+    // One Skip over the previous run's tail and this run's head. Arrow's reader drops a page
+    // undecoded only when a skip reaches past its end, so skipping the tail alone (which ends
+    // exactly at a page end) decoded it value by value.
+    const int64_t head = rows[k] - run.first;
+    if (tail + head > 0) {
+      const int64_t skipped = reader->Skip(tail + head);
+      if (skipped != tail + head)
+        return Status::Corruption("column chunk holds fewer values than its row group's rows");
+    }
+    int64_t pos = rows[k];
     while (pos < need_end) {
       const int64_t want = std::min(need_end - pos, kBatch);
       int64_t values_read = 0;
@@ -217,12 +227,7 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
       }
       pos = end;
     }
-    // The reader must stand at the end of this run when the next run's first page comes.
-    if (k < rows.size() && pos < run.end) {
-      const int64_t skipped = reader->Skip(run.end - pos);
-      if (skipped != run.end - pos)
-        return Status::Corruption("column chunk holds fewer values than its row group's rows");
-    }
+    tail = run.end - pos;  // the reader must pass it before the next run's first page comes
   }
   if (k != rows.size()) return Status::Corruption("column chunk holds fewer values than its row group's rows");
   return sink->status();

@@ -1,6 +1,5 @@
 #include "util/json_util.h"
 
-#include <zlib.h>
 
 #include <random>
 
@@ -58,18 +57,6 @@ Result<std::string> Base64Decode(std::string_view in) {
     if (pad < 1) out += char(v & 255);
   }
   return out;
-}
-
-uint32_t Crc32(std::string_view data) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths; feed large inputs in pieces.
-  size_t off = 0;
-  while (off < data.size()) {
-    uInt n = static_cast<uInt>(std::min<size_t>(data.size() - off, 1u << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + off), n);
-    off += n;
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 std::string RandomHex(int nbytes) {

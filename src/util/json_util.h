@@ -14,7 +14,6 @@ using Json = nlohmann::ordered_json;
 
 std::string Base64Encode(std::string_view data);
 Result<std::string> Base64Decode(std::string_view text);
-uint32_t Crc32(std::string_view data);
 std::string RandomHex(int nbytes);  // for unique file names
 
 // Parse JSON text; errors name `what` (a file or argument).

@@ -8,6 +8,7 @@
 
 #include "fault_env.h"
 #include "test_util.h"
+#include "util/crc32.h"
 #include "util/json_util.h"
 
 using namespace octavo;

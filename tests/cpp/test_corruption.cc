@@ -11,6 +11,7 @@
 #include <string>
 
 #include "test_util.h"
+#include "util/crc32.h"
 #include "util/json_util.h"  // Crc32 and Json, to forge CURRENT files like a real writer
 
 using namespace octavo;

@@ -1,0 +1,240 @@
+#include "table/page_checksums.h"
+
+#include <arrow/buffer.h>
+#include <parquet/metadata.h>
+
+#include <algorithm>
+#include <string>
+
+#include "util/arrow_status.h"
+#include "util/crc32.h"
+
+namespace octavo {
+namespace {
+
+// Just enough of Thrift's compact protocol to skip any value and read a page header's
+// leading i32 fields (parquet.thrift PageHeader: 1 type, 2 uncompressed_page_size,
+// 3 compressed_page_size, 4 crc).
+struct Cursor {
+  const uint8_t* p;
+  const uint8_t* end;
+  bool ok = true;
+
+  uint8_t Byte() {
+    if (p >= end) {
+      ok = false;
+      return 0;
+    }
+    return *p++;
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && ok; shift += 7) {
+      const uint8_t b = Byte();
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok = false;
+    return 0;
+  }
+  int64_t Zigzag() {
+    const uint64_t v = Varint();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
+  void Skip(uint64_t n) {
+    if (static_cast<uint64_t>(end - p) < n) {
+      ok = false;
+      p = end;
+    } else {
+      p += n;
+    }
+  }
+};
+
+constexpr int kMaxDepth = 32;
+void SkipStruct(Cursor* c, int depth);
+
+void SkipValue(Cursor* c, int type, int depth) {
+  if (depth > kMaxDepth) {
+    c->ok = false;
+    return;
+  }
+  switch (type) {
+    case 1:
+    case 2:  // booleans live in the field header
+      return;
+    case 3:  // i8
+      c->Skip(1);
+      return;
+    case 4:
+    case 5:
+    case 6:  // i16, i32, i64
+      c->Varint();
+      return;
+    case 7:  // double
+      c->Skip(8);
+      return;
+    case 8:  // binary
+      c->Skip(c->Varint());
+      return;
+    case 9:
+    case 10: {  // list, set
+      const uint8_t h = c->Byte();
+      uint64_t size = h >> 4;
+      const int elem = h & 0x0f;
+      if (size == 15) size = c->Varint();
+      for (uint64_t i = 0; i < size && c->ok; ++i) {
+        if (elem == 1 || elem == 2) {
+          c->Skip(1);  // a boolean element takes a byte
+        } else {
+          SkipValue(c, elem, depth + 1);
+        }
+      }
+      return;
+    }
+    case 11: {  // map
+      const uint64_t size = c->Varint();
+      if (size == 0 || !c->ok) return;
+      const uint8_t kv = c->Byte();
+      for (uint64_t i = 0; i < size && c->ok; ++i) {
+        for (int t : {kv >> 4, kv & 0x0f}) {
+          if (t == 1 || t == 2) {
+            c->Skip(1);
+          } else {
+            SkipValue(c, t, depth + 1);
+          }
+        }
+      }
+      return;
+    }
+    case 12:
+      SkipStruct(c, depth + 1);
+      return;
+    default:
+      c->ok = false;
+  }
+}
+
+void SkipStruct(Cursor* c, int depth) {
+  while (c->ok) {
+    const uint8_t h = c->Byte();
+    if (!c->ok || h == 0) return;  // STOP
+    if ((h >> 4) == 0) c->Zigzag();  // a field id that does not fit the delta nibble
+    SkipValue(c, h & 0x0f, depth);
+  }
+}
+
+}  // namespace
+
+Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset) {
+  int64_t pos = 0;
+  while (pos < n) {
+    Cursor c{data + pos, data + n};
+    int64_t type = -1, compressed = -1, crc = -1;
+    bool has_crc = false;
+    int64_t id = 0;
+    while (c.ok) {
+      const uint8_t h = c.Byte();
+      if (!c.ok || h == 0) break;
+      const int t = h & 0x0f;
+      id = (h >> 4) ? id + (h >> 4) : c.Zigzag();
+      if (t == 5 && id >= 1 && id <= 4) {
+        const int64_t v = c.Zigzag();
+        if (id == 1) type = v;
+        if (id == 3) compressed = v;
+        if (id == 4) {
+          crc = v;
+          has_crc = true;
+        }
+      } else {
+        SkipValue(&c, t, 1);
+      }
+    }
+    const int64_t header = c.p - (data + pos);
+    if (!c.ok || type < 0 || compressed < 0 || compressed > n - pos - header)
+      return Status::Corruption("the Parquet page header at byte ", file_offset + pos,
+                                " cannot be read (the file is damaged)");
+    // Data pages (v1, v2) and dictionary pages carry CRCs of their bytes after the header.
+    if (has_crc && (type == 0 || type == 2 || type == 3)) {
+      const uint32_t got = Crc32(0, data + pos + header, static_cast<size_t>(compressed));
+      if (got != static_cast<uint32_t>(crc))
+        return Status::Corruption("the Parquet page at byte ", file_offset + pos,
+                                  " fails its checksum (the file is damaged)");
+    }
+    pos += header + compressed;
+  }
+  return Status::OK();
+}
+
+void ChecksummedFile::SetChunks(const parquet::FileMetaData& md) {
+  chunks_.clear();
+  for (int g = 0; g < md.num_row_groups(); ++g) {
+    auto rg = md.RowGroup(g);
+    for (int i = 0; i < rg->num_columns(); ++i) {
+      auto cc = rg->ColumnChunk(i);
+      // As parquet's ComputeColumnChunkRange: the dictionary page, if any, comes first.
+      int64_t start = cc->data_page_offset();
+      if (cc->has_dictionary_page() && cc->dictionary_page_offset() > 0 && start > cc->dictionary_page_offset())
+        start = cc->dictionary_page_offset();
+      const int64_t len = cc->total_compressed_size();
+      if (start >= 0 && len > 0) chunks_.emplace_back(start, start + len);
+    }
+  }
+  std::sort(chunks_.begin(), chunks_.end());
+}
+
+arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uint8_t* data) {
+  const int64_t end = position + nbytes;
+  // The first chunk that may overlap: chunks are sorted by start and do not overlap.
+  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), std::make_pair(position, INT64_MAX));
+  if (it != chunks_.begin()) --it;
+  for (; it != chunks_.end() && it->first < end; ++it) {
+    if (it->second <= position) continue;
+    if (it->first >= position && it->second <= end) {
+      Status st = VerifyPageChecksums(data + (it->first - position), it->second - it->first, it->first);
+      if (!st.ok()) return ToArrow(st);
+      continue;
+    }
+    const size_t index = static_cast<size_t>(it - chunks_.begin());
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (checked_apart_.count(index)) continue;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto whole, inner_->ReadAt(it->first, it->second - it->first));
+    if (whole->size() != it->second - it->first)
+      return arrow::Status::IOError("column chunk at byte ", it->first, " is cut short (the file is damaged)");
+    Status st = VerifyPageChecksums(whole->data(), whole->size(), it->first);
+    if (!st.ok()) return ToArrow(st);
+    std::lock_guard<std::mutex> l(mu_);
+    checked_apart_.insert(index);
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<int64_t> ChecksummedFile::Read(int64_t nbytes, void* out) {
+  ARROW_ASSIGN_OR_RAISE(int64_t at, inner_->Tell());
+  ARROW_ASSIGN_OR_RAISE(int64_t got, inner_->Read(nbytes, out));
+  ARROW_RETURN_NOT_OK(Check(at, got, static_cast<const uint8_t*>(out)));
+  return got;
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> ChecksummedFile::Read(int64_t nbytes) {
+  ARROW_ASSIGN_OR_RAISE(int64_t at, inner_->Tell());
+  ARROW_ASSIGN_OR_RAISE(auto buf, inner_->Read(nbytes));
+  ARROW_RETURN_NOT_OK(Check(at, buf->size(), buf->data()));
+  return buf;
+}
+
+arrow::Result<int64_t> ChecksummedFile::ReadAt(int64_t position, int64_t nbytes, void* out) {
+  ARROW_ASSIGN_OR_RAISE(int64_t got, inner_->ReadAt(position, nbytes, out));
+  ARROW_RETURN_NOT_OK(Check(position, got, static_cast<const uint8_t*>(out)));
+  return got;
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> ChecksummedFile::ReadAt(int64_t position, int64_t nbytes) {
+  ARROW_ASSIGN_OR_RAISE(auto buf, inner_->ReadAt(position, nbytes));
+  ARROW_RETURN_NOT_OK(Check(position, buf->size(), buf->data()));
+  return buf;
+}
+
+}  // namespace octavo
