@@ -2,8 +2,8 @@
 //
 // octavo writes a CRC-32 into every page header (docs/format.md): an uncompressed float
 // page has no other guard, and a flipped byte would read back as a wrong value. Arrow's
-// reader can check them, but with a table-driven CRC that took a third of a selective
-// query's CPU. ChecksummedFile checks them instead, with the carry-less-multiply CRC
+// reader can check them, but with a table-driven CRC that took 30% of a selective query's
+// CPU (50M rows, 0.01%). ChecksummedFile checks them instead, with the carry-less-multiply CRC
 // (util/crc32.h), on the bytes of each column chunk as the reader fetches them.
 #pragma once
 
