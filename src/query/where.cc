@@ -329,6 +329,7 @@ class WhereScanner {
     int64_t skip = 0, keep = 0, base = 0;
     std::shared_ptr<arrow::Array> cand_idx;  // index mode: candidate rows within [skip, skip + keep)
     bool whole = false;                      // statistics prove every row matches
+    int64_t bytes = 0;                       // decoded size of the rows, at most (Parquet metadata)
   };
   struct Output {
     std::shared_ptr<arrow::RecordBatch> batch;  // null: no row selected
@@ -356,10 +357,12 @@ class WhereScanner {
       ready_.clear();
       ready_pos_ = 0;
       std::vector<Item> wave;
-      while (wave.size() < kWave) {
+      int64_t wave_bytes = 0;
+      while (wave.size() < kWave && wave_bytes < kWaveBytes) {
         Item it;
         OCTAVO_ASSIGN_OR_RETURN(bool more, PlanOne(&it));
         if (!more) break;
+        wave_bytes += it.bytes;
         wave.push_back(std::move(it));
       }
       if (wave.empty()) return false;
@@ -492,6 +495,7 @@ class WhereScanner {
       item->base = base;
       item->cand_idx = std::move(cand_idx);
       item->whole = whole;
+      item->bytes = rg_rows > 0 ? rg_md->total_byte_size() / rg_rows * keep : 0;
       return true;
     }
     return false;
@@ -748,7 +752,11 @@ class WhereScanner {
   std::vector<int64_t> candidates_;  // part-relative, ascending
   size_t cand_pos_ = 0;
   std::vector<int64_t> rg_part_start_;
-  static constexpr size_t kWave = 8;  // row groups decoded per round (two threads)
+  // Row groups decoded per round by the two threads: more per round leaves a thread idle at
+  // the round's end less often (0.01% on 50M rows: 8 -> 32 took 147 -> 136 ms), but a round's
+  // results are all held until read, hence the cap on their (uncompressed) size.
+  static constexpr size_t kWave = 32;
+  static constexpr int64_t kWaveBytes = 64 << 20;
   Worker workers_[2];
   HelperThread helper_;  // declared after workers_: joined before they are destroyed
   std::vector<Output> ready_;
