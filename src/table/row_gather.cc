@@ -12,9 +12,12 @@
 #include <parquet/types.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
+#include "table/page_decoders.h"
 #include "util/arrow_status.h"
 
 namespace octavo {
@@ -63,6 +66,7 @@ struct LazyValidity {
 // Fixed-width values written straight into the exactly-sized result buffer.
 template <typename T>
 struct FixedSink {
+  using value_type = T;
   T* out;
   int64_t total;
   arrow::MemoryPool* pool;
@@ -70,11 +74,12 @@ struct FixedSink {
   LazyValidity validity;
   Status status() const { return validity.status; }
   void Value(const T& v) { out[n++] = v; }
-  // values[r - pos] for each r in [first, last): the rows of a batch without nulls.
-  void Values(const T* values, int64_t pos, const int64_t* first, const int64_t* last) {
+  // get(0), ..., get(count - 1): the chosen rows of a batch or page without nulls.
+  template <typename Get>
+  void Emit(int64_t count, Get get) {
     T* o = out + n;
-    for (const int64_t* r = first; r != last; ++r) *o++ = values[*r - pos];
-    n += last - first;
+    for (int64_t i = 0; i < count; ++i) o[i] = get(i);
+    n += count;
   }
   void Null() {
     validity.SetNull(n, total, pool);
@@ -86,8 +91,9 @@ template <typename Builder, typename T>
 struct BuilderSink {
   Builder* builder;
   void Value(const T& v) { builder->UnsafeAppend(v); }
-  void Values(const T* values, int64_t pos, const int64_t* first, const int64_t* last) {
-    for (const int64_t* r = first; r != last; ++r) builder->UnsafeAppend(values[*r - pos]);
+  template <typename Get>
+  void Emit(int64_t count, Get get) {
+    for (int64_t i = 0; i < count; ++i) builder->UnsafeAppend(get(i));
   }
   void Null() { builder->UnsafeAppendNull(); }
   Status status() const { return Status::OK(); }
@@ -98,6 +104,7 @@ struct BuilderSink {
 // and a libc call per few-byte value showed in profiles).
 template <typename Offset>
 struct BinarySink {
+  using value_type = parquet::ByteArray;
   Offset* offsets;  // total + 1 entries
   int64_t total;
   arrow::MemoryPool* pool;
@@ -108,17 +115,20 @@ struct BinarySink {
   LazyValidity validity;
   Status overflow;
   Status status() const { return overflow.ok() ? validity.status : overflow; }
-  void Value(const parquet::ByteArray& v) { Values(&v, 0, &kZero, &kZero + 1); }
-  // values[r - pos] for each r in [first, last), with the sink's state in locals: byte stores through
-  // uint8_t* may alias anything, so member state would be reloaded after every copy.
-  void Values(const parquet::ByteArray* values, int64_t pos, const int64_t* first, const int64_t* last) {
+  void Value(const parquet::ByteArray& v) {
+    Emit(1, [&](int64_t) -> const parquet::ByteArray& { return v; });
+  }
+  // get(0), ..., get(count - 1), with the sink's state in locals: byte stores through uint8_t*
+  // may alias anything, so member state would be reloaded after every copy.
+  template <typename Get>
+  void Emit(int64_t count, Get get) {
     size_t need = bytes;
-    for (const int64_t* r = first; r != last; ++r) need += values[*r - pos].len;
+    for (int64_t i = 0; i < count; ++i) need += get(i).len;
     if (need > static_cast<size_t>(std::numeric_limits<Offset>::max())) {
       if (overflow.ok())
         overflow = Status::Invalid("gathered values exceed ", std::numeric_limits<Offset>::max(),
                                    " bytes; declare the column large_string/large_binary");
-      for (const int64_t* r = first; r != last; ++r) offsets[++n] = static_cast<Offset>(bytes);
+      for (int64_t i = 0; i < count; ++i) offsets[++n] = static_cast<Offset>(bytes);
       return;
     }
     if (need > *capacity) Grow(need);
@@ -126,8 +136,8 @@ struct BinarySink {
     Offset* const off = offsets;
     size_t b = bytes;
     int64_t i = n;
-    for (const int64_t* r = first; r != last; ++r) {
-      const parquet::ByteArray& v = values[*r - pos];
+    for (int64_t c = 0; c < count; ++c) {
+      const parquet::ByteArray& v = get(c);
       CopySmall(base + b, v.ptr, v.len);
       b += v.len;
       off[++i] = static_cast<Offset>(b);
@@ -155,7 +165,6 @@ struct BinarySink {
       std::memcpy(dst, src, len);
     }
   }
-  static constexpr int64_t kZero = 0;
   void Null() {
     validity.SetNull(n, total, pool);
     offsets[n + 1] = offsets[n];
@@ -210,7 +219,8 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
       if (max_def == 0 || values_read == levels) {
         size_t k2 = k;
         while (k2 < k_end && rows[k2] < end) ++k2;
-        sink->Values(values, pos, rows.data() + k, rows.data() + k2);
+        const int64_t* chosen = rows.data() + k;
+        sink->Emit(static_cast<int64_t>(k2 - k), [&](int64_t i) -> const T& { return values[chosen[i] - pos]; });
         k = k2;
       } else {
         // Nulls take no value slot: the value of level i is values[number of defined levels before i].
@@ -233,16 +243,17 @@ Status GatherTyped(parquet::ColumnReader* base, int16_t max_def, const std::vect
   return sink->status();
 }
 
-template <typename DType>
-Result<std::shared_ptr<arrow::Array>> GatherFixed(parquet::ColumnReader* col, int16_t max_def,
-                                                  const std::vector<Run>& runs, const std::vector<int64_t>& rows,
-                                                  const std::shared_ptr<arrow::DataType>& type, arrow::MemoryPool* pool) {
-  using T = typename DType::c_type;
-  const int64_t n = static_cast<int64_t>(rows.size());
+// The gathered array of `n` rows, filled by fill(&sink) -> Result<bool>; null when fill
+// declines (returns false) and the caller must gather another way.
+template <typename T, typename Fill>
+Result<std::shared_ptr<arrow::Array>> GatherFixed(int64_t n, const std::shared_ptr<arrow::DataType>& type,
+                                                  arrow::MemoryPool* pool, Fill fill) {
   OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values,
                                 arrow::AllocateBuffer(n * static_cast<int64_t>(sizeof(T)), pool));
   FixedSink<T> sink{reinterpret_cast<T*>(values->mutable_data()), n, pool, 0, {}};
-  OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col, max_def, runs, rows, &sink)));
+  OCTAVO_ASSIGN_OR_RETURN(const bool done, fill(&sink));
+  if (!done) return std::shared_ptr<arrow::Array>();
+  OCTAVO_RETURN_NOT_OK(sink.status());
   auto& v = sink.validity;
   return arrow::MakeArray(arrow::ArrayData::Make(type, n, {v.nulls ? v.bitmap : nullptr, values}, v.nulls));
 }
@@ -259,12 +270,9 @@ Result<std::shared_ptr<arrow::Array>> GatherBool(parquet::ColumnReader* col, int
   return out;
 }
 
-template <typename Offset>
-Result<std::shared_ptr<arrow::Array>> GatherBinary(parquet::ColumnReader* col, int16_t max_def,
-                                                   const std::vector<Run>& runs, const std::vector<int64_t>& rows,
-                                                   const std::shared_ptr<arrow::DataType>& type,
-                                                   arrow::MemoryPool* pool) {
-  const int64_t n = static_cast<int64_t>(rows.size());
+template <typename Offset, typename Fill>
+Result<std::shared_ptr<arrow::Array>> GatherBinary(int64_t n, const std::shared_ptr<arrow::DataType>& type,
+                                                   arrow::MemoryPool* pool, Fill fill) {
   OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> offsets,
                                 arrow::AllocateBuffer((n + 1) * static_cast<int64_t>(sizeof(Offset)), pool));
   auto* off = reinterpret_cast<Offset*>(offsets->mutable_data());
@@ -272,9 +280,10 @@ Result<std::shared_ptr<arrow::Array>> GatherBinary(parquet::ColumnReader* col, i
   thread_local std::unique_ptr<uint8_t[]> scratch;
   thread_local size_t capacity = 0;
   BinarySink<Offset> sink{off, n, pool, &scratch, &capacity, 0, 0, {}, Status::OK()};
-  Status st = GatherTyped<parquet::ByteArrayType>(col, max_def, runs, rows, &sink);
+  Result<bool> done = fill(&sink);
+  Status st = done.ok() ? sink.status() : done.status();
   std::shared_ptr<arrow::Buffer> data;
-  if (st.ok()) {
+  if (st.ok() && *done) {
     auto r = arrow::AllocateBuffer(static_cast<int64_t>(sink.bytes), pool);
     if (r.ok()) {
       data = std::move(*r);
@@ -288,14 +297,19 @@ Result<std::shared_ptr<arrow::Array>> GatherBinary(parquet::ColumnReader* col, i
     capacity = 0;
   }
   OCTAVO_RETURN_NOT_OK(st);
+  if (!*done) return std::shared_ptr<arrow::Array>();
   auto& v = sink.validity;
   return arrow::MakeArray(arrow::ArrayData::Make(type, n, {v.nulls ? v.bitmap : nullptr, offsets, data}, v.nulls));
 }
 
 // The page runs of the column chunk that hold chosen rows, from the offset index; a data page
 // filter makes the reader drop every other page before decompressing it.
+// `kept_first` gets the first row of each data page the reader will return (empty without an
+// offset index: then every page comes, one after the other).
 Result<std::vector<Run>> PlanRuns(parquet::ParquetFileReader* file, int row_group, int leaf, int64_t rg_rows,
-                                  const std::vector<int64_t>& rows, parquet::PageReader* pager, GatherStats* stats) {
+                                  const std::vector<int64_t>& rows, parquet::PageReader* pager, GatherStats* stats,
+                                  std::vector<int64_t>* kept_first) {
+  kept_first->clear();
   std::shared_ptr<parquet::OffsetIndex> offsets;
   if (auto pages = file->GetPageIndexReader()) {
     if (auto rg = pages->RowGroup(row_group)) offsets = rg->GetOffsetIndex(leaf);
@@ -317,6 +331,7 @@ Result<std::vector<Run>> PlanRuns(parquet::ParquetFileReader* file, int row_grou
     while (k < rows.size() && rows[k] < first) ++k;
     if (k < rows.size() && rows[k] < end) {
       (*keep)[i] = 1;
+      kept_first->push_back(first);
       stats->bytes_read += locs[i].compressed_page_size;
       if (!runs.empty() && runs.back().end == first) {
         runs.back().end = end;
@@ -378,37 +393,179 @@ Status ReadRangeTyped(parquet::ColumnReader* base, int16_t max_def, int64_t firs
   return Status::OK();
 }
 
-// The values of a PLAIN data page (V1) whose rows are all defined: no definition levels
-// (a required column) or exactly one RLE run of `max_def` (optional without nulls: what the
-// writer emits for a page without nulls). Null when the page is anything else.
-const uint8_t* AllDefinedPlainValues(const parquet::Page& page, int16_t max_def, int width, int64_t* n) {
-  if (page.type() != parquet::PageType::DATA_PAGE) return nullptr;
-  const auto& dp = static_cast<const parquet::DataPageV1&>(page);
-  if (dp.encoding() != parquet::Encoding::PLAIN) return nullptr;
-  const uint8_t* p = dp.data();
-  int64_t left = dp.size();
-  const int64_t values = dp.num_values();
-  if (max_def > 0) {
-    if (max_def != 1 || dp.definition_level_encoding() != parquet::Encoding::RLE || left < 4) return nullptr;
-    uint32_t len = 0;
-    std::memcpy(&len, p, 4);  // little-endian length of the level data
-    if (len > static_cast<uint64_t>(left - 4)) return nullptr;
-    // one run header (varint: run length << 1, low bit 0 = RLE), then the value in one byte
-    uint64_t header = 0;
-    uint32_t i = 0;
-    for (int shift = 0; i < len && shift < 64; shift += 7) {
-      const uint8_t b = p[4 + i++];
-      header |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
+// The value section of a data page (V1 or V2) whose rows are all defined: no definition
+// levels (a required column), or levels that all equal `max_def`. False for a page with nulls.
+struct PageValues {
+  const uint8_t* data = nullptr;
+  int64_t size = 0;
+  int64_t count = 0;  // values = rows (flat columns)
+  parquet::Encoding::type encoding = parquet::Encoding::PLAIN;
+};
+
+bool AllDefinedValues(const parquet::Page& page, int16_t max_def, PageValues* out) {
+  if (page.type() == parquet::PageType::DATA_PAGE) {
+    const auto& dp = static_cast<const parquet::DataPageV1&>(page);
+    const uint8_t* p = dp.data();
+    int64_t left = dp.size();
+    const int64_t values = dp.num_values();
+    if (max_def > 0) {
+      if (dp.definition_level_encoding() != parquet::Encoding::RLE || left < 4) return false;
+      uint32_t len = 0;
+      std::memcpy(&len, p, 4);  // little-endian length of the level data
+      if (len > static_cast<uint64_t>(left - 4) ||
+          !RleHybridAllEqual(p + 4, len, static_cast<int>(std::bit_width(static_cast<unsigned>(max_def))), values,
+                             static_cast<uint32_t>(max_def)))
+        return false;
+      p += 4 + len;
+      left -= 4 + static_cast<int64_t>(len);
     }
-    if ((header & 1) != 0 || static_cast<int64_t>(header >> 1) != values || i + 1 != len || p[4 + i] != 1)
-      return nullptr;
-    p += 4 + len;
-    left -= 4 + static_cast<int64_t>(len);
+    *out = PageValues{p, left, values, dp.encoding()};
+    return true;
   }
-  if (left != values * width) return nullptr;
-  *n = values;
-  return p;
+  if (page.type() == parquet::PageType::DATA_PAGE_V2) {
+    const auto& dp = static_cast<const parquet::DataPageV2&>(page);
+    const int64_t levels =
+        static_cast<int64_t>(dp.repetition_levels_byte_length()) + dp.definition_levels_byte_length();
+    if (dp.num_nulls() != 0 || levels < 0 || levels > dp.size() || dp.num_values() != dp.num_rows()) return false;
+    *out = PageValues{dp.data() + levels, dp.size() - levels, dp.num_values(), dp.encoding()};
+    return true;
+  }
+  return false;
+}
+
+// The chosen rows straight from the pages, decoded by octavo (table/page_decoders.h): PLAIN,
+// dictionary and DELTA_BINARY_PACKED pages without nulls, the encodings octavo writes. Returns
+// false (declined) at the first page it does not handle: the caller drops what was emitted
+// and gathers with Arrow's reader from the start.
+template <typename T, typename Sink>
+Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std::vector<int64_t>& kept_first,
+                          const std::vector<int64_t>& rows, Sink* sink) {
+  constexpr bool kBinary = std::is_same_v<T, parquet::ByteArray>;
+  constexpr bool kInteger = std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>;
+  // Per-thread scratch for one page's chosen values or dictionary indices.
+  thread_local std::vector<T> picked;
+  thread_local std::vector<uint32_t> indices;
+  std::shared_ptr<parquet::Page> dictionary_page;  // byte-array dictionary entries point into it
+  std::vector<T> dictionary;
+  bool has_dictionary = false;
+  size_t k = 0, page = 0;
+  int64_t next_first = 0;  // without an offset index, pages follow each other
+  while (k < rows.size()) {
+    std::shared_ptr<parquet::Page> p = pager->NextPage();
+    if (!p) return Status::Corruption("column chunk holds fewer values than its row group's rows");
+    if (p->type() == parquet::PageType::DICTIONARY_PAGE) {
+      const auto& dp = static_cast<const parquet::DictionaryPage&>(*p);
+      if (dp.encoding() != parquet::Encoding::PLAIN && dp.encoding() != parquet::Encoding::PLAIN_DICTIONARY)
+        return false;
+      const int64_t count = dp.num_values();
+      const uint8_t* d = dp.data();
+      const int64_t size = dp.size();
+      if (count < 0) return Status::Corruption("dictionary page holds a negative number of values");
+      dictionary.clear();
+      if constexpr (kBinary) {
+        dictionary.reserve(static_cast<size_t>(std::min<int64_t>(count, size / 4)));
+        int64_t at = 0;
+        for (int64_t i = 0; i < count; ++i) {
+          uint32_t len = 0;
+          if (size - at < 4) return Status::Corruption("dictionary page is cut short");
+          std::memcpy(&len, d + at, 4);
+          at += 4;
+          if (len > static_cast<uint64_t>(size - at)) return Status::Corruption("dictionary page is cut short");
+          dictionary.push_back(parquet::ByteArray(len, d + at));
+          at += len;
+        }
+      } else {
+        if (size / static_cast<int64_t>(sizeof(T)) < count) return Status::Corruption("dictionary page is cut short");
+        dictionary.resize(static_cast<size_t>(count));
+        if (count) std::memcpy(dictionary.data(), d, static_cast<size_t>(count) * sizeof(T));
+      }
+      dictionary_page = std::move(p);
+      has_dictionary = true;
+      continue;
+    }
+    PageValues values;
+    if (!AllDefinedValues(*p, max_def, &values)) return false;
+    int64_t first = next_first;
+    if (!kept_first.empty()) {
+      if (page >= kept_first.size()) return Status::Corruption("column chunk holds more pages than its offset index");
+      first = kept_first[page];
+    }
+    ++page;
+    next_first = first + values.count;
+    if (values.count < 0 || rows[k] < first)
+      return Status::Corruption("data page starting at row ", first, " does not match the offset index");
+    size_t k_end = k;
+    while (k_end < rows.size() && rows[k_end] < next_first) ++k_end;
+    const int64_t m = static_cast<int64_t>(k_end - k);
+    if (m == 0) continue;
+    const int64_t* chosen = rows.data() + k;
+    auto corrupt = [first](const char* what) {
+      return Status::Corruption(what, " in the data page starting at row ", first, " is malformed");
+    };
+    switch (values.encoding) {
+      case parquet::Encoding::PLAIN:
+        if constexpr (kBinary) {
+          // length-prefixed values: walk up to the last chosen one
+          picked.resize(static_cast<size_t>(m));
+          int64_t at = 0, row = first;
+          for (int64_t i = 0; i < m; ++i) {
+            for (;; ++row) {
+              uint32_t len = 0;
+              if (values.size - at < 4) return corrupt("PLAIN byte array");
+              std::memcpy(&len, values.data + at, 4);
+              if (len > static_cast<uint64_t>(values.size - at - 4)) return corrupt("PLAIN byte array");
+              if (row == chosen[i]) {
+                picked[static_cast<size_t>(i)] = parquet::ByteArray(len, values.data + at + 4);
+                at += 4 + len;
+                ++row;
+                break;
+              }
+              at += 4 + len;
+            }
+          }
+          sink->Emit(m, [&](int64_t i) -> const T& { return picked[static_cast<size_t>(i)]; });
+        } else {
+          if (values.size / static_cast<int64_t>(sizeof(T)) < values.count) return corrupt("PLAIN page");
+          const uint8_t* base = values.data;
+          sink->Emit(m, [&](int64_t i) {
+            T v;
+            std::memcpy(&v, base + (chosen[i] - first) * static_cast<int64_t>(sizeof(T)), sizeof(T));
+            return v;
+          });
+        }
+        break;
+      case parquet::Encoding::RLE_DICTIONARY:
+      case parquet::Encoding::PLAIN_DICTIONARY: {
+        if (!has_dictionary) return Status::Corruption("dictionary-encoded data page without a dictionary page");
+        if (values.size < 1) return corrupt("dictionary indices");
+        indices.resize(static_cast<size_t>(m));
+        if (!GatherRleHybrid(values.data + 1, values.size - 1, values.data[0], chosen, m, first, indices.data()))
+          return corrupt("dictionary indices");
+        const uint32_t* idx = indices.data();
+        const size_t dict_size = dictionary.size();
+        for (int64_t i = 0; i < m; ++i)
+          if (idx[i] >= dict_size) return corrupt("dictionary index");
+        const T* dict = dictionary.data();
+        sink->Emit(m, [&](int64_t i) -> const T& { return dict[idx[i]]; });
+        break;
+      }
+      case parquet::Encoding::DELTA_BINARY_PACKED:
+        if constexpr (kInteger) {
+          picked.resize(static_cast<size_t>(m));
+          if (!GatherDeltaBinaryPacked<T>(values.data, values.size, chosen, m, first, picked.data()))
+            return corrupt("DELTA_BINARY_PACKED page");
+          const T* v = picked.data();
+          sink->Emit(m, [&](int64_t i) -> const T& { return v[i]; });
+          break;
+        } else {
+          return false;
+        }
+      default:
+        return false;
+    }
+    k = k_end;
+  }
+  return true;
 }
 
 // ReadRowRange's fast path: copies the values of PLAIN pages without nulls straight from the
@@ -421,14 +578,80 @@ bool ReadPlainRange(parquet::PageReader* pager, int16_t max_def, int width, int6
     std::shared_ptr<parquet::Page> page = pager->NextPage();
     if (!page) return false;
     if (page->type() == parquet::PageType::DICTIONARY_PAGE) return false;
-    int64_t n = 0;
-    const uint8_t* values = AllDefinedPlainValues(*page, max_def, width, &n);
-    if (!values) return false;
+    PageValues page_values;
+    if (!AllDefinedValues(*page, max_def, &page_values) || page_values.encoding != parquet::Encoding::PLAIN ||
+        page_values.size != page_values.count * width)
+      return false;
+    const int64_t n = page_values.count;
     const int64_t from = std::max(first, row), to = std::min(end, row + n);
-    if (to > from) std::memcpy(out + (from - first) * width, values + (from - row) * width, (to - from) * width);
+    if (to > from)
+      std::memcpy(out + (from - first) * width, page_values.data + (from - row) * width, (to - from) * width);
     row += n;
   }
   return true;
+}
+
+template <typename T>
+struct PhysicalOf;
+template <>
+struct PhysicalOf<int32_t> {
+  using type = parquet::Int32Type;
+};
+template <>
+struct PhysicalOf<int64_t> {
+  using type = parquet::Int64Type;
+};
+template <>
+struct PhysicalOf<float> {
+  using type = parquet::FloatType;
+};
+template <>
+struct PhysicalOf<double> {
+  using type = parquet::DoubleType;
+};
+template <>
+struct PhysicalOf<parquet::ByteArray> {
+  using type = parquet::ByteArrayType;
+};
+
+// The gathered array for a non-boolean physical type, its sink filled by fill(&sink).
+template <typename Fill>
+Result<std::shared_ptr<arrow::Array>> DispatchGather(parquet::Type::type physical, bool large_offsets, int64_t n,
+                                                     const std::shared_ptr<arrow::DataType>& type,
+                                                     arrow::MemoryPool* pool, Fill fill) {
+  switch (physical) {
+    case parquet::Type::INT32:
+      return GatherFixed<int32_t>(n, type, pool, fill);
+    case parquet::Type::INT64:
+      return GatherFixed<int64_t>(n, type, pool, fill);
+    case parquet::Type::FLOAT:
+      return GatherFixed<float>(n, type, pool, fill);
+    case parquet::Type::DOUBLE:
+      return GatherFixed<double>(n, type, pool, fill);
+    case parquet::Type::BYTE_ARRAY:
+      return large_offsets ? GatherBinary<int64_t>(n, type, pool, fill) : GatherBinary<int32_t>(n, type, pool, fill);
+    default:
+      return Status::NotImplemented("unsupported physical type");
+  }
+}
+
+// Whether GatherDirect may handle the chunk: only encodings it decodes, and no nulls (a chunk
+// whose statistics carry no null count is tried; a page with nulls then declines).
+bool DirectGatherable(const parquet::ColumnChunkMetaData& chunk) {
+  for (auto e : chunk.encodings()) {
+    switch (e) {
+      case parquet::Encoding::PLAIN:
+      case parquet::Encoding::RLE:
+      case parquet::Encoding::RLE_DICTIONARY:
+      case parquet::Encoding::PLAIN_DICTIONARY:
+      case parquet::Encoding::DELTA_BINARY_PACKED:
+        break;
+      default:
+        return false;
+    }
+  }
+  const auto stats = chunk.statistics();
+  return !(stats && stats->HasNullCount() && stats->null_count() > 0);
 }
 
 }  // namespace
@@ -544,36 +767,41 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
     const int64_t rg_rows = rg->metadata()->num_rows();
     if (!rows.empty() && (rows.front() < 0 || rows.back() >= rg_rows))
       return Status::IndexError("row ", rows.back(), " is outside row group ", row_group);
-    auto pager = rg->GetColumnPageReader(leaf);
-    OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(), stats));
-    auto col = parquet::ColumnReader::Make(descr, std::move(pager), pool);
     const int16_t max_def = descr->max_definition_level();
-    Result<std::shared_ptr<arrow::Array>> physical = Status::NotImplemented("unsupported physical type");
-    switch (descr->physical_type()) {
-      case parquet::Type::BOOLEAN:
+    const int64_t n = static_cast<int64_t>(rows.size());
+    const auto phys = descr->physical_type();
+    const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
+    std::vector<int64_t> kept_first;
+    Result<std::shared_ptr<arrow::Array>> physical = std::shared_ptr<arrow::Array>();
+    // octavo's own page decoding first, where the chunk's encodings and null count allow it
+    if (phys != parquet::Type::BOOLEAN && DirectGatherable(*rg->metadata()->ColumnChunk(leaf))) {
+      auto pager = rg->GetColumnPageReader(leaf);
+      OCTAVO_RETURN_NOT_OK(PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(), stats, &kept_first).status());
+      stats = nullptr;  // counted once, whichever way the rows are gathered
+      auto direct = [&](auto* sink) {
+        using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
+        return GatherDirect<T>(pager.get(), max_def, kept_first, rows, sink);
+      };
+      physical = DispatchGather(phys, large, n, type, pool, direct);
+      OCTAVO_RETURN_NOT_OK(physical.status());
+    }
+    if (!*physical) {  // Arrow's column reader: nulls, booleans, other encodings
+      GatherStats ignored;
+      auto pager = rg->GetColumnPageReader(leaf);
+      OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(),
+                                                  stats ? stats : &ignored, &kept_first));
+      auto col = parquet::ColumnReader::Make(descr, std::move(pager), pool);
+      if (phys == parquet::Type::BOOLEAN) {
         physical = GatherBool(col.get(), max_def, runs, rows, pool);
-        break;
-      case parquet::Type::INT32:
-        physical = GatherFixed<parquet::Int32Type>(col.get(), max_def, runs, rows, type, pool);
-        break;
-      case parquet::Type::INT64:
-        physical = GatherFixed<parquet::Int64Type>(col.get(), max_def, runs, rows, type, pool);
-        break;
-      case parquet::Type::FLOAT:
-        physical = GatherFixed<parquet::FloatType>(col.get(), max_def, runs, rows, type, pool);
-        break;
-      case parquet::Type::DOUBLE:
-        physical = GatherFixed<parquet::DoubleType>(col.get(), max_def, runs, rows, type, pool);
-        break;
-      case parquet::Type::BYTE_ARRAY:
-        if (type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY) {
-          physical = GatherBinary<int64_t>(col.get(), max_def, runs, rows, type, pool);
-        } else {
-          physical = GatherBinary<int32_t>(col.get(), max_def, runs, rows, type, pool);
-        }
-        break;
-      default:
-        break;
+      } else {
+        auto arrow_reader = [&](auto* sink) -> Result<bool> {
+          using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
+          using DType = typename PhysicalOf<T>::type;
+          OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col.get(), max_def, runs, rows, sink)));
+          return true;
+        };
+        physical = DispatchGather(phys, large, n, type, pool, arrow_reader);
+      }
     }
     OCTAVO_RETURN_NOT_OK(physical.status());
     if ((*physical)->type()->Equals(*type)) return *physical;
