@@ -445,7 +445,9 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
   // Per-thread scratch for one page's chosen values or dictionary indices.
   thread_local std::vector<T> picked;
   thread_local std::vector<uint32_t> indices;
-  std::shared_ptr<parquet::Page> dictionary_page;  // byte-array dictionary entries point into it
+  // The page reader reuses its buffers for the next page, so the dictionary is copied out:
+  // byte-array entries point into dictionary_bytes.
+  std::vector<uint8_t> dictionary_bytes;
   std::vector<T> dictionary;
   bool has_dictionary = false;
   size_t k = 0, page = 0;
@@ -458,11 +460,12 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
       if (dp.encoding() != parquet::Encoding::PLAIN && dp.encoding() != parquet::Encoding::PLAIN_DICTIONARY)
         return false;
       const int64_t count = dp.num_values();
-      const uint8_t* d = dp.data();
       const int64_t size = dp.size();
       if (count < 0) return Status::Corruption("dictionary page holds a negative number of values");
       dictionary.clear();
       if constexpr (kBinary) {
+        dictionary_bytes.assign(dp.data(), dp.data() + size);
+        const uint8_t* d = dictionary_bytes.data();
         dictionary.reserve(static_cast<size_t>(std::min<int64_t>(count, size / 4)));
         int64_t at = 0;
         for (int64_t i = 0; i < count; ++i) {
@@ -477,9 +480,8 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
       } else {
         if (size / static_cast<int64_t>(sizeof(T)) < count) return Status::Corruption("dictionary page is cut short");
         dictionary.resize(static_cast<size_t>(count));
-        if (count) std::memcpy(dictionary.data(), d, static_cast<size_t>(count) * sizeof(T));
+        if (count) std::memcpy(dictionary.data(), dp.data(), static_cast<size_t>(count) * sizeof(T));
       }
-      dictionary_page = std::move(p);
       has_dictionary = true;
       continue;
     }
