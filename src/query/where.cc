@@ -515,7 +515,7 @@ class WhereScanner {
     for (size_t c = 0; c < fields.size(); ++c) {
       const int leaf = w->gather_leaf[fields[c]];
       const auto& type = entry_->schema->field(fields[c])->type();
-      if (leaf >= 0 && arrow::is_fixed_width(type->id()) && type->id() != arrow::Type::BOOL) {
+      if (leaf >= 0 && type->id() != arrow::Type::BOOL) {
         auto got = ReadRowRange(w->reader->parquet_reader(), g, leaf, type, skip, keep, QueryMemoryPool());
         if (got.ok()) {
           cols[c] = *got;

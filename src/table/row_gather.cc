@@ -15,6 +15,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <type_traits>
 
 #include "table/page_decoders.h"
@@ -664,21 +665,36 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
   try {
     const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
     const auto phys = descr->physical_type();
-    if (!CanGatherRows(*descr, *type) || phys == parquet::Type::BOOLEAN || phys == parquet::Type::BYTE_ARRAY)
+    if (!CanGatherRows(*descr, *type) || phys == parquet::Type::BOOLEAN)
       return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be read as ", type->ToString());
     auto rg = file->RowGroup(row_group);
     if (first < 0 || count < 0 || first + count > rg->metadata()->num_rows())
       return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
-    const int width = static_cast<const arrow::FixedWidthType&>(*type).bit_width() / 8;
-    OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values, arrow::AllocateBuffer(count * width, pool));
+    const auto chunk = rg->metadata()->ColumnChunk(leaf);
+    const bool binary = phys == parquet::Type::BYTE_ARRAY;
+    const int16_t max_def = descr->max_definition_level();
+    const int width = binary ? 0 : static_cast<const arrow::FixedWidthType&>(*type).bit_width() / 8;
+    std::shared_ptr<arrow::Buffer> values;
+    if (!binary && !chunk->has_dictionary_page()) {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(values, arrow::AllocateBuffer(count * width, pool));
+      if (ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first, count, values->mutable_data()))
+        return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, values}, 0));
+    }
+    if (binary || DirectGatherable(*chunk)) {
+      // Every row "gathered": octavo's page decoders (dictionary, delta) where they apply, and
+      // no parquet::arrow builders for strings.
+      std::vector<int64_t> rows(static_cast<size_t>(count));
+      std::iota(rows.begin(), rows.end(), first);
+      GatherStats ignored;
+      return GatherRows(file, row_group, leaf, type, rows, pool, &ignored);
+    }
+    if (!values) {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(values, arrow::AllocateBuffer(count * width, pool));
+    }
+    // otherwise decoded with levels by the general reader (from the first page again)
     std::shared_ptr<arrow::Buffer> bitmap;
     int64_t nulls = 0;
-    const int16_t max_def = descr->max_definition_level();
     uint8_t* data = values->mutable_data();
-    if (!rg->metadata()->ColumnChunk(leaf)->has_dictionary_page() &&
-        ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first, count, data))
-      return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, values}, 0));
-    // otherwise decoded with levels by the general reader (from the first page again)
     auto col = parquet::ColumnReader::Make(descr, rg->GetColumnPageReader(leaf), pool);
     Status st;
     switch (phys) {

@@ -1,9 +1,11 @@
 // Late materialisation: reading only chosen rows of one Parquet column chunk.
 //
 // A conditional read decodes the condition columns first; the other columns are needed only
-// at the rows that matched. GatherRows decodes them page by page into reused scratch memory
-// and copies out just those rows, and it never decompresses a data page that holds none of
-// them (the page boundaries come from the Parquet offset index, written by default).
+// at the rows that matched. GatherRows reads just those rows, and it never decompresses a data
+// page that holds none of them (the page boundaries come from the Parquet offset index,
+// written by default). Pages without nulls in the encodings octavo writes are read in place by
+// octavo's decoders (page_decoders.h), which jump to the rows; others are decoded by Arrow's
+// column reader into reused scratch memory and the rows copied out.
 #pragma once
 
 #include <cstdint>
@@ -43,9 +45,10 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
                                                  const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
                                                  GatherStats* stats);
 
-// Rows [first, first + count) of the row group, for a fixed-width column CanGatherRows
-// accepts (not boolean): decoded straight into the result buffer, nulls spread in place.
-// Cheaper than parquet::arrow's record reader for the columns a condition tests.
+// Rows [first, first + count) of the row group, for a column CanGatherRows accepts (not
+// boolean). PLAIN fixed-width pages are copied straight into the result buffer; dictionary
+// and delta pages without nulls go through octavo's page decoders; the rest through Arrow's
+// column reader with nulls spread in place. Cheaper than parquet::arrow's record reader.
 Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                    const std::shared_ptr<arrow::DataType>& type, int64_t first,
                                                    int64_t count, arrow::MemoryPool* pool);
