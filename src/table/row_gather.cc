@@ -503,7 +503,7 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
     if (m == 0) continue;
     const int64_t* chosen = rows.data() + k;
     auto corrupt = [first](const char* what) {
-      return Status::Corruption(what, " in the data page starting at row ", first, " is malformed");
+      return Status::Corruption("the ", what, " of the data page starting at row ", first, " are malformed");
     };
     switch (values.encoding) {
       case parquet::Encoding::PLAIN:
@@ -514,9 +514,9 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
           for (int64_t i = 0; i < m; ++i) {
             for (;; ++row) {
               uint32_t len = 0;
-              if (values.size - at < 4) return corrupt("PLAIN byte array");
+              if (values.size - at < 4) return corrupt("PLAIN byte arrays");
               std::memcpy(&len, values.data + at, 4);
-              if (len > static_cast<uint64_t>(values.size - at - 4)) return corrupt("PLAIN byte array");
+              if (len > static_cast<uint64_t>(values.size - at - 4)) return corrupt("PLAIN byte arrays");
               if (row == chosen[i]) {
                 picked[static_cast<size_t>(i)] = parquet::ByteArray(len, values.data + at + 4);
                 at += 4 + len;
@@ -528,7 +528,7 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
           }
           sink->Emit(m, [&](int64_t i) -> const T& { return picked[static_cast<size_t>(i)]; });
         } else {
-          if (values.size / static_cast<int64_t>(sizeof(T)) < values.count) return corrupt("PLAIN page");
+          if (values.size / static_cast<int64_t>(sizeof(T)) < values.count) return corrupt("PLAIN values");
           const uint8_t* base = values.data;
           sink->Emit(m, [&](int64_t i) {
             T v;
@@ -547,7 +547,7 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
         const uint32_t* idx = indices.data();
         const size_t dict_size = dictionary.size();
         for (int64_t i = 0; i < m; ++i)
-          if (idx[i] >= dict_size) return corrupt("dictionary index");
+          if (idx[i] >= dict_size) return corrupt("dictionary indices");
         const T* dict = dictionary.data();
         sink->Emit(m, [&](int64_t i) -> const T& { return dict[idx[i]]; });
         break;
@@ -556,7 +556,7 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
         if constexpr (kInteger) {
           picked.resize(static_cast<size_t>(m));
           if (!GatherDeltaBinaryPacked<T>(values.data, values.size, chosen, m, first, picked.data()))
-            return corrupt("DELTA_BINARY_PACKED page");
+            return corrupt("DELTA_BINARY_PACKED values");
           const T* v = picked.data();
           sink->Emit(m, [&](int64_t i) -> const T& { return v[i]; });
           break;
@@ -801,9 +801,8 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
         return GatherDirect<T>(pager.get(), max_def, kept_first, rows, sink);
       };
       physical = DispatchGather(phys, large, n, type, pool, direct);
-      OCTAVO_RETURN_NOT_OK(physical.status());
     }
-    if (!*physical) {  // Arrow's column reader: nulls, booleans, other encodings
+    if (physical.ok() && !*physical) {  // Arrow's column reader: nulls, booleans, other encodings
       GatherStats ignored;
       auto pager = rg->GetColumnPageReader(leaf);
       OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(),
@@ -821,7 +820,10 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
         physical = DispatchGather(phys, large, n, type, pool, arrow_reader);
       }
     }
-    OCTAVO_RETURN_NOT_OK(physical.status());
+    if (!physical.ok()) {
+      if (physical.status().code() != StatusCode::kCorruption) return physical.status();
+      return Status::Corruption("row group ", row_group, ": ", physical.status().message());
+    }
     if ((*physical)->type()->Equals(*type)) return *physical;
     // Same memory layout (int64 -> timestamp, binary -> string, ...): relabel, no copy.
     auto data = (*physical)->data()->Copy();

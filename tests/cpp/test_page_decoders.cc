@@ -14,7 +14,9 @@
 #include <parquet/schema.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -301,6 +303,57 @@ TEST(GatherRows, WithoutAnOffsetIndex) {
   b.data_pagesize(2000)->disable_write_page_index()->encoding("id", parquet::Encoding::DELTA_BINARY_PACKED);
   b.disable_dictionary("id");
   CheckGather(Write(table, b.build()), rng);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(GatherRows, DamagedDeltaAndDictionaryPagesAreCorruptionNamingTheRowGroup) {
+  // No page CRCs here (Arrow's default), so the damage reaches the decoders.
+  std::mt19937_64 rng(23);
+  auto table = Sample(20000, false, rng);
+  parquet::WriterProperties::Builder b;
+  b.data_pagesize(4000)->enable_write_page_index()->encoding("id", parquet::Encoding::DELTA_BINARY_PACKED);
+  b.disable_dictionary("id");
+  auto sink = *arrow::io::BufferOutputStream::Create();
+  ASSERT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, 100000, b.build()).ok());
+  auto intact = *sink->Finish();
+  auto file = parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(intact));
+  std::vector<int64_t> rows(20000);
+  std::iota(rows.begin(), rows.end(), 0);
+  const std::string intact_bytes(reinterpret_cast<const char*>(intact->data()), static_cast<size_t>(intact->size()));
+  for (int leaf : {0, 4}) {  // id (delta), label (dictionary)
+    auto chunk = file->metadata()->RowGroup(0)->ColumnChunk(leaf);
+    std::string bytes = intact_bytes;
+    int64_t start = chunk->data_page_offset() + 24, n = 200;  // page headers and values
+    if (leaf == 0) {
+      // Inside the values of the first delta page, past its header (the block size, 128 or
+      // 256 = 80 01 / 80 02, 4 miniblocks, the value count and the first value): a min-delta
+      // varint that never ends reaches octavo's decoder, not Arrow's.
+      start = static_cast<int64_t>(bytes.find(std::string("\x80\x02\x04", 3), chunk->data_page_offset()));
+      if (start < 0) start = static_cast<int64_t>(bytes.find(std::string("\x80\x01\x04", 3), chunk->data_page_offset()));
+      ASSERT_GT(start, 0);
+      for (int varint = 0; varint < 4; ++varint)
+        while (static_cast<uint8_t>(bytes[static_cast<size_t>(start++)]) & 0x80) {
+        }
+      n = 12;
+    }
+    ASSERT_LT(start + n, chunk->data_page_offset() + chunk->total_compressed_size());
+    std::memset(bytes.data() + start, 0xff, static_cast<size_t>(n));
+    auto damaged = parquet::ParquetFileReader::Open(
+        std::make_shared<arrow::io::BufferReader>(std::make_shared<arrow::Buffer>(bytes)));
+    GatherStats stats;
+    auto got = GatherRows(damaged.get(), 0, leaf, table->schema()->field(leaf)->type(), rows,
+                          arrow::default_memory_pool(), &stats);
+    ASSERT_FALSE(got.ok()) << "leaf " << leaf;
+    EXPECT_EQ(got.status().code(), StatusCode::kCorruption) << got.status().ToString();
+    EXPECT_NE(got.status().ToString().find("row group 0"), std::string::npos) << got.status().ToString();
+    if (leaf == 0)
+      EXPECT_NE(got.status().ToString().find("DELTA_BINARY_PACKED values of the data page starting at row 0"),
+                std::string::npos)
+          << got.status().ToString();
+  }
 }
 
 }  // namespace
