@@ -594,28 +594,14 @@ bool ReadPlainRange(parquet::PageReader* pager, int16_t max_def, int width, int6
   return true;
 }
 
+// The parquet DType whose values are T (T: a sink's value_type).
 template <typename T>
-struct PhysicalOf;
-template <>
-struct PhysicalOf<int32_t> {
-  using type = parquet::Int32Type;
-};
-template <>
-struct PhysicalOf<int64_t> {
-  using type = parquet::Int64Type;
-};
-template <>
-struct PhysicalOf<float> {
-  using type = parquet::FloatType;
-};
-template <>
-struct PhysicalOf<double> {
-  using type = parquet::DoubleType;
-};
-template <>
-struct PhysicalOf<parquet::ByteArray> {
-  using type = parquet::ByteArrayType;
-};
+using PhysicalOf = std::conditional_t<
+    std::is_same_v<T, int32_t>, parquet::Int32Type,
+    std::conditional_t<std::is_same_v<T, int64_t>, parquet::Int64Type,
+                       std::conditional_t<std::is_same_v<T, float>, parquet::FloatType,
+                                          std::conditional_t<std::is_same_v<T, double>, parquet::DoubleType,
+                                                             parquet::ByteArrayType>>>>;
 
 // The gathered array for a non-boolean physical type, its sink filled by fill(&sink).
 template <typename Fill>
@@ -813,7 +799,7 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
       } else {
         auto arrow_reader = [&](auto* sink) -> Result<bool> {
           using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
-          using DType = typename PhysicalOf<T>::type;
+          using DType = PhysicalOf<T>;
           OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col.get(), max_def, runs, rows, sink)));
           return true;
         };

@@ -180,13 +180,30 @@ struct Written {
   std::unique_ptr<parquet::ParquetFileReader> reader;
 };
 
-Written Write(const std::shared_ptr<arrow::Table>& table, const std::shared_ptr<parquet::WriterProperties>& props) {
+std::shared_ptr<arrow::Buffer> WriteBytes(const std::shared_ptr<arrow::Table>& table,
+                                          const std::shared_ptr<parquet::WriterProperties>& props) {
   auto sink = *arrow::io::BufferOutputStream::Create();
   auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->build();
   EXPECT_TRUE(
       parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, 100000, props, arrow_props).ok());
-  auto buffer = *sink->Finish();
-  return Written{table, parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(buffer))};
+  return *sink->Finish();
+}
+
+Written Write(const std::shared_ptr<arrow::Table>& table, const std::shared_ptr<parquet::WriterProperties>& props) {
+  return Written{table,
+                 parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(WriteBytes(table, props)))};
+}
+
+// Small pages, `id` delta-encoded, the other columns as Arrow chooses.
+std::shared_ptr<parquet::WriterProperties> DeltaIdProps(int64_t page_size, bool page_index) {
+  parquet::WriterProperties::Builder b;
+  b.data_pagesize(page_size)->encoding("id", parquet::Encoding::DELTA_BINARY_PACKED)->disable_dictionary("id");
+  if (page_index) {
+    b.enable_write_page_index();
+  } else {
+    b.disable_write_page_index();
+  }
+  return b.build();
 }
 
 std::shared_ptr<arrow::Table> Sample(int64_t n, bool with_nulls, std::mt19937_64& rng) {
@@ -299,26 +316,14 @@ TEST(GatherRows, EqualsTakeForEveryEncodingAndPageVersion) {
 TEST(GatherRows, WithoutAnOffsetIndex) {
   std::mt19937_64 rng(22);
   auto table = Sample(30000, false, rng);
-  parquet::WriterProperties::Builder b;
-  b.data_pagesize(2000)->disable_write_page_index()->encoding("id", parquet::Encoding::DELTA_BINARY_PACKED);
-  b.disable_dictionary("id");
-  CheckGather(Write(table, b.build()), rng);
+  CheckGather(Write(table, DeltaIdProps(2000, false)), rng);
 }
-
-}  // namespace
-
-namespace {
 
 TEST(GatherRows, DamagedDeltaAndDictionaryPagesAreCorruptionNamingTheRowGroup) {
   // No page CRCs here (Arrow's default), so the damage reaches the decoders.
   std::mt19937_64 rng(23);
   auto table = Sample(20000, false, rng);
-  parquet::WriterProperties::Builder b;
-  b.data_pagesize(4000)->enable_write_page_index()->encoding("id", parquet::Encoding::DELTA_BINARY_PACKED);
-  b.disable_dictionary("id");
-  auto sink = *arrow::io::BufferOutputStream::Create();
-  ASSERT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, 100000, b.build()).ok());
-  auto intact = *sink->Finish();
+  auto intact = WriteBytes(table, DeltaIdProps(4000, true));
   auto file = parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(intact));
   std::vector<int64_t> rows(20000);
   std::iota(rows.begin(), rows.end(), 0);
