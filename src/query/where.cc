@@ -502,14 +502,15 @@ class WhereScanner {
   }
 
   // The declared-type columns `fields` (ascending table field indices) of rows
-  // [skip, skip + keep) of row group g, decoded whole by parquet::arrow.
+  // [skip, skip + keep) of row group g, decoded whole.
   Result<std::vector<std::shared_ptr<arrow::Array>>> ReadWhole(Worker* w, const PartEntry& part, int g,
                                                                const std::vector<int>& fields, int64_t skip,
                                                                int64_t keep, Output* out) const {
     std::vector<std::shared_ptr<arrow::Array>> cols(fields.size());
     if (fields.empty()) return cols;
     auto rg_md = w->reader->parquet_reader()->metadata()->RowGroup(g);
-    // Flat fixed-width columns straight into their result buffer; the rest via parquet::arrow.
+    // Flat columns (not boolean) by ReadRowRange, straight into their result buffers; the rest
+    // (nested, boolean, types stored differently) via parquet::arrow.
     std::vector<int> rest;
     std::vector<size_t> rest_pos;
     for (size_t c = 0; c < fields.size(); ++c) {
