@@ -661,7 +661,14 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
     const int16_t max_def = descr->max_definition_level();
     const int width = binary ? 0 : static_cast<const arrow::FixedWidthType&>(*type).bit_width() / 8;
     std::shared_ptr<arrow::Buffer> values;
-    if (!binary && !chunk->has_dictionary_page()) {
+    // Only a chunk whose data pages can all be PLAIN is tried page by page (a delta chunk
+    // would have its first page read twice).
+    const auto encodings = chunk->encodings();
+    const bool plain_only = std::none_of(encodings.begin(), encodings.end(), [](parquet::Encoding::type e) {
+      return e == parquet::Encoding::DELTA_BINARY_PACKED || e == parquet::Encoding::BYTE_STREAM_SPLIT ||
+             e == parquet::Encoding::DELTA_BYTE_ARRAY || e == parquet::Encoding::DELTA_LENGTH_BYTE_ARRAY;
+    });
+    if (!binary && !chunk->has_dictionary_page() && plain_only) {
       OCTAVO_ARROW_ASSIGN_OR_RETURN(values, arrow::AllocateBuffer(count * width, pool));
       if (ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first, count, values->mutable_data()))
         return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, values}, 0));
