@@ -282,7 +282,9 @@ bool IndicesIncompressible(const std::shared_ptr<arrow::Array>& col, int64_t dis
   if (!codec || distinct < 2) return false;
   auto encoded = arrow::compute::DictionaryEncode(col);
   if (!encoded.ok()) return false;
-  const auto& indices = static_cast<const arrow::DictionaryArray&>(*encoded->make_array()).indices();
+  // Hold the array: indices() is a reference into it (a temporary here was a use after free).
+  const std::shared_ptr<arrow::Array> dict_array = encoded->make_array();
+  const auto& indices = static_cast<const arrow::DictionaryArray&>(*dict_array).indices();
   if (indices->type_id() != arrow::Type::INT32) return false;
   const auto& idx = static_cast<const arrow::Int32Array&>(*indices);
   int width = 0;
