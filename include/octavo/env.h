@@ -25,6 +25,10 @@ class WritableFile {
 class FileLock {
  public:
   virtual ~FileLock() = default;
+  // OK while the lock file at its path is still the file this lock holds. A lock file
+  // deleted or replaced under a live writer (rm LOCK) lets a second writer in: the holder
+  // must find out before it commits, not trust a lock nobody else can see.
+  virtual Status Verify() const { return Status::OK(); }
 };
 
 class Env {
@@ -34,6 +38,8 @@ class Env {
   // The process-wide POSIX environment.
   static Env* Default();
 
+  // Creates a new file; fails if `path` exists (O_EXCL) and never follows a symlink there
+  // (O_NOFOLLOW), so a link planted in the bundle cannot redirect a write elsewhere.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
@@ -50,7 +56,8 @@ class Env {
                                                      const std::string& holder) = 0;
 };
 
-// Write `data` to `path` durably and atomically: temp file, fsync, rename, fsync dir.
+// Write `data` to `path` durably and atomically: temp file (`path`.tmp, a stale one from a
+// crash, or a symlink planted there, removed first, never followed), fsync, rename, fsync dir.
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data);
 
 }  // namespace octavo

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "bundle/bundle_impl.h"
+#include "format/sealed_json.h"
 #include "octavo/version.h"
 #include "table/table_impl.h"
 #include "util/arrow_status.h"
@@ -183,6 +184,9 @@ Status BundleImpl::CreateOnDisk() {
   Json marker{{"format", "octavo-bundle"}, {"format_version", kFormatVersion}, {"created_at", m.created_at},
               {"created_by", std::string("octavo ") + kVersion}};
   OCTAVO_RETURN_NOT_OK(WriteFileAtomic(env_, AbsPath(kMarkerFile), marker.dump(1) + "\n"));
+  // The bundle directory's own entry must be durable too, or a power loss can lose the bundle.
+  const auto slash = root_.rfind('/');
+  OCTAVO_RETURN_NOT_OK(env_->SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : root_.substr(0, slash)));
   std::lock_guard<std::mutex> g(state_mu_);
   manifest_ = std::make_shared<const Manifest>(std::move(m));
   manifest_file_ = ManifestFileName(0);
@@ -206,34 +210,65 @@ Result<std::shared_ptr<const Manifest>> BundleImpl::ReadManifestFile(const std::
   return std::make_shared<const Manifest>(std::move(m));
 }
 
-Status BundleImpl::LoadCurrent() {
+Result<BundleImpl::CurrentPointer> BundleImpl::ReadCurrent() const {
   auto cur = env_->ReadFile(AbsPath(kCurrentFile));
   if (!cur.ok())
     return Status::Corruption("bundle ", root_, " has no readable ", kCurrentFile, " file (",
                               cur.status().message(), ")");
+  bool sealed = false;
+  OCTAVO_RETURN_NOT_OK(VerifySealedJson(*cur, AbsPath(kCurrentFile), &sealed));
   OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(*cur, AbsPath(kCurrentFile)));
-  std::string rel;
-  int64_t size = -1, crc = -1;
+  CurrentPointer p;
+  p.text = *cur;
   try {
-    rel = j.at("manifest").get<std::string>();
-    size = j.at("size").get<int64_t>();
-    crc = j.at("crc32").get<int64_t>();
+    p.manifest = j.at("manifest").get<std::string>();
+    p.commit = j.at("commit").get<int64_t>();
+    p.size = j.at("size").get<int64_t>();
+    p.crc = j.at("crc32").get<int64_t>();
   } catch (const std::exception& e) {
     return Status::Corruption(AbsPath(kCurrentFile), " is malformed: ", e.what());
   }
-  if (rel.rfind(std::string(kManifestDir) + "/", 0) != 0 || rel.find("..") != std::string::npos)
-    return Status::Corruption(AbsPath(kCurrentFile), " names an invalid manifest '", rel, "'");
-  OCTAVO_ASSIGN_OR_RETURN(auto m, ReadManifestFile(rel, size, crc));
-  std::lock_guard<std::mutex> g(state_mu_);
-  manifest_ = std::move(m);
-  manifest_file_ = rel;
-  return Status::OK();
+  if (p.commit < 0 || p.manifest != ManifestFileName(p.commit))
+    return Status::Corruption(AbsPath(kCurrentFile), " names an invalid manifest '", p.manifest.substr(0, 200),
+                              "' for commit ", p.commit);
+  return p;
+}
+
+Status BundleImpl::LoadCurrent() {
+  // A reader races garbage collection: between reading CURRENT and reading the manifest it
+  // names, a writer may commit and `gc --keep-last` delete that manifest. The bundle is
+  // healthy; read CURRENT again. Only a manifest missing while CURRENT stays put is damage.
+  Status last;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
+    auto m = ReadManifestFile(p.manifest, p.size, p.crc);
+    if (m.ok()) {
+      if ((*m)->commit != p.commit)
+        return Status::Corruption("bundle ", root_, ": ", kCurrentFile, " names commit ", p.commit, " but ",
+                                  p.manifest, " holds commit ", (*m)->commit);
+      std::lock_guard<std::mutex> g(state_mu_);
+      manifest_ = std::move(*m);
+      manifest_file_ = p.manifest;
+      return Status::OK();
+    }
+    last = m.status();
+    auto again = env_->ReadFile(AbsPath(kCurrentFile));
+    if (!again.ok() || *again == p.text) return last;  // CURRENT did not move: real damage
+  }
+  return last;
 }
 
 Status BundleImpl::LoadCommit(int64_t commit) {
   std::string rel = ManifestFileName(commit);
-  if (!env_->FileExists(AbsPath(rel)))
+  if (commit < 0) return Status::NotFound("bundle ", root_, " has no commit ", commit);
+  if (!env_->FileExists(AbsPath(rel))) {
+    auto cur = ReadCurrent();
+    if (cur.ok() && commit < cur->commit)
+      return Status::NotFound("commit ", commit, " of bundle ", root_,
+                              " was removed by garbage collection (octavo gc --keep-last); the newest commit is ",
+                              cur->commit, "; `octavo log` lists the commits still kept");
     return Status::NotFound("bundle ", root_, " has no commit ", commit, " (", rel, " is missing)");
+  }
   // A manifest newer than CURRENT is from a commit that failed before switching CURRENT: not history.
   // (If CURRENT itself is unreadable, every manifest stays reachable for recovery.)
   if (auto cur = env_->ReadFile(AbsPath(kCurrentFile)); cur.ok()) {
@@ -257,14 +292,27 @@ Status BundleImpl::Refresh() {
 
 // --- commits ------------------------------------------------------------------
 
+Status BundleImpl::CheckStillAt(int64_t base) const {
+  if (lock_) OCTAVO_RETURN_NOT_OK(lock_->Verify());
+  OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
+  if (p.commit != base)
+    return Status::Locked("bundle ", root_, " moved to commit ", p.commit, " while this writer's change was built on commit ",
+                          base, ": another process committed without holding the lock (was ", kLockFile,
+                          " deleted?). Nothing was committed; close this handle, reopen the bundle and retry");
+  return Status::OK();
+}
+
 Status BundleImpl::WriteManifestAndSwitch(Manifest& next) {
   OCTAVO_ASSIGN_OR_RETURN(std::string text, SerializeManifest(next));
   const std::string rel = ManifestFileName(next.commit);
+  // 0. under the lock, the bundle must still be at the commit this change was built on
+  if (next.parent >= 0) OCTAVO_RETURN_NOT_OK(CheckStillAt(next.parent));
   // 1. the manifest, durable under its final name
   OCTAVO_RETURN_NOT_OK(WriteFileAtomic(env_, AbsPath(rel), text));
-  // 2. the pointer; the rename is the commit point
+  // 2. the pointer; the rename is the commit point (checked again: step 1 takes time)
+  if (next.parent >= 0) OCTAVO_RETURN_NOT_OK(CheckStillAt(next.parent));
   Json cur{{"manifest", rel}, {"commit", next.commit}, {"size", text.size()}, {"crc32", Crc32(text)}};
-  return WriteFileAtomic(env_, AbsPath(kCurrentFile), cur.dump() + "\n");
+  return WriteFileAtomic(env_, AbsPath(kCurrentFile), SealJson(cur.dump()));
 }
 
 Status BundleImpl::CommitLocked(const std::string& message, const std::function<Status(Manifest&)>& fn) {
@@ -471,6 +519,20 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
     if (c.id <= snapshot()->commit) out.push_back(std::move(c));
   }
   return out;
+}
+
+bool FileReferencedByCurrentCommit(const std::string& root, const std::string& rel) {
+  BundleImpl probe(root, OpenMode::kRead, Env::Default());
+  if (!probe.Refresh().ok()) return true;
+  for (const auto& [path, n] : probe.snapshot()->nodes) {
+    if (n.kind != NodeKind::kTable || !n.table) continue;
+    for (const auto& part : n.table->parts) {
+      if (part.file == rel) return true;
+      for (const auto& [col, idx] : part.indexes)
+        if (idx.file == rel) return true;
+    }
+  }
+  return false;
 }
 
 // --- entry point ----------------------------------------------------------------

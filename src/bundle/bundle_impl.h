@@ -94,7 +94,21 @@ class BundleImpl final : public Bundle {
   Status Commit(const std::string& message, const std::function<Status(Manifest&)>& fn);
 
  private:
+  // CURRENT, checked: its seal, and that it names the manifest file of its commit.
+  struct CurrentPointer {
+    std::string text;
+    std::string manifest;
+    int64_t commit = -1, size = -1, crc = -1;
+  };
+  Result<CurrentPointer> ReadCurrent() const;
+  // OK if this writer still holds its lock and CURRENT still names commit `base`.
+  Status CheckStillAt(int64_t base) const;
   Status LoadCurrent();
+  // Every file and folder under data/, as names relative to the root (src/bundle/gc.cc).
+  struct DataTree {
+    std::vector<std::string> files, dirs;
+  };
+  Result<DataTree> ListDataTree() const;
   Status LoadCommit(int64_t commit);
   Status CreateOnDisk();
   Status WriteManifestAndSwitch(Manifest& next);
@@ -128,6 +142,11 @@ inline constexpr const char* kPathTakenFix = "remove it first or choose another 
 Status PathTaken(const std::string& path, NodeKind kind, const std::string& fix = kPathTakenFix);
 // OK if no node is at `path` in `m`, else PathTaken.
 Status CheckPathFree(const Manifest& m, const std::string& path, const std::string& fix = kPathTakenFix);
+
+// Whether the newest commit of the bundle at `root` references data file `rel` (a table part
+// or index file). True too when that cannot be told: callers use false to say "garbage
+// collection removed it" instead of "the bundle is damaged".
+bool FileReferencedByCurrentCommit(const std::string& root, const std::string& rel);
 
 // A node lookup with a clear error.
 Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& normalized_path);

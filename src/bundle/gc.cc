@@ -15,6 +15,7 @@
 
 #include "bundle/bundle_impl.h"
 #include "file/file_node.h"
+#include "format/filename.h"
 
 namespace octavo {
 namespace {
@@ -60,6 +61,36 @@ Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, s
 
 }  // namespace
 
+Result<BundleImpl::DataTree> BundleImpl::ListDataTree() const {
+  DataTree out;
+  // Iterative walk with lstat semantics (symlink_status): names relative to the bundle root
+  // are built lexically, so nothing here resolves a link.
+  std::vector<std::string> pending{kDataDir};
+  std::error_code ec;
+  while (!pending.empty()) {
+    const std::string dir = std::move(pending.back());
+    pending.pop_back();
+    for (auto it = fs::directory_iterator(AbsPath(dir), ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      const std::string rel = dir + "/" + it->path().filename().string();
+      const auto st = it->symlink_status(ec);
+      if (ec) break;
+      if (fs::is_directory(st)) {
+        out.dirs.push_back(rel);
+        pending.push_back(rel);
+      } else if (fs::is_symlink(st) && fs::is_directory(fs::status(AbsPath(rel), ec))) {
+        return Status::Invalid("garbage collection refused: ", AbsPath(rel),
+                               " is a symbolic link to a directory, and gc never deletes through links; "
+                               "replace it with the directory itself (a symlinked data/ folder is fine)");
+      } else {
+        ec.clear();
+        out.files.push_back(rel);
+      }
+    }
+    if (ec) return Status::IOError("cannot list ", AbsPath(dir), ": ", ec.message());
+  }
+  return out;
+}
+
 Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   std::lock_guard<std::mutex> g(writer_mutex());
   OCTAVO_RETURN_NOT_OK(CheckWritable("collect garbage"));
@@ -103,7 +134,9 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
       return Status::Corruption("snapshot '", s.name, "' names commit ", s.commit,
                                 " whose manifest is missing; garbage collection stopped, nothing deleted");
 
-  // 3. Delete: manifests first, then unreferenced data files.
+  // 3. Delete: manifests first, then unreferenced data files. The data tree is listed before
+  //    anything is deleted, so a tree gc refuses to walk costs nothing.
+  OCTAVO_RETURN_NOT_OK(ListDataTree().status());
   auto remove = [&](const std::string& rel) -> Status {
     auto size = env_->FileSize(AbsPath(rel));
     report.removed.push_back(rel);
@@ -117,28 +150,24 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   // A file writer of this handle streams outside the writer mutex: while one is open its
   // temporary and its just-renamed content file are not yet referenced. Leave data/files alone.
   const bool files_busy = active_file_writers().load() > 0;
-  std::error_code ec;
-  std::vector<std::string> dirs;
-  for (auto it = fs::recursive_directory_iterator(AbsPath(kDataDir), ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    const std::string rel = fs::relative(it->path(), root_, ec).generic_string();
-    if (ec) break;
-    if (it->is_directory(ec)) {
-      dirs.push_back(rel);
-      continue;
-    }
+  // Paths are compared as names, never resolved: data/ may be a symlink to another disk (its
+  // files are the bundle's), a file symlink is unlinked (never its target), and a directory
+  // symlink inside data/ is refused, since deleting through it could reach anything.
+  OCTAVO_ASSIGN_OR_RETURN(auto listing, ListDataTree());
+  for (const auto& rel : listing.files) {
     if (files_busy && rel.rfind(std::string(kFilesDir) + "/", 0) == 0) continue;
     if (referenced.count(rel)) {
       ++report.files_kept;
       continue;
     }
+    if (!IsValidDataFileName(rel)) continue;  // not a name octavo writes: not ours to delete
     OCTAVO_RETURN_NOT_OK(remove(rel));
   }
-  if (ec) return Status::IOError("cannot list ", AbsPath(kDataDir), ": ", ec.message());
   if (!options.dry_run) {
     // Empty folders of deleted tables and arrays (deepest first; non-empty ones stay).
-    std::sort(dirs.rbegin(), dirs.rend());
-    for (const auto& d : dirs)
+    std::error_code ec;
+    std::sort(listing.dirs.rbegin(), listing.dirs.rend());
+    for (const auto& d : listing.dirs)
       if (d != std::string(kFilesDir) && d != std::string(kFilesDir) + "/tmp") fs::remove(AbsPath(d), ec);
   }
   return report;

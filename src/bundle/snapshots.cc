@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "bundle/bundle_impl.h"
+#include "format/sealed_json.h"
 #include "util/json_util.h"
 #include "util/time_util.h"
 
@@ -23,9 +24,15 @@ Status CheckSnapshotName(const std::string& name) {
 std::string SnapshotFile(const std::string& name) { return std::string(kSnapshotDir) + "/" + name + ".json"; }
 
 Result<SnapshotInfo> ParseSnapshot(const std::string& text, const std::string& file, const std::string& name) {
+  bool sealed = false;
+  OCTAVO_RETURN_NOT_OK(VerifySealedJson(text, "snapshot file " + file, &sealed));
   OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(text, file));
   if (!j.is_object() || !j.contains("commit") || !j["commit"].is_number_integer() || j["commit"].get<int64_t>() < 0)
     return Status::Corruption("snapshot file ", file, " does not name a commit");
+  // Commit id and manifest name say the same thing twice: a damaged digit in either shows.
+  if (j.contains("manifest") &&
+      (!j["manifest"].is_string() || j["manifest"].get<std::string>() != ManifestFileName(j["commit"].get<int64_t>())))
+    return Status::Corruption("snapshot file ", file, " is damaged: its commit and manifest name disagree");
   SnapshotInfo s;
   s.name = name;
   s.commit = j["commit"].get<int64_t>();
@@ -76,7 +83,7 @@ Result<SnapshotInfo> BundleImpl::CreateSnapshot(const std::string& name, const s
          {"message", s.message}};
   OCTAVO_RETURN_NOT_OK(env_->CreateDir(AbsPath(kSnapshotDir)));
   OCTAVO_RETURN_NOT_OK(env_->SyncDir(root_));
-  OCTAVO_RETURN_NOT_OK(WriteFileAtomic(env_, AbsPath(rel), j.dump(1) + "\n"));
+  OCTAVO_RETURN_NOT_OK(WriteFileAtomic(env_, AbsPath(rel), SealJson(j.dump(1))));
   return s;
 }
 

@@ -10,7 +10,10 @@
 
 #include <cstdio>
 
+#include "format/filename.h"
+#include "format/sealed_json.h"
 #include "octavo/version.h"
+#include "util/names.h"
 #include "util/arrow_status.h"
 
 namespace octavo {
@@ -118,9 +121,13 @@ static Result<Json> TableToJson(const TableEntry& t) {
                      {"row_groups", p.row_group_rows},
                      {"stats", p.stats},
                      {"created_at", p.created_at}});
+    if (p.footer_crc32 >= 0) parts.back()["footer"] = {{"size", p.footer_size}, {"crc32", p.footer_crc32}};
     if (!p.indexes.empty()) {
       Json idx = Json::object();
-      for (const auto& [col, f] : p.indexes) idx[col] = {{"file", f.file}, {"size_bytes", f.size_bytes}};
+      for (const auto& [col, f] : p.indexes) {
+        idx[col] = {{"file", f.file}, {"size_bytes", f.size_bytes}};
+        if (f.footer_crc32 >= 0) idx[col]["footer"] = {{"size", f.footer_size}, {"crc32", f.footer_crc32}};
+      }
       parts.back()["indexes"] = std::move(idx);
     }
   }
@@ -153,12 +160,32 @@ Result<std::string> SerializeManifest(const Manifest& m) {
     nodes[path] = std::move(jn);
   }
   j["nodes"] = std::move(nodes);
-  return j.dump(1);
+  std::string text;
+  try {
+    text = j.dump(1);
+  } catch (const nlohmann::json::exception& e) {
+    // Names and attributes are checked when they come in; this is the last line of defence.
+    return Status::Invalid("cannot write commit ", m.commit, ": a node name, attribute or message is not valid UTF-8 (",
+                           e.what(), ")");
+  }
+  return SealJson(std::move(text));
+}
+
+// Footer size and CRC of a part or index file (optional: absent before format version 2).
+static Status FooterFromJson(const Json& jp, int64_t* size, int64_t* crc, const std::string& where) {
+  if (!jp.contains("footer")) return Status::OK();
+  const Json& f = jp.at("footer");
+  *size = f.at("size").get<int64_t>();
+  *crc = f.at("crc32").get<int64_t>();
+  if (*size < 12 || *crc < 0 || *crc > 0xffffffffLL)
+    return Status::Corruption(where, ": invalid footer size or checksum");
+  return Status::OK();
 }
 
 static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, const std::string& where) {
   auto t = std::make_shared<TableEntry>();
   t->uid = j.at("uid").get<std::string>();
+  OCTAVO_RETURN_NOT_OK(CheckUid(t->uid, where));
   OCTAVO_ASSIGN_OR_RETURN(t->schema, DeserializeSchema(j.at("schema").get<std::string>()));
   if (j.contains("options")) {
     OCTAVO_ASSIGN_OR_RETURN(t->options, TableOptionsFromJson(j.at("options")));
@@ -166,24 +193,27 @@ static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, co
   for (const auto& jp : j.at("parts")) {
     PartEntry p;
     p.file = jp.at("file").get<std::string>();
-    if (p.file.find("..") != std::string::npos || p.file.empty() || p.file[0] == '/')
-      return Status::Corruption(where, ": part file name '", p.file, "' escapes the bundle");
+    OCTAVO_RETURN_NOT_OK(CheckDataFileName(p.file, where + " part"));
+    OCTAVO_RETURN_NOT_OK(FooterFromJson(jp, &p.footer_size, &p.footer_crc32, where + " part " + p.file));
     p.num_rows = jp.at("num_rows").get<int64_t>();
     p.size_bytes = jp.at("size_bytes").get<int64_t>();
     p.row_group_rows = jp.at("row_groups").get<std::vector<int64_t>>();
     p.stats = jp.value("stats", Json::object());
     p.created_at = jp.value("created_at", "");
     int64_t sum = 0;
-    for (auto r : p.row_group_rows) sum += r;
-    if (sum != p.num_rows || p.num_rows < 0)
+    bool bad = p.size_bytes < 0;
+    for (auto r : p.row_group_rows) {
+      bad = bad || r < 0 || __builtin_add_overflow(sum, r, &sum);
+    }
+    if (bad || sum != p.num_rows || p.num_rows < 0)
       return Status::Corruption(where, ": part ", p.file, " row-group row counts do not add up to ", p.num_rows);
     if (jp.contains("indexes")) {
       for (const auto& [col, jf] : jp.at("indexes").items()) {
         PartEntry::IndexFile f;
         f.file = jf.at("file").get<std::string>();
         f.size_bytes = jf.at("size_bytes").get<int64_t>();
-        if (f.file.find("..") != std::string::npos || f.file.empty() || f.file[0] == '/')
-          return Status::Corruption(where, ": index file name '", f.file, "' escapes the bundle");
+        OCTAVO_RETURN_NOT_OK(CheckDataFileName(f.file, where + " index"));
+        OCTAVO_RETURN_NOT_OK(FooterFromJson(jf, &f.footer_size, &f.footer_crc32, where + " index " + f.file));
         p.indexes[col] = std::move(f);
       }
     }
@@ -198,6 +228,9 @@ static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, co
 }
 
 Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
+  // The checksum first: a damaged byte anywhere (even in format_version) is corruption.
+  bool sealed = false;
+  OCTAVO_RETURN_NOT_OK(VerifySealedJson(text, "manifest " + file, &sealed));
   OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(text, "manifest " + file));
   Manifest m;
   try {
@@ -208,11 +241,17 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
       return Status::UnsupportedVersion("manifest ", file, " has format version ", m.format_version,
                                         " but this octavo (", kVersion, ") reads up to version ", kFormatVersion,
                                         "; upgrade octavo to open this bundle");
+    if (m.format_version >= 2 && !sealed)
+      return Status::Corruption("manifest ", file, " has no checksum (format version ", m.format_version,
+                                " requires one): the file is damaged; open an earlier commit with commit=N");
     m.commit = j.at("commit").get<int64_t>();
     m.parent = j.at("parent").get<int64_t>();
     m.created_at = j.value("created_at", "");
     m.message = j.value("message", "");
     for (const auto& [path, jn] : j.at("nodes").items()) {
+      auto normalized = NormalizePath(path);
+      if (!normalized.ok() || *normalized != path)
+        return Status::Corruption("manifest ", file, ": invalid node path '", path.substr(0, 200), "'");
       NodeEntry n;
       bool ok = false;
       n.kind = NodeKindFromName(jn.at("kind").get<std::string>(), &ok);

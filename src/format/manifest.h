@@ -24,11 +24,18 @@ struct PartEntry {
   std::vector<int64_t> row_group_rows;  // rows per Parquet row group, in order
   Json stats = Json::object();          // {column: {"min": v, "max": v, "null_count": n}}
   std::string created_at;
+  // The Parquet footer (FileMetaData + its 4-byte length + "PAR1"): its byte count and CRC-32.
+  // Page CRCs do not cover the footer, yet its row counts and statistics drive reads and
+  // pruning, so readers check it against these. -1: written before format version 2.
+  int64_t footer_size = -1;
+  int64_t footer_crc32 = -1;
   // Secondary indexes of this part (docs/format.md "Sorted tables and indexes"):
   // column -> {file, size_bytes}. A column the table indexes but the part lacks is scanned.
   struct IndexFile {
     std::string file;  // relative to the bundle root
     int64_t size_bytes = 0;
+    int64_t footer_size = -1;  // as PartEntry's
+    int64_t footer_crc32 = -1;
   };
   std::map<std::string, IndexFile> indexes;
 };

@@ -137,6 +137,8 @@ Status BuildPartIndex(Env* env, const std::string& root, const std::string& tabl
   PartEntry::IndexFile file;
   file.file = written[0].file;
   file.size_bytes = written[0].size_bytes;
+  file.footer_size = written[0].footer_size;
+  file.footer_crc32 = written[0].footer_crc32;
   part->indexes[column] = file;
   return Status::OK();
 }
@@ -215,6 +217,8 @@ Result<IndexLookup> LookupIndex(const std::string& root, const std::string& tabl
   PartEntry as_part;
   as_part.file = it->second.file;
   as_part.size_bytes = it->second.size_bytes;
+  as_part.footer_size = it->second.footer_size;
+  as_part.footer_crc32 = it->second.footer_crc32;
   as_part.num_rows = part.num_rows;
   auto reader_r = OpenPart(root, table_path, as_part, false, false);
   if (!reader_r.ok()) {

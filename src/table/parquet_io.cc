@@ -17,8 +17,11 @@
 #include <map>
 #include <mutex>
 
+#include "bundle/bundle_impl.h"
+#include "format/filename.h"
 #include "table/page_checksums.h"
 #include "util/arrow_status.h"
+#include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/time_util.h"
 
@@ -340,6 +343,32 @@ ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOpt
   return out;
 }
 
+// The footer of a Parquet file: FileMetaData, its 4-byte little-endian length and "PAR1".
+struct Footer {
+  std::shared_ptr<arrow::Buffer> bytes;  // the whole footer, length and magic included
+  int64_t size = 0;
+  uint32_t crc32 = 0;
+  uint32_t metadata_len = 0;
+};
+
+Result<Footer> ReadFooter(arrow::io::RandomAccessFile* file, int64_t file_size, const std::string& what) {
+  if (file_size < 12) return Status::Corruption(what, " is too short (", file_size, " bytes) to be a Parquet file");
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto tail, file->ReadAt(file_size - 8, 8));
+  if (tail->size() != 8 || std::memcmp(tail->data() + 4, "PAR1", 4) != 0)
+    return Status::Corruption(what, " does not end with the Parquet magic bytes");
+  uint32_t len = 0;
+  for (int i = 3; i >= 0; --i) len = len << 8 | tail->data()[i];
+  if (static_cast<int64_t>(len) > file_size - 12)
+    return Status::Corruption(what, " has a footer length (", len, ") larger than the file");
+  Footer f;
+  f.metadata_len = len;
+  f.size = int64_t{len} + 8;
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(f.bytes, file->ReadAt(file_size - f.size, f.size));
+  if (f.bytes->size() != f.size) return Status::Corruption(what, ": short read of the footer");
+  f.crc32 = Crc32(0, f.bytes->data(), static_cast<size_t>(f.size));
+  return f;
+}
+
 class PartWriter {
  public:
   PartWriter(Env* env, std::string root, std::string uid, std::shared_ptr<arrow::Schema> schema,
@@ -352,7 +381,7 @@ class PartWriter {
   // `first`: the first rows to be written, to choose per-column encodings from.
   Status Open(const arrow::RecordBatch& first) {
     OCTAVO_ASSIGN_OR_RETURN(auto props, ParquetWriterProperties(options_, ChooseEncodings(first, options_)));
-    rel_ = std::string(kDataDir) + "/" + uid_ + "/" + RandomHex(12) + ".parquet";
+    rel_ = NewPartFileName(uid_);
     OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
     stream_ = std::make_shared<EnvOutputStream>(std::move(file));
     // use_threads: encode the columns of a row group in parallel (one part is written
@@ -391,6 +420,13 @@ class PartWriter {
     p.file = rel_;
     p.num_rows = rows_;
     p.size_bytes = size;
+    {
+      // The footer's checksum goes into the manifest (page CRCs do not cover it).
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto in, arrow::io::ReadableFile::Open(root_ + "/" + rel_));
+      OCTAVO_ASSIGN_OR_RETURN(Footer footer, ReadFooter(in.get(), size, "new part file " + rel_));
+      p.footer_size = footer.size;
+      p.footer_crc32 = footer.crc32;
+    }
     p.created_at = NowIso8601();
     for (int i = 0; i < md->num_row_groups(); ++i) p.row_group_rows.push_back(md->RowGroup(i)->num_rows());
     for (int i = 0; i < schema_->num_fields(); ++i) {
@@ -483,9 +519,14 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
     return "table " + table_path + ": part file " + abs + " " + msg;
   };
   auto file_res = arrow::io::ReadableFile::Open(abs);
-  if (!file_res.ok())
+  if (!file_res.ok()) {
+    if (!FileReferencedByCurrentCommit(root, part.file))
+      return Status::NotFound(where("is gone: garbage collection removed it because the commit this handle reads "
+                                    "is no longer kept (octavo gc --keep-last); reopen the bundle or refresh() "
+                                    "to read the newest commit"));
     return Status::Corruption(where("is missing or unreadable (" + file_res.status().message() +
                                     "); the bundle is damaged: restore the file or open an earlier commit"));
+  }
   auto file = *file_res;
   auto size_res = file->GetSize();
   if (!size_res.ok()) return FromArrow(size_res.status());
@@ -502,18 +543,47 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   parquet::ArrowReaderProperties aprops;
   aprops.set_use_threads(use_threads);
   aprops.set_pre_buffer(pre_buffer);
+  // The footer is checked against the manifest before anything in it is believed: its row
+  // counts and statistics choose what a read returns and what a query prunes.
+  std::shared_ptr<parquet::FileMetaData> metadata;
+  if (part.footer_crc32 >= 0) {
+    auto footer = ReadFooter(file.get(), *size_res, "part file " + abs);
+    if (!footer.ok()) return Status::Corruption(where(footer.status().message()));
+    if (footer->size != part.footer_size || footer->crc32 != static_cast<uint32_t>(part.footer_crc32))
+      return Status::Corruption(where("has a damaged Parquet footer (its checksum does not match the manifest); "
+                                      "restore the file or open an earlier commit"));
+    try {
+      uint32_t len = footer->metadata_len;
+      metadata = parquet::FileMetaData::Make(footer->bytes->data(), &len);
+    } catch (const std::exception& e) {
+      return Status::Corruption(where(std::string("has an undecodable Parquet footer: ") + e.what()));
+    }
+  }
   std::unique_ptr<parquet::ParquetFileReader> pfr;
   try {
-    pfr = parquet::ParquetFileReader::Open(checked, props);
+    pfr = parquet::ParquetFileReader::Open(checked, props, metadata);
     checked->SetChunks(*pfr->metadata());
   } catch (const std::exception& e) {
     return Status::Corruption(where(std::string("is not a valid Parquet file: ") + e.what()));
   }
+  {
+    const auto& md = *pfr->metadata();
+    bool counts_ok = md.num_rows() == part.num_rows;
+    if (counts_ok && !part.row_group_rows.empty()) {
+      counts_ok = md.num_row_groups() == static_cast<int>(part.row_group_rows.size());
+      for (int i = 0; counts_ok && i < md.num_row_groups(); ++i)
+        counts_ok = md.RowGroup(i)->num_rows() == part.row_group_rows[static_cast<size_t>(i)];
+    }
+    if (!counts_ok)
+      return Status::Corruption(where("holds " + std::to_string(md.num_rows()) + " rows in " +
+                                      std::to_string(md.num_row_groups()) +
+                                      " row groups, which is not what the manifest recorded (" +
+                                      std::to_string(part.num_rows) + " rows in " +
+                                      std::to_string(part.row_group_rows.size()) +
+                                      " row groups); restore the file or open an earlier commit"));
+  }
   auto reader = parquet::arrow::FileReader::Make(pool, std::move(pfr), aprops);
   if (!reader.ok()) return Status::Corruption(where("cannot be read: " + reader.status().message()));
-  if ((*reader)->parquet_reader()->metadata()->num_rows() != part.num_rows)
-    return Status::Corruption(where("holds " + std::to_string((*reader)->parquet_reader()->metadata()->num_rows()) +
-                                    " rows but the manifest recorded " + std::to_string(part.num_rows)));
   return std::move(*reader);
 }
 

@@ -16,6 +16,7 @@ Status PosixError(const std::string& what, const std::string& path, int err) {
   std::string msg = what + " '" + path + "': " + std::strerror(err);
   if (err == ENOSPC) msg += " (the disk is full: free space and retry; the bundle is still at its last commit)";
   if (err == ENOENT) return Status::NotFound(msg);
+  if (err == EEXIST) return Status::AlreadyExists(msg);
   return Status::IOError(msg);
 }
 
@@ -59,20 +60,31 @@ class PosixWritableFile final : public WritableFile {
 
 class PosixFileLock final : public FileLock {
  public:
-  explicit PosixFileLock(int fd) : fd_(fd) {}
+  PosixFileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixFileLock() override {
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
   }
+  Status Verify() const override {
+    struct stat held, now;
+    if (::fstat(fd_, &held) != 0) return PosixError("cannot stat lock", path_, errno);
+    if (::lstat(path_.c_str(), &now) != 0 || now.st_dev != held.st_dev || now.st_ino != held.st_ino)
+      return Status::Locked("the lock file ", path_,
+                            " was deleted or replaced while this writer held it, so another writer may have "
+                            "committed meanwhile; nothing more is committed through this handle: close it and "
+                            "reopen the bundle");
+    return Status::OK();
+  }
 
  private:
+  std::string path_;
   int fd_;
 };
 
 class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return PosixError("cannot create", path, errno);
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
   }
@@ -134,8 +146,18 @@ class PosixEnv final : public Env {
     return out;
   }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, const std::string& holder) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return PosixError("cannot open lock file", path, errno);
+    // O_NOFOLLOW: a symlink planted as LOCK must not get its target truncated below.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      if (errno == ELOOP)
+        return Status::IOError("lock file ", path, " is a symbolic link; octavo does not follow it (remove it)");
+      return PosixError("cannot open lock file", path, errno);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status::IOError("lock file ", path, " is not a regular file (remove it)");
+    }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       std::string who;
@@ -153,7 +175,7 @@ class PosixEnv final : public Env {
       ssize_t ignored = ::pwrite(fd, holder.data(), holder.size(), 0);
       (void)ignored;
     }
-    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+    return std::unique_ptr<FileLock>(new PosixFileLock(path, fd));
   }
 };
 
@@ -166,7 +188,13 @@ Env* Env::Default() {
 
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data) {
   std::string tmp = path + ".tmp";
-  OCTAVO_ASSIGN_OR_RETURN(auto file, env->NewWritableFile(tmp));
+  auto created = env->NewWritableFile(tmp);
+  if (created.status().code() == StatusCode::kAlreadyExists) {
+    // One left by a crash (or planted): unlink removes a symlink itself, never its target.
+    OCTAVO_RETURN_NOT_OK(env->RemoveFile(tmp));
+    created = env->NewWritableFile(tmp);
+  }
+  OCTAVO_ASSIGN_OR_RETURN(auto file, std::move(created));
   OCTAVO_RETURN_NOT_OK(file->Append(data));
   OCTAVO_RETURN_NOT_OK(file->Sync());
   OCTAVO_RETURN_NOT_OK(file->Close());

@@ -484,15 +484,7 @@ TEST(Array, ForgedChunkEntriesAreCorruptionOnRead) {
     ASSERT_OK(b->Close());
   }
   auto forge = [&](const std::function<void(Json&)>& edit) {
-    Json cur = Json::parse(ReadBytes(root + "/CURRENT"));
-    const std::string rel = cur.at("manifest").get<std::string>();
-    Json m = Json::parse(ReadBytes(root + "/" + rel));
-    edit(m["nodes"]["/a"]["payload"]["chunks"]);
-    const std::string text = m.dump(1);
-    WriteBytes(root + "/" + rel, text);
-    cur["size"] = text.size();
-    cur["crc32"] = Crc32(text);
-    WriteBytes(root + "/CURRENT", cur.dump() + "\n");
+    ForgeManifest(root, [&](Json& m) { edit(m["nodes"]["/a"]["payload"]["chunks"]); });
   };
   forge([](Json& chunks) { chunks["1"]["file"] = "../../../etc/passwd"; });
   {

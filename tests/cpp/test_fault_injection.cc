@@ -199,6 +199,7 @@ TEST(FaultEnv, FailsEachStepOfAnAtomicWriteInTurn) {
   const std::string file = tmp.Sub("f");
   const char* kSteps[] = {"NewWritableFile", "Append", "Sync", "Close", "RenameFile", "SyncDir"};
   for (int n = 0; n < 6; ++n) {
+    fs::remove(file + ".tmp");  // left by the previous round's failure (its removal is tested below)
     FaultInjectionEnv env;
     env.FailAt(n);
     Status st = WriteFileAtomic(&env, file, "data");
@@ -206,6 +207,7 @@ TEST(FaultEnv, FailsEachStepOfAnAtomicWriteInTurn) {
     EXPECT_TRUE(env.fault_injected());
     EXPECT_NE(st.message().find(kSteps[n]), std::string::npos) << st.ToString();
   }
+  fs::remove(file + ".tmp");
   FaultInjectionEnv env;
   ASSERT_OK(WriteFileAtomic(&env, file, "data"));
   EXPECT_FALSE(env.fault_injected());
@@ -213,6 +215,31 @@ TEST(FaultEnv, FailsEachStepOfAnAtomicWriteInTurn) {
   ASSERT_EQ(trace.size(), 6u) << Describe(env);
   for (int i = 0; i < 6; ++i) EXPECT_NE(trace[i].find(kSteps[i]), std::string::npos) << trace[i];
   EXPECT_EQ(ReadBytes(file), "data");
+}
+
+// A temporary left by a crash, or a symlink planted under the temporary's name (an untrusted
+// tarball, a shared directory), is removed, never followed: its target is not truncated.
+TEST(AtomicWrite, StaleTemporaryOrPlantedSymlinkIsReplacedNotFollowed) {
+  TempDir tmp;
+  const std::string file = tmp.Sub("f");
+  WriteBytes(file + ".tmp", "half-written by a crash");
+  ASSERT_OK(WriteFileAtomic(Env::Default(), file, "one"));
+  EXPECT_EQ(ReadBytes(file), "one");
+  EXPECT_FALSE(fs::exists(file + ".tmp"));
+
+  const std::string victim = tmp.Sub("victim");
+  WriteBytes(victim, "precious");
+  fs::create_symlink(victim, file + ".tmp");
+  ASSERT_OK(WriteFileAtomic(Env::Default(), file, "two"));
+  EXPECT_EQ(ReadBytes(file), "two");
+  EXPECT_EQ(ReadBytes(victim), "precious");
+  EXPECT_FALSE(fs::is_symlink(file));
+
+  // NewWritableFile itself never follows a link nor truncates an existing file.
+  fs::create_symlink(victim, tmp.Sub("link"));
+  EXPECT_FALSE(Env::Default()->NewWritableFile(tmp.Sub("link")).ok());
+  EXPECT_STATUS_CODE(Env::Default()->NewWritableFile(victim).status(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReadBytes(victim), "precious");
 }
 
 TEST(FaultEnv, StickyFaultKeepsFailing) {

@@ -1,5 +1,8 @@
 #include "test_util.h"
 
+#include "format/sealed_json.h"
+#include "util/crc32.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -80,6 +83,22 @@ Result<std::shared_ptr<arrow::Table>> ReadTable(const Bundle& b, const std::stri
   return ::testing::AssertionFailure() << "tables differ\n--- got (" << got.num_rows() << " rows):\n"
                                        << show(got) << "\n--- want (" << want.num_rows() << " rows):\n"
                                        << show(want);
+}
+
+std::string ForgeManifest(const std::string& root, const std::function<void(nlohmann::ordered_json&)>& edit) {
+  using Json = nlohmann::ordered_json;
+  Json cur = Json::parse(ReadBytes(root + "/CURRENT"));
+  const std::string rel = cur.at("manifest").get<std::string>();
+  Json m = Json::parse(ReadBytes(root + "/" + rel));
+  m.erase("checksum");
+  edit(m);
+  const std::string text = SealJson(m.dump(1));
+  WriteBytes(root + "/" + rel, text);
+  cur.erase("checksum");
+  cur["size"] = text.size();
+  cur["crc32"] = Crc32(text);
+  WriteBytes(root + "/CURRENT", SealJson(cur.dump()));
+  return rel;
 }
 
 }  // namespace octavo::testing

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +40,11 @@ void WriteBytes(const std::string& path, const std::string& data);
 
 // Every regular file under `dir`, as sorted paths relative to it.
 std::vector<std::string> ListFiles(const std::string& dir);
+
+// Rewrites the manifest CURRENT names through `edit` (the whole manifest JSON), re-sealed,
+// and points CURRENT at it with a matching size and checksums: a hand edit that keeps every
+// checksum valid, as a buggy or hostile writer would make. Returns the manifest's file name.
+std::string ForgeManifest(const std::string& root, const std::function<void(nlohmann::ordered_json&)>& edit);
 
 // All rows of table `path` as a reader of bundle `b` sees them.
 Result<std::shared_ptr<arrow::Table>> ReadTable(const Bundle& b, const std::string& path,

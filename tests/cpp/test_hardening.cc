@@ -1,0 +1,354 @@
+// The commit protocol under hostile conditions: a lock file deleted under a live writer, a
+// lock that does not exclude (a file system whose flock is a no-op), symlinks planted in the
+// bundle, hand-edited manifests that name files outside it, damaged footers and metadata
+// files, and garbage collection racing readers or walking a tree with symlinks.
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "fault_env.h"
+#include "test_util.h"
+#include "util/json_util.h"
+
+using namespace octavo;
+using namespace octavo::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A file system where locks do not exclude (e.g. some network file systems): every writer
+// gets a lock. The commit's own check that CURRENT still names its base is all that is left.
+class NoLockEnv final : public Env {
+ public:
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return base_->NewWritableFile(p);
+  }
+  Status RenameFile(const std::string& f, const std::string& t) override { return base_->RenameFile(f, t); }
+  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
+  Status CreateDir(const std::string& d) override { return base_->CreateDir(d); }
+  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
+  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  Result<int64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override { return base_->ListDir(d); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string&, const std::string&) override {
+    return std::unique_ptr<FileLock>(new FileLock());
+  }
+
+ private:
+  Env* base_ = Env::Default();
+};
+
+std::shared_ptr<Bundle> MakeBundleWithTable(const std::string& path, int64_t rows = 100) {
+  auto b = Bundle::Open(path, OpenMode::kAppend).ValueOrDie();
+  b->CreateTable("/t", ReaderOf(MakeRows(0, rows)), TableOptions{}, true).ValueOrDie();
+  return b;
+}
+
+int64_t Rows(const std::string& path, const std::string& table = "/t") {
+  auto b = Bundle::Open(path, OpenMode::kRead).ValueOrDie();
+  return ReadTable(*b, table).ValueOrDie()->num_rows();
+}
+
+}  // namespace
+
+// --- the lock and the base commit ------------------------------------------------------
+
+TEST(Hardening, LockDeletedUnderALiveWriterIsDetectedAndNothingCommittedIsLost) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  auto a = MakeBundleWithTable(path);
+  ASSERT_OK_AND_ASSIGN(auto ta, a->OpenTable("/t"));
+  ASSERT_OK(ta->Append(MakeRows(100, 10)));  // A's committed rows
+  fs::remove(path + "/LOCK");
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kAppend));  // B gets a fresh lock file
+  ASSERT_OK_AND_ASSIGN(auto tb, b->OpenTable("/t"));
+  ASSERT_OK(tb->Append(MakeRows(110, 5)));
+  // A must notice its lock is gone instead of committing over B.
+  Status st = ta->Append(MakeRows(1000, 7));
+  EXPECT_STATUS_CODE(st, StatusCode::kLocked);
+  EXPECT_TRUE(Contains(st.message(), "deleted or replaced")) << st.ToString();
+  EXPECT_STATUS_CODE(a->CreateGroup("/g"), StatusCode::kLocked);  // and keeps refusing
+  EXPECT_EQ(Rows(path), 115);  // A's committed 10 rows and B's 5 are all there
+}
+
+TEST(Hardening, LockReplacedByAnotherFileIsDetected) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  auto a = MakeBundleWithTable(path);
+  fs::remove(path + "/LOCK");
+  WriteBytes(path + "/LOCK", "someone else");
+  EXPECT_STATUS_CODE(a->CreateGroup("/g"), StatusCode::kLocked);
+  EXPECT_EQ(Rows(path), 100);
+}
+
+TEST(Hardening, CommitRefusesWhenCurrentMovedPastItsBase) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  NoLockEnv env;
+  OpenOptions o;
+  o.env = &env;
+  ASSERT_OK_AND_ASSIGN(auto a, Bundle::Open(path, OpenMode::kAppend, o));
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kAppend, o));  // the lock did not exclude
+  ASSERT_OK_AND_ASSIGN(auto ta, a->OpenTable("/t"));
+  ASSERT_OK_AND_ASSIGN(auto tb, b->OpenTable("/t"));
+  ASSERT_OK(ta->Append(MakeRows(100, 10)));
+  Status st = tb->Append(MakeRows(500, 5));  // built on the commit before A's
+  EXPECT_STATUS_CODE(st, StatusCode::kLocked);
+  EXPECT_TRUE(Contains(st.message(), "Nothing was committed")) << st.ToString();
+  EXPECT_EQ(Rows(path), 110);  // A's rows survive
+  // After a refusal the writer has re-read the bundle: a retry builds on A's commit.
+  ASSERT_OK(tb->Append(MakeRows(500, 5)));
+  EXPECT_EQ(Rows(path), 115);
+}
+
+// --- planted symlinks and names from manifests ----------------------------------------------
+
+TEST(Hardening, SymlinkPlantedAsLockIsNotFollowed) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  const std::string victim = tmp.Sub("victim");
+  WriteBytes(victim, "precious");
+  fs::remove(path + "/LOCK");
+  fs::create_symlink(victim, path + "/LOCK");
+  auto w = Bundle::Open(path, OpenMode::kAppend);
+  EXPECT_FALSE(w.ok());
+  EXPECT_TRUE(Contains(w.status().message(), "symbolic link")) << w.status().ToString();
+  EXPECT_EQ(ReadBytes(victim), "precious");
+}
+
+TEST(Hardening, SymlinkPlantedAsTemporaryManifestOrCurrentIsNotFollowed) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  const std::string victim = tmp.Sub("victim");
+  WriteBytes(victim, "precious");
+  fs::create_symlink(victim, path + "/CURRENT.tmp");
+  fs::create_symlink(victim, path + "/manifests/000000000002.json.tmp");
+  ASSERT_OK_AND_ASSIGN(auto w, Bundle::Open(path, OpenMode::kAppend));
+  ASSERT_OK(w->CreateGroup("/g"));
+  EXPECT_EQ(ReadBytes(victim), "precious");
+  EXPECT_TRUE(w->Exists("/g"));
+}
+
+TEST(Hardening, TableUidFromAManifestIsValidated) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  for (const std::string& uid : std::vector<std::string>{"../../outside", "", "ABC", std::string(65, 'a'), "a/b"}) {
+    SCOPED_TRACE(uid);
+    ForgeManifest(path, [&](nlohmann::ordered_json& m) { m["nodes"]["/t"]["table"]["uid"] = uid; });
+    auto b = Bundle::Open(path, OpenMode::kAppend);
+    EXPECT_STATUS_CODE(b, StatusCode::kCorruption);
+    EXPECT_TRUE(Contains(b.status().message(), "uid")) << b.status().ToString();
+  }
+  EXPECT_FALSE(fs::exists(tmp.Sub("outside")));
+}
+
+TEST(Hardening, NodePathsFromAManifestAreValidated) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  for (const std::string& bad : std::vector<std::string>{"/a/../b", "relative", "/a//b", "/a/"}) {
+    SCOPED_TRACE(bad);
+    ForgeManifest(path, [&](nlohmann::ordered_json& m) {
+      m["nodes"].erase("/x");
+      for (auto& k : std::vector<std::string>{"/a/../b", "relative", "/a//b", "/a/"}) m["nodes"].erase(k);
+      m["nodes"][bad] = m["nodes"]["/"];
+    });
+    EXPECT_STATUS_CODE(Bundle::Open(path, OpenMode::kRead), StatusCode::kCorruption);
+  }
+}
+
+// --- checksums of metadata and footers ---------------------------------------------------------
+
+// Every single-byte change of a metadata file gives the original data or kCorruption.
+TEST(Hardening, EveryFlippedByteOfManifestCurrentAndSnapshotIsCaught) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  {
+    auto b = MakeBundleWithTable(path, 50);
+    ASSERT_OK(b->SetAttr("/t", "unit", "\"mV\""));
+    ASSERT_OK(b->CreateSnapshot("v1", "first", -1, false).status());
+    ASSERT_OK_AND_ASSIGN(auto t, b->OpenTable("/t"));
+    ASSERT_OK(t->Append(MakeRows(50, 5)));
+  }
+  auto want = MakeRows(0, 50);
+  for (const std::string& rel : std::vector<std::string>{"CURRENT", "snapshots/v1.json", "manifests/000000000002.json"}) {
+    const std::string file = path + "/" + rel;
+    const std::string good = ReadBytes(file);
+    int wrong = 0, caught = 0;
+    for (size_t i = 0; i < good.size(); ++i) {
+      std::string bad = good;
+      bad[i] ^= 0x04;
+      WriteBytes(file, bad);
+      OpenOptions o;
+      if (rel == "snapshots/v1.json") o.snapshot = "v1";
+      if (rel == "manifests/000000000002.json") o.commit = 2;
+      auto b = Bundle::Open(path, OpenMode::kRead, o);
+      if (!b.ok()) {
+        EXPECT_TRUE(b.status().code() == StatusCode::kCorruption || b.status().code() == StatusCode::kNotFound)
+            << rel << " byte " << i << ": " << b.status().ToString();
+        ++caught;
+        continue;
+      }
+      auto got = ReadTable(**b, "/t");
+      auto attrs = (*b)->GetAttrs("/t");
+      const int64_t want_rows = rel == "CURRENT" ? 55 : 50;
+      if (!got.ok() || (*got)->num_rows() != want_rows || !attrs.ok() || *attrs != R"({"unit":"mV"})") ++wrong;
+    }
+    WriteBytes(file, good);
+    EXPECT_EQ(wrong, 0) << rel;
+    EXPECT_GT(caught, 0) << rel;
+  }
+}
+
+TEST(Hardening, DamagedParquetFooterIsCorruptionNotFewerRows) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  {
+    auto b = Bundle::Open(path, OpenMode::kAppend).ValueOrDie();
+    TableOptions o;
+    o.row_group_size = 100;
+    ASSERT_OK(b->CreateTable("/t", ReaderOf(MakeRows(0, 3000)), o, true).status());
+    ASSERT_OK(b->OpenTable("/t").ValueOrDie()->CreateIndex("id"));
+  }
+  auto b = Bundle::Open(path, OpenMode::kRead).ValueOrDie();
+  auto info = b->OpenTable("/t").ValueOrDie()->Info().ValueOrDie();
+  ASSERT_EQ(info.part_files.size(), 1u);
+  auto want = MakeRows(0, 3000);
+  std::vector<std::string> files = {info.part_files[0]};  // absolute
+  for (const auto& f : ListFiles(path + "/data"))
+    if (path + "/data/" + f != files[0]) files.push_back(path + "/data/" + f);  // the index file
+  ASSERT_EQ(files.size(), 2u);
+  for (const auto& file : files) {
+    const std::string good = ReadBytes(file);
+    uint32_t len = 0;
+    for (int i = 3; i >= 0; --i) len = len << 8 | static_cast<uint8_t>(good[good.size() - 8 + i]);
+    const size_t footer_start = good.size() - 8 - len;
+    int wrong = 0;
+    for (size_t i = footer_start; i < good.size(); i += 3) {
+      std::string bad = good;
+      bad[i] ^= 0x10;
+      WriteBytes(file, bad);
+      auto rb = Bundle::Open(path, OpenMode::kRead).ValueOrDie();
+      auto t = rb->OpenTable("/t").ValueOrDie();
+      auto all = ReadTable(*rb, "/t");
+      if (all.ok() && !(*all)->Equals(*want)) ++wrong;
+      auto hits = t->GetWhereList("id == 1234");
+      if (hits.ok() && (hits->size() != 1 || (*hits)[0] != 1234)) ++wrong;
+      if (!all.ok())
+        EXPECT_STATUS_CODE(all.status(), StatusCode::kCorruption);
+    }
+    WriteBytes(file, good);
+    EXPECT_EQ(wrong, 0) << file;
+  }
+}
+
+// --- garbage collection --------------------------------------------------------------------------
+
+TEST(Hardening, GcThroughASymlinkedDataFolderKeepsEveryReferencedFile) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  fs::rename(path + "/data", tmp.Sub("other-disk"));
+  fs::create_directory_symlink(tmp.Sub("other-disk"), path + "/data");
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kAppend));
+  ASSERT_OK_AND_ASSIGN(auto report, b->CollectGarbage({}));
+  EXPECT_EQ(report.files_removed, 0);
+  EXPECT_EQ(Rows(path), 100);
+}
+
+TEST(Hardening, GcNeverDeletesOutsideTheBundle) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  auto w = MakeBundleWithTable(path);
+  auto info = w->OpenTable("/t").ValueOrDie()->Info().ValueOrDie();
+  const std::string part_dir = fs::path(info.part_files[0]).parent_path().string();
+  const std::string outside = tmp.Sub("precious.parquet");
+  WriteBytes(outside, "not the bundle's");
+  fs::create_symlink(outside, part_dir + "/aaaaaaaaaaaaaaaaaaaaaaaa.parquet");  // unreferenced link
+  ASSERT_OK_AND_ASSIGN(auto report, w->CollectGarbage({}));
+  EXPECT_EQ(report.files_removed, 1);
+  EXPECT_EQ(ReadBytes(outside), "not the bundle's");  // the link went, never its target
+  EXPECT_FALSE(fs::is_symlink(part_dir + "/aaaaaaaaaaaaaaaaaaaaaaaa.parquet"));
+  EXPECT_EQ(Rows(path), 100);
+
+  // A directory symlink inside data/ could lead anywhere: gc refuses, deleting nothing.
+  fs::create_directory(tmp.Sub("elsewhere"));
+  WriteBytes(tmp.Sub("elsewhere/x.parquet"), "keep");
+  fs::create_directory_symlink(tmp.Sub("elsewhere"), path + "/data/0123abcd");
+  auto refused = w->CollectGarbage({});
+  EXPECT_STATUS_CODE(refused, StatusCode::kInvalid);
+  EXPECT_TRUE(Contains(refused.status().message(), "symbolic link")) << refused.status().ToString();
+  EXPECT_EQ(ReadBytes(tmp.Sub("elsewhere/x.parquet")), "keep");
+}
+
+TEST(Hardening, ReadersRacingGcNeverSeeAHealthyBundleAsCorrupt) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  auto w = MakeBundleWithTable(path, 10);
+  std::atomic<bool> stop{false};
+  std::atomic<int> opens{0}, false_alarms{0};
+  std::string alarm;
+  std::thread reader([&] {
+    while (!stop) {
+      auto r = Bundle::Open(path, OpenMode::kRead);
+      if (!r.ok() && false_alarms++ == 0) alarm = r.status().ToString();
+      ++opens;
+    }
+  });
+  GcOptions keep_one;
+  keep_one.keep_last = 1;
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_OK(w->SetAttr("/t", "i", std::to_string(i)));
+    ASSERT_OK(w->CollectGarbage(keep_one).status());
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(false_alarms, 0) << alarm;
+  EXPECT_GT(opens, 0);
+}
+
+TEST(Hardening, ACommitDroppedByGcIsNamedAsSuch) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  auto w = MakeBundleWithTable(path);
+  OpenOptions at1;
+  at1.commit = 1;
+  ASSERT_OK_AND_ASSIGN(auto old, Bundle::Open(path, OpenMode::kRead, at1));
+  ASSERT_OK(w->RemoveNode("/t", false));
+  ASSERT_OK(w->CreateTable("/t", ReaderOf(MakeRows(0, 1)), TableOptions{}, true).status());
+  GcOptions keep_one;
+  keep_one.keep_last = 1;
+  ASSERT_OK(w->CollectGarbage(keep_one).status());
+  auto reopened = Bundle::Open(path, OpenMode::kRead, at1);
+  EXPECT_STATUS_CODE(reopened, StatusCode::kNotFound);
+  EXPECT_TRUE(Contains(reopened.status().message(), "garbage collection")) << reopened.status().ToString();
+  auto stale = ReadTable(*old, "/t");  // the handle opened before gc: its files are gone
+  EXPECT_STATUS_CODE(stale, StatusCode::kNotFound);
+  EXPECT_TRUE(Contains(stale.status().message(), "garbage collection")) << stale.status().ToString();
+}
+
+// --- creating a bundle is durable ---------------------------------------------------------------
+
+TEST(Hardening, CreatingABundleSyncsItsParentDirectory) {
+  TempDir tmp;
+  FaultInjectionEnv env;
+  OpenOptions o;
+  o.env = &env;
+  ASSERT_OK(Bundle::Open(tmp.Sub("b"), OpenMode::kAppend, o).status());
+  bool synced_parent = false;
+  for (const auto& op : env.trace())
+    synced_parent = synced_parent || (Contains(op, "SyncDir") && op.substr(op.find('/')) == tmp.path());
+  EXPECT_TRUE(synced_parent) << "no SyncDir of " << tmp.path();
+}
