@@ -17,7 +17,7 @@ std::string SealJson(std::string dumped);
 
 // kOK if `text` ends in a seal whose checksum matches. `*sealed` says whether a seal was
 // found at all (a file written before seals existed has none); a seal that does not match,
-// or a file that names a "checksum" key without a valid seal, is kCorruption naming `file`.
+// or one that is not at the very end, is kCorruption naming `file`.
 Status VerifySealedJson(std::string_view text, const std::string& file, bool* sealed);
 
 }  // namespace octavo
