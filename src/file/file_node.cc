@@ -1,6 +1,9 @@
 // File nodes: content-addressed blobs under data/files/, one node per path in the manifest.
 //
-// payload = {"digest": "blake2b-256:<hex>", "size": n, "blob": "data/files/ab/<hex>"}
+// payload = {"digest": "blake2b-256:<hex>", "size": n, "blob": "data/files/ab/<hex>",
+//            "block_size": 1048576, "block_crc32": [c0, c1, ...]}
+// The digest checks whole reads; the per-block CRCs let a random read (seek + read) check
+// every byte it returns without hashing the whole file first.
 //
 // Write path: bytes stream into data/files/tmp/<random> (buffered, hashed on the way),
 // fsync, then rename to the content address unless that blob already exists (same digest
@@ -9,14 +12,17 @@
 #include <arrow/io/file.h>
 #include <blake2.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <vector>
 
 #include "bundle/bundle_impl.h"
 #include "file/file_node.h"
 #include "octavo/file.h"
 #include "util/arrow_status.h"
+#include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/names.h"
 #include "util/time_util.h"
@@ -27,6 +33,55 @@ namespace {
 constexpr const char* kDigestPrefix = "blake2b-256:";
 constexpr int kDigestBytes = 32;
 constexpr size_t kBufferBytes = 1 << 20;
+constexpr int64_t kBlockBytes = 1 << 20;  // one CRC-32 per MiB of content
+
+// CRC-32 of each kBlockBytes block of a byte stream.
+class BlockCrcs {
+ public:
+  void Update(const void* data, int64_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    while (n > 0) {
+      const int64_t take = std::min(n, kBlockBytes - in_block_);
+      crc_ = Crc32(crc_, p, static_cast<size_t>(take));
+      in_block_ += take;
+      p += take;
+      n -= take;
+      if (in_block_ == kBlockBytes) {
+        crcs_.push_back(crc_);
+        crc_ = 0;
+        in_block_ = 0;
+      }
+    }
+  }
+  std::vector<uint32_t> Finish() {
+    if (in_block_ > 0) crcs_.push_back(crc_);
+    crc_ = 0;
+    in_block_ = 0;
+    return std::move(crcs_);
+  }
+
+ private:
+  uint32_t crc_ = 0;
+  int64_t in_block_ = 0;
+  std::vector<uint32_t> crcs_;
+};
+
+// A node's per-block CRCs from its payload: empty if the node predates them (format 1);
+// a list that does not fit the size is corruption.
+Result<std::vector<uint32_t>> BlockCrcsFromPayload(const std::string& path, const Json& p, int64_t size) {
+  std::vector<uint32_t> out;
+  if (!p.contains("block_crc32")) return out;
+  const Json& list = p["block_crc32"];
+  const bool size_ok = p.value("block_size", int64_t{0}) == kBlockBytes;
+  if (!size_ok || !list.is_array() || static_cast<int64_t>(list.size()) != (size + kBlockBytes - 1) / kBlockBytes)
+    return Status::Corruption("file node '", path, "' has an invalid block checksum list in the manifest");
+  for (const auto& v : list) {
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xffffffffu)
+      return Status::Corruption("file node '", path, "' has an invalid block checksum in the manifest");
+    out.push_back(static_cast<uint32_t>(v.get<uint64_t>()));
+  }
+  return out;
+}
 
 std::string Hex(const uint8_t* p, size_t n) {
   static const char* digits = "0123456789abcdef";
@@ -94,6 +149,7 @@ class FileWriterImpl final : public FileWriter {
     if (!error_.ok()) return error_;
     if (size < 0) return Status::Invalid("negative write size");
     hasher_.Update(data, static_cast<size_t>(size));
+    blocks_.Update(data, size);
     written_ += size;
     const char* p = static_cast<const char*>(data);
     if (buffer_.size() + static_cast<size_t>(size) < kBufferBytes) {
@@ -153,6 +209,7 @@ class FileWriterImpl final : public FileWriter {
     OCTAVO_RETURN_NOT_OK(out_->Close());
     Env* env = b_->env();
     const std::string digest = hasher_.Finish();
+    const std::vector<uint32_t> block_crcs = blocks_.Finish();
     const std::string blob = BlobPathForDigest(digest);
     const std::string blob_abs = b_->AbsPath(blob);
     const std::string dir_abs = blob_abs.substr(0, blob_abs.rfind('/'));
@@ -189,7 +246,8 @@ class FileWriterImpl final : public FileWriter {
       n.kind = NodeKind::kFile;
       n.created_at = created;
       n.modified_at = now;
-      n.payload = Json{{"digest", digest}, {"size", written_}, {"blob", blob}};
+      n.payload = Json{{"digest", digest}, {"size", written_}, {"blob", blob}, {"block_size", kBlockBytes},
+                       {"block_crc32", block_crcs}};
       m.nodes[path_] = std::move(n);
       return Status::OK();
     }));
@@ -208,6 +266,7 @@ class FileWriterImpl final : public FileWriter {
   std::unique_ptr<WritableFile> out_;
   std::string buffer_;
   Hasher hasher_;
+  BlockCrcs blocks_;
   int64_t written_ = 0;
   bool closed_ = false;
   Status error_;
@@ -216,20 +275,35 @@ class FileWriterImpl final : public FileWriter {
 
 class FileReaderImpl final : public FileReader {
  public:
-  FileReaderImpl(FileNodeInfo info, std::shared_ptr<arrow::io::ReadableFile> file)
-      : info_(std::move(info)), file_(std::move(file)) {}
+  FileReaderImpl(FileNodeInfo info, std::shared_ptr<arrow::io::ReadableFile> file, std::vector<uint32_t> block_crcs)
+      : info_(std::move(info)), file_(std::move(file)), block_crcs_(std::move(block_crcs)) {}
   const FileNodeInfo& info() const override { return info_; }
 
+  // Every byte returned is checked: against its block's CRC, or, for a node written before
+  // block CRCs, against the digest of the whole content (hashed once, at the first read).
   Result<int64_t> ReadAt(int64_t offset, int64_t size, void* out) const override {
     if (offset < 0 || size < 0) return Status::Invalid("file node '", info_.path, "': negative offset or size");
     if (offset >= info_.size || size == 0) return 0;
-    int64_t n = std::min(size, info_.size - offset);
-    auto r = file_->ReadAt(offset, n, out);
-    if (!r.ok()) return FromArrow(r.status()).WithContext("reading file node '" + info_.path + "'");
-    if (*r != n)
-      return Status::Corruption("file node '", info_.path, "': content file ", info_.blob, " is shorter than the ",
-                                info_.size, " bytes recorded (truncated)");
-    return *r;
+    const int64_t n = std::min(size, info_.size - offset);
+    std::lock_guard<std::mutex> g(mu_);
+    if (block_crcs_.empty()) {
+      if (!whole_checked_) {
+        OCTAVO_RETURN_NOT_OK(CheckWholeDigest());
+        whole_checked_ = true;
+      }
+      return ReadRaw(offset, n, out);
+    }
+    auto* dst = static_cast<uint8_t*>(out);
+    for (int64_t done = 0; done < n;) {
+      const int64_t pos = offset + done;
+      const int64_t block = pos / kBlockBytes;
+      OCTAVO_RETURN_NOT_OK(LoadBlock(block));
+      const int64_t in_block = pos - block * kBlockBytes;
+      const int64_t take = std::min(n - done, static_cast<int64_t>(block_buf_.size()) - in_block);
+      std::memcpy(dst + done, block_buf_.data() + in_block, static_cast<size_t>(take));
+      done += take;
+    }
+    return n;
   }
 
   Status CopyTo(const std::function<Status(const void*, int64_t)>& sink) const override {
@@ -241,15 +315,58 @@ class FileReaderImpl final : public FileReader {
       OCTAVO_RETURN_NOT_OK(sink(buf.data(), n));
       off += n;
     }
-    if (h.Finish() != info_.digest)
-      return Status::Corruption("file node '", info_.path, "': content file ", info_.blob,
-                                " does not match its digest (the file was damaged or changed on disk)");
+    if (h.Finish() != info_.digest) return DigestMismatch();
     return Status::OK();
   }
 
  private:
+  Status DigestMismatch() const {
+    return Status::Corruption("file node '", info_.path, "': content file ", info_.blob,
+                              " does not match its digest (the file was damaged or changed on disk)");
+  }
+  Result<int64_t> ReadRaw(int64_t offset, int64_t n, void* out) const {
+    auto r = file_->ReadAt(offset, n, out);
+    if (!r.ok()) return FromArrow(r.status()).WithContext("reading file node '" + info_.path + "'");
+    if (*r != n)
+      return Status::Corruption("file node '", info_.path, "': content file ", info_.blob, " is shorter than the ",
+                                info_.size, " bytes recorded (truncated)");
+    return *r;
+  }
+  // Reads block `block` into block_buf_ and checks its CRC (kept: sequential small reads
+  // of one block read and check it once). Caller holds mu_.
+  Status LoadBlock(int64_t block) const {
+    if (block == cached_block_) return Status::OK();
+    cached_block_ = -1;
+    const int64_t start = block * kBlockBytes;
+    block_buf_.resize(static_cast<size_t>(std::min(kBlockBytes, info_.size - start)));
+    OCTAVO_RETURN_NOT_OK(ReadRaw(start, static_cast<int64_t>(block_buf_.size()), block_buf_.data()).status());
+    if (Crc32(0, block_buf_.data(), block_buf_.size()) != block_crcs_[static_cast<size_t>(block)])
+      return Status::Corruption("file node '", info_.path, "': content file ", info_.blob, " is damaged at bytes ",
+                                start, "-", start + static_cast<int64_t>(block_buf_.size()) - 1,
+                                " (block checksum mismatch); restore the file or open an earlier commit");
+    cached_block_ = block;
+    return Status::OK();
+  }
+  Status CheckWholeDigest() const {
+    Hasher h;
+    std::string buf(kBufferBytes, '\0');
+    for (int64_t off = 0; off < info_.size;) {
+      const int64_t want = std::min<int64_t>(static_cast<int64_t>(buf.size()), info_.size - off);
+      OCTAVO_ASSIGN_OR_RETURN(int64_t n, ReadRaw(off, want, buf.data()));
+      h.Update(buf.data(), static_cast<size_t>(n));
+      off += n;
+    }
+    if (h.Finish() != info_.digest) return DigestMismatch();
+    return Status::OK();
+  }
+
   FileNodeInfo info_;
   std::shared_ptr<arrow::io::ReadableFile> file_;
+  const std::vector<uint32_t> block_crcs_;
+  mutable std::mutex mu_;
+  mutable std::vector<uint8_t> block_buf_;
+  mutable int64_t cached_block_ = -1;
+  mutable bool whole_checked_ = false;
 };
 
 }  // namespace
@@ -314,7 +431,14 @@ Result<std::shared_ptr<FileReader>> BundleImpl::OpenFile(const std::string& path
   if (*size != info.size)
     return Status::Corruption("file node '", p, "': content file ", info.blob, " is ", *size, " bytes but ",
                               info.size, " were recorded (truncated or damaged)");
-  return std::shared_ptr<FileReader>(std::make_shared<FileReaderImpl>(std::move(info), std::move(*f)));
+  std::vector<uint32_t> block_crcs;
+  {
+    auto m = snapshot();
+    OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+    OCTAVO_ASSIGN_OR_RETURN(block_crcs, BlockCrcsFromPayload(p, n->payload, info.size));
+  }
+  return std::shared_ptr<FileReader>(
+      std::make_shared<FileReaderImpl>(std::move(info), std::move(*f), std::move(block_crcs)));
 }
 
 Result<FileNodeInfo> PutFile(Bundle& bundle, const std::string& local_path, const std::string& node_path,

@@ -254,6 +254,39 @@ TEST(Hardening, DamagedParquetFooterIsCorruptionNotFewerRows) {
   }
 }
 
+// A random read of a file node checks every byte it returns, not only whole reads.
+TEST(Hardening, EveryFlippedByteOfAFileNodeIsCaughtByRandomReads) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  std::string content(3 * 1024 * 1024 + 123, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 2654435761u >> 13);
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(auto w, b->CreateFile("/f"));
+    ASSERT_OK(w->Write(content.data(), static_cast<int64_t>(content.size())));
+    ASSERT_OK(w->Close().status());
+  }
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto info, b->GetFileInfo("/f"));
+  const std::string blob = path + "/" + info.blob;
+  for (int64_t flip : {int64_t{0}, int64_t{1 << 20} + 5, int64_t(content.size()) - 1}) {
+    std::string bad = content;
+    bad[static_cast<size_t>(flip)] ^= 1;
+    WriteBytes(blob, bad);
+    ASSERT_OK_AND_ASSIGN(auto r, b->OpenFile("/f"));
+    // a small read of exactly the damaged byte, and one of an intact block
+    char byte = 0;
+    auto got = r->ReadAt(flip, 1, &byte);
+    EXPECT_STATUS_CODE(got, StatusCode::kCorruption);
+    const int64_t intact = flip == 0 ? int64_t{2} << 20 : 0;
+    std::string four(4, '\0');
+    ASSERT_OK_AND_ASSIGN(int64_t n, r->ReadAt(intact, 4, four.data()));
+    EXPECT_EQ(n, 4);
+    EXPECT_EQ(four, content.substr(static_cast<size_t>(intact), 4));
+  }
+  WriteBytes(blob, content);
+}
+
 // --- garbage collection --------------------------------------------------------------------------
 
 TEST(Hardening, GcThroughASymlinkedDataFolderKeepsEveryReferencedFile) {

@@ -230,11 +230,15 @@ def test_damaged_content_is_detected(bundle, tmp_path):
     with open(blob, "r+b") as fh:  # same size, one byte changed
         fh.seek(5000)
         fh.write(bytes([data[5000] ^ 0xFF]))
-    with pytest.raises(octavo.CorruptionError, match="does not match its digest"):
+    with pytest.raises(octavo.CorruptionError, match="damaged at bytes 0-9999"):
         bundle["/f"].verify()
-    with pytest.raises(octavo.CorruptionError, match="digest"):
+    with pytest.raises(octavo.CorruptionError, match="damaged"):
         bundle.get_file("/f", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    with bundle.open_file("/f") as fh:  # a random read checks the bytes it returns too
+        fh.seek(5000)
+        with pytest.raises(octavo.CorruptionError, match="block checksum"):
+            fh.read(1)
     with open(blob, "r+b") as fh:
         fh.truncate(100)
     with pytest.raises(octavo.CorruptionError, match="truncated"):
