@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <string_view>
 #include <cstdlib>
 
 #include "bundle/bundle_impl.h"
@@ -411,21 +413,36 @@ Result<std::vector<NodeInfo>> BundleImpl::Walk(const std::string& path) const {
   auto m = snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
   std::vector<NodeInfo> out{MakeInfo(p, *n)};
-  // Depth-first, children sorted by name. Map order is byte order of full paths, which
-  // would put "/a/b" after "/a-x"; recurse explicitly instead.
-  std::function<void(const std::string&)> rec = [&](const std::string& parent) {
-    std::string prefix = parent == "/" ? "/" : parent + "/";
-    std::vector<std::string> kids;
-    for (auto it = m->nodes.lower_bound(prefix); it != m->nodes.end() && it->first.rfind(prefix, 0) == 0; ++it) {
-      if (it->first != "/" && it->first.find('/', prefix.size()) == std::string::npos) kids.push_back(it->first);
+  if (n->kind != NodeKind::kGroup) return out;
+  // Depth-first, children sorted by name, in one pass: map order is byte order of full
+  // paths, which would put "/a/b" after "/a-x", but the descendants of `p` are one contiguous
+  // range (they share the prefix "p/"), so each one is filed under its parent, then the tree
+  // is walked with an explicit stack (no recursion, however deep the hierarchy).
+  const std::string prefix = p == "/" ? "/" : p + "/";
+  std::map<std::string_view, std::vector<std::pair<const std::string*, const NodeEntry*>>> children;
+  for (auto it = m->nodes.lower_bound(prefix); it != m->nodes.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    if (it->first == "/") continue;
+    const std::string_view key = it->first;
+    children[key.substr(0, std::max<size_t>(key.rfind('/'), 1))].emplace_back(&it->first, &it->second);
+  }
+  for (auto& [parent, kids] : children)
+    std::sort(kids.begin(), kids.end(), [](const auto& a, const auto& b) {
+      return std::string_view(*a.first).substr(a.first->rfind('/') + 1) <
+             std::string_view(*b.first).substr(b.first->rfind('/') + 1);
+    });
+  std::vector<std::pair<const std::vector<std::pair<const std::string*, const NodeEntry*>>*, size_t>> stack;
+  if (auto it = children.find(p); it != children.end()) stack.emplace_back(&it->second, 0);
+  while (!stack.empty()) {
+    auto& [kids, i] = stack.back();
+    if (i == kids->size()) {
+      stack.pop_back();
+      continue;
     }
-    for (const auto& k : kids) {
-      const NodeEntry& e = m->nodes.at(k);
-      out.push_back(MakeInfo(k, e));
-      if (e.kind == NodeKind::kGroup) rec(k);
-    }
-  };
-  if (n->kind == NodeKind::kGroup) rec(p);
+    const auto [key, entry] = (*kids)[i++];
+    out.push_back(MakeInfo(*key, *entry));
+    if (entry->kind == NodeKind::kGroup)
+      if (auto it = children.find(*key); it != children.end()) stack.emplace_back(&it->second, 0);
+  }
   return out;
 }
 

@@ -20,6 +20,7 @@ Result<std::string> NormalizePath(const std::string& path) {
   if (path.empty()) return Status::Invalid("empty node path");
   if (path == "/") return std::string("/");
   std::string out;
+  int depth = 0;
   size_t i = (path[0] == '/') ? 1 : 0;
   std::string trimmed = path;
   if (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
@@ -29,6 +30,9 @@ Result<std::string> NormalizePath(const std::string& path) {
     std::string part = trimmed.substr(i, j - i);
     Status st = ValidateName(part);
     if (!st.ok()) return st.WithContext("invalid node path '" + path + "'");
+    if (++depth > kMaxPathDepth)
+      return Status::Invalid("node path '", path.substr(0, 100), "...' is nested more than ", kMaxPathDepth,
+                             " groups deep (PyTables' MAX_TREE_DEPTH); flatten the hierarchy");
     out += "/";
     out += part;
     i = j + 1;

@@ -11,7 +11,12 @@ namespace octavo {
 // Checks one path component: not empty, not "." or "..", no '/', NUL or control characters.
 Status ValidateName(const std::string& name);
 
-// Accepts "/a/b", "a/b" (relative to the root), "/a/b/"; rejects "..", "//", bad names.
+// How deep a node path may nest (PyTables' MAX_TREE_DEPTH): bounds the work and the
+// stack of everything that walks a hierarchy, including one read from a hostile manifest.
+inline constexpr int kMaxPathDepth = 2048;
+
+// Accepts "/a/b", "a/b" (relative to the root), "/a/b/"; rejects "..", "//", bad names,
+// and paths nested deeper than kMaxPathDepth.
 Result<std::string> NormalizePath(const std::string& path);
 
 std::string ParentPath(const std::string& normalized);   // "/a/b" -> "/a", "/a" -> "/"

@@ -12,6 +12,7 @@
 #include "fault_env.h"
 #include "test_util.h"
 #include "util/json_util.h"
+#include "util/names.h"
 
 using namespace octavo;
 using namespace octavo::testing;
@@ -384,4 +385,27 @@ TEST(Hardening, CreatingABundleSyncsItsParentDirectory) {
   for (const auto& op : env.trace())
     synced_parent = synced_parent || (Contains(op, "SyncDir") && op.substr(op.find('/')) == tmp.path());
   EXPECT_TRUE(synced_parent) << "no SyncDir of " << tmp.path();
+}
+
+// --- deep hierarchies ---------------------------------------------------------------------------
+
+TEST(Hardening, DeepHierarchiesAreBoundedAndWalkedWithoutRecursion) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  std::string deep;
+  for (int i = 0; i < kMaxPathDepth; ++i) deep += "/a";
+  ASSERT_OK(b->CreateGroup(deep, true));
+  ASSERT_OK(b->CreateGroup("/a/b", true));
+  ASSERT_OK(b->CreateGroup("/a-x", true));
+  ASSERT_OK_AND_ASSIGN(auto all, b->Walk("/"));
+  ASSERT_EQ(all.size(), static_cast<size_t>(kMaxPathDepth) + 3);
+  EXPECT_EQ(all[1].path, "/a");
+  EXPECT_EQ(all[2].path, "/a/a");  // depth first ...
+  EXPECT_EQ(all[all.size() - 2].path, "/a/b");  // ... children by name ...
+  EXPECT_EQ(all.back().path, "/a-x");           // ... not by byte order of full paths
+  EXPECT_STATUS_CODE(b->CreateGroup(deep + "/a", true), StatusCode::kInvalid);
+  // A manifest that nests deeper than the bound is refused when read, not walked.
+  ASSERT_OK(b->Close());
+  ForgeManifest(tmp.Sub("b"), [&](nlohmann::ordered_json& m) { m["nodes"][deep + "/a"] = m["nodes"]["/"]; });
+  EXPECT_STATUS_CODE(Bundle::Open(tmp.Sub("b"), OpenMode::kRead), StatusCode::kCorruption);
 }
