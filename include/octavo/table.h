@@ -40,8 +40,6 @@ struct RepackOptions {
   int64_t run_rows = 4 << 20;
 };
 
-struct PartStats;  // per-part statistics kept in the manifest (src/format/manifest.h)
-
 // A table node. Handles are cheap; they read the bundle's snapshot at call time,
 // so a handle from a writer sees its own appends, one from a reader its snapshot.
 class Table {

@@ -13,7 +13,6 @@ namespace octavo {
 class Bundle;
 class Env;
 class Table;
-class TableRowWriter;
 struct TableInfo;
 struct TableOptions;
 struct ReadOptions;

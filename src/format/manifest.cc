@@ -1,6 +1,8 @@
 #include "format/manifest.h"
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include <arrow/buffer.h>
 #include <arrow/io/memory.h>
@@ -141,6 +143,7 @@ Result<std::string> SerializeManifest(const Manifest& m) {
   Json j;
   j["format"] = "octavo-manifest";
   j["format_version"] = m.format_version;
+  j["features"] = std::vector<std::string>(std::begin(kReaderFeatures), std::end(kReaderFeatures));
   j["commit"] = m.commit;
   j["parent"] = m.parent;
   j["created_at"] = m.created_at;
@@ -244,6 +247,16 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
     if (m.format_version >= 2 && !sealed)
       return Status::Corruption("manifest ", file, " has no checksum (format version ", m.format_version,
                                 " requires one): the file is damaged; open an earlier commit with commit=N");
+    // Features a reader must understand to read this commit correctly (docs/format.md 7).
+    if (j.contains("features")) {
+      for (const auto& f : j.at("features")) {
+        const std::string name = f.get<std::string>();
+        if (std::find(std::begin(kReaderFeatures), std::end(kReaderFeatures), name) == std::end(kReaderFeatures))
+          return Status::UnsupportedVersion("manifest ", file, " uses feature '", name.substr(0, 60),
+                                            "', which this octavo (", kVersion,
+                                            ") does not know: the bundle was written by a newer octavo; upgrade to open it");
+      }
+    }
     m.commit = j.at("commit").get<int64_t>();
     m.parent = j.at("parent").get<int64_t>();
     m.created_at = j.value("created_at", "");
@@ -255,7 +268,11 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
       NodeEntry n;
       bool ok = false;
       n.kind = NodeKindFromName(jn.at("kind").get<std::string>(), &ok);
-      if (!ok) return Status::Corruption("manifest ", file, ": node ", path, " has unknown kind");
+      if (!ok)
+        return Status::UnsupportedVersion("manifest ", file, ": node ", path, " is of kind '",
+                                          jn.at("kind").get<std::string>().substr(0, 40),
+                                          "', which this octavo (", kVersion,
+                                          ") does not know: the bundle was written by a newer octavo; upgrade to open it");
       n.attrs = jn.value("attrs", Json::object());
       n.created_at = jn.value("created_at", "");
       n.modified_at = jn.value("modified_at", "");

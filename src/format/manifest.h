@@ -76,6 +76,11 @@ struct Manifest {
   std::map<std::string, NodeEntry> nodes;  // key: normalised path; "/" is always present
 };
 
+// Features of the format a reader must understand to read a commit correctly, written into
+// every manifest; a reader that meets one it does not know refuses with kUnsupportedVersion
+// ("written by a newer octavo") instead of misreading the commit as corrupt or, worse, not.
+inline constexpr const char* kReaderFeatures[] = {"sealed-metadata", "footer-checksums", "file-block-checksums"};
+
 Result<std::string> SerializeManifest(const Manifest& m);
 Result<Manifest> ParseManifest(std::string_view text, const std::string& file);
 

@@ -170,6 +170,24 @@ TEST(Hardening, NodePathsFromAManifestAreValidated) {
   }
 }
 
+TEST(Hardening, FeaturesAndNodeKindsFromANewerOctavoAskForAnUpgrade) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  ForgeManifest(path, [](nlohmann::ordered_json& m) { m["features"].push_back("time-travel"); });
+  auto b = Bundle::Open(path, OpenMode::kRead);
+  EXPECT_STATUS_CODE(b, StatusCode::kUnsupportedVersion);
+  EXPECT_TRUE(Contains(b.status().message(), "time-travel")) << b.status().ToString();
+  ForgeManifest(path, [](nlohmann::ordered_json& m) {
+    m.erase("features");
+    m["nodes"]["/h"] = m["nodes"]["/"];
+    m["nodes"]["/h"]["kind"] = "hologram";
+  });
+  b = Bundle::Open(path, OpenMode::kRead);
+  EXPECT_STATUS_CODE(b, StatusCode::kUnsupportedVersion);
+  EXPECT_TRUE(Contains(b.status().message(), "newer octavo")) << b.status().ToString();
+}
+
 // --- checksums of metadata and footers ---------------------------------------------------------
 
 // Every single-byte change of a metadata file gives the original data or kCorruption.
