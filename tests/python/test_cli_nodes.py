@@ -95,7 +95,7 @@ def test_cat_detects_damaged_content(tmp_path):
         fh.write(b"X")
     r = subprocess.run([CLI, "cat", f"{b}:/f"], capture_output=True, timeout=60)
     assert r.returncode == 5, r.stderr
-    assert b"digest" in r.stderr
+    assert b"damaged at bytes 0-9999" in r.stderr and r.stdout == b""  # nothing unchecked was written
 
 
 def test_log_and_snapshot(tmp_path):
