@@ -14,7 +14,6 @@
 #include <system_error>
 
 #include "bundle/bundle_impl.h"
-#include "file/file_node.h"
 #include "format/filename.h"
 
 namespace octavo {
@@ -46,13 +45,10 @@ Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, s
         }
         break;
       }
-      case NodeKind::kFile: {
-        std::string digest = n.payload.is_object() ? n.payload.value("digest", "") : "";
-        std::string blob = BlobPathForDigest(digest);
-        if (blob.empty()) return Status::Corruption(manifest_file, ": file node ", path, " has an invalid digest");
-        out->insert(blob);
+      case NodeKind::kFile:
+        if (!n.file) return Status::Corruption(manifest_file, ": file node ", path, " has no file entry");
+        out->insert(BlobFileName(n.file->digest));  // the digest was validated when the manifest was read
         break;
-      }
     }
   }
   return Status::OK();

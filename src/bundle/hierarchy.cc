@@ -64,7 +64,7 @@ Result<std::string> ResolveLinks(const Manifest& m, const std::string& path) {
     if (it->second.kind == NodeKind::kLink) {
       if (++hops > kMaxHops)
         return Status::Invalid("soft links starting at '", path, "' form a loop (more than ", kMaxHops, " hops)");
-      std::string target = it->second.payload.value("target", "");
+      std::string target = it->second.link ? it->second.link->target : "";
       std::string rest = next == std::string::npos ? "" : current.substr(next);
       if (target.empty()) return Status::Corruption("soft link '", prefix, "' has no target");
       current = target == "/" ? (rest.empty() ? "/" : rest) : target + rest;
@@ -90,7 +90,7 @@ Result<std::string> BundleImpl::LinkTarget(const std::string& path) const {
   auto m = snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
   if (n->kind != NodeKind::kLink) return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a link");
-  return n->payload.value("target", "");
+  return n->link ? n->link->target : std::string();
 }
 
 Status BundleImpl::CreateSoftLink(const std::string& path, const std::string& target, bool create_parents) {
@@ -105,7 +105,7 @@ Status BundleImpl::CreateSoftLink(const std::string& path, const std::string& ta
     NodeEntry n;
     n.kind = NodeKind::kLink;
     n.created_at = n.modified_at = now;
-    n.payload = Json{{"target", *t}};  // may dangle: PyTables allows links to future nodes
+    n.link = std::make_shared<const LinkEntry>(LinkEntry{*t});  // may dangle: PyTables allows links to future nodes
     m.nodes.emplace(p, std::move(n));
     return Status::OK();
   });

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "bundle/bundle_impl.h"
-#include "file/file_node.h"
+#include "format/filename.h"
 #include "octavo/file.h"
 #include "util/arrow_status.h"
 #include "util/crc32.h"
@@ -30,7 +30,6 @@
 namespace octavo {
 namespace {
 
-constexpr const char* kDigestPrefix = "blake2b-256:";
 constexpr int kDigestBytes = 32;
 constexpr size_t kBufferBytes = 1 << 20;
 constexpr int64_t kBlockBytes = 1 << 20;  // one CRC-32 per MiB of content
@@ -66,22 +65,6 @@ class BlockCrcs {
   std::vector<uint32_t> crcs_;
 };
 
-// A node's per-block CRCs from its payload: empty if the node predates them (format 1);
-// a list that does not fit the size is corruption.
-Result<std::vector<uint32_t>> BlockCrcsFromPayload(const std::string& path, const Json& p, int64_t size) {
-  std::vector<uint32_t> out;
-  if (!p.contains("block_crc32")) return out;
-  const Json& list = p["block_crc32"];
-  const bool size_ok = p.value("block_size", int64_t{0}) == kBlockBytes;
-  if (!size_ok || !list.is_array() || static_cast<int64_t>(list.size()) != (size + kBlockBytes - 1) / kBlockBytes)
-    return Status::Corruption("file node '", path, "' has an invalid block checksum list in the manifest");
-  for (const auto& v : list) {
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xffffffffu)
-      return Status::Corruption("file node '", path, "' has an invalid block checksum in the manifest");
-    out.push_back(static_cast<uint32_t>(v.get<uint64_t>()));
-  }
-  return out;
-}
 
 std::string Hex(const uint8_t* p, size_t n) {
   static const char* digits = "0123456789abcdef";
@@ -107,21 +90,16 @@ class Hasher {
   blake2b_state state_;
 };
 
-// The payload of a file node, checked: a manifest is input too.
+// The file entry of a node (validated when the manifest was read).
 Result<FileNodeInfo> InfoFromNode(const std::string& path, const NodeEntry& n) {
   if (n.kind != NodeKind::kFile)
     return Status::TypeError("'", path, "' is a ", NodeKindName(n.kind), ", not a file node");
+  if (!n.file) return Status::Corruption("file node '", path, "' has no file entry in the manifest");
   FileNodeInfo info;
   info.path = path;
-  const Json& p = n.payload;
-  if (!p.is_object() || !p.contains("digest") || !p["digest"].is_string() || !p.contains("size") ||
-      !p["size"].is_number_integer())
-    return Status::Corruption("file node '", path, "' has an invalid payload in the manifest");
-  info.digest = p["digest"].get<std::string>();
-  info.size = p["size"].get<int64_t>();
-  info.blob = BlobPathForDigest(info.digest);  // derived, never taken from the manifest: no path escapes
-  if (info.blob.empty() || info.size < 0)
-    return Status::Corruption("file node '", path, "' has an invalid digest or size in the manifest");
+  info.digest = n.file->digest;
+  info.size = n.file->size;
+  info.blob = BlobFileName(info.digest);  // derived, never taken from the manifest: no path escapes
   info.created_at = n.created_at;
   info.modified_at = n.modified_at;
   return info;
@@ -210,7 +188,7 @@ class FileWriterImpl final : public FileWriter {
     Env* env = b_->env();
     const std::string digest = hasher_.Finish();
     const std::vector<uint32_t> block_crcs = blocks_.Finish();
-    const std::string blob = BlobPathForDigest(digest);
+    const std::string blob = BlobFileName(digest);
     const std::string blob_abs = b_->AbsPath(blob);
     const std::string dir_abs = blob_abs.substr(0, blob_abs.rfind('/'));
     bool reuse = false;
@@ -246,8 +224,7 @@ class FileWriterImpl final : public FileWriter {
       n.kind = NodeKind::kFile;
       n.created_at = created;
       n.modified_at = now;
-      n.payload = Json{{"digest", digest}, {"size", written_}, {"blob", blob}, {"block_size", kBlockBytes},
-                       {"block_crc32", block_crcs}};
+      n.file = std::make_shared<const FileEntry>(FileEntry{digest, written_, kBlockBytes, block_crcs});
       m.nodes[path_] = std::move(n);
       return Status::OK();
     }));
@@ -371,15 +348,6 @@ class FileReaderImpl final : public FileReader {
 
 }  // namespace
 
-std::string BlobPathForDigest(const std::string& digest) {
-  const std::string prefix = kDigestPrefix;
-  bool ok = digest.size() == prefix.size() + 2 * kDigestBytes && digest.rfind(prefix, 0) == 0;
-  for (size_t i = prefix.size(); ok && i < digest.size(); ++i)
-    ok = std::isdigit(static_cast<unsigned char>(digest[i])) || (digest[i] >= 'a' && digest[i] <= 'f');
-  if (!ok) return "";
-  std::string hex = digest.substr(prefix.size());
-  return std::string(kFilesDir) + "/" + hex.substr(0, 2) + "/" + hex;
-}
 
 Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string& path, const FileWriteOptions& options) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
@@ -435,7 +403,10 @@ Result<std::shared_ptr<FileReader>> BundleImpl::OpenFile(const std::string& path
   {
     auto m = snapshot();
     OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
-    OCTAVO_ASSIGN_OR_RETURN(block_crcs, BlockCrcsFromPayload(p, n->payload, info.size));
+    if (n->file && n->file->block_size == kBlockBytes) block_crcs = n->file->block_crc32;
+    else if (n->file && n->file->block_size != 0)
+      return Status::NotImplemented("file node '", p, "' uses ", n->file->block_size,
+                                    "-byte checksum blocks; this octavo reads ", kBlockBytes, "-byte blocks");
   }
   return std::shared_ptr<FileReader>(
       std::make_shared<FileReaderImpl>(std::move(info), std::move(*f), std::move(block_crcs)));

@@ -46,6 +46,20 @@ Status CheckDataFileName(std::string_view rel, const std::string& where) {
   return Status::OK();
 }
 
+bool IsValidDigest(std::string_view digest) {
+  const std::string_view prefix = kDigestPrefix;
+  if (digest.size() != prefix.size() + 64 || digest.substr(0, prefix.size()) != prefix) return false;
+  for (char c : digest.substr(prefix.size()))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string BlobFileName(const std::string& digest) {
+  if (!IsValidDigest(digest)) return "";
+  const std::string hex = digest.substr(std::string_view(kDigestPrefix).size());
+  return std::string(kFilesDir) + "/" + hex.substr(0, 2) + "/" + hex;
+}
+
 std::string DataDirName(const std::string& uid) { return std::string(kDataDir) + "/" + uid; }
 
 std::string NewPartFileName(const std::string& uid) { return DataDirName(uid) + "/" + RandomHex(12) + ".parquet"; }

@@ -21,6 +21,13 @@ Status CheckUid(std::string_view uid, const std::string& where);
 bool IsValidDataFileName(std::string_view rel);
 Status CheckDataFileName(std::string_view rel, const std::string& where);
 
+// File-node content, content-addressed (docs/format.md 9): data/files/<2 hex>/<64 hex>.
+inline constexpr const char* kFilesDir = "data/files";
+inline constexpr const char* kDigestPrefix = "blake2b-256:";
+bool IsValidDigest(std::string_view digest);  // "blake2b-256:" + 64 lowercase hex digits
+// data/files/<2 hex>/<64 hex> for a valid digest; "" otherwise.
+std::string BlobFileName(const std::string& digest);
+
 // The folder of a table's or array's data files: data/<uid>.
 std::string DataDirName(const std::string& uid);
 // A new part file name: data/<uid>/<24 hex>.parquet.

@@ -139,6 +139,37 @@ static Result<Json> TableToJson(const TableEntry& t) {
   return j;
 }
 
+static Json FileToJson(const FileEntry& f) {
+  Json j{{"digest", f.digest}, {"size", f.size}, {"blob", BlobFileName(f.digest)}};
+  if (f.block_size > 0) {
+    j["block_size"] = f.block_size;
+    j["block_crc32"] = f.block_crc32;
+  }
+  return j;
+}
+
+static Result<std::shared_ptr<const FileEntry>> FileFromJson(const Json& p, const std::string& where) {
+  auto f = std::make_shared<FileEntry>();
+  f->digest = p.at("digest").get<std::string>();
+  f->size = p.at("size").get<int64_t>();
+  if (!IsValidDigest(f->digest) || f->size < 0)
+    return Status::Corruption(where, ": invalid digest or size");
+  if (p.contains("block_crc32")) {
+    f->block_size = p.at("block_size").get<int64_t>();
+    if (f->block_size < 4096 || f->block_size > (int64_t{1} << 30))
+      return Status::Corruption(where, ": invalid block_size ", f->block_size);
+    const Json& list = p.at("block_crc32");
+    if (!list.is_array() || static_cast<int64_t>(list.size()) != (f->size + f->block_size - 1) / f->block_size)
+      return Status::Corruption(where, ": the block checksum list does not fit the content size");
+    for (const auto& v : list) {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xffffffffu)
+        return Status::Corruption(where, ": invalid block checksum");
+      f->block_crc32.push_back(static_cast<uint32_t>(v.get<uint64_t>()));
+    }
+  }
+  return std::shared_ptr<const FileEntry>(std::move(f));
+}
+
 Result<std::string> SerializeManifest(const Manifest& m) {
   Json j;
   j["format"] = "octavo-manifest";
@@ -159,7 +190,15 @@ Result<std::string> SerializeManifest(const Manifest& m) {
       if (!n.table) return Status::Invalid("table node ", path, " has no table entry");
       OCTAVO_ASSIGN_OR_RETURN(jn["table"], TableToJson(*n.table));
     }
-    if (!n.payload.empty()) jn["payload"] = n.payload;
+    if (n.kind == NodeKind::kFile) {
+      if (!n.file) return Status::Invalid("file node ", path, " has no file entry");
+      jn["payload"] = FileToJson(*n.file);
+    } else if (n.kind == NodeKind::kLink) {
+      if (!n.link) return Status::Invalid("link ", path, " has no target");
+      jn["payload"] = Json{{"target", n.link->target}};
+    } else if (!n.payload.empty()) {
+      jn["payload"] = n.payload;
+    }
     nodes[path] = std::move(jn);
   }
   j["nodes"] = std::move(nodes);
@@ -276,9 +315,20 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
       n.attrs = jn.value("attrs", Json::object());
       n.created_at = jn.value("created_at", "");
       n.modified_at = jn.value("modified_at", "");
-      n.payload = jn.value("payload", Json::object());
+      const std::string where = "manifest " + file + " node " + path;
       if (n.kind == NodeKind::kTable) {
-        OCTAVO_ASSIGN_OR_RETURN(n.table, TableFromJson(jn.at("table"), "manifest " + file + " node " + path));
+        OCTAVO_ASSIGN_OR_RETURN(n.table, TableFromJson(jn.at("table"), where));
+      } else if (n.kind == NodeKind::kFile) {
+        OCTAVO_ASSIGN_OR_RETURN(n.file, FileFromJson(jn.at("payload"), where));
+      } else if (n.kind == NodeKind::kLink) {
+        auto link = std::make_shared<LinkEntry>();
+        link->target = jn.at("payload").at("target").get<std::string>();
+        auto t = NormalizePath(link->target);
+        if (!t.ok() || *t != link->target)
+          return Status::Corruption(where, ": invalid link target '", link->target.substr(0, 200), "'");
+        n.link = std::move(link);
+      } else {
+        n.payload = jn.value("payload", Json::object());
       }
       m.nodes.emplace(path, std::move(n));
     }

@@ -58,13 +58,29 @@ struct TableEntry {
   int64_t size_bytes() const;
 };
 
+// A file node's content (docs/format.md 9.1). The content file's name is derived from the
+// digest (format/filename.h BlobFileName), never read from the manifest.
+struct FileEntry {
+  std::string digest;  // "blake2b-256:<64 hex>"
+  int64_t size = 0;
+  int64_t block_size = 0;              // 0: written before block CRCs (format version 1)
+  std::vector<uint32_t> block_crc32;   // CRC-32 of each block_size block of the content
+};
+
+// A soft link (docs/format.md 4.2): a normalised node path; it may dangle.
+struct LinkEntry {
+  std::string target;
+};
+
 struct NodeEntry {
   NodeKind kind = NodeKind::kGroup;
   Json attrs = Json::object();
   std::string created_at;
   std::string modified_at;
   std::shared_ptr<const TableEntry> table;  // kind == kTable; shared between commits until changed
-  Json payload = Json::object();            // kind-specific metadata for arrays, files, links
+  std::shared_ptr<const FileEntry> file;    // kind == kFile
+  std::shared_ptr<const LinkEntry> link;    // kind == kLink
+  Json payload = Json::object();            // kind == kArray: Zarr metadata and chunk index
 };
 
 struct Manifest {
