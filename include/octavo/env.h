@@ -43,7 +43,8 @@ class Env {
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
-  virtual Status CreateDir(const std::string& dir) = 0;  // ok if it exists
+  // OK if it exists as a directory; an existing symlink (or non-directory) there is an error.
+  virtual Status CreateDir(const std::string& dir) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;

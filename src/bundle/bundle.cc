@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string_view>
 #include <cstdlib>
@@ -131,6 +132,14 @@ Status BundleImpl::Init(const OpenOptions& options) {
       }
     }
     OCTAVO_ASSIGN_OR_RETURN(lock_, env_->LockFile(AbsPath(kLockFile), HolderDescription()));
+    // A writer creates files in these folders: links there could send them anywhere.
+    for (const char* dir : {kManifestDir, kSnapshotDir}) {
+      std::error_code ec;
+      if (std::filesystem::is_symlink(std::filesystem::symlink_status(AbsPath(dir), ec)))
+        return Status::IOError("bundle ", root_, ": ", dir,
+                               "/ is a symbolic link; octavo does not write through links inside a bundle: "
+                               "replace it with the directory itself");
+    }
   }
   if (exists) {
     OCTAVO_ASSIGN_OR_RETURN(std::string marker, env_->ReadFile(AbsPath(kMarkerFile)));

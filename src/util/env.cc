@@ -102,7 +102,16 @@ class PosixEnv final : public Env {
     return Status::OK();
   }
   Status CreateDir(const std::string& dir) override {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return PosixError("cannot create directory", dir, errno);
+    if (::mkdir(dir.c_str(), 0755) == 0) return Status::OK();
+    if (errno != EEXIST) return PosixError("cannot create directory", dir, errno);
+    // Files are about to be created in it: it must be a directory, not a link to one (a
+    // link planted in an untrusted tarball would send new data files anywhere).
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) != 0) return PosixError("cannot stat directory", dir, errno);
+    if (S_ISLNK(st.st_mode))
+      return Status::IOError("'", dir, "' is a symbolic link; octavo does not write through links inside a bundle ",
+                             "(a symlinked data/ folder is fine): replace it with the directory itself");
+    if (!S_ISDIR(st.st_mode)) return Status::IOError("'", dir, "' exists and is not a directory");
     return Status::OK();
   }
   Status RemoveFile(const std::string& path) override {

@@ -141,6 +141,33 @@ TEST(Hardening, SymlinkPlantedAsTemporaryManifestOrCurrentIsNotFollowed) {
   EXPECT_TRUE(w->Exists("/g"));
 }
 
+TEST(Hardening, SymlinkedFoldersInsideTheBundleAreNotWrittenThrough) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kAppend));
+    ASSERT_OK_AND_ASSIGN(auto w, b->CreateFile("/f"));  // creates data/files/tmp
+    ASSERT_OK(w->Write("x", 1));
+    ASSERT_OK(w->Close().status());
+  }
+  fs::create_directory(tmp.Sub("elsewhere"));
+  fs::remove_all(path + "/data/files/tmp");
+  fs::create_directory_symlink(tmp.Sub("elsewhere"), path + "/data/files/tmp");
+  {
+    ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(path, OpenMode::kAppend));
+    auto w = b->CreateFile("/g");
+    EXPECT_FALSE(w.ok());
+    EXPECT_TRUE(Contains(w.status().message(), "symbolic link")) << w.status().ToString();
+  }
+  EXPECT_TRUE(fs::is_empty(tmp.Sub("elsewhere")));
+  fs::rename(path + "/manifests", tmp.Sub("elsewhere/manifests"));
+  fs::create_directory_symlink(tmp.Sub("elsewhere/manifests"), path + "/manifests");
+  auto w = Bundle::Open(path, OpenMode::kAppend);
+  EXPECT_FALSE(w.ok());
+  EXPECT_TRUE(Contains(w.status().message(), "symbolic link")) << w.status().ToString();
+  EXPECT_OK(Bundle::Open(path, OpenMode::kRead).status());  // reading through it is harmless
+}
+
 TEST(Hardening, TableUidFromAManifestIsValidated) {
   TempDir tmp;
   const std::string path = tmp.Sub("b");
