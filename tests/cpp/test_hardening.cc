@@ -20,9 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // A file system where locks do not exclude (e.g. some network file systems): every writer
 // gets a lock. The commit's own check that CURRENT still names its base is all that is left.

@@ -13,14 +13,6 @@
 using namespace octavo;
 using namespace octavo::testing;
 
-namespace {
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
-
 // --- the writer lock ------------------------------------------------------------------
 
 TEST(Lock, SecondWriterIsToldWhoHoldsTheLock) {

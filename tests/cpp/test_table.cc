@@ -22,9 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::shared_ptr<arrow::Array> FromJson(const std::shared_ptr<arrow::DataType>& type, const std::string& json) {
   auto a = arrow::json::ArrayFromJSONString(type, json);

@@ -34,6 +34,10 @@ std::shared_ptr<arrow::Table> MakeRows(int64_t first, int64_t n);
 // A RecordBatchReader over an in-memory table (what CreateTable(path, data) takes).
 std::shared_ptr<arrow::RecordBatchReader> ReaderOf(const std::shared_ptr<arrow::Table>& t);
 
+inline bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
 // Whole-file helpers; I/O errors fail the current test.
 std::string ReadBytes(const std::string& path);
 void WriteBytes(const std::string& path, const std::string& data);
