@@ -36,7 +36,9 @@ namespace {
   if (msg.find('\n') == std::string::npos) Check(st, ctx);
   std::cout.flush();
   std::cerr << "octavo: error: " << ctx << ": " << msg << "\n";
-  std::exit(ExitCodeFor(st.code()));
+  // A condition that does not parse is a usage error, like a bad option.
+  const bool syntax = st.code() == StatusCode::kInvalid && msg.rfind("invalid condition:", 0) == 0;
+  std::exit(syntax ? kExitUsage : ExitCodeFor(st.code()));
 }
 
 // Streams `reader` to stdout as CSV (dictionary columns decoded), at most `limit` rows.

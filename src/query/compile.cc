@@ -418,6 +418,14 @@ class Compiler {
     return n.get();
   }
 
+  // fn over exprs[lo, hi) as a balanced tree of binary calls (depth log2 of the count).
+  static cp::Expression Balanced(const std::string& fn, const std::vector<cp::Expression>& exprs, size_t lo,
+                                 size_t hi) {
+    if (hi - lo == 1) return exprs[lo];
+    size_t mid = lo + (hi - lo) / 2;
+    return cp::call(fn, {Balanced(fn, exprs, lo, mid), Balanced(fn, exprs, mid, hi)});
+  }
+
   // A condition: a non-null boolean per row (pandas semantics).
   Result<Typed> Cond(const Node& n) {
     Typed t;
@@ -427,11 +435,17 @@ class Compiler {
     switch (n.kind) {
       case NodeKind::kAnd:
       case NodeKind::kOr: {
-        OCTAVO_ASSIGN_OR_RETURN(Typed a, CondOperand(*n.args[0], n));
-        OCTAVO_ASSIGN_OR_RETURN(Typed b, CondOperand(*n.args[1], n));
+        // n-ary (the parser flattens chains)
+        std::vector<cp::Expression> exprs;
+        std::vector<std::shared_ptr<PruneNode>> prunes;
+        for (const auto& arg : n.args) {
+          OCTAVO_ASSIGN_OR_RETURN(Typed a, CondOperand(*arg, n));
+          exprs.push_back(a.expr);
+          prunes.push_back(a.prune);
+        }
         bool is_and = n.kind == NodeKind::kAnd;
-        t.expr = cp::call(is_and ? "and_kleene" : "or_kleene", {a.expr, b.expr});
-        t.prune = PruneOf(is_and ? PruneNode::Kind::kAnd : PruneNode::Kind::kOr, {a.prune, b.prune});
+        t.expr = Balanced(is_and ? "and_kleene" : "or_kleene", exprs, 0, exprs.size());
+        t.prune = PruneOf(is_and ? PruneNode::Kind::kAnd : PruneNode::Kind::kOr, prunes);
         return t;
       }
       case NodeKind::kNot: {
@@ -447,14 +461,16 @@ class Compiler {
       }
       case NodeKind::kIn: {
         OCTAVO_ASSIGN_OR_RETURN(Typed x, Value(*n.args[0]));
-        std::optional<cp::Expression> any;
+        std::vector<cp::Expression> eqs;
         std::vector<std::shared_ptr<PruneNode>> prunes;
         for (size_t i = 1; i < n.args.size(); ++i) {
           OCTAVO_ASSIGN_OR_RETURN(Typed v, Value(*n.args[i]));
           OCTAVO_ASSIGN_OR_RETURN(Typed eq, Compare(*n.args[i], "==", x, v));
-          any = any ? cp::call("or_kleene", {*any, eq.expr}) : eq.expr;
+          eqs.push_back(eq.expr);
           prunes.push_back(eq.prune);
         }
+        // A balanced tree: Arrow binds and simplifies expressions recursively.
+        std::optional<cp::Expression> any = Balanced("or_kleene", eqs, 0, eqs.size());
         auto p = prunes.size() == 1 ? prunes[0] : PruneOf(PruneNode::Kind::kOr, prunes);
         if (n.negated) {
           t.expr = cp::call("invert", {*any});

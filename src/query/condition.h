@@ -43,6 +43,10 @@ struct Node {
   std::vector<std::shared_ptr<Node>> args;
 };
 
+// How deeply a condition may nest (parser recursion and tree depth); deeper is kInvalid.
+// Far below what overflows a 2 MiB pool-thread stack in every recursive walker of the tree.
+inline constexpr int kMaxConditionDepth = 256;
+
 // Parses `text`; errors are kInvalid with a caret line under the offending position.
 Result<std::shared_ptr<Node>> Parse(const std::string& text);
 

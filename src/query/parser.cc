@@ -1,4 +1,5 @@
 // The condition tokenizer and recursive-descent parser (grammar: docs/queries.md).
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -179,6 +180,13 @@ class Lexer {
 
 using NodePtr = std::shared_ptr<Node>;
 
+Status DepthError(const std::string& text, size_t pos, size_t end) {
+  return SyntaxError(text, pos, std::max(end, pos + 1),
+                     "the condition nests deeper than " + std::to_string(kMaxConditionDepth) +
+                         " levels (parentheses, ~/NOT, signs, ** or a long chain of arithmetic); rewrite it "
+                         "flatter, e.g. drop redundant parentheses, or use `x IN (...)` for many alternatives");
+}
+
 class Parser {
  public:
   Parser(const std::string& text, std::vector<Token> toks) : s_(text), t_(std::move(toks)) {}
@@ -231,30 +239,50 @@ class Parser {
     return SyntaxError(s_, k.pos, k.end, std::string("expected ") + what);
   }
 
+  // Every recursion of the parser goes through Nested, so a deeply nested condition is an
+  // error instead of a stack overflow (the parser may run on a pool thread's small stack).
+  template <typename F>
+  Result<NodePtr> Nested(size_t pos, F&& f) {
+    if (depth_ >= kMaxConditionDepth) return DepthError(s_, pos, Peek().end);
+    ++depth_;
+    auto r = f();
+    --depth_;
+    return r;
+  }
+
+  // Chains of | / & are one n-ary node: no depth proportional to the number of terms.
   Result<NodePtr> Or() {
     OCTAVO_ASSIGN_OR_RETURN(auto a, And());
+    if (!(IsOp("|") || IsKw("OR"))) return a;
+    auto n = Make(NodeKind::kOr, a->pos, a->end, "or");
+    n->args.push_back(a);
     while (IsOp("|") || IsKw("OR")) {
       Take();
       OCTAVO_ASSIGN_OR_RETURN(auto b, And());
-      a = Bin(NodeKind::kOr, "or", a, b);
+      n->end = b->end;
+      n->args.push_back(b);
     }
-    return a;
+    return n;
   }
 
   Result<NodePtr> And() {
     OCTAVO_ASSIGN_OR_RETURN(auto a, Not());
+    if (!(IsOp("&") || IsKw("AND"))) return a;
+    auto n = Make(NodeKind::kAnd, a->pos, a->end, "and");
+    n->args.push_back(a);
     while (IsOp("&") || IsKw("AND")) {
       Take();
       OCTAVO_ASSIGN_OR_RETURN(auto b, Not());
-      a = Bin(NodeKind::kAnd, "and", a, b);
+      n->end = b->end;
+      n->args.push_back(b);
     }
-    return a;
+    return n;
   }
 
   Result<NodePtr> Not() {
     if (IsOp("~") || IsKw("NOT")) {
       size_t pos = Take().pos;
-      OCTAVO_ASSIGN_OR_RETURN(auto a, Not());
+      OCTAVO_ASSIGN_OR_RETURN(auto a, Nested(pos, [&] { return Not(); }));
       auto n = Make(NodeKind::kNot, pos, a->end, "not");
       n->args = {a};
       return n;
@@ -360,7 +388,7 @@ class Parser {
       const Token& k = Take();
       size_t pos = k.pos;
       std::string op = k.text;
-      OCTAVO_ASSIGN_OR_RETURN(auto a, Unary());
+      OCTAVO_ASSIGN_OR_RETURN(auto a, Nested(pos, [&] { return Unary(); }));
       // Fold signs into numeric literals so `x > -3` compares with the literal -3.
       if (a->kind == NodeKind::kLiteral && (a->value.kind == QueryValue::Kind::kInt || a->value.kind == QueryValue::Kind::kFloat)) {
         if (op == "-") {
@@ -376,7 +404,7 @@ class Parser {
     }
     if (IsOp("~")) {  // `~` inside an operand, e.g. (a > 1) == ~(b > 2)
       size_t pos = Take().pos;
-      OCTAVO_ASSIGN_OR_RETURN(auto a, Unary());
+      OCTAVO_ASSIGN_OR_RETURN(auto a, Nested(pos, [&] { return Unary(); }));
       auto n = Make(NodeKind::kNot, pos, a->end, "not");
       n->args = {a};
       return n;
@@ -387,8 +415,8 @@ class Parser {
   Result<NodePtr> Power() {
     OCTAVO_ASSIGN_OR_RETURN(auto a, Primary());
     if (IsOp("**")) {
-      Take();
-      OCTAVO_ASSIGN_OR_RETURN(auto b, Unary());  // right associative; 2 ** -1 is fine
+      size_t pos = Take().pos;
+      OCTAVO_ASSIGN_OR_RETURN(auto b, Nested(pos, [&] { return Unary(); }));  // right associative; 2 ** -1 is fine
       return Bin(NodeKind::kBinary, "**", a, b);
     }
     return a;
@@ -434,7 +462,7 @@ class Parser {
           auto n = Make(NodeKind::kCall, k.pos, k.end, k.text);
           if (!IsOp(")")) {
             while (true) {
-              OCTAVO_ASSIGN_OR_RETURN(auto a, Or());
+              OCTAVO_ASSIGN_OR_RETURN(auto a, Nested(k.pos, [&] { return Or(); }));
               n->args.push_back(a);
               if (IsOp(",")) {
                 Take();
@@ -452,7 +480,7 @@ class Parser {
       case Tok::kOp: {
         if (k.text == "(") {
           Take();
-          OCTAVO_ASSIGN_OR_RETURN(auto a, Or());
+          OCTAVO_ASSIGN_OR_RETURN(auto a, Nested(k.pos, [&] { return Or(); }));
           if (!IsOp(")")) {
             const Token& c = Peek();
             if (c.kind == Tok::kEnd) return SyntaxError(s_, k.pos, k.pos + 1, "'(' is never closed");
@@ -472,7 +500,21 @@ class Parser {
   const std::string& s_;
   std::vector<Token> t_;
   size_t p_ = 0;
+  int depth_ = 0;
 };
+
+// The depth of the tree, without recursion: chained arithmetic (a + b + c ...) and comparison
+// chains are left-deep, and every walker of the tree (compile, pruning, ToSExpr) recurses.
+Status CheckTreeDepth(const std::string& text, const Node& root) {
+  std::vector<std::pair<const Node*, int>> stack{{&root, 1}};
+  while (!stack.empty()) {
+    auto [n, d] = stack.back();
+    stack.pop_back();
+    if (d > kMaxConditionDepth) return DepthError(text, n->pos, n->end);
+    for (const auto& a : n->args) stack.push_back({a.get(), d + 1});
+  }
+  return Status::OK();
+}
 
 void SExpr(const Node& n, std::ostringstream& o) {
   switch (n.kind) {
@@ -505,7 +547,9 @@ Result<std::shared_ptr<Node>> Parse(const std::string& text) {
   Lexer lex(text);
   OCTAVO_ASSIGN_OR_RETURN(auto toks, lex.Run());
   Parser p(text, std::move(toks));
-  return p.Run();
+  OCTAVO_ASSIGN_OR_RETURN(auto root, p.Run());
+  OCTAVO_RETURN_NOT_OK(CheckTreeDepth(text, *root));
+  return root;
 }
 
 std::string ToSExpr(const Node& node) {

@@ -23,7 +23,7 @@ std::string S(const std::string& cond) {
 
 TEST(ConditionParser, PyTablesSyntax) {
   EXPECT_EQ(S("(TDCcount > 3) & (20 <= pressure) & (pressure < 50)"),
-            "(and (and (> TDCcount 3) (<= 20 pressure)) (< pressure 50))");
+            "(and (> TDCcount 3) (<= 20 pressure) (< pressure 50))");
   EXPECT_EQ(S("~(x > 1) | (y == 'a')"), "(or (not (> x 1)) (== y 'a'))");
   EXPECT_EQ(S("name == b'foo'"), "(== name b'foo')");
   EXPECT_EQ(S("x + 2 * y ** 2 > -3"), "(> (+ x (* 2 (** y 2))) -3)");
@@ -79,6 +79,54 @@ std::shared_ptr<arrow::Schema> TestSchema() {
   return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("x", arrow::float64()),
                         arrow::field("name", arrow::utf8()), arrow::field("flag", arrow::boolean()),
                         arrow::field("small", arrow::int8())});
+}
+
+// Hostile sizes: each is an answer or an octavo error, never a stack overflow.
+TEST(ConditionCompiler, HugeAndDeepConditions) {
+  auto schema = TestSchema();
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  auto is_depth_error = [](const Status& st) {
+    return st.code() == StatusCode::kInvalid && st.message().find("nests deeper than 256") != std::string::npos;
+  };
+  // 30,000 ids in an IN list (a real use) and 3,000 | / & terms compile.
+  std::string in = "id IN (";
+  for (int i = 0; i < 30000; ++i) in += (i ? "," : "") + std::to_string(i * 7);
+  in += ")";
+  ASSERT_TRUE(query::Compile(in, *schema, {}).ok());
+  ASSERT_TRUE(query::Compile("id NOT " + in.substr(3), *schema, {}).ok());
+  std::string ors = "(id == 0)";
+  for (int i = 1; i < 3000; ++i) ors += " | (id == " + std::to_string(i) + ")";
+  auto c = query::Compile(ors, *schema, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->prune->args.size(), 3000u);  // one n-ary OR for pruning
+  std::string ands = "(x > 0)" + repeat(" AND (x > 0)", 3000);
+  ASSERT_TRUE(query::Compile(ands, *schema, {}).ok());
+  // Nesting is bounded with a clear error.
+  EXPECT_TRUE(is_depth_error(Parse(repeat("~", 3000) + "flag").status()));
+  EXPECT_TRUE(is_depth_error(Parse(repeat("NOT ", 3000) + "flag").status()));
+  EXPECT_TRUE(is_depth_error(Parse(repeat("(", 10000) + "flag" + repeat(")", 10000)).status()));
+  EXPECT_TRUE(is_depth_error(Parse(repeat("-", 10000) + "x > 0").status()));
+  EXPECT_TRUE(is_depth_error(Parse("x" + repeat(" + 1", 3000) + " > 0").status()));
+  EXPECT_TRUE(is_depth_error(Parse("x" + repeat(" ** x", 3000) + " > 0").status()));
+  EXPECT_TRUE(is_depth_error(Parse(repeat("abs(", 3000) + "x" + repeat(")", 3000) + " > 0").status()));
+  EXPECT_TRUE(is_depth_error(Parse(repeat("0 < ", 3000) + "x").status()));
+  // Below the bound it still works.
+  EXPECT_TRUE(query::Compile(repeat("(", 100) + "x > 0" + repeat(")", 100), *schema, {}).ok());
+  EXPECT_TRUE(query::Compile(repeat("~", 100) + "flag", *schema, {}).ok());
+  // Huge literals, long names, NUL bytes and invalid UTF-8: an answer or an error.
+  EXPECT_TRUE(query::Compile("x > 1" + std::string(5000, '0'), *schema, {}).ok());
+  (void)query::Compile("id > 1" + std::string(5000, '0') + ".5e99999", *schema, {});
+  EXPECT_TRUE(query::Compile("name == '" + std::string(1 << 20, 'a') + "'", *schema, {}).ok());
+  EXPECT_TRUE(query::Compile(std::string(1 << 20, 'a') + " > 1", *schema, {}).status().code() == StatusCode::kNotFound);
+  (void)query::Compile(std::string("name == 'a\0b'"), *schema, {});
+  (void)query::Compile(std::string("name == 'a") + std::string(1, '\0') + "b'", *schema, {});
+  (void)query::Compile(std::string("name == '\xff\xfe'"), *schema, {});
+  (void)query::Compile(std::string("name == '") + "\xff\xfe\xc0" + "'", *schema, {});
+  (void)query::Compile(std::string("\xff\xfe > 1"), *schema, {});
 }
 
 TEST(ConditionCompiler, UnknownColumnListsColumns) {

@@ -63,8 +63,13 @@ def test_where_limit_range_and_stats(qbundle):
 def test_where_errors(qbundle):
     path, _ = qbundle
     r = run("where", f"{path}:/data/t", "(id > ", check=False)
-    assert_fails(r, 1, "invalid condition")
+    assert_fails(r, 2, "invalid condition")  # a syntax error is a usage error
     assert "^" in r.stderr  # the caret line under the position survives
+    r = run("where", f"{path}:/data/t", "~" * 5000 + "(id > 1)", check=False)
+    assert_fails(r, 2, "nests deeper than 256")
+    ids = ",".join(str(i) for i in range(0, 30_000, 2))  # 15,000 ids (one argument is at most 128 KiB)
+    r = run("where", f"{path}:/data/t", f"id IN ({ids})", "--csv")
+    assert len(r.stdout.strip().splitlines()) == 1 + 1000
     r = run("where", f"{path}:/data/t", "nope > 1", check=False)
     assert_fails(r, 3, "nope", "id, x, name")
     r = run("where", f"{path}:/data", "id > 1", check=False)

@@ -290,3 +290,24 @@ def test_sql_errors_and_snapshot(sql_bundle, bundle_path):
     assert r.sql("SELECT count(*) AS n FROM subjects")["n"].tolist() == [3]
     assert b.sql("SELECT count(*) AS n FROM subjects")["n"].tolist() == [4]
     r.close()
+
+
+def test_huge_and_deeply_nested_conditions(bundle):
+    """Long IN lists and | chains give pandas' answers; deep nesting is an error, never a crash."""
+    rng = np.random.default_rng(7)
+    ids = rng.permutation(200_000)[:100_000]
+    x = rng.normal(size=len(ids))
+    x[::17] = np.nan
+    bundle.create_table("/t", data=pa.table({"id": ids, "x": x}), row_group_size=10_000)
+    t = bundle.table("/t")
+    df = pd.DataFrame({"id": ids, "x": x})
+    wanted = rng.choice(200_000, 30_000, replace=False)
+    text = "id IN (" + ",".join(map(str, wanted)) + ")"
+    np.testing.assert_array_equal(t.get_where_list(text), np.flatnonzero(df.id.isin(wanted)))
+    np.testing.assert_array_equal(t.get_where_list("id NOT " + text[3:]), np.flatnonzero(~df.id.isin(wanted)))
+    ors = " | ".join(f"(id == {v})" for v in wanted[:3000])
+    np.testing.assert_array_equal(t.get_where_list(ors), np.flatnonzero(df.id.isin(wanted[:3000])))
+    for deep in ["~" * 3000 + "(x > 0)", "(" * 10000 + "x > 0" + ")" * 10000, "-" * 3000 + "x > 0"]:
+        with pytest.raises(octavo.InvalidArgumentError, match="nests deeper than 256"):
+            t.get_where_list(deep)
+    np.testing.assert_array_equal(t.get_where_list("~" * 100 + "(x > 0)"), np.flatnonzero(df.x > 0))
