@@ -99,6 +99,29 @@ bool AlreadyMigrated(const std::string& out, const std::string& file, const std:
   }
 }
 
+// Before --remove-h5 deletes a source whose output an earlier run made: that output still
+// reads back with Arrow's own reader as valid data (UTF-8, offsets), row group by row group.
+// (Earlier versions wrote surrogate-escaped pandas strings as invalid UTF-8.)
+bool OutputReadsBackValid(const std::string& out) {
+  try {
+    auto in = arrow::io::ReadableFile::Open(out);
+    if (!in.ok()) return false;
+    parquet::arrow::FileReaderBuilder builder;
+    if (!builder.Open(*in).ok()) return false;
+    parquet::ArrowReaderProperties aprops;
+    aprops.set_use_threads(false);
+    auto reader = builder.memory_pool(arrow::default_memory_pool())->properties(aprops)->Build();
+    if (!reader.ok()) return false;
+    for (int g = 0; g < (*reader)->num_row_groups(); ++g) {
+      std::shared_ptr<arrow::Table> t;
+      if (!(*reader)->ReadRowGroup(g, &t).ok() || !t->ValidateFull().ok()) return false;
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 std::string TempPathFor(const std::string& out) {
   static std::atomic<int> seq{0};
   return out + ".octavo-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(seq++);
@@ -881,6 +904,8 @@ Converted ConvertFile(const std::string& file, const MigrateOptions& options, co
     if (!options.overwrite) {
       bool all = true;
       for (int i = 0; i < nk && all; ++i) all = AlreadyMigrated(r.outputs[i], file, r.keys[i], c.src);
+      if (all && options.remove_h5 && !options.dry_run)
+        for (int i = 0; i < nk && all; ++i) all = OutputReadsBackValid(r.outputs[i]);
       if (all) {
         if (options.remove_h5 && !options.dry_run) {
           f->reset();
