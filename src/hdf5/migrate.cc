@@ -2,6 +2,7 @@
 // parallel, verified, idempotent and crash-safe (temp file + rename). See include/octavo/hdf5.h.
 #include <arrow/api.h>
 #include <arrow/io/api.h>
+#include <arrow/util/utf8.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/column_reader.h>
@@ -93,6 +94,29 @@ bool AlreadyMigrated(const std::string& out, const std::string& file, const std:
     auto v = kv->Get(kSourceKey);
     if (!v.ok()) return false;
     return *v == StampJson(file, key, src);
+  } catch (...) {
+    return false;
+  }
+}
+
+// Before --remove-h5 deletes a source whose output an earlier run made: that output still
+// reads back with Arrow's own reader as valid data (UTF-8, offsets), row group by row group.
+// (Earlier versions wrote surrogate-escaped pandas strings as invalid UTF-8.)
+bool OutputReadsBackValid(const std::string& out) {
+  try {
+    auto in = arrow::io::ReadableFile::Open(out);
+    if (!in.ok()) return false;
+    parquet::arrow::FileReaderBuilder builder;
+    if (!builder.Open(*in).ok()) return false;
+    parquet::ArrowReaderProperties aprops;
+    aprops.set_use_threads(false);
+    auto reader = builder.memory_pool(arrow::default_memory_pool())->properties(aprops)->Build();
+    if (!reader.ok()) return false;
+    for (int g = 0; g < (*reader)->num_row_groups(); ++g) {
+      std::shared_ptr<arrow::Table> t;
+      if (!(*reader)->ReadRowGroup(g, &t).ok() || !t->ValidateFull().ok()) return false;
+    }
+    return true;
   } catch (...) {
     return false;
   }
@@ -503,6 +527,27 @@ Result<bool> FastCompare(parquet::ColumnReader* reader, const arrow::ChunkedArra
   return done == n;
 }
 
+// A table Parquet can hold faithfully: column names and string values valid UTF-8 (strict:
+// no surrogates). pandas stores os.fsdecode() names (lone surrogates) that pickle writes with
+// 'surrogatepass'; written as Parquet strings they are invalid UTF-8 that polars and DuckDB
+// reject, so such a source is refused (and kept) rather than "verified" and deleted.
+Status CheckParquetFaithful(const arrow::Table& t, const std::string& file, const std::string& key) {
+  arrow::util::InitializeUTF8();
+  for (int i = 0; i < t.num_columns(); ++i) {
+    const std::string& name = t.field(i)->name();
+    if (!arrow::util::ValidateUTF8(name))
+      return Status::NotImplemented(file, ": key '", key, "': column ", i,
+                                    " has a name that is not valid UTF-8; rename it in pandas and save again");
+    arrow::Status st = t.column(i)->ValidateFull();
+    if (!st.ok())
+      return Status::NotImplemented(file, ": key '", key, "': column '", name,
+                                    "' cannot be stored as Parquet (", st.message(),
+                                    "); strings that are not valid UTF-8 (e.g. os.fsdecode surrogate escapes) "
+                                    "must be converted to bytes in pandas first; the source is kept");
+  }
+  return Status::OK();
+}
+
 // Re-read `tmp` row group by row group (memory: one row group) and compare every value with
 // the table read from the HDF5 file: fixed-width columns without nulls by decoding them
 // with the low-level Parquet reader and memcmp against the Arrow buffers in memory (exact,
@@ -568,6 +613,9 @@ Status VerifyParquet(const Output& o, const std::string& out, const arrow::Table
       if (!slow.empty()) {
         OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Table> back, r->ReadRowGroup(g, slow));
         if (back->num_rows() != rows) return Status::Corruption(out, ": row group ", g, " reads back short");
+        // an independent check of what other readers will see (UTF-8, offsets)
+        if (auto vst = back->ValidateFull(); !vst.ok())
+          return Status::Corruption(out, ": row group ", g, " reads back invalid: ", vst.message());
         for (size_t k = 0; k < slow.size(); ++k) {
           const int i = slow[k];
           if (!back->column(static_cast<int>(k))->Equals(*expected.column(i)->Slice(offset, rows), opts))
@@ -856,6 +904,8 @@ Converted ConvertFile(const std::string& file, const MigrateOptions& options, co
     if (!options.overwrite) {
       bool all = true;
       for (int i = 0; i < nk && all; ++i) all = AlreadyMigrated(r.outputs[i], file, r.keys[i], c.src);
+      if (all && options.remove_h5 && !options.dry_run)
+        for (int i = 0; i < nk && all; ++i) all = OutputReadsBackValid(r.outputs[i]);
       if (all) {
         if (options.remove_h5 && !options.dry_run) {
           f->reset();
@@ -881,6 +931,7 @@ Converted ConvertFile(const std::string& file, const MigrateOptions& options, co
                                             : std::make_shared<arrow::KeyValueMetadata>();
     (void)meta->Delete("octavo.h5");
     (void)meta->Set(kSourceKey, StampJson(file, r.keys[i], c.src));
+    if (Status fst = CheckParquetFaithful(*table, file, r.keys[i]); !fst.ok()) return done("failed", fst.message());
     table = WithoutNullsRequired(table)->ReplaceSchemaMetadata(meta);
     const std::string& out = r.outputs[i];
     c.outs.emplace_back();
