@@ -699,7 +699,10 @@ class ArrayImpl final : public Array {
     int64_t n = data_shape[axis];
     if (n < 0) return Status::Invalid("negative shape");
     ZarrArrayMeta grown = st.meta;
-    grown.shape[axis] += n;
+    if (__builtin_add_overflow(grown.shape[axis], n, &grown.shape[axis]))
+      return Status::Invalid("array ", path_, ": appending ", n, " along axis ", axis, " overflows the shape");
+    OCTAVO_RETURN_NOT_OK(CheckGeometry(grown.shape, grown.chunks, grown.itemsize, "append to array " + path_,
+                                       StatusCode::kInvalid));
     std::vector<ArrayRange> ranges;
     for (int d = 0; d < nd; ++d)
       ranges.push_back(d == axis ? ArrayRange{st.meta.shape[d], grown.shape[d], 1} : ArrayRange{0, grown.shape[d], 1});
@@ -724,8 +727,8 @@ class ArrayImpl final : public Array {
     if (static_cast<int>(new_shape.size()) != nd)
       return Status::Invalid("array ", path_, " has ", nd, " dimensions; resize to ", JoinShape(new_shape),
                              " would change that");
-    for (auto s : new_shape)
-      if (s < 0) return Status::Invalid("array ", path_, ": shape must not be negative");
+    OCTAVO_RETURN_NOT_OK(CheckGeometry(new_shape, st.meta.chunks, st.meta.itemsize, "resize array " + path_,
+                                       StatusCode::kInvalid));
     ChunkWriter w(b_.get(), path_, st, st.meta);
     for (const auto& [key, cf] : st.chunks) {
       OCTAVO_ASSIGN_OR_RETURN(auto idx, ParseChunkKey(key, nd));
