@@ -132,7 +132,7 @@ def test_flipped_chunk_byte_is_corruption_never_wrong_numbers(bundle_path, compr
             a[0, 15]
         with pytest.raises(octavo.CorruptionError, match=r"/arr: chunk 1\.0 "):
             a[15, 0]
-        with pytest.raises(octavo.CorruptionError, match=r"0\.1"):
+        with pytest.raises(octavo.CorruptionError, match=r"chunk (0\.1|1\.0) "):
             a[:]
         z = a.to_zarr()  # zarr-python through octavo's store: the same check
         with pytest.raises(octavo.CorruptionError, match=r"checksum"):
