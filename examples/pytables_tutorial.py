@@ -96,7 +96,7 @@ def main(workdir: str) -> None:
     stab = f.create_array("/g1/stability", volume, compressor="zstd", level=5)
     stab.attrs.TITLE = "stability variable"
     for a in (raw, stab):
-        stored = sum(size for _, _, size in a._native.chunk_refs())
+        stored = sum(ref[2] for ref in a._native.chunk_refs())
         print(f"3. {a.path}: shape {a.shape} {a.dtype}, chunks {a.chunks}, {a.compressor}: "
               f"{a.nbytes / 2**20:.1f} MiB in memory, {stored / 2**20:.2f} MiB stored "
               f"(ratio {a.nbytes / max(stored, 1):.1f})")

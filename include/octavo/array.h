@@ -48,6 +48,7 @@ struct ArrayChunkRef {
   std::string key;   // "0.1.2": chunk grid indices
   std::string file;  // absolute path of the encoded chunk (a plain Zarr chunk)
   int64_t size = 0;  // bytes
+  int64_t crc32 = -1;  // CRC-32 (zlib's) of the file's bytes; -1: none recorded (older chunks)
 };
 
 struct ArrayInfo {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from typing import AsyncIterator, Iterable
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
@@ -47,7 +48,7 @@ class ZarrStore(Store):
             resolved = bundle._native.resolve_path(path if path.startswith("/") else "/" + path)
             self._node = resolved
             self._meta: dict[str, bytes] = {}
-            self._chunks: dict[str, tuple[str, int]] = {}
+            self._chunks: dict[str, tuple[str, int, int]] = {}
             for n in bundle._native.walk(resolved):
                 rel = n["path"][len(resolved):].strip("/") if resolved != "/" else n["path"].strip("/")
                 prefix = rel + "/" if rel else ""
@@ -62,9 +63,9 @@ class ZarrStore(Store):
                     zmeta = json.loads(info["zarr_json"])
                     self._meta[prefix + "zarr.json"] = info["zarr_json"].encode()
                     sep = zmeta.get("chunk_key_encoding", {}).get("configuration", {}).get("separator", "/")
-                    for key, file, size in native.chunk_refs():
+                    for key, file, size, crc in native.chunk_refs():
                         ckey = "c" if key == "" else "c" + sep + key.replace(".", sep)
-                        self._chunks[prefix + ckey] = (file, size)
+                        self._chunks[prefix + ckey] = (file, size, crc)
         finally:
             if own is not None:
                 own.close()
@@ -96,7 +97,7 @@ class ZarrStore(Store):
         ref = self._chunks.get(key)
         if ref is None:
             return None
-        file, size = ref
+        file, size, crc = ref
         try:
             with open(file, "rb") as f:
                 data = f.read()
@@ -104,7 +105,12 @@ class ZarrStore(Store):
             raise CorruptionError(f"chunk {key} of {self._node} ({file}) is missing or unreadable: {e}") from e
         if len(data) != size:
             raise CorruptionError(f"chunk {key} of {self._node} ({file}) is {len(data)} bytes but the manifest "
-                                  f"recorded {size} (truncated or overwritten)")
+                                  f"recorded {size} (truncated or overwritten); restore it or open an earlier commit")
+        # crc < 0: a chunk written before checksums were recorded.
+        if crc >= 0 and zlib.crc32(data) != crc:
+            raise CorruptionError(f"chunk {key} of {self._node} ({file}) fails its checksum (the manifest recorded "
+                                  f"CRC-32 {crc}, the file has {zlib.crc32(data)}): the file is damaged; restore it "
+                                  "or open an earlier commit")
         return data
 
     async def get(self, key: str, prototype, byte_range: ByteRequest | None = None):

@@ -1,7 +1,8 @@
 // N-d arrays: Zarr v3 chunks as immutable files, chunk index in the manifest node payload.
 //
 // payload = {"uid": "<16 hex>", "zarr": <zarr.json object, attributes empty>,
-//            "chunks": {"<i.j.k>": {"file": "data/<uid>/<24 hex>", "size": n}, ...}}
+//            "chunks": {"<i.j.k>": {"file": "data/<uid>/<24 hex>", "size": n, "crc32": c}, ...}}
+//            (crc32: CRC-32 of the stored bytes; absent in chunks written before it existed)
 // A chunk key missing from "chunks" reads as fill_value. See docs/format.md, "Arrays".
 #include <algorithm>
 #include <atomic>
@@ -22,6 +23,7 @@
 #include "array/zarr_meta.h"
 #include "bundle/bundle_impl.h"
 #include "octavo/array.h"
+#include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/names.h"
 #include "util/time_util.h"
@@ -32,6 +34,7 @@ namespace {
 struct ChunkFile {
   std::string file;  // relative to the bundle root
   int64_t size = 0;
+  std::optional<uint32_t> crc32;  // of the stored (encoded) bytes; verified on every read
 };
 
 struct ArrayState {
@@ -43,11 +46,22 @@ struct ArrayState {
   const NodeEntry* node = nullptr;
 };
 
+// Every codec (zstd without its checksum, lz4, blosc, none) would decode a flipped byte to
+// wrong numbers: the manifest's CRC of the stored bytes catches it first.
+Status CheckChunkCrc(const ChunkFile& cf, std::string_view data, const std::string& where) {
+  if (!cf.crc32) return Status::OK();
+  uint32_t got = Crc32(data);
+  if (got == *cf.crc32) return Status::OK();
+  return Status::Corruption(where, " fails its checksum (CRC-32 ", got, ", the manifest recorded ", *cf.crc32,
+                            "): the file is damaged; restore it or open an earlier commit");
+}
+
 Result<ChunkFile> ParseChunkEntry(const Json& v, const std::string& key, const std::string& where) {
   ChunkFile cf;
   try {
     cf.file = v.at("file").get<std::string>();
     cf.size = v.at("size").get<int64_t>();
+    if (v.contains("crc32")) cf.crc32 = v.at("crc32").get<uint32_t>();
   } catch (const std::exception& e) {
     return Status::Corruption(where, ": chunk ", key, " entry is malformed: ", e.what());
   }
@@ -341,7 +355,8 @@ class ChunkWriter {
         OCTAVO_RETURN_NOT_OK(b_->env()->CreateDir(b_->AbsPath(std::string(kDataDir) + "/" + st_.uid)));
         dir_made_ = true;
       }
-      cf = ChunkFile{std::string(kDataDir) + "/" + st_.uid + "/" + RandomHex(12), static_cast<int64_t>(enc.size())};
+      cf = ChunkFile{std::string(kDataDir) + "/" + st_.uid + "/" + RandomHex(12), static_cast<int64_t>(enc.size()),
+                     Crc32(enc)};
       // Recorded before writing, so Discard() also removes a file whose write failed half-way.
       updates_[key] = cf;
       written_ = true;
@@ -380,6 +395,7 @@ class ChunkWriter {
     if (static_cast<int64_t>(data->size()) != cf.size)
       return Status::Corruption(where, " is ", data->size(), " bytes but the manifest recorded ", cf.size,
                                 " (truncated or overwritten); restore it or open an earlier commit");
+    OCTAVO_RETURN_NOT_OK(CheckChunkCrc(cf, *data, where));
     return DecodeChunk(meta, std::move(*data), where);
   }
 
@@ -413,6 +429,7 @@ class ChunkWriter {
       got += n;
     }
     ::close(fd);
+    OCTAVO_RETURN_NOT_OK(CheckChunkCrc(cf, cur, where()));
     return DecodeChunkInPlace(meta, cur, tmp, where());
   }
 
@@ -537,7 +554,10 @@ void FillBox(const ZarrArrayMeta& meta, std::string& buf, const std::string& fil
 
 Json ChunksToJson(const std::map<std::string, ChunkFile>& chunks) {
   Json j = Json::object();
-  for (const auto& [k, v] : chunks) j[k] = Json{{"file", v.file}, {"size", v.size}};
+  for (const auto& [k, v] : chunks) {
+    j[k] = Json{{"file", v.file}, {"size", v.size}};
+    if (v.crc32) j[k]["crc32"] = *v.crc32;
+  }
   return j;
 }
 
@@ -588,7 +608,7 @@ class ArrayImpl final : public Array {
     auto m = b_->snapshot();  // needs the full chunk index
     OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
     std::vector<ArrayChunkRef> out;
-    for (const auto& [k, v] : st.chunks) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size});
+    for (const auto& [k, v] : st.chunks) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size, v.crc32 ? int64_t(*v.crc32) : -1});
     return out;
   }
 
@@ -699,7 +719,10 @@ class ArrayImpl final : public Array {
     int64_t n = data_shape[axis];
     if (n < 0) return Status::Invalid("negative shape");
     ZarrArrayMeta grown = st.meta;
-    grown.shape[axis] += n;
+    if (__builtin_add_overflow(grown.shape[axis], n, &grown.shape[axis]))
+      return Status::Invalid("array ", path_, ": appending ", n, " along axis ", axis, " overflows the shape");
+    OCTAVO_RETURN_NOT_OK(CheckGeometry(grown.shape, grown.chunks, grown.itemsize, "append to array " + path_,
+                                       StatusCode::kInvalid));
     std::vector<ArrayRange> ranges;
     for (int d = 0; d < nd; ++d)
       ranges.push_back(d == axis ? ArrayRange{st.meta.shape[d], grown.shape[d], 1} : ArrayRange{0, grown.shape[d], 1});
@@ -724,8 +747,8 @@ class ArrayImpl final : public Array {
     if (static_cast<int>(new_shape.size()) != nd)
       return Status::Invalid("array ", path_, " has ", nd, " dimensions; resize to ", JoinShape(new_shape),
                              " would change that");
-    for (auto s : new_shape)
-      if (s < 0) return Status::Invalid("array ", path_, ": shape must not be negative");
+    OCTAVO_RETURN_NOT_OK(CheckGeometry(new_shape, st.meta.chunks, st.meta.itemsize, "resize array " + path_,
+                                       StatusCode::kInvalid));
     ChunkWriter w(b_.get(), path_, st, st.meta);
     for (const auto& [key, cf] : st.chunks) {
       OCTAVO_ASSIGN_OR_RETURN(auto idx, ParseChunkKey(key, nd));

@@ -328,6 +328,29 @@ std::vector<int64_t> ZarrArrayMeta::grid() const {
   return g;
 }
 
+// Shape, chunk shape and item size must describe a grid whose element count, chunk count and
+// chunk byte size all fit in int64 (and a chunk under 2 GiB): later index arithmetic relies on it.
+Status CheckGeometry(const std::vector<int64_t>& shape, const std::vector<int64_t>& chunks, int64_t itemsize,
+                            const std::string& where, StatusCode code) {
+  auto fail = [&](const std::string& why) { return Status(code, where + ": " + why); };
+  if (chunks.size() != shape.size()) return fail("chunk shape and shape differ in length");
+  int64_t elems = 1, nchunks = 1, celems = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < 0) return fail("shape must not be negative");
+    if (chunks[d] <= 0) return fail("chunk sizes must be positive");
+    int64_t grid = shape[d] / chunks[d] + (shape[d] % chunks[d] != 0);
+    if (__builtin_mul_overflow(elems, shape[d], &elems) || __builtin_mul_overflow(nchunks, grid, &nchunks))
+      return fail("shape has more elements or chunks than fit in a 64-bit integer");
+    if (__builtin_mul_overflow(celems, chunks[d], &celems)) return fail("chunks are too large");
+  }
+  int64_t bytes;
+  if (__builtin_mul_overflow(elems, itemsize, &bytes))
+    return fail("array is larger than 2^63 bytes");
+  if (__builtin_mul_overflow(celems, itemsize, &bytes) || bytes > (int64_t(1) << 31))
+    return fail("one chunk would be over 2 GiB; use smaller chunks");
+  return Status::OK();
+}
+
 Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& dtype, const ArrayOptions& o,
                           const std::string& where) {
   auto d = FindDType(dtype);
@@ -340,6 +363,7 @@ Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& 
   std::vector<int64_t> chunks = o.chunks.empty() ? AutoChunks(shape, d->itemsize) : o.chunks;
   if (chunks.size() != shape.size())
     return Status::Invalid(where, ": chunks has ", chunks.size(), " dimensions but shape has ", shape.size());
+  OCTAVO_RETURN_NOT_OK(CheckGeometry(shape, chunks, d->itemsize, where, StatusCode::kInvalid));
   int64_t celems = 1;
   for (auto c : chunks) {
     if (c <= 0) return Status::Invalid(where, ": chunk sizes must be positive");
@@ -439,6 +463,7 @@ Result<ZarrArrayMeta> ParseZarrJson(const Json& z, const std::string& where) {
       m.chunks.push_back(c.get<int64_t>());
     }
     if (m.chunks.size() != m.shape.size()) return bad("chunk_shape and shape differ in length");
+    OCTAVO_RETURN_NOT_OK(CheckGeometry(m.shape, m.chunks, m.itemsize, where + ": invalid zarr.json", StatusCode::kInvalid));
     if (m.chunk_bytes() > (int64_t(1) << 31) || m.chunk_bytes() <= 0) return bad("chunks are too large");
     if (z.contains("chunk_key_encoding")) {
       const Json& k = z["chunk_key_encoding"];

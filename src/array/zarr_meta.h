@@ -68,4 +68,9 @@ Status DecodeChunkInPlace(const ZarrArrayMeta& meta, std::string& cur, std::stri
 std::string ChunkKey(const std::vector<int64_t>& idx);
 Result<std::vector<int64_t>> ParseChunkKey(const std::string& key, int ndim);
 
+// Shape, chunk shape and item size fit in int64 (element count, chunk count, byte size) and
+// one chunk stays under 2 GiB; errors carry `code` and start with `where`.
+Status CheckGeometry(const std::vector<int64_t>& shape, const std::vector<int64_t>& chunks, int64_t itemsize,
+                     const std::string& where, StatusCode code);
+
 }  // namespace octavo

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "util/arrow_status.h"
+#include "util/json_util.h"
 
 namespace octavo::cli {
 
@@ -196,11 +197,9 @@ std::string Truncate(const std::string& s, size_t width) {
 
 Json ParseAttrs(const std::string& attrs_json, const std::string& node_path) {
   if (attrs_json.empty()) return Json::object();
-  try {
-    return Json::parse(attrs_json);
-  } catch (const std::exception& e) {
-    Fail(kExitCorruption, "attributes of node " + node_path + " are not valid JSON: " + e.what());
-  }
+  auto parsed = ParseJson(attrs_json, "attributes of node " + node_path);
+  if (!parsed.ok()) Fail(kExitCorruption, parsed.status().message());
+  return std::move(parsed).ValueOrDie();
 }
 
 }  // namespace octavo::cli

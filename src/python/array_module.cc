@@ -71,7 +71,7 @@ void BindArrays(nb::module_& m) {
       .def("chunk_refs",
            [](const Array& a) {
              nb::list out;
-             for (const auto& r : Unwrap(a.ChunkRefs())) out.append(nb::make_tuple(r.key, r.file, r.size));
+             for (const auto& r : Unwrap(a.ChunkRefs())) out.append(nb::make_tuple(r.key, r.file, r.size, r.crc32));
              return out;
            })
       .def("read",

@@ -1,6 +1,7 @@
 #include "util/json_util.h"
 
 
+#include <algorithm>
 #include <random>
 
 namespace octavo {
@@ -71,11 +72,36 @@ std::string RandomHex(int nbytes) {
   return out;
 }
 
-Result<Json> ParseJson(std::string_view text, const std::string& what) {
+// Deepest bracket nesting outside strings: a linear pre-scan, so that overly deep text is
+// refused before nlohmann builds (and later recursively dumps) it.
+static int64_t JsonNestingDepth(std::string_view text) {
+  int64_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+Result<Json> ParseJson(std::string_view text, const std::string& what, StatusCode code) {
+  if (int64_t depth = JsonNestingDepth(text); depth > kMaxJsonDepth) {
+    return Status(code, what + " is JSON nested " + std::to_string(depth) +
+                            " levels deep; at most " + std::to_string(kMaxJsonDepth) + " are allowed");
+  }
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const std::exception& e) {
-    return Status::Corruption(what, " is not valid JSON: ", e.what());
+    return Status(code, what + " is not valid JSON: " + e.what());
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 
 #include "fault_env.h"
@@ -506,4 +507,51 @@ TEST(Array, ForgedChunkEntriesAreCorruptionOnRead) {
     EXPECT_EQ(st.code(), StatusCode::kCorruption);
     EXPECT_NE(st.message().find("chunk 2 entry is malformed"), std::string::npos) << st.message();
   }
+}
+
+// Element counts, chunk counts and byte sizes that overflow int64 are refused up front
+// (before: [2^40, 2^40] int64 was accepted and later index arithmetic overflowed).
+TEST(Array, ShapesThatOverflowAreRefused) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  const int64_t big = int64_t(1) << 40, max = std::numeric_limits<int64_t>::max();
+  ArrayOptions one;
+  one.chunks = {1, 1};
+  EXPECT_EQ(b->CreateArray("/a", {big, big}, "int64").status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(b->CreateArray("/a", {big, big}, "int64", one).status().code(), StatusCode::kInvalid);
+  ArrayOptions c1;
+  c1.chunks = {1};
+  EXPECT_EQ(b->CreateArray("/a", {max}, "int64").status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(b->CreateArray("/a", {max}, "int8", c1).status().code(), StatusCode::kOK);
+  EXPECT_EQ(b->CreateArray("/n", {-1}, "int8").status().code(), StatusCode::kInvalid);
+  ArrayOptions zero;
+  zero.chunks = {0};
+  EXPECT_EQ(b->CreateArray("/z", {4}, "int8", zero).status().code(), StatusCode::kInvalid);
+  ArrayOptions o;
+  o.chunks = {2, 2};
+  auto data = Iota(16);
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/s", {4, 4}, "int32", o, data.data(), 64));
+  EXPECT_EQ(a->Resize({big, big}).code(), StatusCode::kInvalid);
+  EXPECT_EQ(a->Resize({-1, 4}).code(), StatusCode::kInvalid);
+  EXPECT_EQ(a->Append(data.data(), 0, {max, 4}, 0).code(), StatusCode::kInvalid);
+  ASSERT_OK_AND_ASSIGN(auto shape, a->shape());
+  EXPECT_EQ(shape, (std::vector<int64_t>{4, 4}));
+}
+
+// JSON nested deeper than kMaxJsonDepth is an error, not a stack overflow in nlohmann.
+TEST(Json, DeepNestingIsRefused) {
+  std::string deep(100000, '[');
+  deep += std::string(100000, ']');
+  auto r = ParseJson(deep, "test.json");
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("test.json"), std::string::npos);
+  EXPECT_EQ(ParseJson(deep, "attribute x", StatusCode::kInvalid).status().code(), StatusCode::kInvalid);
+  // Brackets inside strings do not count.
+  std::string s = "{\"a\": \"" + std::string(100000, '[') + "\\\"[\"}";
+  ASSERT_OK_AND_ASSIGN(Json j, ParseJson(s, "s"));
+  EXPECT_EQ(j["a"].get<std::string>().size(), 100002u);
+  std::string ok;
+  for (int i = 0; i < kMaxJsonDepth; ++i) ok += "[";
+  ok += std::string(kMaxJsonDepth, ']');
+  EXPECT_TRUE(ParseJson(ok, "ok").ok());
 }

@@ -269,7 +269,7 @@ def test_octavo_chunk_files_are_plain_zarr(bundle, tmp_path):
     d = tmp_path / "plain.zarr"
     d.mkdir()
     (d / "zarr.json").write_text(a.info()["zarr_json"])
-    for key, file, size in a._native.chunk_refs():
+    for key, file, size, _ in a._native.chunk_refs():
         dest = d / "c" / "/".join(key.split("."))
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(open(file, "rb").read())

@@ -63,7 +63,7 @@ def test_missing_or_corrupt_chunk_is_named(bundle_path, compressor):
     with octavo.open(bundle_path, "a") as b:
         a = b.create_array("/grp/arr", np.arange(400, dtype="int32").reshape(20, 20), chunks=(10, 10),
                            compressor=compressor)
-        refs = {k: f for k, f, _ in a._native.chunk_refs()}
+        refs = {k: f for k, f, _, _ in a._native.chunk_refs()}
     size = os.path.getsize(refs["0.1"])
     with open(refs["0.1"], "r+b") as f:  # same size, garbage
         f.write(os.urandom(size) if compressor != "none" else b"")
@@ -104,3 +104,36 @@ def test_invalid_zarr_json_on_import(bundle, tmp_path):
         with pytest.raises(octavo.OctavoError):
             bundle.import_zarr(str(d), "/x")
     assert "/x" not in bundle
+
+
+@pytest.mark.parametrize("compressor", ["zstd", "blosc:lz4", "lz4", "gzip", "none"])
+def test_flipped_chunk_byte_is_corruption_never_wrong_numbers(bundle_path, compressor):
+    """Each chunk's CRC-32 is in the manifest: a flipped byte (which zstd without checksum,
+    lz4, blosc or no compression would decode to different numbers) is CorruptionError."""
+    zarr = pytest.importorskip("zarr")
+    with octavo.open(bundle_path, "a") as b:
+        b.create_array("/arr", np.arange(400, dtype="int32").reshape(20, 20), chunks=(10, 10),
+                       compressor=compressor)
+        refs = {k: f for k, f, _, crc in b["/arr"]._native.chunk_refs()}
+        assert all(crc >= 0 for *_, crc in b["/arr"]._native.chunk_refs())
+    for key, off in (("0.1", -1), ("1.0", None)):
+        path = refs[key]
+        if off is None:  # truncate
+            os.truncate(path, os.path.getsize(path) - 1)
+            continue
+        with open(path, "r+b") as f:
+            f.seek(off, os.SEEK_END)
+            byte = f.read(1)
+            f.seek(off, os.SEEK_END)
+            f.write(bytes([byte[0] ^ 0x10]))
+    with octavo.open(bundle_path, "r") as b:
+        a = b["/arr"]
+        with pytest.raises(octavo.CorruptionError, match=r"/arr: chunk 0\.1 .*checksum.*restore"):
+            a[0, 15]
+        with pytest.raises(octavo.CorruptionError, match=r"/arr: chunk 1\.0 "):
+            a[15, 0]
+        with pytest.raises(octavo.CorruptionError, match=r"chunk (0\.1|1\.0) "):
+            a[:]
+        z = a.to_zarr()  # zarr-python through octavo's store: the same check
+        with pytest.raises(octavo.CorruptionError, match=r"checksum"):
+            z[0, 15]

@@ -25,7 +25,7 @@ def _as_zarr_dir(a, d):
     """Lay an octavo array's files out as a plain Zarr v3 directory (default key encoding)."""
     d.mkdir()
     (d / "zarr.json").write_text(a.info()["zarr_json"])
-    for key, file, _ in a._native.chunk_refs():
+    for key, file, _, _ in a._native.chunk_refs():
         dest = d / "c" / "/".join(key.split(".")) if key else d / "c"
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(open(file, "rb").read())
@@ -60,7 +60,7 @@ def test_blosc_round_trip_and_zarr_python_reads_it(bundle, tmp_path, cname, shuf
     np.testing.assert_array_equal(_zarr_open(a.zarr_store())[:], data)
     np.testing.assert_array_equal(zarr.open_array(_as_zarr_dir(a, tmp_path / "z.zarr"), mode="r")[:], data)
     # Each chunk file is a genuine blosc buffer numcodecs decodes.
-    key, file, _ = a._native.chunk_refs()[0]
+    key, file, _, _ = a._native.chunk_refs()[0]
     raw = numcodecs.Blosc().decode(open(file, "rb").read())
     np.testing.assert_array_equal(np.frombuffer(raw, "float32").reshape(16, 16, 8), data[:16, :16, :8])
 
@@ -88,7 +88,7 @@ def test_chunk_files_decode_with_numcodecs(bundle, compressor, decoder):
     """The lz4/zstd/gzip/zlib chunk bytes are the real codecs' formats, not look-alikes."""
     data = np.arange(5000, dtype="int64") % 97
     a = bundle.create_array("/x", data, chunks=(2000,), compressor=compressor, level=5)
-    key, file, size = sorted(a._native.chunk_refs())[0]
+    key, file, size, _ = sorted(a._native.chunk_refs())[0]
     blob = open(file, "rb").read()
     assert len(blob) == size < 2000 * 8 / 2  # compressed for real
     np.testing.assert_array_equal(np.frombuffer(decoder().decode(blob), "int64"), data[:2000])
@@ -251,8 +251,8 @@ def test_import_zarr_directory_copies_chunks_byte_for_byte(bundle, tmp_path, cod
     refs = imp._native.chunk_refs()
     theirs = {os.path.relpath(os.path.join(r, f), tmp_path / "s.zarr" / "c").replace(os.sep, ".")
               for r, _, fs in os.walk(tmp_path / "s.zarr" / "c") for f in fs}
-    assert {k for k, _, _ in refs} == theirs
-    for key, file, _ in refs:
+    assert {k for k, *_ in refs} == theirs
+    for key, file, *_ in refs:
         assert open(file, "rb").read() == open(tmp_path / "s.zarr" / "c" / key.replace(".", "/"), "rb").read()
     # octavo can keep writing with the imported encoding, and zarr-python reads the result.
     imp[0, 0, 0] = -1.0
