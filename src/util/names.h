@@ -8,8 +8,13 @@
 
 namespace octavo {
 
-// Checks one path component: not empty, not "." or "..", no '/', NUL or control characters.
+// Checks one path component: valid UTF-8, not empty, not "." or "..", no '/', NUL or
+// control characters.
 Status ValidateName(const std::string& name);
+
+// Names, keys and messages end up in the JSON manifest, which holds only valid UTF-8.
+// Refuses other bytes with an error naming `what` and the byte offset.
+Status CheckUtf8(const std::string& s, const std::string& what);
 
 // Accepts "/a/b", "a/b" (relative to the root), "/a/b/"; rejects "..", "//", bad names.
 Result<std::string> NormalizePath(const std::string& path);
