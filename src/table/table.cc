@@ -24,6 +24,7 @@ static Status ValidateSchema(const arrow::Schema& schema, const std::string& pat
   std::set<std::string> seen;
   for (const auto& f : schema.fields()) {
     if (f->name().empty()) return Status::Invalid("table ", path, " has a column with an empty name");
+    OCTAVO_RETURN_NOT_OK(CheckUtf8(f->name(), "table " + path + ": column name"));
     if (!seen.insert(f->name()).second)
       return Status::Invalid("table ", path, " has two columns named '", f->name(), "'");
   }
@@ -55,8 +56,9 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   entry->options = options;
   if (data) {
     OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, stored_schema, p));
-    OCTAVO_ASSIGN_OR_RETURN(entry->parts,
-                            WriteParts(b->env(), b->path(), entry->uid, stored_schema, conformed.get(), options));
+    auto parts = WriteParts(b->env(), b->path(), entry->uid, stored_schema, conformed.get(), options);
+    if (!parts.ok()) return parts.status().WithContext("table " + p);
+    entry->parts = std::move(parts).ValueOrDie();
   }
   const bool replaces = node.overwrite && b->snapshot()->nodes.count(p) > 0;
   OCTAVO_RETURN_NOT_OK(b->CommitLocked((replaces ? "overwrite table " : "create table ") + p,
@@ -305,8 +307,9 @@ Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data) 
   OCTAVO_RETURN_NOT_OK(bundle_->CheckWritable("append to table " + path_));
   OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
   OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, e->schema, path_));
-  OCTAVO_ASSIGN_OR_RETURN(auto parts, WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema,
-                                                 conformed.get(), e->options));
+  auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, conformed.get(), e->options);
+  if (!written.ok()) return written.status().WithContext("append to table " + path_);
+  auto parts = std::move(written).ValueOrDie();
   if (parts.empty()) return Status::OK();  // nothing to add, nothing to commit
   // Indexed tables index their new parts before the commit (docs/format.md).
   for (const auto& col : e->indexed_columns)
