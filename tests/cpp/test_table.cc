@@ -621,3 +621,19 @@ TEST(TableNames, InvalidUtf8ColumnAndTableNamesAreRefused) {
   EXPECT_EQ(r2.status().code(), StatusCode::kInvalid);
   EXPECT_FALSE(b->CreateGroup("/g\xff").ok());
 }
+
+// Disabled until src/bundle/bundle.cc (SetAttr key, CommitTransaction message, CreateSnapshot
+// message) and SerializeManifest refuse invalid UTF-8: today each throws nlohmann's
+// type_error.316 out of the API instead of returning a Status (lead's files).
+TEST(TableNames, DISABLED_InvalidUtf8AttributeKeysAndMessagesNeverThrow) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  ASSERT_OK(b->CreateGroup("/g"));
+  EXPECT_NO_THROW(EXPECT_FALSE(b->SetAttr("/g", "k\xff", "1").ok())) << "key";
+  EXPECT_NO_THROW(EXPECT_FALSE(b->SetAttr("/g", "k", "\"v\xff\"").ok())) << "value";
+  ASSERT_OK(b->BeginTransaction());
+  ASSERT_OK(b->CreateGroup("/h"));
+  EXPECT_NO_THROW(EXPECT_FALSE(b->CommitTransaction("msg\xff").ok())) << "txn message";
+  if (b->InTransaction()) (void)b->AbortTransaction();
+  EXPECT_NO_THROW(EXPECT_FALSE(b->CreateSnapshot("s", "msg\xff").ok())) << "snapshot message";
+}
