@@ -401,3 +401,14 @@ def test_column_name_with_lone_surrogate_is_invalid_argument(bundle):
         bundle.table("t").read_where("a == v", condvars={"v": "\udcff"})
     with pytest.raises(octavo.InvalidArgumentError, match=r"column name"):
         bundle.table("t").read(columns=["\udcff"])
+
+
+def test_row_writer_flush_is_one_commit(bundle):
+    t = bundle.create_table("/t", schema=pa.schema([("a", pa.int64())]))
+    n = len(bundle.commits())
+    for i in range(5):
+        t.row["a"] = i
+        t.row.append()
+    t.flush()
+    assert len(bundle.commits()) == n + 1
+    assert t.read(return_type="arrow")["a"].to_pylist() == list(range(5))
