@@ -147,6 +147,24 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual Result<GcReport> CollectGarbage(const GcOptions& options = {}) = 0;
 };
 
+// How a node is created, beyond its kind-specific options.
+struct CreateNodeOptions {
+  bool create_parents = true;
+  // Replace whatever node is at the path (a group with everything below it) in the same
+  // commit that adds the new one: readers see the old node or the new one, never neither.
+  bool overwrite = false;
+  // Attributes (a JSON object, e.g. {"TITLE": "..."}) stored with the node in that commit.
+  std::string attrs_json;
+};
+
+// Create a table (empty with `schema`, or filled from `data`, whose schema it takes) as one
+// commit. Data files are written first; a failure while reading `data` leaves the bundle as
+// it was (an existing node at the path included).
+Result<std::shared_ptr<Table>> CreateTable(Bundle& bundle, const std::string& path,
+                                           const std::shared_ptr<arrow::Schema>& schema,
+                                           const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                           const TableOptions& options, const CreateNodeOptions& node_options);
+
 // Arrow's compute kernels and dataset factories must be registered once per
 // process before use; octavo's entry points call this, standalone programs may too.
 Status Initialize();

@@ -399,13 +399,14 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
         chunks = [operator.index(c) for c in chunks]
     comp = "none" if compressor is None else str(compressor).lower()
     byte_shuffle, bit_shuffle = _shuffle_mode(shuffle)
-    native = _octavo.create_array(bundle._native, path, shape, dname, chunks, comp,
-                                  -1 if level is None else int(level), byte_shuffle,
-                                  fill_value_json(fill_value, dname), buf, create_parents, bit_shuffle,
-                                  int(blocksize))
-    a = Array(bundle, native.path, native)
-    for k, v in (attrs or {}).items():
-        a.attrs[k] = v
+    with bundle._one_commit(f"create array {path}"):  # the array and its attributes: one commit
+        native = _octavo.create_array(bundle._native, path, shape, dname, chunks, comp,
+                                      -1 if level is None else int(level), byte_shuffle,
+                                      fill_value_json(fill_value, dname), buf, create_parents, bit_shuffle,
+                                      int(blocksize))
+        a = Array(bundle, native.path, native)
+        for k, v in (attrs or {}).items():
+            a.attrs[k] = v
     return a
 
 

@@ -19,7 +19,7 @@ import base64
 import json
 from typing import Any
 
-from .errors import SchemaError
+from .errors import SchemaError, check_text
 
 TYPED_KEY = "@ndarray"
 MAX_ARRAY_BYTES = 1 << 20  # attributes are metadata; larger arrays belong in create_array
@@ -95,12 +95,13 @@ def decode(value: Any, where: str = "attribute") -> Any:
 def to_json(value: Any, where: str) -> str:
     encoded = encode(value, where)  # its own SchemaErrors pass through unchanged
     try:
-        return json.dumps(encoded, allow_nan=True)
+        text = json.dumps(encoded, allow_nan=True, ensure_ascii=False)
     except TypeError as e:
         raise SchemaError(
             f"{where}: {type(value).__name__} is not JSON-serialisable "
             "(attributes hold JSON values, numpy scalars and arrays; nothing is pickled)"
         ) from e
+    return check_text(text, f"{where}: value")
 
 
 class AttributeSet:
@@ -123,9 +124,11 @@ class AttributeSet:
         return decode(attrs[key], f"attribute {key!r} of {self._path}")
 
     def __setitem__(self, key: str, value: Any) -> None:
+        check_text(key, f"attribute name on {self._path}")
         self._bundle._native.set_attr(self._path, key, to_json(value, f"attribute {key!r} on {self._path}"))
 
     def __delitem__(self, key: str) -> None:
+        check_text(key, f"attribute name on {self._path}")
         self._bundle._native.delete_attr(self._path, key)
 
     def __getattr__(self, key: str) -> Any:
@@ -167,8 +170,11 @@ class AttributeSet:
             return default
 
     def update(self, other: dict | None = None, **kwargs) -> None:
-        for k, v in {**(other or {}), **kwargs}.items():
-            self[k] = v
+        """Set several attributes in one commit: all of them or, on any error, none."""
+        items = {**(other or {}), **kwargs}
+        with self._bundle._one_commit(f"set attributes on {self._path}"):
+            for k, v in items.items():
+                self[k] = v
 
     def to_dict(self) -> dict:
         return self._all()

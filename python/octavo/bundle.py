@@ -5,6 +5,7 @@ arguments and converts results between Arrow and pandas/polars.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -13,9 +14,9 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from . import _octavo
-from .attrs import AttributeSet
+from .attrs import AttributeSet, to_json
 from .convert import check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
-from .errors import InvalidArgumentError, NotFoundError, SchemaError, translate_stream_error
+from .errors import InvalidArgumentError, NotFoundError, SchemaError, check_text, translate_stream_error
 
 _OPTION_KEYS = (
     "compression", "compression_level", "row_group_size", "part_max_rows",
@@ -43,9 +44,17 @@ def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
 def _join(where: str, name: str | None) -> str:
     if name is None:
         return where
+    check_text(name, "node name")
     if where in ("", "/"):
         return "/" + name
     return where.rstrip("/") + "/" + name
+
+
+def _check_condition(condition, condvars) -> None:
+    check_text(condition, "where condition")
+    for k, v in (condvars or {}).items():
+        check_text(k, "condvar name")
+        check_text(v, f"condvar {k!r}")
 
 
 def _abs(name) -> str:
@@ -54,6 +63,7 @@ def _abs(name) -> str:
     if isinstance(name, Node):
         return name.path
     name = os.fspath(name) if isinstance(name, os.PathLike) else name
+    check_text(name, "node path")
     return name if name.startswith("/") else "/" + name
 
 
@@ -294,6 +304,7 @@ class Table(Node):
         condition out are skipped; the returned object's ``.stats`` says what was skipped.
         """
         from . import query
+        _check_condition(condition, condvars)
         return query.WhereResult(self, condition, columns, start, stop, condvars, chunk_size, return_type, use_index)
 
     def read_where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
@@ -301,12 +312,14 @@ class Table(Node):
                    use_index: bool = True):
         """All rows where ``condition`` holds, as one DataFrame / Table (pandas keeps row numbers as index)."""
         from . import query
+        _check_condition(condition, condvars)
         return query.read_where(self, condition, columns, start, stop, condvars, return_type, use_index)
 
     def get_where_list(self, condition: str, start: int | None = None, stop: int | None = None,
                        condvars: dict | None = None, sort: bool = True, use_index: bool = True):
         """Row numbers (numpy int64, ascending) where ``condition`` holds."""
         from . import query
+        _check_condition(condition, condvars)
         return query.get_where_list(self, condition, start, stop, condvars, use_index)
 
     def read_coordinates(self, coords, columns: list[str] | None = None, return_type: str | None = None):
@@ -428,6 +441,8 @@ class Bundle:
                         overwrite: bool = False) -> dict:
         """Name a commit (default: the newest) so it can be opened later with
         ``octavo.open(path, snapshot=name)``. Creates no commit."""
+        check_text(name, "snapshot name")
+        check_text(message, "snapshot message")
         return self._native.create_snapshot(name, message, -1 if commit is None else int(commit), overwrite)
 
     def snapshots(self) -> list[dict]:
@@ -435,6 +450,7 @@ class Bundle:
         return self._native.list_snapshots()
 
     def delete_snapshot(self, name: str) -> None:
+        check_text(name, "snapshot name")
         self._native.delete_snapshot(name)
 
     def collect_garbage(self, keep_last: int | None = None, *, dry_run: bool = False) -> dict:
@@ -516,19 +532,36 @@ class Bundle:
     def create_group(self, where: str, name: str | None = None, title: str | None = None,
                      create_parents: bool = True) -> Group:
         path = _join(_abs(where), name)
-        self._native.create_group(path, create_parents)
-        group = Group(self, self._native.get_node(path)["path"])
-        if title:
-            group.attrs["TITLE"] = title
+        with self._one_commit(f"create group {path}"):  # the group and its title: one commit
+            self._native.create_group(path, create_parents)
+            group = Group(self, self._native.get_node(path)["path"])
+            if title:
+                group.attrs["TITLE"] = title
         return group
+
+    @contextlib.contextmanager
+    def _one_commit(self, message: str = ""):
+        """Several engine calls as one commit: inside the engine's transaction (the caller's,
+        if one is open), aborted by any exception so nothing half-done is committed."""
+        if self._native.in_transaction():
+            yield
+            return
+        self._native.begin_transaction()
+        try:
+            yield
+        except BaseException:
+            self._native.abort_transaction()
+            raise
+        self._native.commit_transaction(check_text(message, "commit message"))
 
     def create_table(self, where: str, name: str | None = None, data=None, *, schema: pa.Schema | None = None,
                      title: str | None = None, create_parents: bool = True, options: dict | None = None,
-                     **kwargs) -> Table:
+                     overwrite: bool = False, **kwargs) -> Table:
         """Create a table from data (pandas, polars, pyarrow, dict of arrays) or from a schema.
 
         PyTables' ``create_table(where, name, description, title)`` order works too: a
-        pyarrow Schema as ``data`` is taken as the description.
+        pyarrow Schema as ``data`` is taken as the description. The table, its title and
+        (with ``overwrite``) the removal of a node already at the path are one commit.
         """
         opts = _options(options, kwargs)
         if name is not None and not isinstance(name, str):  # create_table(path, data)
@@ -538,17 +571,21 @@ class Bundle:
         path = _join(_abs(where), name)
         if isinstance(data, pa.Schema):
             schema, data = data, None
+        attrs_json = ""
+        if title:
+            attrs_json = to_json({"TITLE": title}, f"title of table {path!r}")
         if data is None:
             if schema is None:
                 raise InvalidArgumentError(f"create_table({path!r}) needs data or a schema")
-            native = self._native.create_table_from_schema(path, schema.__arrow_c_schema__(), opts, create_parents)
+            for n in schema.names:
+                check_text(n, f"table {path!r}: column name")
+            native = self._native.create_table_from_schema(path, schema.__arrow_c_schema__(), opts, create_parents,
+                                                           overwrite, attrs_json)
         else:
-            stream, _ = to_arrow_stream(data)
-            native = self._native.create_table_from_stream(path, stream.__arrow_c_stream__(), opts, create_parents)
-        table = Table(self, native.path, native)
-        if title:
-            table.attrs["TITLE"] = title
-        return table
+            stream, _ = to_arrow_stream(data, what=f"table {path!r}")
+            native = self._native.create_table_from_stream(path, stream.__arrow_c_stream__(), opts, create_parents,
+                                                           overwrite, attrs_json)
+        return Table(self, native.path, native)
 
     def remove_node(self, where: str, name: str | None = None, recursive: bool = False) -> None:
         self._native.remove_node(_join(_abs(where), name), recursive)
@@ -656,10 +693,7 @@ class Bundle:
     def add_table(self, name: str, data, *, overwrite: bool = False, options: dict | None = None,
                   **kwargs) -> Table:
         """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
-        path = _abs(name)
-        if overwrite and self._native.exists(path):
-            self._native.remove_node(path, True)
-        return self.create_table(path, data=data, options=options, **kwargs)
+        return self.create_table(_abs(name), data=data, options=options, overwrite=overwrite, **kwargs)
 
     def append_table(self, name: str, data) -> None:
         """Append rows to ``name`` (created if it does not exist yet)."""
@@ -784,6 +818,7 @@ class _Transaction:
         self._message = message
 
     def __enter__(self) -> Bundle:
+        check_text(self._message, "commit message")
         self._bundle._native.begin_transaction()
         return self._bundle
 

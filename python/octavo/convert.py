@@ -9,6 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from .errors import InvalidArgumentError, SchemaError, check_text
+
 # Schema metadata key recording which dataframe library a table came from, so that
 # get_table() hands back the same kind of object (polars in -> polars out).
 LIBRARY_KEY = b"octavo.library"
@@ -34,8 +36,24 @@ def library_of(data: Any) -> str:
     return "arrow"
 
 
-def to_arrow_stream(data: Any, *, library: str | None = None):
-    """Return (object with __arrow_c_stream__, arrow schema) for any supported input."""
+def to_arrow_stream(data: Any, *, library: str | None = None, what: str = "data"):
+    """Return (object with __arrow_c_stream__, arrow schema) for any supported input.
+
+    Input that pyarrow cannot convert (mixed-type object columns, unencodable column names)
+    is a SchemaError naming ``what`` (e.g. "table '/t'"), chained from pyarrow's error."""
+    try:
+        stream, schema = _to_arrow_stream(data, library)
+    except UnicodeEncodeError as e:
+        raise InvalidArgumentError(f"{what}: a column name or value {e.object!r} is not valid Unicode: {e.reason}; "
+                                   "octavo stores names and text as UTF-8") from e
+    except (pa.ArrowException, OverflowError) as e:
+        raise SchemaError(f"{what}: the data cannot be converted to Arrow: {e}") from e
+    for name in schema.names:
+        check_text(name, f"{what}: column name")
+    return stream, schema
+
+
+def _to_arrow_stream(data: Any, library: str | None):
     lib = library or library_of(data)
     if _is_pandas(data):
         import pandas as pd
@@ -140,8 +158,8 @@ def columns_arg(columns) -> list[str]:
     if columns is None:
         return []
     if isinstance(columns, str):
-        return [columns]
-    return [str(c) for c in columns]
+        return [check_text(columns, "column name")]
+    return [check_text(str(c), "column name") for c in columns]
 
 
 def range_args(num_rows: int, start, stop) -> tuple[int, int]:

@@ -53,6 +53,20 @@ class QueryError(OctavoError, ValueError):
     """An SQL query (bundle.sql / query_table) that DuckDB rejected or failed to run."""
 
 
+def check_text(value, what: str):
+    """Names, keys and text cross into the engine as UTF-8: a str that cannot be encoded
+    (a lone surrogate such as '\\udcff', from os.fsdecode of non-UTF-8 bytes) is refused here,
+    naming the value and why, instead of failing in the binding's string conversion."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidArgumentError(
+                f"{what} {value!r} is not valid Unicode: {e.reason} at index {e.start}; "
+                "octavo stores names and text as UTF-8") from e
+    return value
+
+
 _BY_CODE = {
     "Invalid": InvalidArgumentError,
     "NotFound": NotFoundError,

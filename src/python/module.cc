@@ -380,21 +380,27 @@ NB_MODULE(_octavo, m) {
       })
       .def("delete_attr", [](Bundle& b, const std::string& p, const std::string& k) { Check(b.DeleteAttr(p, k)); })
       .def("create_table_from_schema",
-           [](Bundle& b, const std::string& p, nb::capsule schema, nb::dict options, bool parents) {
+           [](Bundle& b, const std::string& p, nb::capsule schema, nb::dict options, bool parents, bool overwrite,
+              const std::string& attrs_json) {
              auto s = ImportSchema(schema);
              auto o = OptionsFromDict(options);
+             CreateNodeOptions n{parents, overwrite, attrs_json};
              nb::gil_scoped_release release;
-             return Unwrap(b.CreateTable(p, s, o, parents));
+             return Unwrap(CreateTable(b, p, s, nullptr, o, n));
            },
-           "path"_a, "schema"_a, "options"_a = nb::dict(), "create_parents"_a = true)
+           "path"_a, "schema"_a, "options"_a = nb::dict(), "create_parents"_a = true, "overwrite"_a = false,
+           "attrs_json"_a = "")
       .def("create_table_from_stream",
-           [](Bundle& b, const std::string& p, nb::capsule stream, nb::dict options, bool parents) {
+           [](Bundle& b, const std::string& p, nb::capsule stream, nb::dict options, bool parents, bool overwrite,
+              const std::string& attrs_json) {
              auto reader = ImportStream(stream);
              auto o = OptionsFromDict(options);
+             CreateNodeOptions n{parents, overwrite, attrs_json};
              nb::gil_scoped_release release;
-             return Unwrap(b.CreateTable(p, reader, o, parents));
+             return Unwrap(CreateTable(b, p, nullptr, reader, o, n));
            },
-           "path"_a, "stream"_a, "options"_a = nb::dict(), "create_parents"_a = true)
+           "path"_a, "stream"_a, "options"_a = nb::dict(), "create_parents"_a = true, "overwrite"_a = false,
+           "attrs_json"_a = "")
       .def("open_table", [](const Bundle& b, const std::string& p) { return Unwrap(b.OpenTable(p)); })
       .def("create_snapshot",
            [](Bundle& b, const std::string& name, const std::string& message, int64_t commit, bool overwrite) {

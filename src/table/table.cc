@@ -24,6 +24,7 @@ static Status ValidateSchema(const arrow::Schema& schema, const std::string& pat
   std::set<std::string> seen;
   for (const auto& f : schema.fields()) {
     if (f->name().empty()) return Status::Invalid("table ", path, " has a column with an empty name");
+    OCTAVO_RETURN_NOT_OK(CheckUtf8(f->name(), "table " + path + ": column name"));
     if (!seen.insert(f->name()).second)
       return Status::Invalid("table ", path, " has two columns named '", f->name(), "'");
   }
@@ -33,32 +34,48 @@ static Status ValidateSchema(const arrow::Schema& schema, const std::string& pat
 static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::string& path,
                                                       const std::shared_ptr<arrow::Schema>& schema,
                                                       const std::shared_ptr<arrow::RecordBatchReader>& data,
-                                                      const TableOptions& options, bool create_parents) {
+                                                      const TableOptions& options, const CreateNodeOptions& node) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   if (p == "/") return Status::Invalid("a table cannot be the root group");
   if (!schema) return Status::Invalid("table ", p, ": no schema given");
   OCTAVO_RETURN_NOT_OK(ValidateSchema(*schema, p));
+  Json attrs = Json::object();
+  if (!node.attrs_json.empty()) {
+    auto parsed = ParseJson(node.attrs_json, "attributes of table " + p);
+    if (!parsed.ok()) return Status::Invalid(parsed.status().message());
+    attrs = std::move(parsed).ValueOrDie();
+    if (!attrs.is_object()) return Status::Invalid("attributes of table ", p, " must be a JSON object");
+  }
   auto stored_schema = NormalizeTableSchema(schema);
   std::lock_guard<std::mutex> g(b->writer_mutex());
   OCTAVO_RETURN_NOT_OK(b->CheckWritable("create table " + p));
-  {
-    OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p, "use append to add rows or remove it first"));
-  }
+  if (!node.overwrite) OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p, "use append to add rows or remove it first"));
   auto entry = std::make_shared<TableEntry>();
   entry->uid = RandomHex(8);
   entry->schema = stored_schema;
   entry->options = options;
   if (data) {
     OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, stored_schema, p));
-    OCTAVO_ASSIGN_OR_RETURN(entry->parts,
-                            WriteParts(b->env(), b->path(), entry->uid, stored_schema, conformed.get(), options));
+    auto parts = WriteParts(b->env(), b->path(), entry->uid, stored_schema, conformed.get(), options);
+    if (!parts.ok()) return parts.status().WithContext("table " + p);
+    entry->parts = std::move(parts).ValueOrDie();
   }
-  OCTAVO_RETURN_NOT_OK(b->CommitLocked("create table " + p, [&](Manifest& m) -> Status {
+  const bool replaces = node.overwrite && b->snapshot()->nodes.count(p) > 0;
+  OCTAVO_RETURN_NOT_OK(b->CommitLocked((replaces ? "overwrite table " : "create table ") + p,
+                                       [&](Manifest& m) -> Status {
     std::string now = NowIso8601();
-    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
+    if (node.overwrite) {
+      // The old node and its subtree go in the same commit that adds the new table.
+      for (auto it = m.nodes.begin(); it != m.nodes.end();)
+        it = (it->first == p || IsDescendant(it->first, p)) ? m.nodes.erase(it) : std::next(it);
+    } else {
+      OCTAVO_RETURN_NOT_OK(CheckPathFree(m, p, "use append to add rows or remove it first"));
+    }
+    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, node.create_parents, now));
     NodeEntry n;
     n.kind = NodeKind::kTable;
     n.created_at = n.modified_at = now;
+    n.attrs = attrs;
     n.table = entry;
     m.nodes.emplace(p, std::move(n));
     return Status::OK();
@@ -66,17 +83,32 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   return b->OpenTable(p);
 }
 
+static CreateNodeOptions WithParents(bool create_parents) {
+  CreateNodeOptions o;
+  o.create_parents = create_parents;
+  return o;
+}
+
 Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string& path,
                                                        const std::shared_ptr<arrow::Schema>& schema,
                                                        const TableOptions& options, bool create_parents) {
-  return CreateTableImpl(this, path, schema, nullptr, options, create_parents);
+  return CreateTableImpl(this, path, schema, nullptr, options, WithParents(create_parents));
 }
 
 Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string& path,
                                                        const std::shared_ptr<arrow::RecordBatchReader>& data,
                                                        const TableOptions& options, bool create_parents) {
   if (!data) return Status::Invalid("no data given for table ", path);
-  return CreateTableImpl(this, path, data->schema(), data, options, create_parents);
+  return CreateTableImpl(this, path, data->schema(), data, options, WithParents(create_parents));
+}
+
+Result<std::shared_ptr<Table>> CreateTable(Bundle& bundle, const std::string& path,
+                                           const std::shared_ptr<arrow::Schema>& schema,
+                                           const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                           const TableOptions& options, const CreateNodeOptions& node_options) {
+  auto* impl = dynamic_cast<BundleImpl*>(&bundle);
+  if (!impl) return Status::NotImplemented("CreateTable with node options needs a bundle from Bundle::Open");
+  return CreateTableImpl(impl, path, data ? data->schema() : schema, data, options, node_options);
 }
 
 // --- TableImpl --------------------------------------------------------------------
@@ -275,8 +307,9 @@ Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data) 
   OCTAVO_RETURN_NOT_OK(bundle_->CheckWritable("append to table " + path_));
   OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
   OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, e->schema, path_));
-  OCTAVO_ASSIGN_OR_RETURN(auto parts, WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema,
-                                                 conformed.get(), e->options));
+  auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, conformed.get(), e->options);
+  if (!written.ok()) return written.status().WithContext("append to table " + path_);
+  auto parts = std::move(written).ValueOrDie();
   if (parts.empty()) return Status::OK();  // nothing to add, nothing to commit
   // Indexed tables index their new parts before the commit (docs/format.md).
   for (const auto& col : e->indexed_columns)

@@ -2,8 +2,66 @@
 
 namespace octavo {
 
+namespace {
+
+// Offset of the first byte that does not start or continue a well-formed UTF-8 sequence
+// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), or npos.
+size_t InvalidUtf8Offset(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;  // U+D800..U+DFFF are surrogates
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else return i;
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
+// The bytes of `s` with anything outside printable ASCII as \xNN, for error messages.
+std::string Escaped(const std::string& s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status CheckUtf8(const std::string& s, const std::string& what) {
+  size_t bad = InvalidUtf8Offset(s);
+  if (bad == std::string::npos) return Status::OK();
+  return Status::Invalid(what, " '", Escaped(s), "' is not valid UTF-8 (bad byte 0x", Escaped(s.substr(bad, 1)).substr(2),
+                         " at offset ", bad, "); octavo stores names and text as UTF-8");
+}
+
 Status ValidateName(const std::string& name) {
   if (name.empty()) return Status::Invalid("empty node name");
+  OCTAVO_RETURN_NOT_OK(CheckUtf8(name, "node name"));
   if (name == "." || name == "..")
     return Status::Invalid("node name '", name, "' is not allowed (no '.' or '..' components)");
   for (unsigned char c : name) {

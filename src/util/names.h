@@ -8,8 +8,13 @@
 
 namespace octavo {
 
-// Checks one path component: not empty, not "." or "..", no '/', NUL or control characters.
+// Checks one path component: valid UTF-8, not empty, not "." or "..", no '/', NUL or
+// control characters.
 Status ValidateName(const std::string& name);
+
+// Names, keys and messages end up in the JSON manifest, which holds only valid UTF-8.
+// Refuses other bytes with an error naming `what` and the byte offset.
+Status CheckUtf8(const std::string& s, const std::string& what);
 
 // How deep a node path may nest (PyTables' MAX_TREE_DEPTH): bounds the work and the
 // stack of everything that walks a hierarchy, including one read from a hostile manifest.

@@ -518,3 +518,119 @@ TEST(BatchRechunker, PassesLargeBatchesThroughAndMergesRunsOfSmallOnes) {
   EXPECT_EQ((*first)->num_rows(), pushed);
   EXPECT_TRUE(s.empty());
 }
+
+namespace {
+
+// Yields one batch, then fails: a source that breaks half way through.
+class BreakingReader : public arrow::RecordBatchReader {
+ public:
+  explicit BreakingReader(std::shared_ptr<arrow::RecordBatch> first) : first_(std::move(first)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return first_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    if (sent_) return arrow::Status::IOError("source broke");
+    sent_ = true;
+    *out = first_;
+    return arrow::Status::OK();
+  }
+
+ private:
+  std::shared_ptr<arrow::RecordBatch> first_;
+  bool sent_ = false;
+};
+
+std::shared_ptr<arrow::Table> IntTable(const std::string& name, const std::string& json) {
+  auto schema = arrow::schema({arrow::field(name, arrow::int64())});
+  auto arr = arrow::json::ArrayFromJSONString(arrow::int64(), json).ValueOrDie();
+  return arrow::Table::Make(schema, {arr});
+}
+
+}  // namespace
+
+TEST(TableOverwrite, ReplacesInOneCommitAndReadersSeeOldOrNew) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  ASSERT_OK(b->CreateTable("/t", std::make_shared<arrow::TableBatchReader>(IntTable("a", "[1,2,3]"))).status());
+  ASSERT_OK(b->CreateGroup("/t2/sub"));
+  ASSERT_OK_AND_ASSIGN(auto before, b->ListCommits());
+  ASSERT_OK_AND_ASSIGN(auto reader, Bundle::Open(tmp.Sub("b"), OpenMode::kRead));
+
+  CreateNodeOptions o;
+  o.overwrite = true;
+  o.attrs_json = R"({"TITLE": "new"})";
+  ASSERT_OK_AND_ASSIGN(auto t, CreateTable(*b, "/t", nullptr,
+                                           std::make_shared<arrow::TableBatchReader>(IntTable("b", "[9]")), {}, o));
+  ASSERT_OK_AND_ASSIGN(auto after, b->ListCommits());
+  EXPECT_EQ(after.size(), before.size() + 1);
+  ASSERT_OK_AND_ASSIGN(auto n, t->num_rows());
+  EXPECT_EQ(n, 1);
+  ASSERT_OK_AND_ASSIGN(auto attrs, b->GetAttrs("/t"));
+  EXPECT_NE(attrs.find("\"new\""), std::string::npos);
+  // The reader opened before still has the old table; after a refresh, the new one.
+  ASSERT_OK_AND_ASSIGN(auto old_t, reader->OpenTable("/t"));
+  ASSERT_OK_AND_ASSIGN(auto old_n, old_t->num_rows());
+  EXPECT_EQ(old_n, 3);
+  ASSERT_OK(reader->Refresh());
+  ASSERT_OK_AND_ASSIGN(auto new_t, reader->OpenTable("/t"));
+  ASSERT_OK_AND_ASSIGN(auto schema, new_t->schema());
+  EXPECT_EQ(schema->field(0)->name(), "b");
+
+  // A group subtree is replaced as well, in one commit.
+  ASSERT_OK(CreateTable(*b, "/t2", nullptr, std::make_shared<arrow::TableBatchReader>(IntTable("a", "[1]")), {}, o)
+                .status());
+  EXPECT_FALSE(b->Exists("/t2/sub"));
+  // Without overwrite an existing path is still refused.
+  EXPECT_FALSE(CreateTable(*b, "/t", nullptr, std::make_shared<arrow::TableBatchReader>(IntTable("a", "[1]")), {},
+                           CreateNodeOptions{})
+                   .ok());
+}
+
+TEST(TableOverwrite, FailingSourceLeavesTheOldTable) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  ASSERT_OK(b->CreateTable("/t", std::make_shared<arrow::TableBatchReader>(IntTable("a", "[1,2,3]"))).status());
+  ASSERT_OK_AND_ASSIGN(auto before, b->ListCommits());
+  auto batch = IntTable("a", "[7,8]")->CombineChunksToBatch().ValueOrDie();
+  CreateNodeOptions o;
+  o.overwrite = true;
+  auto r = CreateTable(*b, "/t", nullptr, std::make_shared<BreakingReader>(batch), {}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("/t"), std::string::npos) << r.status().message();
+  ASSERT_OK_AND_ASSIGN(auto after, b->ListCommits());
+  EXPECT_EQ(after.size(), before.size());
+  ASSERT_OK_AND_ASSIGN(auto t, b->OpenTable("/t"));
+  ASSERT_OK_AND_ASSIGN(auto n, t->num_rows());
+  EXPECT_EQ(n, 3);
+  // Bad attributes are refused before anything is written.
+  o.attrs_json = "[1]";
+  EXPECT_FALSE(CreateTable(*b, "/t", nullptr, std::make_shared<arrow::TableBatchReader>(IntTable("a", "[1]")), {}, o)
+                   .ok());
+}
+
+TEST(TableNames, InvalidUtf8ColumnAndTableNamesAreRefused) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  auto r = b->CreateTable("/t", std::make_shared<arrow::TableBatchReader>(IntTable("bad\xff", "[1]")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalid);
+  EXPECT_NE(r.status().message().find("not valid UTF-8"), std::string::npos);
+  auto r2 = b->CreateTable("/bad\xed\xb3\xbf", std::make_shared<arrow::TableBatchReader>(IntTable("a", "[1]")));
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), StatusCode::kInvalid);
+  EXPECT_FALSE(b->CreateGroup("/g\xff").ok());
+}
+
+// Disabled until src/bundle/bundle.cc (SetAttr key, CommitTransaction message, CreateSnapshot
+// message) and SerializeManifest refuse invalid UTF-8: today each throws nlohmann's
+// type_error.316 out of the API instead of returning a Status (lead's files).
+TEST(TableNames, DISABLED_InvalidUtf8AttributeKeysAndMessagesNeverThrow) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  ASSERT_OK(b->CreateGroup("/g"));
+  EXPECT_NO_THROW(EXPECT_FALSE(b->SetAttr("/g", "k\xff", "1").ok())) << "key";
+  EXPECT_NO_THROW(EXPECT_FALSE(b->SetAttr("/g", "k", "\"v\xff\"").ok())) << "value";
+  ASSERT_OK(b->BeginTransaction());
+  ASSERT_OK(b->CreateGroup("/h"));
+  EXPECT_NO_THROW(EXPECT_FALSE(b->CommitTransaction("msg\xff").ok())) << "txn message";
+  if (b->InTransaction()) (void)b->AbortTransaction();
+  EXPECT_NO_THROW(EXPECT_FALSE(b->CreateSnapshot("s", "msg\xff").ok())) << "snapshot message";
+}

@@ -203,3 +203,16 @@ def test_named_snapshots(tmp_path):
         with pytest.raises(octavo.NotFoundError):
             b.delete_snapshot("before-cleanup")
         assert [(x["name"], x["commit"]) for x in b.snapshots()] == [("v1.0", 0)]
+
+
+def test_create_array_with_attrs_is_one_commit_or_nothing(tmp_path):
+    import numpy as np
+    with octavo.open(str(tmp_path / "b"), "w") as b:
+        n = len(b.commits())
+        a = b.create_array("/a", np.arange(10), attrs={"units": "m", "scale": 2})
+        assert len(b.commits()) == n + 1
+        assert a.attrs["units"] == "m" and a[:].tolist() == list(range(10))
+        with pytest.raises(octavo.OctavoError):
+            b.create_array("/bad", np.arange(3), attrs={"ok": 1, "bad": object()})
+        assert "/bad" not in b
+        assert len(b.commits()) == n + 1

@@ -92,3 +92,61 @@ def test_reader_does_not_see_open_transaction(bundle):
             assert "/pending" not in r
     with octavo.open(bundle.path, "r") as r:
         assert "/pending" in r
+
+
+# --- one commit or nothing; names must be valid Unicode (hardening: data loss) ---------
+
+def test_create_group_with_title_is_one_commit(bundle):
+    n = len(bundle.commits())
+    g = bundle.create_group("/g", title="detector")
+    assert len(bundle.commits()) == n + 1
+    assert g.attrs["TITLE"] == "detector"
+    assert bundle.commits()[-1]["message"].startswith("create group /g")
+
+
+def test_create_group_with_bad_title_leaves_nothing(bundle):
+    n = len(bundle.commits())
+    with pytest.raises(octavo.OctavoError):
+        bundle.create_group("/g", title="bad\udcff")
+    assert "/g" not in bundle
+    assert len(bundle.commits()) == n
+    assert not bundle._native.in_transaction()
+
+
+def test_attrs_update_is_one_commit_or_nothing(bundle):
+    bundle.create_group("/g")
+    g = bundle["/g"]
+    n = len(bundle.commits())
+    g.attrs.update({"a": 1, "b": 2})
+    assert len(bundle.commits()) == n + 1
+    with pytest.raises(octavo.OctavoError):
+        g.attrs.update({"c": 3, "d": object()})  # the second value cannot be stored
+    assert len(bundle.commits()) == n + 1
+    assert "c" not in g.attrs
+
+
+def test_lone_surrogate_names_are_invalid_argument(bundle):
+    bad = "/bad\udcff"
+    with pytest.raises(octavo.InvalidArgumentError, match=r"'/bad\\udcff' is not valid Unicode"):
+        bundle.create_group(bad)
+    with pytest.raises(octavo.InvalidArgumentError, match="not valid Unicode"):
+        bundle.create_group("/", "x\udcff")
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.create_table(bad, data={"a": [1]})
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.remove_node(bad)
+    with pytest.raises(octavo.InvalidArgumentError):
+        bad in bundle
+    with pytest.raises(octavo.InvalidArgumentError, match="attribute name"):
+        bundle.root.attrs["k\udcff"] = 1
+    with pytest.raises(octavo.InvalidArgumentError, match="not valid Unicode"):
+        bundle.root.attrs["k"] = "v\udcff"
+    with pytest.raises(octavo.InvalidArgumentError, match="snapshot name"):
+        bundle.create_snapshot("s\udcff")
+    with pytest.raises(octavo.InvalidArgumentError, match="snapshot message"):
+        bundle.create_snapshot("s", "m\udcff")
+    with pytest.raises(octavo.InvalidArgumentError, match="commit message"):
+        with bundle.transaction("m\udcff"):
+            pass
+    assert not bundle._native.in_transaction()
+    assert [n.path for n in bundle.walk_nodes()] == ["/"]

@@ -314,3 +314,101 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
     assert comp["x"] == "UNCOMPRESSED" and comp["frame"] == "UNCOMPRESSED"
     assert comp["label"] == "UNCOMPRESSED" and "RLE_DICTIONARY" in enc["phase"]
     assert comp["phase"] == "ZSTD"
+
+
+# --- overwrite and creation are one commit (hardening: data loss) ----------------------
+
+def test_add_table_overwrite_is_one_commit_and_readers_see_old_or_new(bundle_path):
+    with octavo.open(bundle_path, "w") as b:
+        b.add_table("t", pd.DataFrame({"a": [1, 2, 3]}))
+    w = octavo.open(bundle_path, "a")
+    before = len(w.commits())
+    reader = octavo.open(bundle_path, "r")  # opened before the rewrite
+    w.add_table("t", pd.DataFrame({"b": ["x", "y"]}), overwrite=True)
+    assert len(w.commits()) == before + 1
+    assert "overwrite table /t" in w.commits()[-1]["message"]
+    # Every commit since the table was created has it: no commit with the table missing.
+    for c in w.commits()[before - 1:]:
+        assert octavo.open(bundle_path, commit=c["id"]).list_tables() == ["/t"]
+    assert list(reader.get_table("t")["a"]) == [1, 2, 3]
+    reader.refresh()
+    assert list(reader.get_table("t")["b"]) == ["x", "y"]
+    w.close()
+
+
+def test_add_table_overwrite_failed_conversion_keeps_old_rows(bundle_path):
+    with octavo.open(bundle_path, "w") as b:
+        b.add_table("t", pd.DataFrame({"a": [1, 2, 3]}))
+        n = len(b.commits())
+        bad = pd.DataFrame({"a": [1, "x"]})  # mixed object column: pyarrow cannot convert it
+        with pytest.raises(octavo.SchemaError, match=r"(?s)table '/t'.*column a") as ei:
+            b.add_table("t", bad, overwrite=True)
+        assert isinstance(ei.value.__cause__, pa.ArrowInvalid)
+        assert len(b.commits()) == n
+        assert list(b.get_table("t")["a"]) == [1, 2, 3]
+
+
+def test_add_table_overwrite_failure_inside_the_stream_keeps_old_rows(bundle_path):
+    schema = pa.schema([("a", pa.int64())])
+
+    def batches():
+        yield pa.record_batch([pa.array([7, 8])], schema=schema)
+        raise RuntimeError("source broke")
+
+    with octavo.open(bundle_path, "w") as b:
+        b.add_table("t", pa.table({"a": [1, 2, 3]}))
+        n = len(b.commits())
+        with pytest.raises(octavo.OctavoError):
+            b.add_table("t", pa.RecordBatchReader.from_batches(schema, batches()), overwrite=True)
+        assert len(b.commits()) == n
+        assert b.get_table("t", return_type="arrow")["a"].to_pylist() == [1, 2, 3]
+
+
+def test_add_table_overwrite_replaces_a_group_subtree(bundle):
+    bundle.create_group("/g/sub")
+    bundle.add_table("g", {"a": [1]}, overwrite=True)
+    assert bundle.list_tables() == ["/g"]
+    assert "/g/sub" not in bundle
+
+
+def test_create_table_with_title_is_one_commit(bundle):
+    n = len(bundle.commits())
+    t = bundle.create_table("/t", data={"a": [1]}, title="readout")
+    assert len(bundle.commits()) == n + 1
+    assert t.attrs["TITLE"] == "readout"
+    t2 = bundle.create_table("/t2", schema=pa.schema([("a", pa.int32())]), title="empty")
+    assert len(bundle.commits()) == n + 2
+    assert t2.attrs["TITLE"] == "empty"
+
+
+def test_append_table_on_missing_table_is_one_commit(bundle):
+    n = len(bundle.commits())
+    bundle.append_table("new", {"a": [1, 2]})
+    assert len(bundle.commits()) == n + 1
+
+
+def test_column_name_with_lone_surrogate_is_invalid_argument(bundle):
+    with pytest.raises(octavo.InvalidArgumentError, match="not valid Unicode"):
+        bundle.add_table("u", {"x\udcff": [1]})
+    df = pd.DataFrame({"a": [1]}).set_axis(pd.Index(["x\udcff"], dtype=object), axis=1)
+    with pytest.raises(octavo.InvalidArgumentError, match="not valid Unicode"):
+        bundle.add_table("u", df)
+    assert "/u" not in bundle
+    bundle.add_table("t", {"a": [1]})
+    with pytest.raises(octavo.InvalidArgumentError, match=r"where condition .*not valid Unicode"):
+        bundle.table("t").read_where("a == '\udcff'")
+    with pytest.raises(octavo.InvalidArgumentError, match=r"condvar"):
+        bundle.table("t").read_where("a == v", condvars={"v": "\udcff"})
+    with pytest.raises(octavo.InvalidArgumentError, match=r"column name"):
+        bundle.table("t").read(columns=["\udcff"])
+
+
+def test_row_writer_flush_is_one_commit(bundle):
+    t = bundle.create_table("/t", schema=pa.schema([("a", pa.int64())]))
+    n = len(bundle.commits())
+    for i in range(5):
+        t.row["a"] = i
+        t.row.append()
+    t.flush()
+    assert len(bundle.commits()) == n + 1
+    assert t.read(return_type="arrow")["a"].to_pylist() == list(range(5))
