@@ -64,8 +64,8 @@ def read_all(path):
     out["open"] = "ok"
     step(out, "tree", lambda: sorted((n.path, type(n).__name__) for n in b.walk_nodes("/")))
     step(out, "t.read", lambda: b["/t"].read(return_type="arrow"))
-    step(out, "t.where_v_index", lambda: b["/t"].where("v > 0.9", return_type="arrow"))
-    step(out, "t.where_id_cat", lambda: b["/t"].where("(id < 700) & (cat == 'bb')", return_type="arrow"))
+    step(out, "t.where_v_index", lambda: b["/t"].read_where("v > 0.9", return_type="arrow"))
+    step(out, "t.where_id_cat", lambda: b["/t"].read_where("(id < 700) & (cat == 'bb')", return_type="arrow"))
     step(out, "u.read", lambda: b["/u"].read(return_type="arrow"))
     for c in ("zstd", "lz4", "blosc", "none"):
         step(out, "a_" + c, lambda c=c: b["/a_" + c][:])
