@@ -1,0 +1,27 @@
+// octavo's own Parquet page decoders (src/table/page_decoders.h) on hostile page bytes. The
+// first 4 input bytes choose the bit width, the row count and a stride for the gathered
+// positions; the rest is the page section.
+#include <cstring>
+#include <vector>
+
+#include "table/page_decoders.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 4) return 0;
+  const int bit_width = data[0] % 33;  // 0..32, the widths callers pass
+  const int64_t n = data[1];
+  const int64_t stride = 1 + data[2] % 7;
+  const int64_t first = data[3] % 5;
+  const uint8_t* page = data + 4;
+  const int64_t page_size = static_cast<int64_t>(size) - 4;
+  std::vector<int64_t> rows(n);
+  for (int64_t i = 0; i < n; ++i) rows[i] = first + i * stride;
+  std::vector<uint32_t> idx(n);
+  (void)octavo::GatherRleHybrid(page, page_size, bit_width, rows.data(), n, first, idx.data());
+  (void)octavo::RleHybridAllEqual(page, page_size, bit_width, n, 1);
+  std::vector<int32_t> v32(n);
+  std::vector<int64_t> v64(n);
+  (void)octavo::GatherDeltaBinaryPacked<int32_t>(page, page_size, rows.data(), n, first, v32.data());
+  (void)octavo::GatherDeltaBinaryPacked<int64_t>(page, page_size, rows.data(), n, first, v64.data());
+  return 0;
+}
