@@ -327,6 +327,7 @@ Status BundleImpl::WriteManifestAndSwitch(Manifest& next) {
 }
 
 Status BundleImpl::CommitLocked(const std::string& message, const std::function<Status(Manifest&)>& fn) {
+  OCTAVO_RETURN_NOT_OK(CheckUtf8(message, "commit message"));
   {
     std::lock_guard<std::mutex> g(state_mu_);
     if (txn_) {
@@ -487,6 +488,7 @@ Status BundleImpl::SetAttr(const std::string& path, const std::string& key, cons
   if (key.empty()) return Status::Invalid("attribute name must not be empty");
   for (unsigned char c : key)
     if (c < 0x20) return Status::Invalid("attribute name contains a control character");
+  OCTAVO_RETURN_NOT_OK(CheckUtf8(key, "attribute name"));
   auto parsed = ParseJson(json_value, "value of attribute '" + key + "'");
   // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
   if (!parsed.ok()) return Status::Invalid(parsed.status().message());

@@ -7,6 +7,7 @@
 #include "bundle/bundle_impl.h"
 #include "format/sealed_json.h"
 #include "util/json_util.h"
+#include "util/names.h"
 #include "util/time_util.h"
 
 namespace octavo {
@@ -61,6 +62,7 @@ Result<int64_t> BundleImpl::SnapshotCommit(const std::string& name) const {
 Result<SnapshotInfo> BundleImpl::CreateSnapshot(const std::string& name, const std::string& message, int64_t commit,
                                                 bool overwrite) {
   OCTAVO_RETURN_NOT_OK(CheckSnapshotName(name));
+  OCTAVO_RETURN_NOT_OK(CheckUtf8(message, "snapshot message"));
   std::lock_guard<std::mutex> g(writer_mutex());
   OCTAVO_RETURN_NOT_OK(CheckWritable("create snapshot " + name));
   if (InTransaction())

@@ -296,6 +296,9 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
                                             ") does not know: the bundle was written by a newer octavo; upgrade to open it");
       }
     }
+    // Integers only: a float such as 1e68 converted to int64 is undefined behaviour (fuzzer).
+    if (!j.at("commit").is_number_integer() || !j.at("parent").is_number_integer())
+      return Status::Corruption("manifest ", file, ": commit and parent must be integers");
     m.commit = j.at("commit").get<int64_t>();
     m.parent = j.at("parent").get<int64_t>();
     m.created_at = j.value("created_at", "");
