@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 
+#include "array/array_node.h"
 #include "array/zarr_meta.h"
 #include "bundle/bundle_impl.h"
 #include "octavo/array.h"
@@ -823,17 +824,17 @@ class ArrayImpl final : public Array {
 
 }  // namespace
 
-Result<std::shared_ptr<Array>> BundleImpl::OpenArray(const std::string& path) const {
-  OCTAVO_ASSIGN_OR_RETURN(std::string p, ResolvePath(path));
-  auto m = snapshot();
+Result<std::shared_ptr<Array>> OpenArrayNode(const BundleImpl& b, const std::string& path) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, b.ResolvePath(path));
+  auto m = b.snapshot();
   OCTAVO_RETURN_NOT_OK(LoadState(*m, p, /*index=*/false).status());
-  auto self = std::static_pointer_cast<BundleImpl>(std::const_pointer_cast<Bundle>(shared_from_this()));
+  auto self = std::static_pointer_cast<BundleImpl>(std::const_pointer_cast<Bundle>(b.shared_from_this()));
   return std::shared_ptr<Array>(std::make_shared<ArrayImpl>(self, p));
 }
 
-Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, const std::vector<int64_t>& shape,
-                                                       const std::string& dtype, const ArrayOptions& options,
-                                                       const void* data, int64_t data_bytes, bool create_parents) {
+Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string& path, const std::vector<int64_t>& shape,
+                                               const std::string& dtype, const ArrayOptions& options,
+                                               const void* data, int64_t data_bytes, bool create_parents) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   if (p == "/") return Status::Invalid("an array cannot be the root group");
   const std::string where = "array " + p;
@@ -847,16 +848,16 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
       return Status::Invalid(where, ": data is ", data_bytes, " bytes but shape ", JoinShape(shape), " of ", dtype,
                              " needs ", need);
   }
-  std::lock_guard<std::mutex> g(writer_mutex());
-  OCTAVO_RETURN_NOT_OK(CheckWritable("create array " + p));
+  std::lock_guard<std::mutex> g(b->writer_mutex());
+  OCTAVO_RETURN_NOT_OK(b->CheckWritable("create array " + p));
   {
-    OCTAVO_RETURN_NOT_OK(CheckPathFree(*snapshot(), p));
+    OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p));
   }
   ArrayState st;
   st.uid = RandomHex(8);
   st.zarr = zarr;
   st.meta = meta;
-  ChunkWriter w(this, p, st, meta);
+  ChunkWriter w(b, p, st, meta);
   if (data) {
     OCTAVO_RETURN_NOT_OK(DiscardOnError(w, WriteRegion(w, meta, all, static_cast<const uint8_t*>(data))));
     OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Finish()));
@@ -864,7 +865,7 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
   std::map<std::string, ChunkFile> chunks;
   for (const auto& [k, v] : w.updates())
     if (v) chunks[k] = *v;
-  OCTAVO_RETURN_NOT_OK(CommitLocked("create array " + p, [&](Manifest& m) -> Status {
+  OCTAVO_RETURN_NOT_OK(b->CommitLocked("create array " + p, [&](Manifest& m) -> Status {
     std::string now = NowIso8601();
     OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
     NodeEntry n;
@@ -874,7 +875,7 @@ Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string& path, 
     m.nodes.emplace(p, std::move(n));
     return Status::OK();
   }));
-  return OpenArray(p);
+  return b->OpenArray(p);
 }
 
 }  // namespace octavo

@@ -11,7 +11,6 @@
 #include "bundle/bundle_impl.h"
 #include "format/sealed_json.h"
 #include "octavo/version.h"
-#include "table/table_impl.h"
 #include "util/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
@@ -515,19 +514,34 @@ Status BundleImpl::DeleteAttr(const std::string& path, const std::string& key) {
   });
 }
 
-// --- tables ---------------------------------------------------------------------
+// --- node kinds of the layers above ---------------------------------------------------
 
-// CreateTable lives in table/table.cc with the rest of the Parquet code.
-
-Result<std::shared_ptr<Table>> BundleImpl::OpenTable(const std::string& path) const {
-  OCTAVO_ASSIGN_OR_RETURN(std::string p, ResolvePath(path));
-  auto m = snapshot();
-  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
-  if (n->kind != NodeKind::kTable)
-    return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a table");
-  auto self = std::static_pointer_cast<BundleImpl>(std::const_pointer_cast<Bundle>(shared_from_this()));
-  return std::shared_ptr<Table>(std::make_shared<TableImpl>(self, p));
+static Status KindNotHere(const char* kind) {
+  return Status::NotImplemented(kind, " need a bundle opened with Bundle::Open");
 }
+Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string&, const std::shared_ptr<arrow::Schema>&,
+                                                       const TableOptions&, bool) {
+  return KindNotHere("tables");
+}
+Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string&,
+                                                       const std::shared_ptr<arrow::RecordBatchReader>&,
+                                                       const TableOptions&, bool) {
+  return KindNotHere("tables");
+}
+Result<std::shared_ptr<Table>> BundleImpl::OpenTable(const std::string&) const { return KindNotHere("tables"); }
+Result<std::shared_ptr<Array>> BundleImpl::CreateArray(const std::string&, const std::vector<int64_t>&,
+                                                       const std::string&, const ArrayOptions&, const void*, int64_t,
+                                                       bool) {
+  return KindNotHere("arrays");
+}
+Result<std::shared_ptr<Array>> BundleImpl::OpenArray(const std::string&) const { return KindNotHere("arrays"); }
+Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string&, const FileWriteOptions&) {
+  return KindNotHere("file nodes");
+}
+Result<std::shared_ptr<FileReader>> BundleImpl::OpenFile(const std::string&) const {
+  return KindNotHere("file nodes");
+}
+Result<FileNodeInfo> BundleImpl::GetFileInfo(const std::string&) const { return KindNotHere("file nodes"); }
 
 Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
   OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
@@ -561,19 +575,6 @@ bool FileReferencedByCurrentCommit(const std::string& root, const std::string& r
     }
   }
   return false;
-}
-
-// --- entry point ----------------------------------------------------------------
-
-Result<std::shared_ptr<Bundle>> Bundle::Open(const std::string& path, OpenMode mode, const OpenOptions& options) {
-  OCTAVO_RETURN_NOT_OK(Initialize());
-  if (path.empty()) return Status::Invalid("empty bundle path");
-  std::string root = path;
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
-  Env* env = options.env ? options.env : Env::Default();
-  auto b = std::make_shared<BundleImpl>(root, mode, env);
-  OCTAVO_RETURN_NOT_OK(b->Init(options));
-  return std::shared_ptr<Bundle>(std::move(b));
 }
 
 }  // namespace octavo

@@ -1,4 +1,7 @@
-// Internal: the concrete Bundle. Table handles reach the bundle state through this.
+// Internal: the bundle layer's Bundle -- nodes, attributes, commits, history. The node kinds of
+// the layers above (tables, arrays, file nodes) are added by the engine's subclass in
+// src/api/engine_bundle.cc, so this layer never includes table/, array/ or file/. Table, array
+// and file handles reach the bundle state through this class.
 #pragma once
 
 #include <atomic>
@@ -14,7 +17,7 @@
 
 namespace octavo {
 
-class BundleImpl final : public Bundle {
+class BundleImpl : public Bundle {
  public:
   BundleImpl(std::string root, OpenMode mode, Env* env);
   ~BundleImpl() override;
@@ -50,20 +53,19 @@ class BundleImpl final : public Bundle {
   Status SetAttr(const std::string& path, const std::string& key, const std::string& json_value) override;
   Status DeleteAttr(const std::string& path, const std::string& key) override;
 
+  // Tables, arrays and file nodes: NotImplemented here (a BundleImpl used only to read a
+  // manifest); EngineBundle (src/api/engine_bundle.cc) overrides them.
   Result<std::shared_ptr<Table>> CreateTable(const std::string& path, const std::shared_ptr<arrow::Schema>& schema,
                                              const TableOptions& options, bool create_parents) override;
   Result<std::shared_ptr<Table>> CreateTable(const std::string& path,
                                              const std::shared_ptr<arrow::RecordBatchReader>& data,
                                              const TableOptions& options, bool create_parents) override;
   Result<std::shared_ptr<Table>> OpenTable(const std::string& path) const override;
-
   Result<std::shared_ptr<Array>> CreateArray(const std::string& path, const std::vector<int64_t>& shape,
                                              const std::string& dtype, const ArrayOptions& options,
                                              const void* data, int64_t data_bytes, bool create_parents) override;
-  Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const override;  // src/array/array.cc
-
-  Result<std::unique_ptr<FileWriter>> CreateFile(const std::string& path,
-                                                 const FileWriteOptions& options) override;  // src/file/file_node.cc
+  Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const override;
+  Result<std::unique_ptr<FileWriter>> CreateFile(const std::string& path, const FileWriteOptions& options) override;
   Result<std::shared_ptr<FileReader>> OpenFile(const std::string& path) const override;
   Result<FileNodeInfo> GetFileInfo(const std::string& path) const override;
 

@@ -18,6 +18,8 @@
 #include <mutex>
 #include <vector>
 
+#include "file/file_node.h"
+
 #include "bundle/bundle_impl.h"
 #include "format/filename.h"
 #include "octavo/file.h"
@@ -349,47 +351,48 @@ class FileReaderImpl final : public FileReader {
 }  // namespace
 
 
-Result<std::unique_ptr<FileWriter>> BundleImpl::CreateFile(const std::string& path, const FileWriteOptions& options) {
+Result<std::unique_ptr<FileWriter>> CreateFileNode(BundleImpl* b, const std::string& path,
+                                                    const FileWriteOptions& options) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   if (p == "/") return Status::Invalid("a file node cannot be the root group");
-  OCTAVO_RETURN_NOT_OK(CheckWritable("create file node " + p));
+  OCTAVO_RETURN_NOT_OK(b->CheckWritable("create file node " + p));
   {
     // Fail early on a taken name (checked again at commit: another writer may race).
-    auto m = snapshot();
+    auto m = b->snapshot();
     if (auto it = m->nodes.find(p); it != m->nodes.end() && !(options.overwrite && it->second.kind == NodeKind::kFile))
       return PathTaken(p, it->second.kind, TakenFix(it->second.kind));
     OCTAVO_RETURN_NOT_OK(CheckParentGroups(*m, p, options.create_parents));
   }
-  OCTAVO_RETURN_NOT_OK(env()->CreateDir(AbsPath(kFilesDir)));
-  OCTAVO_RETURN_NOT_OK(env()->CreateDir(AbsPath(std::string(kFilesDir) + "/tmp")));
+  OCTAVO_RETURN_NOT_OK(b->env()->CreateDir(b->AbsPath(kFilesDir)));
+  OCTAVO_RETURN_NOT_OK(b->env()->CreateDir(b->AbsPath(std::string(kFilesDir) + "/tmp")));
   std::string tmp = std::string(kFilesDir) + "/tmp/" + RandomHex(12);
-  OCTAVO_ASSIGN_OR_RETURN(auto out, env()->NewWritableFile(AbsPath(tmp)));
-  auto self = std::static_pointer_cast<BundleImpl>(shared_from_this());
+  OCTAVO_ASSIGN_OR_RETURN(auto out, b->env()->NewWritableFile(b->AbsPath(tmp)));
+  auto self = std::static_pointer_cast<BundleImpl>(b->shared_from_this());
   FileWriteOptions o = options;
   o.overwrite = o.overwrite || o.append;
   auto w = std::make_unique<FileWriterImpl>(self, p, o, tmp, std::move(out));
-  if (o.append && Exists(p)) {
+  if (o.append && b->Exists(p)) {
     // Content is immutable: appending writes old bytes + new bytes as a new content file.
-    OCTAVO_ASSIGN_OR_RETURN(auto old, OpenFile(p));
+    OCTAVO_ASSIGN_OR_RETURN(auto old, b->OpenFile(p));
     OCTAVO_RETURN_NOT_OK(old->CopyTo([&](const void* data, int64_t n) { return w->Write(data, n); }));
   }
   return std::unique_ptr<FileWriter>(std::move(w));
 }
 
-Result<FileNodeInfo> BundleImpl::GetFileInfo(const std::string& path) const {
-  OCTAVO_ASSIGN_OR_RETURN(std::string p, ResolvePath(path));
-  auto m = snapshot();
+Result<FileNodeInfo> FileNodeInfoOf(const BundleImpl& b, const std::string& path) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, b.ResolvePath(path));
+  auto m = b.snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
   return InfoFromNode(p, *n);
 }
 
-Result<std::shared_ptr<FileReader>> BundleImpl::OpenFile(const std::string& path) const {
-  OCTAVO_ASSIGN_OR_RETURN(FileNodeInfo info, GetFileInfo(path));
+Result<std::shared_ptr<FileReader>> OpenFileNode(const BundleImpl& b, const std::string& path) {
+  OCTAVO_ASSIGN_OR_RETURN(FileNodeInfo info, FileNodeInfoOf(b, path));
   const std::string& p = info.path;
-  const std::string abs = AbsPath(info.blob);
+  const std::string abs = b.AbsPath(info.blob);
   auto f = arrow::io::ReadableFile::Open(abs);
   if (!f.ok()) {
-    if (!env_->FileExists(abs))
+    if (!b.env()->FileExists(abs))
       return Status::Corruption("file node '", p, "': its content file ", info.blob,
                                 " is missing from the bundle (deleted or not copied)");
     return FromArrow(f.status()).WithContext("opening file node '" + p + "'");
@@ -401,7 +404,7 @@ Result<std::shared_ptr<FileReader>> BundleImpl::OpenFile(const std::string& path
                               info.size, " were recorded (truncated or damaged)");
   std::vector<uint32_t> block_crcs;
   {
-    auto m = snapshot();
+    auto m = b.snapshot();
     OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
     if (n->file && n->file->block_size == kBlockBytes) block_crcs = n->file->block_crc32;
     else if (n->file && n->file->block_size != 0)

@@ -27,18 +27,21 @@
 #include <thread>
 
 #include "query/condition.h"
+#include "query/index_lookup.h"
+#include "query/query_table.h"
 #include "table/conform.h"
 #include "table/parquet_io.h"
 #include "table/rechunk.h"
 #include "table/row_gather.h"
 #include "table/row_range.h"
-#include "table/sort_util.h"
 #include "table/table_impl.h"
 #include "util/arrow_status.h"
 
 namespace octavo {
 namespace cp = arrow::compute;
 using query::ColumnBounds;
+using query::LookupIndex;
+using query::NecessaryCondition;
 
 namespace {
 
@@ -111,7 +114,7 @@ ColumnBounds PartColumnBounds(const PartEntry& part, const arrow::Field& field) 
 
 }  // namespace
 
-query::ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf, const arrow::Field& field) {
+ColumnBounds query::RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf, const arrow::Field& field) {
   ColumnBounds b;
   const auto& type = field.type();
   if (leaf < 0 || type->id() == arrow::Type::DICTIONARY) return b;
@@ -479,7 +482,7 @@ class WhereScanner {
       }
       auto md = reader_->parquet_reader()->metadata();
       auto rg_md = md->RowGroup(g);
-      for (int i : cond_.columns) bounds_[i] = RowGroupColumnBounds(*rg_md, cond_leaf_[i], *entry_->schema->field(i));
+      for (int i : cond_.columns) bounds_[i] = query::RowGroupColumnBounds(*rg_md, cond_leaf_[i], *entry_->schema->field(i));
       const query::Possible possible = query::Evaluate(*cond_.prune, bounds_);
       if (!possible.may_true) {
         stats_->row_groups_skipped++;
@@ -837,9 +840,9 @@ Result<Plan> MakePlan(const TableImpl& t, const std::string& condition, const Wh
 
 }  // namespace
 
-Result<std::shared_ptr<arrow::RecordBatchReader>> TableImpl::Where(const std::string& condition,
-                                                                   const WhereOptions& options,
-                                                                   std::shared_ptr<const QueryStats>* stats) const {
+Result<std::shared_ptr<arrow::RecordBatchReader>> QueryTable::Where(const std::string& condition,
+                                                                    const WhereOptions& options,
+                                                                    std::shared_ptr<const QueryStats>* stats) const {
   if (options.batch_size < 0) return Status::Invalid("batch size must not be negative, got ", options.batch_size);
   auto st = std::make_shared<QueryStats>();
   OCTAVO_ASSIGN_OR_RETURN(auto plan, MakePlan(*this, condition, options, options.columns, false, st));
@@ -848,8 +851,8 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> TableImpl::Where(const std::st
       std::make_shared<WhereReader>(std::move(plan.scanner), plan.out_schema, options.batch_size));
 }
 
-Result<std::vector<int64_t>> TableImpl::GetWhereList(const std::string& condition, const WhereOptions& options,
-                                                     QueryStats* stats) const {
+Result<std::vector<int64_t>> QueryTable::GetWhereList(const std::string& condition, const WhereOptions& options,
+                                                      QueryStats* stats) const {
   auto st = std::make_shared<QueryStats>();
   OCTAVO_ASSIGN_OR_RETURN(auto plan, MakePlan(*this, condition, options, {}, true, st));
   std::vector<int64_t> out, rows;
@@ -863,73 +866,5 @@ Result<std::vector<int64_t>> TableImpl::GetWhereList(const std::string& conditio
   return out;
 }
 
-Result<std::shared_ptr<arrow::Table>> TableImpl::ReadCoordinates(const std::vector<int64_t>& rows,
-                                                                 const std::vector<std::string>& columns) const {
-  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
-  OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, columns, path_));
-  auto out_schema = ProjectSchema(*e->schema, fields);
-  const int64_t n = e->num_rows();
-  for (int64_t r : rows)
-    if (r < 0 || r >= n)
-      return Status::IndexError("row ", r, " is out of range for table ", path_, " (", n, " rows)");
-  // Sorted distinct rows, and where each requested row lands among them.
-  std::vector<int64_t> uniq(rows);
-  std::sort(uniq.begin(), uniq.end());
-  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
-
-  std::vector<arrow::ArrayVector> chunks(fields.size());
-  size_t k = 0;
-  int64_t part_first = 0;
-  for (size_t pi = 0; pi < e->parts.size() && k < uniq.size(); ++pi) {
-    const PartEntry& part = e->parts[pi];
-    const int64_t part_end = part_first + part.num_rows;
-    if (uniq[k] >= part_end) {
-      part_first = part_end;
-      continue;
-    }
-    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, true, true));
-    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
-    int64_t rg_first = part_first;
-    for (size_t g = 0; g < part.row_group_rows.size() && k < uniq.size() && uniq[k] < part_end; ++g) {
-      const int64_t rg_end = rg_first + part.row_group_rows[g];
-      arrow::UInt64Builder ib;
-      while (k < uniq.size() && uniq[k] < rg_end) {
-        OCTAVO_RETURN_NOT_ARROW_OK(ib.Append(static_cast<uint64_t>(uniq[k] - rg_first)));
-        ++k;
-      }
-      if (ib.length() > 0) {
-        std::shared_ptr<arrow::Array> idx;
-        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
-        auto tr = reader->ReadRowGroup(static_cast<int>(g), leaves);
-        if (!tr.ok())
-          return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
-                                    " cannot be decoded: ", tr.status().message());
-        auto t = *tr;
-        for (size_t c = 0; c < fields.size(); ++c) {
-          const auto& field = out_schema->field(static_cast<int>(c));
-          OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(static_cast<int>(c)), field->type(),
-                                                               "table " + path_ + " column '" + field->name() + "'"));
-          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, cp::Take(col, idx));
-          for (const auto& ch : taken.chunked_array()->chunks()) chunks[c].push_back(ch);
-        }
-      }
-      rg_first = rg_end;
-    }
-    part_first = part_end;
-  }
-  std::vector<std::shared_ptr<arrow::ChunkedArray>> cols;
-  for (size_t c = 0; c < fields.size(); ++c)
-    cols.push_back(std::make_shared<arrow::ChunkedArray>(chunks[c], out_schema->field(static_cast<int>(c))->type()));
-  auto sorted = arrow::Table::Make(out_schema, cols, static_cast<int64_t>(uniq.size()));
-  if (rows.size() == uniq.size() && std::is_sorted(rows.begin(), rows.end())) return sorted;
-  arrow::UInt64Builder pb;
-  for (int64_t r : rows)
-    OCTAVO_RETURN_NOT_ARROW_OK(
-        pb.Append(static_cast<uint64_t>(std::lower_bound(uniq.begin(), uniq.end(), r) - uniq.begin())));
-  std::shared_ptr<arrow::Array> perm;
-  OCTAVO_RETURN_NOT_ARROW_OK(pb.Finish(&perm));
-  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto out, cp::Take(sorted, perm));
-  return out.table();
-}
 
 }  // namespace octavo

@@ -1,6 +1,9 @@
 // Table::Scan: a streaming RecordBatchReader with bounded memory.
 #include <arrow/api.h>
+#include <arrow/compute/api.h>
 #include <parquet/arrow/reader.h>
+
+#include <algorithm>
 
 
 #include "table/conform.h"
@@ -116,6 +119,76 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> TableImpl::Scan(const ReadOpti
   return std::shared_ptr<arrow::RecordBatchReader>(std::make_shared<TableScanReader>(
       bundle_->path(), path_, e, std::move(slices), std::move(fields), std::move(schema), batch_size,
       options.use_threads));
+}
+
+// Rows by number, in the order asked (Table::ReadCoordinates).
+Result<std::shared_ptr<arrow::Table>> TableImpl::ReadCoordinates(const std::vector<int64_t>& rows,
+                                                                 const std::vector<std::string>& columns) const {
+  OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
+  OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, columns, path_));
+  auto out_schema = ProjectSchema(*e->schema, fields);
+  const int64_t n = e->num_rows();
+  for (int64_t r : rows)
+    if (r < 0 || r >= n)
+      return Status::IndexError("row ", r, " is out of range for table ", path_, " (", n, " rows)");
+  // Sorted distinct rows, and where each requested row lands among them.
+  std::vector<int64_t> uniq(rows);
+  std::sort(uniq.begin(), uniq.end());
+  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+
+  std::vector<arrow::ArrayVector> chunks(fields.size());
+  size_t k = 0;
+  int64_t part_first = 0;
+  for (size_t pi = 0; pi < e->parts.size() && k < uniq.size(); ++pi) {
+    const PartEntry& part = e->parts[pi];
+    const int64_t part_end = part_first + part.num_rows;
+    if (uniq[k] >= part_end) {
+      part_first = part_end;
+      continue;
+    }
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, true, true));
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
+    int64_t rg_first = part_first;
+    for (size_t g = 0; g < part.row_group_rows.size() && k < uniq.size() && uniq[k] < part_end; ++g) {
+      const int64_t rg_end = rg_first + part.row_group_rows[g];
+      arrow::UInt64Builder ib;
+      while (k < uniq.size() && uniq[k] < rg_end) {
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Append(static_cast<uint64_t>(uniq[k] - rg_first)));
+        ++k;
+      }
+      if (ib.length() > 0) {
+        std::shared_ptr<arrow::Array> idx;
+        OCTAVO_RETURN_NOT_ARROW_OK(ib.Finish(&idx));
+        auto tr = reader->ReadRowGroup(static_cast<int>(g), leaves);
+        if (!tr.ok())
+          return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                    " cannot be decoded: ", tr.status().message());
+        auto t = *tr;
+        for (size_t c = 0; c < fields.size(); ++c) {
+          const auto& field = out_schema->field(static_cast<int>(c));
+          OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(t->column(static_cast<int>(c)), field->type(),
+                                                               "table " + path_ + " column '" + field->name() + "'"));
+          OCTAVO_ARROW_ASSIGN_OR_RETURN(auto taken, arrow::compute::Take(col, idx));
+          for (const auto& ch : taken.chunked_array()->chunks()) chunks[c].push_back(ch);
+        }
+      }
+      rg_first = rg_end;
+    }
+    part_first = part_end;
+  }
+  std::vector<std::shared_ptr<arrow::ChunkedArray>> cols;
+  for (size_t c = 0; c < fields.size(); ++c)
+    cols.push_back(std::make_shared<arrow::ChunkedArray>(chunks[c], out_schema->field(static_cast<int>(c))->type()));
+  auto sorted = arrow::Table::Make(out_schema, cols, static_cast<int64_t>(uniq.size()));
+  if (rows.size() == uniq.size() && std::is_sorted(rows.begin(), rows.end())) return sorted;
+  arrow::UInt64Builder pb;
+  for (int64_t r : rows)
+    OCTAVO_RETURN_NOT_ARROW_OK(
+        pb.Append(static_cast<uint64_t>(std::lower_bound(uniq.begin(), uniq.end(), r) - uniq.begin())));
+  std::shared_ptr<arrow::Array> perm;
+  OCTAVO_RETURN_NOT_ARROW_OK(pb.Finish(&perm));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto out, arrow::compute::Take(sorted, perm));
+  return out.table();
 }
 
 }  // namespace octavo

@@ -18,6 +18,7 @@
 #include "table/parquet_io.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
+#include "table/index.h"
 #include "table/sort_util.h"
 #include "util/arrow_status.h"
 #include "util/time_util.h"

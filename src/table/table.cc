@@ -9,6 +9,7 @@
 #include "table/parquet_io.h"
 #include "table/table_impl.h"
 #include "table/row_range.h"
+#include "table/index.h"
 #include "table/sort_util.h"
 #include "util/arrow_status.h"
 #include "util/json_util.h"
@@ -31,10 +32,10 @@ static Status ValidateSchema(const arrow::Schema& schema, const std::string& pat
   return Status::OK();
 }
 
-static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::string& path,
-                                                      const std::shared_ptr<arrow::Schema>& schema,
-                                                      const std::shared_ptr<arrow::RecordBatchReader>& data,
-                                                      const TableOptions& options, const CreateNodeOptions& node) {
+Result<std::shared_ptr<Table>> CreateTableNode(BundleImpl* b, const std::string& path,
+                                               const std::shared_ptr<arrow::Schema>& schema,
+                                               const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                               const TableOptions& options, const CreateNodeOptions& node) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   if (p == "/") return Status::Invalid("a table cannot be the root group");
   if (!schema) return Status::Invalid("table ", p, ": no schema given");
@@ -83,23 +84,13 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   return b->OpenTable(p);
 }
 
-static CreateNodeOptions WithParents(bool create_parents) {
-  CreateNodeOptions o;
-  o.create_parents = create_parents;
-  return o;
-}
-
-Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string& path,
-                                                       const std::shared_ptr<arrow::Schema>& schema,
-                                                       const TableOptions& options, bool create_parents) {
-  return CreateTableImpl(this, path, schema, nullptr, options, WithParents(create_parents));
-}
-
-Result<std::shared_ptr<Table>> BundleImpl::CreateTable(const std::string& path,
-                                                       const std::shared_ptr<arrow::RecordBatchReader>& data,
-                                                       const TableOptions& options, bool create_parents) {
-  if (!data) return Status::Invalid("no data given for table ", path);
-  return CreateTableImpl(this, path, data->schema(), data, options, WithParents(create_parents));
+Result<std::string> ResolveTableNode(const BundleImpl& b, const std::string& path) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, b.ResolvePath(path));
+  auto m = b.snapshot();
+  OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
+  if (n->kind != NodeKind::kTable)
+    return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a table");
+  return p;
 }
 
 Result<std::shared_ptr<Table>> CreateTable(Bundle& bundle, const std::string& path,
@@ -108,7 +99,7 @@ Result<std::shared_ptr<Table>> CreateTable(Bundle& bundle, const std::string& pa
                                            const TableOptions& options, const CreateNodeOptions& node_options) {
   auto* impl = dynamic_cast<BundleImpl*>(&bundle);
   if (!impl) return Status::NotImplemented("CreateTable with node options needs a bundle from Bundle::Open");
-  return CreateTableImpl(impl, path, data ? data->schema() : schema, data, options, node_options);
+  return CreateTableNode(impl, path, data ? data->schema() : schema, data, options, node_options);
 }
 
 // --- TableImpl --------------------------------------------------------------------

@@ -8,7 +8,18 @@
 
 namespace octavo {
 
-class TableImpl final : public Table {
+// The table node kind of the engine's Bundle (src/api/engine_bundle.cc); CreateTableNode
+// returns b->OpenTable(path).
+Result<std::shared_ptr<Table>> CreateTableNode(BundleImpl* b, const std::string& path,
+                                               const std::shared_ptr<arrow::Schema>& schema,
+                                               const std::shared_ptr<arrow::RecordBatchReader>& data,
+                                               const TableOptions& options, const CreateNodeOptions& node);
+// The resolved path of the table node at `path` (links followed), or why there is none.
+Result<std::string> ResolveTableNode(const BundleImpl& b, const std::string& path);
+
+// The table layer's Table: everything but conditions, which QueryTable (src/query/query_table.h)
+// adds; Bundle::OpenTable hands out QueryTables.
+class TableImpl : public Table {
  public:
   TableImpl(std::shared_ptr<BundleImpl> bundle, std::string path)
       : bundle_(std::move(bundle)), path_(std::move(path)) {}
@@ -21,10 +32,6 @@ class TableImpl final : public Table {
   Result<std::shared_ptr<arrow::Table>> Head(int64_t n, const std::vector<std::string>& columns) const override;
   Result<std::shared_ptr<arrow::RecordBatchReader>> Scan(const ReadOptions& options,
                                                          int64_t batch_size) const override;
-  Result<std::shared_ptr<arrow::RecordBatchReader>> Where(const std::string& condition, const WhereOptions& options,
-                                                          std::shared_ptr<const QueryStats>* stats) const override;
-  Result<std::vector<int64_t>> GetWhereList(const std::string& condition, const WhereOptions& options,
-                                            QueryStats* stats) const override;
   Result<std::shared_ptr<arrow::Table>> ReadCoordinates(const std::vector<int64_t>& rows,
                                                         const std::vector<std::string>& columns) const override;
   Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) override;
@@ -38,7 +45,7 @@ class TableImpl final : public Table {
   Result<std::shared_ptr<const TableEntry>> entry() const;
   const std::string& root() const { return bundle_->path(); }
 
- private:
+ protected:
   std::shared_ptr<BundleImpl> bundle_;
   std::string path_;
 };
