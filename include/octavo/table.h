@@ -10,7 +10,16 @@
 #include "octavo/status.h"
 #include "octavo/type_fwd.h"
 
+namespace parquet {
+class WriterProperties;
+}
+
 namespace octavo {
+
+// The Parquet writer settings octavo writes its parts with (codec and level, row group and
+// page sizes, dictionary limit) for `options`; kInvalid names an unknown codec. For writing
+// plain Parquet files outside a bundle (the CLI's export) the same way.
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options);
 
 // Everything info() answers comes from the manifest: no data file is opened.
 struct TableInfo {

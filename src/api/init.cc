@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "octavo/bundle.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 

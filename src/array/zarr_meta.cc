@@ -12,7 +12,7 @@
 #include <limits>
 #include <optional>
 
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 namespace {

@@ -11,7 +11,7 @@
 #include "bundle/bundle_impl.h"
 #include "format/sealed_json.h"
 #include "octavo/version.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/names.h"

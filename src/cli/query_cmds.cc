@@ -23,7 +23,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo::cli {
 

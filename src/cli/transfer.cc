@@ -17,8 +17,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
-#include "table/parquet_io.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo::cli {
 

@@ -23,7 +23,7 @@
 #include "bundle/bundle_impl.h"
 #include "format/filename.h"
 #include "octavo/file.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/names.h"

@@ -16,7 +16,7 @@
 #include "format/sealed_json.h"
 #include "octavo/version.h"
 #include "util/names.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 

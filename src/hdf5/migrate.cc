@@ -37,7 +37,7 @@
 #include "octavo/hdf5.h"
 #include "hdf5/h5util.h"
 #include "table/parquet_io.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo::hdf5 {
 

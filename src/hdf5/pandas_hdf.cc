@@ -16,7 +16,7 @@
 #include "hdf5/h5util.h"
 #include "hdf5/unpickle.h"
 #include "octavo/hdf5.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo::hdf5 {
 namespace {

@@ -15,7 +15,7 @@
 #include "hdf5/h5util.h"
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/names.h"
 
 namespace octavo::hdf5 {

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "octavo/status.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo::py {
 

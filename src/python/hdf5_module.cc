@@ -13,7 +13,7 @@
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
 #include "python/binding_util.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;

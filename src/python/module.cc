@@ -14,7 +14,7 @@
 
 #include "octavo/octavo.h"
 #include "python/binding_util.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;

@@ -10,7 +10,7 @@
 #include "table/conform.h"
 #include "table/index.h"
 #include "table/parquet_io.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo::query {
 namespace cp = arrow::compute;

@@ -35,7 +35,7 @@
 #include "table/row_gather.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 namespace cp = arrow::compute;

@@ -3,7 +3,7 @@
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 namespace {

@@ -16,7 +16,7 @@
 #include "table/row_range.h"
 #include "table/sort_util.h"
 #include "table/table_impl.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/time_util.h"
 
 namespace octavo {

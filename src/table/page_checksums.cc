@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <string>
 
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/crc32.h"
 
 namespace octavo {

@@ -20,7 +20,7 @@
 #include "bundle/bundle_impl.h"
 #include "format/filename.h"
 #include "table/page_checksums.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/time_util.h"
@@ -95,6 +95,10 @@ Result<arrow::Compression::type> CodecFromName(const std::string& name) {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options) {
+  return ParquetWriterProperties(options, ColumnEncodings{});
+}
 
 Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options,
                                                                            const ColumnEncodings& columns) {

@@ -49,8 +49,9 @@ std::vector<std::string> IncompressibleColumns(const arrow::Table& table, const 
 // The Parquet writer settings of a table's options (codec and level, row group and page
 // sizes, statistics, page index, dictionary), with `columns`' overrides.
 // Unknown or unavailable codecs are kInvalid.
+// With per-column encodings (include/octavo/table.h has the one without).
 Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options,
-                                                                           const ColumnEncodings& columns = {});
+                                                                           const ColumnEncodings& columns);
 
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.

@@ -19,7 +19,7 @@
 #include <type_traits>
 
 #include "table/page_decoders.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 namespace {

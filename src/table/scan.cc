@@ -11,7 +11,7 @@
 #include "table/rechunk.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 namespace {

@@ -20,7 +20,7 @@
 #include "table/table_impl.h"
 #include "table/index.h"
 #include "table/sort_util.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/time_util.h"
 
 namespace octavo {

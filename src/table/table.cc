@@ -11,7 +11,7 @@
 #include "table/row_range.h"
 #include "table/index.h"
 #include "table/sort_util.h"
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 #include "util/json_util.h"
 #include "util/names.h"
 #include "util/time_util.h"

@@ -1,4 +1,4 @@
-#include "util/arrow_status.h"
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 

@@ -1,4 +1,5 @@
-// Bridge from arrow::Status / arrow::Result to octavo's Status (internal only).
+// Bridge between arrow::Status / arrow::Result and octavo::Status, for code that mixes the
+// two (the CLI, the bindings, RecordBatchReaders that octavo hands out or consumes).
 #pragma once
 
 #include <arrow/result.h>
