@@ -179,6 +179,27 @@ TEST(Hardening, TableUidFromAManifestIsValidated) {
   EXPECT_FALSE(fs::exists(tmp.Sub("outside")));
 }
 
+// fuzz_manifest found this: a float commit number (1e68) converted to int64 was undefined
+// behaviour (UBSan in the sanitizer build); commit and parent must be JSON integers.
+TEST(Hardening, FuzzFindingFloatCommitNumbersAreCorruption) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  ASSERT_OK(MakeBundleWithTable(path)->Close());
+  for (const std::string key : {"commit", "parent"}) {
+    nlohmann::ordered_json original;
+    ForgeManifest(path, [&](nlohmann::ordered_json& m) { original = m[key]; });
+    for (double v : {1e68, -1e68, 1.5}) {
+      SCOPED_TRACE(key + " = " + std::to_string(v));
+      ForgeManifest(path, [&](nlohmann::ordered_json& m) { m[key] = v; });
+      auto b = Bundle::Open(path, OpenMode::kRead);
+      EXPECT_STATUS_CODE(b, StatusCode::kCorruption);
+      EXPECT_TRUE(Contains(b.status().message(), key)) << b.status().ToString();
+    }
+    ForgeManifest(path, [&](nlohmann::ordered_json& m) { m[key] = original; });
+  }
+  ASSERT_OK(Bundle::Open(path, OpenMode::kRead).status());
+}
+
 TEST(Hardening, NodePathsFromAManifestAreValidated) {
   TempDir tmp;
   const std::string path = tmp.Sub("b");
