@@ -10,7 +10,7 @@ JOBS=${JOBS:-$(nproc)}
 start=$(date +%s)
 if [ ! -f "$B/build.ninja" ]; then
   cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCTAVO_BUILD_TESTS=ON \
-    -DOCTAVO_SANITIZE=address,undefined >/dev/null
+    -DOCTAVO_SANITIZE=address,undefined -DOCTAVO_WERROR=ON >/dev/null
 fi
 cmake --build "$B" -j"$JOBS" --target octavo_tests octavo_cli
 echo "[sanitize] build: $(( $(date +%s) - start )) s"

@@ -165,6 +165,19 @@ Result<std::shared_ptr<Table>> CreateTable(Bundle& bundle, const std::string& pa
                                            const std::shared_ptr<arrow::RecordBatchReader>& data,
                                            const TableOptions& options, const CreateNodeOptions& node_options);
 
+// Create a group with its attributes (`node_options.attrs_json`) as one commit.
+Status CreateGroup(Bundle& bundle, const std::string& path, const CreateNodeOptions& node_options);
+
+// Create an array (see Bundle::CreateArray) with its attributes as one commit; with
+// `node_options.overwrite` the node at `path` is replaced in that commit.
+Result<std::shared_ptr<Array>> CreateArray(Bundle& bundle, const std::string& path, const std::vector<int64_t>& shape,
+                                           const std::string& dtype, const ArrayOptions& options, const void* data,
+                                           int64_t data_bytes, const CreateNodeOptions& node_options);
+
+// Set several attributes of a node (`attrs_json`: a JSON object of name -> value) as one
+// commit: all of them or none.
+Status SetAttrs(Bundle& bundle, const std::string& path, const std::string& attrs_json);
+
 // Arrow's compute kernels and dataset factories must be registered once per
 // process before use; octavo's entry points call this, standalone programs may too.
 Status Initialize();

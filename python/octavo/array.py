@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import _octavo
+from .attrs import attrs_to_json
 from .bundle import Node
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError
 
@@ -399,15 +400,13 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
         chunks = [operator.index(c) for c in chunks]
     comp = "none" if compressor is None else str(compressor).lower()
     byte_shuffle, bit_shuffle = _shuffle_mode(shuffle)
-    with bundle._one_commit(f"create array {path}"):  # the array and its attributes: one commit
-        native = _octavo.create_array(bundle._native, path, shape, dname, chunks, comp,
-                                      -1 if level is None else int(level), byte_shuffle,
-                                      fill_value_json(fill_value, dname), buf, create_parents, bit_shuffle,
-                                      int(blocksize))
-        a = Array(bundle, native.path, native)
-        for k, v in (attrs or {}).items():
-            a.attrs[k] = v
-    return a
+    attrs_json = attrs_to_json(attrs, path) if attrs else ""
+    # The array and its attributes: one commit.
+    native = _octavo.create_array(bundle._native, path, shape, dname, chunks, comp,
+                                  -1 if level is None else int(level), byte_shuffle,
+                                  fill_value_json(fill_value, dname), buf, create_parents, bit_shuffle,
+                                  int(blocksize), attrs_json)
+    return Array(bundle, native.path, native)
 
 
 def import_zarr(bundle, source, path: str, *, compressor: str | None = None, level: int | None = None,
@@ -492,8 +491,7 @@ def _import_node(bundle, src, path, compressor, level, shuffle, chunks, block_by
         for name, child in sorted(src.members(), key=lambda kv: kv[0]):
             _import_node(bundle, child, path.rstrip("/") + "/" + name, compressor, level, shuffle, None, block_bytes)
         node = bundle[path]
-        for k, v in attrs.items():
-            node.attrs[k] = v
+        node.attrs.update(attrs)
         return node.path
     dname = _dtype_name(src.dtype)
     src_chunks = tuple(src.chunks)

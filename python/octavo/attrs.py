@@ -104,6 +104,16 @@ def to_json(value: Any, where: str) -> str:
     return check_text(text, f"{where}: value")
 
 
+def attrs_to_json(attrs: dict, where: str) -> str:
+    """Several attributes as one JSON object text, for the engine calls that store a node's
+    attributes in one commit (create with attributes, ``attrs.update``)."""
+    parts = []
+    for k, v in attrs.items():
+        check_text(k, f"attribute name on {where}")
+        parts.append(json.dumps(k) + ":" + to_json(v, f"attribute {k!r} on {where}"))
+    return "{" + ",".join(parts) + "}"
+
+
 class AttributeSet:
     """Attributes of a node; dict-like, and PyTables-like (``node.attrs.units = 'm'``)."""
 
@@ -172,9 +182,8 @@ class AttributeSet:
     def update(self, other: dict | None = None, **kwargs) -> None:
         """Set several attributes in one commit: all of them or, on any error, none."""
         items = {**(other or {}), **kwargs}
-        with self._bundle._one_commit(f"set attributes on {self._path}"):
-            for k, v in items.items():
-                self[k] = v
+        if items:
+            self._bundle._native.set_attrs(self._path, attrs_to_json(items, self._path))
 
     def to_dict(self) -> dict:
         return self._all()

@@ -5,7 +5,6 @@ arguments and converts results between Arrow and pandas/polars.
 """
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import os
@@ -14,7 +13,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from . import _octavo
-from .attrs import AttributeSet, to_json
+from .attrs import AttributeSet, attrs_to_json, to_json
 from .convert import check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
 from .errors import InvalidArgumentError, NotFoundError, SchemaError, check_text, translate_stream_error
 
@@ -532,27 +531,9 @@ class Bundle:
     def create_group(self, where: str, name: str | None = None, title: str | None = None,
                      create_parents: bool = True) -> Group:
         path = _join(_abs(where), name)
-        with self._one_commit(f"create group {path}"):  # the group and its title: one commit
-            self._native.create_group(path, create_parents)
-            group = Group(self, self._native.get_node(path)["path"])
-            if title:
-                group.attrs["TITLE"] = title
-        return group
-
-    @contextlib.contextmanager
-    def _one_commit(self, message: str = ""):
-        """Several engine calls as one commit: inside the engine's transaction (the caller's,
-        if one is open), aborted by any exception so nothing half-done is committed."""
-        if self._native.in_transaction():
-            yield
-            return
-        self._native.begin_transaction()
-        try:
-            yield
-        except BaseException:
-            self._native.abort_transaction()
-            raise
-        self._native.commit_transaction(check_text(message, "commit message"))
+        attrs_json = attrs_to_json({"TITLE": title}, path) if title else ""
+        self._native.create_group(check_text(path, "group path"), create_parents, attrs_json)  # one commit
+        return Group(self, self._native.get_node(path)["path"])
 
     def create_table(self, where: str, name: str | None = None, data=None, *, schema: pa.Schema | None = None,
                      title: str | None = None, create_parents: bool = True, options: dict | None = None,

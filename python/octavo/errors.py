@@ -1,4 +1,5 @@
 """Exceptions raised by octavo. Every C++ Status code maps to one class here."""
+import re
 
 
 class OctavoError(Exception):
@@ -88,17 +89,20 @@ def error_class(code_name: str) -> type:
 
 
 _ARROW_PREFIXES = ("Invalid: ", "IOError: ", "Type error: ", "Key error: ", "Index error: ", "NotImplemented: ")
+_DETAIL = re.compile(r"\. Detail: octavo:(\w+)$", re.S)
 
 
 def translate_stream_error(exc: Exception) -> Exception:
-    """An error that crossed an Arrow C stream arrives as a pyarrow exception whose message
-    is "<arrow code>: <octavo code>: ..."; turn it back into the octavo class."""
+    """An octavo error that crossed an Arrow C stream arrives as a pyarrow exception whose
+    message is "<arrow code>: <message>. Detail: octavo:<code>" (the C++ side attaches the code
+    as an Arrow StatusDetail); turn it back into the octavo class."""
     msg = str(exc)
+    m = _DETAIL.search(msg)
+    if not m:
+        return exc
+    msg = msg[:m.start()]
     for prefix in _ARROW_PREFIXES:
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
             break
-    for code, cls in _BY_CODE.items():
-        if msg.startswith(code + ": "):
-            return cls(msg[len(code) + 2:])
-    return exc
+    return _BY_CODE.get(m.group(1), OctavoError)(msg)

@@ -39,7 +39,7 @@ class EngineBundle final : public BundleImpl {
   Result<std::shared_ptr<Array>> CreateArray(const std::string& path, const std::vector<int64_t>& shape,
                                              const std::string& dtype, const ArrayOptions& options,
                                              const void* data, int64_t data_bytes, bool create_parents) override {
-    return CreateArrayNode(this, path, shape, dtype, options, data, data_bytes, create_parents);
+    return CreateArrayNode(this, path, shape, dtype, options, data, data_bytes, Parents(create_parents));
   }
   Result<std::shared_ptr<Array>> OpenArray(const std::string& path) const override {
     return OpenArrayNode(*this, path);

@@ -834,10 +834,11 @@ Result<std::shared_ptr<Array>> OpenArrayNode(const BundleImpl& b, const std::str
 
 Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string& path, const std::vector<int64_t>& shape,
                                                const std::string& dtype, const ArrayOptions& options,
-                                               const void* data, int64_t data_bytes, bool create_parents) {
+                                               const void* data, int64_t data_bytes, const CreateNodeOptions& node) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   if (p == "/") return Status::Invalid("an array cannot be the root group");
   const std::string where = "array " + p;
+  OCTAVO_ASSIGN_OR_RETURN(Json attrs, ParseNodeAttrs(node.attrs_json, "attributes of " + where));
   OCTAVO_ASSIGN_OR_RETURN(Json zarr, MakeZarrJson(shape, dtype, options, where));
   OCTAVO_ASSIGN_OR_RETURN(ZarrArrayMeta meta, ParseZarrJson(zarr, where));
   std::vector<ArrayRange> all;
@@ -850,9 +851,7 @@ Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string&
   }
   std::lock_guard<std::mutex> g(b->writer_mutex());
   OCTAVO_RETURN_NOT_OK(b->CheckWritable("create array " + p));
-  {
-    OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p));
-  }
+  if (!node.overwrite) OCTAVO_RETURN_NOT_OK(CheckPathFree(*b->snapshot(), p));
   ArrayState st;
   st.uid = RandomHex(8);
   st.zarr = zarr;
@@ -865,12 +864,17 @@ Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string&
   std::map<std::string, ChunkFile> chunks;
   for (const auto& [k, v] : w.updates())
     if (v) chunks[k] = *v;
-  OCTAVO_RETURN_NOT_OK(b->CommitLocked("create array " + p, [&](Manifest& m) -> Status {
+  const bool replaces = node.overwrite && b->snapshot()->nodes.count(p) > 0;
+  OCTAVO_RETURN_NOT_OK(b->CommitLocked((replaces ? "overwrite array " : "create array ") + p,
+                                       [&](Manifest& m) -> Status {
     std::string now = NowIso8601();
-    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
+    if (node.overwrite) EraseSubtree(m, p);  // the old node goes in the commit that adds the new one
+    else OCTAVO_RETURN_NOT_OK(CheckPathFree(m, p));
+    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, node.create_parents, now));
     NodeEntry n;
     n.kind = NodeKind::kArray;
     n.created_at = n.modified_at = now;
+    n.attrs = attrs;
     n.payload = Json{{"uid", st.uid}, {"zarr", zarr}, {"chunks", ChunksToJson(chunks)}};
     m.nodes.emplace(p, std::move(n));
     return Status::OK();
@@ -997,6 +1001,14 @@ Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string
       return Status::OK();
     }));
   return b->OpenArray(p);
+}
+
+Result<std::shared_ptr<Array>> CreateArray(Bundle& bundle, const std::string& path, const std::vector<int64_t>& shape,
+                                           const std::string& dtype, const ArrayOptions& options, const void* data,
+                                           int64_t data_bytes, const CreateNodeOptions& node_options) {
+  auto* b = dynamic_cast<BundleImpl*>(&bundle);
+  if (!b) return Status::NotImplemented("CreateArray with node options needs a bundle from Bundle::Open");
+  return CreateArrayNode(b, path, shape, dtype, options, data, data_bytes, node_options);
 }
 
 }  // namespace octavo

@@ -14,7 +14,7 @@ namespace octavo {
 
 Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string& path, const std::vector<int64_t>& shape,
                                                const std::string& dtype, const ArrayOptions& options,
-                                               const void* data, int64_t data_bytes, bool create_parents);
+                                               const void* data, int64_t data_bytes, const CreateNodeOptions& node);
 Result<std::shared_ptr<Array>> OpenArrayNode(const BundleImpl& b, const std::string& path);
 
 }  // namespace octavo

@@ -366,24 +366,34 @@ Status BundleImpl::Commit(const std::string& message, const std::function<Status
   return CommitLocked(message, fn);
 }
 
-Status BundleImpl::EnsureParents(Manifest& m, const std::string& path, bool create_parents, const std::string& now) {
-  return EnsureParentGroups(m, path, create_parents, now);
-}
-
 // --- nodes --------------------------------------------------------------------
 
 Status BundleImpl::CreateGroup(const std::string& path, bool create_parents) {
+  CreateNodeOptions o;
+  o.create_parents = create_parents;
+  return octavo::CreateGroup(*this, path, o);
+}
+
+Status CreateGroup(Bundle& bundle, const std::string& path, const CreateNodeOptions& node) {
+  auto* b = dynamic_cast<BundleImpl*>(&bundle);
+  if (!b) return Status::NotImplemented("CreateGroup with node options needs a bundle from Bundle::Open");
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
-  return Commit("create group " + p, [&](Manifest& m) -> Status {
+  OCTAVO_ASSIGN_OR_RETURN(Json attrs, ParseNodeAttrs(node.attrs_json, "attributes of group " + p));
+  return b->Commit("create group " + p, [&](Manifest& m) -> Status {
     if (auto it = m.nodes.find(p); it != m.nodes.end()) {
-      if (it->second.kind == NodeKind::kGroup) return Status::AlreadyExists("group '", p, "' already exists");
-      return PathTaken(p, it->second.kind);
+      if (node.overwrite && p != "/") {
+        EraseSubtree(m, p);
+      } else {
+        if (it->second.kind == NodeKind::kGroup) return Status::AlreadyExists("group '", p, "' already exists");
+        return PathTaken(p, it->second.kind);
+      }
     }
     std::string now = NowIso8601();
-    OCTAVO_RETURN_NOT_OK(EnsureParents(m, p, create_parents, now));
+    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, node.create_parents, now));
     NodeEntry g;
     g.kind = NodeKind::kGroup;
     g.created_at = g.modified_at = now;
+    g.attrs = std::move(attrs);
     m.nodes.emplace(p, std::move(g));
     return Status::OK();
   });
@@ -482,12 +492,32 @@ Result<std::string> BundleImpl::GetAttrs(const std::string& path) const {
   return n->attrs.dump();
 }
 
-Status BundleImpl::SetAttr(const std::string& path, const std::string& key, const std::string& json_value) {
-  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+Status CheckAttrName(const std::string& key) {
   if (key.empty()) return Status::Invalid("attribute name must not be empty");
   for (unsigned char c : key)
     if (c < 0x20) return Status::Invalid("attribute name contains a control character");
-  OCTAVO_RETURN_NOT_OK(CheckUtf8(key, "attribute name"));
+  return CheckUtf8(key, "attribute name");
+}
+
+Result<Json> ParseNodeAttrs(const std::string& attrs_json, const std::string& what) {
+  if (attrs_json.empty()) return Json::object();
+  auto parsed = ParseJson(attrs_json, what);
+  // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
+  if (!parsed.ok()) return Status::Invalid(parsed.status().message());
+  Json attrs = std::move(parsed).ValueOrDie();
+  if (!attrs.is_object()) return Status::Invalid(what, " must be a JSON object");
+  for (const auto& [key, value] : attrs.items()) OCTAVO_RETURN_NOT_OK(CheckAttrName(key));
+  return attrs;
+}
+
+void EraseSubtree(Manifest& m, const std::string& path) {
+  for (auto it = m.nodes.begin(); it != m.nodes.end();)
+    it = (it->first == path || IsDescendant(it->first, path)) ? m.nodes.erase(it) : std::next(it);
+}
+
+Status BundleImpl::SetAttr(const std::string& path, const std::string& key, const std::string& json_value) {
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  OCTAVO_RETURN_NOT_OK(CheckAttrName(key));
   auto parsed = ParseJson(json_value, "value of attribute '" + key + "'");
   // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
   if (!parsed.ok()) return Status::Invalid(parsed.status().message());
@@ -496,6 +526,20 @@ Status BundleImpl::SetAttr(const std::string& path, const std::string& key, cons
     auto it = m.nodes.find(p);
     if (it == m.nodes.end()) return FindNode(m, p).status();
     it->second.attrs[key] = value;
+    it->second.modified_at = NowIso8601();
+    return Status::OK();
+  });
+}
+
+Status SetAttrs(Bundle& bundle, const std::string& path, const std::string& attrs_json) {
+  auto* b = dynamic_cast<BundleImpl*>(&bundle);
+  if (!b) return Status::NotImplemented("SetAttrs needs a bundle from Bundle::Open");
+  OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
+  OCTAVO_ASSIGN_OR_RETURN(Json attrs, ParseNodeAttrs(attrs_json, "attributes for node " + p));
+  return b->Commit("set attributes on " + p, [&](Manifest& m) -> Status {
+    auto it = m.nodes.find(p);
+    if (it == m.nodes.end()) return FindNode(m, p).status();
+    for (const auto& [key, value] : attrs.items()) it->second.attrs[key] = value;
     it->second.modified_at = NowIso8601();
     return Status::OK();
   });

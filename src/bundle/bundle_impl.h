@@ -114,7 +114,6 @@ class BundleImpl : public Bundle {
   Status LoadCommit(int64_t commit);
   Status CreateOnDisk();
   Status WriteManifestAndSwitch(Manifest& next);
-  Status EnsureParents(Manifest& m, const std::string& path, bool create_parents, const std::string& now);
   Result<std::shared_ptr<const Manifest>> ReadManifestFile(const std::string& rel, int64_t expect_size,
                                                            int64_t expect_crc) const;
 
@@ -149,6 +148,15 @@ Status CheckPathFree(const Manifest& m, const std::string& path, const std::stri
 // or index file). True too when that cannot be told: callers use false to say "garbage
 // collection removed it" instead of "the bundle is damaged".
 bool FileReferencedByCurrentCommit(const std::string& root, const std::string& rel);
+
+// Attributes given with a new node (CreateNodeOptions::attrs_json; "" = none) or to SetAttrs:
+// a JSON object whose keys are valid attribute names. kInvalid naming `what` otherwise.
+Result<Json> ParseNodeAttrs(const std::string& attrs_json, const std::string& what);
+// kInvalid unless `key` can name an attribute (non-empty UTF-8 without control characters).
+Status CheckAttrName(const std::string& key);
+// Removes the node at `path` and everything below it (a node created with overwrite replaces
+// them in the same commit).
+void EraseSubtree(Manifest& m, const std::string& path);
 
 // A node lookup with a clear error.
 Result<const NodeEntry*> FindNode(const Manifest& m, const std::string& normalized_path);

@@ -113,8 +113,8 @@ bool OutputReadsBackValid(const std::string& out) {
     auto reader = builder.memory_pool(arrow::default_memory_pool())->properties(aprops)->Build();
     if (!reader.ok()) return false;
     for (int g = 0; g < (*reader)->num_row_groups(); ++g) {
-      std::shared_ptr<arrow::Table> t;
-      if (!(*reader)->ReadRowGroup(g, &t).ok() || !t->ValidateFull().ok()) return false;
+      auto t = (*reader)->ReadRowGroup(g);
+      if (!t.ok() || !(*t)->ValidateFull().ok()) return false;
     }
     return true;
   } catch (...) {

@@ -109,7 +109,7 @@ void BindArrays(nb::module_& m) {
         [](Bundle& b, const std::string& path, const std::vector<int64_t>& shape, const std::string& dtype,
            std::optional<std::vector<int64_t>> chunks, const std::string& compressor, int level, bool shuffle,
            const std::string& fill_value, std::optional<RoBytes> data, bool create_parents, bool bitshuffle,
-           int64_t blocksize) {
+           int64_t blocksize, const std::string& attrs_json) {
           ArrayOptions o;
           if (chunks) o.chunks = *chunks;
           o.compressor = compressor;
@@ -121,11 +121,11 @@ void BindArrays(nb::module_& m) {
           const void* p = data ? data->data() : nullptr;
           int64_t n = data ? static_cast<int64_t>(data->nbytes()) : 0;
           nb::gil_scoped_release release;
-          return Unwrap(b.CreateArray(path, shape, dtype, o, p, n, create_parents));
+          return Unwrap(CreateArray(b, path, shape, dtype, o, p, n, CreateNodeOptions{create_parents, false, attrs_json}));
         },
         "bundle"_a, "path"_a, "shape"_a, "dtype"_a, "chunks"_a = nb::none(), "compressor"_a = "zstd",
         "level"_a = -1, "shuffle"_a = false, "fill_value"_a = "0", "data"_a = nb::none(), "create_parents"_a = true,
-        "bitshuffle"_a = false, "blocksize"_a = 0);
+        "bitshuffle"_a = false, "blocksize"_a = 0, "attrs_json"_a = "");
   m.def("import_zarr_array",
         [](Bundle& b, const std::string& zarr_dir, const std::string& path, bool create_parents) {
           nb::gil_scoped_release release;

@@ -339,8 +339,11 @@ NB_MODULE(_octavo, m) {
       .def("commit_info", [](const Bundle& b) { return CommitToDict(b.commit()); })
       .def("close", [](Bundle& b) { Check(b.Close()); })
       .def("refresh", [](Bundle& b) { Check(b.Refresh()); })
-      .def("create_group", [](Bundle& b, const std::string& p, bool parents) { Check(b.CreateGroup(p, parents)); },
-           "path"_a, "create_parents"_a = true)
+      .def("create_group",
+           [](Bundle& b, const std::string& p, bool parents, const std::string& attrs_json) {
+             Check(CreateGroup(b, p, CreateNodeOptions{parents, false, attrs_json}));
+           },
+           "path"_a, "create_parents"_a = true, "attrs_json"_a = "")
       .def("exists", &Bundle::Exists)
       .def("get_node", [](const Bundle& b, const std::string& p) { return NodeToDict(Unwrap(b.GetNode(p))); })
       .def("list_children",
@@ -377,6 +380,9 @@ NB_MODULE(_octavo, m) {
       .def("get_attrs", [](const Bundle& b, const std::string& p) { return Unwrap(b.GetAttrs(p)); })
       .def("set_attr", [](Bundle& b, const std::string& p, const std::string& k, const std::string& v) {
         Check(b.SetAttr(p, k, v));
+      })
+      .def("set_attrs", [](Bundle& b, const std::string& p, const std::string& attrs_json) {
+        Check(SetAttrs(b, p, attrs_json));
       })
       .def("delete_attr", [](Bundle& b, const std::string& p, const std::string& k) { Check(b.DeleteAttr(p, k)); })
       .def("create_table_from_schema",

@@ -557,8 +557,7 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
       return Status::Corruption(where("has a damaged Parquet footer (its checksum does not match the manifest); "
                                       "restore the file or open an earlier commit"));
     try {
-      uint32_t len = footer->metadata_len;
-      metadata = parquet::FileMetaData::Make(footer->bytes->data(), &len);
+      metadata = parquet::FileMetaData::Make(footer->bytes->data(), static_cast<int64_t>(footer->metadata_len));
     } catch (const std::exception& e) {
       return Status::Corruption(where(std::string("has an undecodable Parquet footer: ") + e.what()));
     }

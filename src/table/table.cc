@@ -40,13 +40,7 @@ Result<std::shared_ptr<Table>> CreateTableNode(BundleImpl* b, const std::string&
   if (p == "/") return Status::Invalid("a table cannot be the root group");
   if (!schema) return Status::Invalid("table ", p, ": no schema given");
   OCTAVO_RETURN_NOT_OK(ValidateSchema(*schema, p));
-  Json attrs = Json::object();
-  if (!node.attrs_json.empty()) {
-    auto parsed = ParseJson(node.attrs_json, "attributes of table " + p);
-    if (!parsed.ok()) return Status::Invalid(parsed.status().message());
-    attrs = std::move(parsed).ValueOrDie();
-    if (!attrs.is_object()) return Status::Invalid("attributes of table ", p, " must be a JSON object");
-  }
+  OCTAVO_ASSIGN_OR_RETURN(Json attrs, ParseNodeAttrs(node.attrs_json, "attributes of table " + p));
   auto stored_schema = NormalizeTableSchema(schema);
   std::lock_guard<std::mutex> g(b->writer_mutex());
   OCTAVO_RETURN_NOT_OK(b->CheckWritable("create table " + p));
@@ -67,8 +61,7 @@ Result<std::shared_ptr<Table>> CreateTableNode(BundleImpl* b, const std::string&
     std::string now = NowIso8601();
     if (node.overwrite) {
       // The old node and its subtree go in the same commit that adds the new table.
-      for (auto it = m.nodes.begin(); it != m.nodes.end();)
-        it = (it->first == p || IsDescendant(it->first, p)) ? m.nodes.erase(it) : std::next(it);
+      EraseSubtree(m, p);
     } else {
       OCTAVO_RETURN_NOT_OK(CheckPathFree(m, p, "use append to add rows or remove it first"));
     }

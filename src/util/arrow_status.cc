@@ -1,21 +1,35 @@
 #include "octavo/arrow_status.h"
 
+#include <memory>
+#include <string>
+#include <string_view>
+
 namespace octavo {
+
+namespace {
+
+// The octavo code of a Status that travels through Arrow (a RecordBatchReader octavo hands
+// out, an Arrow callback): FromArrow recovers it exactly. Across the Arrow C stream interface
+// only text survives: Arrow writes the detail after the message (". Detail: octavo:Corruption"),
+// which the Python package reads back (python/octavo/errors.py).
+class OctavoStatusDetail final : public arrow::StatusDetail {
+ public:
+  static constexpr const char* kTypeId = "octavo::StatusDetail";
+  explicit OctavoStatusDetail(StatusCode code) : code_(code) {}
+  const char* type_id() const override { return kTypeId; }
+  std::string ToString() const override { return std::string("octavo:") + StatusCodeName(code_); }
+  StatusCode code() const { return code_; }
+
+ private:
+  StatusCode code_;
+};
+
+}  // namespace
 
 Status FromArrow(const arrow::Status& st) {
   if (st.ok()) return Status::OK();
-  // ToArrow keeps octavo codes Arrow has no equivalent for as "<CodeName>: message"
-  // inside an Invalid; recover them so a round trip through an Arrow stream keeps the code.
-  if (st.code() == arrow::StatusCode::Invalid) {
-    static const StatusCode kCarried[] = {StatusCode::kCorruption,         StatusCode::kLocked,
-                                          StatusCode::kNotFound,           StatusCode::kTypeError,
-                                          StatusCode::kAlreadyExists,      StatusCode::kReadOnly,
-                                          StatusCode::kUnsupportedVersion, StatusCode::kInvalid};
-    for (StatusCode c : kCarried) {
-      const std::string prefix = std::string(StatusCodeName(c)) + ": ";
-      if (st.message().rfind(prefix, 0) == 0) return Status(c, st.message().substr(prefix.size()));
-    }
-  }
+  if (const auto& d = st.detail(); d && std::string_view(d->type_id()) == OctavoStatusDetail::kTypeId)
+    return Status(static_cast<const OctavoStatusDetail&>(*d).code(), st.message());
   StatusCode code = StatusCode::kInvalid;
   switch (st.code()) {
     case arrow::StatusCode::IOError: code = StatusCode::kIOError; break;
@@ -31,14 +45,16 @@ Status FromArrow(const arrow::Status& st) {
 
 arrow::Status ToArrow(const Status& st) {
   if (st.ok()) return arrow::Status::OK();
+  arrow::StatusCode code = arrow::StatusCode::Invalid;
   switch (st.code()) {
-    case StatusCode::kIOError: return arrow::Status::IOError(st.message());
-    case StatusCode::kTypeError: return arrow::Status::TypeError(st.message());
-    case StatusCode::kNotFound: return arrow::Status::KeyError(st.message());
-    case StatusCode::kIndexError: return arrow::Status::IndexError(st.message());
-    case StatusCode::kNotImplemented: return arrow::Status::NotImplemented(st.message());
-    default: return arrow::Status::Invalid(st.ToString());
+    case StatusCode::kIOError: code = arrow::StatusCode::IOError; break;
+    case StatusCode::kTypeError: code = arrow::StatusCode::TypeError; break;
+    case StatusCode::kNotFound: code = arrow::StatusCode::KeyError; break;
+    case StatusCode::kIndexError: code = arrow::StatusCode::IndexError; break;
+    case StatusCode::kNotImplemented: code = arrow::StatusCode::NotImplemented; break;
+    default: break;
   }
+  return arrow::Status(code, st.message(), std::make_shared<OctavoStatusDetail>(st.code()));
 }
 
 }  // namespace octavo

@@ -114,7 +114,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const s
   {
     std::lock_guard<std::mutex> g(mu_);
     files_[path] = FileState{};  // O_TRUNC: nothing of it is durable yet
-    if (!existed) dir_ops_.push_back(DirOp{DirOf(path), path});
+    if (!existed) dir_ops_.push_back(DirOp{DirOf(path), path, false, {}, {}});
   }
   return std::unique_ptr<WritableFile>(new FaultWritableFile(this, std::move(file)));
 }
@@ -134,7 +134,7 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
   } else {
     files_.erase(to);  // the source was durable already
   }
-  DirOp op{DirOf(to), to};
+  DirOp op{DirOf(to), to, false, {}, {}};
   op.is_rename = true;
   op.from = from;
   op.old_target = std::move(old_target);
@@ -157,7 +157,7 @@ Status FaultInjectionEnv::CreateDir(const std::string& dir) {
   OCTAVO_RETURN_NOT_OK(base_->CreateDir(dir));
   if (!existed) {
     std::lock_guard<std::mutex> g(mu_);
-    dir_ops_.push_back(DirOp{DirOf(dir), dir});
+    dir_ops_.push_back(DirOp{DirOf(dir), dir, false, {}, {}});
   }
   return Status::OK();
 }

@@ -74,3 +74,52 @@ TEST(Bundle, NamedSnapshotsOpenTheirCommitAndSurviveLaterChanges) {
   auto bad = Bundle::Open(path, OpenMode::kRead, o);
   EXPECT_STATUS_CODE(bad, StatusCode::kCorruption);
 }
+
+// Creating a node with its attributes, and setting several attributes, are one commit each
+// (the engine owns these, not the bindings): all of it or, on a bad argument, nothing.
+TEST(Bundle, NodesWithAttributesAndSetAttrsAreOneCommitOrNothing) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  int64_t c = b->commit().id;
+  ASSERT_OK(CreateGroup(*b, "/g/h", CreateNodeOptions{true, false, R"({"TITLE": "run 7", "n": [1, 2]})"}));
+  EXPECT_EQ(b->commit().id, c + 1);
+  ASSERT_OK_AND_ASSIGN(auto attrs, b->GetAttrs("/g/h"));
+  EXPECT_EQ(nlohmann::json::parse(attrs), nlohmann::json::parse(R"({"TITLE": "run 7", "n": [1, 2]})"));
+  EXPECT_TRUE(b->Exists("/g"));
+
+  std::vector<float> v = {1, 2, 3, 4};
+  ASSERT_OK(CreateArray(*b, "/g/a", {4}, "float32", {}, v.data(), 16, CreateNodeOptions{true, false, R"({"unit": "m"})"})
+                .status());
+  EXPECT_EQ(b->commit().id, c + 2);
+  ASSERT_OK_AND_ASSIGN(attrs, b->GetAttrs("/g/a"));
+  EXPECT_EQ(nlohmann::json::parse(attrs), nlohmann::json::parse(R"({"unit": "m"})"));
+
+  ASSERT_OK(SetAttrs(*b, "/g/a", R"({"unit": "km", "scale": 2})"));
+  EXPECT_EQ(b->commit().id, c + 3);
+  ASSERT_OK_AND_ASSIGN(attrs, b->GetAttrs("/g/a"));
+  EXPECT_EQ(nlohmann::json::parse(attrs), nlohmann::json::parse(R"({"unit": "km", "scale": 2})"));
+
+  // Bad attributes: nothing is created or changed, no commit.
+  for (const std::string bad : {"[1]", "{\"\": 1}", "{\"a\\u0001\": 1}", "{\"x\": ", "\"text\""}) {
+    SCOPED_TRACE(bad);
+    EXPECT_STATUS_CODE(CreateGroup(*b, "/bad", CreateNodeOptions{true, false, bad}), StatusCode::kInvalid);
+    EXPECT_STATUS_CODE(CreateArray(*b, "/bad", {4}, "float32", {}, v.data(), 16, CreateNodeOptions{true, false, bad}),
+                       StatusCode::kInvalid);
+    EXPECT_STATUS_CODE(SetAttrs(*b, "/g/a", bad), StatusCode::kInvalid);
+  }
+  EXPECT_FALSE(b->Exists("/bad"));
+  EXPECT_EQ(b->commit().id, c + 3);
+  ASSERT_OK_AND_ASSIGN(attrs, b->GetAttrs("/g/a"));
+  EXPECT_EQ(nlohmann::json::parse(attrs), nlohmann::json::parse(R"({"unit": "km", "scale": 2})"));
+  EXPECT_STATUS_CODE(SetAttrs(*b, "/missing", "{}"), StatusCode::kNotFound);
+
+  // overwrite replaces the node (and what is below it) in the commit that adds the new one.
+  EXPECT_STATUS_CODE(CreateGroup(*b, "/g", CreateNodeOptions{}), StatusCode::kAlreadyExists);
+  ASSERT_OK(CreateGroup(*b, "/g", CreateNodeOptions{true, true, R"({"TITLE": "fresh"})"}));
+  EXPECT_EQ(b->commit().id, c + 4);
+  EXPECT_FALSE(b->Exists("/g/a"));
+  ASSERT_OK(CreateArray(*b, "/g", {4}, "float32", {}, v.data(), 16, CreateNodeOptions{true, true, ""}).status());
+  ASSERT_OK_AND_ASSIGN(auto node, b->GetNode("/g"));
+  EXPECT_EQ(node.kind, NodeKind::kArray);
+  EXPECT_EQ(b->commit().id, c + 5);
+}

@@ -172,7 +172,7 @@ TEST_F(Corruption, DeletedCurrentIsCorruptionAndNotRepairedBehindOurBack) {
 }
 
 TEST_F(Corruption, GarbageCurrentIsCorruption) {
-  for (const std::string garbage : {std::string("\x01\x02 not json {"), std::string("{}"),
+  for (const std::string& garbage : {std::string("\x01\x02 not json {"), std::string("{}"),
                                     std::string(R"({"manifest":"../../etc/passwd","size":1,"crc32":1})"),
                                     std::string(R"({"manifest":"manifests/000000000001.json","size":"x"})")}) {
     SCOPED_TRACE(garbage);
