@@ -60,6 +60,10 @@ struct CommitInfo {
   std::string manifest_file;  // relative to the bundle root
 };
 
+// {"id", "parent", "created_at", "message", "manifest_file"} as JSON object text: the one
+// serializer the bindings and the CLI share.
+std::string CommitInfoToJson(const CommitInfo& commit);
+
 class Bundle : public std::enable_shared_from_this<Bundle> {
  public:
   static Result<std::shared_ptr<Bundle>> Open(const std::string& path, OpenMode mode = OpenMode::kRead,

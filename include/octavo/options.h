@@ -2,7 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "octavo/status.h"
 
 namespace octavo {
 
@@ -38,6 +41,12 @@ struct TableOptions {
   // paying for hashing early, while low-cardinality ones (codes, labels) stay compact.
   int64_t dictionary_page_limit = 64 * 1024;
 };
+
+// TableOptions as JSON object text (every field by its name) and back: the one codec that the
+// manifest, the bindings and the CLI share. From JSON: missing keys keep their defaults; an
+// unknown key or a value of the wrong type is kInvalid naming it.
+std::string TableOptionsToJson(const TableOptions& options);
+Result<TableOptions> TableOptionsFromJson(std::string_view json);
 
 struct ReadOptions {
   std::vector<std::string> columns;  // empty = all columns

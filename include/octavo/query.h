@@ -62,4 +62,8 @@ struct QueryStats {
   std::vector<std::string> columns_read;  // the columns decoded: condition ∪ projection
 };
 
+// The statistics as a JSON object text (every field by name; index_column null when none):
+// the one serializer the bindings and the CLI share.
+std::string QueryStatsToJson(const QueryStats& stats);
+
 }  // namespace octavo

@@ -607,6 +607,15 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
   return out;
 }
 
+std::string CommitInfoToJson(const CommitInfo& c) {
+  Json j{{"id", c.id},
+         {"parent", c.parent},
+         {"created_at", c.created_at},
+         {"message", c.message},
+         {"manifest_file", c.manifest_file}};
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 bool FileReferencedByCurrentCommit(const std::string& root, const std::string& rel) {
   BundleImpl probe(root, OpenMode::kRead, Env::Default());
   if (!probe.Refresh().ok()) return true;

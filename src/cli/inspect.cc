@@ -31,20 +31,12 @@ std::string NameOf(const std::string& path) {
 }
 
 Json CommitJson(const CommitInfo& c) {
-  return Json{{"id", c.id}, {"parent", c.parent}, {"created_at", c.created_at}, {"message", c.message}};
+  Json j = Json::parse(CommitInfoToJson(c));
+  j.erase("manifest_file");  // `octavo log --json` and info print the commit without it
+  return j;
 }
 
-Json OptionsJson(const TableOptions& o) {
-  return Json{{"compression", o.compression},
-              {"compression_level", o.compression_level},
-              {"row_group_size", o.row_group_size},
-              {"part_max_rows", o.part_max_rows},
-              {"write_statistics", o.write_statistics},
-              {"write_page_index", o.write_page_index},
-              {"data_page_size", o.data_page_size},
-              {"dictionary", o.dictionary},
-              {"dictionary_page_limit", o.dictionary_page_limit}};
-}
+Json OptionsJson(const TableOptions& o) { return Json::parse(TableOptionsToJson(o)); }
 
 // "id: int64, x: double, ... (+7 more)"
 std::string ColumnsSummary(const TableInfo& t, int max_columns) {

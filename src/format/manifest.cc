@@ -80,7 +80,7 @@ Result<std::shared_ptr<arrow::Schema>> DeserializeSchema(const std::string& b64)
   return *res;
 }
 
-Json TableOptionsToJson(const TableOptions& o) {
+Json EncodeTableOptions(const TableOptions& o) {
   return Json{{"compression", o.compression},           {"compression_level", o.compression_level},
               {"row_group_size", o.row_group_size},     {"part_max_rows", o.part_max_rows},
               {"write_statistics", o.write_statistics}, {"write_page_index", o.write_page_index},
@@ -88,22 +88,52 @@ Json TableOptionsToJson(const TableOptions& o) {
               {"dictionary_page_limit", o.dictionary_page_limit}};
 }
 
-Result<TableOptions> TableOptionsFromJson(const Json& j) {
+Result<TableOptions> DecodeTableOptions(const Json& j, StatusCode bad_code, bool strict) {
+  if (!j.is_object()) return Status(bad_code, "table options must be a JSON object");
   TableOptions o;
-  try {
-    o.compression = j.value("compression", o.compression);
-    o.compression_level = j.value("compression_level", o.compression_level);
-    o.row_group_size = j.value("row_group_size", o.row_group_size);
-    o.part_max_rows = j.value("part_max_rows", o.part_max_rows);
-    o.write_statistics = j.value("write_statistics", o.write_statistics);
-    o.write_page_index = j.value("write_page_index", o.write_page_index);
-    o.data_page_size = j.value("data_page_size", o.data_page_size);
-    o.dictionary = j.value("dictionary", o.dictionary);
-    o.dictionary_page_limit = j.value("dictionary_page_limit", o.dictionary_page_limit);
-  } catch (const std::exception& e) {
-    return Status::Corruption("bad table options: ", e.what());
+  for (const auto& [key, v] : j.items()) {
+    auto bad = [&, k = key](const char* want) { return Status(bad_code, "table option '" + k + "' must be " + want); };
+    auto integer = [&](auto* field) -> Status {
+      if (!v.is_number_integer()) return bad("an integer");
+      *field = v.template get<std::remove_pointer_t<decltype(field)>>();
+      return Status::OK();
+    };
+    auto boolean = [&](bool* field) -> Status {
+      if (!v.is_boolean()) return bad("true or false");
+      *field = v.template get<bool>();
+      return Status::OK();
+    };
+    if (key == "compression") {
+      if (!v.is_string()) return bad("a string");
+      o.compression = v.get<std::string>();
+    } else if (key == "compression_level") {
+      OCTAVO_RETURN_NOT_OK(integer(&o.compression_level));
+    } else if (key == "row_group_size") {
+      OCTAVO_RETURN_NOT_OK(integer(&o.row_group_size));
+    } else if (key == "part_max_rows") {
+      OCTAVO_RETURN_NOT_OK(integer(&o.part_max_rows));
+    } else if (key == "write_statistics") {
+      OCTAVO_RETURN_NOT_OK(boolean(&o.write_statistics));
+    } else if (key == "write_page_index") {
+      OCTAVO_RETURN_NOT_OK(boolean(&o.write_page_index));
+    } else if (key == "data_page_size") {
+      OCTAVO_RETURN_NOT_OK(integer(&o.data_page_size));
+    } else if (key == "dictionary") {
+      OCTAVO_RETURN_NOT_OK(boolean(&o.dictionary));
+    } else if (key == "dictionary_page_limit") {
+      OCTAVO_RETURN_NOT_OK(integer(&o.dictionary_page_limit));
+    } else if (strict) {
+      return Status(bad_code, "unknown table option '" + key + "'");
+    }
   }
   return o;
+}
+
+std::string TableOptionsToJson(const TableOptions& options) { return EncodeTableOptions(options).dump(); }
+
+Result<TableOptions> TableOptionsFromJson(std::string_view json) {
+  OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(json, "table options", StatusCode::kInvalid));
+  return DecodeTableOptions(j, StatusCode::kInvalid, /*strict=*/true);
 }
 
 static Result<Json> TableToJson(const TableEntry& t) {
@@ -113,7 +143,7 @@ static Result<Json> TableToJson(const TableEntry& t) {
   Json cols = Json::array();
   for (const auto& f : t.schema->fields()) cols.push_back({{"name", f->name()}, {"type", f->type()->ToString()}});
   j["columns"] = std::move(cols);  // human-readable copy; the schema blob is authoritative
-  j["options"] = TableOptionsToJson(t.options);
+  j["options"] = EncodeTableOptions(t.options);
   j["num_rows"] = t.num_rows();
   Json parts = Json::array();
   for (const auto& p : t.parts) {
@@ -230,7 +260,7 @@ static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, co
   OCTAVO_RETURN_NOT_OK(CheckUid(t->uid, where));
   OCTAVO_ASSIGN_OR_RETURN(t->schema, DeserializeSchema(j.at("schema").get<std::string>()));
   if (j.contains("options")) {
-    OCTAVO_ASSIGN_OR_RETURN(t->options, TableOptionsFromJson(j.at("options")));
+    OCTAVO_ASSIGN_OR_RETURN(t->options, DecodeTableOptions(j.at("options"), StatusCode::kCorruption, false));
   }
   for (const auto& jp : j.at("parts")) {
     PartEntry p;

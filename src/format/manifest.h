@@ -104,8 +104,12 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file);
 Result<std::string> SerializeSchema(const arrow::Schema& schema);
 Result<std::shared_ptr<arrow::Schema>> DeserializeSchema(const std::string& b64);
 
-Json TableOptionsToJson(const TableOptions& o);
-Result<TableOptions> TableOptionsFromJson(const Json& j);
+// TableOptions as a JSON object (the manifest's "options"; include/octavo/options.h has the
+// text form for the bindings and the CLI). Decode: missing keys keep their defaults; a value of
+// the wrong type is `bad_code` naming the key; unknown keys are ignored in a manifest (a newer
+// writer's option) but `strict` refuses them (a caller's typo).
+Json EncodeTableOptions(const TableOptions& o);
+Result<TableOptions> DecodeTableOptions(const Json& j, StatusCode bad_code, bool strict);
 NodeKind NodeKindFromName(const std::string& name, bool* ok);
 
 // Bundle-level files (names relative to the bundle root).

@@ -65,37 +65,14 @@ ArrowStream TableStream(const std::shared_ptr<arrow::Table>& t) {
   return ArrowStream{std::make_shared<arrow::TableBatchReader>(t)};
 }
 
-TableOptions OptionsFromDict(nb::dict d) {
-  TableOptions o;
-  for (auto [k, v] : d) {
-    std::string key = nb::cast<std::string>(k);
-    if (key == "compression") o.compression = nb::cast<std::string>(v);
-    else if (key == "compression_level") o.compression_level = nb::cast<int>(v);
-    else if (key == "row_group_size") o.row_group_size = nb::cast<int64_t>(v);
-    else if (key == "part_max_rows") o.part_max_rows = nb::cast<int64_t>(v);
-    else if (key == "write_statistics") o.write_statistics = nb::cast<bool>(v);
-    else if (key == "write_page_index") o.write_page_index = nb::cast<bool>(v);
-    else if (key == "data_page_size") o.data_page_size = nb::cast<int64_t>(v);
-    else if (key == "dictionary") o.dictionary = nb::cast<bool>(v);
-    else if (key == "dictionary_page_limit") o.dictionary_page_limit = nb::cast<int64_t>(v);
-    else Check(Status::Invalid("unknown table option '", key, "'"));
-  }
-  return o;
+// Structs cross to Python as dicts through their one JSON codec (include/octavo/*.h).
+nb::object JsonToPython(const std::string& text) { return nb::module_::import_("json").attr("loads")(text); }
+std::string PythonToJson(const nb::handle& value) {
+  return nb::cast<std::string>(nb::module_::import_("json").attr("dumps")(value));
 }
 
-nb::dict OptionsToDict(const TableOptions& o) {
-  nb::dict d;
-  d["compression"] = o.compression;
-  d["compression_level"] = o.compression_level;
-  d["row_group_size"] = o.row_group_size;
-  d["part_max_rows"] = o.part_max_rows;
-  d["write_statistics"] = o.write_statistics;
-  d["write_page_index"] = o.write_page_index;
-  d["data_page_size"] = o.data_page_size;
-  d["dictionary"] = o.dictionary;
-  d["dictionary_page_limit"] = o.dictionary_page_limit;
-  return d;
-}
+TableOptions OptionsFromDict(nb::dict d) { return Unwrap(TableOptionsFromJson(PythonToJson(d))); }
+nb::dict OptionsToDict(const TableOptions& o) { return nb::cast<nb::dict>(JsonToPython(TableOptionsToJson(o))); }
 
 nb::dict NodeToDict(const NodeInfo& n) {
   nb::dict d;
@@ -116,15 +93,7 @@ nb::dict SnapshotToDict(const SnapshotInfo& s) {
   return d;
 }
 
-nb::dict CommitToDict(const CommitInfo& c) {
-  nb::dict d;
-  d["id"] = c.id;
-  d["parent"] = c.parent;
-  d["created_at"] = c.created_at;
-  d["message"] = c.message;
-  d["manifest_file"] = c.manifest_file;
-  return d;
-}
+nb::dict CommitToDict(const CommitInfo& c) { return nb::cast<nb::dict>(JsonToPython(CommitInfoToJson(c))); }
 
 // condvars: {name: bool | int | float | str | bytes | None}; numpy scalars are converted
 // to Python values by the Python layer.
@@ -150,26 +119,7 @@ CondVars CondVarsFromDict(nb::handle d) {
   return out;
 }
 
-nb::dict StatsToDict(const QueryStats& s) {
-  nb::dict d;
-  d["parts_total"] = s.parts_total;
-  d["parts_skipped"] = s.parts_skipped;
-  d["row_groups_total"] = s.row_groups_total;
-  d["row_groups_skipped"] = s.row_groups_skipped;
-  d["rows_scanned"] = s.rows_scanned;
-  d["rows_selected"] = s.rows_selected;
-  d["bytes_read"] = s.bytes_read;
-  d["pages_total"] = s.pages_total;
-  d["pages_skipped"] = s.pages_skipped;
-  d["columns_read"] = s.columns_read;
-  d["row_groups_matched"] = s.row_groups_matched;
-  d["parts_sorted"] = s.parts_sorted;
-  d["parts_indexed"] = s.parts_indexed;
-  d["parts_index_stale"] = s.parts_index_stale;
-  d["parts_index_too_wide"] = s.parts_index_too_wide;
-  d["index_column"] = s.index_column.empty() ? nb::none() : nb::cast(s.index_column);
-  return d;
-}
+nb::dict StatsToDict(const QueryStats& s) { return nb::cast<nb::dict>(JsonToPython(QueryStatsToJson(s))); }
 
 // A live view of a query's statistics (complete once its stream is exhausted).
 struct QueryStatsHandle {

@@ -123,3 +123,24 @@ TEST(Bundle, NodesWithAttributesAndSetAttrsAreOneCommitOrNothing) {
   EXPECT_EQ(node.kind, NodeKind::kArray);
   EXPECT_EQ(b->commit().id, c + 5);
 }
+
+// One codec for TableOptions (manifest, bindings, CLI): round trip, strict on caller input.
+TEST(Bundle, TableOptionsJsonRoundTripAndStrictDecoding) {
+  TableOptions o;
+  o.compression = "lz4";
+  o.row_group_size = 777;
+  o.dictionary = false;
+  ASSERT_OK_AND_ASSIGN(TableOptions back, TableOptionsFromJson(TableOptionsToJson(o)));
+  EXPECT_EQ(back.compression, "lz4");
+  EXPECT_EQ(back.row_group_size, 777);
+  EXPECT_FALSE(back.dictionary);
+  ASSERT_OK_AND_ASSIGN(back, TableOptionsFromJson(R"({"compression_level": 5})"));
+  EXPECT_EQ(back.compression_level, 5);
+  EXPECT_EQ(back.compression, TableOptions{}.compression);  // missing keys keep defaults
+  for (const std::string bad : {R"({"row_group_sise": 5})", R"({"row_group_size": "5"})", R"({"dictionary": 1})",
+                                R"({"compression_level": 1.5})", "[]", "{"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_STATUS_CODE(TableOptionsFromJson(bad), StatusCode::kInvalid);
+  }
+  EXPECT_TRUE(Contains(TableOptionsFromJson(R"({"row_group_sise": 5})").status().message(), "row_group_sise"));
+}
