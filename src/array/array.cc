@@ -1,9 +1,5 @@
-// N-d arrays: Zarr v3 chunks as immutable files, chunk index in the manifest node payload.
-//
-// payload = {"uid": "<16 hex>", "zarr": <zarr.json object, attributes empty>,
-//            "chunks": {"<i.j.k>": {"file": "data/<uid>/<24 hex>", "size": n, "crc32": c}, ...}}
-//            (crc32: CRC-32 of the stored bytes; absent in chunks written before it existed)
-// A chunk key missing from "chunks" reads as fill_value. See docs/format.md, "Arrays".
+// N-d arrays: Zarr v3 chunks as immutable files; the chunk index is the manifest's ArrayEntry
+// (format/manifest.h). A chunk key missing from it reads as fill_value. See docs/format.md 8.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -32,19 +28,18 @@
 namespace octavo {
 namespace {
 
-struct ChunkFile {
-  std::string file;  // relative to the bundle root
-  int64_t size = 0;
-  std::optional<uint32_t> crc32;  // of the stored (encoded) bytes; verified on every read
-};
+using ChunkFile = ChunkEntry;
 
 struct ArrayState {
   std::string uid;
   Json zarr;
   ZarrArrayMeta meta;
-  std::map<std::string, ChunkFile> chunks;  // filled by LoadState(..., index = true)
-  const Json* chunk_index = nullptr;        // the manifest's "chunks" object (null: none)
+  std::shared_ptr<const ArrayEntry> entry;  // as the manifest holds it (none for a new array)
   const NodeEntry* node = nullptr;
+  const std::map<std::string, ChunkFile>& chunks() const {
+    static const std::map<std::string, ChunkFile> kNone;
+    return entry ? entry->chunks : kNone;
+  }
 };
 
 // Every codec (zstd without its checksum, lz4, blosc, none) would decode a flipped byte to
@@ -57,67 +52,37 @@ Status CheckChunkCrc(const ChunkFile& cf, std::string_view data, const std::stri
                             "): the file is damaged; restore it or open an earlier commit");
 }
 
-Result<ChunkFile> ParseChunkEntry(const Json& v, const std::string& key, const std::string& where) {
-  ChunkFile cf;
-  try {
-    cf.file = v.at("file").get<std::string>();
-    cf.size = v.at("size").get<int64_t>();
-    if (v.contains("crc32")) cf.crc32 = v.at("crc32").get<uint32_t>();
-  } catch (const std::exception& e) {
-    return Status::Corruption(where, ": chunk ", key, " entry is malformed: ", e.what());
-  }
-  if (cf.file.empty() || cf.file[0] == '/' || cf.file.find("..") != std::string::npos ||
-      cf.file.rfind(std::string(kDataDir) + "/", 0) != 0)
-    return Status::Corruption(where, ": chunk file name '", cf.file, "' escapes the bundle's data folder");
-  return cf;
+// The stored chunk `key`; nullopt if the chunk is not stored (reads as fill_value).
+std::optional<ChunkFile> FindChunk(const ArrayState& st, const std::string& key) {
+  auto it = st.chunks().find(key);
+  if (it == st.chunks().end()) return std::nullopt;
+  return it->second;
 }
 
-// The stored chunk `key` of a state loaded with or without the full index; nullopt if
-// the chunk is not stored (reads as fill_value). The state's manifest must be alive.
-Result<std::optional<ChunkFile>> FindChunk(const ArrayState& st, const std::string& key, const std::string& where) {
-  if (!st.chunks.empty() || !st.chunk_index) {
-    auto it = st.chunks.find(key);
-    if (it == st.chunks.end()) return std::optional<ChunkFile>();
-    return std::optional<ChunkFile>(it->second);
-  }
-  auto it = st.chunk_index->find(key);
-  if (it == st.chunk_index->end()) return std::optional<ChunkFile>();
-  OCTAVO_ASSIGN_OR_RETURN(ChunkFile cf, ParseChunkEntry(*it, key, where));
-  return std::optional<ChunkFile>(std::move(cf));
-}
-
-// `index` = false skips parsing the chunk index (reads look chunks up one by one with
-// FindChunk): opening an array and its first small read stay O(1) in the chunk count.
+// `index` = true also checks every chunk key against the array's rank (the manifest reader
+// checked their syntax, file names and sizes); reads skip it, so opening an array and its
+// first small read stay cheap in the chunk count.
 Result<ArrayState> LoadState(const Manifest& m, const std::string& path, bool index = true) {
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(m, path));
   if (n->kind != NodeKind::kArray)
     return Status::TypeError("'", path, "' is a ", NodeKindName(n->kind), ", not an array");
+  if (!n->array) return Status::Corruption("array ", path, ": the manifest entry has no array entry");
   ArrayState st;
   st.node = n;
+  st.entry = n->array;
   const std::string where = "array " + path;
-  const Json& p = n->payload;
-  if (!p.is_object() || !p.contains("zarr") || !p.contains("uid") || !p["uid"].is_string())
-    return Status::Corruption(where, ": the manifest entry has no zarr metadata or uid");
-  st.uid = p["uid"].get<std::string>();
-  if (st.uid.empty() || st.uid.find_first_not_of("0123456789abcdef") != std::string::npos)
-    return Status::Corruption(where, ": bad uid '", st.uid, "'");
-  st.zarr = p["zarr"];
+  st.uid = n->array->uid;
+  st.zarr = n->array->zarr;
   auto meta = ParseZarrJson(st.zarr, where);
   if (!meta.ok()) {
     if (meta.status().code() == StatusCode::kInvalid) return Status::Corruption(meta.status().message());
     return meta.status();
   }
   st.meta = std::move(*meta);
-  if (p.contains("chunks")) {
-    if (!p["chunks"].is_object()) return Status::Corruption(where, ": 'chunks' is not an object");
-    st.chunk_index = &p["chunks"];
-    if (!index) return st;
-    for (const auto& [key, v] : p["chunks"].items()) {
-      auto idx = ParseChunkKey(key, st.meta.ndim());
-      if (!idx.ok()) return Status::Corruption(where, ": ", idx.status().message());
-      OCTAVO_ASSIGN_OR_RETURN(ChunkFile cf, ParseChunkEntry(v, key, where));
-      st.chunks.emplace(key, std::move(cf));
-    }
+  if (!index) return st;
+  for (const auto& [key, cf] : st.chunks()) {
+    auto idx = ParseChunkKey(key, st.meta.ndim());
+    if (!idx.ok()) return Status::Corruption(where, ": ", idx.status().message());
   }
   return st;
 }
@@ -326,8 +291,8 @@ class ChunkWriter {
 
   // The chunk's current contents (fill_value if it has no file).
   Result<std::string> Load(const std::string& key) const {
-    auto it = st_.chunks.find(key);
-    if (it == st_.chunks.end()) return fill_;
+    auto it = st_.chunks().find(key);
+    if (it == st_.chunks().end()) return fill_;
     return ReadChunk(b_, path_, st_.meta, key, it->second);
   }
 
@@ -553,13 +518,13 @@ void FillBox(const ZarrArrayMeta& meta, std::string& buf, const std::string& fil
           reinterpret_cast<uint8_t*>(const_cast<char*>(fill.data())), true);
 }
 
-Json ChunksToJson(const std::map<std::string, ChunkFile>& chunks) {
-  Json j = Json::object();
-  for (const auto& [k, v] : chunks) {
-    j[k] = Json{{"file", v.file}, {"size", v.size}};
-    if (v.crc32) j[k]["crc32"] = *v.crc32;
-  }
-  return j;
+std::shared_ptr<const ArrayEntry> MakeArrayEntry(const std::string& uid, const Json& zarr,
+                                                 std::map<std::string, ChunkFile> chunks) {
+  auto e = std::make_shared<ArrayEntry>();
+  e->uid = uid;
+  e->zarr = zarr;
+  e->chunks = std::move(chunks);
+  return e;
 }
 
 class ArrayImpl final : public Array {
@@ -587,8 +552,8 @@ class ArrayImpl final : public Array {
     Json z = st.zarr;
     z["attributes"] = st.node->attrs;
     i.zarr_json = z.dump(2);
-    i.num_chunks_stored = static_cast<int64_t>(st.chunks.size());
-    for (const auto& [k, v] : st.chunks) i.size_bytes += v.size;
+    i.num_chunks_stored = static_cast<int64_t>(st.chunks().size());
+    for (const auto& [k, v] : st.chunks()) i.size_bytes += v.size;
     i.created_at = st.node->created_at;
     i.modified_at = st.node->modified_at;
     return i;
@@ -609,7 +574,7 @@ class ArrayImpl final : public Array {
     auto m = b_->snapshot();  // needs the full chunk index
     OCTAVO_ASSIGN_OR_RETURN(ArrayState st, LoadState(*m, path_));
     std::vector<ArrayChunkRef> out;
-    for (const auto& [k, v] : st.chunks) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size, v.crc32 ? int64_t(*v.crc32) : -1});
+    for (const auto& [k, v] : st.chunks()) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size, v.crc32 ? int64_t(*v.crc32) : -1});
     return out;
   }
 
@@ -637,7 +602,7 @@ class ArrayImpl final : public Array {
     const std::string where = "array " + path_;
     OCTAVO_RETURN_NOT_OK(ForEachChunk(segs, [&](const std::vector<int64_t>& idx, const std::vector<const Seg*>& cur) {
       Task t{ChunkKey(idx), std::nullopt, cur, nullptr};
-      OCTAVO_ASSIGN_OR_RETURN(t.file, FindChunk(st, t.key, where));
+      t.file = FindChunk(st, t.key);
       tasks.push_back(std::move(t));
       return Status::OK();
     }));
@@ -751,7 +716,7 @@ class ArrayImpl final : public Array {
     OCTAVO_RETURN_NOT_OK(CheckGeometry(new_shape, st.meta.chunks, st.meta.itemsize, "resize array " + path_,
                                        StatusCode::kInvalid));
     ChunkWriter w(b_.get(), path_, st, st.meta);
-    for (const auto& [key, cf] : st.chunks) {
+    for (const auto& [key, cf] : st.chunks()) {
       OCTAVO_ASSIGN_OR_RETURN(auto idx, ParseChunkKey(key, nd));
       bool outside = false, cut = false;
       std::vector<int64_t> origin(nd);
@@ -787,17 +752,17 @@ class ArrayImpl final : public Array {
                       const std::map<std::string, std::optional<ChunkFile>>& updates) {
     return b_->CommitLocked(message, [&](Manifest& m) -> Status {
       auto it = m.nodes.find(path_);
-      if (it == m.nodes.end() || it->second.kind != NodeKind::kArray ||
-          it->second.payload.value("uid", "") != st.uid)
+      if (it == m.nodes.end() || it->second.kind != NodeKind::kArray || !it->second.array ||
+          it->second.array->uid != st.uid)
         return Status::NotFound("array '", path_, "' was removed or replaced meanwhile");
-      std::map<std::string, ChunkFile> chunks = st.chunks;
+      std::map<std::string, ChunkFile> chunks = st.chunks();
       for (const auto& [k, v] : updates) {
         if (v) chunks[k] = *v;
         else chunks.erase(k);
       }
-      Json& p = it->second.payload;
-      p["zarr"]["shape"] = shape;
-      p["chunks"] = ChunksToJson(chunks);
+      Json zarr = it->second.array->zarr;
+      zarr["shape"] = shape;
+      it->second.array = MakeArrayEntry(st.uid, zarr, std::move(chunks));
       it->second.modified_at = NowIso8601();
       return Status::OK();
     });
@@ -875,7 +840,7 @@ Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string&
     n.kind = NodeKind::kArray;
     n.created_at = n.modified_at = now;
     n.attrs = attrs;
-    n.payload = Json{{"uid", st.uid}, {"zarr", zarr}, {"chunks", ChunksToJson(chunks)}};
+    n.array = MakeArrayEntry(st.uid, zarr, chunks);
     m.nodes.emplace(p, std::move(n));
     return Status::OK();
   }));
@@ -996,7 +961,7 @@ Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string
       n.kind = NodeKind::kArray;
       n.created_at = n.modified_at = now;
       n.attrs = attrs;
-      n.payload = Json{{"uid", st.uid}, {"zarr", zarr}, {"chunks", ChunksToJson(chunks)}};
+      n.array = MakeArrayEntry(st.uid, zarr, chunks);
       m.nodes.emplace(p, std::move(n));
       return Status::OK();
     }));

@@ -35,16 +35,10 @@ Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, s
           for (const auto& [col, idx] : part.indexes) out->insert(idx.file);
         }
         break;
-      case NodeKind::kArray: {
-        const Json& chunks = n.payload.is_object() ? n.payload.value("chunks", Json::object()) : Json::object();
-        if (!chunks.is_object()) return Status::Corruption(manifest_file, ": array ", path, " has no chunk index");
-        for (const auto& [key, c] : chunks.items()) {
-          if (!c.is_object() || !c.contains("file") || !c["file"].is_string())
-            return Status::Corruption(manifest_file, ": array ", path, " chunk ", key, " names no file");
-          out->insert(c["file"].get<std::string>());
-        }
+      case NodeKind::kArray:
+        if (!n.array) return Status::Corruption(manifest_file, ": array ", path, " has no array entry");
+        for (const auto& [key, c] : n.array->chunks) out->insert(c.file);  // names checked when read
         break;
-      }
       case NodeKind::kFile:
         if (!n.file) return Status::Corruption(manifest_file, ": file node ", path, " has no file entry");
         out->insert(BlobFileName(n.file->digest));  // the digest was validated when the manifest was read

@@ -200,6 +200,65 @@ static Result<std::shared_ptr<const FileEntry>> FileFromJson(const Json& p, cons
   return std::shared_ptr<const FileEntry>(std::move(f));
 }
 
+static Json ArrayToJson(const ArrayEntry& a) {
+  Json chunks = Json::object();
+  for (const auto& [key, c] : a.chunks) {
+    Json e{{"file", c.file}, {"size", c.size}};
+    if (c.crc32) e["crc32"] = *c.crc32;
+    chunks[key] = std::move(e);
+  }
+  return Json{{"uid", a.uid}, {"zarr", a.zarr}, {"chunks", std::move(chunks)}};
+}
+
+// A chunk key as written: "" (0-d) or decimal indices joined by '.'; the array code checks
+// the count against the array's rank.
+static bool IsChunkKey(const std::string& key) {
+  if (key.empty()) return true;
+  bool digit = false;
+  for (char c : key) {
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c == '.' && digit) {
+      digit = false;
+    } else {
+      return false;
+    }
+  }
+  return digit && key.size() <= 512;
+}
+
+static Result<std::shared_ptr<const ArrayEntry>> ArrayFromJson(const Json& p, const std::string& where) {
+  if (!p.is_object() || !p.contains("zarr") || !p["zarr"].is_object() || !p.contains("uid") || !p["uid"].is_string())
+    return Status::Corruption(where, ": the array entry has no zarr metadata or uid");
+  auto a = std::make_shared<ArrayEntry>();
+  a->uid = p["uid"].get<std::string>();
+  OCTAVO_RETURN_NOT_OK(CheckUid(a->uid, where));
+  a->zarr = p["zarr"];
+  if (p.contains("chunks")) {
+    const Json& chunks = p["chunks"];
+    if (!chunks.is_object()) return Status::Corruption(where, ": 'chunks' is not an object");
+    for (const auto& [key, v] : chunks.items()) {
+      if (!IsChunkKey(key)) return Status::Corruption(where, ": '", key.substr(0, 80), "' is not a chunk key");
+      if (!v.is_object() || !v.contains("file") || !v["file"].is_string() || !v.contains("size") ||
+          !v["size"].is_number_integer() || v["size"].get<int64_t>() < 0)
+        return Status::Corruption(where, ": chunk ", key, " entry is malformed");
+      ChunkEntry c;
+      c.file = v["file"].get<std::string>();
+      OCTAVO_RETURN_NOT_OK(CheckDataFileName(c.file, where + " chunk " + key));
+      if (c.file.rfind(DataDirName(a->uid) + "/", 0) != 0)  // chunks live in their array's folder
+        return Status::Corruption(where, ": chunk ", key, " file ", c.file, " is outside ", DataDirName(a->uid));
+      c.size = v["size"].get<int64_t>();
+      if (v.contains("crc32")) {
+        if (!v["crc32"].is_number_unsigned() || v["crc32"].get<uint64_t>() > 0xffffffffu)
+          return Status::Corruption(where, ": chunk ", key, " has an invalid crc32");
+        c.crc32 = static_cast<uint32_t>(v["crc32"].get<uint64_t>());
+      }
+      a->chunks.emplace(key, std::move(c));
+    }
+  }
+  return std::shared_ptr<const ArrayEntry>(std::move(a));
+}
+
 Result<std::string> SerializeManifest(const Manifest& m) {
   Json j;
   j["format"] = "octavo-manifest";
@@ -226,8 +285,9 @@ Result<std::string> SerializeManifest(const Manifest& m) {
     } else if (n.kind == NodeKind::kLink) {
       if (!n.link) return Status::Invalid("link ", path, " has no target");
       jn["payload"] = Json{{"target", n.link->target}};
-    } else if (!n.payload.empty()) {
-      jn["payload"] = n.payload;
+    } else if (n.kind == NodeKind::kArray) {
+      if (!n.array) return Status::Invalid("array ", path, " has no array entry");
+      jn["payload"] = ArrayToJson(*n.array);
     }
     nodes[path] = std::move(jn);
   }
@@ -360,8 +420,8 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
         if (!t.ok() || *t != link->target)
           return Status::Corruption(where, ": invalid link target '", link->target.substr(0, 200), "'");
         n.link = std::move(link);
-      } else {
-        n.payload = jn.value("payload", Json::object());
+      } else if (n.kind == NodeKind::kArray) {
+        OCTAVO_ASSIGN_OR_RETURN(n.array, ArrayFromJson(jn.value("payload", Json::object()), where));
       }
       m.nodes.emplace(path, std::move(n));
     }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,20 @@ struct FileEntry {
   std::vector<uint32_t> block_crc32;   // CRC-32 of each block_size block of the content
 };
 
+// One stored chunk of an array (docs/format.md 8.1).
+struct ChunkEntry {
+  std::string file;               // data/<uid>/<name>, relative to the bundle root
+  int64_t size = 0;               // exact size of the encoded chunk file
+  std::optional<uint32_t> crc32;  // of the encoded bytes; absent in chunks written before it existed
+};
+
+// An n-d array (docs/format.md 8.1): its Zarr v3 metadata and chunk index.
+struct ArrayEntry {
+  std::string uid;                            // data/<uid>/ holds its chunk files
+  Json zarr;                                  // the zarr.json object ("attributes" kept empty)
+  std::map<std::string, ChunkEntry> chunks;   // chunk key "i.j.k" ("" for 0-d) -> stored chunk
+};
+
 // A soft link (docs/format.md 4.2): a normalised node path; it may dangle.
 struct LinkEntry {
   std::string target;
@@ -80,7 +95,7 @@ struct NodeEntry {
   std::shared_ptr<const TableEntry> table;  // kind == kTable; shared between commits until changed
   std::shared_ptr<const FileEntry> file;    // kind == kFile
   std::shared_ptr<const LinkEntry> link;    // kind == kLink
-  Json payload = Json::object();            // kind == kArray: Zarr metadata and chunk index
+  std::shared_ptr<const ArrayEntry> array;  // kind == kArray
 };
 
 struct Manifest {
