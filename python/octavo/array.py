@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _octavo
 from .bundle import Node
-from .errors import InvalidArgumentError, OctavoIndexError, SchemaError
+from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float16", "float32", "float64", "complex64", "complex128")
@@ -370,6 +370,7 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
     lz4, lz4hc, zlib, zstd; plain "blosc" is blosc:zstd). ``shuffle``: True/'shuffle' (byte
     shuffle), 'bitshuffle' (blosc only) or False. ``blocksize``: blosc block size (0 = auto).
     """
+    check_text(path, "array path")
     buf = None
     if data is not None:
         arr = np.asarray(data)
@@ -422,6 +423,7 @@ def import_zarr(bundle, source, path: str, *, compressor: str | None = None, lev
     ``compressor``/``chunks``) is decoded by zarr-python and re-encoded with octavo's codecs
     (``compressor`` default zstd). The whole import is one commit.
     """
+    check_text(path, "node path")
     import zarr
     from .errors import CorruptionError, NotFoundError
 

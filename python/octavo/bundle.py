@@ -16,7 +16,7 @@ import pyarrow as pa
 from . import _octavo
 from .attrs import AttributeSet, to_json
 from .convert import check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
-from .errors import InvalidArgumentError, NotFoundError, SchemaError, check_text, translate_stream_error
+from .errors import InvalidArgumentError, NotFoundError, SchemaError, check_fspath, check_text, translate_stream_error
 
 _OPTION_KEYS = (
     "compression", "compression_level", "row_group_size", "part_max_rows",
@@ -37,7 +37,9 @@ def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
         raise InvalidArgumentError(f"mode must be 'r', 'a' or 'w', got {mode!r}")
     if commit is not None and snapshot is not None:
         raise InvalidArgumentError("give commit= or snapshot=, not both")
-    native = _octavo.Bundle.open(os.fspath(path), mode, -1 if commit is None else int(commit), snapshot or "")
+    path = check_fspath(path, "bundle path")
+    check_text(snapshot, "snapshot name")
+    native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "")
     return Bundle(native, mode if commit is None and snapshot is None else "r")
 
 
@@ -335,7 +337,7 @@ class Table(Node):
 
     def repack(self, *, sort_by=None, row_group_size: int | None = None) -> None:
         """Rewrite the table's parts (optionally sorted, with a new row-group size), one commit."""
-        cols = [] if sort_by is None else ([sort_by] if isinstance(sort_by, str) else list(sort_by))
+        cols = [] if sort_by is None else columns_arg(sort_by)
         self._native.repack(cols, int(row_group_size or 0), 0)
 
     @property
@@ -344,10 +346,10 @@ class Table(Node):
 
     def create_index(self, column: str) -> None:
         """Build a persistent secondary index on ``column`` (used by where/read_where/get_where_list)."""
-        self._native.create_index(column)
+        self._native.create_index(check_text(column, f"table {self._path}: column name"))
 
     def remove_index(self, column: str) -> None:
-        self._native.remove_index(column)
+        self._native.remove_index(check_text(column, f"table {self._path}: column name"))
 
     @property
     def indexes(self) -> list[str]:
@@ -671,11 +673,11 @@ class Bundle:
     def put_file(self, local: str | os.PathLike, path: str, *, overwrite: bool = False,
                  create_parents: bool = True) -> dict:
         """Copy a local file into a file node (streamed in C++); returns its size and digest."""
-        return _octavo.put_file(self._native, os.fspath(local), _abs(path), overwrite, create_parents)
+        return _octavo.put_file(self._native, check_fspath(local, "local file"), _abs(path), overwrite, create_parents)
 
     def get_file(self, path: str, local: str | os.PathLike) -> None:
         """Copy a file node to a local file, checking the digest; written atomically."""
-        _octavo.get_file(self._native, _abs(path), os.fspath(local))
+        _octavo.get_file(self._native, _abs(path), check_fspath(local, "local file"))
 
     def file_info(self, path: str) -> dict:
         """size, digest, blob (content file), created_at, modified_at."""

@@ -532,19 +532,35 @@ Result<std::shared_ptr<Table>> BundleImpl::OpenTable(const std::string& path) co
 Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
   OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
   std::sort(names.begin(), names.end());
+  const int64_t newest = snapshot()->commit;
   std::vector<CommitInfo> out;
   for (const auto& n : names) {
     int64_t id = 0;
-    if (!ParseManifestFileName(n, &id) || id > snapshot()->commit) continue;  // newer: not this handle's history
-    auto m = ReadManifestFile(std::string(kManifestDir) + "/" + n, -1, -1);
-    if (!m.ok()) continue;  // an unfinished or damaged commit is not history
+    // Newer than this handle's commit: a later commit, or one that failed before switching CURRENT.
+    if (!ParseManifestFileName(n, &id) || id > newest) continue;
+    const std::string rel = std::string(kManifestDir) + "/" + n;
+    // A manifest missing from the listing is not damage: gc --keep-last deletes old ones
+    // (docs/format.md section 10). One that is there but unreadable is: a log that silently
+    // left the commit out would misstate the history, so fail like `git log` on a bad object.
+    auto m = ReadManifestFile(rel, -1, -1);
+    if (!m.ok() && !env_->FileExists(AbsPath(rel))) continue;  // gc deleted it after the listing
+    Status bad = m.ok() && (*m)->commit != id
+                     ? Status::Corruption(AbsPath(rel), " holds commit ", (*m)->commit, ", not ", id)
+                     : m.status();
+    if (!bad.ok())
+      return bad.WithContext("history of bundle " + root_ + ": commit " + std::to_string(id) + " is damaged (" + rel +
+                             "); the other commits still open with commit=N; restore the file from a backup" +
+                             (id < newest ? ", or drop commits up to " + std::to_string(id) +
+                                                " with `octavo gc --keep-last " + std::to_string(newest - id) + "`"
+                                          : std::string()) +
+                             ". Error");
     CommitInfo c;
     c.id = (*m)->commit;
     c.parent = (*m)->parent;
     c.created_at = (*m)->created_at;
     c.message = (*m)->message;
-    c.manifest_file = std::string(kManifestDir) + "/" + n;
-    if (c.id <= snapshot()->commit) out.push_back(std::move(c));
+    c.manifest_file = rel;
+    out.push_back(std::move(c));
   }
   return out;
 }

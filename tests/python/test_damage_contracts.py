@@ -1,0 +1,145 @@
+"""Contracts the flip sweep found open (octavo issue 13): damaged history is reported, error
+messages that quote damaged bytes stay octavo errors, names that are not Unicode are refused
+as octavo errors at every entry point."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import octavo
+from test_cli import assert_fails, run, run_json
+
+
+def history(path, n=4):
+    with octavo.open(path, "w") as b:
+        for i in range(n):
+            b.create_group(f"/g{i}")
+    return sorted(os.listdir(os.path.join(path, "manifests")))
+
+
+def flip(file, offset, bit=0):
+    with open(file, "r+b") as f:
+        f.seek(offset)
+        c = f.read(1)[0]
+        f.seek(offset)
+        f.write(bytes([c ^ (1 << bit)]))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_log_reports_a_damaged_old_manifest(tmp_path, damage):
+    path = tmp_path / "b"
+    manifests = history(path)
+    good = [c["id"] for c in octavo.open(path).commits()]
+    victim = path / "manifests" / manifests[1]
+    if damage == "flip":
+        flip(victim, os.path.getsize(victim) // 2, 3)
+    else:
+        os.truncate(victim, 0 if damage == "empty" else os.path.getsize(victim) // 2)
+    b = octavo.open(path)  # the newest commit is intact
+    assert [n.path for n in b.walk_nodes("/")][-1] == "/g3"
+    with pytest.raises(octavo.CorruptionError, match=manifests[1]) as e:
+        b.commits()   # before: silently listed every commit but the damaged one
+    assert "gc --keep-last" in str(e.value)
+    assert_fails(run("log", path, check=False), 5, manifests[1], "damaged")
+    with pytest.raises(octavo.CorruptionError):
+        octavo.open(path, commit=1)
+    # the fix the message offers: drop the history up to the damaged commit
+    with octavo.open(path, "a") as w:
+        w.collect_garbage(keep_last=len(good) - 2)
+    assert [c["id"] for c in octavo.open(path).commits()] == good[2:]
+    assert [c["id"] for c in run_json("log", path)["commits"]] == good[2:][::-1]
+
+
+def test_history_trimmed_by_gc_is_not_damage(tmp_path):
+    path = tmp_path / "b"
+    history(path, 6)
+    with octavo.open(path, "a") as b:
+        b.create_snapshot("keep", commit=2)
+        b.collect_garbage(keep_last=2)
+        assert [c["id"] for c in b.commits()] == [2, 5, 6]
+    assert [c["id"] for c in run_json("log", path)["commits"]] == [6, 5, 2]
+    with pytest.raises(octavo.NotFoundError, match="garbage collection"):
+        octavo.open(path, commit=3)
+
+
+def test_a_manifest_renamed_over_another_commit_is_damage(tmp_path):
+    path = tmp_path / "b"
+    manifests = history(path)
+    d = path / "manifests"
+    os.replace(d / manifests[2], d / manifests[1])  # commit 2's manifest now named as commit 1's
+    with pytest.raises(octavo.CorruptionError, match="holds commit 2, not 1"):
+        octavo.open(path).commits()
+
+
+def test_invalid_utf8_quoted_from_a_damaged_file_is_an_octavo_error(tmp_path):
+    path = tmp_path / "b"
+    with octavo.open(path, "w") as b:
+        b.create_group("/g")
+        b.create_snapshot("s1")
+    marker = path / "OCTAVO"
+    text = marker.read_bytes()
+    marker.write_bytes(text.replace(b'"octavo-bundle"', b'"octavo\xf4bundle', 1))  # bad byte, broken JSON
+    with pytest.raises(octavo.CorruptionError) as e:  # before: UnicodeDecodeError
+        octavo.open(path)
+    assert "\\xf4" in str(e.value) and "OCTAVO" in str(e.value)
+    marker.write_bytes(text)
+    snap = path / "snapshots" / "s1.json"
+    raw = snap.read_bytes()
+    i = raw.index(b'"commit"')
+    snap.write_bytes(raw[:i] + b'"\xba' + raw[i + 2:])
+    with pytest.raises(octavo.CorruptionError):
+        octavo.open(path, snapshot="s1")
+    r = run("log", path, check=False)  # the CLI prints the same escaped message
+    assert r.returncode in (0, 5)
+
+
+BAD = "a\udcff"  # os.fsdecode of a non-UTF-8 byte: not encodable as UTF-8
+
+
+def test_names_that_are_not_unicode_are_invalid_argument_everywhere(tmp_path):
+    path = tmp_path / "b"
+    b = octavo.open(path, "w")
+    b.create_table("/t", pa.table({"a": [1, 2]}))
+    b.create_group("/g")
+    t = b["/t"]
+    calls = {
+        "create_group": lambda: b.create_group(BAD),
+        "create_group name": lambda: b.create_group("/", BAD),
+        "create_table": lambda: b.create_table("/" + BAD, pa.table({"a": [1]})),
+        "column": lambda: b.create_table("/t2", {BAD: [1]}),
+        "read columns": lambda: t.read(columns=[BAD]),
+        "where": lambda: t.read_where(f"{BAD} > 0"),
+        "create_index": lambda: t.create_index(BAD),
+        "remove_index": lambda: t.remove_index(BAD),
+        "sort_by": lambda: t.sort_by(BAD),
+        "repack": lambda: t.repack(sort_by=[BAD]),
+        "attr key": lambda: b["/g"].attrs.__setitem__(BAD, 1),
+        "attr value": lambda: b["/g"].attrs.__setitem__("k", BAD),
+        "snapshot": lambda: b.create_snapshot(BAD),
+        "snapshot message": lambda: b.create_snapshot("s", BAD),
+        "open snapshot": lambda: octavo.open(path, snapshot=BAD),
+        "open path": lambda: octavo.open(str(tmp_path / BAD)),
+        "create_array": lambda: octavo.array.create_array(b, "/" + BAD, np.zeros(3)),
+        "bundle.create_array": lambda: b.create_array("/" + BAD, np.zeros(3)),
+        "create_file": lambda: b.create_file("/" + BAD),
+        "put_file": lambda: b.put_file(str(tmp_path / BAD), "/f"),
+        "get_file": lambda: b.get_file("/f", str(tmp_path / BAD)),
+        "rename": lambda: b.rename_node("/g", BAD),
+        "soft link": lambda: b.create_soft_link("/l", target="/" + BAD),
+        "transaction message": lambda: b.transaction(BAD).__enter__().__exit__(None, None, None),
+    }
+    wrong = {}
+    for what, call in calls.items():
+        try:
+            call()
+            wrong[what] = "no error"
+        except octavo.InvalidArgumentError:
+            pass
+        except Exception as e:  # noqa: BLE001 - anything else is the bug
+            wrong[what] = f"{type(e).__module__}.{type(e).__name__}: {str(e)[:80]}"
+    assert not wrong, wrong
+    assert [n.path for n in b.walk_nodes("/")] == ["/", "/g", "/t"]  # nothing was made
+    b.close()
