@@ -374,7 +374,8 @@ Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& 
     return Status::Invalid(where, ": one chunk would be ", celems * d->itemsize, " bytes; keep chunks under 2 GiB");
   Json fill;
   {
-    auto parsed = ParseJson(o.fill_value, where + " fill_value");
+    // The caller's argument, not a damaged file: kInvalid.
+    auto parsed = ParseJson(o.fill_value, where + " fill_value", StatusCode::kInvalid);
     if (!parsed.ok()) return parsed.status();
     fill = *parsed;
     OCTAVO_RETURN_NOT_OK(FillBytes(fill, *d, where).status());

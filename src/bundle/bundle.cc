@@ -489,10 +489,8 @@ Status BundleImpl::SetAttr(const std::string& path, const std::string& key, cons
   for (unsigned char c : key)
     if (c < 0x20) return Status::Invalid("attribute name contains a control character");
   OCTAVO_RETURN_NOT_OK(CheckUtf8(key, "attribute name"));
-  auto parsed = ParseJson(json_value, "value of attribute '" + key + "'");
   // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
-  if (!parsed.ok()) return Status::Invalid(parsed.status().message());
-  Json value = std::move(parsed).ValueOrDie();
+  OCTAVO_ASSIGN_OR_RETURN(Json value, ParseJson(json_value, "value of attribute '" + key + "'", StatusCode::kInvalid));
   return Commit("set attribute " + key + " on " + p, [&](Manifest& m) -> Status {
     auto it = m.nodes.find(p);
     if (it == m.nodes.end()) return FindNode(m, p).status();

@@ -24,6 +24,7 @@
 
 #include "cli/cli.h"
 #include "util/arrow_status.h"
+#include "util/json_util.h"
 
 namespace octavo::cli {
 
@@ -186,7 +187,8 @@ int RunWhere(const WhereArgs& args, const GlobalOptions& g) {
     auto* old = std::cout.rdbuf(captured.rdbuf());
     PrintRows(*data, true, max_w, ctx);
     std::cout.rdbuf(old);
-    Json out{{"rows", Json::parse(captured.str())}, {"more", more}, {"stats", StatsJson(*stats)}};
+    Json rows = Unwrap(ParseJson(captured.str(), "the rows printed as JSON", StatusCode::kInvalid), "where --stats");
+    Json out{{"rows", std::move(rows)}, {"more", more}, {"stats", StatsJson(*stats)}};
     PrintJson(out);
     return kExitOK;
   }

@@ -41,9 +41,7 @@ static Result<std::shared_ptr<Table>> CreateTableImpl(BundleImpl* b, const std::
   OCTAVO_RETURN_NOT_OK(ValidateSchema(*schema, p));
   Json attrs = Json::object();
   if (!node.attrs_json.empty()) {
-    auto parsed = ParseJson(node.attrs_json, "attributes of table " + p);
-    if (!parsed.ok()) return Status::Invalid(parsed.status().message());
-    attrs = std::move(parsed).ValueOrDie();
+    OCTAVO_ASSIGN_OR_RETURN(attrs, ParseJson(node.attrs_json, "attributes of table " + p, StatusCode::kInvalid));
     if (!attrs.is_object()) return Status::Invalid("attributes of table ", p, " must be a JSON object");
   }
   auto stored_schema = NormalizeTableSchema(schema);

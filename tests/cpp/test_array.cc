@@ -555,3 +555,21 @@ TEST(Json, DeepNestingIsRefused) {
   ok += std::string(kMaxJsonDepth, ']');
   EXPECT_TRUE(ParseJson(ok, "ok").ok());
 }
+
+// JSON the caller passes (a fill value, an attribute value) is the caller's argument: bad or
+// too deep text is InvalidArgument, never CorruptionError (which says a file is damaged).
+TEST(Json, CallerJsonIsInvalidArgument) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  std::string deep(100000, '[');
+  deep += std::string(100000, ']');
+  for (const std::string& bad : {std::string("{"), std::string("nan"), deep}) {
+    ArrayOptions o;
+    o.fill_value = bad;
+    auto r = b->CreateArray("/a", {4}, "float64", o);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalid) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("fill_value"), std::string::npos) << r.status().message();
+    EXPECT_EQ(b->SetAttr("/", "k", bad).code(), StatusCode::kInvalid);
+  }
+  EXPECT_FALSE(b->Exists("/a"));
+}
