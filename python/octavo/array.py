@@ -159,6 +159,9 @@ def _parse_key(key, shape: tuple[int, ...]):
         n = shape[dim]
         if isinstance(k, slice):
             s, e, st = k.indices(n)
+            # A step beyond the axis picks at most one element: the same selection with a step
+            # that fits the engine's int64 (numpy accepts a[::2**63]).
+            st = max(-max(n, 1), min(st, max(n, 1)))
             cnt = len(range(s, e, st))
             starts.append(s); stops.append(e); steps.append(st)
             sel_shape.append(cnt); out_shape.append(cnt)

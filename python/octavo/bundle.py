@@ -280,8 +280,7 @@ class Table(Node):
         check_return_type(return_type)
         if int(chunk_size) <= 0:
             raise InvalidArgumentError(f"chunk_size must be positive, got {chunk_size}")
-        st = 0 if start is None else int(start)
-        sp = -1 if stop is None else int(stop)
+        st, sp = range_args(self.num_rows, start, stop)
         reader = pa.RecordBatchReader.from_stream(
             self._native.scan(int(chunk_size), columns_arg(columns), st, sp))
         offset = st

@@ -573,3 +573,30 @@ TEST(Json, CallerJsonIsInvalidArgument) {
   }
   EXPECT_FALSE(b->Exists("/a"));
 }
+
+// ArrayRange comes from any caller: extreme int64 bounds and steps must neither overflow
+// (UB) nor select the wrong elements.
+TEST(Array, ExtremeRangesDoNotOverflow) {
+  constexpr int64_t kMin = INT64_MIN, kMax = INT64_MAX;
+  EXPECT_EQ((ArrayRange{kMin, kMax, 1}.count()), kMax);  // 2^64 - 1 coordinates: capped
+  EXPECT_EQ((ArrayRange{kMax, kMin, -1}.count()), kMax);
+  EXPECT_EQ((ArrayRange{9, -1, kMin}.count()), 1);
+  EXPECT_EQ((ArrayRange{0, 10, kMax}.count()), 1);
+  EXPECT_EQ((ArrayRange{kMin, kMin + 5, kMax}.count()), 1);
+  EXPECT_EQ((ArrayRange{5, 2, 1}.count()), 0);
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.chunks = {4};
+  auto data = Iota(10);
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/a", {10}, "int32", o, data.data(), 40));
+  int32_t one = -1;
+  ASSERT_OK(a->Read({{9, -1, kMin}}, &one, 4));
+  EXPECT_EQ(one, 9);
+  ASSERT_OK(a->Read({{3, 10, kMax}}, &one, 4));
+  EXPECT_EQ(one, 3);
+  std::vector<int32_t> out(10);
+  EXPECT_EQ(a->Read({{kMin, kMax, 1}}, out.data(), 40).code(), StatusCode::kIndexError);
+  EXPECT_EQ(a->Read({{0, kMax, kMax / 2}}, out.data(), 8).code(), StatusCode::kIndexError);  // 2nd is far out
+  EXPECT_EQ(a->Read({{kMax, kMin, -1}}, out.data(), 40).code(), StatusCode::kIndexError);
+}

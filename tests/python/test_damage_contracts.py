@@ -143,3 +143,62 @@ def test_names_that_are_not_unicode_are_invalid_argument_everywhere(tmp_path):
     assert not wrong, wrong
     assert [n.path for n in b.walk_nodes("/")] == ["/", "/g", "/t"]  # nothing was made
     b.close()
+
+
+HUGE = [None, 0, 3, -3, 9, 10, 11, 2**62, -2**62, 2**63 - 1, -2**63, 2**63, -2**63 - 1, 2**64, -2**64]
+
+
+def test_array_slices_with_huge_bounds_and_steps_match_numpy(tmp_path):
+    b = octavo.open(tmp_path / "b", "w")
+    ref = np.arange(10)
+    a = b.create_array("/a", ref, chunks=(4,))
+    steps = [None, 1, 2, -1, -3, 9, 10, 11, 2**62, -2**62, 2**63 - 1, -2**63, 2**63, 2**64, -2**64]
+    wrong = {}
+    for start in HUGE:
+        for stop in HUGE:
+            for step in steps:
+                k = slice(start, stop, step)
+                try:
+                    got = a[k]
+                except Exception as e:  # noqa: BLE001
+                    got = f"{type(e).__module__}.{type(e).__name__}: {e}"
+                if not isinstance(got, np.ndarray) or not np.array_equal(got, ref[k]):
+                    wrong[str(k)] = got
+    assert not wrong, list(wrong.items())[:5]
+    with pytest.raises(ValueError):  # numpy: "slice step cannot be zero"
+        a[::0]
+    for i in (2**62, -2**63, 2**64, 10, -11):
+        with pytest.raises(octavo.errors.OctavoIndexError):
+            a[i]
+    b.close()
+
+
+def test_table_rows_with_huge_or_negative_bounds_match_python_slices(tmp_path):
+    b = octavo.open(tmp_path / "b", "w")
+    n = 10
+    t = b.create_table("/t", pa.table({"x": np.arange(n)}), options={"row_group_size": 3})
+    ref = list(range(n))
+    wrong = {}
+    for start in HUGE:
+        for stop in HUGE:
+            want = ref[start:stop]
+            got = {}
+            for how, read in {
+                "read": lambda: t.read(start, stop, return_type="arrow")["x"].to_pylist(),
+                "slice": lambda: t[start:stop]["x"].to_pylist(),
+                "iter_batches": lambda: [v for bt in t.iter_batches(4, start=start, stop=stop, return_type="arrow")
+                                         for v in bt["x"].to_pylist()],
+                "read_where": lambda: t.read_where("x >= 0", start=start, stop=stop,
+                                                   return_type="arrow")["x"].to_pylist(),
+                "get_where_list": lambda: list(t.get_where_list("x >= 0", start=start, stop=stop)),
+            }.items():
+                try:
+                    got[how] = read()
+                except Exception as e:  # noqa: BLE001
+                    got[how] = f"{type(e).__name__}: {e}"
+                if got[how] != want:
+                    wrong[(start, stop, how)] = got[how]
+    assert not wrong, list(wrong.items())[:8]
+    with pytest.raises(octavo.InvalidArgumentError):
+        t[::2]
+    b.close()
