@@ -5,8 +5,10 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <numeric>
 
+#include "array/zarr_meta.h"
 #include "fault_env.h"
 #include "test_util.h"
 #include "util/crc32.h"
@@ -599,4 +601,46 @@ TEST(Array, ExtremeRangesDoNotOverflow) {
   EXPECT_EQ(a->Read({{kMin, kMax, 1}}, out.data(), 40).code(), StatusCode::kIndexError);
   EXPECT_EQ(a->Read({{0, kMax, kMax / 2}}, out.data(), 8).code(), StatusCode::kIndexError);  // 2nd is far out
   EXPECT_EQ(a->Read({{kMax, kMin, -1}}, out.data(), 40).code(), StatusCode::kIndexError);
+}
+
+// Decompression bombs: a chunk whose header claims a huge decoded size (zstd frame content
+// size, the lz4 size prefix, blosc's nbytes) is refused by the size the geometry gives
+// (chunk shape x itemsize); nothing is allocated from the claim (2^62 bytes would throw).
+TEST(Array, ChunkHeadersClaimingHugeSizesAreCorruption) {
+  auto meta_for = [](const std::string& compressor) {
+    ArrayOptions o;
+    o.chunks = {100};
+    o.compressor = compressor;
+    auto z = MakeZarrJson({1000}, "float64", o, "array /a");
+    EXPECT_TRUE(z.ok()) << z.status().ToString();
+    auto m = ParseZarrJson(*z, "array /a");
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return *m;
+  };
+  const uint64_t claim = uint64_t{1} << 62;
+  // zstd: magic, a single-segment frame header with an 8-byte content size, one raw last block.
+  std::string zstd("\x28\xb5\x2f\xfd\xe0", 5);
+  for (int i = 0; i < 8; ++i) zstd += static_cast<char>(claim >> (8 * i));
+  const uint32_t block = 1 | (8u << 3);  // last block, raw, 8 bytes
+  zstd += std::string{static_cast<char>(block), static_cast<char>(block >> 8), static_cast<char>(block >> 16)};
+  zstd += std::string(8, '\x01');
+  // lz4 (numcodecs framing): a 4-byte little-endian decoded size, then the block.
+  std::string lz4("\xff\xff\xff\x7f\x00\x00\x00\x00", 8);
+  std::map<std::string, std::string> bombs{{"zstd", zstd}, {"lz4", lz4}};
+  // blosc: a valid chunk of the right geometry whose header's nbytes is rewritten.
+  {
+    auto m = meta_for("blosc:lz4");
+    auto enc = EncodeChunk(m, std::string(800, '\x02'));
+    ASSERT_TRUE(enc.ok()) << enc.status().ToString();
+    std::string b = *enc;
+    const uint32_t nbytes = 0x7fffffff;
+    std::memcpy(&b[4], &nbytes, 4);  // blosc header: version, versionlz, flags, typesize, nbytes
+    bombs["blosc:lz4"] = b;
+  }
+  for (const auto& [compressor, chunk] : bombs) {
+    auto r = DecodeChunk(meta_for(compressor), chunk, "array /a chunk 0");
+    ASSERT_FALSE(r.ok()) << compressor;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("array /a chunk 0"), std::string::npos) << r.status().ToString();
+  }
 }
