@@ -144,9 +144,16 @@ Status BundleImpl::Init(const OpenOptions& options) {
   if (exists) {
     OCTAVO_ASSIGN_OR_RETURN(std::string marker, env_->ReadFile(AbsPath(kMarkerFile)));
     OCTAVO_ASSIGN_OR_RETURN(Json jm, ParseJson(marker, AbsPath(kMarkerFile)));
-    int version = jm.value("format_version", 0);
+    // Checked before get<>: nlohmann's value() throws on a wrong type, and a float converted
+    // to an integer (1e300) is undefined behaviour.
+    if (!jm.is_object() || !jm.contains("format_version") || !jm["format_version"].is_number_integer())
+      return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version (an integer); the file is damaged");
+    const int64_t version = jm["format_version"].is_number_unsigned() && jm["format_version"].get<uint64_t>() > INT64_MAX
+                                ? INT64_MAX
+                                : jm["format_version"].get<int64_t>();
     if (version > kFormatVersion)
-      return Status::UnsupportedVersion("bundle ", root_, " has format version ", version, " but this octavo (",
+      return Status::UnsupportedVersion("bundle ", root_, " has format version ", jm["format_version"].dump(),
+                                        " but this octavo (",
                                         kVersion, ") reads up to version ", kFormatVersion,
                                         "; upgrade octavo to open it");
     if (version < 1) return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version");
@@ -232,6 +239,9 @@ Result<BundleImpl::CurrentPointer> BundleImpl::ReadCurrent() const {
   CurrentPointer p;
   p.text = *cur;
   try {
+    // get<int64_t> of a float (1e300) is undefined behaviour, not an exception: check first.
+    for (const char* key : {"commit", "size", "crc32"})
+      if (!j.at(key).is_number_integer()) return Status::Corruption(AbsPath(kCurrentFile), ": '", key, "' is not an integer");
     p.manifest = j.at("manifest").get<std::string>();
     p.commit = j.at("commit").get<int64_t>();
     p.size = j.at("size").get<int64_t>();

@@ -3,6 +3,7 @@ messages that quote damaged bytes stay octavo errors, names that are not Unicode
 as octavo errors at every entry point."""
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -202,3 +203,39 @@ def test_table_rows_with_huge_or_negative_bounds_match_python_slices(tmp_path):
     with pytest.raises(octavo.InvalidArgumentError):
         t[::2]
     b.close()
+
+
+def test_metadata_files_with_wrong_json_types_are_corruption(tmp_path):
+    """Well-formed JSON of the wrong shape (hand-written, or from an old or foreign writer;
+    unsealed files are accepted as pre-checksum ones) is CorruptionError, never a RuntimeError
+    escaping nlohmann or a float converted to an integer (undefined behaviour)."""
+    path = tmp_path / "b"
+    with octavo.open(path, "w") as b:
+        b.create_group("/g")
+        b.create_snapshot("s1")
+    marker, current = path / "OCTAVO", path / "CURRENT"
+    snap = path / "snapshots" / "s1.json"
+    good = {f: f.read_bytes() for f in (marker, current, snap)}
+    cur = json.loads(good[current][:good[current].rindex(b',\n "checksum"')] + b"}")
+    cases = [(marker, t) for t in ('{"format_version": "2"}', "[]", "3", '{"format_version": 1e300}',
+                                   '{"format_version": 2.0}')]
+    cases += [(current, json.dumps({**cur, k: v})) for k, v in
+              (("commit", 1e300), ("size", "12"), ("crc32", 2.5), ("commit", None))]
+    cases += [(snap, t) for t in ('{"commit": 1, "message": 5}', '{"commit": 1, "created_at": []}',
+                                  '{"commit": 1e300}')]
+    wrong = {}
+    for f, text in cases:
+        f.write_text(text)
+        try:
+            octavo.open(path, snapshot="s1" if f == snap else None)
+            wrong[(f.name, text)] = "opened"
+        except octavo.CorruptionError:
+            pass
+        except Exception as e:  # noqa: BLE001
+            wrong[(f.name, text)] = f"{type(e).__module__}.{type(e).__name__}: {e}"
+        f.write_bytes(good[f])
+    assert not wrong, wrong
+    octavo.open(path, snapshot="s1").close()
+    marker.write_text('{"format_version": 18446744073709551615}')  # newer than any octavo: said as is
+    with pytest.raises(octavo.UnsupportedVersionError, match="version 18446744073709551615 "):
+        octavo.open(path)
