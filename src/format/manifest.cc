@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
+#include <string_view>
 
 #include <arrow/buffer.h>
 #include <arrow/io/memory.h>
@@ -90,6 +91,16 @@ Json TableOptionsToJson(const TableOptions& o) {
 
 Result<TableOptions> TableOptionsFromJson(const Json& j) {
   TableOptions o;
+  // value() converts a float to an integer field by a cast, undefined for 1e300: refuse it.
+  if (!j.is_object()) return Status::Corruption("bad table options: not a JSON object");
+  for (const char* key : {"compression_level", "row_group_size", "part_max_rows", "data_page_size", "dictionary_page_limit"}) {
+    if (!j.contains(key)) continue;
+    const Json& v = j[key];
+    const bool is_int = key == std::string_view("compression_level");
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) ||
+        (is_int && (v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX)))
+      return Status::Corruption("bad table options: '", key, "' is not an integer in range");
+  }
   try {
     o.compression = j.value("compression", o.compression);
     o.compression_level = j.value("compression_level", o.compression_level);

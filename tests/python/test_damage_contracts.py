@@ -239,3 +239,35 @@ def test_metadata_files_with_wrong_json_types_are_corruption(tmp_path):
     marker.write_text('{"format_version": 18446744073709551615}')  # newer than any octavo: said as is
     with pytest.raises(octavo.UnsupportedVersionError, match="version 18446744073709551615 "):
         octavo.open(path)
+
+
+def unsealed(raw: bytes) -> dict:
+    return json.loads(raw[:raw.rindex(b',\n "checksum"')] + b"}")
+
+
+def sealed(obj: dict) -> bytes:
+    """As octavo's SealJson writes it (docs/format.md 4.0): a forger can always do this."""
+    import zlib
+    body = json.dumps(obj).encode()[:-1] + b',\n "checksum": "crc32:'
+    return body + b"%08x" % zlib.crc32(body) + b'"\n}\n'
+
+
+def test_table_options_that_are_not_integers_are_corruption(tmp_path):
+    """A hand-written (unsealed) manifest whose table options hold floats: converting 1e300 to
+    an integer was undefined behaviour; now CorruptionError naming the option."""
+    import zlib
+    path = tmp_path / "b"
+    with octavo.open(path, "w") as b:
+        b.create_table("/t", pa.table({"x": [1, 2]}))
+    cur = unsealed((path / "CURRENT").read_bytes())
+    mfile = path / cur["manifest"]
+    good = unsealed(mfile.read_bytes())
+    for key, value in (("row_group_size", 1e300), ("compression_level", 2**40), ("data_page_size", "big"),
+                       ("part_max_rows", 2**64 - 1)):
+        m = json.loads(json.dumps(good))
+        m["nodes"]["/t"]["table"]["options"][key] = value
+        text = sealed(m)
+        mfile.write_bytes(text)
+        (path / "CURRENT").write_text(json.dumps({**cur, "size": len(text), "crc32": zlib.crc32(text)}))
+        with pytest.raises(octavo.CorruptionError, match=key):
+            octavo.open(path)["/t"].read()
