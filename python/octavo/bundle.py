@@ -436,6 +436,9 @@ class Bundle:
         return self._native.commit_info()
 
     def commits(self) -> list[dict]:
+        """Every commit up to this handle's, oldest first (those gc --keep-last dropped are
+        gone). A commit whose manifest is damaged raises CorruptionError naming the file:
+        the history is never returned with a commit silently missing."""
         return self._native.list_commits()
 
     def create_snapshot(self, name: str, message: str = "", *, commit: int | None = None,
