@@ -139,6 +139,8 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual Result<FileNodeInfo> GetFileInfo(const std::string& path) const = 0;  // without opening the content
 
   // --- history -------------------------------------------------------------
+  // Commits up to this handle's, oldest first; those garbage collection dropped are absent.
+  // A manifest that is present but unreadable is kCorruption naming it (never left out).
   virtual Result<std::vector<CommitInfo>> ListCommits() const = 0;
   // Name a commit (-1: the newest). Names: letters, digits, '.', '_', '-' (not leading '.').
   // An existing name is an error unless `overwrite`. Needs a writable bundle.

@@ -20,7 +20,7 @@ import numpy as np
 from . import _octavo
 from .attrs import attrs_to_json
 from .bundle import Node
-from .errors import InvalidArgumentError, OctavoIndexError, SchemaError
+from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float16", "float32", "float64", "complex64", "complex128")
@@ -160,6 +160,9 @@ def _parse_key(key, shape: tuple[int, ...]):
         n = shape[dim]
         if isinstance(k, slice):
             s, e, st = k.indices(n)
+            # A step beyond the axis picks at most one element: the same selection with a step
+            # that fits the engine's int64 (numpy accepts a[::2**63]).
+            st = max(-max(n, 1), min(st, max(n, 1)))
             cnt = len(range(s, e, st))
             starts.append(s); stops.append(e); steps.append(st)
             sel_shape.append(cnt); out_shape.append(cnt)
@@ -371,6 +374,7 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
     lz4, lz4hc, zlib, zstd; plain "blosc" is blosc:zstd). ``shuffle``: True/'shuffle' (byte
     shuffle), 'bitshuffle' (blosc only) or False. ``blocksize``: blosc block size (0 = auto).
     """
+    check_text(path, "array path")
     buf = None
     if data is not None:
         arr = np.asarray(data)
@@ -421,6 +425,7 @@ def import_zarr(bundle, source, path: str, *, compressor: str | None = None, lev
     ``compressor``/``chunks``) is decoded by zarr-python and re-encoded with octavo's codecs
     (``compressor`` default zstd). The whole import is one commit.
     """
+    check_text(path, "node path")
     import zarr
     from .errors import CorruptionError, NotFoundError
 

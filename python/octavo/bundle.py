@@ -15,7 +15,7 @@ import pyarrow as pa
 from . import _octavo
 from .attrs import AttributeSet, attrs_to_json, to_json
 from .convert import check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
-from .errors import InvalidArgumentError, NotFoundError, SchemaError, check_text, translate_stream_error
+from .errors import InvalidArgumentError, NotFoundError, SchemaError, check_fspath, check_text, translate_stream_error
 
 _OPTION_KEYS = (
     "compression", "compression_level", "row_group_size", "part_max_rows",
@@ -36,7 +36,9 @@ def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
         raise InvalidArgumentError(f"mode must be 'r', 'a' or 'w', got {mode!r}")
     if commit is not None and snapshot is not None:
         raise InvalidArgumentError("give commit= or snapshot=, not both")
-    native = _octavo.Bundle.open(os.fspath(path), mode, -1 if commit is None else int(commit), snapshot or "")
+    path = check_fspath(path, "bundle path")
+    check_text(snapshot, "snapshot name")
+    native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "")
     return Bundle(native, mode if commit is None and snapshot is None else "r")
 
 
@@ -277,8 +279,7 @@ class Table(Node):
         check_return_type(return_type)
         if int(chunk_size) <= 0:
             raise InvalidArgumentError(f"chunk_size must be positive, got {chunk_size}")
-        st = 0 if start is None else int(start)
-        sp = -1 if stop is None else int(stop)
+        st, sp = range_args(self.num_rows, start, stop)
         reader = pa.RecordBatchReader.from_stream(
             self._native.scan(int(chunk_size), columns_arg(columns), st, sp))
         offset = st
@@ -334,7 +335,7 @@ class Table(Node):
 
     def repack(self, *, sort_by=None, row_group_size: int | None = None) -> None:
         """Rewrite the table's parts (optionally sorted, with a new row-group size), one commit."""
-        cols = [] if sort_by is None else ([sort_by] if isinstance(sort_by, str) else list(sort_by))
+        cols = [] if sort_by is None else columns_arg(sort_by)
         self._native.repack(cols, int(row_group_size or 0), 0)
 
     @property
@@ -343,10 +344,10 @@ class Table(Node):
 
     def create_index(self, column: str) -> None:
         """Build a persistent secondary index on ``column`` (used by where/read_where/get_where_list)."""
-        self._native.create_index(column)
+        self._native.create_index(check_text(column, f"table {self._path}: column name"))
 
     def remove_index(self, column: str) -> None:
-        self._native.remove_index(column)
+        self._native.remove_index(check_text(column, f"table {self._path}: column name"))
 
     @property
     def indexes(self) -> list[str]:
@@ -434,6 +435,9 @@ class Bundle:
         return self._native.commit_info()
 
     def commits(self) -> list[dict]:
+        """Every commit up to this handle's, oldest first (those gc --keep-last dropped are
+        gone). A commit whose manifest is damaged raises CorruptionError naming the file:
+        the history is never returned with a commit silently missing."""
         return self._native.list_commits()
 
     def create_snapshot(self, name: str, message: str = "", *, commit: int | None = None,
@@ -652,11 +656,11 @@ class Bundle:
     def put_file(self, local: str | os.PathLike, path: str, *, overwrite: bool = False,
                  create_parents: bool = True) -> dict:
         """Copy a local file into a file node (streamed in C++); returns its size and digest."""
-        return _octavo.put_file(self._native, os.fspath(local), _abs(path), overwrite, create_parents)
+        return _octavo.put_file(self._native, check_fspath(local, "local file"), _abs(path), overwrite, create_parents)
 
     def get_file(self, path: str, local: str | os.PathLike) -> None:
         """Copy a file node to a local file, checking the digest; written atomically."""
-        _octavo.get_file(self._native, _abs(path), os.fspath(local))
+        _octavo.get_file(self._native, _abs(path), check_fspath(local, "local file"))
 
     def file_info(self, path: str) -> dict:
         """size, digest, blob (content file), created_at, modified_at."""

@@ -163,10 +163,9 @@ def columns_arg(columns) -> list[str]:
 
 
 def range_args(num_rows: int, start, stop) -> tuple[int, int]:
-    """[start, stop) as the C++ side takes it: stop -1 is the end; a negative stop counts
-    from the end (like Python slices)."""
-    st = 0 if start is None else int(start)
-    sp = -1 if stop is None else int(stop)
-    if sp < 0 and stop is not None:
-        sp = max(0, num_rows + sp)
-    return st, sp
+    """[start, stop) as the C++ side takes it, resolved like a Python slice: negative values
+    count from the end, any size is clamped to [0, num_rows] (a huge int would not fit the
+    engine's int64), stop <= start is empty."""
+    st, sp, _ = slice(None if start is None else int(start),
+                      None if stop is None else int(stop)).indices(num_rows)
+    return st, max(st, sp)

@@ -68,6 +68,25 @@ def check_text(value, what: str):
     return value
 
 
+def check_fspath(path, what: str) -> str:
+    """A local file path as the engine takes it (UTF-8): os.fsdecode of a non-UTF-8 name holds
+    lone surrogates, which are refused here by name instead of as a binding TypeError."""
+    import os
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        try:
+            return path.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidArgumentError(f"{what} {path!r} is not valid UTF-8 (byte {e.start}); "
+                                       "octavo takes file paths as UTF-8: rename the file") from e
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidArgumentError(f"{what} {path!r} is not valid UTF-8 ({e.reason} at index {e.start}); "
+                                   "octavo takes file paths as UTF-8: rename the file") from e
+    return path
+
+
 _BY_CODE = {
     "Invalid": InvalidArgumentError,
     "NotFound": NotFoundError,

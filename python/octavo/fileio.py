@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _octavo
+from .errors import check_fspath, check_text
 
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
@@ -43,12 +44,12 @@ def get_dataframe_path(path) -> Path:
 
 def read_h5_arrow(path, key: str | None = None) -> pa.Table:
     """Read one pandas HDFStore object with octavo's C++ HDF5 reader (never PyTables)."""
-    return pa.table(_octavo.h5_read_pandas(os.fspath(path), key or ""))
+    return pa.table(_octavo.h5_read_pandas(check_fspath(path, "HDF5 file"), check_text(key or "", "HDF5 key")))
 
 
 def list_h5(path) -> list[dict]:
     """Objects in an HDF5 file: pandas objects (supported or not) and every other dataset."""
-    return _octavo.h5_list(os.fspath(path))
+    return _octavo.h5_list(check_fspath(path, "HDF5 file"))
 
 
 def _arrow_to_pandas(table: pa.Table):
@@ -115,20 +116,20 @@ def inspect_h5(path) -> list[dict]:
     """Every object of an HDF5 file and what :func:`import_h5` would make of it (C++;
     the same as ``octavo h5ls``): h5_path, kind, action (group/table/array/file/link/skip),
     dest, detail, supported, reason."""
-    return _octavo.h5_inspect(os.fspath(path))
+    return _octavo.h5_inspect(check_fspath(path, "HDF5 file"))
 
 
 def import_h5(bundle, path, dest: str = "/", compression: str = "zstd") -> dict:
     """Import a whole HDF5/PyTables file under group `dest` of an open (writable) bundle in
     one commit (nothing on failure). Returns {"file", "rows", "bytes", "items"}; items with
     supported=False were not imported, with the reason."""
-    return _octavo.h5_import(bundle._native, os.fspath(path), dest, compression)
+    return _octavo.h5_import(bundle._native, check_fspath(path, "HDF5 file"), check_text(dest, "node path"), compression)
 
 
 def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
     """The Parquet file migrate writes for `key` of `h5_path` (rules in C++,
     include/octavo/hdf5.h): one key -> x.parquet, several -> x.<key with '/' -> '.'>.parquet."""
-    return Path(_octavo.h5_parquet_path(os.fspath(h5_path), key, int(num_keys)))
+    return Path(_octavo.h5_parquet_path(check_fspath(h5_path, "HDF5 file"), key, int(num_keys)))
 
 
 def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
@@ -149,12 +150,12 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
 
     Returns {"converted": [...], "skipped": [...], "planned": [...], "failed": {path: message},
     "files": [per-file dicts]}."""
-    root_s = os.fspath(root)
+    root_s = check_fspath(root, "migrate root")
     files = _octavo.h5_find_files(root_s, bool(recursive))
     base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
     results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
                                  overwrite=bool(overwrite), jobs=int(jobs), compression=compression,
-                                 into=os.fspath(into) if into else "", root=base)
+                                 into=check_fspath(into, "bundle path") if into else "", root=base)
     report = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:
         if r["status"] == "failed":

@@ -141,7 +141,7 @@ def read_coordinates(table, rows, columns=None, return_type: str | None = None):
 
 
 def sort_by(table, columns, row_group_size: int | None = None, run_rows: int | None = None) -> None:
-    cols = [columns] if isinstance(columns, str) else [str(c) for c in columns]
+    cols = columns_arg(columns)
     if not cols:
         raise ValueError("sort_by needs at least one column")
     table._native.repack(cols, int(row_group_size or 0), int(run_rows or 0))

@@ -45,6 +45,8 @@ class ZarrStore(Store):
         try:
             self._bundle_path = bundle.path
             self._commit = bundle.commit["id"]
+            from .errors import check_text
+            check_text(path, "node path")
             resolved = bundle._native.resolve_path(path if path.startswith("/") else "/" + path)
             self._node = resolved
             self._meta: dict[str, bytes] = {}

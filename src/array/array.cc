@@ -202,7 +202,7 @@ Result<std::vector<ArrayRange>> CheckSelection(const std::vector<int64_t>& shape
     if (r.step == 0) return Status::Invalid("array ", path, ": slice step must not be 0 (axis ", d, ")");
     int64_t n = r.count();
     if (n == 0) continue;
-    int64_t last = r.start + (n - 1) * r.step;
+    const __int128 last = r.start + static_cast<__int128>(n - 1) * r.step;  // no int64 overflow
     if (r.start < 0 || r.start >= shape[d] || last < 0 || last >= shape[d])
       return Status::IndexError("array ", path, ": selection ", r.start, ":", r.stop, ":", r.step, " on axis ", d,
                                 " is out of range for size ", shape[d]);

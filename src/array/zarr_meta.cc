@@ -299,9 +299,15 @@ int ArrayItemSize(const std::string& dtype) {
 }
 
 int64_t ArrayRange::count() const {
+  // In 128 bits: start, stop and step are a caller's, any int64 (INT64_MIN:INT64_MAX, step
+  // INT64_MIN), and their difference or -step overflows int64. A count above INT64_MAX
+  // (only possible out of range) is capped; CheckSelection refuses it.
   if (step == 0) return 0;
-  if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
-  return start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
+  const __int128 span = step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
+  const __int128 s = step > 0 ? static_cast<__int128>(step) : -static_cast<__int128>(step);
+  if (span <= 0) return 0;
+  const __int128 n = (span + s - 1) / s;
+  return n > INT64_MAX ? INT64_MAX : static_cast<int64_t>(n);
 }
 
 std::vector<int64_t> AutoChunks(const std::vector<int64_t>& shape, int itemsize, int64_t target_bytes) {
@@ -374,7 +380,8 @@ Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& 
     return Status::Invalid(where, ": one chunk would be ", celems * d->itemsize, " bytes; keep chunks under 2 GiB");
   Json fill;
   {
-    auto parsed = ParseJson(o.fill_value, where + " fill_value");
+    // The caller's argument, not a damaged file: kInvalid.
+    auto parsed = ParseJson(o.fill_value, where + " fill_value", StatusCode::kInvalid);
     if (!parsed.ok()) return parsed.status();
     fill = *parsed;
     OCTAVO_RETURN_NOT_OK(FillBytes(fill, *d, where).status());

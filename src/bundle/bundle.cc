@@ -143,9 +143,16 @@ Status BundleImpl::Init(const OpenOptions& options) {
   if (exists) {
     OCTAVO_ASSIGN_OR_RETURN(std::string marker, env_->ReadFile(AbsPath(kMarkerFile)));
     OCTAVO_ASSIGN_OR_RETURN(Json jm, ParseJson(marker, AbsPath(kMarkerFile)));
-    int version = jm.value("format_version", 0);
+    // Checked before get<>: nlohmann's value() throws on a wrong type, and a float converted
+    // to an integer (1e300) is undefined behaviour.
+    if (!jm.is_object() || !jm.contains("format_version") || !jm["format_version"].is_number_integer())
+      return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version (an integer); the file is damaged");
+    const int64_t version = jm["format_version"].is_number_unsigned() && jm["format_version"].get<uint64_t>() > INT64_MAX
+                                ? INT64_MAX
+                                : jm["format_version"].get<int64_t>();
     if (version > kFormatVersion)
-      return Status::UnsupportedVersion("bundle ", root_, " has format version ", version, " but this octavo (",
+      return Status::UnsupportedVersion("bundle ", root_, " has format version ", jm["format_version"].dump(),
+                                        " but this octavo (",
                                         kVersion, ") reads up to version ", kFormatVersion,
                                         "; upgrade octavo to open it");
     if (version < 1) return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version");
@@ -231,6 +238,9 @@ Result<BundleImpl::CurrentPointer> BundleImpl::ReadCurrent() const {
   CurrentPointer p;
   p.text = *cur;
   try {
+    // get<int64_t> of a float (1e300) is undefined behaviour, not an exception: check first.
+    for (const char* key : {"commit", "size", "crc32"})
+      if (!j.at(key).is_number_integer()) return Status::Corruption(AbsPath(kCurrentFile), ": '", key, "' is not an integer");
     p.manifest = j.at("manifest").get<std::string>();
     p.commit = j.at("commit").get<int64_t>();
     p.size = j.at("size").get<int64_t>();
@@ -501,10 +511,8 @@ Status CheckAttrName(const std::string& key) {
 
 Result<Json> ParseNodeAttrs(const std::string& attrs_json, const std::string& what) {
   if (attrs_json.empty()) return Json::object();
-  auto parsed = ParseJson(attrs_json, what);
   // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
-  if (!parsed.ok()) return Status::Invalid(parsed.status().message());
-  Json attrs = std::move(parsed).ValueOrDie();
+  OCTAVO_ASSIGN_OR_RETURN(Json attrs, ParseJson(attrs_json, what, StatusCode::kInvalid));
   if (!attrs.is_object()) return Status::Invalid(what, " must be a JSON object");
   for (const auto& [key, value] : attrs.items()) OCTAVO_RETURN_NOT_OK(CheckAttrName(key));
   return attrs;
@@ -518,10 +526,8 @@ void EraseSubtree(Manifest& m, const std::string& path) {
 Status BundleImpl::SetAttr(const std::string& path, const std::string& key, const std::string& json_value) {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   OCTAVO_RETURN_NOT_OK(CheckAttrName(key));
-  auto parsed = ParseJson(json_value, "value of attribute '" + key + "'");
   // Bad JSON here is the caller's argument, not a damaged file: kInvalid, not kCorruption.
-  if (!parsed.ok()) return Status::Invalid(parsed.status().message());
-  Json value = std::move(parsed).ValueOrDie();
+  OCTAVO_ASSIGN_OR_RETURN(Json value, ParseJson(json_value, "value of attribute '" + key + "'", StatusCode::kInvalid));
   return Commit("set attribute " + key + " on " + p, [&](Manifest& m) -> Status {
     auto it = m.nodes.find(p);
     if (it == m.nodes.end()) return FindNode(m, p).status();
@@ -590,19 +596,35 @@ Result<FileNodeInfo> BundleImpl::GetFileInfo(const std::string&) const { return 
 Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
   OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
   std::sort(names.begin(), names.end());
+  const int64_t newest = snapshot()->commit;
   std::vector<CommitInfo> out;
   for (const auto& n : names) {
     int64_t id = 0;
-    if (!ParseManifestFileName(n, &id) || id > snapshot()->commit) continue;  // newer: not this handle's history
-    auto m = ReadManifestFile(std::string(kManifestDir) + "/" + n, -1, -1);
-    if (!m.ok()) continue;  // an unfinished or damaged commit is not history
+    // Newer than this handle's commit: a later commit, or one that failed before switching CURRENT.
+    if (!ParseManifestFileName(n, &id) || id > newest) continue;
+    const std::string rel = std::string(kManifestDir) + "/" + n;
+    // A manifest missing from the listing is not damage: gc --keep-last deletes old ones
+    // (docs/format.md section 10). One that is there but unreadable is: a log that silently
+    // left the commit out would misstate the history, so fail like `git log` on a bad object.
+    auto m = ReadManifestFile(rel, -1, -1);
+    if (!m.ok() && !env_->FileExists(AbsPath(rel))) continue;  // gc deleted it after the listing
+    Status bad = m.ok() && (*m)->commit != id
+                     ? Status::Corruption(AbsPath(rel), " holds commit ", (*m)->commit, ", not ", id)
+                     : m.status();
+    if (!bad.ok())
+      return bad.WithContext("history of bundle " + root_ + ": commit " + std::to_string(id) + " is damaged (" + rel +
+                             "); the other commits still open with commit=N; restore the file from a backup" +
+                             (id < newest ? ", or drop commits up to " + std::to_string(id) +
+                                                " with `octavo gc --keep-last " + std::to_string(newest - id) + "`"
+                                          : std::string()) +
+                             ". Error");
     CommitInfo c;
     c.id = (*m)->commit;
     c.parent = (*m)->parent;
     c.created_at = (*m)->created_at;
     c.message = (*m)->message;
-    c.manifest_file = std::string(kManifestDir) + "/" + n;
-    if (c.id <= snapshot()->commit) out.push_back(std::move(c));
+    c.manifest_file = rel;
+    out.push_back(std::move(c));
   }
   return out;
 }

@@ -37,6 +37,10 @@ Result<SnapshotInfo> ParseSnapshot(const std::string& text, const std::string& f
   SnapshotInfo s;
   s.name = name;
   s.commit = j["commit"].get<int64_t>();
+  // value() throws on a wrong type: check it.
+  for (const char* key : {"created_at", "message"})
+    if (j.contains(key) && !j[key].is_string())
+      return Status::Corruption("snapshot file ", file, " is damaged: '", key, "' is not a string");
   s.created_at = j.value("created_at", "");
   s.message = j.value("message", "");
   return s;

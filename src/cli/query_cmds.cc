@@ -169,7 +169,9 @@ int RunWhere(const WhereArgs& args, const GlobalOptions& g) {
     auto* old = std::cout.rdbuf(captured.rdbuf());
     PrintRows(*data, true, max_w, ctx);
     std::cout.rdbuf(old);
-    Json out{{"rows", Json::parse(captured.str())}, {"more", more}, {"stats", StatsJson(*stats)}};
+    Json rows = Json::parse(captured.str(), nullptr, /*allow_exceptions=*/false);
+    if (rows.is_discarded()) Fail(kExitOther, "where --stats: the rows printed as JSON do not parse back");
+    Json out{{"rows", std::move(rows)}, {"more", more}, {"stats", StatsJson(*stats)}};
     PrintJson(out);
     return kExitOK;
   }

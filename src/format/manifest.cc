@@ -1,8 +1,10 @@
 #include "format/manifest.h"
 
 #include <algorithm>
+#include <limits>
 #include <cctype>
 #include <iterator>
+#include <string_view>
 
 #include <arrow/buffer.h>
 #include <arrow/io/memory.h>
@@ -93,9 +95,14 @@ Result<TableOptions> DecodeTableOptions(const Json& j, StatusCode bad_code, bool
   TableOptions o;
   for (const auto& [key, v] : j.items()) {
     auto bad = [&, k = key](const char* want) { return Status(bad_code, "table option '" + k + "' must be " + want); };
+    // value() would convert a float (1e300) or an out-of-range integer by a cast: undefined.
     auto integer = [&](auto* field) -> Status {
-      if (!v.is_number_integer()) return bad("an integer");
-      *field = v.template get<std::remove_pointer_t<decltype(field)>>();
+      using T = std::remove_pointer_t<decltype(field)>;
+      if (!v.is_number_integer() || (v.is_number_unsigned() && v.template get<uint64_t>() > INT64_MAX) ||
+          v.template get<int64_t>() < std::numeric_limits<T>::min() ||
+          v.template get<int64_t>() > std::numeric_limits<T>::max())
+        return bad("an integer in range");
+      *field = static_cast<T>(v.template get<int64_t>());
       return Status::OK();
     };
     auto boolean = [&](bool* field) -> Status {

@@ -1324,8 +1324,9 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
         while ((nl = w.buf.find('\n')) != std::string::npos) {
           std::string line = w.buf.substr(0, nl);
           w.buf.erase(0, nl + 1);
-          Json j = Json::parse(line, nullptr, false);
-          if (j.is_discarded() || !j.contains("t")) continue;
+          auto parsed = ParseJson(line, "migrate worker message");  // bounded depth, errors as values
+          if (!parsed.ok() || !parsed->is_object() || !parsed->contains("t")) continue;
+          Json j = std::move(parsed).ValueOrDie();
           if (j["t"] == "next") {
             if (!queue.empty() && w.task_fd >= 0) {
               uint64_t task = queue.front();

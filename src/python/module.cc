@@ -152,7 +152,13 @@ NB_MODULE(_octavo, m) {
     } catch (const StatusError& e) {
       nb::object errors = nb::module_::import_("octavo.errors");
       nb::object cls = errors.attr("error_class")(StatusCodeName(e.st.code()));
-      PyErr_SetString(cls.ptr(), e.st.message().c_str());
+      // Decoded leniently: a stray byte must never turn an octavo error into UnicodeDecodeError
+      // (Status escapes them already; this is the binding's own guarantee). Length-based, so a
+      // NUL in a message does not cut it short.
+      const std::string& msg = e.st.message();
+      nb::object text = nb::steal(PyUnicode_DecodeUTF8(msg.data(), static_cast<Py_ssize_t>(msg.size()), "backslashreplace"));
+      if (!text.is_valid()) return;  // MemoryError is set
+      PyErr_SetObject(cls.ptr(), text.ptr());
     }
   });
 

@@ -14,7 +14,7 @@ namespace {
 
 // Just enough of Thrift's compact protocol to skip any value and read a page header's
 // leading i32 fields (parquet.thrift PageHeader: 1 type, 2 uncompressed_page_size,
-// 3 compressed_page_size, 4 crc).
+// 3 compressed_page_size, 4 crc) and the dictionary page's value count (7.1 num_values).
 struct Cursor {
   const uint8_t* p;
   const uint8_t* end;
@@ -124,13 +124,27 @@ void SkipStruct(Cursor* c, int depth) {
   }
 }
 
+// num_values (field 1) of a DictionaryPageHeader; the cursor is past the struct after.
+int64_t DictionaryValues(Cursor* c) {
+  int64_t id = 0, num_values = -1;
+  while (c->ok) {
+    const uint8_t h = c->Byte();
+    if (!c->ok || h == 0) break;
+    const int t = h & 0x0f;
+    id = (h >> 4) ? id + (h >> 4) : c->Zigzag();
+    if (t == 5 && id == 1) num_values = c->Zigzag();
+    else SkipValue(c, t, 2);
+  }
+  return num_values;
+}
+
 }  // namespace
 
-Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset) {
+Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, int64_t max_uncompressed) {
   int64_t pos = 0;
   while (pos < n) {
     Cursor c{data + pos, data + n};
-    int64_t type = -1, compressed = -1, crc = -1;
+    int64_t type = -1, uncompressed = -1, compressed = -1, crc = -1, dict_values = -1;
     bool has_crc = false;
     int64_t id = 0;
     while (c.ok) {
@@ -141,11 +155,14 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset) 
       if (t == 5 && id >= 1 && id <= 4) {
         const int64_t v = c.Zigzag();
         if (id == 1) type = v;
+        if (id == 2) uncompressed = v;
         if (id == 3) compressed = v;
         if (id == 4) {
           crc = v;
           has_crc = true;
         }
+      } else if (t == 12 && id == 7) {
+        dict_values = DictionaryValues(&c);
       } else {
         SkipValue(&c, t, 1);
       }
@@ -154,6 +171,17 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset) 
     if (!c.ok || type < 0 || compressed < 0 || compressed > n - pos - header)
       return Status::Corruption("the Parquet page header at byte ", file_offset + pos,
                                 " cannot be read (the file is damaged)");
+    // The reader allocates what the header claims before decoding (a decompression buffer of
+    // uncompressed_page_size, a dictionary of num_values entries): a damaged header must not
+    // make it allocate gigabytes. A page is never larger than its whole column chunk, and a
+    // dictionary entry takes at least one byte.
+    if (uncompressed < 0 || uncompressed > max_uncompressed)
+      return Status::Corruption("the Parquet page header at byte ", file_offset + pos, " claims ", uncompressed,
+                                " uncompressed bytes, more than its whole column chunk (", max_uncompressed,
+                                "; the file is damaged)");
+    if (dict_values > uncompressed)
+      return Status::Corruption("the Parquet dictionary page at byte ", file_offset + pos, " claims ", dict_values,
+                                " values in ", uncompressed, " bytes (the file is damaged)");
     // Data pages (v1, v2) and dictionary pages carry CRCs of their bytes after the header.
     if (has_crc && (type == 0 || type == 2 || type == 3)) {
       const uint32_t got = Crc32(0, data + pos + header, static_cast<size_t>(compressed));
@@ -177,21 +205,23 @@ void ChecksummedFile::SetChunks(const parquet::FileMetaData& md) {
       if (cc->has_dictionary_page() && cc->dictionary_page_offset() > 0 && start > cc->dictionary_page_offset())
         start = cc->dictionary_page_offset();
       const int64_t len = cc->total_compressed_size();
-      if (start >= 0 && len > 0) chunks_.emplace_back(start, start + len);
+      if (start >= 0 && len > 0) chunks_.push_back(Chunk{start, start + len, cc->total_uncompressed_size()});
     }
   }
-  std::sort(chunks_.begin(), chunks_.end());
+  std::sort(chunks_.begin(), chunks_.end(), [](const Chunk& a, const Chunk& b) { return a.first < b.first; });
 }
 
 arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uint8_t* data) {
   const int64_t end = position + nbytes;
   // The first chunk that may overlap: chunks are sorted by start and do not overlap.
-  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), std::make_pair(position, INT64_MAX));
+  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), position,
+                             [](int64_t p, const Chunk& c) { return p < c.first; });
   if (it != chunks_.begin()) --it;
   for (; it != chunks_.end() && it->first < end; ++it) {
     if (it->second <= position) continue;
     if (it->first >= position && it->second <= end) {
-      Status st = VerifyPageChecksums(data + (it->first - position), it->second - it->first, it->first);
+      Status st = VerifyPageChecksums(data + (it->first - position), it->second - it->first, it->first,
+                                      it->max_uncompressed);
       if (!st.ok()) return ToArrow(st);
       continue;
     }
@@ -203,7 +233,7 @@ arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uin
     ARROW_ASSIGN_OR_RAISE(auto whole, inner_->ReadAt(it->first, it->second - it->first));
     if (whole->size() != it->second - it->first)
       return arrow::Status::IOError("column chunk at byte ", it->first, " is cut short (the file is damaged)");
-    Status st = VerifyPageChecksums(whole->data(), whole->size(), it->first);
+    Status st = VerifyPageChecksums(whole->data(), whole->size(), it->first, it->max_uncompressed);
     if (!st.ok()) return ToArrow(st);
     std::lock_guard<std::mutex> l(mu_);
     checked_apart_.insert(index);

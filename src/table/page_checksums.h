@@ -10,6 +10,7 @@
 #include <arrow/io/interfaces.h>
 #include <arrow/result.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -26,8 +27,11 @@ namespace octavo {
 
 // Walks the pages of one column chunk (`data`, `n` bytes, starting at `file_offset` in the
 // file) and checks the CRC of every data and dictionary page whose header carries one.
-// Corruption names the page's offset on a mismatch or an unreadable page header.
-Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset);
+// Corruption names the page's offset on a mismatch or an unreadable page header, and on a
+// header that claims more than `max_uncompressed` bytes (the chunk's total_uncompressed_size
+// from the footer) or more dictionary values than bytes: the reader would allocate that much.
+Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset,
+                           int64_t max_uncompressed = INT64_MAX);
 
 // A file whose ReadAt checks the pages of every column chunk the read covers. Reads that
 // cover a chunk only in part (a buffered stream) check the whole chunk once, read apart.
@@ -52,7 +56,11 @@ class ChecksummedFile final : public arrow::io::RandomAccessFile {
   arrow::Status Check(int64_t position, int64_t nbytes, const uint8_t* data);
 
   std::shared_ptr<arrow::io::RandomAccessFile> inner_;
-  std::vector<std::pair<int64_t, int64_t>> chunks_;  // [start, end), sorted by start
+  struct Chunk {
+    int64_t first, second;     // [start, end) in the file
+    int64_t max_uncompressed;  // total_uncompressed_size: no page decodes to more
+  };
+  std::vector<Chunk> chunks_;  // sorted by start
   std::mutex mu_;
   std::set<size_t> checked_apart_;  // chunks checked by a read of their own
 };

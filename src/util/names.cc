@@ -4,31 +4,33 @@ namespace octavo {
 
 namespace {
 
-// Offset of the first byte that does not start or continue a well-formed UTF-8 sequence
-// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), or npos.
-size_t InvalidUtf8Offset(const std::string& s) {
+// Length of the well-formed UTF-8 sequence starting at p[i] (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or 0 if the byte there does not start one.
+size_t Utf8SequenceLength(const unsigned char* p, size_t i, size_t n) {
+  unsigned char c = p[i];
+  if (c < 0x80) return 1;
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c == 0xE0) len = 3, lo = 0xA0;
+  else if (c == 0xED) len = 3, hi = 0x9F;  // U+D800..U+DFFF are surrogates
+  else if (c >= 0xE1 && c <= 0xEF) len = 3;
+  else if (c == 0xF0) len = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) len = 4;
+  else if (c == 0xF4) len = 4, hi = 0x8F;
+  else return 0;
+  if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
+    if (p[i + k] < 0x80 || p[i + k] > 0xBF) return 0;
+  return len;
+}
+
+// Offset of the first byte that does not start or continue a well-formed UTF-8 sequence, or npos.
+size_t InvalidUtf8Offset(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c == 0xED) len = 3, hi = 0x9F;  // U+D800..U+DFFF are surrogates
-    else if (c >= 0xE1 && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return i;
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k)
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = Utf8SequenceLength(p, i, s.size());
+    if (len == 0) return i;
     i += len;
   }
   return std::string::npos;
@@ -51,6 +53,26 @@ std::string Escaped(const std::string& s) {
 }
 
 }  // namespace
+
+std::string EscapeInvalidUtf8(std::string s) {
+  size_t bad = InvalidUtf8Offset(s);
+  if (bad == std::string::npos) return s;  // the common case: no copy
+  static const char* hex = "0123456789abcdef";
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::string out = s.substr(0, bad);
+  for (size_t i = bad; i < s.size();) {
+    if (size_t len = Utf8SequenceLength(p, i, s.size())) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\\x";
+      out += hex[p[i] >> 4];
+      out += hex[p[i] & 15];
+      ++i;
+    }
+  }
+  return out;
+}
 
 Status CheckUtf8(const std::string& s, const std::string& what) {
   size_t bad = InvalidUtf8Offset(s);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "octavo/status.h"
@@ -15,6 +16,11 @@ Status ValidateName(const std::string& name);
 // Names, keys and messages end up in the JSON manifest, which holds only valid UTF-8.
 // Refuses other bytes with an error naming `what` and the byte offset.
 Status CheckUtf8(const std::string& s, const std::string& what);
+
+// `s` with every byte that is not part of well-formed UTF-8 written as \xNN (valid text is
+// kept as is). Every Status message goes through it, so a message that quotes file content
+// or caller input is always valid UTF-8 (Python decodes it; JSON can hold it).
+std::string EscapeInvalidUtf8(std::string s);
 
 // How deep a node path may nest (PyTables' MAX_TREE_DEPTH): bounds the work and the
 // stack of everything that walks a hierarchy, including one read from a hostile manifest.

@@ -1,5 +1,7 @@
 #include "octavo/status.h"
 
+#include "util/names.h"
+
 namespace octavo {
 
 const char* StatusCodeName(StatusCode code) {
@@ -21,7 +23,9 @@ const char* StatusCodeName(StatusCode code) {
 }
 
 Status::Status(StatusCode code, std::string msg) {
-  if (code != StatusCode::kOK) state_ = std::make_shared<State>(State{code, std::move(msg)});
+  // Messages quote file content and caller input: escape stray bytes here, once for every
+  // message, so no caller has to remember to (Python and JSON need valid UTF-8).
+  if (code != StatusCode::kOK) state_ = std::make_shared<State>(State{code, EscapeInvalidUtf8(std::move(msg))});
 }
 
 const std::string& Status::message() const {

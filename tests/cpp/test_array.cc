@@ -5,8 +5,10 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <numeric>
 
+#include "array/zarr_meta.h"
 #include "fault_env.h"
 #include "test_util.h"
 #include "util/crc32.h"
@@ -563,4 +565,91 @@ TEST(Json, DeepNestingIsRefused) {
   for (int i = 0; i < kMaxJsonDepth; ++i) ok += "[";
   ok += std::string(kMaxJsonDepth, ']');
   EXPECT_TRUE(ParseJson(ok, "ok").ok());
+}
+
+// JSON the caller passes (a fill value, an attribute value) is the caller's argument: bad or
+// too deep text is InvalidArgument, never CorruptionError (which says a file is damaged).
+TEST(Json, CallerJsonIsInvalidArgument) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  std::string deep(100000, '[');
+  deep += std::string(100000, ']');
+  for (const std::string& bad : {std::string("{"), std::string("nan"), deep}) {
+    ArrayOptions o;
+    o.fill_value = bad;
+    auto r = b->CreateArray("/a", {4}, "float64", o);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalid) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("fill_value"), std::string::npos) << r.status().message();
+    EXPECT_EQ(b->SetAttr("/", "k", bad).code(), StatusCode::kInvalid);
+  }
+  EXPECT_FALSE(b->Exists("/a"));
+}
+
+// ArrayRange comes from any caller: extreme int64 bounds and steps must neither overflow
+// (UB) nor select the wrong elements.
+TEST(Array, ExtremeRangesDoNotOverflow) {
+  constexpr int64_t kMin = INT64_MIN, kMax = INT64_MAX;
+  EXPECT_EQ((ArrayRange{kMin, kMax, 1}.count()), kMax);  // 2^64 - 1 coordinates: capped
+  EXPECT_EQ((ArrayRange{kMax, kMin, -1}.count()), kMax);
+  EXPECT_EQ((ArrayRange{9, -1, kMin}.count()), 1);
+  EXPECT_EQ((ArrayRange{0, 10, kMax}.count()), 1);
+  EXPECT_EQ((ArrayRange{kMin, kMin + 5, kMax}.count()), 1);
+  EXPECT_EQ((ArrayRange{5, 2, 1}.count()), 0);
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+  ArrayOptions o;
+  o.chunks = {4};
+  auto data = Iota(10);
+  ASSERT_OK_AND_ASSIGN(auto a, b->CreateArray("/a", {10}, "int32", o, data.data(), 40));
+  int32_t one = -1;
+  ASSERT_OK(a->Read({{9, -1, kMin}}, &one, 4));
+  EXPECT_EQ(one, 9);
+  ASSERT_OK(a->Read({{3, 10, kMax}}, &one, 4));
+  EXPECT_EQ(one, 3);
+  std::vector<int32_t> out(10);
+  EXPECT_EQ(a->Read({{kMin, kMax, 1}}, out.data(), 40).code(), StatusCode::kIndexError);
+  EXPECT_EQ(a->Read({{0, kMax, kMax / 2}}, out.data(), 8).code(), StatusCode::kIndexError);  // 2nd is far out
+  EXPECT_EQ(a->Read({{kMax, kMin, -1}}, out.data(), 40).code(), StatusCode::kIndexError);
+}
+
+// Decompression bombs: a chunk whose header claims a huge decoded size (zstd frame content
+// size, the lz4 size prefix, blosc's nbytes) is refused by the size the geometry gives
+// (chunk shape x itemsize); nothing is allocated from the claim (2^62 bytes would throw).
+TEST(Array, ChunkHeadersClaimingHugeSizesAreCorruption) {
+  auto meta_for = [](const std::string& compressor) {
+    ArrayOptions o;
+    o.chunks = {100};
+    o.compressor = compressor;
+    auto z = MakeZarrJson({1000}, "float64", o, "array /a");
+    EXPECT_TRUE(z.ok()) << z.status().ToString();
+    auto m = ParseZarrJson(*z, "array /a");
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return *m;
+  };
+  const uint64_t claim = uint64_t{1} << 62;
+  // zstd: magic, a single-segment frame header with an 8-byte content size, one raw last block.
+  std::string zstd("\x28\xb5\x2f\xfd\xe0", 5);
+  for (int i = 0; i < 8; ++i) zstd += static_cast<char>(claim >> (8 * i));
+  const uint32_t block = 1 | (8u << 3);  // last block, raw, 8 bytes
+  zstd += std::string{static_cast<char>(block), static_cast<char>(block >> 8), static_cast<char>(block >> 16)};
+  zstd += std::string(8, '\x01');
+  // lz4 (numcodecs framing): a 4-byte little-endian decoded size, then the block.
+  std::string lz4("\xff\xff\xff\x7f\x00\x00\x00\x00", 8);
+  std::map<std::string, std::string> bombs{{"zstd", zstd}, {"lz4", lz4}};
+  // blosc: a valid chunk of the right geometry whose header's nbytes is rewritten.
+  {
+    auto m = meta_for("blosc:lz4");
+    auto enc = EncodeChunk(m, std::string(800, '\x02'));
+    ASSERT_TRUE(enc.ok()) << enc.status().ToString();
+    std::string b = *enc;
+    const uint32_t nbytes = 0x7fffffff;
+    std::memcpy(&b[4], &nbytes, 4);  // blosc header: version, versionlz, flags, typesize, nbytes
+    bombs["blosc:lz4"] = b;
+  }
+  for (const auto& [compressor, chunk] : bombs) {
+    auto r = DecodeChunk(meta_for(compressor), chunk, "array /a chunk 0");
+    ASSERT_FALSE(r.ok()) << compressor;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("array /a chunk 0"), std::string::npos) << r.status().ToString();
+  }
 }

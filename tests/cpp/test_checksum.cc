@@ -9,6 +9,7 @@
 #include <parquet/metadata.h>
 #include <zlib.h>
 
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -130,4 +131,87 @@ TEST(PageChecksums, ReadsThroughTheFileWrapperAreChecked) {
   EXPECT_NE(part.status().message().find("fails its checksum"), std::string::npos) << part.status().ToString();
   // Bytes outside every chunk (the footer) are not checked.
   EXPECT_TRUE(checked->ReadAt(static_cast<int64_t>(bytes.size()) - 8, 8).ok());
+}
+
+namespace {
+
+// The first page header of `chunk` with i32 field `id` (inside struct field `in`, 0: the
+// PageHeader itself) set to `value`, re-encoded (Thrift compact: zigzag varints), then the
+// rest of the chunk. Handles the fields a dictionary page header has: i32, bool, struct.
+std::vector<uint8_t> WithHeaderField(const uint8_t* chunk, int64_t n, int in, int id, int64_t value) {
+  std::vector<uint8_t> out;
+  size_t p = 0;
+  auto varint = [&](uint64_t v) {
+    do {
+      uint8_t b = v & 0x7f;
+      v >>= 7;
+      out.push_back(b | (v ? 0x80 : 0));
+    } while (v);
+  };
+  std::function<void(int)> walk = [&](int outer) {
+    int fid = 0;
+    while (true) {
+      uint8_t h = chunk[p++];
+      out.push_back(h);
+      if (h == 0) return;
+      EXPECT_NE(h >> 4, 0) << "long field ids are not handled";
+      fid += h >> 4;
+      const int t = h & 0x0f;
+      if (t == 12) {
+        walk(fid);
+      } else if (t == 5) {
+        uint64_t v = 0;
+        for (int s = 0;; s += 7) {
+          uint8_t b = chunk[p++];
+          v |= uint64_t(b & 0x7f) << s;
+          if (!(b & 0x80)) break;
+        }
+        if (outer == in && fid == id) v = (uint64_t(value) << 1) ^ uint64_t(value >> 63);
+        varint(v);
+      } else {
+        EXPECT_TRUE(t == 1 || t == 2) << "field type " << t;
+      }
+    }
+  };
+  walk(0);
+  out.insert(out.end(), chunk + p, chunk + n);
+  return out;
+}
+
+}  // namespace
+
+// A damaged page header must not make the reader allocate what it claims: the uncompressed
+// size is bounded by the column chunk's (from the checksummed footer), a dictionary's value
+// count by its bytes. The CRC covers only the page data, so these bytes have no other guard.
+TEST(PageChecksums, HeadersClaimingHugeSizesAreRefusedBeforeDecoding) {
+  auto file = WriteFile();
+  auto reader = parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(file));
+  auto cc = reader->metadata()->RowGroup(0)->ColumnChunk(0);
+  ASSERT_TRUE(cc->has_dictionary_page());
+  const int64_t start = cc->dictionary_page_offset(), len = cc->total_compressed_size();
+  const int64_t max = cc->total_uncompressed_size();
+  const uint8_t* chunk = file->data() + start;
+  ASSERT_TRUE(VerifyPageChecksums(chunk, len, start, max).ok());
+  auto same = WithHeaderField(chunk, len, 0, 2, -7);  // the re-encoder itself round-trips
+  auto again = WithHeaderField(same.data(), static_cast<int64_t>(same.size()), 0, 2, 0);
+  EXPECT_NE(same, again);
+
+  for (int64_t huge : {max + 1, int64_t{INT32_MAX}, int64_t{-5}}) {
+    auto bad = WithHeaderField(chunk, len, 0, 2, huge);  // uncompressed_page_size
+    auto st = VerifyPageChecksums(bad.data(), static_cast<int64_t>(bad.size()), start, max);
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << huge;
+    EXPECT_NE(st.message().find("uncompressed bytes"), std::string::npos) << st.ToString();
+  }
+  auto bad = WithHeaderField(chunk, len, 7, 1, INT32_MAX);  // DictionaryPageHeader.num_values
+  auto st = VerifyPageChecksums(bad.data(), static_cast<int64_t>(bad.size()), start, max);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("dictionary page"), std::string::npos) << st.ToString();
+
+  // Every page of every chunk of a real file is within both bounds.
+  for (int g = 0; g < reader->metadata()->num_row_groups(); ++g)
+    for (int c = 0; c < reader->metadata()->num_columns(); ++c) {
+      auto m = reader->metadata()->RowGroup(g)->ColumnChunk(c);
+      const int64_t s = m->has_dictionary_page() ? m->dictionary_page_offset() : m->data_page_offset();
+      EXPECT_TRUE(VerifyPageChecksums(file->data() + s, m->total_compressed_size(), s, m->total_uncompressed_size()).ok());
+    }
 }

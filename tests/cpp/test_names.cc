@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "util/json_util.h"
 #include "util/names.h"
 
 using namespace octavo;
@@ -45,4 +46,20 @@ TEST(Names, RejectsInvalidUtf8) {
   for (std::string good : std::vector<std::string>{"/é", "/日本", "/\xf0\x9f\x98\x80", "/\xef\xbf\xbf"})
     EXPECT_TRUE(NormalizePath(good).ok()) << good;
   EXPECT_TRUE(CheckUtf8("", "x").ok());
+}
+
+// Error messages quote file content and caller input; Python (and JSON output) need them to
+// be valid UTF-8, so every Status message escapes stray bytes and keeps valid text as is.
+TEST(Names, StatusMessagesAreAlwaysValidUtf8) {
+  EXPECT_EQ(EscapeInvalidUtf8("plain é 日本 \xf0\x9f\x98\x80"), "plain é 日本 \xf0\x9f\x98\x80");
+  EXPECT_EQ(EscapeInvalidUtf8("a\xff" "b\xc3"), "a\\xffb\\xc3");
+  EXPECT_EQ(EscapeInvalidUtf8("\xed\xb3\xbf"), "\\xed\\xb3\\xbf");  // a surrogate is not UTF-8
+  EXPECT_EQ(EscapeInvalidUtf8(std::string("nul\0!", 5)), std::string("nul\0!", 5));
+  Status st = Status::Corruption("file says '", std::string("x\xe5y"), "'");
+  EXPECT_EQ(st.message(), "file says 'x\\xe5y'");
+  EXPECT_EQ(st.WithContext("ctx \xba").message(), "ctx \\xba: file says 'x\\xe5y'");
+  // The JSON parser's own message quotes the bad bytes it read.
+  auto r = ParseJson("{\"a\": \"\xf4\x20\"}", "OCTAVO");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(CheckUtf8(r.status().message(), "message").ok()) << r.status().message();
 }

@@ -3,9 +3,8 @@ bit position; truncations) and read everything back through the public API. Each
 give exactly the original data or an octavo.OctavoError -- never different data, never a crash.
 
 Trials run in worker subprocesses, so a crash or hang is counted (CRASH), not fatal. The counts
-per file kind are printed (pytest -s) and reported as a warning for kinds not yet clean.
-STRICT_KINDS lists the kinds that must be clean; add a kind once its checksums are merged
-(all kinds: STRICT_KINDS = set(ALL_KINDS)).
+per file kind are printed (pytest -s). Every kind is in STRICT_KINDS: a WRONG result or a
+crash in any of them fails the test.
 """
 import hashlib
 import json
@@ -22,14 +21,11 @@ import pyarrow as pa
 
 import octavo
 
-# Kinds that must give correct data or an OctavoError in every trial (no WRONG, no CRASH).
-# Every kind the merged checksums cover (docs/robustness.md); manifest_old, OCTAVO and snapshot
-# still have known WRONG results and only warn.
-STRICT_KINDS: set = {"manifest_newest", "CURRENT", "table_part_pages", "table_part_footer", "index",
-                     "array_chunk_zstd", "array_chunk_lz4", "array_chunk_blosc", "array_chunk_none", "file_blob"}
 ALL_KINDS = ("manifest_newest", "manifest_old", "CURRENT", "OCTAVO", "snapshot", "table_part_pages",
              "table_part_footer", "index", "array_chunk_zstd", "array_chunk_lz4", "array_chunk_blosc",
              "array_chunk_none", "file_blob")
+# Kinds that must give correct data or an OctavoError in every trial (no WRONG, no CRASH): all.
+STRICT_KINDS: set = set(ALL_KINDS)
 SEED = 20261205
 FLIPS_PER_FILE = 16      # seeded offsets per file, each with a different bit (0..7 cycling)
 TRIAL_TIMEOUT_S = 120    # a hang counts as CRASH; generous: 2 shared cores
