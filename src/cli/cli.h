@@ -244,6 +244,7 @@ struct MigrateArgs {
   int jobs = 1;
   std::string into;
   std::string compression = "snappy";
+  bool buffered_io = false;
 };
 
 // HDF5 (hdf5_cmds.cc); RunImport routes .h5/.hdf5/.hdf files to RunImportHdf5.

@@ -132,7 +132,7 @@ int RunMigrate(const MigrateArgs& args, const GlobalOptions& g) {
   mo.dry_run = args.dry_run;
   mo.overwrite = args.overwrite;
   mo.jobs = args.jobs;
-  mo.worker_processes = true;  // nothing has started a thread yet: forking is safe
+  mo.buffered_io = args.buffered_io;
   mo.compression = args.compression;
   mo.into = args.into;
   mo.progress = !args.quiet;

@@ -14,6 +14,9 @@
 #include "octavo/status.h"
 
 namespace octavo::hdf5 {
+namespace wire {
+class FrameWriter;
+}
 
 // HDF5 (serial build) is not thread-safe: every use holds this lock.
 std::recursive_mutex& H5Mutex();
@@ -99,5 +102,16 @@ bool LinkExists(hid_t loc, const std::string& name);
 // H5Mutex()): migration opens each file once for both.
 Result<std::vector<H5Object>> ListObjectsIn(hid_t file, const std::string& path);
 Result<std::shared_ptr<::arrow::Table>> ReadPandasIn(hid_t file, const std::string& path, const std::string& key);
+
+// The in-process readers behind the public functions of octavo/hdf5.h. Only the worker
+// process (worker_main.cc) calls them: they run libhdf5 on untrusted bytes.
+Result<std::vector<H5Object>> ListObjectsLocal(const std::string& path);
+Result<std::shared_ptr<::arrow::Table>> ReadPandasLocal(const std::string& path, const std::string& key);
+Result<ImportReport> InspectFileLocal(const std::string& path);
+// Plans and streams an import of `path` under `dest` to `out` (the parent writes the bundle).
+Result<ImportReport> ImportFileLocal(const std::string& path, const std::string& dest, const ImportOptions& options,
+                                     wire::FrameWriter& out);
+// The migration worker: converts the files its parent hands out on `task_fd` (see migrate.cc).
+[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd);
 
 }  // namespace octavo::hdf5

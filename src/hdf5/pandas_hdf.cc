@@ -1312,7 +1312,7 @@ Result<std::vector<H5Object>> ListObjectsIn(hid_t file, const std::string& path)
   return out;
 }
 
-Result<std::vector<H5Object>> ListObjects(const std::string& path) {
+Result<std::vector<H5Object>> ListObjectsLocal(const std::string& path) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
   OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
@@ -1359,7 +1359,7 @@ Result<std::shared_ptr<::arrow::Table>> ReadPandasIn(hid_t file, const std::stri
   return ToArrow(frame, path, key, *pt);
 }
 
-Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, const std::string& key) {
+Result<std::shared_ptr<::arrow::Table>> ReadPandasLocal(const std::string& path, const std::string& key) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
   OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
