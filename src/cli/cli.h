@@ -107,6 +107,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
 // --- command arguments ----------------------------------------------------------------------
 struct GlobalOptions {
   bool json = false;
+  std::string h5_worker;  // --h5-worker: the HDF5 reader program (empty: found next to octavo)
 };
 
 struct TreeArgs {

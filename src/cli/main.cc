@@ -66,6 +66,8 @@ int Run(int argc, char** argv) {
 
   GlobalOptions g;
   AddJsonFlag(&app, g);
+  app.add_option("--h5-worker", g.h5_worker,
+                 "The program that reads HDF5 files for h5ls/import/migrate (default: octavo-h5worker next to octavo)");
 
   TreeArgs tree;
   auto* tree_cmd = app.add_subcommand("tree", "List every node: kind, rows, columns, size on disk, parts, attributes");

@@ -311,7 +311,7 @@ Result<bool> WorkerProcess::NextData(std::string* data) {
   if (tag == 'E') return false;
   if (tag == 'A') {
     Json j = Json::parse(*data, nullptr, false);
-    stream_error_ = j.is_object() ? StatusFromJson(j) : Died("it wrote a malformed error");
+    stream_error_ = j.is_object() ? Named(StatusFromJson(j)) : Died("it wrote a malformed error");
     return stream_error_;
   }
   stream_error_ = Died("it wrote a message inside a data stream");
@@ -425,8 +425,13 @@ Status WorkerProcess::Wait() {
                             ": the file is damaged or not HDF5");
 }
 
+Status WorkerProcess::Named(const Status& st) const {
+  // every error about an HDF5 file names it
+  return st.message().find(file_) == std::string::npos ? st.WithContext(file_) : st;
+}
+
 Status WorkerProcess::ErrorFrom(const Json& message) {
-  Status st = StatusFromJson(message);
+  Status st = Named(StatusFromJson(message));
   (void)Wait();
   return st;
 }

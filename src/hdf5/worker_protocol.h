@@ -108,6 +108,7 @@ class WorkerProcess {
  private:
   WorkerProcess() = default;
   Status ReadExact(void* p, size_t n, bool* eof);
+  Status Named(const Status& st) const;
   pid_t pid_ = -1;
   int fd_ = -1;
   bool reaped_ = false;
