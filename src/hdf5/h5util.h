@@ -76,6 +76,21 @@ Result<std::optional<int64_t>> ReadIntAttr(hid_t obj, const std::string& name);
 
 // Datasets -----------------------------------------------------------------------
 
+// The product of `dims` (read from a file: any values), or -1 when it does not fit int64.
+template <typename D>
+int64_t ElementCount(const std::vector<D>& dims) {
+  int64_t n = 1;
+  for (auto d : dims) {
+    if (static_cast<uint64_t>(d) > static_cast<uint64_t>(INT64_MAX)) return -1;
+    if (__builtin_mul_overflow(n, static_cast<int64_t>(d), &n)) return -1;
+  }
+  return n;
+}
+
+// A name read from an HDF5 file as it may be shown: itself when it is valid UTF-8, else
+// with its bytes \xNN-escaped (octavo names, JSON and Arrow hold only UTF-8).
+std::string ShownName(const std::string& name);
+
 // Fail with a clear message when a dataset needs a filter this HDF5 lacks.
 Status CheckFilters(hid_t dset, const std::string& what);
 
@@ -85,11 +100,7 @@ struct RawArray {
   size_t itemsize = 0;       // bytes per element
   std::vector<hsize_t> dims;
   std::string data;
-  int64_t num_elements() const {
-    int64_t n = 1;
-    for (auto d : dims) n *= static_cast<int64_t>(d);
-    return n;
-  }
+  int64_t num_elements() const { return ElementCount(dims); }
 };
 
 Result<RawArray> ReadArray(hid_t loc, const std::string& name, const std::string& what);

@@ -82,7 +82,7 @@ std::string StampJson(const std::string& file, const std::string& key, const Sou
                            {"size", s.size},
                            {"mtime_ns", s.mtime_ns},
                            {"verified", true}};
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);  // a non-UTF-8 file name
 }
 
 // True when `out` is newer than the source and its footer records this very source, verified.

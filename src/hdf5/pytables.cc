@@ -159,6 +159,10 @@ Result<AttrsOut> ReadUserAttrs(hid_t obj) {
     return Status::Corruption("cannot list HDF5 attributes: ", TakeErrorStack());
   for (const auto& n : names) {
     if (IsSystemAttr(n)) continue;
+    if (InvalidUtf8Offset(n) != std::string::npos) {
+      out.dropped.push_back(Escaped(n) + " (its name is not valid UTF-8)");
+      continue;
+    }
     std::string why;
     OCTAVO_ASSIGN_OR_RETURN(auto j, AttrToJson(obj, n, &why));
     if (!j) {
@@ -166,7 +170,11 @@ Result<AttrsOut> ReadUserAttrs(hid_t obj) {
       continue;
     }
     if (n == "TITLE" && j->is_string() && j->get<std::string>().empty()) continue;
-    out.set.emplace_back(n, j->dump());
+    try {
+      out.set.emplace_back(n, j->dump());
+    } catch (const json::exception&) {
+      out.dropped.push_back(n + " (it holds text that is not valid UTF-8)");
+    }
   }
   return out;
 }
@@ -792,8 +800,8 @@ class Importer {
       return Status::Corruption("cannot list HDF5 group ", path, " (truncated or corrupt file?): ", TakeErrorStack());
     for (const auto& l : links) {
       std::string child = Join(path, l.name);
-      if (!ValidateName(l.name).ok()) {
-        Unsupported(child, "object", "the name '" + l.name + "' is not a valid octavo node name");
+      if (Status vn = ValidateName(l.name); !vn.ok()) {  // listed (escaped), never opened by that name
+        Unsupported(Join(path, ShownName(l.name)), "object", vn.message());
         continue;
       }
       if (l.type == H5L_TYPE_SOFT) {
@@ -813,13 +821,13 @@ class Importer {
         std::string abs = target[0] == '/' ? target : Join(path, target);
         auto norm = NormalizePath(abs);
         if (!norm.ok()) {
-          Unsupported(child, "softlink", "target '" + target + "' is not a valid path");
+          Unsupported(child, "softlink", "target '" + ShownName(target) + "' is not a valid path");
           continue;
         }
         Planned p;
         p.kind = "link";
         p.link_target_h5 = DestOf(*norm);
-        p.item = {child, "softlink", "link", DestOf(child), "-> " + target, true, ""};
+        p.item = {child, "softlink", "link", DestOf(child), "-> " + ShownName(target), true, ""};
         plan_.push_back(std::move(p));
         continue;
       }
@@ -880,8 +888,18 @@ class Importer {
     Hid ft(H5Dget_type(obj.get()), H5Tclose);
     Hid sp(H5Dget_space(obj.get()), H5Sclose);
     int nd = H5Sget_simple_extent_ndims(sp.get());
-    std::vector<hsize_t> dims(static_cast<size_t>(std::max(nd, 0)));
-    if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+    if (nd < 0 || nd > H5S_MAX_RANK) return Status::Corruption("HDF5 dataset ", path, " has a bad rank (", nd, ")");
+    std::vector<hsize_t> dims(static_cast<size_t>(nd));
+    if (nd > 0 && H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr) < 0)
+      return Status::Corruption("cannot read the shape of HDF5 dataset ", path, ": ", TakeErrorStack());
+    const int64_t elements = ElementCount(dims);
+    const size_t type_size = H5Tget_size(ft.get());
+    int64_t bytes = 0;
+    if (elements < 0 || type_size == 0 ||
+        __builtin_mul_overflow(elements, static_cast<int64_t>(type_size), &bytes)) {
+      Unsupported(path, kind, "its shape (" + std::to_string(nd) + " dimensions) holds more elements than fit in 64 bits");
+      return Status::OK();
+    }
     std::vector<int64_t> shape(dims.begin(), dims.end());
     H5T_class_t tcls = H5Tget_class(ft.get());
     if (node_type && *node_type == "file") {
@@ -889,11 +907,9 @@ class Importer {
         Unsupported(path, "filenode", "a file node whose data is not bytes");
         return Status::OK();
       }
-      int64_t n = 1;
-      for (auto d : shape) n *= d;
       Planned p;
       p.kind = "file";
-      p.item = {path, "filenode", "file", DestOf(path), std::to_string(n) + " bytes", true, ""};
+      p.item = {path, "filenode", "file", DestOf(path), std::to_string(elements) + " bytes", true, ""};
       plan_.push_back(std::move(p));
       return Status::OK();
     }

@@ -2,8 +2,6 @@
 
 namespace octavo {
 
-namespace {
-
 // Offset of the first byte that does not start or continue a well-formed UTF-8 sequence
 // (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), or npos.
 size_t InvalidUtf8Offset(const std::string& s) {
@@ -49,8 +47,6 @@ std::string Escaped(const std::string& s) {
   }
   return out;
 }
-
-}  // namespace
 
 Status CheckUtf8(const std::string& s, const std::string& what) {
   size_t bad = InvalidUtf8Offset(s);

@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "hdf5/h5util.h"
 #include "octavo/hdf5.h"
 #include "test_util.h"
 
@@ -193,6 +197,47 @@ TEST(Hdf5Migrate, NamingRules) {
   EXPECT_EQ(hdf5::ParquetPathFor("rel.HDF", "k", 3), "rel.k.parquet");
   EXPECT_TRUE(hdf5::IsHdf5Path("a/B.H5"));
   EXPECT_FALSE(hdf5::IsHdf5Path("a/b.parquet"));
+}
+
+// The worker is a separate process: a stand-in that dies after announcing a group leaves
+// the bundle at its last commit, and the error names the file.
+TEST(Hdf5Worker, ImportWhoseWorkerDiesCommitsNothing) {
+  TempDir dir;
+  const std::string src = dir.Sub("in.h5");
+  WriteSample(src, 10);
+  const std::string stub = dir.Sub("worker.sh");
+  {
+    std::ofstream f(stub);
+    // one valid frame ({"op":"group","dest":"/imp"}), then SIGSEGV
+    f << "#!/bin/sh\nprintf 'J\\034\\0\\0\\0\\0\\0\\0\\0{\"op\":\"group\",\"dest\":\"/imp\"}' >&3\nkill -SEGV $$\n";
+  }
+  ::chmod(stub.c_str(), 0755);
+  auto b = NewBundle(dir);
+  const int64_t before = b->commit().id;
+  hdf5::ImportOptions o;
+  o.worker.executable = stub;
+  auto r = hdf5::ImportFile(src, *b, "/imp", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("in.h5"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("signal 11"), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(b->InTransaction());
+  EXPECT_EQ(b->commit().id, before);
+  EXPECT_FALSE(b->Exists("/imp"));
+  // and the real worker imports the same file into the same bundle
+  ASSERT_TRUE(hdf5::ImportFile(src, *b, "/imp").ok());
+  EXPECT_TRUE(b->Exists("/imp/grp/table"));
+
+  o.worker.executable = dir.Sub("no-such-worker");
+  EXPECT_EQ(hdf5::InspectFile(src, o.worker).status().code(), StatusCode::kNotFound);
+}
+
+TEST(Hdf5Worker, ElementCountsThatOverflowAreRefused) {
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{3, 4}), 12);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{}), 1);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{hsize_t(1) << 40, hsize_t(1) << 40}), -1);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{~hsize_t(0)}), -1);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{0, ~hsize_t(0)}), -1);  // an invalid dim even next to 0
 }
 
 }  // namespace

@@ -197,3 +197,44 @@ while True:
     assert status == {f"f{i}.h5": ("failed" if i == 3 else "converted") for i in range(6)}, results
     msg = [r["message"] for r in results if r["status"] == "failed"][0]
     assert "f3.h5" in msg and "signal 9" in msg, msg
+
+
+def test_names_that_are_not_utf8_are_listed_escaped_never_raw(tmp_path):
+    # h5py writes any bytes as a link or attribute name; octavo names, JSON and Arrow hold
+    # only UTF-8: such objects are listed with \xNN escapes and not imported, such attributes
+    # dropped with the reason (before: a raw nlohmann type_error.316, or a silently altered
+    # U+FFFD name)
+    h5py = pytest.importorskip("h5py")
+    src = tmp_path / "names.h5"
+    with h5py.File(src, "w") as f:
+        g = f.create_group(b"gr\xff\xfeoup")
+        g.create_dataset(b"d\xe9", data=np.arange(3))
+        f.create_dataset("ok", data=np.arange(4))
+        f["ok"].attrs[b"at\xff"] = 3
+        f["ok"].attrs["fine"] = 1
+    items = {it["h5_path"]: it for it in fileio.inspect_h5(src)}
+    assert not items["/gr\\xff\\xfeoup"]["supported"] and "not valid UTF-8" in items["/gr\\xff\\xfeoup"]["reason"]
+    assert [o["key"] for o in fileio.list_h5(src)] == ["/gr\\xff\\xfeoup", "/ok"]
+    with octavo.open(tmp_path / "b.octavo", "a") as b:
+        rep = fileio.import_h5(b, src, "/x")
+        assert b["/x/ok"][:].tolist() == [0, 1, 2, 3]
+        assert dict(b["/x/ok"].attrs) == {"fine": 1}
+        assert [n.path for n in b["/x"]] == ["/x/ok"]
+    dropped = [it for it in rep["items"] if it["kind"] == "attribute"]
+    assert len(dropped) == 1 and "at\\xff" in dropped[0]["reason"] and "not valid UTF-8" in dropped[0]["reason"]
+    r = subprocess.run([OCTAVO, "h5ls", src], capture_output=True, text=True)
+    assert r.returncode == 0 and "gr\\xff\\xfeoup" in r.stdout, r
+
+
+def test_pandas_object_whose_name_is_not_utf8(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    src = tmp_path / "pd.h5"
+    pd.DataFrame({"a": [1, 2]}).to_hdf(src, key="df", format="table", mode="w")
+    with h5py.File(src, "a") as f:
+        f.move("df", b"d\xfff")
+    assert fileio.list_h5(src) == [{"key": "/d\\xfff", "pandas_type": "", "kind": "other", "supported": False,
+                                    "note": "the name is not valid UTF-8 (shown with \\xNN escapes): not imported"}]
+    with pytest.raises(octavo.NotFoundError, match="pd.h5"):
+        fileio.read_dataframe(src, write_parquet=False)
+    rep = fileio.migrate_h5_to_parquet(src)
+    assert "d\\xfff" in rep["failed"][str(src)] and "not valid UTF-8" in rep["failed"][str(src)]
