@@ -1066,8 +1066,6 @@ bool ReadAll(int fd, void* data, size_t n) {
       std::lock_guard<std::mutex> lock(out_mu);
       if (!WriteAll(result_fd, line.data(), line.size())) ::_exit(3);  // parent gone
     };
-    // test hook: crash while converting a file whose path contains this string
-    const char* crash_on = std::getenv("OCTAVO_TEST_MIGRATE_CRASH_ON");
     MigrateOptions redo = options;  // a file a dead worker may have finished: convert it again
     redo.overwrite = true;
     std::unordered_map<uint64_t, std::string> paths;  // task -> file (node addresses are stable)
@@ -1091,7 +1089,6 @@ bool ReadAll(int fd, void* data, size_t n) {
       const std::string file = paths.at(task);
       paths.erase(task);
       send(Json{{"t", "start"}, {"i", idx}});
-      if (crash_on && *crash_on && file.find(crash_on) != std::string::npos) ::abort();
       fin.Submit(idx, ConvertFile(file, (task & kRedoBit) ? redo : options, image));
     };
     if (options.dry_run) {  // lists each file's objects: nothing to read ahead

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -148,15 +149,64 @@ def test_migrate_into_bundle(tmp_path):
     assert doc["skipped"] == 3
 
 
+# A stand-in for octavo-h5worker: runs the real worker and passes its protocol through
+# (migrate.cc, MigrateWorkerMain), but is killed when handed a file whose path contains
+# CRASH_ON, as a worker crashing inside libhdf5 on that file would be.
+CRASHING_PROXY = """#!{python}
+import os, signal, struct, subprocess, sys
+r, w = os.pipe()
+def to_fd3():
+    os.dup2(w, 3)
+child = subprocess.Popen([{real!r}, *sys.argv[1:]], stdin=subprocess.PIPE, pass_fds=(3, w), preexec_fn=to_fd3)
+os.close(w)
+out = os.fdopen(r, "rb")
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = os.read(0, n - len(b))
+        if not c:
+            return None
+        b += c
+    return b
+for line in out:
+    if line.startswith(b'{{"t":"next"}}'):
+        os.write(3, line)
+        head = read(12)
+        if head is None:
+            child.stdin.close()
+            continue
+        task, n = struct.unpack("<QI", head)
+        path = read(n)
+        if {crash_on!r}.encode() in path:
+            os.write(3, b'{{"t":"start","i":%d}}\\n' % (task & ~(1 << 63)))
+            child.kill()
+            os.kill(os.getpid(), signal.SIGABRT)
+        child.stdin.write(head + path)
+        child.stdin.flush()
+    else:
+        os.write(3, line)
+child.wait()
+"""
+
+
+def crashing_worker(tmp_path, crash_on):
+    real = os.path.join(os.path.dirname(OCTAVO), "octavo-h5worker")
+    stub = tmp_path.parent / (tmp_path.name + "-worker")
+    stub.write_text(CRASHING_PROXY.format(python=sys.executable, real=real, crash_on=crash_on))
+    stub.chmod(0o755)
+    return stub
+
+
 def test_cli_worker_processes_survive_a_crashing_worker(tmp_path):
-    # --jobs 2 forks worker processes; one that dies (here: abort() through a test hook)
-    # fails only the file it was converting, a replacement takes the remaining files
+    # --jobs 2 runs worker processes; one that dies (here: a stand-in worker killed when it
+    # is handed f3.h5) fails only the file it was converting, a replacement takes the rest
     refs = {}
     for i in range(8):
         refs[f"f{i}.h5"] = dlc(seed=i)
         refs[f"f{i}.h5"].to_hdf(tmp_path / f"f{i}.h5", key="df_with_missing", format="table", mode="w")
-    env = dict(os.environ, OCTAVO_TEST_MIGRATE_CRASH_ON="f3.h5")
-    r = subprocess.run([OCTAVO, "--json", "migrate", tmp_path, "--jobs", "2"], capture_output=True, text=True, env=env)
+    worker = crashing_worker(tmp_path, "f3.h5")
+    r = subprocess.run([OCTAVO, "--json", "--h5-worker", worker, "migrate", tmp_path, "--jobs", "2"],
+                       capture_output=True, text=True)
     assert r.returncode == 1, r.stderr
     doc = json.loads(r.stdout)
     assert doc["converted"] == 7 and doc["failed"] == 1, doc
