@@ -13,6 +13,10 @@
 #include "octavo/hdf5.h"
 #include "octavo/status.h"
 
+namespace octavo {
+class Env;
+}
+
 namespace octavo::hdf5 {
 namespace wire {
 class FrameWriter;
@@ -122,6 +126,9 @@ Result<ImportReport> InspectFileLocal(const std::string& path);
 // Plans and streams an import of `path` under `dest` to `out` (the parent writes the bundle).
 Result<ImportReport> ImportFileLocal(const std::string& path, const std::string& dest, const ImportOptions& options,
                                      wire::FrameWriter& out);
+// One file to verified Parquet files beside it, in this process, the O_DIRECT output
+// written through `env` (the worker passes Env::Default(); tests a double that damages it).
+MigrateFileResult MigrateFileLocal(Env* env, const std::string& file, const MigrateOptions& options);
 // The migration worker: converts the files its parent hands out on `task_fd` (see migrate.cc).
 [[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd);
 

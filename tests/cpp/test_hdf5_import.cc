@@ -8,10 +8,13 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fault_env.h"
 #include "hdf5/h5util.h"
 #include "octavo/hdf5.h"
 #include "test_util.h"
@@ -197,6 +200,49 @@ TEST(Hdf5Migrate, NamingRules) {
   EXPECT_EQ(hdf5::ParquetPathFor("rel.HDF", "k", 3), "rel.k.parquet");
   EXPECT_TRUE(hdf5::IsHdf5Path("a/B.H5"));
   EXPECT_FALSE(hdf5::IsHdf5Path("a/b.parquet"));
+}
+
+// A pandas HDFStore file written by pandas itself (python3 with pandas and PyTables, which
+// the Python suite needs too); false when there is none.
+bool WritePandasFile(const std::string& path, int64_t rows) {
+  const std::string cmd = "python3 -c \"import numpy as np, pandas as pd; n = " + std::to_string(rows) +
+                          "; pd.DataFrame({'a': np.arange(n, dtype='float64'), 'b': np.arange(n) * 3})"
+                          ".to_hdf('" + path + "', key='df', format='table', mode='w')\" 2>/dev/null";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// The migration reads back every Parquet file it wrote and compares it with the HDF5 data:
+// a byte damaged on its way to the disk (through Env::WriteAt, as a disk or a bug might)
+// fails the file, leaves no output and no temp file, and --remove-h5 keeps the source.
+TEST(Hdf5Migrate, VerificationCatchesAByteDamagedOnItsWayToTheDisk) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const std::string h5 = dir.Sub("big.h5");
+  // > the 8 MiB stage: streamed to the disk and read back from it (a smaller file is
+  // verified from the bytes in memory, before they are written)
+  if (!WritePandasFile(h5, 700000)) GTEST_SKIP() << "needs python3 with pandas and PyTables";
+  testing::FaultInjectionEnv env;
+  int damaged = 0;
+  env.SetWriteAtDamage([&](const std::string&, char* bytes, size_t n, int64_t) {
+    if (damaged++ == 0 && n > 0) bytes[n / 2] ^= 0x10;
+  });
+  hdf5::MigrateOptions o;
+  o.compression = "none";
+  o.remove_h5 = true;
+  auto r = hdf5::MigrateFileLocal(&env, h5, o);
+  if (damaged == 0) GTEST_SKIP() << "no O_DIRECT here: buffered writes do not go through Env::WriteAt";
+  EXPECT_EQ(r.status, "failed") << r.message;
+  EXPECT_NE(r.message.find("big.parquet"), std::string::npos) << r.message;
+  EXPECT_FALSE(fs::exists(dir.Sub("big.parquet")));
+  EXPECT_TRUE(fs::exists(h5));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find("octavo-tmp"), std::string::npos) << e.path();
+  env.SetWriteAtDamage(nullptr);
+  r = hdf5::MigrateFileLocal(&env, h5, o);
+  EXPECT_EQ(r.status, "converted") << r.message;
+  EXPECT_EQ(r.rows, 700000);
+  EXPECT_TRUE(fs::exists(dir.Sub("big.parquet")));
+  EXPECT_FALSE(fs::exists(h5));
 }
 
 // The worker is a separate process: a stand-in that dies after announcing a group leaves

@@ -272,26 +272,9 @@ def test_worker_processes_read_whole_files_into_memory(tmp_path):
     assert [f.get("message") for f in docs["1"]["files"]] == [f.get("message") for f in docs["2"]["files"]]
 
 
-def test_verification_catches_a_changed_value(tmp_path):
-    # a byte of the written Parquet file flipped (test hook, as a bad disk or a bug might):
-    # the read-back comparison fails, no output is left, the .h5 stays even with --remove-h5
-    refs = {}
-    for name in ("good.h5", "bad.h5"):
-        refs[name] = dlc(n=5000, seed=len(name))
-        refs[name].to_hdf(tmp_path / name, key="df_with_missing", format="table", mode="w")
-    env = dict(os.environ, OCTAVO_TEST_MIGRATE_FLIP_BYTE="bad.h5")
-    for jobs in ("1", "2"):
-        r = subprocess.run([OCTAVO, "--json", "migrate", tmp_path, "--jobs", jobs, "--compression", "none",
-                            "--remove-h5", "--overwrite"], capture_output=True, text=True, env=env)
-        doc = json.loads(r.stdout)
-        assert r.returncode == 1 and doc["failed"] == 1, doc
-        bad = [f for f in doc["files"] if f["status"] == "failed"][0]
-        assert bad["file"].endswith("bad.h5")
-        assert "differs from the HDF5 data after the round trip" in bad["message"], bad["message"]
-        assert (tmp_path / "bad.h5").exists() and not (tmp_path / "bad.parquet").exists()
-        assert not [p for p in tmp_path.iterdir() if "octavo-tmp" in p.name]
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "good.parquet"), refs["good.h5"])
-        refs["good.h5"].to_hdf(tmp_path / "good.h5", key="df_with_missing", format="table", mode="w")
+# A byte damaged between the Parquet writer and the disk is caught by the read-back
+# comparison: tests/cpp/test_hdf5_import.cc (Hdf5Migrate.VerificationCatchesAByteDamaged...),
+# through a fault-injection Env in the converting process.
 
 
 def test_every_dtype_round_trips_through_verification(tmp_path):
@@ -326,15 +309,9 @@ def test_direct_and_buffered_writes_give_the_same_files(tmp_path, buffered):
     small.to_hdf(tmp_path / "small.h5", key="df_with_missing", format="table", mode="w")
     big.to_hdf(tmp_path / "big.h5", key="df_with_missing", format="table", mode="w")
     io = ["--buffered-io"] if buffered == "1" else []
-    env = dict(os.environ, OCTAVO_TEST_MIGRATE_FLIP_BYTE="big.h5")
     r = subprocess.run([OCTAVO, "--json", "migrate", tmp_path, "--compression", "none", *io], capture_output=True,
-                       text=True, env=env)
-    doc = json.loads(r.stdout)
-    assert doc["converted"] == 1 and doc["failed"] == 1  # the flipped byte in the large file is caught
-    assert "differs" in [f for f in doc["files"] if f["status"] == "failed"][0]["message"]
-    del env["OCTAVO_TEST_MIGRATE_FLIP_BYTE"]
-    r = subprocess.run([OCTAVO, "--json", "migrate", tmp_path, *io], capture_output=True, text=True, env=env)
-    assert json.loads(r.stdout)["converted"] == 1, r.stdout
+                       text=True)
+    assert json.loads(r.stdout)["converted"] == 2, r.stdout
     assert (tmp_path / "big.parquet").stat().st_size > 8 << 20
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "small.parquet"), small)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "big.parquet"), big)
