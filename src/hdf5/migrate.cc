@@ -11,9 +11,6 @@
 #include <parquet/file_reader.h>
 #include <parquet/properties.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,11 +53,6 @@ constexpr const char* kSourceKey = "octavo.migrated_from";
 // a time, so this also bounds its memory.
 constexpr int64_t kRowGroupRows = 128 * 1024;
 
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 struct SourceStamp {
   int64_t size = -1;

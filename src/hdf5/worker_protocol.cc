@@ -421,7 +421,7 @@ Status WorkerProcess::Wait() {
     reaped_ = true;
   }
   if (WIFEXITED(wstatus_) && WEXITSTATUS(wstatus_) == 0) return Status::OK();
-  return Status::Corruption("the HDF5 reader ", DescribeExit(wstatus_), " after reading ", file_,
+  return Status::Corruption("the HDF5 reader (octavo-h5worker) ", DescribeExit(wstatus_), " after reading ", file_,
                             ": the file is damaged or not HDF5");
 }
 
@@ -452,10 +452,10 @@ Status WorkerProcess::Died(const std::string& what) {
     wstatus_ = ws;
   }
   if (!stream_error_.ok()) return stream_error_;
-  std::string how = reaped_ && (WIFSIGNALED(wstatus_) || (WIFEXITED(wstatus_) && WEXITSTATUS(wstatus_) != 0))
-                        ? DescribeExit(wstatus_)
-                        : "failed (" + what + ")";
-  stream_error_ = Status::Corruption("the HDF5 reader ", how, " while reading ", file_,
+  std::string how = "failed (" + what + ")";
+  if (reaped_ && WIFSIGNALED(wstatus_)) how = "crashed (it " + DescribeExit(wstatus_) + ")";
+  else if (reaped_ && WIFEXITED(wstatus_) && WEXITSTATUS(wstatus_) != 0) how = "failed (it " + DescribeExit(wstatus_) + ")";
+  stream_error_ = Status::Corruption("the HDF5 reader (octavo-h5worker) ", how, " while reading ", file_,
                                      ": the file is damaged or not HDF5 (nothing was written from it)");
   return stream_error_;
 }
