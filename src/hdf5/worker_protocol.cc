@@ -389,6 +389,9 @@ class CheckedStreamReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> schema() const override { return r_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
     ARROW_RETURN_NOT_OK(r_->ReadNext(batch));
+    // a worker whose memory a hostile file corrupted may send anything: offsets, lengths and
+    // UTF-8 are checked before this process touches the values
+    if (*batch) ARROW_RETURN_NOT_OK((*batch)->ValidateFull());
     if (!*batch && !finished_) {
       finished_ = true;
       ARROW_RETURN_NOT_OK(in_->Finish());

@@ -238,3 +238,26 @@ def test_pandas_object_whose_name_is_not_utf8(tmp_path):
         fileio.read_dataframe(src, write_parquet=False)
     rep = fileio.migrate_h5_to_parquet(src)
     assert "d\\xfff" in rep["failed"][str(src)] and "not valid UTF-8" in rep["failed"][str(src)]
+
+
+def test_a_table_stream_that_is_not_valid_arrow_is_refused(tmp_path):
+    # a worker whose memory a hostile file corrupted could send an Arrow batch that is not
+    # valid (here: a string column holding bytes that are not UTF-8): the parent fully
+    # validates every batch before using it
+    import pyarrow as pa
+    bad = pa.StringArray.from_buffers(2, pa.py_buffer(np.array([0, 1, 3], dtype=np.int32).tobytes()),
+                                      pa.py_buffer(b"a\xff\xfe"))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([("s", pa.string())])) as w:
+        w.write_batch(pa.record_batch([bad], names=["s"]))
+    ipc = tmp_path / "bad.ipc"
+    ipc.write_bytes(sink.getvalue().to_pybytes())
+    stub = write_stub(tmp_path / "worker", STUB_PY + f"""
+msg(op="table")
+frame(b"D", open({str(ipc)!r}, "rb").read())
+frame(b"E", b"")
+msg(op="ok")
+""")
+    src = make_store(tmp_path / "in.h5")
+    with pytest.raises(octavo.CorruptionError, match="in.h5"):
+        pa.table(_octavo.h5_read_pandas(str(src), "", worker=str(stub)))
