@@ -256,7 +256,8 @@ def main() -> None:
 
     # Peers first: an octavo build that linked the system libcrypto (via libhdf5 -> libcurl)
     # crashed when hashlib/numpy.random/pandas were imported after it (fixed since by
-    # octavo/_preload.py); importing them first keeps older builds measurable.
+    # octavo/_preload.py, and since by moving libhdf5 out of the extension into the
+    # octavo-h5worker process); importing them first keeps older builds measurable.
     import hashlib  # noqa: F401
 
     import numpy as np  # noqa: F401

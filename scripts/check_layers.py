@@ -23,7 +23,7 @@ LAYERS = {
     "query": ["util", "format", "bundle", "table"],
     "api": ["util", "format", "bundle", "table", "array", "file", "query"],
     # Above the engine: the public API only, plus what is named here.
-    "hdf5": ["util", "table"],     # shared helpers and Parquet writing, until octavo_hdf5 is split out
+    "hdf5": ["util", "table"],     # names and UTF-8 checks; Parquet writing of the migration converter
     "cli": [],
     "python": ["util", "hdf5"],   # JSON helpers; the HDF5 bindings
 }

@@ -40,11 +40,15 @@ flock 9
 STAMP=build/.installed-stamp
 if [ -f "$STAMP" ] && [ -z "$(find src include python CMakeLists.txt cmake pyproject.toml tests/cpp -newer "$STAMP" -print -quit)" ] \
    && $PY -c "import os, sys, octavo._octavo as m; sys.exit(0 if os.path.realpath(sys.modules['octavo'].__file__).startswith(os.path.realpath('python')) else 1)" 2>/dev/null \
-   && command -v octavo >/dev/null; then
+   && $PY -c "import os, sys, octavo._octavo as m; sys.exit(0 if os.access(os.path.join(os.path.dirname(m.__file__), 'octavo-h5worker'), os.X_OK) else 1)" 2>/dev/null \
+   && command -v octavo >/dev/null && command -v octavo-h5worker >/dev/null; then
   exit 0
 fi
 echo "[setup] building octavo (C++ core, CLI, Python extension, C++ tests)"
 mkdir -p build
 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
   $PY -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e . 
+# the HDF5 worker must sit next to the extension (octavo.fileio) and the CLI (octavo import/migrate)
+$PY -c "import os, sys, octavo._octavo as m; sys.exit(0 if os.access(os.path.join(os.path.dirname(m.__file__), 'octavo-h5worker'), os.X_OK) else 1)" \
+  || { echo "[setup] octavo-h5worker was not installed next to the Python extension" >&2; exit 1; }
 touch "$STAMP"

@@ -51,6 +51,12 @@ class Env {
   virtual Result<int64_t> FileSize(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
 
+  // Writes `n` bytes at `offset` of `fd`, a file open at `path` (pwrite, repeated until all
+  // is written). The HDF5 migration's O_DIRECT output goes through here (its aligned
+  // buffers cannot take a WritableFile's path), so tests can fail or damage it. An error's
+  // message is exactly strerror(errno) (the caller tells EINVAL, "no O_DIRECT", apart).
+  virtual Status WriteAt(int fd, const std::string& path, const void* data, size_t n, int64_t offset);
+
   // Take the writer lock; on conflict returns kLocked with the holder's description.
   // `holder` is written into the lock file so a second writer can say who holds it.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,

@@ -14,6 +14,15 @@ class Bundle;
 
 namespace octavo::hdf5 {
 
+// libhdf5 is not safe on damaged or hostile files, so octavo never parses HDF5 in the
+// calling process: every function below runs `octavo-h5worker` (installed next to the
+// `octavo` CLI and the Python extension) and reads its results through a pipe. A worker
+// that crashes is a CorruptionError naming the file; nothing is written for it.
+struct WorkerOptions {
+  std::string executable;          // empty: next to this program / module, then on PATH
+  int64_t memory_limit_bytes = 0;  // the worker's address-space limit (RLIMIT_AS); 0: none
+};
+
 // One object found in an HDF5 file.
 struct H5Object {
   std::string key;          // "/df_with_missing"
@@ -25,14 +34,15 @@ struct H5Object {
 
 // Every pandas object in the file, plus every HDF5 dataset that belongs to none (listed
 // as unsupported, never silently dropped).
-Result<std::vector<H5Object>> ListObjects(const std::string& path);
+Result<std::vector<H5Object>> ListObjects(const std::string& path, const WorkerOptions& worker = {});
 
 // Read one pandas HDFStore object (format "table" or "fixed") into an Arrow table whose
 // schema metadata b"pandas" makes pyarrow's to_pandas() rebuild the DataFrame that
 // pandas.read_hdf returns (index, MultiIndex rows and columns, dtypes). Metadata key
 // b"octavo.h5" records the source (file, key, pandas_type; series name).
 // key empty: the file must hold exactly one pandas object.
-Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, const std::string& key = "");
+Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, const std::string& key = "",
+                                                   const WorkerOptions& worker = {});
 
 // --- generic PyTables / HDF5 import (src/hdf5/pytables.cc) ------------------------------
 //
@@ -79,10 +89,11 @@ struct ImportOptions {
   bool dry_run = false;              // plan only: nothing is read beyond metadata, nothing written
   std::string table_compression = "zstd";
   int64_t array_slab_bytes = 64 << 20;  // arrays and file nodes are copied in slabs of this size
+  WorkerOptions worker;
 };
 
 // What octavo sees in `path` and what an import would do with each object (no bundle).
-Result<ImportReport> InspectFile(const std::string& path);
+Result<ImportReport> InspectFile(const std::string& path, const WorkerOptions& worker = {});
 
 // Import every object of `path` under `dest` (a group path, created if missing) of
 // `bundle`, in one transaction: either everything supported is committed, or (on error)
@@ -103,11 +114,10 @@ struct MigrateOptions {
   bool remove_h5 = false;     // delete an HDF5 file after all its outputs were verified
   bool dry_run = false;       // report what would happen; write and delete nothing
   bool overwrite = false;     // convert even when verified outputs exist
-  int jobs = 1;               // files converted in parallel
-  // jobs > 1: fork `jobs` single-threaded worker processes (each its own HDF5 library, no
-  // shared lock; a crashing worker fails only the file it was converting). Only for a
-  // process that may fork (the CLI); otherwise threads, whose HDF5 reads take turns.
-  bool worker_processes = false;
+  int jobs = 1;               // worker processes converting files in parallel (each its own
+                              // HDF5 library; a crashing worker fails only the file it was converting)
+  bool buffered_io = false;   // plain buffered writes instead of O_DIRECT (a file system whose O_DIRECT is slow)
+  WorkerOptions worker;
   std::string compression = "snappy";  // pandas.to_parquet's default codec
   std::string root;           // --into: files land at /<path relative to root without suffix>
   std::string into;           // bundle path: import every file there instead (ImportFile, one commit per file)
@@ -138,10 +148,9 @@ struct MigrateSummary {
 Result<std::vector<std::string>> FindHdf5Files(const std::string& root, bool recursive);
 // Convert (or import) every file; one bad file never stops the others.
 Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const MigrateOptions& options);
-// One file to Parquet beside it: each output written to a temp file (O_DIRECT where the
-// file system allows it; OCTAVO_MIGRATE_BUFFERED=1 turns that off), decoded again and
-// compared value by value with the HDF5 data (a file of up to 8 MiB from the exact bytes
-// written, a larger one read back from the disk), fdatasync'ed, then renamed.
-MigrateFileResult MigrateFileToParquet(const std::string& file, const MigrateOptions& options);
+// Each file to Parquet beside it: each output written to a temp file (O_DIRECT where the
+// file system allows it, unless buffered_io), decoded again and compared value by value
+// with the HDF5 data (a file of up to 8 MiB from the exact bytes written, a larger one read
+// back from the disk), fdatasync'ed, then renamed.
 
 }  // namespace octavo::hdf5

@@ -5,7 +5,6 @@
         b.add_table("readout", df)
         df2 = b.get_table("readout", where=None)
 """
-from . import _preload  # noqa: F401  (must precede _octavo: see _preload.py)
 from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
 from .files import FileNode

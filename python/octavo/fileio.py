@@ -10,6 +10,10 @@ in C++ only to migrate away from it.
 The Parquet files are plain pandas/pyarrow Parquet: ``pandas.read_parquet(path)`` returns
 the same DataFrame ``pandas.read_hdf`` returned for the original file (values, dtypes,
 index, MultiIndex rows and columns with level names).
+
+HDF5 files are parsed by the octavo-h5worker process (installed next to the extension),
+never in this process: a damaged file gives a CorruptionError naming it, even when it
+crashes libhdf5.
 """
 from __future__ import annotations
 
@@ -134,13 +138,14 @@ def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
 
 def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
                           overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
-                          into=None, compression: str = "snappy") -> dict:
+                          into=None, compression: str = "snappy", buffered_io: bool = False) -> dict:
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 
-    `jobs` > 1 runs threads in this process (forking a Python process is unsafe), whose
-    HDF5 reads take turns under the HDF5 library's lock; ``octavo migrate --jobs N`` forks
-    N worker processes instead and scales better: prefer it for thousands of files.
+    The files are read and converted by `jobs` octavo-h5worker processes (spawned, never
+    forked from Python): HDF5 never runs in this process, and a worker that crashes on a
+    damaged file fails only that file. `buffered_io` writes through the page cache instead
+    of O_DIRECT (``octavo migrate --buffered-io``).
 
     Every key is converted (x.h5 -> x.parquet, or x.<key>.parquet for several keys); each
     Parquet file is written to a temporary name, read back and compared value by value with
@@ -155,7 +160,8 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
     base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
     results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
                                  overwrite=bool(overwrite), jobs=int(jobs), compression=compression,
-                                 into=check_fspath(into, "bundle path") if into else "", root=base)
+                                 into=check_fspath(into, "bundle path") if into else "", root=base,
+                                 buffered_io=bool(buffered_io))
     report = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:
         if r["status"] == "failed":

@@ -107,6 +107,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
 // --- command arguments ----------------------------------------------------------------------
 struct GlobalOptions {
   bool json = false;
+  std::string h5_worker;  // --h5-worker: the HDF5 reader program (empty: found next to octavo)
 };
 
 struct TreeArgs {
@@ -244,6 +245,7 @@ struct MigrateArgs {
   int jobs = 1;
   std::string into;
   std::string compression = "snappy";
+  bool buffered_io = false;
 };
 
 // HDF5 (hdf5_cmds.cc); RunImport routes .h5/.hdf5/.hdf files to RunImportHdf5.

@@ -47,8 +47,14 @@ void PrintItems(const std::vector<hdf5::ImportItem>& items) {
 
 }  // namespace
 
+static hdf5::WorkerOptions Worker(const GlobalOptions& g) {
+  hdf5::WorkerOptions w;
+  w.executable = g.h5_worker;
+  return w;
+}
+
 int RunH5ls(const H5lsArgs& args, const GlobalOptions& g) {
-  auto rep = Unwrap(hdf5::InspectFile(args.file));
+  auto rep = Unwrap(hdf5::InspectFile(args.file, Worker(g)));
   if (g.json) {
     Json items = Json::array();
     for (const auto& it : rep.items) items.push_back(ItemJson(it));
@@ -68,13 +74,14 @@ int RunImportHdf5(const ImportArgs& args, const GlobalOptions& g) {
   if (args.append) UsageError("--append does not apply to HDF5 files (each import creates a new group)");
   if (!a.has_node) a.node = "/" + fs::path(args.file).stem().string();
   // Look at the file before the bundle, so a bad file never creates an empty bundle.
-  Unwrap(hdf5::InspectFile(args.file));
+  Unwrap(hdf5::InspectFile(args.file, Worker(g)));
   auto bundle = OpenBundle(a, OpenMode::kAppend);
   const std::string ctx = "bundle " + a.bundle;
   if (a.node != "/" && bundle->Exists(a.node))
     Fail(kExitOther, ctx + ": '" + a.node + "' already exists; import into a new path");
   hdf5::ImportOptions io;
   io.table_compression = args.compression;
+  io.worker = Worker(g);
   auto rep = Unwrap(hdf5::ImportFile(args.file, *bundle, a.node, io), ctx);
   const CommitInfo commit = bundle->commit();
   Check(bundle->Close(), ctx);
@@ -132,7 +139,8 @@ int RunMigrate(const MigrateArgs& args, const GlobalOptions& g) {
   mo.dry_run = args.dry_run;
   mo.overwrite = args.overwrite;
   mo.jobs = args.jobs;
-  mo.worker_processes = true;  // nothing has started a thread yet: forking is safe
+  mo.buffered_io = args.buffered_io;
+  mo.worker = Worker(g);
   mo.compression = args.compression;
   mo.into = args.into;
   mo.progress = !args.quiet;

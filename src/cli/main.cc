@@ -66,6 +66,8 @@ int Run(int argc, char** argv) {
 
   GlobalOptions g;
   AddJsonFlag(&app, g);
+  app.add_option("--h5-worker", g.h5_worker,
+                 "The program that reads HDF5 files for h5ls/import/migrate (default: octavo-h5worker next to octavo)");
 
   TreeArgs tree;
   auto* tree_cmd = app.add_subcommand("tree", "List every node: kind, rows, columns, size on disk, parts, attributes");
@@ -194,6 +196,7 @@ int Run(int argc, char** argv) {
   migrate_cmd->add_option("--into", mig.into, "Import every file into this bundle (one commit per file) instead");
   migrate_cmd->add_option("-j,--jobs", mig.jobs, "Files converted in parallel")->default_val(1)->check(CLI::PositiveNumber);
   migrate_cmd->add_flag("-n,--dry-run", mig.dry_run, "Only report what would be done");
+  migrate_cmd->add_flag("--buffered-io", mig.buffered_io, "Write Parquet files through the page cache instead of O_DIRECT (file systems whose O_DIRECT is slow)");
   migrate_cmd->add_flag("--overwrite", mig.overwrite, "Convert again even when verified Parquet files exist");
   migrate_cmd->add_flag("-q,--quiet", mig.quiet, "No per-file progress on stderr");
   migrate_cmd->add_option("--compression", mig.compression,

@@ -1,4 +1,5 @@
 #include "hdf5/h5util.h"
+#include "util/names.h"
 
 #include <hdf5_hl.h>
 #include <sys/stat.h>
@@ -207,6 +208,10 @@ Status CheckFilters(hid_t dset, const std::string& what) {
     }
   }
   return Status::OK();
+}
+
+std::string ShownName(const std::string& name) {
+  return InvalidUtf8Offset(name) == std::string::npos ? name : Escaped(name);
 }
 
 Result<RawArray> ReadArray(hid_t loc, const std::string& name, const std::string& what) {

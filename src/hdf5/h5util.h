@@ -13,7 +13,14 @@
 #include "octavo/hdf5.h"
 #include "octavo/status.h"
 
+namespace octavo {
+class Env;
+}
+
 namespace octavo::hdf5 {
+namespace wire {
+class FrameWriter;
+}
 
 // HDF5 (serial build) is not thread-safe: every use holds this lock.
 std::recursive_mutex& H5Mutex();
@@ -73,6 +80,21 @@ Result<std::optional<int64_t>> ReadIntAttr(hid_t obj, const std::string& name);
 
 // Datasets -----------------------------------------------------------------------
 
+// The product of `dims` (read from a file: any values), or -1 when it does not fit int64.
+template <typename D>
+int64_t ElementCount(const std::vector<D>& dims) {
+  int64_t n = 1;
+  for (auto d : dims) {
+    if (static_cast<uint64_t>(d) > static_cast<uint64_t>(INT64_MAX)) return -1;
+    if (__builtin_mul_overflow(n, static_cast<int64_t>(d), &n)) return -1;
+  }
+  return n;
+}
+
+// A name read from an HDF5 file as it may be shown: itself when it is valid UTF-8, else
+// with its bytes \xNN-escaped (octavo names, JSON and Arrow hold only UTF-8).
+std::string ShownName(const std::string& name);
+
 // Fail with a clear message when a dataset needs a filter this HDF5 lacks.
 Status CheckFilters(hid_t dset, const std::string& what);
 
@@ -82,11 +104,7 @@ struct RawArray {
   size_t itemsize = 0;       // bytes per element
   std::vector<hsize_t> dims;
   std::string data;
-  int64_t num_elements() const {
-    int64_t n = 1;
-    for (auto d : dims) n *= static_cast<int64_t>(d);
-    return n;
-  }
+  int64_t num_elements() const { return ElementCount(dims); }
 };
 
 Result<RawArray> ReadArray(hid_t loc, const std::string& name, const std::string& what);
@@ -99,5 +117,19 @@ bool LinkExists(hid_t loc, const std::string& name);
 // H5Mutex()): migration opens each file once for both.
 Result<std::vector<H5Object>> ListObjectsIn(hid_t file, const std::string& path);
 Result<std::shared_ptr<::arrow::Table>> ReadPandasIn(hid_t file, const std::string& path, const std::string& key);
+
+// The in-process readers behind the public functions of octavo/hdf5.h. Only the worker
+// process (worker_main.cc) calls them: they run libhdf5 on untrusted bytes.
+Result<std::vector<H5Object>> ListObjectsLocal(const std::string& path);
+Result<std::shared_ptr<::arrow::Table>> ReadPandasLocal(const std::string& path, const std::string& key);
+Result<ImportReport> InspectFileLocal(const std::string& path);
+// Plans and streams an import of `path` under `dest` to `out` (the parent writes the bundle).
+Result<ImportReport> ImportFileLocal(const std::string& path, const std::string& dest, const ImportOptions& options,
+                                     wire::FrameWriter& out);
+// One file to verified Parquet files beside it, in this process, the O_DIRECT output
+// written through `env` (the worker passes Env::Default(); tests a double that damages it).
+MigrateFileResult MigrateFileLocal(Env* env, const std::string& file, const MigrateOptions& options);
+// The migration worker: converts the files its parent hands out on `task_fd` (see migrate.cc).
+[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd);
 
 }  // namespace octavo::hdf5

@@ -1,5 +1,7 @@
-// Migration of pandas HDF5 files to Parquet files beside them (or into a bundle), in
-// parallel, verified, idempotent and crash-safe (temp file + rename). See include/octavo/hdf5.h.
+// The migration worker (octavo-h5worker migrate): converts pandas HDF5 files to Parquet
+// files beside them, verified and crash-safe (temp file + rename). The parent side (the
+// process pool, --into, file discovery and naming) is migrate_client.cc; see
+// include/octavo/hdf5.h.
 #include <arrow/api.h>
 #include <arrow/io/api.h>
 #include <arrow/util/utf8.h>
@@ -9,9 +11,6 @@
 #include <parquet/file_reader.h>
 #include <parquet/properties.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,13 +28,16 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "octavo/bundle.h"
+#include "octavo/env.h"
 #include "octavo/hdf5.h"
 #include "hdf5/h5util.h"
+#include "hdf5/worker_protocol.h"
 #include "table/parquet_io.h"
 #include "octavo/arrow_status.h"
 
@@ -51,11 +53,6 @@ constexpr const char* kSourceKey = "octavo.migrated_from";
 // a time, so this also bounds its memory.
 constexpr int64_t kRowGroupRows = 128 * 1024;
 
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 struct SourceStamp {
   int64_t size = -1;
@@ -78,7 +75,7 @@ std::string StampJson(const std::string& file, const std::string& key, const Sou
                            {"size", s.size},
                            {"mtime_ns", s.mtime_ns},
                            {"verified", true}};
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);  // a non-UTF-8 file name
 }
 
 // True when `out` is newer than the source and its footer records this very source, verified.
@@ -161,18 +158,6 @@ StagePool& Stages() {
   return pool;
 }
 
-bool PwriteAll(int fd, const char* p, size_t n, off_t at) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, at);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-    at += w;
-  }
-  return true;
-}
-
 // Parquet bytes for a file opened with O_DIRECT, gathered in an aligned stage buffer: the
 // data goes from this buffer to the disk by DMA. (A buffered write() copies it into fresh
 // page-cache pages instead: a third of the CPU time per file on the benchmark VM, where first
@@ -181,7 +166,8 @@ bool PwriteAll(int fd, const char* p, size_t n, off_t at) {
 // finisher thread (WriteStaged). A larger one is written in stage-sized pieces as it comes.
 class DirectFileSink final : public arrow::io::OutputStream {
  public:
-  DirectFileSink(int fd, AlignedBuffer* stage) : fd_(fd), stage_(stage) {}
+  DirectFileSink(Env* env, int fd, std::string path, AlignedBuffer* stage)
+      : env_(env), fd_(fd), path_(std::move(path)), stage_(stage) {}
   arrow::Status Write(const void* data, int64_t nbytes) override {
     const char* p = static_cast<const char*>(data);
     while (nbytes > 0) {
@@ -218,12 +204,15 @@ class DirectFileSink final : public arrow::io::OutputStream {
 
  private:
   arrow::Status FlushStage(size_t n) {
-    if (!PwriteAll(fd_, stage_->data, n, static_cast<off_t>(pos_))) return arrow::Status::IOError(std::strerror(errno));
+    Status st = env_->WriteAt(fd_, path_, stage_->data, n, static_cast<int64_t>(pos_));
+    if (!st.ok()) return arrow::Status::IOError(st.message());
     pos_ += n;
     used_ = 0;
     return arrow::Status::OK();
   }
+  Env* env_;
   int fd_;
+  std::string path_;
   AlignedBuffer* stage_;
   size_t used_ = 0, pos_ = 0;
   bool closed_ = false;
@@ -293,8 +282,8 @@ std::unique_ptr<AlignedBuffer> NewStage() {
 // Write `table` as Parquet to o->tmp: with O_DIRECT where the file system allows it (a file
 // that fits the stage is only staged here: the finisher writes it), otherwise buffered, its
 // write-back started at once (sync_file_range) so the later fdatasync mostly finds it done.
-Status WriteParquetFile(const std::shared_ptr<arrow::Table>& table, Output* o, const std::string& out,
-                        const std::string& compression) {
+Status WriteParquetFile(Env* env, const std::shared_ptr<arrow::Table>& table, Output* o, const std::string& out,
+                        const std::string& compression, bool buffered) {
   auto codec = arrow::util::Codec::GetCompressionType(compression == "none" ? "uncompressed" : compression);
   if (!codec.ok()) return Status::Invalid("unknown Parquet compression '", compression, "'");
   auto fail = [&](const std::string& msg) { return Status::IOError("writing ", out, ": ", msg); };
@@ -313,11 +302,7 @@ Status WriteParquetFile(const std::shared_ptr<arrow::Table>& table, Output* o, c
   auto props = b.build();
   auto aprops = parquet::ArrowWriterProperties::Builder().store_schema()->build();
   int open_errno = 0;
-  // OCTAVO_MIGRATE_BUFFERED=1: plain buffered writes (a file system whose O_DIRECT is slow)
-  static const bool buffered = [] {
-    const char* e = std::getenv("OCTAVO_MIGRATE_BUFFERED");
-    return e && *e && std::string(e) != "0";
-  }();
+  // buffered (--buffered-io): plain buffered writes (a file system whose O_DIRECT is slow)
   if (!buffered) o->stage = NewStage();
   if (o->stage) {
     o->fd = ::open(o->tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0666);
@@ -326,7 +311,7 @@ Status WriteParquetFile(const std::shared_ptr<arrow::Table>& table, Output* o, c
   if (o->fd >= 0) {
     arrow::Status st;
     try {
-      o->sink = std::make_unique<DirectFileSink>(o->fd, o->stage.get());
+      o->sink = std::make_unique<DirectFileSink>(env, o->fd, o->tmp, o->stage.get());
       // the writer takes a shared_ptr: hand it a non-owning one (o->sink outlives it)
       std::shared_ptr<arrow::io::OutputStream> sink(o->sink.get(), [](arrow::io::OutputStream*) {});
       st = parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, kRowGroupRows, props, aprops);
@@ -768,74 +753,11 @@ void ConvertReadingAhead(const std::function<std::optional<uint64_t>()>& next,
   }
 }
 
-// Test hook (tests/python/test_migrate.py): flip the middle byte of the Parquet file written
-// for a source whose path contains $OCTAVO_TEST_MIGRATE_FLIP_BYTE, as a disk or a bug might,
-// so the tests can see verification fail.
-void FlipByteForTest(const std::string& file, Output* o) {
-  const char* on = std::getenv("OCTAVO_TEST_MIGRATE_FLIP_BYTE");
-  if (!on || !*on || file.find(on) == std::string::npos) return;
-  if (o->staged()) {
-    o->stage->data[o->sink->size() / 2] ^= 0x10;
-    return;
-  }
-  int fd = ::open(o->tmp.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return;
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-    unsigned char b = 0;
-    off_t at = st.st_size / 2;
-    if (::pread(fd, &b, 1, at) == 1) {
-      b ^= 0x10;
-      (void)!::pwrite(fd, &b, 1, at);
-    }
-  }
-  ::close(fd);
-}
-
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace
-
-bool IsHdf5Path(const std::string& path) {
-  std::string ext = Lower(fs::path(path).extension().string());
-  return ext == ".h5" || ext == ".hdf5" || ext == ".hdf";
-}
-
-std::string ParquetPathFor(const std::string& h5_path, const std::string& key, int num_keys) {
-  fs::path p(h5_path);
-  std::string stem = (p.parent_path() / p.stem()).string();
-  if (num_keys <= 1) return stem + ".parquet";
-  std::string k = key;
-  while (!k.empty() && k.front() == '/') k.erase(k.begin());
-  std::replace(k.begin(), k.end(), '/', '.');
-  return stem + "." + k + ".parquet";
-}
-
-Result<std::vector<std::string>> FindHdf5Files(const std::string& root, bool recursive) {
-  std::error_code ec;
-  if (!fs::exists(root, ec)) return Status::NotFound("no such file or directory: ", root);
-  std::vector<std::string> out;
-  if (!fs::is_directory(root, ec)) {
-    out.push_back(root);
-    return out;
-  }
-  auto visit = [&](const fs::directory_entry& e) {
-    std::error_code ec2;
-    if (e.is_regular_file(ec2) && IsHdf5Path(e.path().string())) out.push_back(e.path().string());
-  };
-  if (recursive) {
-    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-      visit(*it);
-  } else {
-    for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) visit(*it);
-  }
-  if (ec) return Status::IOError("cannot list ", root, ": ", ec.message());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 namespace {
 
@@ -865,7 +787,8 @@ std::shared_ptr<arrow::Table> WithoutNullsRequired(const std::shared_ptr<arrow::
 }
 
 // `image`: the file's bytes when already read (ImagePrefetcher), else null.
-Converted ConvertFile(const std::string& file, const MigrateOptions& options, const FileImage* image = nullptr) {
+Converted ConvertFile(Env* env, const std::string& file, const MigrateOptions& options,
+                      const FileImage* image = nullptr) {
   Converted c;
   c.t0 = std::chrono::steady_clock::now();
   MigrateFileResult& r = c.r;
@@ -938,8 +861,7 @@ Converted ConvertFile(const std::string& file, const MigrateOptions& options, co
     Output& o = c.outs.back();
     o.tmp = TempPathFor(out);
     auto t1 = std::chrono::steady_clock::now();
-    Status st = WriteParquetFile(table, &o, out, options.compression);
-    if (st.ok()) FlipByteForTest(file, &o);
+    Status st = WriteParquetFile(env, table, &o, out, options.compression, options.buffered_io);
     auto t2 = std::chrono::steady_clock::now();
     r.write_seconds += std::chrono::duration<double>(t2 - t1).count();
     if (st.ok()) st = VerifyParquet(o, out, *table);
@@ -1060,103 +982,21 @@ class Finisher {
 
 }  // namespace
 
-MigrateFileResult MigrateFileToParquet(const std::string& file, const MigrateOptions& options) {
-  Converted c = ConvertFile(file, options);
+MigrateFileResult MigrateFileLocal(Env* env, const std::string& file, const MigrateOptions& options) {
+  Converted c = ConvertFile(env, file, options);
   if (c.pending) FinishConverted(c, options);
   return std::move(c.r);
 }
 
 namespace {
 
-std::string DestFor(const std::string& file, const std::string& root) {
-  std::error_code ec;
-  fs::path rel = fs::relative(fs::path(file), root.empty() ? fs::path(file).parent_path() : fs::path(root), ec);
-  if (ec || rel.empty() || rel.string().rfind("..", 0) == 0) rel = fs::path(file).filename();
-  rel.replace_extension();
-  std::string s = "/" + rel.generic_string();
-  return s;
-}
-
-MigrateFileResult ImportOne(const std::string& f, const MigrateOptions& options, Bundle* bundle, std::mutex* bundle_mu) {
-  auto t1 = std::chrono::steady_clock::now();
-  MigrateFileResult r;
-  r.file = f;
-  std::string dest = DestFor(f, options.root);
-  r.outputs.push_back(options.into + ":" + dest);
-  if (options.dry_run) {
-    auto rep = InspectFile(f);
-    r.status = rep.ok() ? "planned" : "failed";
-    if (!rep.ok()) r.message = rep.status().message();
-  } else {
-    std::lock_guard<std::mutex> lock(*bundle_mu);
-    if (bundle->Exists(dest)) {
-      r.status = "skipped";
-      r.message = dest + " already exists in the bundle";
-    } else {
-      auto rep = ImportFile(f, *bundle, dest, ImportOptions{});
-      if (!rep.ok()) {
-        r.status = "failed";
-        r.message = rep.status().message();
-      } else {
-        r.status = "converted";
-        r.rows = rep->rows;
-        if (rep->num_unsupported() > 0) {
-          std::string why;
-          for (auto& it : rep->items)
-            if (!it.supported) why += (why.empty() ? "" : "; ") + it.h5_path + ": " + it.reason;
-          r.message = "not imported: " + why;
-        } else if (options.remove_h5) {
-          std::error_code ec;
-          r.removed = fs::remove(f, ec);
-        }
-      }
-    }
-  }
-  r.seconds = Since(t1);
-  return r;
-}
-
-// --- worker processes (octavo migrate --jobs N) ---------------------------------------
+// --- the worker (octavo-h5worker migrate) ---------------------------------------------
 //
-// The parent forks N single-threaded converters (each with its own HDF5 library state: no
-// global lock shared between them) before it has started any thread. Protocol, one JSON
-// object per line from a worker: {"t":"next"} asks for a file, the parent answers with its
-// index (8 bytes) or closes the task pipe when none is left; {"t":"done","i":..,...} is
-// a file's result. A worker that dies (crash, OOM kill) fails the file it was converting,
-// its half-written temp files are removed, files it had finished but not reported are
-// handed out again, and a replacement worker is started.
-
-Json ResultToJson(size_t index, const MigrateFileResult& r) {
-  return Json{{"t", "done"},
-              {"i", index},
-              {"status", r.status},
-              {"outputs", r.outputs},
-              {"keys", r.keys},
-              {"rows", r.rows},
-              {"removed", r.removed},
-              {"message", r.message},
-              {"seconds", r.seconds},
-              {"timing", {r.read_seconds, r.write_seconds, r.verify_seconds, r.sync_seconds}}};
-}
-
-MigrateFileResult ResultFromJson(const std::string& file, const Json& j) {
-  MigrateFileResult r;
-  r.file = file;
-  r.status = j.at("status").get<std::string>();
-  r.outputs = j.at("outputs").get<std::vector<std::string>>();
-  r.keys = j.at("keys").get<std::vector<std::string>>();
-  r.rows = j.at("rows").get<int64_t>();
-  r.removed = j.at("removed").get<bool>();
-  r.message = j.at("message").get<std::string>();
-  r.seconds = j.at("seconds").get<double>();
-  const auto& t = j.at("timing");
-  r.read_seconds = t.at(0).get<double>();
-  r.write_seconds = t.at(1).get<double>();
-  r.verify_seconds = t.at(2).get<double>();
-  r.sync_seconds = t.at(3).get<double>();
-  return r;
-}
-
+// Started by the parent's pool (migrate_client.cc) with tasks on `task_fd` and results on
+// `result_fd`, one JSON object per line: {"t":"next"} asks for a file, the parent answers
+// with a task (8 bytes: index | kRedoBit, 4 bytes: path length, the path) or closes the task
+// pipe when none is left; {"t":"start","i":..} says which file is being converted (a crash
+// is blamed on it); {"t":"done","i":..,...} is a file's result.
 
 bool WriteAll(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -1182,294 +1022,52 @@ bool ReadAll(int fd, void* data, size_t n) {
   return true;
 }
 
-[[noreturn]] void WorkerMain(const std::vector<std::string>& files, const MigrateOptions& options, int task_fd,
-                             int result_fd) {
+}  // namespace
+
+[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd) {
   int code = 0;
   try {
     std::mutex out_mu;
     auto send = [&](const Json& j) {
-      std::string line = j.dump() + "\n";
+      std::string line = j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
       std::lock_guard<std::mutex> lock(out_mu);
       if (!WriteAll(result_fd, line.data(), line.size())) ::_exit(3);  // parent gone
     };
-    // test hook: crash while converting a file whose path contains this string
-    const char* crash_on = std::getenv("OCTAVO_TEST_MIGRATE_CRASH_ON");
     MigrateOptions redo = options;  // a file a dead worker may have finished: convert it again
     redo.overwrite = true;
-    Finisher fin(options, [&](size_t i, MigrateFileResult&& r) { send(ResultToJson(i, r)); });
+    std::unordered_map<uint64_t, std::string> paths;  // task -> file (node addresses are stable)
+    Finisher fin(options, [&](size_t i, MigrateFileResult&& r) { send(wire::MigrateResultToJson(i, r)); });
     // One file is read ahead (ImagePrefetcher) while the one before it is converted: a
     // worker holds up to two tasks, and says which one it converts ("start") so that a
     // crash is blamed on the right file.
     auto next_task = [&]() -> std::optional<uint64_t> {
       send(Json{{"t", "next"}});
       uint64_t task = 0;
-      if (!ReadAll(task_fd, &task, sizeof task)) return std::nullopt;
-      if (static_cast<size_t>(task & ~kRedoBit) >= files.size()) return std::nullopt;
+      uint32_t len = 0;
+      if (!ReadAll(task_fd, &task, sizeof task) || !ReadAll(task_fd, &len, sizeof len)) return std::nullopt;
+      std::string path(len, '\0');
+      if (!ReadAll(task_fd, path.data(), len)) return std::nullopt;
+      paths[task] = std::move(path);
       return task;
     };
-    ConvertReadingAhead(next_task, [&](uint64_t task) -> const std::string& { return files[task & ~kRedoBit]; },
-                        options.overwrite, [&](uint64_t task, const FileImage* image) {
-                          const size_t idx = static_cast<size_t>(task & ~kRedoBit);
-                          send(Json{{"t", "start"}, {"i", idx}});
-                          if (crash_on && *crash_on && files[idx].find(crash_on) != std::string::npos) ::abort();
-                          fin.Submit(idx, ConvertFile(files[idx], (task & kRedoBit) ? redo : options, image));
-                        });
+    auto path_of = [&](uint64_t task) -> const std::string& { return paths.at(task); };
+    auto convert = [&](uint64_t task, const FileImage* image) {
+      const size_t idx = static_cast<size_t>(task & ~kRedoBit);
+      const std::string file = paths.at(task);
+      paths.erase(task);
+      send(Json{{"t", "start"}, {"i", idx}});
+      fin.Submit(idx, ConvertFile(Env::Default(), file, (task & kRedoBit) ? redo : options, image));
+    };
+    if (options.dry_run) {  // lists each file's objects: nothing to read ahead
+      while (auto task = next_task()) convert(*task, nullptr);
+    } else {
+      ConvertReadingAhead(next_task, path_of, options.overwrite, convert);
+    }
     fin.Close();
   } catch (...) {
     code = 2;
   }
   ::_exit(code);
-}
-
-struct Worker {
-  pid_t pid = -1;
-  int task_fd = -1;    // parent writes file indices
-  int result_fd = -1;  // parent reads result lines
-  std::string buf;
-  std::vector<size_t> outstanding;  // handed out, no result yet
-  size_t converting = SIZE_MAX;     // the last "start": the file a crash is blamed on
-};
-
-std::string DescribeExit(int status) {
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    const char* name = ::strsignal(sig);
-    return "was killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
-  }
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  return "stopped";
-}
-
-// Temp files a dead worker may have left beside `file`'s outputs.
-void RemoveWorkerTemps(const std::string& file, pid_t pid) {
-  std::error_code ec;
-  fs::path dir = fs::path(file).parent_path();
-  if (dir.empty()) dir = ".";
-  const std::string stem = fs::path(file).stem().string();
-  const std::string tag = ".octavo-tmp-" + std::to_string(pid) + "-";
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.rfind(stem, 0) == 0 && name.find(tag) != std::string::npos) {
-      std::error_code ec2;
-      fs::remove(it->path(), ec2);
-    }
-  }
-}
-
-Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOptions& options, int jobs,
-                          const std::function<void(size_t, MigrateFileResult&&)>& emit) {
-  std::deque<uint64_t> queue;  // file index, | kRedoBit for a file to convert again
-  for (size_t i = 0; i < files.size(); ++i) queue.push_back(i);
-  std::vector<Worker> workers;
-  struct sigaction ign {}, old_pipe {};
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ign, &old_pipe);  // a dead worker's task pipe: EPIPE, not death
-  size_t spawned = 0;
-  auto spawn = [&]() -> Status {
-    int task[2], res[2];
-    if (::pipe(task) != 0) return Status::IOError("cannot create a pipe: ", std::strerror(errno));
-    if (::pipe(res) != 0) {
-      ::close(task[0]);
-      ::close(task[1]);
-      return Status::IOError("cannot create a pipe: ", std::strerror(errno));
-    }
-    std::cout.flush();
-    std::cerr.flush();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      for (int fd : {task[0], task[1], res[0], res[1]}) ::close(fd);
-      return Status::IOError("cannot start a worker process: ", std::strerror(errno));
-    }
-    if (pid == 0) {
-      // only this worker's ends stay open, so a worker's death is seen as EOF by the parent
-      for (const auto& w : workers) {
-        ::close(w.task_fd);
-        ::close(w.result_fd);
-      }
-      ::close(task[1]);
-      ::close(res[0]);
-      ::signal(SIGPIPE, SIG_DFL);
-      WorkerMain(files, options, task[0], res[1]);
-    }
-    ::close(task[0]);
-    ::close(res[1]);
-    Worker w;
-    w.pid = pid;
-    w.task_fd = task[1];
-    w.result_fd = res[0];
-    workers.push_back(std::move(w));
-    ++spawned;
-    return Status::OK();
-  };
-  Status status;
-  for (int j = 0; j < jobs && status.ok(); ++j) status = spawn();
-  std::vector<char> chunk(1 << 16);
-  while (!workers.empty()) {
-    std::vector<pollfd> fds;
-    for (const auto& w : workers) fds.push_back(pollfd{w.result_fd, POLLIN, 0});
-    int n = ::poll(fds.data(), fds.size(), -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      status = Status::IOError("poll failed: ", std::strerror(errno));
-      break;
-    }
-    for (size_t k = fds.size(); k-- > 0;) {
-      if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      Worker& w = workers[k];
-      ssize_t got = ::read(w.result_fd, chunk.data(), chunk.size());
-      if (got < 0 && errno == EINTR) continue;
-      if (got > 0) {
-        w.buf.append(chunk.data(), static_cast<size_t>(got));
-        size_t nl;
-        while ((nl = w.buf.find('\n')) != std::string::npos) {
-          std::string line = w.buf.substr(0, nl);
-          w.buf.erase(0, nl + 1);
-          auto parsed = ParseJson(line, "migrate worker message");  // bounded depth, errors as values
-          if (!parsed.ok() || !parsed->is_object() || !parsed->contains("t")) continue;
-          Json j = std::move(parsed).ValueOrDie();
-          if (j["t"] == "next") {
-            if (!queue.empty() && w.task_fd >= 0) {
-              uint64_t task = queue.front();
-              if (WriteAll(w.task_fd, &task, sizeof task)) {
-                queue.pop_front();
-                w.outstanding.push_back(static_cast<size_t>(task & ~kRedoBit));
-              }
-            } else if (w.task_fd >= 0) {
-              ::close(w.task_fd);
-              w.task_fd = -1;
-            }
-          } else if (j["t"] == "start") {
-            w.converting = j.value("i", files.size());
-          } else if (j["t"] == "done") {
-            size_t idx = j.value("i", files.size());
-            auto it = std::find(w.outstanding.begin(), w.outstanding.end(), idx);
-            if (idx >= files.size() || it == w.outstanding.end()) continue;
-            w.outstanding.erase(it);
-            MigrateFileResult r;
-            try {
-              r = ResultFromJson(files[idx], j);
-            } catch (const std::exception& e) {
-              r.file = files[idx];
-              r.status = "failed";
-              r.message = std::string("bad result from worker: ") + e.what();
-            }
-            emit(idx, std::move(r));
-          }
-        }
-        continue;
-      }
-      // EOF: the worker is gone
-      int wstatus = 0;
-      ::waitpid(w.pid, &wstatus, 0);
-      auto conv = std::find(w.outstanding.begin(), w.outstanding.end(), w.converting);
-      if (conv != w.outstanding.end()) {
-        size_t culprit = *conv;
-        w.outstanding.erase(conv);
-        for (size_t idx : w.outstanding) {
-          RemoveWorkerTemps(files[idx], w.pid);
-          queue.push_front(idx | kRedoBit);  // maybe finished, unreported: convert again
-        }
-        RemoveWorkerTemps(files[culprit], w.pid);
-        MigrateFileResult r;
-        r.file = files[culprit];
-        r.status = "failed";
-        r.message = "the worker process converting " + files[culprit] + " " + DescribeExit(wstatus) +
-                    " (a bug in octavo or its libraries, or out of memory); no output was written for it, "
-                    "the other files are not affected";
-        emit(culprit, std::move(r));
-      } else {  // died between files: nothing was being converted; hand out what it held
-        for (size_t idx : w.outstanding) queue.push_front(idx | kRedoBit);
-      }
-      if (w.task_fd >= 0) ::close(w.task_fd);
-      ::close(w.result_fd);
-      workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(k));
-      if (!queue.empty() && static_cast<int>(workers.size()) < jobs && spawned < files.size() + static_cast<size_t>(jobs)) {
-        Status st = spawn();
-        if (!st.ok() && status.ok()) status = st;
-      }
-    }
-    if (!status.ok() && workers.empty()) break;
-  }
-  ::sigaction(SIGPIPE, &old_pipe, nullptr);
-  // anything never handed out (spawning failed): fail it with the reason
-  for (uint64_t task : queue) {
-    const size_t idx = static_cast<size_t>(task & ~kRedoBit);
-    MigrateFileResult r;
-    r.file = files[idx];
-    r.status = "failed";
-    r.message = status.ok() ? "not converted: no worker process left" : status.message();
-    emit(idx, std::move(r));
-  }
-  return Status::OK();
-}
-
-}  // namespace
-
-Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const MigrateOptions& options) {
-  auto t0 = std::chrono::steady_clock::now();
-  MigrateSummary sum;
-  sum.files.resize(files.size());
-  std::mutex out_mu;
-  int finished = 0;
-  auto emit = [&](size_t i, MigrateFileResult&& r) {
-    std::lock_guard<std::mutex> lock(out_mu);
-    int k = ++finished;
-    if (options.progress) {
-      std::cerr << "[" << k << "/" << files.size() << "] " << r.status << " " << files[i];
-      if (r.rows) std::cerr << " (" << r.rows << " rows)";
-      if (!r.message.empty() && r.status == "failed") std::cerr << ": " << r.message;
-      std::cerr << std::endl;
-    }
-    sum.files[i] = std::move(r);
-  };
-  int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(std::max<size_t>(files.size(), 1))));
-  if (options.into.empty() && options.worker_processes && jobs > 1 && !options.dry_run) {
-    OCTAVO_RETURN_NOT_OK(MigrateInProcesses(files, options, jobs, emit));
-  } else if (options.into.empty()) {
-    // threads (the Python binding: forking a Python process is unsafe); HDF5 reads take turns
-    std::atomic<size_t> next{0};
-    Finisher fin(options, emit);
-    auto work = [&]() {
-      if (options.dry_run) {  // lists each file's objects: nothing to read ahead
-        for (size_t i = next++; i < files.size(); i = next++) fin.Submit(i, ConvertFile(files[i], options));
-        return;
-      }
-      ConvertReadingAhead([&]() -> std::optional<uint64_t> {
-                            size_t i = next++;
-                            return i < files.size() ? std::optional<uint64_t>(i) : std::nullopt;
-                          },
-                          [&](uint64_t i) -> const std::string& { return files[i]; }, options.overwrite,
-                          [&](uint64_t i, const FileImage* image) { fin.Submit(i, ConvertFile(files[i], options, image)); });
-    };
-    std::vector<std::thread> threads;
-    for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
-    work();
-    for (auto& t : threads) t.join();
-    fin.Close();
-  } else {
-    std::shared_ptr<Bundle> bundle;
-    if (!options.dry_run) {
-      OCTAVO_ASSIGN_OR_RETURN(bundle, Bundle::Open(options.into, OpenMode::kAppend));
-    }
-    std::mutex bundle_mu;
-    std::atomic<size_t> next{0};
-    auto work = [&]() {
-      for (size_t i = next++; i < files.size(); i = next++) emit(i, ImportOne(files[i], options, bundle.get(), &bundle_mu));
-    };
-    std::vector<std::thread> threads;
-    for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
-    work();
-    for (auto& t : threads) t.join();
-    if (bundle) OCTAVO_RETURN_NOT_OK(bundle->Close());
-  }
-  for (const auto& r : sum.files) {
-    if (r.status == "converted") ++sum.converted;
-    else if (r.status == "skipped") ++sum.skipped;
-    else if (r.status == "planned") ++sum.planned;
-    else ++sum.failed;
-  }
-  sum.seconds = Since(t0);
-  return sum;
 }
 
 }  // namespace octavo::hdf5

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "hdf5/h5util.h"
+#include "util/names.h"
 #include "hdf5/unpickle.h"
 #include "octavo/hdf5.h"
 #include "octavo/arrow_status.h"
@@ -261,7 +262,16 @@ Result<std::shared_ptr<arrow::Table>> ToArrow(const Frame& f, const std::string&
   meta["pandas_version"] = "3.0.0";
   json src = {{"file", path}, {"key", key}, {"pandas_type", pandas_type}, {"is_series", f.is_series},
               {"series_name", f.series_name}};
-  auto kv = arrow::key_value_metadata({"pandas", "octavo.h5"}, {meta.dump(), src.dump()});
+  std::string meta_text;
+  try {
+    meta_text = meta.dump();
+  } catch (const json::exception&) {
+    return Status::Invalid(path, ": ", ShownName(key), ": a column name or index label is not valid UTF-8 text; ",
+                           "Arrow and Parquet hold only UTF-8 names (rename the columns in pandas and save the file again)");
+  }
+  // the source's path is provenance only: bytes that are not UTF-8 are replaced
+  const std::string src_text = src.dump(-1, ' ', false, json::error_handler_t::replace);
+  auto kv = arrow::key_value_metadata({"pandas", "octavo.h5"}, {meta_text, src_text});
   auto schema = arrow::schema(fields, kv);
   return arrow::Table::Make(schema, arrays, f.num_rows);
 }
@@ -1289,6 +1299,14 @@ Status WalkGroup(hid_t file, const std::string& path, std::vector<H5Object>* out
     return Status::Corruption("cannot list HDF5 group ", path, " (truncated or corrupt file?): ", TakeErrorStack());
   for (const auto& n : names) {
     std::string child = path == "/" ? "/" + n : path + "/" + n;
+    if (InvalidUtf8Offset(n) != std::string::npos) {  // listed (escaped), never opened by that name
+      H5Object o;
+      o.key = (path == "/" ? "/" : path + "/") + Escaped(n);
+      o.kind = "other";
+      o.note = "the name is not valid UTF-8 (shown with \\xNN escapes): not imported";
+      out->push_back(o);
+      continue;
+    }
     bool is_pandas = false;
     OCTAVO_ASSIGN_OR_RETURN(H5Object o, Describe(file, child, &is_pandas));
     if (is_pandas) {
@@ -1312,7 +1330,7 @@ Result<std::vector<H5Object>> ListObjectsIn(hid_t file, const std::string& path)
   return out;
 }
 
-Result<std::vector<H5Object>> ListObjects(const std::string& path) {
+Result<std::vector<H5Object>> ListObjectsLocal(const std::string& path) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
   OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
@@ -1359,7 +1377,7 @@ Result<std::shared_ptr<::arrow::Table>> ReadPandasIn(hid_t file, const std::stri
   return ToArrow(frame, path, key, *pt);
 }
 
-Result<std::shared_ptr<::arrow::Table>> ReadPandas(const std::string& path, const std::string& key) {
+Result<std::shared_ptr<::arrow::Table>> ReadPandasLocal(const std::string& path, const std::string& key) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
   OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));

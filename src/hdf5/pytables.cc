@@ -13,18 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "hdf5/h5util.h"
+#include "hdf5/worker_protocol.h"
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
 #include "octavo/arrow_status.h"
 #include "util/names.h"
 
 namespace octavo::hdf5 {
-
-int ImportReport::num_unsupported() const {
-  int n = 0;
-  for (const auto& i : items) n += i.supported ? 0 : 1;
-  return n;
-}
 
 namespace {
 
@@ -164,6 +159,10 @@ Result<AttrsOut> ReadUserAttrs(hid_t obj) {
     return Status::Corruption("cannot list HDF5 attributes: ", TakeErrorStack());
   for (const auto& n : names) {
     if (IsSystemAttr(n)) continue;
+    if (InvalidUtf8Offset(n) != std::string::npos) {
+      out.dropped.push_back(Escaped(n) + " (its name is not valid UTF-8)");
+      continue;
+    }
     std::string why;
     OCTAVO_ASSIGN_OR_RETURN(auto j, AttrToJson(obj, n, &why));
     if (!j) {
@@ -171,7 +170,11 @@ Result<AttrsOut> ReadUserAttrs(hid_t obj) {
       continue;
     }
     if (n == "TITLE" && j->is_string() && j->get<std::string>().empty()) continue;
-    out.set.emplace_back(n, j->dump());
+    try {
+      out.set.emplace_back(n, j->dump());
+    } catch (const json::exception&) {
+      out.dropped.push_back(n + " (it holds text that is not valid UTF-8)");
+    }
   }
   return out;
 }
@@ -737,8 +740,10 @@ std::string ArrayDtype(hid_t mt) {
 
 class Importer {
  public:
-  Importer(std::string file, hid_t f, Bundle* bundle, std::string dest, const ImportOptions& opt)
-      : file_(std::move(file)), f_(f), bundle_(bundle), dest_(std::move(dest)), opt_(opt) {}
+  // `out`: where Execute streams the bundle operations (the worker's channel to its parent,
+  // which replays them into the bundle: see ImportFile in client.cc).
+  Importer(std::string file, hid_t f, wire::FrameWriter* out, std::string dest, const ImportOptions& opt)
+      : file_(std::move(file)), f_(f), out_(out), dest_(std::move(dest)), opt_(opt) {}
 
   Status Plan() {
     Planned root;
@@ -757,7 +762,7 @@ class Importer {
     }
     for (auto& p : plan_) {
       if (!p.item.supported || p.kind != "link") continue;
-      Status st = bundle_->CreateSoftLink(p.item.dest, p.link_target_h5, true);
+      Status st = out_->Message({{"op", "link"}, {"dest", p.item.dest}, {"target", p.link_target_h5}});
       if (!st.ok()) return st.WithContext(file_ + ": soft link " + p.item.h5_path);
     }
     return Status::OK();
@@ -795,8 +800,8 @@ class Importer {
       return Status::Corruption("cannot list HDF5 group ", path, " (truncated or corrupt file?): ", TakeErrorStack());
     for (const auto& l : links) {
       std::string child = Join(path, l.name);
-      if (!ValidateName(l.name).ok()) {
-        Unsupported(child, "object", "the name '" + l.name + "' is not a valid octavo node name");
+      if (Status vn = ValidateName(l.name); !vn.ok()) {  // listed (escaped), never opened by that name
+        Unsupported(Join(path, ShownName(l.name)), "object", vn.message());
         continue;
       }
       if (l.type == H5L_TYPE_SOFT) {
@@ -816,13 +821,13 @@ class Importer {
         std::string abs = target[0] == '/' ? target : Join(path, target);
         auto norm = NormalizePath(abs);
         if (!norm.ok()) {
-          Unsupported(child, "softlink", "target '" + target + "' is not a valid path");
+          Unsupported(child, "softlink", "target '" + ShownName(target) + "' is not a valid path");
           continue;
         }
         Planned p;
         p.kind = "link";
         p.link_target_h5 = DestOf(*norm);
-        p.item = {child, "softlink", "link", DestOf(child), "-> " + target, true, ""};
+        p.item = {child, "softlink", "link", DestOf(child), "-> " + ShownName(target), true, ""};
         plan_.push_back(std::move(p));
         continue;
       }
@@ -883,8 +888,18 @@ class Importer {
     Hid ft(H5Dget_type(obj.get()), H5Tclose);
     Hid sp(H5Dget_space(obj.get()), H5Sclose);
     int nd = H5Sget_simple_extent_ndims(sp.get());
-    std::vector<hsize_t> dims(static_cast<size_t>(std::max(nd, 0)));
-    if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+    if (nd < 0 || nd > H5S_MAX_RANK) return Status::Corruption("HDF5 dataset ", path, " has a bad rank (", nd, ")");
+    std::vector<hsize_t> dims(static_cast<size_t>(nd));
+    if (nd > 0 && H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr) < 0)
+      return Status::Corruption("cannot read the shape of HDF5 dataset ", path, ": ", TakeErrorStack());
+    const int64_t elements = ElementCount(dims);
+    const size_t type_size = H5Tget_size(ft.get());
+    int64_t bytes = 0;
+    if (elements < 0 || type_size == 0 ||
+        __builtin_mul_overflow(elements, static_cast<int64_t>(type_size), &bytes)) {
+      Unsupported(path, kind, "its shape (" + std::to_string(nd) + " dimensions) holds more elements than fit in 64 bits");
+      return Status::OK();
+    }
     std::vector<int64_t> shape(dims.begin(), dims.end());
     H5T_class_t tcls = H5Tget_class(ft.get());
     if (node_type && *node_type == "file") {
@@ -892,11 +907,9 @@ class Importer {
         Unsupported(path, "filenode", "a file node whose data is not bytes");
         return Status::OK();
       }
-      int64_t n = 1;
-      for (auto d : shape) n *= d;
       Planned p;
       p.kind = "file";
-      p.item = {path, "filenode", "file", DestOf(path), std::to_string(n) + " bytes", true, ""};
+      p.item = {path, "filenode", "file", DestOf(path), std::to_string(elements) + " bytes", true, ""};
       plan_.push_back(std::move(p));
       return Status::OK();
     }
@@ -983,7 +996,8 @@ class Importer {
 
   Status SetAttrs(hid_t obj, const std::string& h5, const std::string& dest) {
     OCTAVO_ASSIGN_OR_RETURN(auto attrs, ReadUserAttrs(obj));
-    for (auto& [k, v] : attrs.set) OCTAVO_RETURN_NOT_OK(bundle_->SetAttr(dest, k, v));
+    for (auto& [k, v] : attrs.set)
+      OCTAVO_RETURN_NOT_OK(out_->Message({{"op", "attr"}, {"dest", dest}, {"key", k}, {"value", v}}));
     for (auto& d : attrs.dropped) {
       ImportItem it{h5, "attribute", "skip", "", "", false, "attribute " + d + " not imported"};
       dropped_attrs_.push_back(std::move(it));
@@ -995,17 +1009,15 @@ class Importer {
     const std::string& h5 = p.item.h5_path;
     const std::string& dest = p.item.dest;
     if (p.kind == "group") {
-      if (!bundle_->Exists(dest)) OCTAVO_RETURN_NOT_OK(bundle_->CreateGroup(dest, true));
+      OCTAVO_RETURN_NOT_OK(out_->Message({{"op", "group"}, {"dest", dest}}));
       Hid g(H5Oopen(f_, h5.c_str(), H5P_DEFAULT), H5Oclose);
       if (!g.valid()) return Status::Corruption("cannot open HDF5 group: ", TakeErrorStack());
       return SetAttrs(g.get(), h5, dest);
     }
     if (p.kind == "pandas") {
-      OCTAVO_ASSIGN_OR_RETURN(auto t, ReadPandas(file_, h5));
-      auto reader = std::make_shared<arrow::TableBatchReader>(t);
-      TableOptions to;
-      to.compression = opt_.table_compression;
-      OCTAVO_RETURN_NOT_OK(bundle_->CreateTable(dest, reader, to, true).status());
+      OCTAVO_ASSIGN_OR_RETURN(auto t, ReadPandasIn(f_, file_, h5));
+      arrow::TableBatchReader reader(t);
+      OCTAVO_RETURN_NOT_OK(out_->Table({{"op", "table"}, {"dest", dest}}, reader));
       report->rows += t->num_rows();
       // pandas' own attributes (index_cols, non_index_axes, levels, ...) are HDFStore
       // bookkeeping, carried over as the table's pandas schema metadata instead.
@@ -1029,9 +1041,7 @@ class Importer {
         H5Sget_simple_extent_dims(sp.get(), &n, nullptr);
         rows = static_cast<int64_t>(n);
       }
-      TableOptions to;
-      to.compression = opt_.table_compression;
-      OCTAVO_RETURN_NOT_OK(bundle_->CreateTable(dest, reader, to, true).status());
+      OCTAVO_RETURN_NOT_OK(out_->Table({{"op", "table"}, {"dest", dest}}, *reader));
       report->rows += rows;
       return SetAttrs(d.get(), h5, dest);
     }
@@ -1039,19 +1049,14 @@ class Importer {
       Hid ft(H5Dget_type(d.get()), H5Tclose);
       Hid mt(H5Tget_native_type(ft.get(), H5T_DIR_ASCEND), H5Tclose);
       const int itemsize = ArrayItemSize(p.dtype);
-      ArrayOptions ao;
-      if (p.dtype == "bool") ao.fill_value = "false";
-      OCTAVO_ASSIGN_OR_RETURN(auto arr, bundle_->CreateArray(dest, p.shape, p.dtype, ao, nullptr, 0, true));
+      OCTAVO_RETURN_NOT_OK(out_->Message({{"op", "array"}, {"dest", dest}, {"shape", p.shape}, {"dtype", p.dtype}}));
+      // rows of the array in slabs along axis 0; the parent aligns them to its chunks
       int64_t inner = 1;
       for (size_t k = 1; k < p.shape.size(); ++k) inner *= p.shape[k];
       const int64_t row_bytes = std::max<int64_t>(1, inner * itemsize);
       const int64_t n0 = p.shape[0];
       if (n0 > 0 && inner > 0) {
-        // slabs along axis 0, aligned to the array's chunks so every chunk is written once
-        OCTAVO_ASSIGN_OR_RETURN(auto info, arr->Info());
-        int64_t c0 = info.chunks.empty() ? 1 : info.chunks[0];
         int64_t slab = std::max<int64_t>(1, opt_.array_slab_bytes / row_bytes);
-        slab = std::max<int64_t>(c0, slab / c0 * c0);
         std::string buf;
         Hid fsp(H5Dget_space(d.get()), H5Sclose);
         const size_t nd = p.shape.size();
@@ -1061,34 +1066,36 @@ class Importer {
           std::vector<hsize_t> start(nd, 0), count(p.shape.begin(), p.shape.end());
           start[0] = static_cast<hsize_t>(s);
           count[0] = static_cast<hsize_t>(cnt);
+          Status st;
           if (H5Sselect_hyperslab(fsp.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
-            return Status::IOError("bad selection: ", TakeErrorStack());
+            st = Status::IOError("bad selection: ", TakeErrorStack());
           Hid msp(H5Screate_simple(static_cast<int>(nd), count.data(), nullptr), H5Sclose);
-          if (H5Dread(d.get(), mt.get(), msp.get(), fsp.get(), H5P_DEFAULT, buf.data()) < 0)
-            return Status::Corruption("cannot read HDF5 dataset (truncated or corrupt file?): ", TakeErrorStack());
-          std::vector<ArrayRange> sel;
-          sel.push_back({s, s + cnt, 1});
-          for (size_t k = 1; k < nd; ++k) sel.push_back({0, p.shape[k], 1});
-          OCTAVO_RETURN_NOT_OK(arr->Write(sel, buf.data(), static_cast<int64_t>(buf.size())));
+          if (st.ok() && H5Dread(d.get(), mt.get(), msp.get(), fsp.get(), H5P_DEFAULT, buf.data()) < 0)
+            st = Status::Corruption("cannot read HDF5 dataset (truncated or corrupt file?): ", TakeErrorStack());
+          if (!st.ok()) {
+            (void)out_->Abort(st);
+            return st;
+          }
+          OCTAVO_RETURN_NOT_OK(out_->Data(buf.data(), buf.size()));
           report->bytes += static_cast<int64_t>(buf.size());
         }
       }
+      OCTAVO_RETURN_NOT_OK(out_->End());
       return SetAttrs(d.get(), h5, dest);
     }
     if (p.kind == "file") {
-      FileWriteOptions fo;
-      OCTAVO_ASSIGN_OR_RETURN(auto w, bundle_->CreateFile(dest, fo));
+      OCTAVO_RETURN_NOT_OK(out_->Message({{"op", "file"}, {"dest", dest}}));
       Hid sp(H5Dget_space(d.get()), H5Sclose);
       int nd = H5Sget_simple_extent_ndims(sp.get());
-      std::vector<hsize_t> dims(static_cast<size_t>(nd));
-      H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+      std::vector<hsize_t> dims(static_cast<size_t>(std::max(nd, 0)));
+      if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
       // PyTables file nodes: 1-d (version 2) or (n, 1) (version 1) uint8 EArrays
       hsize_t n0 = dims.empty() ? 0 : dims[0];
       hsize_t inner = 1;
       for (size_t k = 1; k < dims.size(); ++k) inner *= dims[k];
       hsize_t slab = std::max<hsize_t>(1, static_cast<hsize_t>(opt_.array_slab_bytes) / std::max<hsize_t>(inner, 1));
       std::string buf;
-      for (hsize_t s = 0; s < n0; s += slab) {
+      for (hsize_t s = 0; s < n0 && inner > 0; s += slab) {
         hsize_t cnt = std::min(slab, n0 - s);
         std::vector<hsize_t> start(dims.size(), 0), count(dims);
         start[0] = s;
@@ -1096,12 +1103,15 @@ class Importer {
         buf.resize(static_cast<size_t>(cnt * inner));
         H5Sselect_hyperslab(sp.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
         Hid msp(H5Screate_simple(nd, count.data(), nullptr), H5Sclose);
-        if (H5Dread(d.get(), H5T_NATIVE_UINT8, msp.get(), sp.get(), H5P_DEFAULT, buf.data()) < 0)
-          return Status::Corruption("cannot read file node (truncated or corrupt file?): ", TakeErrorStack());
-        OCTAVO_RETURN_NOT_OK(w->Write(buf.data(), static_cast<int64_t>(buf.size())));
+        if (H5Dread(d.get(), H5T_NATIVE_UINT8, msp.get(), sp.get(), H5P_DEFAULT, buf.data()) < 0) {
+          Status st = Status::Corruption("cannot read file node (truncated or corrupt file?): ", TakeErrorStack());
+          (void)out_->Abort(st);
+          return st;
+        }
+        OCTAVO_RETURN_NOT_OK(out_->Data(buf.data(), buf.size()));
         report->bytes += static_cast<int64_t>(buf.size());
       }
-      OCTAVO_RETURN_NOT_OK(w->Close().status());
+      OCTAVO_RETURN_NOT_OK(out_->End());
       return SetAttrs(d.get(), h5, dest);
     }
     return Status::OK();
@@ -1113,7 +1123,7 @@ class Importer {
  private:
   std::string file_;
   hid_t f_;
-  Bundle* bundle_;
+  wire::FrameWriter* out_;
   std::string dest_;
   ImportOptions opt_;
   std::vector<Planned> plan_;
@@ -1122,7 +1132,7 @@ class Importer {
 
 }  // namespace
 
-Result<ImportReport> InspectFile(const std::string& path) {
+Result<ImportReport> InspectFileLocal(const std::string& path) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
   OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
@@ -1135,33 +1145,17 @@ Result<ImportReport> InspectFile(const std::string& path) {
   return r;
 }
 
-Result<ImportReport> ImportFile(const std::string& path, Bundle& bundle, const std::string& dest_in,
-                                const ImportOptions& options) {
-  OCTAVO_ASSIGN_OR_RETURN(std::string dest, NormalizePath(dest_in.empty() ? "/" : dest_in));
+Result<ImportReport> ImportFileLocal(const std::string& path, const std::string& dest, const ImportOptions& options,
+                                     wire::FrameWriter& out) {
   std::lock_guard<std::recursive_mutex> lock(H5Mutex());
   InitH5();
   OCTAVO_ASSIGN_OR_RETURN(Hid f, OpenHdf5ReadOnly(path));
-  Importer imp(path, f.get(), &bundle, dest, options);
+  Importer imp(path, f.get(), &out, dest, options);
   Status st = imp.Plan();
   if (!st.ok()) return st.WithContext(path);
   ImportReport r;
   r.file = path;
-  if (!options.dry_run) {
-    if (bundle.Exists(dest)) {
-      OCTAVO_ASSIGN_OR_RETURN(auto node, bundle.GetNode(dest));
-      if (node.kind != NodeKind::kGroup)
-        return Status::AlreadyExists("cannot import ", path, " into ", dest, ": it is a ", NodeKindName(node.kind),
-                                     ", not a group");
-    }
-    const bool own_txn = !bundle.InTransaction();
-    if (own_txn) OCTAVO_RETURN_NOT_OK(bundle.BeginTransaction());
-    st = imp.Execute(&r);
-    if (!st.ok()) {
-      if (own_txn) (void)bundle.AbortTransaction();
-      return st;
-    }
-    if (own_txn) OCTAVO_RETURN_NOT_OK(bundle.CommitTransaction("import " + path));
-  }
+  OCTAVO_RETURN_NOT_OK(imp.Execute(&r));
   for (auto& p : imp.plan()) r.items.push_back(p.item);
   for (auto& d : imp.dropped_attrs_) r.items.push_back(d);
   return r;

@@ -1,5 +1,5 @@
 // HDF5 / pickle bindings of `octavo._octavo` (called from module.cc): reading pandas
-// HDFStore files in C++, and the safe unpickler (exposed for tests and tools).
+// HDFStore files in C++ (in the octavo-h5worker process), and the safe unpickler (exposed for tests and tools).
 #include <arrow/api.h>
 #include <arrow/c/abi.h>
 #include <arrow/c/bridge.h>
@@ -91,6 +91,13 @@ nb::object ToPython(const pickle::Value* v, std::unordered_map<const pickle::Val
   return out;
 }
 
+// `worker`: the octavo-h5worker to run (empty: the one installed next to this module).
+hdf5::WorkerOptions Worker(const std::string& executable) {
+  hdf5::WorkerOptions o;
+  o.executable = executable;
+  return o;
+}
+
 }  // namespace
 
 void BindHdf5(nb::module_& m) {
@@ -99,21 +106,21 @@ void BindHdf5(nb::module_& m) {
 
   m.def(
       "h5_read_pandas",
-      [](const std::string& path, const std::string& key) {
+      [](const std::string& path, const std::string& key, const std::string& worker) {
         std::shared_ptr<arrow::Table> t;
         {
           nb::gil_scoped_release release;
-          t = Unwrap(hdf5::ReadPandas(path, key));
+          t = Unwrap(hdf5::ReadPandas(path, key, Worker(worker)));
         }
         return ArrowStream{std::make_shared<arrow::TableBatchReader>(t)};
       },
-      "path"_a, "key"_a = "");
+      "path"_a, "key"_a = "", "worker"_a = "");
 
-  m.def("h5_list", [](const std::string& path) {
+  m.def("h5_list", [](const std::string& path, const std::string& worker) {
     std::vector<hdf5::H5Object> objs;
     {
       nb::gil_scoped_release release;
-      objs = Unwrap(hdf5::ListObjects(path));
+      objs = Unwrap(hdf5::ListObjects(path, Worker(worker)));
     }
     nb::list out;
     for (const auto& o : objs) {
@@ -126,7 +133,7 @@ void BindHdf5(nb::module_& m) {
       out.append(d);
     }
     return out;
-  });
+  }, "path"_a, "worker"_a = "");
 
   auto items_to_py = [](const std::vector<hdf5::ImportItem>& items) {
     nb::list out;
@@ -145,23 +152,25 @@ void BindHdf5(nb::module_& m) {
     return out;
   };
 
-  m.def("h5_inspect", [items_to_py](const std::string& path) {
+  m.def("h5_inspect", [items_to_py](const std::string& path, const std::string& worker) {
     hdf5::ImportReport rep;
     {
       nb::gil_scoped_release release;
-      rep = Unwrap(hdf5::InspectFile(path));
+      rep = Unwrap(hdf5::InspectFile(path, Worker(worker)));
     }
     return items_to_py(rep.items);
-  });
+  }, "path"_a, "worker"_a = "");
 
   m.def(
       "h5_import",
-      [items_to_py](Bundle& bundle, const std::string& path, const std::string& dest, const std::string& compression) {
+      [items_to_py](Bundle& bundle, const std::string& path, const std::string& dest, const std::string& compression,
+                    const std::string& worker) {
         hdf5::ImportReport rep;
         {
           nb::gil_scoped_release release;
           hdf5::ImportOptions o;
           o.table_compression = compression;
+          o.worker = Worker(worker);
           rep = Unwrap(hdf5::ImportFile(path, bundle, dest, o));
         }
         nb::dict d;
@@ -171,7 +180,7 @@ void BindHdf5(nb::module_& m) {
         d["items"] = items_to_py(rep.items);
         return d;
       },
-      "bundle"_a, "path"_a, "dest"_a = "/", "compression"_a = "zstd");
+      "bundle"_a, "path"_a, "dest"_a = "/", "compression"_a = "zstd", "worker"_a = "");
 
   m.def("h5_parquet_path", &hdf5::ParquetPathFor, "h5_path"_a, "key"_a, "num_keys"_a);
   m.def("h5_find_files", [](const std::string& root, bool recursive) {
@@ -181,8 +190,11 @@ void BindHdf5(nb::module_& m) {
   m.def(
       "h5_migrate",
       [](const std::vector<std::string>& files, bool remove_h5, bool dry_run, bool overwrite, int jobs,
-         const std::string& compression, const std::string& into, const std::string& root) {
+         const std::string& compression, const std::string& into, const std::string& root, bool buffered_io,
+         const std::string& worker) {
         hdf5::MigrateOptions o;
+        o.buffered_io = buffered_io;
+        o.worker = Worker(worker);
         o.remove_h5 = remove_h5;
         o.dry_run = dry_run;
         o.overwrite = overwrite;
@@ -211,7 +223,7 @@ void BindHdf5(nb::module_& m) {
         return out;
       },
       "files"_a, "remove_h5"_a = false, "dry_run"_a = false, "overwrite"_a = false, "jobs"_a = 1,
-      "compression"_a = "snappy", "into"_a = "", "root"_a = "");
+      "compression"_a = "snappy", "into"_a = "", "root"_a = "", "buffered_io"_a = false, "worker"_a = "");
 
   m.def(
       "unpickle",

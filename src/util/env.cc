@@ -190,6 +190,20 @@ class PosixEnv final : public Env {
 
 }  // namespace
 
+Status Env::WriteAt(int fd, const std::string& path, const void* data, size_t n, int64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Status::IOError(std::strerror(errno));
+    if (w == 0) return Status::IOError(std::strerror(EIO));
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += w;
+  }
+  return Status::OK();
+}
+
 Env* Env::Default() {
   static PosixEnv env;
   return &env;

@@ -25,8 +25,10 @@ size_t Utf8SequenceLength(const unsigned char* p, size_t i, size_t n) {
   return len;
 }
 
+}  // namespace
+
 // Offset of the first byte that does not start or continue a well-formed UTF-8 sequence, or npos.
-size_t InvalidUtf8Offset(std::string_view s) {
+size_t InvalidUtf8Offset(const std::string& s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   for (size_t i = 0; i < s.size();) {
     size_t len = Utf8SequenceLength(p, i, s.size());
@@ -51,8 +53,6 @@ std::string Escaped(const std::string& s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string EscapeInvalidUtf8(std::string s) {
   size_t bad = InvalidUtf8Offset(s);

@@ -16,6 +16,10 @@ Status ValidateName(const std::string& name);
 // Names, keys and messages end up in the JSON manifest, which holds only valid UTF-8.
 // Refuses other bytes with an error naming `what` and the byte offset.
 Status CheckUtf8(const std::string& s, const std::string& what);
+// Offset of the first byte of `s` that is not well-formed UTF-8 (RFC 3629), or npos.
+size_t InvalidUtf8Offset(const std::string& s);
+// The bytes of `s` with anything outside printable ASCII as \xNN, for messages.
+std::string Escaped(const std::string& s);
 
 // `s` with every byte that is not part of well-formed UTF-8 written as \xNN (valid text is
 // kept as is). Every Status message goes through it, so a message that quotes file content

@@ -1,6 +1,8 @@
 #include "fault_env.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -117,6 +119,22 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const s
     if (!existed) dir_ops_.push_back(DirOp{DirOf(path), path, false, {}, {}});
   }
   return std::unique_ptr<WritableFile>(new FaultWritableFile(this, std::move(file)));
+}
+
+Status FaultInjectionEnv::WriteAt(int fd, const std::string& path, const void* data, size_t n, int64_t offset) {
+  OCTAVO_RETURN_NOT_OK(MaybeFail("WriteAt", path));
+  std::function<void(const std::string&, char*, size_t, int64_t)> damage;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    damage = damage_;
+  }
+  if (!damage) return base_->WriteAt(fd, path, data, n, offset);
+  void* copy = nullptr;
+  if (::posix_memalign(&copy, 4096, std::max<size_t>(n, 1)) != 0) return Status::IOError("out of memory");
+  std::unique_ptr<void, decltype(&std::free)> own(copy, &std::free);
+  std::memcpy(copy, data, n);
+  damage(path, static_cast<char*>(copy), n, offset);
+  return base_->WriteAt(fd, path, copy, n, offset);
 }
 
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {

@@ -67,6 +67,14 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, const std::string& holder) override {
     return base_->LockFile(path, holder);
   }
+  // Counted like Append (it can be failed); the bytes pass through the damage hook first.
+  Status WriteAt(int fd, const std::string& path, const void* data, size_t n, int64_t offset) override;
+  // Called with the bytes of every WriteAt (a copy in 4 KiB-aligned memory, as O_DIRECT
+  // needs), which it may change: a disk or a bug damaging data on its way out.
+  void SetWriteAtDamage(std::function<void(const std::string& path, char* bytes, size_t n, int64_t offset)> damage) {
+    std::lock_guard<std::mutex> g(mu_);
+    damage_ = std::move(damage);
+  }
 
  private:
   friend class FaultWritableFile;
@@ -97,6 +105,7 @@ class FaultInjectionEnv final : public Env {
   bool injected_ = false;
   std::vector<std::string> trace_;
   std::function<void(const std::string&)> hook_;
+  std::function<void(const std::string&, char*, size_t, int64_t)> damage_;
   std::map<std::string, FileState> files_;
   std::vector<DirOp> dir_ops_;
 };

@@ -6,9 +6,16 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fault_env.h"
+#include "hdf5/h5util.h"
 #include "octavo/hdf5.h"
 #include "test_util.h"
 
@@ -193,6 +200,90 @@ TEST(Hdf5Migrate, NamingRules) {
   EXPECT_EQ(hdf5::ParquetPathFor("rel.HDF", "k", 3), "rel.k.parquet");
   EXPECT_TRUE(hdf5::IsHdf5Path("a/B.H5"));
   EXPECT_FALSE(hdf5::IsHdf5Path("a/b.parquet"));
+}
+
+// A pandas HDFStore file written by pandas itself (python3 with pandas and PyTables, which
+// the Python suite needs too); false when there is none.
+bool WritePandasFile(const std::string& path, int64_t rows) {
+  const std::string cmd = "python3 -c \"import numpy as np, pandas as pd; n = " + std::to_string(rows) +
+                          "; pd.DataFrame({'a': np.arange(n, dtype='float64'), 'b': np.arange(n) * 3})"
+                          ".to_hdf('" + path + "', key='df', format='table', mode='w')\" 2>/dev/null";
+  return std::system(cmd.c_str()) == 0;
+}
+
+// The migration reads back every Parquet file it wrote and compares it with the HDF5 data:
+// a byte damaged on its way to the disk (through Env::WriteAt, as a disk or a bug might)
+// fails the file, leaves no output and no temp file, and --remove-h5 keeps the source.
+TEST(Hdf5Migrate, VerificationCatchesAByteDamagedOnItsWayToTheDisk) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const std::string h5 = dir.Sub("big.h5");
+  // > the 8 MiB stage: streamed to the disk and read back from it (a smaller file is
+  // verified from the bytes in memory, before they are written)
+  if (!WritePandasFile(h5, 700000)) GTEST_SKIP() << "needs python3 with pandas and PyTables";
+  testing::FaultInjectionEnv env;
+  int damaged = 0;
+  env.SetWriteAtDamage([&](const std::string&, char* bytes, size_t n, int64_t) {
+    if (damaged++ == 0 && n > 0) bytes[n / 2] ^= 0x10;
+  });
+  hdf5::MigrateOptions o;
+  o.compression = "none";
+  o.remove_h5 = true;
+  auto r = hdf5::MigrateFileLocal(&env, h5, o);
+  if (damaged == 0) GTEST_SKIP() << "no O_DIRECT here: buffered writes do not go through Env::WriteAt";
+  EXPECT_EQ(r.status, "failed") << r.message;
+  EXPECT_NE(r.message.find("big.parquet"), std::string::npos) << r.message;
+  EXPECT_FALSE(fs::exists(dir.Sub("big.parquet")));
+  EXPECT_TRUE(fs::exists(h5));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find("octavo-tmp"), std::string::npos) << e.path();
+  env.SetWriteAtDamage(nullptr);
+  r = hdf5::MigrateFileLocal(&env, h5, o);
+  EXPECT_EQ(r.status, "converted") << r.message;
+  EXPECT_EQ(r.rows, 700000);
+  EXPECT_TRUE(fs::exists(dir.Sub("big.parquet")));
+  EXPECT_FALSE(fs::exists(h5));
+}
+
+// The worker is a separate process: a stand-in that dies after announcing a group leaves
+// the bundle at its last commit, and the error names the file.
+TEST(Hdf5Worker, ImportWhoseWorkerDiesCommitsNothing) {
+  TempDir dir;
+  const std::string src = dir.Sub("in.h5");
+  WriteSample(src, 10);
+  const std::string stub = dir.Sub("worker.sh");
+  {
+    std::ofstream f(stub);
+    // one valid frame ({"op":"group","dest":"/imp"}), then SIGSEGV
+    f << "#!/bin/sh\nprintf 'J\\034\\0\\0\\0\\0\\0\\0\\0{\"op\":\"group\",\"dest\":\"/imp\"}' >&3\nkill -SEGV $$\n";
+  }
+  ::chmod(stub.c_str(), 0755);
+  auto b = NewBundle(dir);
+  const int64_t before = b->commit().id;
+  hdf5::ImportOptions o;
+  o.worker.executable = stub;
+  auto r = hdf5::ImportFile(src, *b, "/imp", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("in.h5"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("signal 11"), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(b->InTransaction());
+  EXPECT_EQ(b->commit().id, before);
+  EXPECT_FALSE(b->Exists("/imp"));
+  // and the real worker imports the same file into the same bundle
+  ASSERT_TRUE(hdf5::ImportFile(src, *b, "/imp").ok());
+  EXPECT_TRUE(b->Exists("/imp/grp/table"));
+
+  o.worker.executable = dir.Sub("no-such-worker");
+  EXPECT_EQ(hdf5::InspectFile(src, o.worker).status().code(), StatusCode::kNotFound);
+}
+
+TEST(Hdf5Worker, ElementCountsThatOverflowAreRefused) {
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{3, 4}), 12);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{}), 1);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{hsize_t(1) << 40, hsize_t(1) << 40}), -1);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{~hsize_t(0)}), -1);
+  EXPECT_EQ(hdf5::ElementCount(std::vector<hsize_t>{0, ~hsize_t(0)}), -1);  // an invalid dim even next to 0
 }
 
 }  // namespace
