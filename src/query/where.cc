@@ -13,6 +13,7 @@
 #include <parquet/arrow/schema.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
+#include <parquet/size_statistics.h>
 #include <parquet/statistics.h>
 
 #include <algorithm>
@@ -137,6 +138,35 @@ query::ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, in
 }
 
 namespace {
+
+// What decoding every column of a row group takes in memory, roughly. total_byte_size() is
+// the size of the encoded pages: a dictionary-encoded column of long repeated strings is a
+// few KiB there and hundreds of MiB decoded, so the size statistics (unencoded string bytes)
+// and the values' width bound it from below.
+int64_t DecodedBytes(const parquet::RowGroupMetaData& rg) {
+  const int64_t rows = rg.num_rows();
+  int64_t total = 0;
+  for (int c = 0; c < rg.num_columns(); ++c) {
+    auto cc = rg.ColumnChunk(c);
+    int64_t est = cc->total_uncompressed_size();
+    switch (cc->type()) {
+      case parquet::Type::INT32:
+      case parquet::Type::FLOAT: est = std::max(est, rows * 4); break;
+      case parquet::Type::INT64:
+      case parquet::Type::DOUBLE: est = std::max(est, rows * 8); break;
+      case parquet::Type::INT96: est = std::max(est, rows * 12); break;
+      case parquet::Type::BYTE_ARRAY: {
+        auto ss = cc->size_statistics();
+        if (ss && ss->unencoded_byte_array_data_bytes)
+          est = std::max(est, *ss->unencoded_byte_array_data_bytes + rows * 4);
+        break;
+      }
+      default: break;
+    }
+    total += est;
+  }
+  return total;
+}
 
 // One thread kept for a scanner's lifetime that runs a job per wave. A fresh thread per wave
 // would get a fresh malloc arena each time, and the system allocator keeps every arena's
@@ -495,7 +525,7 @@ class WhereScanner {
       item->base = base;
       item->cand_idx = std::move(cand_idx);
       item->whole = whole;
-      item->bytes = rg_rows > 0 ? rg_md->total_byte_size() / rg_rows * keep : 0;
+      item->bytes = rg_rows > 0 ? DecodedBytes(*rg_md) / rg_rows * keep : 0;
       return true;
     }
     return false;
