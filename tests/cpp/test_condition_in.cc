@@ -210,6 +210,32 @@ query::Possible Possible(const std::string& cond, const ColumnBounds& b) {
   return query::Evaluate(*c->prune, {b});
 }
 
+// Literal lists become one set lookup with a prune node holding the sorted values; other
+// items stay comparisons next to it.
+TEST(ConditionIn, LiteralsBecomeOneSetLookup) {
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("j", arrow::int64())});
+  std::string list;
+  for (int k = 0; k < 200000; ++k) list += (k ? "," : "") + std::to_string((k * 7919) % 1000003);
+  auto c = query::Compile("id IN (" + list + ")", *schema, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->prune->kind, query::PruneNode::Kind::kIn);
+  EXPECT_EQ(c->prune->values->length(), 200000);
+  EXPECT_EQ(c->prune->values->GetScalar(0).ValueOrDie()->ToString(), "0");
+  EXPECT_NE(c->filter.ToString().find("is_in"), std::string::npos);
+  c = query::Compile("id NOT IN (3, j, 2, 2, None)", *schema, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->prune->kind, query::PruneNode::Kind::kNot);
+  const auto& any = *c->prune->args[0];
+  ASSERT_EQ(any.kind, query::PruneNode::Kind::kOr);
+  ASSERT_EQ(any.args.size(), 2u);  // id == j, and the set {2, 3}
+  EXPECT_EQ(any.args[1]->kind, query::PruneNode::Kind::kIn);
+  EXPECT_EQ(any.args[1]->values->ToString(), arrow::json::ArrayFromJSONString(arrow::int64(), "[2, 3]")
+                                                 .ValueOrDie()->ToString());
+  c = query::Compile("id IN (None, 2.5)", *schema, {});  // nothing can match
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->prune->kind, query::PruneNode::Kind::kConst);
+}
+
 // A row group is skipped when none of the listed values lies in its [min, max], even when
 // the list's own range covers it.
 TEST(ConditionIn, PruningFindsValuesInsideBounds) {
