@@ -13,7 +13,6 @@
 #include <parquet/arrow/schema.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
-#include <parquet/size_statistics.h>
 #include <parquet/statistics.h>
 
 #include <algorithm>
@@ -27,6 +26,8 @@
 #include <mutex>
 #include <thread>
 
+#include "query/bits.h"
+#include "query/bounds.h"
 #include "query/condition.h"
 #include "table/conform.h"
 #include "table/parquet_io.h"
@@ -42,131 +43,6 @@ namespace cp = arrow::compute;
 using query::ColumnBounds;
 
 namespace {
-
-bool IsNan(const arrow::Scalar& s) {
-  if (!s.is_valid) return true;
-  if (s.type->id() == arrow::Type::DOUBLE) return std::isnan(static_cast<const arrow::DoubleScalar&>(s).value);
-  if (s.type->id() == arrow::Type::FLOAT) return std::isnan(static_cast<const arrow::FloatScalar&>(s).value);
-  return false;
-}
-
-std::shared_ptr<arrow::Scalar> CastOrNull(const std::shared_ptr<arrow::Scalar>& s,
-                                          const std::shared_ptr<arrow::DataType>& to) {
-  if (!s) return nullptr;
-  if (s->type->Equals(*to)) return s;
-  auto r = s->CastTo(to);
-  if (!r.ok()) return nullptr;
-  return *r;
-}
-
-// A manifest stats value (docs/format.md 4.4) as a scalar of the column's type.
-std::shared_ptr<arrow::Scalar> JsonToScalar(const Json& v, const std::shared_ptr<arrow::DataType>& type) {
-  std::shared_ptr<arrow::Scalar> s;
-  if (v.is_boolean()) {
-    s = arrow::MakeScalar(v.get<bool>());
-  } else if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-    s = arrow::MakeScalar(v.get<uint64_t>());
-  } else if (v.is_number_integer()) {
-    s = arrow::MakeScalar(v.get<int64_t>());
-    if (arrow::is_temporal(type->id())) {
-      // temporal stats are the integer storage value; 32-bit types need an int32 first
-      const auto& fw = static_cast<const arrow::FixedWidthType&>(*type);
-      if (fw.bit_width() == 32) s = CastOrNull(s, arrow::int32());
-      if (!s) return nullptr;
-    }
-    if (arrow::is_floating(type->id())) s = CastOrNull(s, arrow::float64());
-  } else if (v.is_number_float()) {
-    s = arrow::MakeScalar(v.get<double>());
-  } else if (v.is_string()) {
-    s = std::make_shared<arrow::StringScalar>(v.get<std::string>());
-  } else {
-    return nullptr;
-  }
-  if (!s) return nullptr;
-  s = CastOrNull(s, type);
-  if (!s || IsNan(*s)) return nullptr;
-  return s;
-}
-
-ColumnBounds PartColumnBounds(const PartEntry& part, const arrow::Field& field) {
-  ColumnBounds b;
-  if (field.type()->id() == arrow::Type::DICTIONARY) return b;
-  if (!part.stats.is_object()) return b;
-  auto it = part.stats.find(field.name());
-  if (it == part.stats.end() || !it->is_object()) return b;
-  const Json& st = *it;
-  auto nc = st.find("null_count");
-  if (nc == st.end() || !nc->is_number_integer()) return b;
-  int64_t null_count = nc->get<int64_t>();
-  bool has_nan = st.value("has_nan", false);
-  b.known = true;
-  b.may_missing = null_count > 0 || has_nan;
-  b.has_values = null_count < part.num_rows;
-  if (st.contains("min") && st.contains("max")) {
-    b.min = JsonToScalar(st["min"], field.type());
-    b.max = JsonToScalar(st["max"], field.type());
-    if (!b.min || !b.max) b.min = b.max = nullptr;
-  }
-  return b;
-}
-
-}  // namespace
-
-query::ColumnBounds RowGroupColumnBounds(const parquet::RowGroupMetaData& rg, int leaf, const arrow::Field& field) {
-  ColumnBounds b;
-  const auto& type = field.type();
-  if (leaf < 0 || type->id() == arrow::Type::DICTIONARY) return b;
-  auto cc = rg.ColumnChunk(leaf);
-  if (!cc || !cc->is_stats_set()) return b;
-  auto st = cc->statistics();
-  if (!st) return b;
-  b.known = true;
-  const bool floating = arrow::is_floating(type->id());
-  // Parquet statistics say nothing about NaN, so a float column may always hold some.
-  b.may_missing = !st->HasNullCount() || st->null_count() > 0 || floating;
-  b.has_values = !(st->HasNullCount() && st->null_count() >= rg.num_rows());
-  if (st->HasMinMax()) {
-    std::shared_ptr<arrow::Scalar> lo, hi;
-    if (parquet::arrow::StatisticsAsScalars(*st, &lo, &hi).ok() && lo && hi) {
-      b.min = CastOrNull(lo, type);
-      b.max = CastOrNull(hi, type);
-      if (!b.min || !b.max || IsNan(*b.min) || IsNan(*b.max)) b.min = b.max = nullptr;
-    }
-    b.exact = st->is_min_value_exact().value_or(true) && st->is_max_value_exact().value_or(true);
-  }
-  return b;
-}
-
-namespace {
-
-// What decoding every column of a row group takes in memory, roughly. total_byte_size() is
-// the size of the encoded pages: a dictionary-encoded column of long repeated strings is a
-// few KiB there and hundreds of MiB decoded, so the size statistics (unencoded string bytes)
-// and the values' width bound it from below.
-int64_t DecodedBytes(const parquet::RowGroupMetaData& rg) {
-  const int64_t rows = rg.num_rows();
-  int64_t total = 0;
-  for (int c = 0; c < rg.num_columns(); ++c) {
-    auto cc = rg.ColumnChunk(c);
-    int64_t est = cc->total_uncompressed_size();
-    switch (cc->type()) {
-      case parquet::Type::INT32:
-      case parquet::Type::FLOAT: est = std::max(est, rows * 4); break;
-      case parquet::Type::INT64:
-      case parquet::Type::DOUBLE: est = std::max(est, rows * 8); break;
-      case parquet::Type::INT96: est = std::max(est, rows * 12); break;
-      case parquet::Type::BYTE_ARRAY: {
-        auto ss = cc->size_statistics();
-        if (ss && ss->unencoded_byte_array_data_bytes)
-          est = std::max(est, *ss->unencoded_byte_array_data_bytes + rows * 4);
-        break;
-      }
-      default: break;
-    }
-    total += est;
-  }
-  return total;
-}
 
 // One thread kept for a scanner's lifetime that runs a job per wave. A fresh thread per wave
 // would get a fresh malloc arena each time, and the system allocator keeps every arena's
@@ -217,63 +93,6 @@ class HelperThread {
   std::function<void()> job_;
   bool busy_ = false, stop_ = false;
 };
-
-// The positions of the set bits among the first `n` bits of `bits` (from bit `offset`),
-// ascending, into `out`.
-void SetPositions(const uint8_t* bits, int64_t offset, int64_t n, int64_t* out) {
-  for (int64_t i = 0; i < n;) {
-    // 64 bits starting at bit i (fewer at the end), shifted down to bit 0.
-    const int64_t take = std::min<int64_t>(64, n - i);
-    const int64_t bit = offset + i;
-    const int shift = static_cast<int>(bit % 8);
-    const size_t bytes = static_cast<size_t>((take + shift + 7) / 8);
-    unsigned __int128 wide = 0;
-    std::memcpy(&wide, bits + bit / 8, bytes);
-    uint64_t word = static_cast<uint64_t>(wide >> shift);
-    if (take < 64) word &= (uint64_t{1} << take) - 1;
-    while (word) {
-      *out++ = i + __builtin_ctzll(word);
-      word &= word - 1;
-    }
-    i += take;
-  }
-}
-
-template <typename T>
-void GatherValues(const uint8_t* in, const std::vector<int64_t>& pos, uint8_t* out) {
-  const T* src = reinterpret_cast<const T*>(in);
-  T* dst = reinterpret_cast<T*>(out);
-  for (size_t k = 0; k < pos.size(); ++k) dst[k] = src[pos[k]];
-}
-
-// `a` at positions `pos` (ascending, in range). A plain loop for fixed-width columns without
-// nulls: Arrow's filter kernel branches on every bit of a mixed mask, and its take kernel
-// checks the bounds first; anything else goes to the take kernel.
-Result<std::shared_ptr<arrow::Array>> TakePositions(const std::shared_ptr<arrow::Array>& a,
-                                                    const std::vector<int64_t>& pos, cp::ExecContext* ctx) {
-  const auto& type = *a->type();
-  const int64_t n = static_cast<int64_t>(pos.size());
-  if (a->null_count() == 0 && arrow::is_fixed_width(type.id()) && type.id() != arrow::Type::BOOL &&
-      type.id() != arrow::Type::DICTIONARY && a->data()->buffers.size() == 2) {
-    const int width = static_cast<const arrow::FixedWidthType&>(type).bit_width() / 8;
-    const uint8_t* in = a->data()->buffers[1]->data() + a->offset() * width;
-    OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values, arrow::AllocateBuffer(n * width, ctx->memory_pool()));
-    uint8_t* out = values->mutable_data();
-    switch (width) {
-      case 1: GatherValues<uint8_t>(in, pos, out); break;
-      case 2: GatherValues<uint16_t>(in, pos, out); break;
-      case 4: GatherValues<uint32_t>(in, pos, out); break;
-      case 8: GatherValues<uint64_t>(in, pos, out); break;
-      default:
-        for (int64_t k = 0; k < n; ++k) std::memcpy(out + k * width, in + pos[static_cast<size_t>(k)] * width, width);
-    }
-    return arrow::MakeArray(arrow::ArrayData::Make(a->type(), n, {nullptr, values}, 0));
-  }
-  // A non-owning view of `pos` as indices: the kernel copies out of it before returning.
-  auto idx = std::make_shared<arrow::Int64Array>(n, arrow::Buffer::Wrap(pos.data(), pos.size()));
-  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto t, cp::Take(a, idx, cp::TakeOptions::Defaults(), ctx));
-  return t.make_array();
-}
 
 // Streams the selected rows of one row group at a time.
 class WhereScanner {
