@@ -80,6 +80,13 @@ std::string Plural(int64_t n, const std::string& one, const std::string& many);
 std::string DumpJson(const Json& j, int indent = -1);
 // JSON for machine output on stdout (indented, newline-terminated).
 void PrintJson(const Json& j);
+// Writes `text` to std::cout and checks it went out (see StdoutFailed).
+void WriteStdout(const std::string& text);
+// A write to stdout failed with `err`. A reader that went away (`octavo where ... | head`
+// with SIGPIPE ignored) ends the program quietly with the status a shell shows for death by
+// SIGPIPE (141), so a long result is not scanned to its end for nobody; any other error
+// (a full disk) is reported.
+[[noreturn]] void StdoutFailed(int err);
 // Control characters escaped (\n, \t, \xNN) so one value stays on one line.
 std::string Printable(const std::string& s);
 // Terminal columns, counting each UTF-8 code point once.
@@ -99,6 +106,42 @@ bool IsNumericType(const arrow::DataType& type);
 // JSON records, or an aligned text table with cells truncated to max_width (0 = never);
 // `ctx` prefixes value errors (inspect.cc).
 void PrintRows(const arrow::Table& data, bool json, size_t max_width, const std::string& ctx);
+
+// Prints rows to std::cout batch by batch, holding only a bounded block of them (inspect.cc).
+// JSON: one array of records, written as they come (json_indent: the array's own indent
+// inside an enclosing pretty-printed object; the text is what PrintJson of the whole array
+// gives). Text: an aligned table; a result of up to kAlignRows rows is aligned as a whole,
+// a longer one block by block, each block's columns as wide as every earlier block's at least.
+class RowPrinter {
+ public:
+  static constexpr int64_t kAlignRows = 10000;
+  static constexpr size_t kAlignBytes = 4 << 20;  // cell text held at most, roughly
+
+  RowPrinter(std::shared_ptr<arrow::Schema> schema, bool json, size_t max_width, std::string ctx,
+             int json_indent = 0);
+  void Add(const arrow::RecordBatch& batch);
+  // Ends the output: the held rows, or the array's closing bracket (and a newline at indent 0).
+  void Finish();
+  int64_t rows() const { return rows_; }
+
+ private:
+  void FlushText();
+
+  std::shared_ptr<arrow::Schema> schema_;
+  bool json_;
+  size_t max_w_;
+  std::string ctx_;
+  int indent_;
+  int64_t rows_ = 0;
+  // text: the block not printed yet, cells per column
+  std::vector<std::string> header_;
+  std::vector<size_t> width_;
+  std::vector<bool> right_;
+  std::vector<std::vector<std::string>> cells_;
+  int64_t pending_ = 0;
+  size_t pending_bytes_ = 0;
+  bool header_done_ = false;
+};
 // CSV holds no dictionary columns: the schema / batch with them decoded (transfer.cc).
 std::shared_ptr<arrow::Schema> CsvSchema(const arrow::Schema& schema);
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_ptr<arrow::RecordBatch>& batch,

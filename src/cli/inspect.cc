@@ -372,52 +372,74 @@ int RunInfo(const InfoArgs& args, const GlobalOptions& g) {
 
 // --- head ----------------------------------------------------------------------------------
 
-// The rows of `data`: JSON records, or an aligned text table (header, rule, one line per row).
-void PrintRows(const arrow::Table& data, bool json, size_t max_w, const std::string& ctx) {
-  const int ncols = data.num_columns();
-  const int64_t nrows = data.num_rows();
+// --- printing rows ---------------------------------------------------------------------------
 
-  // Walk each column's chunks once, producing one value per row.
-  auto for_each_cell = [&](int c, auto&& fn) {
-    int64_t row = 0;
-    for (const auto& chunk : data.column(c)->chunks()) {
-      for (int64_t i = 0; i < chunk->length(); ++i, ++row) {
-        auto s = chunk->GetScalar(i);
-        if (!s.ok()) CheckArrow(s.status(), ctx + " column '" + data.schema()->field(c)->name() + "'");
-        fn(row, **s);
+RowPrinter::RowPrinter(std::shared_ptr<arrow::Schema> schema, bool json, size_t max_width, std::string ctx,
+                       int json_indent)
+    : schema_(std::move(schema)), json_(json), max_w_(max_width), ctx_(std::move(ctx)), indent_(json_indent) {
+  const int ncols = schema_->num_fields();
+  width_.resize(ncols);
+  header_.resize(ncols);
+  right_.resize(ncols);
+  cells_.resize(ncols);
+  for (int c = 0; c < ncols; ++c) {
+    const auto& field = schema_->field(c);
+    header_[c] = Truncate(Printable(field->name()), max_w_);
+    width_[c] = DisplayWidth(header_[c]);
+    right_[c] = IsNumericType(*field->type());
+  }
+}
+
+void RowPrinter::Add(const arrow::RecordBatch& batch) {
+  const int ncols = batch.num_columns();
+  const int64_t nrows = batch.num_rows();
+  auto cell = [&](int c, int64_t i) {
+    auto s = batch.column(c)->GetScalar(i);
+    if (!s.ok()) CheckArrow(s.status(), ctx_ + " column '" + schema_->field(c)->name() + "'");
+    return *s;
+  };
+  if (json_) {
+    // Each record as nlohmann prints it inside an indented array, so the streamed text is
+    // byte for byte what dumping the whole array at once gave.
+    const std::string pad(static_cast<size_t>(indent_ + 2), ' ');
+    std::string text;
+    for (int64_t i = 0; i < nrows; ++i) {
+      Json rec = Json::object();
+      for (int c = 0; c < ncols; ++c) rec[schema_->field(c)->name()] = ScalarToJson(*cell(c, i));
+      text += rows_ == 0 && i == 0 ? "[\n" : ",\n";
+      text += pad;
+      for (char ch : DumpJson(rec, 2)) {
+        text.push_back(ch);
+        if (ch == '\n') text += pad;
+      }
+      if (text.size() >= (1 << 20)) {  // a batch of wide rows is not held as text whole
+        WriteStdout(text);
+        text.clear();
       }
     }
-  };
-
-  if (json) {
-    std::vector<Json> records(static_cast<size_t>(nrows), Json::object());
-    for (int c = 0; c < ncols; ++c) {
-      const std::string& name = data.schema()->field(c)->name();
-      for_each_cell(c, [&](int64_t row, const arrow::Scalar& s) { records[row][name] = ScalarToJson(s); });
-    }
-    Json out = Json::array();
-    for (auto& r : records) out.push_back(std::move(r));
-    PrintJson(out);
+    rows_ += nrows;
+    WriteStdout(text);
     return;
   }
-
-  std::vector<std::vector<std::string>> cells(ncols, std::vector<std::string>(static_cast<size_t>(nrows)));
-  std::vector<std::string> header(ncols);
-  std::vector<size_t> width(ncols);
-  std::vector<bool> right(ncols);
-  for (int c = 0; c < ncols; ++c) {
-    const auto& field = data.schema()->field(c);
-    header[c] = Truncate(Printable(field->name()), max_w);
-    width[c] = DisplayWidth(header[c]);
-    right[c] = IsNumericType(*field->type());
-    for_each_cell(c, [&](int64_t row, const arrow::Scalar& s) {
-      cells[c][row] = Truncate(ScalarToText(s), max_w);
-      width[c] = std::max(width[c], DisplayWidth(cells[c][row]));
-    });
+  for (int64_t i = 0; i < nrows; ++i) {
+    for (int c = 0; c < ncols; ++c) {
+      std::string t = Truncate(ScalarToText(*cell(c, i)), max_w_);
+      width_[c] = std::max(width_[c], DisplayWidth(t));
+      pending_bytes_ += t.size() + sizeof(std::string);
+      cells_[c].push_back(std::move(t));
+    }
+    ++pending_;
+    if (pending_ >= kAlignRows || pending_bytes_ >= kAlignBytes) FlushText();
   }
+  rows_ += nrows;
+}
+
+void RowPrinter::FlushText() {
+  const int ncols = schema_->num_fields();
+  std::string out;
   auto pad = [&](const std::string& s, int c) {
-    std::string fill(width[c] - std::min(width[c], DisplayWidth(s)), ' ');
-    return right[c] ? fill + s : s + fill;
+    std::string fill(width_[c] - std::min(width_[c], DisplayWidth(s)), ' ');
+    return right_[c] ? fill + s : s + fill;
   };
   auto emit_row = [&](auto&& cell) {
     std::string line;
@@ -426,11 +448,44 @@ void PrintRows(const arrow::Table& data, bool json, size_t max_w, const std::str
       line += pad(cell(c), c);
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::cout << line << "\n";
+    out += line;
+    out += "\n";
+    if (out.size() >= (1 << 20)) {
+      WriteStdout(out);
+      out.clear();
+    }
   };
-  emit_row([&](int c) { return header[c]; });
-  emit_row([&](int c) { return std::string(width[c], '-'); });
-  for (int64_t r = 0; r < nrows; ++r) emit_row([&](int c) { return cells[c][r]; });
+  if (!header_done_) {
+    emit_row([&](int c) { return header_[c]; });
+    emit_row([&](int c) { return std::string(width_[c], '-'); });
+    header_done_ = true;
+  }
+  for (int64_t r = 0; r < pending_; ++r) emit_row([&](int c) { return cells_[c][static_cast<size_t>(r)]; });
+  for (auto& col : cells_) col.clear();
+  pending_ = 0;
+  pending_bytes_ = 0;
+  WriteStdout(out);
+}
+
+void RowPrinter::Finish() {
+  if (json_) {
+    WriteStdout((rows_ == 0 ? "[]" : "\n" + std::string(static_cast<size_t>(indent_), ' ') + "]") +
+                (indent_ == 0 ? "\n" : ""));
+    return;
+  }
+  FlushText();
+}
+
+void PrintRows(const arrow::Table& data, bool json, size_t max_w, const std::string& ctx) {
+  RowPrinter printer(data.schema(), json, max_w, ctx);
+  arrow::TableBatchReader reader(data);
+  std::shared_ptr<arrow::RecordBatch> b;
+  while (true) {
+    CheckArrow(reader.ReadNext(&b), ctx);
+    if (!b) break;
+    printer.Add(*b);
+  }
+  printer.Finish();
 }
 
 int RunHead(const HeadArgs& args, const GlobalOptions& g) {

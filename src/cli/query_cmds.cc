@@ -11,6 +11,7 @@
 #include <arrow/io/api.h>
 #include <arrow/ipc/reader.h>
 #include <arrow/ipc/writer.h>
+#include <arrow/util/io_util.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,8 @@ namespace octavo::cli {
 
 namespace {
 
+constexpr int64_t kPrintBatchRows = 1024;
+
 // Condition errors carry a caret line under the offending text: print them whole instead
 // of folding them onto one line.
 [[noreturn]] void FailKeepLines(const Status& st, const std::string& ctx) {
@@ -41,59 +44,67 @@ namespace {
   std::exit(syntax ? kExitUsage : ExitCodeFor(st.code()));
 }
 
+// Hands `print` up to `limit` rows (-1 = all) of the batches `next` yields, one batch at a
+// time: nothing is held, and the scan stops at the limit. *more (if given) says whether rows
+// remained, for which one batch past the limit is read.
+int64_t Stream(int64_t limit, bool* more, const std::function<std::shared_ptr<arrow::RecordBatch>()>& next,
+               const std::function<void(const std::shared_ptr<arrow::RecordBatch>&)>& print) {
+  int64_t rows = 0;
+  if (more) *more = false;
+  while (true) {
+    if (limit >= 0 && rows >= limit) {
+      if (more) {
+        auto b = next();
+        *more = b && b->num_rows() > 0;
+      }
+      break;
+    }
+    auto b = next();
+    if (!b) break;
+    if (limit >= 0 && rows + b->num_rows() > limit) {
+      if (more) *more = true;
+      b = b->Slice(0, limit - rows);
+      rows += b->num_rows();
+      print(b);
+      break;
+    }
+    rows += b->num_rows();
+    print(b);
+  }
+  return rows;
+}
+
 // Streams `reader` to stdout as CSV (dictionary columns decoded), at most `limit` rows.
 int64_t WriteCsv(arrow::RecordBatchReader* reader, int64_t limit, const std::string& ctx,
                  const std::function<std::shared_ptr<arrow::RecordBatch>()>& next) {
   auto csv_schema = CsvSchema(*reader->schema());
   auto out = arrow::io::FileOutputStream::Open(STDOUT_FILENO);
   CheckArrow(out.status(), "writing to stdout");
+  // Errors writing to stdout: a closed pipe ends the program quietly (StdoutFailed).
+  auto check_out = [](const arrow::Status& st, const std::string& what) {
+    if (!st.ok() && st.IsIOError()) {
+      const int err = arrow::internal::ErrnoFromStatus(st);
+      if (err != 0) StdoutFailed(err);
+    }
+    CheckArrow(st, what);
+  };
   auto wo = arrow::csv::WriteOptions::Defaults();
   auto w = arrow::csv::MakeCSVWriter(*out, csv_schema, wo);
-  CheckArrow(w.status(), ctx);
-  int64_t rows = 0;
-  while (limit < 0 || rows < limit) {
-    auto batch = next();
-    if (!batch) break;
-    if (limit >= 0 && rows + batch->num_rows() > limit) batch = batch->Slice(0, limit - rows);
-    rows += batch->num_rows();
+  check_out(w.status(), ctx);
+  const int64_t rows = Stream(limit, nullptr, next, [&](const std::shared_ptr<arrow::RecordBatch>& batch) {
     auto converted = ToCsvBatch(batch, csv_schema);
     CheckArrow(converted.status(), ctx);
-    CheckArrow((*w)->WriteRecordBatch(**converted), ctx);
-  }
-  CheckArrow((*w)->Close(), ctx);
-  CheckArrow((*out)->Flush(), "writing to stdout");
+    check_out((*w)->WriteRecordBatch(**converted), ctx);
+  });
+  check_out((*w)->Close(), ctx);
+  check_out((*out)->Flush(), "writing to stdout");
   return rows;
 }
 
-// Up to `limit` rows (-1 = all) of the batches `next` yields; *more says whether rows remained.
-std::shared_ptr<arrow::Table> Collect(const std::shared_ptr<arrow::Schema>& schema, int64_t limit, bool* more,
-                                      const std::function<std::shared_ptr<arrow::RecordBatch>()>& next,
-                                      const std::string& ctx) {
-  arrow::RecordBatchVector batches;
-  int64_t rows = 0;
-  *more = false;
-  while (true) {
-    if (limit >= 0 && rows >= limit) {
-      // One more batch tells whether the limit cut the result.
-      auto b = next();
-      *more = b && b->num_rows() > 0;
-      break;
-    }
-    auto b = next();
-    if (!b) break;
-    if (limit >= 0 && rows + b->num_rows() > limit) {
-      *more = true;
-      b = b->Slice(0, limit - rows);
-      rows += b->num_rows();
-      batches.push_back(std::move(b));
-      break;
-    }
-    rows += b->num_rows();
-    batches.push_back(std::move(b));
-  }
-  auto t = arrow::Table::FromRecordBatches(schema, batches);
-  CheckArrow(t.status(), ctx);
-  return *t;
+void FlushStdout() {
+  errno = 0;
+  std::cout.flush();
+  if (!std::cout) StdoutFailed(errno);
 }
 
 Json StatsJson(const QueryStats& s) { return Json::parse(QueryStatsToJson(s)); }
@@ -117,9 +128,9 @@ std::string StatsText(const QueryStats& s) {
 
 void PrintFooter(int64_t rows, bool more) {
   if (more)
-    std::cout << "(first " << Plural(rows, "row", "rows") << "; more match, raise --limit)\n";
+    WriteStdout("(first " + Plural(rows, "row", "rows") + "; more match, raise --limit)\n");
   else
-    std::cout << "(" << Plural(rows, "row", "rows") << ")\n";
+    WriteStdout("(" + Plural(rows, "row", "rows") + ")\n");
 }
 
 }  // namespace
@@ -137,6 +148,9 @@ int RunWhere(const WhereArgs& args, const GlobalOptions& g) {
   wo.columns = args.columns;
   wo.start = args.start;
   wo.stop = args.stop;
+  // Rows are printed one by one: small batches keep the text (and CSV) of a batch small when
+  // rows are wide. The scanner still decodes whole row groups.
+  wo.batch_size = kPrintBatchRows;
   std::shared_ptr<const QueryStats> stats;
   auto r = table->Where(args.condition, wo, &stats);
   if (!r.ok()) FailKeepLines(r.status(), ctx);
@@ -156,28 +170,24 @@ int RunWhere(const WhereArgs& args, const GlobalOptions& g) {
     if (args.stats) std::cerr << StatsText(*stats) << "\n";
     return kExitOK;
   }
-  bool more = false;
-  auto data = Collect(reader->schema(), args.limit, &more, next, ctx);
+  // Every format is printed a batch at a time as the scan produces it: the memory held is
+  // the scanner's and one small batch's, whatever the size of the result.
   const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
-  if (g.json) {
-    if (!args.stats) {
-      PrintRows(*data, true, max_w, ctx);
-      return kExitOK;
-    }
-    // {"rows": [...], "stats": {...}}: the records as `head --json` prints them.
-    std::ostringstream captured;
-    auto* old = std::cout.rdbuf(captured.rdbuf());
-    PrintRows(*data, true, max_w, ctx);
-    std::cout.rdbuf(old);
-    Json rows = Json::parse(captured.str(), nullptr, /*allow_exceptions=*/false);
-    if (rows.is_discarded()) Fail(kExitOther, "where --stats: the rows printed as JSON do not parse back");
-    Json out{{"rows", std::move(rows)}, {"more", more}, {"stats", StatsJson(*stats)}};
-    PrintJson(out);
-    return kExitOK;
+  const bool json_with_stats = g.json && args.stats;
+  // {"rows": [...], "more": ..., "stats": {...}}: the records as `head --json` prints them.
+  if (json_with_stats) WriteStdout("{\n  \"rows\": ");
+  RowPrinter printer(reader->schema(), g.json, max_w, ctx, json_with_stats ? 2 : 0);
+  bool more = false;
+  Stream(args.limit, &more, next, [&](const std::shared_ptr<arrow::RecordBatch>& b) { printer.Add(*b); });
+  printer.Finish();
+  if (json_with_stats) {
+    const std::string rest = DumpJson(Json{{"more", more}, {"stats", StatsJson(*stats)}}, 2);
+    WriteStdout(",\n" + rest.substr(2) + "\n");  // without its opening "{\n"
+  } else if (!g.json) {
+    PrintFooter(printer.rows(), more);
+    if (args.stats) WriteStdout(StatsText(*stats) + "\n");
   }
-  PrintRows(*data, false, max_w, ctx);
-  PrintFooter(data->num_rows(), more);
-  if (args.stats) std::cout << StatsText(*stats) << "\n";
+  FlushStdout();
   return kExitOK;
 }
 
@@ -303,24 +313,30 @@ int RunSql(const SqlArgs& args, const GlobalOptions& g) {
     return b;
   };
   const std::string ctx = "bundle " + a.bundle + ": SQL result";
-  int64_t rows = 0;
+  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
   bool more = false;
-  std::shared_ptr<arrow::Table> data;
   if (args.csv) {
-    rows = WriteCsv(reader.get(), args.limit, ctx, next);
+    WriteCsv(reader.get(), args.limit, ctx, next);
   } else {
-    data = Collect(reader->schema(), args.limit, &more, next, ctx);
+    // Printed as the driver streams it, like `where`.
+    RowPrinter printer(reader->schema(), g.json, max_w, ctx);
+    Stream(args.limit, &more, next, [&](const std::shared_ptr<arrow::RecordBatch>& b) { printer.Add(*b); });
+    // The driver's failure is its message alone, not a table cut short and a footer.
+    if (failed) {
+      (void)file->Close();
+      int code = wait_child();
+      if (code != 0) return code;
+      CheckArrow(read_error, ctx);
+    }
+    printer.Finish();
+    if (!g.json) PrintFooter(printer.rows(), more);
   }
   // Rows the limit left unread: closing the pipe stops the driver (it exits quietly on EPIPE).
   (void)file->Close();
   int code = wait_child();
   if (code != 0) return code;  // the driver printed its error
   if (failed) CheckArrow(read_error, ctx);
-  if (args.csv) return kExitOK;
-  const size_t max_w = args.max_width > 0 ? static_cast<size_t>(args.max_width) : 0;
-  PrintRows(*data, g.json, max_w, ctx);
-  if (!g.json) PrintFooter(data->num_rows(), more);
-  (void)rows;
+  FlushStdout();
   return kExitOK;
 }
 

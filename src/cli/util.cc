@@ -1,5 +1,9 @@
 // Errors, exit codes, addresses and text helpers shared by the commands.
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string_view>
@@ -151,6 +155,18 @@ std::string DumpJson(const Json& j, int indent) {
 }
 
 void PrintJson(const Json& j) { std::cout << DumpJson(j, 2) << "\n"; }
+
+void WriteStdout(const std::string& text) {
+  errno = 0;
+  std::cout << text;
+  if (!std::cout) StdoutFailed(errno);
+}
+
+void StdoutFailed(int err) {
+  if (err == EPIPE) std::_Exit(128 + SIGPIPE);
+  std::cout.clear();
+  Fail(kExitOther, std::string("cannot write to stdout: ") + (err ? std::strerror(err) : "write error"));
+}
 
 std::string Printable(const std::string& s) {
   std::string out;

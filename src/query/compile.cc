@@ -90,6 +90,42 @@ std::string FlipOp(const std::string& op) {
   return op;
 }
 
+bool IsNanScalar(const arrow::Scalar& s) {
+  if (!s.is_valid) return false;
+  if (s.type->id() == arrow::Type::DOUBLE) return std::isnan(static_cast<const arrow::DoubleScalar&>(s).value);
+  if (s.type->id() == arrow::Type::FLOAT) return std::isnan(static_cast<const arrow::FloatScalar&>(s).value);
+  return false;
+}
+
+// Types whose IN lists become a set lookup (is_in supports them, and == on them is plain
+// value equality).
+bool SetLookupType(const arrow::DataType& t) {
+  switch (t.id()) {
+    case arrow::Type::INT8: case arrow::Type::INT16: case arrow::Type::INT32: case arrow::Type::INT64:
+    case arrow::Type::UINT8: case arrow::Type::UINT16: case arrow::Type::UINT32: case arrow::Type::UINT64:
+    case arrow::Type::FLOAT: case arrow::Type::DOUBLE: case arrow::Type::BOOL:
+    case arrow::Type::STRING: case arrow::Type::LARGE_STRING: case arrow::Type::BINARY:
+    case arrow::Type::LARGE_BINARY: case arrow::Type::DATE32: case arrow::Type::DATE64:
+    case arrow::Type::TIMESTAMP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// For a float zero, the zero of the other sign.
+std::shared_ptr<arrow::Scalar> OtherZero(const arrow::Scalar& s) {
+  if (s.type->id() == arrow::Type::DOUBLE) {
+    double v = static_cast<const arrow::DoubleScalar&>(s).value;
+    if (v == 0) return std::make_shared<arrow::DoubleScalar>(-v);
+  }
+  if (s.type->id() == arrow::Type::FLOAT) {
+    float v = static_cast<const arrow::FloatScalar&>(s).value;
+    if (v == 0) return std::make_shared<arrow::FloatScalar>(-v);
+  }
+  return nullptr;
+}
+
 class Compiler {
  public:
   Compiler(const std::string& text, const arrow::Schema& schema, const CondVars& vars, std::string table_path)
@@ -413,6 +449,25 @@ class Compiler {
                           "floor, ceil, where, isnan, isnull, notnull");
   }
 
+  // The set of an IN list: `values` (all of `type`) ascending and distinct.
+  Result<std::shared_ptr<arrow::Array>> SortedDistinct(const arrow::ScalarVector& values,
+                                                       const std::shared_ptr<arrow::DataType>& type, const Node& n) {
+    auto fail = [&](const arrow::Status& st) { return TypeErr(n, "cannot build the IN list's set: " + st.message()); };
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    auto st = arrow::MakeBuilder(arrow::default_memory_pool(), type, &builder);
+    if (st.ok()) st = builder->AppendScalars(values);
+    std::shared_ptr<arrow::Array> all;
+    if (st.ok()) st = builder->Finish(&all);
+    if (!st.ok()) return fail(st);
+    auto uniq = cp::Unique(all);
+    if (!uniq.ok()) return fail(uniq.status());
+    auto order = cp::SortIndices(**uniq);
+    if (!order.ok()) return fail(order.status());
+    auto sorted = cp::Take(**uniq, **order);
+    if (!sorted.ok()) return fail(sorted.status());
+    return *sorted;
+  }
+
   const Node* KeepAlive(std::shared_ptr<Node> n) {
     keep_.push_back(n);
     return n.get();
@@ -461,22 +516,69 @@ class Compiler {
       }
       case NodeKind::kIn: {
         OCTAVO_ASSIGN_OR_RETURN(Typed x, Value(*n.args[0]));
+        // Literals that take x's type are looked up in one set (is_in): a list of 200,000 ids
+        // is one hash table, not 200,000 comparisons to bind and evaluate. Anything else
+        // (columns, expressions, literals compared in another type) stays an == comparison.
+        // Rows get what the chain of == gives (pandas semantics): null and NaN never match.
         std::vector<cp::Expression> eqs;
         std::vector<std::shared_ptr<PruneNode>> prunes;
+        arrow::ScalarVector set;
+        std::optional<Typed> set_x;  // x as the set is looked up in (dictionaries decoded)
         for (size_t i = 1; i < n.args.size(); ++i) {
-          OCTAVO_ASSIGN_OR_RETURN(Typed v, Value(*n.args[i]));
-          OCTAVO_ASSIGN_OR_RETURN(Typed eq, Compare(*n.args[i], "==", x, v));
+          const Node& item = *n.args[i];
+          OCTAVO_ASSIGN_OR_RETURN(Typed v, Value(item));
+          if (!x.literal && v.literal) {
+            Typed a = x, b = v;
+            OCTAVO_RETURN_NOT_OK(Harmonize(a, b, item, false, "compare"));
+            const auto& lit = b.expr.literal();
+            if (SetLookupType(*a.type) && lit && lit->is_scalar() && lit->scalar()->type->Equals(*a.type)) {
+              const auto& s = lit->scalar();
+              if (s->is_valid && !IsNanScalar(*s)) {
+                set.push_back(s);
+                // -0.0 == 0.0, but the set hashes their bits: list both.
+                if (auto z = OtherZero(*s)) set.push_back(z);
+              }
+              if (!set_x) set_x = a;
+              continue;
+            }
+            // A float that is not a whole number never equals an integer (the == would
+            // cast the column to float64, which fails beyond 2**53).
+            if (arrow::is_integer(a.type->id()) && v.value.kind == QueryValue::Kind::kFloat &&
+                !(std::isfinite(v.value.float_value) && v.value.float_value == std::floor(v.value.float_value)))
+              continue;
+          }
+          OCTAVO_ASSIGN_OR_RETURN(Typed eq, Compare(item, "==", x, v));
           eqs.push_back(eq.expr);
           prunes.push_back(eq.prune);
         }
-        // A balanced tree: Arrow binds and simplifies expressions recursively.
-        std::optional<cp::Expression> any = Balanced("or_kleene", eqs, 0, eqs.size());
-        auto p = prunes.size() == 1 ? prunes[0] : PruneOf(PruneNode::Kind::kOr, prunes);
+        if (!set.empty()) {
+          OCTAVO_ASSIGN_OR_RETURN(auto values, SortedDistinct(set, set_x->type, n));
+          cp::Expression lookup = cp::call("is_in", {set_x->expr}, cp::SetLookupOptions(values));
+          eqs.push_back(cp::call("coalesce", {lookup, cp::literal(false)}));
+          auto p = std::make_shared<PruneNode>();
+          if (set_x->column >= 0 && set_x->type->Equals(*schema_.field(set_x->column)->type())) {
+            p->kind = PruneNode::Kind::kIn;
+            p->column = set_x->column;
+            p->values = values;
+          }
+          prunes.push_back(p);
+        }
+        cp::Expression any = cp::literal(false);
+        std::shared_ptr<PruneNode> p;
+        if (eqs.empty()) {  // only nulls, NaN, fractions against integers: nothing matches
+          p = std::make_shared<PruneNode>();
+          p->kind = PruneNode::Kind::kConst;
+          p->const_value = false;
+        } else {
+          // A balanced tree: Arrow binds and simplifies expressions recursively.
+          any = Balanced("or_kleene", eqs, 0, eqs.size());
+          p = prunes.size() == 1 ? prunes[0] : PruneOf(PruneNode::Kind::kOr, prunes);
+        }
         if (n.negated) {
-          t.expr = cp::call("invert", {*any});
+          t.expr = cp::call("invert", {any});
           t.prune = PruneOf(PruneNode::Kind::kNot, {p});
         } else {
-          t.expr = *any;
+          t.expr = any;
           t.prune = p;
         }
         return t;
@@ -616,13 +718,6 @@ std::optional<int> Compare3(const std::shared_ptr<arrow::Scalar>& a, const std::
   return l.value ? -1 : 1;
 }
 
-bool IsNanScalar(const arrow::Scalar& s) {
-  if (!s.is_valid) return false;
-  if (s.type->id() == arrow::Type::DOUBLE) return std::isnan(static_cast<const arrow::DoubleScalar&>(s).value);
-  if (s.type->id() == arrow::Type::FLOAT) return std::isnan(static_cast<const arrow::FloatScalar&>(s).value);
-  return false;
-}
-
 }  // namespace
 
 Possible Evaluate(const PruneNode& node, const std::vector<ColumnBounds>& bounds) {
@@ -657,6 +752,40 @@ Possible Evaluate(const PruneNode& node, const std::vector<ColumnBounds>& bounds
       const ColumnBounds& b = bounds[node.column];
       if (!b.known) return any;
       return Possible{b.may_missing, b.has_values};
+    }
+    case PruneNode::Kind::kIn: {
+      if (node.column < 0 || node.column >= static_cast<int>(bounds.size()) || !node.values) return any;
+      const ColumnBounds& b = bounds[node.column];
+      if (!b.known) return any;
+      bool t = false, f = b.may_missing;  // null / NaN are in no list
+      if (b.has_values) {
+        if (!b.min || !b.max) return any;
+        // The first listed value >= min (binary search): any value in [min, max]?
+        const arrow::Array& v = *node.values;
+        int64_t lo = 0, hi = v.length();
+        while (lo < hi) {
+          const int64_t mid = lo + (hi - lo) / 2;
+          auto s = v.GetScalar(mid);
+          if (!s.ok()) return any;
+          auto c = Compare3(*s, b.min);
+          if (!c) return any;
+          if (*c < 0) lo = mid + 1; else hi = mid;
+        }
+        bool inside = false;
+        if (lo < v.length()) {
+          auto s = v.GetScalar(lo);
+          if (!s.ok()) return any;
+          auto c = Compare3(*s, b.max);
+          if (!c) return any;
+          inside = *c <= 0;
+        }
+        auto same = Compare3(b.min, b.max);
+        if (!same) return any;
+        t = t || inside;
+        // Every value provably listed: one exact value, and it is in the list.
+        f = f || !(b.exact && *same == 0 && inside);
+      }
+      return Possible{t, f};
     }
     case PruneNode::Kind::kCompare: {
       if (node.column < 0 || node.column >= static_cast<int>(bounds.size())) return any;

@@ -65,13 +65,15 @@ struct ColumnBounds {
 };
 
 // A condition reduced to what statistics can decide: comparisons of a column with a
-// literal, IS NULL tests and boolean connectives. Anything else is "unknown".
+// literal, IN lists of literals, IS NULL tests and boolean connectives. Anything else is
+// "unknown".
 struct PruneNode {
-  enum class Kind { kUnknown, kConst, kCompare, kIsNull, kAnd, kOr, kNot } kind = Kind::kUnknown;
+  enum class Kind { kUnknown, kConst, kCompare, kIn, kIsNull, kAnd, kOr, kNot } kind = Kind::kUnknown;
   bool const_value = false;
   int column = -1;                      // table field index
   std::string op;                       // kCompare
   std::shared_ptr<arrow::Scalar> literal;  // kCompare: in the column's type (may be null/NaN)
+  std::shared_ptr<arrow::Array> values;    // kIn: in the column's type, ascending, distinct, no null/NaN
   std::vector<std::shared_ptr<PruneNode>> args;
 };
 

@@ -43,6 +43,10 @@ std::optional<cp::Expression> NecessaryCondition(const PruneNode& n, int column)
       if (!n.literal->is_valid || IsNanLiteral(*n.literal)) return cp::literal(false);
       return cp::call(fn, {cp::field_ref("value"), cp::literal(n.literal)});
     }
+    case K::kIn:
+      // The listed values (never null or NaN): the index rows holding one of them.
+      if (n.column != column || !n.values) return std::nullopt;
+      return cp::call("is_in", {cp::field_ref("value")}, cp::SetLookupOptions(n.values));
     case K::kAnd: {
       std::vector<cp::Expression> parts;
       for (const auto& a : n.args)
