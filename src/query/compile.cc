@@ -56,8 +56,8 @@ struct Typed {
         case QueryValue::Kind::kBool: return "the boolean " + std::string(value.bool_value ? "True" : "False");
         case QueryValue::Kind::kInt: return "the number " + std::to_string(value.int_value);
         case QueryValue::Kind::kFloat: return "the number " + std::to_string(value.float_value);
-        case QueryValue::Kind::kString: return "the string '" + value.string_value + "'";
-        case QueryValue::Kind::kBytes: return "the bytes b'" + value.string_value + "'";
+        case QueryValue::Kind::kString: return "the string '" + Quoted(value.string_value) + "'";
+        case QueryValue::Kind::kBytes: return "the bytes b'" + Quoted(value.string_value) + "'";
       }
     }
     return "a " + Describe(*type) + " expression";
@@ -329,10 +329,14 @@ class Compiler {
       OCTAVO_ASSIGN_OR_RETURN(Typed t, MakeLiteral(it->second, n));
       return t;
     }
-    std::string names;
-    for (const auto& f : schema_.fields()) names += (names.empty() ? "" : ", ") + f->name();
+    std::string names;  // the first few: a table can have thousands of columns
+    constexpr int kNamesListed = 40;
+    for (int i = 0; i < std::min(schema_.num_fields(), kNamesListed); ++i)
+      names += (names.empty() ? "" : ", ") + Quoted(schema_.field(i)->name());
+    if (schema_.num_fields() > kNamesListed)
+      names += ", ... " + std::to_string(schema_.num_fields() - kNamesListed) + " more";
     std::string where = table_path_.empty() ? "the table" : "table " + table_path_;
-    return Status::NotFound("unknown name '", n.text, "' in the condition: ", where, " has no such column (its columns are: ",
+    return Status::NotFound("unknown name '", Quoted(n.text), "' in the condition: ", where, " has no such column (its columns are: ",
                             names, ") and no condvar of that name was given", At(text_, n.pos, n.end));
   }
 
@@ -444,7 +448,7 @@ class Compiler {
       t.prune = Unknown();
       return t;
     }
-    return TypeErr(n, "unknown function '" + n.text +
+    return TypeErr(n, "unknown function '" + Quoted(n.text) +
                           "'; available: abs, sqrt, exp, log, log10, sin, cos, tan, arcsin, arccos, arctan, "
                           "floor, ceil, where, isnan, isnull, notnull");
   }

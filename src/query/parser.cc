@@ -197,7 +197,7 @@ class Parser {
     if (Peek().kind != Tok::kEnd) {
       const Token& k = Peek();
       if (IsOp(")")) return SyntaxError(s_, k.pos, k.end, "unbalanced ')'");
-      return SyntaxError(s_, k.pos, k.end, "unexpected '" + s_.substr(k.pos, k.end - k.pos) +
+      return SyntaxError(s_, k.pos, k.end, "unexpected '" + Quoted(s_.substr(k.pos, k.end - k.pos)) +
                                                "' (a missing operator, or '&' / '|' between conditions?)");
     }
     return n;
@@ -489,7 +489,7 @@ class Parser {
           Take();
           return a;
         }
-        return SyntaxError(s_, k.pos, k.end, "expected a value, found '" + k.text + "'");
+        return SyntaxError(s_, k.pos, k.end, "expected a value, found '" + Quoted(k.text) + "'");
       }
       case Tok::kEnd:
         return SyntaxError(s_, k.pos, k.pos + 1, "the condition ended where a value was expected");

@@ -139,6 +139,37 @@ TEST(ConditionCompiler, UnknownColumnListsColumns) {
   EXPECT_NE(m.find("^^^^^^^"), std::string::npos) << m;
 }
 
+// A megabyte condition (an IN list of ids with a typo at the end) gives a message of a few
+// hundred bytes that still points at the error, and cuts only at character boundaries.
+TEST(ConditionCompiler, ErrorsQuoteAWindowOfLongConditions) {
+  std::string in = "id IN (";
+  for (int i = 0; i < 100000; ++i) in += std::to_string(i) + ", ";
+  auto r = query::Compile(in + "7 8)", *TestSchema(), {});
+  ASSERT_FALSE(r.ok());
+  std::string m = r.status().message();
+  EXPECT_LT(m.size(), 1000u) << m.size();
+  EXPECT_NE(m.find("99998, 99999, 7 8)"), std::string::npos) << m;
+  EXPECT_EQ(m.find("IN (0, 1, 2"), std::string::npos) << m;  // the start is cut
+  auto nl = m.rfind('\n');
+  ASSERT_NE(nl, std::string::npos);
+  const std::string caret = m.substr(nl + 1);
+  const std::string line = m.substr(m.rfind('\n', nl - 1) + 1, nl - m.rfind('\n', nl - 1) - 1);
+  EXPECT_EQ(line.substr(caret.find('^'), 1), "8") << m;  // the caret stands under the error
+
+  auto s = query::Compile("name == '" + std::string(1 << 20, 'a') + "' + 1", *TestSchema(), {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_LT(s.status().message().size(), 1000u);
+  auto u = query::Compile(std::string(1 << 20, 'a') + " > 1", *TestSchema(), {});
+  ASSERT_FALSE(u.ok());
+  EXPECT_LT(u.status().message().size(), 1000u);
+  // a window edge inside a multi-byte character moves to the character's start
+  std::string greek;
+  for (int i = 0; i < 200; ++i) greek += "\xce\xb1";  // alpha
+  auto g = query::Compile("name == '" + greek + "' &", *TestSchema(), {});
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message().find("\\x"), std::string::npos) << g.status().message();
+}
+
 TEST(ConditionCompiler, TypeErrorsNameTheColumn) {
   auto r = query::Compile("(id > 0) & (name > 3)", *TestSchema(), {});
   ASSERT_FALSE(r.ok());
