@@ -105,7 +105,7 @@ std::vector<Seg> Segments(const ArrayRange& r, int64_t cs) {
     int64_t ci = c / cs;
     int64_t cnt;
     if (r.step > 0) cnt = ((ci + 1) * cs - 1 - c) / r.step + 1;
-    else cnt = (c - ci * cs) / (-r.step) + 1;
+    else cnt = static_cast<int64_t>(static_cast<uint64_t>(c - ci * cs) / (0 - static_cast<uint64_t>(r.step))) + 1;  // step may be INT64_MIN
     cnt = std::min(cnt, n - k);
     out.push_back(Seg{ci, k, c - ci * cs, cnt});
     k += cnt;
