@@ -21,6 +21,10 @@ namespace octavo::hdf5 {
 struct WorkerOptions {
   std::string executable;          // empty: next to this program / module, then on PATH
   int64_t memory_limit_bytes = 0;  // the worker's address-space limit (RLIMIT_AS); 0: none
+  // CPU seconds the worker may spend on one file (RLIMIT_CPU, renewed per file by migration):
+  // a file that makes libhdf5 loop forever then fails with "killed by signal 24 (CPU time
+  // limit exceeded)" instead of hanging the caller. 0: none.
+  int64_t cpu_seconds_per_file = 0;
 };
 
 // One object found in an HDF5 file.

@@ -151,6 +151,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
 struct GlobalOptions {
   bool json = false;
   std::string h5_worker;  // --h5-worker: the HDF5 reader program (empty: found next to octavo)
+  int64_t h5_cpu_limit = 0;  // --h5-cpu-limit: CPU seconds the reader may spend per file (0: none)
 };
 
 struct TreeArgs {

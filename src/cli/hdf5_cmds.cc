@@ -50,6 +50,7 @@ void PrintItems(const std::vector<hdf5::ImportItem>& items) {
 static hdf5::WorkerOptions Worker(const GlobalOptions& g) {
   hdf5::WorkerOptions w;
   w.executable = g.h5_worker;
+  w.cpu_seconds_per_file = g.h5_cpu_limit;
   return w;
 }
 

@@ -68,6 +68,10 @@ int Run(int argc, char** argv) {
   AddJsonFlag(&app, g);
   app.add_option("--h5-worker", g.h5_worker,
                  "The program that reads HDF5 files for h5ls/import/migrate (default: octavo-h5worker next to octavo)");
+  app.add_option("--h5-cpu-limit", g.h5_cpu_limit,
+                 "CPU seconds the HDF5 reader may spend on one file before it is stopped and the file fails "
+                 "(guards against damaged files that make libhdf5 loop; default: no limit)")
+      ->check(CLI::NonNegativeNumber);
 
   TreeArgs tree;
   auto* tree_cmd = app.add_subcommand("tree", "List every node: kind, rows, columns, size on disk, parts, attributes");

@@ -130,6 +130,12 @@ Result<ImportReport> ImportFileLocal(const std::string& path, const std::string&
 // written through `env` (the worker passes Env::Default(); tests a double that damages it).
 MigrateFileResult MigrateFileLocal(Env* env, const std::string& file, const MigrateOptions& options);
 // The migration worker: converts the files its parent hands out on `task_fd` (see migrate.cc).
-[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd);
+// cpu_seconds_per_file: see WorkerOptions; the budget is renewed before each file.
+[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd,
+                                    int64_t cpu_seconds_per_file = 0);
+
+// Lets this process spend `seconds` more CPU time from now (the soft RLIMIT_CPU: SIGXCPU,
+// whose default action ends the process, when it is used up). No-op for seconds <= 0.
+void LimitCpuFromNow(int64_t seconds);
 
 }  // namespace octavo::hdf5

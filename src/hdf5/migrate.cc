@@ -11,6 +11,7 @@
 #include <parquet/file_reader.h>
 #include <parquet/properties.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1024,7 +1025,21 @@ bool ReadAll(int fd, void* data, size_t n) {
 
 }  // namespace
 
-[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd) {
+void LimitCpuFromNow(int64_t seconds) {
+  if (seconds <= 0) return;
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const int64_t used = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1;
+  struct rlimit rl {};
+  ::getrlimit(RLIMIT_CPU, &rl);
+  rlim_t soft = static_cast<rlim_t>(used + seconds);
+  if (rl.rlim_max != RLIM_INFINITY && soft > rl.rlim_max) soft = rl.rlim_max;
+  rl.rlim_cur = soft;
+  ::setrlimit(RLIMIT_CPU, &rl);
+}
+
+[[noreturn]] void MigrateWorkerMain(const MigrateOptions& options, int task_fd, int result_fd,
+                                    int64_t cpu_seconds_per_file) {
   int code = 0;
   try {
     std::mutex out_mu;
@@ -1056,6 +1071,7 @@ bool ReadAll(int fd, void* data, size_t n) {
       const std::string file = paths.at(task);
       paths.erase(task);
       send(Json{{"t", "start"}, {"i", idx}});
+      LimitCpuFromNow(cpu_seconds_per_file);
       fin.Submit(idx, ConvertFile(Env::Default(), file, (task & kRedoBit) ? redo : options, image));
     };
     if (options.dry_run) {  // lists each file's objects: nothing to read ahead

@@ -298,8 +298,10 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
         r.file = files[culprit];
         r.status = "failed";
         r.message = "the worker process converting " + files[culprit] + " " + wire::DescribeExit(wstatus) +
-                    " (a bug in octavo or its libraries, or out of memory); no output was written for it, "
-                    "the other files are not affected";
+                    (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGXCPU
+                         ? " (it used up its CPU time limit, --h5-cpu-limit: a damaged file, or one needing a larger limit)"
+                         : " (a bug in octavo or its libraries, or out of memory)") +
+                    "; no output was written for it, the other files are not affected";
         emit(culprit, std::move(r));
       } else {  // died between files: nothing was being converted; hand out what it held
         for (size_t idx : w.outstanding) queue.push_front(idx | kRedoBit);

@@ -64,13 +64,19 @@ Status Serve(const std::vector<std::string>& a, wire::FrameWriter& out) {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
-  if (a.size() >= 2 && a[0] == "--memory-limit") {
-    rlim_t lim = static_cast<rlim_t>(std::strtoull(a[1].c_str(), nullptr, 10));
-    struct rlimit rl {lim, lim};
-    if (lim > 0) ::setrlimit(RLIMIT_AS, &rl);
+  int64_t cpu_seconds = 0;
+  while (a.size() >= 2 && (a[0] == "--memory-limit" || a[0] == "--cpu-limit")) {
+    const auto value = static_cast<int64_t>(std::strtoll(a[1].c_str(), nullptr, 10));
+    if (a[0] == "--memory-limit" && value > 0) {
+      struct rlimit rl {static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+      ::setrlimit(RLIMIT_AS, &rl);
+    } else if (a[0] == "--cpu-limit") {
+      cpu_seconds = value;
+    }
     a.erase(a.begin(), a.begin() + 2);
   }
   if (a.empty()) return Usage();
+  if (a[0] != "migrate") LimitCpuFromNow(cpu_seconds);  // one request: one budget
   if (a[0] == "migrate" && a.size() == 2) {
     Json j = Json::parse(a[1], nullptr, false);
     if (j.is_discarded()) return Usage();
@@ -80,7 +86,7 @@ int Main(int argc, char** argv) {
     } catch (const std::exception&) {
       return Usage();
     }
-    MigrateWorkerMain(o, 0, wire::kChannelFd);
+    MigrateWorkerMain(o, 0, wire::kChannelFd, cpu_seconds);
   }
   wire::FrameWriter out(wire::kChannelFd);
   Status st;

@@ -147,6 +147,7 @@ Status MakePipe(int fds[2]) {
 
 std::vector<std::string> WorkerArgs(const WorkerOptions& o, std::vector<std::string> args) {
   if (o.memory_limit_bytes > 0) args.insert(args.begin(), {"--memory-limit", std::to_string(o.memory_limit_bytes)});
+  if (o.cpu_seconds_per_file > 0) args.insert(args.begin(), {"--cpu-limit", std::to_string(o.cpu_seconds_per_file)});
   return args;
 }
 
@@ -459,8 +460,11 @@ Status WorkerProcess::Died(const std::string& what) {
   std::string how = "failed (" + what + ")";
   if (reaped_ && WIFSIGNALED(wstatus_)) how = "crashed (it " + DescribeExit(wstatus_) + ")";
   else if (reaped_ && WIFEXITED(wstatus_) && WEXITSTATUS(wstatus_) != 0) how = "failed (it " + DescribeExit(wstatus_) + ")";
+  const bool out_of_cpu = reaped_ && WIFSIGNALED(wstatus_) && WTERMSIG(wstatus_) == SIGXCPU;
   stream_error_ = Status::Corruption("the HDF5 reader (octavo-h5worker) ", how, " while reading ", file_,
-                                     ": the file is damaged or not HDF5 (nothing was written from it)");
+                                     out_of_cpu ? ": it used up its CPU time limit (--h5-cpu-limit); the file is "
+                                                  "damaged, or needs a larger limit (nothing was written from it)"
+                                                : ": the file is damaged or not HDF5 (nothing was written from it)");
   return stream_error_;
 }
 

@@ -7,6 +7,11 @@
 #include <hdf5.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
 
 #include <cstdlib>
 #include <cstring>
@@ -288,3 +293,22 @@ TEST(Hdf5Worker, ElementCountsThatOverflowAreRefused) {
 
 }  // namespace
 }  // namespace octavo::testing
+
+// The worker's per-file CPU budget: a process that spins past it is ended by SIGXCPU, and the
+// budget counts from the call (a worker that already used CPU time on earlier files gets the
+// full budget again).
+TEST(Hdf5Worker, CpuBudgetEndsASpinningProcess) {
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    volatile uint64_t x = 0;
+    const auto t0 = std::clock();
+    while (std::clock() - t0 < 2 * CLOCKS_PER_SEC) x = x + 1;  // 2 s of CPU first
+    octavo::hdf5::LimitCpuFromNow(1);
+    for (;;) x = x + 1;
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGXCPU);
+}

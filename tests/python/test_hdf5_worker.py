@@ -261,3 +261,21 @@ msg(op="ok")
     src = make_store(tmp_path / "in.h5")
     with pytest.raises(octavo.CorruptionError, match="in.h5"):
         pa.table(_octavo.h5_read_pandas(str(src), "", worker=str(stub)))
+
+
+def test_cli_cpu_limit_stops_a_looping_reader(tmp_path):
+    # A reader stuck in a loop (as libhdf5 can be on a damaged file) is stopped after
+    # --h5-cpu-limit CPU seconds and the file fails, naming the reason; without the option
+    # the stand-in would spin forever (the test's timeout would fire).
+    src = make_store(tmp_path / "in.h5")
+    stub = write_stub(tmp_path / "worker",
+                      '#!/bin/sh\n[ "$1" = "--cpu-limit" ] || exit 9\nulimit -S -t "$2"\nwhile :; do :; done\n')
+    r = subprocess.run([OCTAVO, "--h5-cpu-limit", "1", "--h5-worker", stub, "h5ls", str(src)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode not in (0, -signal.SIGXCPU), r
+    assert "in.h5" in r.stderr and f"signal {int(signal.SIGXCPU)}" in r.stderr and "--h5-cpu-limit" in r.stderr, r.stderr
+    # the real reader under a limit it does not reach works as before
+    r = subprocess.run([OCTAVO, "--h5-cpu-limit", "60", "h5ls", str(src)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([OCTAVO, "--h5-cpu-limit", "-1", "h5ls", str(src)], capture_output=True, text=True)
+    assert r.returncode == 2, r  # usage error
