@@ -207,7 +207,12 @@ Result<std::vector<ArrayRange>> CheckSelection(const std::vector<int64_t>& shape
       return Status::IndexError("array ", path, ": selection ", r.start, ":", r.stop, ":", r.step, " on axis ", d,
                                 " is out of range for size ", shape[d]);
   }
-  return sel;
+  // One coordinate: its step is irrelevant and may be huge (x[3::2**63-1]); step 1 keeps the
+  // copy arithmetic (step * stride) in range. With two or more, |step| < the axis size.
+  std::vector<ArrayRange> out = sel;
+  for (auto& r : out)
+    if (r.count() == 1) r = ArrayRange{r.start, r.start + 1, 1};
+  return out;
 }
 
 int64_t SelectionBytes(const std::vector<ArrayRange>& ranges, int itemsize) {
