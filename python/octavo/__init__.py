@@ -7,8 +7,12 @@
 """
 from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
+from .bundle import Bundle, open
 from .files import FileNode
-from .bundle import Bundle, Group, Node, SoftLink, Table, open
+from .group import Group
+from .link import SoftLink
+from .node import Node
+from .table import Table
 from .errors import (
     AlreadyExistsError,
     CorruptionError,

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _octavo
 from .attrs import attrs_to_json
-from .bundle import Node
+from .node import Node
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

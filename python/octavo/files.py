@@ -11,7 +11,7 @@ import io
 import os
 
 from . import _octavo
-from .bundle import Node
+from .node import Node
 from .errors import InvalidArgumentError
 
 
