@@ -11,6 +11,9 @@ from .bundle import open as open_bundle
 from .errors import OctavoError, QueryError
 from .query import sql
 
+_EXIT_CODES = {"NotFoundError": 3, "SchemaError": 4, "CorruptionError": 5, "LockedError": 6}
+
+
 def _cli_sql(argv: list[str]) -> int:
     """Runs one SQL query over the bundle at argv[0] and writes the result as an Arrow IPC
     stream on stdout; errors go to stderr as "octavo: error: ..." with the CLI's exit codes."""

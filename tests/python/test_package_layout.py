@@ -59,3 +59,14 @@ def test_errors_pickle(tmp_path):
         octavo.open(tmp_path / "missing.octavo", "r")
     again = pickle.loads(pickle.dumps(e.value))
     assert type(again) is octavo.NotFoundError and str(again) == str(e.value)
+
+
+def test_sql_driver_exit_codes(tmp_path, capsys):
+    # The `octavo sql` driver (moved from octavo.query to octavo._cli) maps octavo errors to the
+    # CLI's exit codes itself (the CLI opens the bundle first, so this path is reached only when
+    # the bundle goes away in between).
+    from octavo._cli import _cli_sql
+
+    assert _cli_sql([str(tmp_path / "nothere"), "SELECT 1"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("octavo: error: ") and "nothere" in err
