@@ -13,7 +13,8 @@ import math
 import operator
 import os
 import struct
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,12 @@ from . import _octavo
 from .attrs import attrs_to_json
 from .node import Node
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
+
+if TYPE_CHECKING:
+    import zarr
+
+    from .bundle import Bundle
+    from .zarr import ZarrStore
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float16", "float32", "float64", "complex64", "complex128")
@@ -214,7 +221,7 @@ class Array(Node):
 
     kind = "array"
 
-    def __init__(self, bundle, path: str, native=None):
+    def __init__(self, bundle: Bundle, path: str, native: _octavo.Array | None = None):
         super().__init__(bundle, path)
         self._native = native or _octavo.open_array(bundle._native, path)
         self._dtype: np.dtype | None = None
@@ -242,7 +249,7 @@ class Array(Node):
         return tuple(self._native.info()["chunks"])
 
     @property
-    def fill_value(self):
+    def fill_value(self) -> Any:
         return self.info()["fill_value"]
 
     @property
@@ -272,7 +279,7 @@ class Array(Node):
         return s[0]
 
     # --- reads -----------------------------------------------------------------
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:  # an ndarray, or a numpy scalar for a single element
         shape = self.shape
         starts, stops, steps, sel_shape, out_shape = _parse_key(key, shape)
         out = np.empty(sel_shape, dtype=self.dtype)
@@ -285,16 +292,16 @@ class Array(Node):
         """The whole array as a numpy array."""
         return self[...]
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         a = self[...]
         return a if dtype is None else a.astype(dtype, copy=False)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         for i in range(len(self)):
             yield self[i]
 
     # --- writes (each one commit) ------------------------------------------------
-    def __setitem__(self, key, value) -> None:
+    def __setitem__(self, key: Any, value: Any) -> None:
         starts, stops, steps, sel_shape, out_shape = _parse_key(key, self.shape)
         dtype = self.dtype
         arr = _as_array_data(value, dtype, f"array {self._path}")
@@ -309,7 +316,7 @@ class Array(Node):
             return
         self._native.write(starts, stops, steps, data.reshape(-1).view(np.uint8))
 
-    def append(self, data, axis: int = 0) -> None:
+    def append(self, data: Any, axis: int = 0) -> None:
         """Grow ``axis`` by ``data``'s length along it and store ``data`` there (PyTables EArray).
 
         ``data`` has the array's shape on every other axis; one fewer dimension appends one
@@ -332,19 +339,19 @@ class Array(Node):
         arr = np.ascontiguousarray(arr, dtype=self.dtype)
         self._native.append(arr.reshape(-1).view(np.uint8), list(arr.shape), ax)
 
-    def resize(self, *shape) -> None:
+    def resize(self, *shape: Any) -> None:  # resize(3, 4) or resize((3, 4))
         """Change the shape (same number of dimensions); new elements read as fill_value."""
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
         self._native.resize([operator.index(s) for s in shape])
 
     # --- Zarr interop ---------------------------------------------------------------
-    def zarr_store(self):
+    def zarr_store(self) -> ZarrStore:
         """A read-only zarr-python Store exposing this array at the bundle handle's commit."""
         from .zarr import ZarrStore
         return ZarrStore(self._bundle, self._path)
 
-    def to_zarr(self):
+    def to_zarr(self) -> zarr.Array:
         """This array as a read-only ``zarr.Array`` (usable by dask.array / xarray)."""
         import zarr
         return zarr.open_array(store=self.zarr_store(), mode="r")

@@ -9,6 +9,7 @@ import html
 import json
 import os
 from collections.abc import Iterator
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -16,9 +17,9 @@ from . import _octavo
 from . import query as _q  # (the name `query` is sql()'s argument)
 from .array import Array, create_array, import_zarr
 from .attrs import attrs_to_json, to_json
-from .convert import to_arrow_stream
+from .convert import Columns, Frame, TableData, to_arrow_stream
 from .errors import InvalidArgumentError, SchemaError, check_fspath, check_text
-from .files import FileNode, create_writer, open_node_file
+from .files import FileNode, FileNodeWriter, create_writer, open_node_file
 from .group import Group
 from .link import SoftLink
 from .node import Node, _abs, _join
@@ -51,7 +52,7 @@ def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
 class Bundle:
     """A bundle opened with :func:`octavo.open`."""
 
-    def __init__(self, native, mode: str):
+    def __init__(self, native: _octavo.Bundle, mode: str):
         self._native = native
         self._mode = mode
         self._closed = False
@@ -119,7 +120,7 @@ class Bundle:
     def __enter__(self) -> "Bundle":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- hierarchy ----------------------------------------------------------
@@ -168,7 +169,7 @@ class Bundle:
                 yield self._wrap(n["path"], n["kind"])
 
     def walk_groups(self, where: str = "/") -> Iterator[Group]:
-        return self.walk_nodes(where, "group")
+        return (g for g in self.walk_nodes(where, "group") if isinstance(g, Group))
 
     def create_group(self, where: str, name: str | None = None, title: str | None = None,
                      create_parents: bool = True) -> Group:
@@ -177,9 +178,9 @@ class Bundle:
         self._native.create_group(check_text(path, "group path"), create_parents, attrs_json)  # one commit
         return Group(self, self._native.get_node(path)["path"])
 
-    def create_table(self, where: str, name: str | None = None, data=None, *, schema: pa.Schema | None = None,
+    def create_table(self, where: str, name: Any = None, data: TableData = None, *, schema: pa.Schema | None = None,
                      title: str | None = None, create_parents: bool = True, options: dict | None = None,
-                     overwrite: bool = False, **kwargs) -> Table:
+                     overwrite: bool = False, **kwargs: Any) -> Table:
         """Create a table from data (pandas, polars, pyarrow, dict of arrays) or from a schema.
 
         PyTables' ``create_table(where, name, description, title)`` order works too: a
@@ -249,7 +250,7 @@ class Bundle:
         self._native.create_soft_link(path, _abs(target), createparents)
         return SoftLink(self, self._native.get_node(path)["path"])
 
-    def transaction(self, message: str = ""):
+    def transaction(self, message: str = "") -> _Transaction:
         """Group several changes into one atomic commit::
 
             with bundle.transaction("reorganise"):
@@ -260,9 +261,10 @@ class Bundle:
         """
         return _Transaction(self, message)
 
-    def create_array(self, path: str, data=None, *, shape=None, dtype=None, chunks=None, compressor: str = "zstd",
-                     level: int | None = None, shuffle=False, fill_value=None, attrs: dict | None = None,
-                     create_parents: bool = True, blocksize: int = 0):
+    def create_array(self, path: str, data: Any = None, *, shape: int | tuple[int, ...] | None = None,
+                     dtype: Any = None, chunks: int | tuple[int, ...] | None = None, compressor: str = "zstd",
+                     level: int | None = None, shuffle: bool | str = False, fill_value: Any = None,
+                     attrs: dict | None = None, create_parents: bool = True, blocksize: int = 0) -> Array:
         """Create an n-d array (Zarr v3 chunks), filled from ``data`` if given, in one commit.
 
         dtype: bool, (u)int8..64, float16/32/64, complex64/128, S<n>, U<n>. compressor: zstd
@@ -275,7 +277,7 @@ class Bundle:
                             create_parents=create_parents, blocksize=blocksize)
 
     # --- file nodes -----------------------------------------------------------
-    def create_file(self, path: str, *, overwrite: bool = False, create_parents: bool = True):
+    def create_file(self, path: str, *, overwrite: bool = False, create_parents: bool = True) -> FileNodeWriter:
         """A writable binary file object; closing it commits the file node (streaming, any size).
 
         ``with bundle.create_file("/images/cat.png") as f: f.write(data)``; an exception in
@@ -283,7 +285,7 @@ class Bundle:
         """
         return create_writer(self._native, _abs(path), overwrite, create_parents)
 
-    def open_file(self, path: str, mode: str = "rb", encoding: str | None = None):
+    def open_file(self, path: str, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
         """A readable, seekable file object ('rb', or 'r' for text) at this bundle's commit;
         mode 'ab' a writer that appends to the file node (committed when closed)."""
         return open_node_file(self._native, _abs(path), mode, encoding)
@@ -301,7 +303,7 @@ class Bundle:
         """size, digest, blob (content file), created_at, modified_at."""
         return _octavo.file_info(self._native, _abs(path))
 
-    def import_zarr(self, source, path: str, **kwargs):
+    def import_zarr(self, source: Any, path: str, **kwargs: Any) -> Node:
         """Copy a zarr-python array or group (or a Zarr path) to ``path``, in one commit."""
         return import_zarr(self, source, _abs(path), **kwargs)
 
@@ -309,12 +311,12 @@ class Bundle:
         return Table(self, _abs(name))
 
     # --- DataFolio-style API --------------------------------------------------
-    def add_table(self, name: str, data, *, overwrite: bool = False, options: dict | None = None,
-                  **kwargs) -> Table:
+    def add_table(self, name: str, data: TableData, *, overwrite: bool = False, options: dict | None = None,
+                  **kwargs: Any) -> Table:
         """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
         return self.create_table(_abs(name), data=data, options=options, overwrite=overwrite, **kwargs)
 
-    def append_table(self, name: str, data) -> None:
+    def append_table(self, name: str, data: TableData) -> None:
         """Append rows to ``name`` (created if it does not exist yet)."""
         path = _abs(name)
         if not self._native.exists(path):
@@ -322,9 +324,9 @@ class Bundle:
             return
         self.table(path).append(data)
 
-    def get_table(self, name: str, return_type: str | None = None, columns: list[str] | None = None,
+    def get_table(self, name: str, return_type: str | None = None, columns: Columns = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,
-                  condvars: dict | None = None):
+                  condvars: dict | None = None) -> Frame:
         """Read a table; ``offset``/``limit`` pick a row range, ``columns`` a projection,
         ``where`` a condition (docs/queries.md) applied within that range."""
         start = int(offset or 0)
@@ -333,15 +335,16 @@ class Bundle:
             return self.table(name).read_where(where, columns, start, stop, condvars, return_type)
         return self.table(name).read(start, stop, columns=columns, return_type=return_type)
 
-    def iter_table(self, name: str, chunk_size: int = 10_000, columns: list[str] | None = None,
-                   return_type: str | None = None, where: str | None = None, condvars: dict | None = None):
+    def iter_table(self, name: str, chunk_size: int = 10_000, columns: Columns = None,
+                   return_type: str | None = None, where: str | None = None,
+                   condvars: dict | None = None) -> Iterator[Frame]:
         if where is not None:
             return iter(self.table(name).where(where, columns, condvars=condvars, chunk_size=chunk_size,
                                                return_type=return_type))
         return self.table(name).iter_batches(chunk_size, columns, return_type)
 
     # --- SQL (DuckDB) ---------------------------------------------------------------
-    def sql(self, query: str, return_type: str | None = None, stream: bool = False):
+    def sql(self, query: str, return_type: str | None = None, stream: bool = False) -> Any:
         """Run SQL over the bundle's tables at this handle's commit, through DuckDB.
 
         Root-level tables are visible by bare name, every table by its quoted path
@@ -351,15 +354,15 @@ class Bundle:
         """
         return _q.sql(self, query, return_type, stream)
 
-    def sort_by(self, name: str, columns, **kwargs) -> None:
+    def sort_by(self, name: str, columns: Columns, **kwargs: Any) -> None:
         """Rewrite table ``name`` sorted by ``columns`` (see Table.sort_by)."""
         self.table(name).sort_by(columns, **kwargs)
 
-    def query_table(self, name: str, query: str, return_type: str | None = None, stream: bool = False):
+    def query_table(self, name: str, query: str, return_type: str | None = None, stream: bool = False) -> Any:
         """SQL over one table, called ``table`` in the query: ``SELECT avg(x) FROM table``."""
         return _q.query_table(self, name, query, return_type, stream)
 
-    def preview_table(self, name: str, n: int = 10, return_type: str | None = None):
+    def preview_table(self, name: str, n: int = 10, return_type: str | None = None) -> Frame:
         return self.table(name).head(n, return_type=return_type)
 
     def table_info(self, name: str) -> dict:
@@ -439,7 +442,7 @@ class _Transaction:
         self._bundle._native.begin_transaction()
         return self._bundle
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is None:
             self._bundle._native.commit_transaction(self._message)
         else:

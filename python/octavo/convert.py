@@ -5,7 +5,8 @@ All heavy lifting is Arrow's C++ (via pyarrow / polars); nothing here loops over
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -15,6 +16,14 @@ from .errors import InvalidArgumentError, SchemaError, check_text
 # get_table() hands back the same kind of object (polars in -> polars out).
 LIBRARY_KEY = b"octavo.library"
 RETURN_TYPES = ("pandas", "polars", "arrow")
+
+# Table data the API accepts: pandas / polars DataFrames, pyarrow Tables, RecordBatches and
+# readers, any object with __arrow_c_stream__, dicts of columns (pandas and pyarrow are untyped).
+TableData: TypeAlias = Any
+# What reads return: a pandas or polars DataFrame or a pyarrow Table (see ``return_type``).
+Frame: TypeAlias = Any
+# A column selection: None for all, one name, or names.
+Columns: TypeAlias = "str | Sequence[str] | None"
 
 
 def _is_pandas(obj: Any) -> bool:
@@ -153,7 +162,7 @@ def to_pandas(table: pa.Table, *, row_offset: int = 0):
     return df
 
 
-def columns_arg(columns) -> list[str]:
+def columns_arg(columns: Columns) -> list[str]:
     """A column selection as the C++ side takes it: [] for all, a single name, or names."""
     if columns is None:
         return []

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -162,7 +162,7 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
                                  overwrite=bool(overwrite), jobs=int(jobs), compression=compression,
                                  into=check_fspath(into, "bundle path") if into else "", root=base,
                                  buffered_io=bool(buffered_io))
-    report = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
+    report: dict[str, Any] = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:
         if r["status"] == "failed":
             report["failed"][r["file"]] = r["message"]

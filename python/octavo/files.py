@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from typing import IO, Any
 
 from . import _octavo
 from .node import Node
@@ -148,11 +150,11 @@ class FileNode(Node):
     def digest(self) -> str:
         return self.info["digest"]
 
-    def open(self, mode: str = "rb", encoding: str | None = None):
+    def open(self, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
         return open_node_file(self._bundle._native, self._path, mode, encoding)
 
     # The node as a read-only binary file (opened on first use).
-    def _file(self):
+    def _file(self) -> IO[bytes]:
         f = self.__dict__.get("_reader")
         if f is None:
             f = self.__dict__["_reader"] = self.open()
@@ -170,7 +172,7 @@ class FileNode(Node):
     def tell(self) -> int:
         return self._file().tell()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self._file())
 
     def verify(self) -> None:

@@ -21,7 +21,7 @@ def _join(where: str, name: str | None) -> str:
     return where.rstrip("/") + "/" + name
 
 
-def _abs(name) -> str:
+def _abs(name: str | os.PathLike[str] | Node) -> str:
     """DataFolio names without a leading '/' live at the root; a Node (PyTables' ``where=group``)
     stands for its path."""
     if isinstance(name, Node):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pyarrow as pa
 
 from .convert import check_return_type, columns_arg, from_arrow, range_args, stored_library
 from .errors import QueryError, translate_stream_error
+
+if TYPE_CHECKING:
+    from .table import Table
 
 # --- conditions ------------------------------------------------------------------------
 
@@ -170,6 +173,8 @@ class Column:
 
 class Cols:
     """PyTables' ``table.cols``: ``t.cols.x.create_index()``, ``t.cols['x']``."""
+
+    _table: Table  # set through object.__setattr__: __getattr__ serves column names
 
     def __init__(self, table):
         object.__setattr__(self, "_table", table)

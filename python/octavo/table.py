@@ -1,12 +1,14 @@
 """Table: a Parquet-backed table node (reads, conditional reads, appends, PyTables' row writer)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
-from . import query
-from .convert import check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
+from . import _octavo, query
+from .convert import Columns, Frame, TableData, check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
 from .errors import InvalidArgumentError, SchemaError, check_text, translate_stream_error
 from .node import Node
 
@@ -19,7 +21,7 @@ _OPTION_KEYS = (
 )
 
 
-def _check_condition(condition, condvars) -> None:
+def _check_condition(condition: str, condvars: dict | None) -> None:
     check_text(condition, "where condition")
     for k, v in (condvars or {}).items():
         check_text(k, "condvar name")
@@ -88,7 +90,7 @@ class RowWriter:
 class Table(Node):
     kind = "table"
 
-    def __init__(self, bundle: "Bundle", path: str, native=None):
+    def __init__(self, bundle: Bundle, path: str, native: _octavo.Table | None = None):
         super().__init__(bundle, path)
         self._native = native or bundle._native.open_table(path)
         self._row: RowWriter | None = None
@@ -124,8 +126,8 @@ class Table(Node):
         return list(self._native.info()["part_files"])
 
     # --- reads ----------------------------------------------------------------
-    def read(self, start: int | None = None, stop: int | None = None, *, columns: list[str] | None = None,
-             return_type: str | None = None):
+    def read(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None,
+             return_type: str | None = None) -> Frame:
         """Rows [start, stop) of the given columns (all by default)."""
         check_return_type(return_type)
         cols = columns_arg(columns)
@@ -134,13 +136,13 @@ class Table(Node):
         offset = st if st >= 0 else max(0, self.num_rows + st)
         return from_arrow(table, return_type, row_offset=offset)
 
-    def read_arrow(self, start: int | None = None, stop: int | None = None, *, columns=None) -> pa.Table:
+    def read_arrow(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None) -> pa.Table:
         return self.read(start, stop, columns=columns, return_type="arrow")
 
-    def head(self, n: int = 10, *, columns=None, return_type: str | None = None):
+    def head(self, n: int = 10, *, columns: Columns = None, return_type: str | None = None) -> Frame:
         return self.read(0, n, columns=columns, return_type=return_type)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: slice | str) -> Frame:
         if isinstance(key, slice):
             if key.step not in (None, 1):
                 raise InvalidArgumentError("table slices support step 1 only")
@@ -149,8 +151,8 @@ class Table(Node):
             return self.read(columns=[key])
         raise TypeError("index a table with a slice (rows) or a column name")
 
-    def iter_batches(self, chunk_size: int = 10_000, columns: list[str] | None = None,
-                     return_type: str | None = None, *, start: int | None = None, stop: int | None = None):
+    def iter_batches(self, chunk_size: int = 10_000, columns: Columns = None, return_type: str | None = None, *,
+                     start: int | None = None, stop: int | None = None) -> Iterator[Frame]:
         """Yield chunks of ``chunk_size`` rows with memory bounded by one row group."""
         check_return_type(return_type)
         if int(chunk_size) <= 0:
@@ -170,9 +172,9 @@ class Table(Node):
             offset += batch.num_rows
 
     # --- conditional reads (docs/queries.md) ----------------------------------------
-    def where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
+    def where(self, condition: str, columns: Columns = None, start: int | None = None,
               stop: int | None = None, condvars: dict | None = None, chunk_size: int = 65_536,
-              return_type: str | None = None, use_index: bool = True):
+              return_type: str | None = None, use_index: bool = True) -> query.WhereResult:
         """Iterate over the rows where ``condition`` holds, in chunks of ``chunk_size`` rows.
 
         ``condition`` is PyTables / SQL syntax, e.g. ``"(pressure > 3) & (name == 'a')"``;
@@ -182,29 +184,29 @@ class Table(Node):
         _check_condition(condition, condvars)
         return query.WhereResult(self, condition, columns, start, stop, condvars, chunk_size, return_type, use_index)
 
-    def read_where(self, condition: str, columns: list[str] | None = None, start: int | None = None,
+    def read_where(self, condition: str, columns: Columns = None, start: int | None = None,
                    stop: int | None = None, condvars: dict | None = None, return_type: str | None = None,
-                   use_index: bool = True):
+                   use_index: bool = True) -> Frame:
         """All rows where ``condition`` holds, as one DataFrame / Table (pandas keeps row numbers as index)."""
         _check_condition(condition, condvars)
         return query.read_where(self, condition, columns, start, stop, condvars, return_type, use_index)
 
     def get_where_list(self, condition: str, start: int | None = None, stop: int | None = None,
-                       condvars: dict | None = None, sort: bool = True, use_index: bool = True):
+                       condvars: dict | None = None, sort: bool = True, use_index: bool = True) -> np.ndarray:
         """Row numbers (numpy int64, ascending) where ``condition`` holds."""
         _check_condition(condition, condvars)
         return query.get_where_list(self, condition, start, stop, condvars, use_index)
 
-    def read_coordinates(self, coords, columns: list[str] | None = None, return_type: str | None = None):
+    def read_coordinates(self, coords: Any, columns: Columns = None, return_type: str | None = None) -> Frame:
         """The rows with the given numbers (or a boolean mask), in the given order."""
         return query.read_coordinates(self, coords, columns, return_type)
 
     # --- sorting and secondary indexes (docs/queries.md) ----------------------------
-    def sort_by(self, columns, *, row_group_size: int | None = None, run_rows: int | None = None) -> None:
+    def sort_by(self, columns: Columns, *, row_group_size: int | None = None, run_rows: int | None = None) -> None:
         """Rewrite the table sorted by ``columns`` (one commit; external merge sort beyond ``run_rows``)."""
         query.sort_by(self, columns, row_group_size, run_rows)
 
-    def repack(self, *, sort_by=None, row_group_size: int | None = None) -> None:
+    def repack(self, *, sort_by: Columns = None, row_group_size: int | None = None) -> None:
         """Rewrite the table's parts (optionally sorted, with a new row-group size), one commit."""
         cols = [] if sort_by is None else columns_arg(sort_by)
         self._native.repack(cols, int(row_group_size or 0), 0)
@@ -226,7 +228,7 @@ class Table(Node):
         return list(self._native.indexes())
 
     @property
-    def cols(self):
+    def cols(self) -> query.Cols:
         """PyTables-style column accessor: ``t.cols.x.create_index()``."""
         return query.Cols(self)
 
@@ -236,16 +238,16 @@ class Table(Node):
         stats = getattr(self, "_last_stats", None)
         return None if stats is None else stats.to_dict()
 
-    def __arrow_c_schema__(self):
+    def __arrow_c_schema__(self) -> Any:
         """The table's Arrow schema as a PyCapsule (pa.schema(t) works)."""
         return self._native.schema()
 
-    def __arrow_c_stream__(self, requested_schema=None):
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         """The whole table as an Arrow stream: pa.table(t), pl.from_arrow(...), duckdb."""
         return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
 
     # --- writes ----------------------------------------------------------------
-    def append(self, data) -> None:
+    def append(self, data: TableData) -> None:
         """Append rows as new immutable parts, in one commit. Schema must match."""
         if self._row is not None and self._row.pending:
             self._row.flush()
