@@ -15,6 +15,7 @@ import sys
 # Each module may import octavo modules of lower levels only.
 LEVELS = [
     ["_octavo", "errors"],                            # the extension; exceptions and argument checks
+    ["enums"],                                        # names of the closed sets of string values
     ["attrs", "convert", "fileio", "parquet"],        # codecs and conversions, no node classes
     ["query", "zarr", "node"],                        # query/zarr work on engine handles; Node: path + attrs
     ["group", "link", "table", "files", "array"],     # the node kinds

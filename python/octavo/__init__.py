@@ -8,6 +8,7 @@
 from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
 from .bundle import Bundle, open
+from .enums import Compression, Compressor, FileMode, ImportAction, MigrationStatus, Mode, ReturnType, Shuffle
 from .files import FileNode
 from .group import Group
 from .link import SoftLink
@@ -32,4 +33,5 @@ __all__ = [
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError",
+    "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 from . import _octavo
 from .attrs import attrs_to_json
 from .node import Node
+from .enums import Compressor, Shuffle
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
 
 if TYPE_CHECKING:
@@ -32,8 +33,7 @@ if TYPE_CHECKING:
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float16", "float32", "float64", "complex64", "complex128")
 # Plus fixed-width strings: numpy "S<n>" (Zarr null_terminated_bytes) and "U<n>" (Zarr fixed_length_utf32).
-COMPRESSORS = ("zstd", "lz4", "gzip", "zlib", "none", "blosc", "blosc:blosclz", "blosc:lz4", "blosc:lz4hc",
-               "blosc:zlib", "blosc:zstd")
+COMPRESSORS = tuple(c.value for c in Compressor)
 
 
 def _dtype_name(dtype) -> str:
@@ -372,8 +372,9 @@ def _shuffle_mode(shuffle) -> tuple[bool, bool]:
     return mode == "shuffle", mode == "bitshuffle"
 
 
-def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks=None, compressor: str = "zstd",
-                 level: int | None = None, shuffle=False, fill_value=None, attrs: dict | None = None,
+def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks=None,
+                 compressor: str | Compressor | None = "zstd", level: int | None = None,
+                 shuffle: bool | str | Shuffle = False, fill_value=None, attrs: dict | None = None,
                  create_parents: bool = True, blocksize: int = 0) -> Array:
     """Implementation of :meth:`octavo.Bundle.create_array`.
 
@@ -420,8 +421,8 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
     return Array(bundle, native.path, native)
 
 
-def import_zarr(bundle, source, path: str, *, compressor: str | None = None, level: int | None = None,
-                shuffle=False, chunks=None, block_bytes: int = 64 << 20):
+def import_zarr(bundle, source, path: str, *, compressor: str | Compressor | None = None,
+                level: int | None = None, shuffle: bool | str | Shuffle = False, chunks=None, block_bytes: int = 64 << 20):
     """Copy a zarr-python array or group (or a Zarr path/URL) into the bundle at ``path``.
 
     Shapes, dtypes, chunk shapes, fill values and attributes are kept. With the defaults

@@ -18,6 +18,7 @@ from . import query as _q  # (the name `query` is sql()'s argument)
 from .array import Array, create_array, import_zarr
 from .attrs import attrs_to_json, to_json
 from .convert import Columns, Frame, TableData, to_arrow_stream
+from .enums import Compressor, FileMode, Mode, Shuffle, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_fspath, check_text
 from .files import FileNode, FileNodeWriter, create_writer, open_node_file
 from .group import Group
@@ -30,7 +31,7 @@ from .table import RowWriter, Table, _options
 __all__ = ["Bundle", "Group", "Node", "RowWriter", "SoftLink", "Table", "open"]
 
 
-def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
+def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None = None,
          snapshot: str | None = None) -> "Bundle":
     """Open a bundle directory.
 
@@ -39,8 +40,8 @@ def open(path: str | os.PathLike, mode: str = "r", *, commit: int | None = None,
     commit: older commits stay readable). ``commit=N`` opens an older commit read-only;
     ``snapshot="name"`` the commit a named snapshot points at (see Bundle.create_snapshot).
     """
-    if mode not in ("r", "a", "w", "r+"):
-        raise InvalidArgumentError(f"mode must be 'r', 'a' or 'w', got {mode!r}")
+    if mode != "r+":  # (r+: PyTables' spelling of "a")
+        mode = name_arg(mode, Mode, "mode", check=True)
     if commit is not None and snapshot is not None:
         raise InvalidArgumentError("give commit= or snapshot=, not both")
     path = check_fspath(path, "bundle path")
@@ -262,8 +263,8 @@ class Bundle:
         return _Transaction(self, message)
 
     def create_array(self, path: str, data: Any = None, *, shape: int | tuple[int, ...] | None = None,
-                     dtype: Any = None, chunks: int | tuple[int, ...] | None = None, compressor: str = "zstd",
-                     level: int | None = None, shuffle: bool | str = False, fill_value: Any = None,
+                     dtype: Any = None, chunks: int | tuple[int, ...] | None = None,
+                     compressor: str | Compressor = "zstd", level: int | None = None, shuffle: bool | str | Shuffle = False, fill_value: Any = None,
                      attrs: dict | None = None, create_parents: bool = True, blocksize: int = 0) -> Array:
         """Create an n-d array (Zarr v3 chunks), filled from ``data`` if given, in one commit.
 
@@ -285,7 +286,7 @@ class Bundle:
         """
         return create_writer(self._native, _abs(path), overwrite, create_parents)
 
-    def open_file(self, path: str, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
+    def open_file(self, path: str, mode: str | FileMode = "rb", encoding: str | None = None) -> IO[Any]:
         """A readable, seekable file object ('rb', or 'r' for text) at this bundle's commit;
         mode 'ab' a writer that appends to the file node (committed when closed)."""
         return open_node_file(self._native, _abs(path), mode, encoding)

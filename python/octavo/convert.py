@@ -10,12 +10,13 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
+from .enums import ReturnType, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_text
 
 # Schema metadata key recording which dataframe library a table came from, so that
 # get_table() hands back the same kind of object (polars in -> polars out).
 LIBRARY_KEY = b"octavo.library"
-RETURN_TYPES = ("pandas", "polars", "arrow")
+RETURN_TYPES = tuple(t.value for t in ReturnType)
 
 # Table data the API accepts: pandas / polars DataFrames, pyarrow Tables, RecordBatches and
 # readers, any object with __arrow_c_stream__, dicts of columns (pandas and pyarrow are untyped).
@@ -111,8 +112,8 @@ def stored_library(schema: pa.Schema) -> str:
 
 
 def check_return_type(return_type: str | None) -> None:
-    if return_type is not None and return_type not in RETURN_TYPES:
-        raise ValueError(f"return_type must be one of {RETURN_TYPES} or None, got {return_type!r}")
+    if return_type is not None:
+        name_arg(return_type, ReturnType, "return_type", check=True)
 
 
 def from_arrow(table: pa.Table, return_type: str | None, *, row_offset: int = 0):

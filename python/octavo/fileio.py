@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _octavo
+from .enums import Compression, ImportAction, MigrationStatus, name_arg, name_of
 from .errors import check_fspath, check_text
 
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -120,14 +121,21 @@ def inspect_h5(path) -> list[dict]:
     """Every object of an HDF5 file and what :func:`import_h5` would make of it (C++;
     the same as ``octavo h5ls``): h5_path, kind, action (group/table/array/file/link/skip),
     dest, detail, supported, reason."""
-    return _octavo.h5_inspect(check_fspath(path, "HDF5 file"))
+    items = _octavo.h5_inspect(check_fspath(path, "HDF5 file"))
+    for it in items:
+        it["action"] = name_of(it["action"], ImportAction)
+    return items
 
 
-def import_h5(bundle, path, dest: str = "/", compression: str = "zstd") -> dict:
+def import_h5(bundle, path, dest: str = "/", compression: str | Compression = "zstd") -> dict:
     """Import a whole HDF5/PyTables file under group `dest` of an open (writable) bundle in
     one commit (nothing on failure). Returns {"file", "rows", "bytes", "items"}; items with
     supported=False were not imported, with the reason."""
-    return _octavo.h5_import(bundle._native, check_fspath(path, "HDF5 file"), check_text(dest, "node path"), compression)
+    result = _octavo.h5_import(bundle._native, check_fspath(path, "HDF5 file"), check_text(dest, "node path"),
+                               name_arg(compression, Compression, "compression"))
+    for it in result["items"]:
+        it["action"] = name_of(it["action"], ImportAction)
+    return result
 
 
 def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
@@ -138,7 +146,7 @@ def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
 
 def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
                           overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
-                          into=None, compression: str = "snappy", buffered_io: bool = False) -> dict:
+                          into=None, compression: str | Compression = "snappy", buffered_io: bool = False) -> dict:
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 
@@ -159,11 +167,13 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
     files = _octavo.h5_find_files(root_s, bool(recursive))
     base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
     results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
-                                 overwrite=bool(overwrite), jobs=int(jobs), compression=compression,
+                                 overwrite=bool(overwrite), jobs=int(jobs),
+                                 compression=name_arg(compression, Compression, "compression"),
                                  into=check_fspath(into, "bundle path") if into else "", root=base,
                                  buffered_io=bool(buffered_io))
     report: dict[str, Any] = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:
+        r["status"] = name_of(r["status"], MigrationStatus)
         if r["status"] == "failed":
             report["failed"][r["file"]] = r["message"]
         else:
