@@ -9,11 +9,6 @@ from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
 from .bundle import Bundle, open
 from .enums import Compression, Compressor, FileMode, ImportAction, MigrationStatus, Mode, ReturnType, Shuffle
-from .files import FileNode
-from .group import Group
-from .link import SoftLink
-from .node import Node
-from .table import Table
 from .errors import (
     AlreadyExistsError,
     CorruptionError,
@@ -27,6 +22,11 @@ from .errors import (
     SchemaError,
     UnsupportedVersionError,
 )
+from .files import FileNode
+from .group import Group
+from .link import SoftLink
+from .node import Node
+from .table import Table
 
 __all__ = [
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",

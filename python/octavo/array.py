@@ -12,7 +12,6 @@ import json
 import math
 import operator
 import os
-import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +19,9 @@ import numpy as np
 
 from . import _octavo
 from .attrs import attrs_to_json
-from .node import Node
 from .enums import Compressor, Shuffle
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
+from .node import Node
 
 if TYPE_CHECKING:
     import zarr
@@ -171,8 +170,11 @@ def _parse_key(key, shape: tuple[int, ...]):
             # that fits the engine's int64 (numpy accepts a[::2**63]).
             st = max(-max(n, 1), min(st, max(n, 1)))
             cnt = len(range(s, e, st))
-            starts.append(s); stops.append(e); steps.append(st)
-            sel_shape.append(cnt); out_shape.append(cnt)
+            starts.append(s)
+            stops.append(e)
+            steps.append(st)
+            sel_shape.append(cnt)
+            out_shape.append(cnt)
         elif isinstance(k, (bool, np.bool_)):
             raise OctavoIndexError("boolean indices are not supported (basic indexing only)")
         else:
@@ -185,7 +187,9 @@ def _parse_key(key, shape: tuple[int, ...]):
             j = i + n if i < 0 else i
             if not 0 <= j < n:
                 raise OctavoIndexError(f"index {i} is out of bounds for axis {dim} with size {n}")
-            starts.append(j); stops.append(j + 1); steps.append(1)
+            starts.append(j)
+            stops.append(j + 1)
+            steps.append(1)
             sel_shape.append(1)
         dim += 1
     return starts, stops, steps, tuple(sel_shape), tuple(out_shape)
@@ -435,6 +439,7 @@ def import_zarr(bundle, source, path: str, *, compressor: str | Compressor | Non
     """
     check_text(path, "node path")
     import zarr
+
     from .errors import CorruptionError, NotFoundError
 
     src = source
@@ -489,6 +494,7 @@ def _local_dir(src) -> str | None:
 
 def _import_node(bundle, src, path, compressor, level, shuffle, chunks, block_bytes) -> str:
     import zarr
+
     from .errors import OctavoNotImplementedError
     if isinstance(src, zarr.Array) and compressor is None and chunks is None:
         d = _local_dir(src)

@@ -6,7 +6,6 @@ arguments and converts results between Arrow and pandas/polars.
 from __future__ import annotations
 
 import html
-import json
 import os
 from collections.abc import Iterator
 from typing import IO, Any
@@ -32,7 +31,7 @@ __all__ = ["Bundle", "Group", "Node", "RowWriter", "SoftLink", "Table", "open"]
 
 
 def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None = None,
-         snapshot: str | None = None) -> "Bundle":
+         snapshot: str | None = None) -> Bundle:
     """Open a bundle directory.
 
     mode: 'r' read-only snapshot of the newest commit (no lock); 'a' read/write, created if
@@ -118,7 +117,7 @@ class Bundle:
             self._native.close()
             self._closed = True
 
-    def __enter__(self) -> "Bundle":
+    def __enter__(self) -> Bundle:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -374,7 +373,7 @@ class Bundle:
             "columns": i["num_columns"],
             "size_mb": i["size_bytes"] / 1e6,
             "column_names": i["column_names"],
-            "dtypes": dict(zip(i["column_names"], i["column_types"])),
+            "dtypes": dict(zip(i["column_names"], i["column_types"], strict=True)),
             "parquet_schema": i["schema"],
             "created_at": i["created_at"],
             "modified_at": i["modified_at"],

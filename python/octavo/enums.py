@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 from .errors import InvalidArgumentError
 
 
-class _Names(str, Enum):
-    # (str, Enum) rather than StrEnum (3.11+): the package supports Python 3.10.
+class _Names(str, Enum):  # noqa: UP042 (StrEnum is 3.11+; the package supports Python 3.10)
     def __str__(self) -> str:  # "zstd", not "Compressor.ZSTD": code calls str() on these arguments
         return self.value
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from . import _octavo
-from .node import Node
 from .errors import InvalidArgumentError
+from .node import Node
 
 
 class FileNodeWriter(io.RawIOBase):

@@ -34,7 +34,7 @@ def _abs(name: str | os.PathLike[str] | Node) -> str:
 class Node:
     kind = "node"
 
-    def __init__(self, bundle: "Bundle", path: str):
+    def __init__(self, bundle: Bundle, path: str):
         self._bundle = bundle
         self._path = path
 

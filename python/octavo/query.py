@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -305,6 +306,6 @@ def _quote_table_keyword(query: str) -> str:
 
 def query_table(bundle, name: str, query: str, return_type: str | None = None, stream: bool = False):
     path = name if name.startswith("/") else "/" + name
-    bundle.table(path).num_rows  # NotFoundError for a missing table
+    bundle.table(path)  # NotFoundError for a missing table
     con = connect(bundle, only={"table": path})
     return _run(con, _quote_table_keyword(query), return_type, stream)

@@ -45,7 +45,7 @@ class RowWriter:
     every ``buffer_rows`` rows).
     """
 
-    def __init__(self, table: "Table", buffer_rows: int = 100_000):
+    def __init__(self, table: Table, buffer_rows: int = 100_000):
         self._table = table
         self._schema = table.schema
         self._names = self._schema.names

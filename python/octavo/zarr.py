@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from typing import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 
@@ -91,7 +91,7 @@ class ZarrStore(Store):
     def __repr__(self) -> str:
         return f"ZarrStore({self._bundle_path!r}, {self._node!r}, commit={self._commit})"
 
-    def with_read_only(self, read_only: bool = False) -> "ZarrStore":
+    def with_read_only(self, read_only: bool = False) -> ZarrStore:
         if not read_only:
             raise ReadOnlyError("octavo's ZarrStore is read-only; write through octavo.Array")
         return self
