@@ -16,8 +16,8 @@ import sys
 LEVELS = [
     ["_octavo", "errors"],                            # the extension; exceptions and argument checks
     ["enums"],                                        # names of the closed sets of string values
-    ["attrs", "convert", "fileio", "parquet"],        # codecs and conversions, no node classes
-    ["query", "zarr", "node"],                        # query/zarr work on engine handles; Node: path + attrs
+    ["attrs", "convert", "parquet"],                  # codecs and conversions, no node classes
+    ["fileio", "query", "zarr", "node"],              # HDF5 files; query/zarr work on engine handles; Node
     ["group", "link", "table", "files", "array"],     # the node kinds
     ["bundle"],                                       # Bundle and open(): creates every kind
     ["_cli", "__init__"],                             # entry points

@@ -110,11 +110,7 @@ def fill_value_json(value, dtype_name: str) -> str:
         f = float(value)
     except (TypeError, ValueError) as e:
         raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array") from e
-    if math.isnan(f):
-        return '"NaN"'
-    if math.isinf(f):
-        return '"Infinity"' if f > 0 else '"-Infinity"'
-    return json.dumps(f)
+    return json.dumps(_float_json(f))
 
 
 def _fill_value_from_json(text: str, dtype: np.dtype):

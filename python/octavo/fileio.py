@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from . import _octavo
 from .enums import Compression, ImportAction, MigrationStatus, name_arg, name_of
 from .errors import check_fspath, check_text
+from .parquet import write_table_atomic
 
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
@@ -92,15 +93,9 @@ def read_dataframe(path, key: str | None = None, *, write_parquet: bool = True):
             nkeys = sum(1 for o in list_h5(p) if o["kind"] == "pandas")
             info = json.loads((table.schema.metadata or {}).get(b"octavo.h5", b"{}"))
             out = parquet_path_for(p, info.get("key", key or ""), nkeys)
-            _write_table_atomic(_strip_source(table), out)
+            write_table_atomic(_strip_source(table), out)
         return _arrow_to_pandas(table)
     raise ValueError(f"unsupported file type: {p}")
-
-
-def _write_table_atomic(table: pa.Table, out: Path) -> None:
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, out)
 
 
 def write_dataframe(df, path, format: str = "parquet") -> Path:
@@ -113,7 +108,7 @@ def write_dataframe(df, path, format: str = "parquet") -> Path:
     out = p.with_suffix(".parquet") if (_is_h5(p) or p.suffix == "") else p
     if isinstance(df, pd.Series):
         df = df.to_frame()
-    _write_table_atomic(pa.Table.from_pandas(df), out)
+    write_table_atomic(pa.Table.from_pandas(df), out)
     return out
 
 

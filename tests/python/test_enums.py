@@ -115,3 +115,14 @@ def test_migration_status_and_import_actions_are_members(tmp_path):
         result = fileio.import_h5(b, tmp_path / "a.h5", "/h5", compression=octavo.Compression.SNAPPY)
     assert octavo.ImportAction.TABLE in [it["action"] for it in result["items"]]
     assert all(isinstance(it["action"], octavo.ImportAction) for it in result["items"])
+
+
+def test_parquet_helpers_share_the_return_types(tmp_path):
+    from octavo import parquet
+
+    p = tmp_path / "x.parquet"
+    parquet.write_parquet(pa.table({"x": [1, 2]}), p)
+    assert not (tmp_path / "x.parquet.tmp").exists()  # written under a temporary name, then renamed
+    assert isinstance(parquet.read_parquet(p, return_type=octavo.ReturnType.ARROW), pa.Table)
+    with pytest.raises(octavo.InvalidArgumentError, match=r"\(octavo.ReturnType\)"):
+        parquet.read_parquet(p, return_type="numpy")
