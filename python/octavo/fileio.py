@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +30,9 @@ from .enums import Compression, ImportAction, MigrationStatus, name_arg, name_of
 from .errors import check_fspath, check_text
 from .parquet import write_table_atomic
 
+if TYPE_CHECKING:
+    from .bundle import Bundle
+
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
 
@@ -37,7 +40,7 @@ def _is_h5(path: Path) -> bool:
     return path.suffix.lower() in H5_SUFFIXES
 
 
-def get_dataframe_path(path) -> Path:
+def get_dataframe_path(path: str | os.PathLike[str]) -> Path:
     """The file a DataFrame for `path` lives in: `x.h5` -> `x.parquet` when that exists,
     otherwise the path itself."""
     p = Path(path)
@@ -48,17 +51,17 @@ def get_dataframe_path(path) -> Path:
     return p
 
 
-def read_h5_arrow(path, key: str | None = None) -> pa.Table:
+def read_h5_arrow(path: str | os.PathLike[str], key: str | None = None) -> pa.Table:
     """Read one pandas HDFStore object with octavo's C++ HDF5 reader (never PyTables)."""
     return pa.table(_octavo.h5_read_pandas(check_fspath(path, "HDF5 file"), check_text(key or "", "HDF5 key")))
 
 
-def list_h5(path) -> list[dict]:
+def list_h5(path: str | os.PathLike[str]) -> list[dict]:
     """Objects in an HDF5 file: pandas objects (supported or not) and every other dataset."""
     return _octavo.h5_list(check_fspath(path, "HDF5 file"))
 
 
-def _arrow_to_pandas(table: pa.Table):
+def _arrow_to_pandas(table: pa.Table) -> Any:
     df = table.to_pandas()
     src = (table.schema.metadata or {}).get(b"octavo.h5")
     if src:
@@ -76,7 +79,7 @@ def _strip_source(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata(meta)
 
 
-def read_dataframe(path, key: str | None = None, *, write_parquet: bool = True):
+def read_dataframe(path: str | os.PathLike[str], key: str | None = None, *, write_parquet: bool = True) -> Any:  # DataFrame or Series
     """Read a DataFrame. For an HDF5 path the sibling `.parquet` wins when present; otherwise
     the HDF5 file is read in C++ and (if `write_parquet`) the `.parquet` written beside it."""
     p = Path(path)
@@ -98,7 +101,7 @@ def read_dataframe(path, key: str | None = None, *, write_parquet: bool = True):
     raise ValueError(f"unsupported file type: {p}")
 
 
-def write_dataframe(df, path, format: str = "parquet") -> Path:
+def write_dataframe(df: Any, path: str | os.PathLike[str], format: str = "parquet") -> Path:
     """Write a DataFrame. A `.h5` path writes the sibling `.parquet` (HDF5 is never written)."""
     import pandas as pd
 
@@ -112,7 +115,7 @@ def write_dataframe(df, path, format: str = "parquet") -> Path:
     return out
 
 
-def inspect_h5(path) -> list[dict]:
+def inspect_h5(path: str | os.PathLike[str]) -> list[dict]:
     """Every object of an HDF5 file and what :func:`import_h5` would make of it (C++;
     the same as ``octavo h5ls``): h5_path, kind, action (group/table/array/file/link/skip),
     dest, detail, supported, reason."""
@@ -122,7 +125,7 @@ def inspect_h5(path) -> list[dict]:
     return items
 
 
-def import_h5(bundle, path, dest: str = "/", compression: str | Compression = "zstd") -> dict:
+def import_h5(bundle: Bundle, path: str | os.PathLike[str], dest: str = "/", compression: str | Compression = "zstd") -> dict:
     """Import a whole HDF5/PyTables file under group `dest` of an open (writable) bundle in
     one commit (nothing on failure). Returns {"file", "rows", "bytes", "items"}; items with
     supported=False were not imported, with the reason."""
@@ -133,15 +136,16 @@ def import_h5(bundle, path, dest: str = "/", compression: str | Compression = "z
     return result
 
 
-def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
+def parquet_path_for(h5_path: str | os.PathLike[str], key: str, num_keys: int) -> Path:
     """The Parquet file migrate writes for `key` of `h5_path` (rules in C++,
     include/octavo/hdf5.h): one key -> x.parquet, several -> x.<key with '/' -> '.'>.parquet."""
     return Path(_octavo.h5_parquet_path(check_fspath(h5_path, "HDF5 file"), key, int(num_keys)))
 
 
-def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
+def migrate_h5_to_parquet(root: str | os.PathLike[str], recursive: bool = True, remove_h5: bool = False,
                           overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
-                          into=None, compression: str | Compression = "snappy", buffered_io: bool = False) -> dict:
+                          into: str | os.PathLike[str] | None = None, compression: str | Compression = "snappy",
+                          buffered_io: bool = False) -> dict:
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 

@@ -12,7 +12,7 @@ from .enums import ReturnType, name_arg
 RETURN_TYPES = tuple(t.value for t in ReturnType)
 
 
-def read_parquet(path, columns=None, return_type: str | ReturnType = "pandas"):
+def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None, return_type: str | ReturnType = "pandas") -> Any:
     """Read a Parquet file (or directory) as pandas (default), polars or a pyarrow Table."""
     return_type = name_arg(return_type, ReturnType, "return_type", check=True)
     table = pq.read_table(os.fspath(path), columns=columns)
@@ -27,7 +27,7 @@ def read_parquet(path, columns=None, return_type: str | ReturnType = "pandas"):
     return table.to_pandas()
 
 
-def read_parquet_lazy(path, columns=None, engine: str = "polars"):
+def read_parquet_lazy(path: str | os.PathLike[str], columns: list[str] | None = None, engine: str = "polars") -> Any:
     """A polars LazyFrame (engine='polars') or a pyarrow RecordBatchReader (engine='arrow')."""
     if engine == "polars":
         import polars as pl
@@ -39,11 +39,11 @@ def read_parquet_lazy(path, columns=None, engine: str = "polars"):
     raise ValueError("engine must be 'polars' or 'arrow'")
 
 
-def read_parquet_schema(path) -> pa.Schema:
+def read_parquet_schema(path: str | os.PathLike[str]) -> pa.Schema:
     return pq.read_schema(os.fspath(path))
 
 
-def write_parquet(data, path, compression: str = "zstd", **kwargs) -> None:
+def write_parquet(data: Any, path: str | os.PathLike[str], compression: str = "zstd", **kwargs: Any) -> None:
     """Write pandas / polars / pyarrow data to one Parquet file (atomically)."""
     if isinstance(data, pa.Table):
         table = data
