@@ -25,8 +25,8 @@ from .link import SoftLink
 from .node import Node, _abs, _join
 from .table import RowWriter, Table, _options
 
-# Node, Group, SoftLink, Table and RowWriter lived in this module before the hierarchy classes got modules of their own: the names
-# stay importable from here (``octavo.bundle.Table``) for code and pickles that name them so.
+# Node, Group, SoftLink, Table and RowWriter lived in this module before they got modules of their
+# own: they stay importable from here (``octavo.bundle.Table``) for code and pickles naming them so.
 __all__ = ["Bundle", "Group", "Node", "RowWriter", "SoftLink", "Table", "open"]
 
 
