@@ -130,6 +130,7 @@ def _open_reader(tool: str, path: str):
         return f.root.a, f.close
     if tool == "zarr":
         import warnings
+
         import zarr
         warnings.simplefilter("ignore")
         return zarr.open_array(path, mode="r"), (lambda: None)

@@ -22,8 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-from common import adaptive_repeat, best_of  # noqa: E402
 from bench_tables import PROJECTION, TABLE, load_source, middle  # noqa: E402
+from common import adaptive_repeat, best_of  # noqa: E402
 
 SETTINGS: list[tuple[str, dict]] = [
     ("octavo defaults", {}),

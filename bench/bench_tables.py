@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-from common import Workload, best_of, adaptive_repeat  # noqa: E402
+from common import Workload, adaptive_repeat, best_of  # noqa: E402
 
 TABLE = "t"
 INT_COLS = ["id", "ts", "cat", "count", "big"]
@@ -299,11 +299,11 @@ def main() -> None:
     pdf = pl.from_arrow(src)
     w.add("polars", best_of(lambda: write_polars(pdf, p.polars), R, setup=lambda: _rm(p.polars)),
           note="write_parquet zstd")
-    del pdf
+    pdf = None  # free it (not del: the lambdas above name it)
     pdf = src.to_pandas()
     w.add("pandas", best_of(lambda: write_pandas(pdf, p.pandas), R, setup=lambda: _rm(p.pandas)),
           note="to_parquet pyarrow zstd")
-    del pdf
+    pdf = None  # free it (not del: the lambdas above name it)
     gc.collect()
     if "pytables" not in skip:
         arr = to_structured(src)
@@ -348,7 +348,7 @@ def main() -> None:
     assert pl.scan_parquet(p.polars).slice(start, stop - start).collect()["id"].to_list() == ref
     if h5 is not None:
         assert h5.root[TABLE].read(start, stop)["id"].tolist() == ref
-    del src
+    src = None  # free it (not del: the lambdas above name it)
     gc.collect()
 
     # 2. full read ------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def main() -> None:
     done(w)
 
     # 3. projection --------------------------------------------------------------------------
-    w = Workload(f"2-of-10 columns (all rows)")
+    w = Workload("2-of-10 columns (all rows)")
     w.add("octavo", best_of(lambda: ot.read(columns=PROJECTION, return_type="arrow"), R + 1))
     w.add("pyarrow", best_of(lambda: pq.read_table(p.pyarrow, columns=PROJECTION), R + 1))
     w.add("polars", best_of(lambda: pl.read_parquet(p.polars, columns=PROJECTION), R + 1))

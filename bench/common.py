@@ -12,8 +12,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(BENCH_DIR, "data")
@@ -233,11 +234,11 @@ def summary_rows(workloads: list[Workload]) -> list[list[str]]:
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(f"{h:<{w}}" for h, w in zip(headers, widths))
+    line = "  ".join(f"{h:<{w}}" for h, w in zip(headers, widths, strict=False))
     print(line)
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print("  ".join(f"{str(c):<{w}}" for c, w in zip(r, widths)))
+        print("  ".join(f"{str(c):<{w}}" for c, w in zip(r, widths, strict=False)))
     sys.stdout.flush()
 
 
@@ -309,7 +310,7 @@ def machine_description() -> str:
     except ImportError:
         mem = "unknown RAM"
     try:
-        load = ", load average %.2f %.2f %.2f" % os.getloadavg()
+        load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         load = ""
     return f"{model}, {cores} cores, {mem}, Linux {platform.release()}, Python {platform.python_version()}{load}"
@@ -323,7 +324,6 @@ def versions() -> dict[str, str]:
             out[m] = getattr(mod, "__version__", "?")
             if m == "octavo":  # the build under test: when its extension was installed
                 import datetime
-
                 import importlib
 
                 ext = getattr(importlib.import_module("octavo._octavo"), "__file__", None)

@@ -13,7 +13,6 @@ Each step names the PyTables call it replaces. Run: python examples/pytables_tut
 """
 from __future__ import annotations
 
-import io
 import os
 import random
 import shutil
@@ -116,7 +115,7 @@ def main(workdir: str) -> None:
 
     # --- 4. file nodes (tables.nodes.filenode) -----------------------------------------------------
     with f.create_file("/text_file") as fnode:          # filenode.new_node(f1, where='/', name='text_file')
-        fnode.write("This is a sample line.\n".encode("utf8"))
+        fnode.write(b"This is a sample line.\n")
         fnode.write("Write a second line.\n".encode("ascii"))
         fnode.write(b"Write a third line.\n")
     with f.open_file("/text_file", "ab") as fnode:      # filenode.open_node(node, 'a+')

@@ -7,8 +7,8 @@
 """
 from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
-from .files import FileNode
-from .bundle import Bundle, Group, Node, SoftLink, Table, open
+from .bundle import Bundle, open
+from .enums import Compression, Compressor, FileMode, ImportAction, MigrationStatus, Mode, ReturnType, Shuffle
 from .errors import (
     AlreadyExistsError,
     CorruptionError,
@@ -22,10 +22,16 @@ from .errors import (
     SchemaError,
     UnsupportedVersionError,
 )
+from .files import FileNode
+from .group import Group
+from .link import SoftLink
+from .node import Node
+from .table import Table
 
 __all__ = [
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError",
+    "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction",
 ]

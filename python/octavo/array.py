@@ -12,21 +12,27 @@ import json
 import math
 import operator
 import os
-import struct
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _octavo
 from .attrs import attrs_to_json
-from .bundle import Node
+from .enums import Compressor, Shuffle
 from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_text
+from .node import Node
+
+if TYPE_CHECKING:
+    import zarr
+
+    from .bundle import Bundle
+    from .zarr import ZarrStore
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float16", "float32", "float64", "complex64", "complex128")
 # Plus fixed-width strings: numpy "S<n>" (Zarr null_terminated_bytes) and "U<n>" (Zarr fixed_length_utf32).
-COMPRESSORS = ("zstd", "lz4", "gzip", "zlib", "none", "blosc", "blosc:blosclz", "blosc:lz4", "blosc:lz4hc",
-               "blosc:zlib", "blosc:zstd")
+COMPRESSORS = tuple(c.value for c in Compressor)
 
 
 def _dtype_name(dtype) -> str:
@@ -104,11 +110,7 @@ def fill_value_json(value, dtype_name: str) -> str:
         f = float(value)
     except (TypeError, ValueError) as e:
         raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array") from e
-    if math.isnan(f):
-        return '"NaN"'
-    if math.isinf(f):
-        return '"Infinity"' if f > 0 else '"-Infinity"'
-    return json.dumps(f)
+    return json.dumps(_float_json(f))
 
 
 def _fill_value_from_json(text: str, dtype: np.dtype):
@@ -164,8 +166,11 @@ def _parse_key(key, shape: tuple[int, ...]):
             # that fits the engine's int64 (numpy accepts a[::2**63]).
             st = max(-max(n, 1), min(st, max(n, 1)))
             cnt = len(range(s, e, st))
-            starts.append(s); stops.append(e); steps.append(st)
-            sel_shape.append(cnt); out_shape.append(cnt)
+            starts.append(s)
+            stops.append(e)
+            steps.append(st)
+            sel_shape.append(cnt)
+            out_shape.append(cnt)
         elif isinstance(k, (bool, np.bool_)):
             raise OctavoIndexError("boolean indices are not supported (basic indexing only)")
         else:
@@ -178,7 +183,9 @@ def _parse_key(key, shape: tuple[int, ...]):
             j = i + n if i < 0 else i
             if not 0 <= j < n:
                 raise OctavoIndexError(f"index {i} is out of bounds for axis {dim} with size {n}")
-            starts.append(j); stops.append(j + 1); steps.append(1)
+            starts.append(j)
+            stops.append(j + 1)
+            steps.append(1)
             sel_shape.append(1)
         dim += 1
     return starts, stops, steps, tuple(sel_shape), tuple(out_shape)
@@ -214,7 +221,7 @@ class Array(Node):
 
     kind = "array"
 
-    def __init__(self, bundle, path: str, native=None):
+    def __init__(self, bundle: Bundle, path: str, native: _octavo.Array | None = None):
         super().__init__(bundle, path)
         self._native = native or _octavo.open_array(bundle._native, path)
         self._dtype: np.dtype | None = None
@@ -242,7 +249,7 @@ class Array(Node):
         return tuple(self._native.info()["chunks"])
 
     @property
-    def fill_value(self):
+    def fill_value(self) -> Any:
         return self.info()["fill_value"]
 
     @property
@@ -272,7 +279,7 @@ class Array(Node):
         return s[0]
 
     # --- reads -----------------------------------------------------------------
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:  # an ndarray, or a numpy scalar for a single element
         shape = self.shape
         starts, stops, steps, sel_shape, out_shape = _parse_key(key, shape)
         out = np.empty(sel_shape, dtype=self.dtype)
@@ -285,16 +292,16 @@ class Array(Node):
         """The whole array as a numpy array."""
         return self[...]
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         a = self[...]
         return a if dtype is None else a.astype(dtype, copy=False)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         for i in range(len(self)):
             yield self[i]
 
     # --- writes (each one commit) ------------------------------------------------
-    def __setitem__(self, key, value) -> None:
+    def __setitem__(self, key: Any, value: Any) -> None:
         starts, stops, steps, sel_shape, out_shape = _parse_key(key, self.shape)
         dtype = self.dtype
         arr = _as_array_data(value, dtype, f"array {self._path}")
@@ -309,7 +316,7 @@ class Array(Node):
             return
         self._native.write(starts, stops, steps, data.reshape(-1).view(np.uint8))
 
-    def append(self, data, axis: int = 0) -> None:
+    def append(self, data: Any, axis: int = 0) -> None:
         """Grow ``axis`` by ``data``'s length along it and store ``data`` there (PyTables EArray).
 
         ``data`` has the array's shape on every other axis; one fewer dimension appends one
@@ -332,19 +339,19 @@ class Array(Node):
         arr = np.ascontiguousarray(arr, dtype=self.dtype)
         self._native.append(arr.reshape(-1).view(np.uint8), list(arr.shape), ax)
 
-    def resize(self, *shape) -> None:
+    def resize(self, *shape: Any) -> None:  # resize(3, 4) or resize((3, 4))
         """Change the shape (same number of dimensions); new elements read as fill_value."""
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
         self._native.resize([operator.index(s) for s in shape])
 
     # --- Zarr interop ---------------------------------------------------------------
-    def zarr_store(self):
+    def zarr_store(self) -> ZarrStore:
         """A read-only zarr-python Store exposing this array at the bundle handle's commit."""
         from .zarr import ZarrStore
         return ZarrStore(self._bundle, self._path)
 
-    def to_zarr(self):
+    def to_zarr(self) -> zarr.Array:
         """This array as a read-only ``zarr.Array`` (usable by dask.array / xarray)."""
         import zarr
         return zarr.open_array(store=self.zarr_store(), mode="r")
@@ -365,8 +372,9 @@ def _shuffle_mode(shuffle) -> tuple[bool, bool]:
     return mode == "shuffle", mode == "bitshuffle"
 
 
-def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks=None, compressor: str = "zstd",
-                 level: int | None = None, shuffle=False, fill_value=None, attrs: dict | None = None,
+def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks=None,
+                 compressor: str | Compressor | None = "zstd", level: int | None = None,
+                 shuffle: bool | str | Shuffle = False, fill_value=None, attrs: dict | None = None,
                  create_parents: bool = True, blocksize: int = 0) -> Array:
     """Implementation of :meth:`octavo.Bundle.create_array`.
 
@@ -413,8 +421,8 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
     return Array(bundle, native.path, native)
 
 
-def import_zarr(bundle, source, path: str, *, compressor: str | None = None, level: int | None = None,
-                shuffle=False, chunks=None, block_bytes: int = 64 << 20):
+def import_zarr(bundle, source, path: str, *, compressor: str | Compressor | None = None,
+                level: int | None = None, shuffle: bool | str | Shuffle = False, chunks=None, block_bytes: int = 64 << 20):
     """Copy a zarr-python array or group (or a Zarr path/URL) into the bundle at ``path``.
 
     Shapes, dtypes, chunk shapes, fill values and attributes are kept. With the defaults
@@ -427,6 +435,7 @@ def import_zarr(bundle, source, path: str, *, compressor: str | None = None, lev
     """
     check_text(path, "node path")
     import zarr
+
     from .errors import CorruptionError, NotFoundError
 
     src = source
@@ -481,6 +490,7 @@ def _local_dir(src) -> str | None:
 
 def _import_node(bundle, src, path, compressor, level, shuffle, chunks, block_bytes) -> str:
     import zarr
+
     from .errors import OctavoNotImplementedError
     if isinstance(src, zarr.Array) and compressor is None and chunks is None:
         d = _local_dir(src)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Any
 
 from .errors import SchemaError, check_text
@@ -158,19 +159,19 @@ class AttributeSet:
     def __contains__(self, key: str) -> bool:
         return key in self._raw()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._raw())
 
     def __len__(self) -> int:
         return len(self._raw())
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._raw().keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Any]:
         return self._all().items()
 
-    def values(self):
+    def values(self) -> ValuesView[Any]:
         return self._all().values()
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -179,7 +180,7 @@ class AttributeSet:
         except KeyError:
             return default
 
-    def update(self, other: dict | None = None, **kwargs) -> None:
+    def update(self, other: dict | None = None, **kwargs: Any) -> None:
         """Set several attributes in one commit: all of them or, on any error, none."""
         items = {**(other or {}), **kwargs}
         if items:

@@ -5,16 +5,26 @@ All heavy lifting is Arrow's C++ (via pyarrow / polars); nothing here loops over
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
+from .enums import ReturnType, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_text
 
 # Schema metadata key recording which dataframe library a table came from, so that
 # get_table() hands back the same kind of object (polars in -> polars out).
 LIBRARY_KEY = b"octavo.library"
-RETURN_TYPES = ("pandas", "polars", "arrow")
+RETURN_TYPES = tuple(t.value for t in ReturnType)
+
+# Table data the API accepts: pandas / polars DataFrames, pyarrow Tables, RecordBatches and
+# readers, any object with __arrow_c_stream__, dicts of columns (pandas and pyarrow are untyped).
+TableData: TypeAlias = Any
+# What reads return: a pandas or polars DataFrame or a pyarrow Table (see ``return_type``).
+Frame: TypeAlias = Any
+# A column selection: None for all, one name, or names.
+Columns: TypeAlias = "str | Sequence[str] | None"
 
 
 def _is_pandas(obj: Any) -> bool:
@@ -102,8 +112,8 @@ def stored_library(schema: pa.Schema) -> str:
 
 
 def check_return_type(return_type: str | None) -> None:
-    if return_type is not None and return_type not in RETURN_TYPES:
-        raise ValueError(f"return_type must be one of {RETURN_TYPES} or None, got {return_type!r}")
+    if return_type is not None:
+        name_arg(return_type, ReturnType, "return_type", check=True)
 
 
 def from_arrow(table: pa.Table, return_type: str | None, *, row_offset: int = 0):
@@ -153,7 +163,7 @@ def to_pandas(table: pa.Table, *, row_offset: int = 0):
     return df
 
 
-def columns_arg(columns) -> list[str]:
+def columns_arg(columns: Columns) -> list[str]:
     """A column selection as the C++ side takes it: [] for all, a single name, or names."""
     if columns is None:
         return []

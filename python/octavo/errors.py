@@ -1,5 +1,9 @@
 """Exceptions raised by octavo. Every C++ Status code maps to one class here."""
+import os
 import re
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class OctavoError(Exception):
@@ -54,7 +58,7 @@ class QueryError(OctavoError, ValueError):
     """An SQL query (bundle.sql / query_table) that DuckDB rejected or failed to run."""
 
 
-def check_text(value, what: str):
+def check_text(value: T, what: str) -> T:
     """Names, keys and text cross into the engine as UTF-8: a str that cannot be encoded
     (a lone surrogate such as '\\udcff', from os.fsdecode of non-UTF-8 bytes) is refused here,
     naming the value and why, instead of failing in the binding's string conversion."""
@@ -68,10 +72,9 @@ def check_text(value, what: str):
     return value
 
 
-def check_fspath(path, what: str) -> str:
+def check_fspath(path: str | bytes | os.PathLike, what: str) -> str:
     """A local file path as the engine takes it (UTF-8): os.fsdecode of a non-UTF-8 name holds
     lone surrogates, which are refused here by name instead of as a binding TypeError."""
-    import os
     path = os.fspath(path)
     if isinstance(path, bytes):
         try:

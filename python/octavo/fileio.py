@@ -20,13 +20,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _octavo
+from .enums import Compression, ImportAction, MigrationStatus, name_arg, name_of
 from .errors import check_fspath, check_text
+from .parquet import write_table_atomic
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
@@ -35,7 +40,7 @@ def _is_h5(path: Path) -> bool:
     return path.suffix.lower() in H5_SUFFIXES
 
 
-def get_dataframe_path(path) -> Path:
+def get_dataframe_path(path: str | os.PathLike[str]) -> Path:
     """The file a DataFrame for `path` lives in: `x.h5` -> `x.parquet` when that exists,
     otherwise the path itself."""
     p = Path(path)
@@ -46,17 +51,17 @@ def get_dataframe_path(path) -> Path:
     return p
 
 
-def read_h5_arrow(path, key: str | None = None) -> pa.Table:
+def read_h5_arrow(path: str | os.PathLike[str], key: str | None = None) -> pa.Table:
     """Read one pandas HDFStore object with octavo's C++ HDF5 reader (never PyTables)."""
     return pa.table(_octavo.h5_read_pandas(check_fspath(path, "HDF5 file"), check_text(key or "", "HDF5 key")))
 
 
-def list_h5(path) -> list[dict]:
+def list_h5(path: str | os.PathLike[str]) -> list[dict]:
     """Objects in an HDF5 file: pandas objects (supported or not) and every other dataset."""
     return _octavo.h5_list(check_fspath(path, "HDF5 file"))
 
 
-def _arrow_to_pandas(table: pa.Table):
+def _arrow_to_pandas(table: pa.Table) -> Any:
     df = table.to_pandas()
     src = (table.schema.metadata or {}).get(b"octavo.h5")
     if src:
@@ -74,7 +79,7 @@ def _strip_source(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata(meta)
 
 
-def read_dataframe(path, key: str | None = None, *, write_parquet: bool = True):
+def read_dataframe(path: str | os.PathLike[str], key: str | None = None, *, write_parquet: bool = True) -> Any:  # DataFrame or Series
     """Read a DataFrame. For an HDF5 path the sibling `.parquet` wins when present; otherwise
     the HDF5 file is read in C++ and (if `write_parquet`) the `.parquet` written beside it."""
     p = Path(path)
@@ -91,18 +96,12 @@ def read_dataframe(path, key: str | None = None, *, write_parquet: bool = True):
             nkeys = sum(1 for o in list_h5(p) if o["kind"] == "pandas")
             info = json.loads((table.schema.metadata or {}).get(b"octavo.h5", b"{}"))
             out = parquet_path_for(p, info.get("key", key or ""), nkeys)
-            _write_table_atomic(_strip_source(table), out)
+            write_table_atomic(_strip_source(table), out)
         return _arrow_to_pandas(table)
     raise ValueError(f"unsupported file type: {p}")
 
 
-def _write_table_atomic(table: pa.Table, out: Path) -> None:
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, out)
-
-
-def write_dataframe(df, path, format: str = "parquet") -> Path:
+def write_dataframe(df: Any, path: str | os.PathLike[str], format: str = "parquet") -> Path:
     """Write a DataFrame. A `.h5` path writes the sibling `.parquet` (HDF5 is never written)."""
     import pandas as pd
 
@@ -112,33 +111,41 @@ def write_dataframe(df, path, format: str = "parquet") -> Path:
     out = p.with_suffix(".parquet") if (_is_h5(p) or p.suffix == "") else p
     if isinstance(df, pd.Series):
         df = df.to_frame()
-    _write_table_atomic(pa.Table.from_pandas(df), out)
+    write_table_atomic(pa.Table.from_pandas(df), out)
     return out
 
 
-def inspect_h5(path) -> list[dict]:
+def inspect_h5(path: str | os.PathLike[str]) -> list[dict]:
     """Every object of an HDF5 file and what :func:`import_h5` would make of it (C++;
     the same as ``octavo h5ls``): h5_path, kind, action (group/table/array/file/link/skip),
     dest, detail, supported, reason."""
-    return _octavo.h5_inspect(check_fspath(path, "HDF5 file"))
+    items = _octavo.h5_inspect(check_fspath(path, "HDF5 file"))
+    for it in items:
+        it["action"] = name_of(it["action"], ImportAction)
+    return items
 
 
-def import_h5(bundle, path, dest: str = "/", compression: str = "zstd") -> dict:
+def import_h5(bundle: Bundle, path: str | os.PathLike[str], dest: str = "/", compression: str | Compression = "zstd") -> dict:
     """Import a whole HDF5/PyTables file under group `dest` of an open (writable) bundle in
     one commit (nothing on failure). Returns {"file", "rows", "bytes", "items"}; items with
     supported=False were not imported, with the reason."""
-    return _octavo.h5_import(bundle._native, check_fspath(path, "HDF5 file"), check_text(dest, "node path"), compression)
+    result = _octavo.h5_import(bundle._native, check_fspath(path, "HDF5 file"), check_text(dest, "node path"),
+                               name_arg(compression, Compression, "compression"))
+    for it in result["items"]:
+        it["action"] = name_of(it["action"], ImportAction)
+    return result
 
 
-def parquet_path_for(h5_path, key: str, num_keys: int) -> Path:
+def parquet_path_for(h5_path: str | os.PathLike[str], key: str, num_keys: int) -> Path:
     """The Parquet file migrate writes for `key` of `h5_path` (rules in C++,
     include/octavo/hdf5.h): one key -> x.parquet, several -> x.<key with '/' -> '.'>.parquet."""
     return Path(_octavo.h5_parquet_path(check_fspath(h5_path, "HDF5 file"), key, int(num_keys)))
 
 
-def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
+def migrate_h5_to_parquet(root: str | os.PathLike[str], recursive: bool = True, remove_h5: bool = False,
                           overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
-                          into=None, compression: str = "snappy", buffered_io: bool = False) -> dict:
+                          into: str | os.PathLike[str] | None = None, compression: str | Compression = "snappy",
+                          buffered_io: bool = False) -> dict:
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 
@@ -159,11 +166,13 @@ def migrate_h5_to_parquet(root, recursive: bool = True, remove_h5: bool = False,
     files = _octavo.h5_find_files(root_s, bool(recursive))
     base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
     results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
-                                 overwrite=bool(overwrite), jobs=int(jobs), compression=compression,
+                                 overwrite=bool(overwrite), jobs=int(jobs),
+                                 compression=name_arg(compression, Compression, "compression"),
                                  into=check_fspath(into, "bundle path") if into else "", root=base,
                                  buffered_io=bool(buffered_io))
-    report = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
+    report: dict[str, Any] = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:
+        r["status"] = name_of(r["status"], MigrationStatus)
         if r["status"] == "failed":
             report["failed"][r["file"]] = r["message"]
         else:

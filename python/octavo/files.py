@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from typing import IO, Any, cast
 
 from . import _octavo
-from .bundle import Node
 from .errors import InvalidArgumentError
+from .node import Node
 
 
 class FileNodeWriter(io.RawIOBase):
@@ -22,7 +24,7 @@ class FileNodeWriter(io.RawIOBase):
     stored. ``info`` holds the node's size and digest after closing.
     """
 
-    def __init__(self, native, path: str):
+    def __init__(self, native: _octavo.FileWriter, path: str):
         super().__init__()
         self._w = native
         self.path = path
@@ -31,13 +33,14 @@ class FileNodeWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, b) -> int:
+    def write(self, b: Any) -> int:  # any buffer
         if self.closed:
             raise ValueError(f"file node {self.path!r} is closed")
         mv = memoryview(b)
         if mv.nbytes == 0:
             return 0
-        return self._w.write(mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv)
+        # (nanobind's uint8 ndarray argument takes any buffer; the stub says ndarray)
+        return self._w.write(mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv)  # type: ignore[arg-type]
 
     def tell(self) -> int:
         return self._w.bytes_written
@@ -56,12 +59,11 @@ class FileNodeWriter(io.RawIOBase):
             self._w.abort()
             super().close()
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is not None:
             self.abort()
         else:
             self.close()
-        return False
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.tell()} bytes written"
@@ -69,7 +71,7 @@ class FileNodeWriter(io.RawIOBase):
 
 
 class _RawFileReader(io.RawIOBase):
-    def __init__(self, native, path: str):
+    def __init__(self, native: _octavo.FileReader, path: str):
         super().__init__()
         self._r = native
         self._pos = 0
@@ -82,11 +84,11 @@ class _RawFileReader(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: Any) -> int:  # any writable buffer
         mv = memoryview(b).cast("B")
         if not mv.nbytes:
             return 0
-        n = self._r.read_into(self._pos, mv)
+        n = self._r.read_into(self._pos, mv)  # type: ignore[arg-type]  # (a buffer, as in write)
         self._pos += n
         return n
 
@@ -108,11 +110,11 @@ class _RawFileReader(io.RawIOBase):
         return self._pos
 
 
-def open_node_file(native_bundle, path: str, mode: str = "rb", encoding: str | None = None,
-                   buffer_size: int = 1 << 16):
+def open_node_file(native_bundle: _octavo.Bundle, path: str, mode: str = "rb", encoding: str | None = None,
+                   buffer_size: int = 1 << 16) -> IO[Any]:
     """'rb' / 'r': a buffered, seekable reader; 'ab': a writer appending to the node."""
     if mode in ("a", "ab"):
-        return create_writer(native_bundle, path, True, True, append=True)
+        return cast("IO[Any]", create_writer(native_bundle, path, True, True, append=True))  # file-like, not typing.IO
     if mode not in ("r", "rb", "rt"):
         raise InvalidArgumentError(f"open_file mode must be 'rb', 'r' or 'ab', not {mode!r} "
                                    "(use create_file to write a new file)")
@@ -123,7 +125,7 @@ def open_node_file(native_bundle, path: str, mode: str = "rb", encoding: str | N
     return io.TextIOWrapper(buffered, encoding=encoding or "utf-8")
 
 
-def create_writer(native_bundle, path: str, overwrite: bool, create_parents: bool,
+def create_writer(native_bundle: _octavo.Bundle, path: str, overwrite: bool, create_parents: bool,
                   append: bool = False) -> FileNodeWriter:
     return FileNodeWriter(_octavo.create_file(native_bundle, path, overwrite, create_parents, append), path)
 
@@ -148,11 +150,11 @@ class FileNode(Node):
     def digest(self) -> str:
         return self.info["digest"]
 
-    def open(self, mode: str = "rb", encoding: str | None = None):
+    def open(self, mode: str = "rb", encoding: str | None = None) -> IO[Any]:
         return open_node_file(self._bundle._native, self._path, mode, encoding)
 
     # The node as a read-only binary file (opened on first use).
-    def _file(self):
+    def _file(self) -> IO[bytes]:
         f = self.__dict__.get("_reader")
         if f is None:
             f = self.__dict__["_reader"] = self.open()
@@ -170,7 +172,7 @@ class FileNode(Node):
     def tell(self) -> int:
         return self._file().tell()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self._file())
 
     def verify(self) -> None:

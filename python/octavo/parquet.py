@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-RETURN_TYPES = ("pandas", "polars", "arrow")
+from .enums import ReturnType, name_arg
+
+RETURN_TYPES = tuple(t.value for t in ReturnType)
 
 
-def read_parquet(path, columns=None, return_type: str = "pandas"):
+def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None, return_type: str | ReturnType = "pandas") -> Any:
     """Read a Parquet file (or directory) as pandas (default), polars or a pyarrow Table."""
-    if return_type not in RETURN_TYPES:
-        raise ValueError(f"return_type must be one of {RETURN_TYPES}, got {return_type!r}")
+    return_type = name_arg(return_type, ReturnType, "return_type", check=True)
     table = pq.read_table(os.fspath(path), columns=columns)
     if return_type == "arrow":
         return table
@@ -25,7 +27,7 @@ def read_parquet(path, columns=None, return_type: str = "pandas"):
     return table.to_pandas()
 
 
-def read_parquet_lazy(path, columns=None, engine: str = "polars"):
+def read_parquet_lazy(path: str | os.PathLike[str], columns: list[str] | None = None, engine: str = "polars") -> Any:
     """A polars LazyFrame (engine='polars') or a pyarrow RecordBatchReader (engine='arrow')."""
     if engine == "polars":
         import polars as pl
@@ -37,11 +39,11 @@ def read_parquet_lazy(path, columns=None, engine: str = "polars"):
     raise ValueError("engine must be 'polars' or 'arrow'")
 
 
-def read_parquet_schema(path) -> pa.Schema:
+def read_parquet_schema(path: str | os.PathLike[str]) -> pa.Schema:
     return pq.read_schema(os.fspath(path))
 
 
-def write_parquet(data, path, compression: str = "zstd", **kwargs) -> None:
+def write_parquet(data: Any, path: str | os.PathLike[str], compression: str = "zstd", **kwargs: Any) -> None:
     """Write pandas / polars / pyarrow data to one Parquet file (atomically)."""
     if isinstance(data, pa.Table):
         table = data
@@ -53,7 +55,13 @@ def write_parquet(data, path, compression: str = "zstd", **kwargs) -> None:
         if isinstance(data, pd.Series):
             data = data.to_frame()
         table = pa.Table.from_pandas(data)
+    write_table_atomic(table, path, compression=compression, **kwargs)
+
+
+def write_table_atomic(table: pa.Table, path: str | os.PathLike[str], **kwargs: Any) -> None:
+    """``table`` as one Parquet file at ``path`` that appears whole or not at all: written to
+    ``path.tmp``, then renamed. ``kwargs`` go to pyarrow.parquet.write_table."""
     path = os.fspath(path)
     tmp = path + ".tmp"
-    pq.write_table(table, tmp, compression=compression, **kwargs)
+    pq.write_table(table, tmp, **kwargs)
     os.replace(tmp, path)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from .convert import check_return_type, columns_arg, from_arrow, range_args, stored_library
 from .errors import QueryError, translate_stream_error
+
+if TYPE_CHECKING:
+    from .table import Table
 
 # --- conditions ------------------------------------------------------------------------
 
@@ -171,6 +175,8 @@ class Column:
 class Cols:
     """PyTables' ``table.cols``: ``t.cols.x.create_index()``, ``t.cols['x']``."""
 
+    _table: Table  # set through object.__setattr__: __getattr__ serves column names
+
     def __init__(self, table):
         object.__setattr__(self, "_table", table)
 
@@ -300,57 +306,6 @@ def _quote_table_keyword(query: str) -> str:
 
 def query_table(bundle, name: str, query: str, return_type: str | None = None, stream: bool = False):
     path = name if name.startswith("/") else "/" + name
-    bundle.table(path).num_rows  # NotFoundError for a missing table
+    bundle.table(path)  # NotFoundError for a missing table
     con = connect(bundle, only={"table": path})
     return _run(con, _quote_table_keyword(query), return_type, stream)
-
-
-# --- `octavo sql` (the C++ CLI runs this in a child Python; see src/cli/query_cmds.cc) -------
-
-_EXIT_CODES = {"NotFoundError": 3, "SchemaError": 4, "CorruptionError": 5, "LockedError": 6}
-
-
-def _cli_sql(argv: list[str]) -> int:
-    """Runs one SQL query over the bundle at argv[0] and writes the result as an Arrow IPC
-    stream on stdout; errors go to stderr as "octavo: error: ..." with the CLI's exit codes."""
-    import os
-    import sys
-
-    root, query = argv[0], argv[1]
-
-    def fail(msg: str, code: int = 1) -> int:
-        sys.stderr.write(f"octavo: error: {msg}\n")
-        return code
-
-    try:
-        import duckdb
-    except ImportError:
-        return fail("octavo sql runs on DuckDB, which is not installed for " + sys.executable +
-                    ": pip install duckdb")
-    from .bundle import open as open_bundle
-    from .errors import OctavoError
-
-    try:
-        with open_bundle(root, "r") as b:
-            reader = sql(b, query, stream=True)
-            if reader is None:  # a statement without a result
-                reader = pa.RecordBatchReader.from_batches(pa.schema([]), [])
-            out = sys.stdout.buffer
-            try:
-                with pa.ipc.new_stream(out, reader.schema) as w:
-                    for batch in reader:
-                        w.write_batch(batch)
-                out.flush()
-            except OSError as e:  # BrokenPipeError, or pyarrow's wrapping of EPIPE
-                import errno
-                if isinstance(e, BrokenPipeError) or getattr(e, "errno", None) == errno.EPIPE \
-                        or "Broken pipe" in str(e):
-                    os._exit(0)  # the CLI stopped reading at its --limit
-                raise
-    except QueryError as e:
-        return fail(f"bundle {root}: {e}")
-    except duckdb.Error as e:
-        return fail(f"bundle {root}: SQL query failed: {e}")
-    except OctavoError as e:
-        return fail(str(e), _EXIT_CODES.get(type(e).__name__, 1))
-    return 0

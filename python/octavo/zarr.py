@@ -17,11 +17,17 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from typing import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 
-from .errors import CorruptionError, ReadOnlyError
+from . import _octavo
+from .errors import CorruptionError, ReadOnlyError, check_fspath, check_text
+
+
+def _open_read_only(path, commit: int | None):
+    """The engine's read-only handle on the bundle at ``path`` (as ``octavo.open(path, "r", commit=)``)."""
+    return _octavo.Bundle.open(check_fspath(path, "bundle path"), "r", -1 if commit is None else int(commit), "")
 
 
 class ZarrStore(Store):
@@ -35,37 +41,35 @@ class ZarrStore(Store):
 
     def __init__(self, bundle, path: str = "/", commit: int | None = None):
         super().__init__(read_only=True)
-        from . import bundle as _bundle_mod
-
+        # Works on the engine's handle (Bundle._native), so this module sits below octavo.bundle.
         own = None
         if isinstance(bundle, (str, os.PathLike)):
-            own = bundle = _bundle_mod.open(bundle, "r", commit=commit)
-        elif commit is not None and commit != bundle.commit["id"]:
-            own = bundle = _bundle_mod.open(bundle.path, "r", commit=commit)
+            own = native = _open_read_only(bundle, commit)
+        else:
+            native = bundle._native
+            if commit is not None and commit != native.commit_info()["id"]:
+                own = native = _open_read_only(native.path, commit)
         try:
-            self._bundle_path = bundle.path
-            self._commit = bundle.commit["id"]
-            from .errors import check_text
+            self._bundle_path = native.path
+            self._commit = native.commit_info()["id"]
             check_text(path, "node path")
-            resolved = bundle._native.resolve_path(path if path.startswith("/") else "/" + path)
+            resolved = native.resolve_path(path if path.startswith("/") else "/" + path)
             self._node = resolved
             self._meta: dict[str, bytes] = {}
             self._chunks: dict[str, tuple[str, int, int]] = {}
-            for n in bundle._native.walk(resolved):
+            for n in native.walk(resolved):
                 rel = n["path"][len(resolved):].strip("/") if resolved != "/" else n["path"].strip("/")
                 prefix = rel + "/" if rel else ""
                 if n["kind"] == "group":
                     meta = {"zarr_format": 3, "node_type": "group", "attributes": json.loads(n["attrs_json"])}
                     self._meta[prefix + "zarr.json"] = json.dumps(meta, indent=2).encode()
                 elif n["kind"] == "array":
-                    from . import _octavo
-
-                    native = _octavo.open_array(bundle._native, n["path"])
-                    info = native.info()
+                    arr = _octavo.open_array(native, n["path"])
+                    info = arr.info()
                     zmeta = json.loads(info["zarr_json"])
                     self._meta[prefix + "zarr.json"] = info["zarr_json"].encode()
                     sep = zmeta.get("chunk_key_encoding", {}).get("configuration", {}).get("separator", "/")
-                    for key, file, size, crc in native.chunk_refs():
+                    for key, file, size, crc in arr.chunk_refs():
                         ckey = "c" if key == "" else "c" + sep + key.replace(".", sep)
                         self._chunks[prefix + ckey] = (file, size, crc)
         finally:
@@ -87,7 +91,7 @@ class ZarrStore(Store):
     def __repr__(self) -> str:
         return f"ZarrStore({self._bundle_path!r}, {self._node!r}, commit={self._commit})"
 
-    def with_read_only(self, read_only: bool = False) -> "ZarrStore":
+    def with_read_only(self, read_only: bool = False) -> ZarrStore:
         if not read_only:
             raise ReadOnlyError("octavo's ZarrStore is read-only; write through octavo.Array")
         return self

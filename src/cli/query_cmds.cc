@@ -3,7 +3,7 @@
 // `octavo sql` runs DuckDB through its Python package: the duckdb wheel links DuckDB
 // statically into its Python extension and ships neither libduckdb nor headers, so the C++
 // CLI cannot link it. The command starts `python3` (or $OCTAVO_PYTHON) on
-// octavo.query._cli_sql, which opens the bundle read-only, runs the query over the Parquet
+// octavo._cli._cli_sql, which opens the bundle read-only, runs the query over the Parquet
 // parts of the current commit and streams the result back as Arrow IPC on a pipe; printing
 // (text table, JSON, CSV) is the same C++ code as for `where` and `head`.
 #include <arrow/api.h>
@@ -198,7 +198,7 @@ namespace {
 constexpr const char* kSqlDriver =
     "import sys\n"
     "try:\n"
-    "    from octavo.query import _cli_sql\n"
+    "    from octavo._cli import _cli_sql\n"
     "except ImportError as e:\n"
     "    sys.stderr.write('octavo: error: octavo sql runs DuckDB through the octavo Python package, which '\n"
     "                     'cannot be imported by ' + sys.executable + ': ' + str(e) + '; install it (pip install '\n"

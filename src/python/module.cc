@@ -127,6 +127,16 @@ struct QueryStatsHandle {
   nb::dict ToDict() const { return stats ? StatsToDict(*stats) : StatsToDict(QueryStats{}); }
 };
 
+// Both create_table bindings: a table from a schema (reader null) or from a stream (schema null).
+std::shared_ptr<Table> CreateTableFrom(Bundle& b, const std::string& path, std::shared_ptr<arrow::Schema> schema,
+                                       std::shared_ptr<arrow::RecordBatchReader> reader, nb::dict options, bool parents,
+                                       bool overwrite, const std::string& attrs_json) {
+  auto o = OptionsFromDict(options);
+  CreateNodeOptions n{parents, overwrite, attrs_json};
+  nb::gil_scoped_release release;
+  return Unwrap(CreateTable(b, path, schema, reader, o, n));
+}
+
 OpenMode ModeFromString(const std::string& m) {
   if (m == "r") return OpenMode::kRead;
   if (m == "a" || m == "r+") return OpenMode::kAppend;
@@ -344,22 +354,14 @@ NB_MODULE(_octavo, m) {
       .def("create_table_from_schema",
            [](Bundle& b, const std::string& p, nb::capsule schema, nb::dict options, bool parents, bool overwrite,
               const std::string& attrs_json) {
-             auto s = ImportSchema(schema);
-             auto o = OptionsFromDict(options);
-             CreateNodeOptions n{parents, overwrite, attrs_json};
-             nb::gil_scoped_release release;
-             return Unwrap(CreateTable(b, p, s, nullptr, o, n));
+             return CreateTableFrom(b, p, ImportSchema(schema), nullptr, options, parents, overwrite, attrs_json);
            },
            "path"_a, "schema"_a, "options"_a = nb::dict(), "create_parents"_a = true, "overwrite"_a = false,
            "attrs_json"_a = "")
       .def("create_table_from_stream",
            [](Bundle& b, const std::string& p, nb::capsule stream, nb::dict options, bool parents, bool overwrite,
               const std::string& attrs_json) {
-             auto reader = ImportStream(stream);
-             auto o = OptionsFromDict(options);
-             CreateNodeOptions n{parents, overwrite, attrs_json};
-             nb::gil_scoped_release release;
-             return Unwrap(CreateTable(b, p, nullptr, reader, o, n));
+             return CreateTableFrom(b, p, nullptr, ImportStream(stream), options, parents, overwrite, attrs_json);
            },
            "path"_a, "stream"_a, "options"_a = nb::dict(), "create_parents"_a = true, "overwrite"_a = false,
            "attrs_json"_a = "")

@@ -257,7 +257,7 @@ def test_zarr_store_group_and_commit(bundle):
     np.testing.assert_array_equal(g["sub/mask"][:], np.eye(4, dtype=bool))
     now = zarr.open_array(store=ZarrStore(bundle, "/exp/raw"), mode="r")
     assert (now[:] == 7).all()
-    with pytest.raises(Exception):
+    with pytest.raises((ValueError, octavo.ReadOnlyError)):  # zarr refuses the read-only store, or octavo does
         zarr.open_array(store=store, path="raw", mode="a")[0, 0] = 1
     assert ZarrStore(bundle.path, "/exp/raw").commit == bundle.commit["id"]
 
@@ -269,7 +269,7 @@ def test_octavo_chunk_files_are_plain_zarr(bundle, tmp_path):
     d = tmp_path / "plain.zarr"
     d.mkdir()
     (d / "zarr.json").write_text(a.info()["zarr_json"])
-    for key, file, size, _ in a._native.chunk_refs():
+    for key, file, _size, _ in a._native.chunk_refs():
         dest = d / "c" / "/".join(key.split("."))
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(open(file, "rb").read())

@@ -91,7 +91,7 @@ def test_missing_or_corrupt_chunk_is_named(bundle_path, compressor):
 
 
 def test_invalid_zarr_json_on_import(bundle, tmp_path):
-    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("zarr")
     cases = {
         "notjson": "{",
         "shape": '{"zarr_format": 3, "node_type": "array", "shape": "oops"}',
@@ -110,7 +110,7 @@ def test_invalid_zarr_json_on_import(bundle, tmp_path):
 def test_flipped_chunk_byte_is_corruption_never_wrong_numbers(bundle_path, compressor):
     """Each chunk's CRC-32 is in the manifest: a flipped byte (which zstd without checksum,
     lz4, blosc or no compression would decode to different numbers) is CorruptionError."""
-    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("zarr")
     with octavo.open(bundle_path, "a") as b:
         b.create_array("/arr", np.arange(400, dtype="int32").reshape(20, 20), chunks=(10, 10),
                        compressor=compressor)

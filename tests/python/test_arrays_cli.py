@@ -35,7 +35,7 @@ def arrays(tmp_path):
 def test_tree_shows_array_details(arrays):
     path, info = arrays
     out = run("tree", path)
-    line = next(l for l in out.splitlines() if "/img/stack" in l)
+    line = next(ln for ln in out.splitlines() if "/img/stack" in ln)
     assert "(array) shape (24, 100, 100) float32, chunks (5, 100, 100), blosc:zstd+shuffle" in line
     ratio = info["logical_bytes"] / info["size_bytes"]
     assert f"({ratio:.2f}x)" in line and ratio > 5

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import octavo
-from octavo.zarr import ZarrStore
 
 zarr = pytest.importorskip("zarr")
 numcodecs = pytest.importorskip("numcodecs")
@@ -269,7 +268,7 @@ def test_import_zarr_array_object_and_group_use_native_copy(bundle, tmp_path):
     s[:] = ["a", "bb", "ccc"]
     imp = bundle.import_zarr(x, "/x")
     assert imp.compressor == "blosc:zstd"  # kept, not re-encoded to zstd
-    g = bundle.import_zarr(str(tmp_path / "g.zarr"), "/g")
+    bundle.import_zarr(str(tmp_path / "g.zarr"), "/g")
     assert bundle["/g/x"].compressor == "blosc:zstd"
     assert bundle["/g/sub/s"][:].tolist() == ["a", "bb", "ccc"]
     np.testing.assert_array_equal(bundle["/g/x"][:], np.arange(64).reshape(8, 8))

@@ -95,7 +95,7 @@ def test_tree_text(sample):
     assert "/ (group)" in out
     assert "  /g (group)" in out
     assert "    /g/small (table) 3 rows" in out
-    t_line = next(l for l in lines if l.startswith("  /t (table)"))
+    t_line = next(ln for ln in lines if ln.startswith("  /t (table)"))
     assert "1,000 rows" in t_line and "12 columns" in t_line and "1 part" in t_line
     assert any(u in t_line for u in ("KiB", "MiB", " B "))
     assert "columns: id: int64, x: double" in out and "(+6 more)" in out
@@ -177,7 +177,7 @@ def test_head_text(sample):
     assert lines[2].split()[0] == "0" and "row 0" in lines[2] and "true" in lines[2]
     assert lines[-1] == "(first 5 of 1,000 rows)"
     # columns are aligned: every row is as wide as the header rule or narrower
-    assert all(len(l) <= len(lines[1]) for l in lines[2:-1])
+    assert all(len(ln) <= len(lines[1]) for ln in lines[2:-1])
 
 
 def test_head_columns_and_nulls(sample):

@@ -5,8 +5,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-import octavo
-
 
 def test_external_readers_see_the_same_rows(bundle):
     rng = np.random.default_rng(0)

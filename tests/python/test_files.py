@@ -328,7 +328,7 @@ def test_attribute_errors(bundle):
 
 def test_append_mode_and_node_as_file(bundle):
     with bundle.create_file("/text_file") as f:
-        f.write("This is a sample line.\n".encode())
+        f.write(b"This is a sample line.\n")
         f.write(b"Write a second line.\n")
     first = bundle["/text_file"].digest
     with bundle.open_file("/text_file", "ab") as f:

@@ -6,7 +6,6 @@ Trials run in worker subprocesses, so a crash or hang is counted (CRASH), not fa
 per file kind are printed (pytest -s). Every kind is in STRICT_KINDS: a WRONG result or a
 crash in any of them fails the test.
 """
-import hashlib
 import json
 import os
 import random
@@ -283,4 +282,4 @@ def test_flip_sweep(tmp_path):
     assert not failing, f"wrong data or crashes in {failing}:\n{report}\n" + "\n".join(bad)
     if not_clean:
         warnings.warn(f"flip sweep: wrong data or crashes in {not_clean} (not yet strict)\n{report}\n"
-                      + "\n".join(bad[:40]))
+                      + "\n".join(bad[:40]), stacklevel=1)

@@ -364,7 +364,7 @@ def test_non_utf8_fixed_strings_import_as_binary(tmp_path):
     with tb.open_file(src, "w") as f:
         t = f.create_table("/", "people", Row)
         for i, nm in enumerate(names):
-            t.append([(nm, "Paris".encode(), float(i))])
+            t.append([(nm, b"Paris", float(i))])
         f.create_array("/", "labels", np.array([b"a", b"\xff\xfe"]))
     with open_new(tmp_path) as b:
         rep = fileio.import_h5(b, src, "/")

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 import octavo
-from octavo import _octavo, fileio
+from octavo import fileio
 
 pytest.importorskip("tables")
 warnings.filterwarnings("ignore")

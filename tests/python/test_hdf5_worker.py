@@ -1,7 +1,6 @@
 """HDF5 files are parsed in the octavo-h5worker process, never in the caller (issue 13):
 damaged inputs give an octavo error naming the file, a worker that dies cannot take the
 caller with it, and an import whose worker dies commits nothing."""
-import json
 import os
 import random
 import shutil
@@ -16,7 +15,6 @@ import pytest
 
 import octavo
 from octavo import _octavo, fileio
-
 from test_hdf5_import import make_pytables_file
 
 OCTAVO = shutil.which("octavo")

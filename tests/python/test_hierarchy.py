@@ -136,7 +136,7 @@ def test_lone_surrogate_names_are_invalid_argument(bundle):
     with pytest.raises(octavo.InvalidArgumentError):
         bundle.remove_node(bad)
     with pytest.raises(octavo.InvalidArgumentError):
-        bad in bundle
+        bad in bundle  # noqa: B015 (the membership test itself raises)
     with pytest.raises(octavo.InvalidArgumentError, match="attribute name"):
         bundle.root.attrs["k\udcff"] = 1
     with pytest.raises(octavo.InvalidArgumentError, match="not valid Unicode"):

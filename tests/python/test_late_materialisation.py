@@ -2,12 +2,11 @@
 columns only at the matching rows, skipping data pages that hold none of them. The values
 must be exactly those of filtering the whole table, for every column type, with nulls,
 across page and row-group boundaries, with and without the Parquet page index."""
-import datetime as dt
 import decimal
 
 import numpy as np
-import pyarrow as pa
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 

@@ -41,7 +41,7 @@ def _rows_sorted(t: pa.Table) -> list:
         if isinstance(v, float) and np.isnan(v):
             return (1, 0)
         return (0, v)
-    rows = [tuple(key(v) for v in r) for r in zip(*[c.to_pylist() for c in t.columns])]
+    rows = [tuple(key(v) for v in r) for r in zip(*[c.to_pylist() for c in t.columns], strict=True)]
     return sorted(rows)
 
 
@@ -81,7 +81,7 @@ def test_sort_by_orders_rows_like_arrow(rand_bundle, keys, run_rows):
     for k in keys:
         a, w = got.column(k).to_pylist(), want.column(k).to_pylist()
         same = [(x == y) or (x is None and y is None) or (isinstance(x, float) and isinstance(y, float)
-                                                          and np.isnan(x) and np.isnan(y)) for x, y in zip(a, w)]
+                                                          and np.isnan(x) and np.isnan(y)) for x, y in zip(a, w, strict=True)]
         assert all(same), k
     info = t.info()
     assert info["sorted_by"] == keys and info["sorted_rows"] == full.num_rows
@@ -219,7 +219,7 @@ def test_index_errors(rand_bundle):
     with pytest.raises(octavo.NotFoundError, match="no column 'zz'"):
         t.create_index("zz")
     with pytest.raises(octavo.NotFoundError):
-        t.cols.zz
+        t.cols.zz  # noqa: B018 (the attribute access itself raises)
 
 
 from forge import rewrite_manifest as _rewrite_manifest  # noqa: E402

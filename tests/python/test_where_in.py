@@ -3,10 +3,8 @@ pandas' missing-value semantics, prune row groups and use secondary indexes."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
 import octavo

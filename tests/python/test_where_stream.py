@@ -96,7 +96,7 @@ def test_where_json_is_byte_for_byte_a_pretty_array(tmp_path):
     words = [f"w\u00e9{i}\n\"" for i in ids]
     with octavo.open(path, "w") as b:
         b.create_table("/t", data=pa.table({"id": ids, "w": words}), row_group_size=3000)
-    want = [{"id": int(i), "w": w} for i, w in zip(ids, words) if i % 3 == 0]
+    want = [{"id": int(i), "w": w} for i, w in zip(ids, words, strict=True) if i % 3 == 0]
     out = run("--json", "where", f"{path}:/t", "id % 3 == 0").stdout
     assert out == json.dumps(want, indent=2, ensure_ascii=False) + "\n"
     out = run("--json", "where", f"{path}:/t", "id % 3 == 0", "--stats", "--limit", "4000").stdout

@@ -1,0 +1,270 @@
+"""Table: a Parquet-backed table node (reads, conditional reads, appends, PyTables' row writer)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from . import _octavo, query
+from .convert import Columns, Frame, TableData, check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
+from .errors import InvalidArgumentError, SchemaError, check_text, translate_stream_error
+from .node import Node
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+
+_OPTION_KEYS = (
+    "compression", "compression_level", "row_group_size", "part_max_rows",
+    "write_statistics", "write_page_index", "data_page_size", "dictionary", "dictionary_page_limit",
+)
+
+
+def _check_condition(condition: str, condvars: dict | None) -> None:
+    check_text(condition, "where condition")
+    for k, v in (condvars or {}).items():
+        check_text(k, "condvar name")
+        check_text(v, f"condvar {k!r}")
+
+
+def _options(options: dict | None, kwargs: dict) -> dict:
+    opts = dict(options or {})
+    for k in list(kwargs):
+        if k in _OPTION_KEYS:
+            opts[k] = kwargs.pop(k)
+    if kwargs:
+        raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
+    return opts
+
+
+class RowWriter:
+    """PyTables' ``table.row`` pattern: set fields, ``append()``, then ``table.flush()``.
+
+    Rows are buffered column-wise and written as one new part per flush (automatic
+    every ``buffer_rows`` rows).
+    """
+
+    def __init__(self, table: Table, buffer_rows: int = 100_000):
+        self._table = table
+        self._schema = table.schema
+        self._names = self._schema.names
+        self._buffer: dict[str, list] = {n: [] for n in self._names}
+        self._current: dict[str, Any] = {}
+        self._buffer_rows = buffer_rows
+        self._n = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self._buffer:
+            raise KeyError(f"table {self._table.path} has no column {key!r}; columns: {self._names}")
+        self._current[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._current[key]
+
+    def append(self) -> None:
+        for n in self._names:
+            self._buffer[n].append(self._current.get(n))
+        self._current = {}
+        self._n += 1
+        if self._n >= self._buffer_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._n == 0:
+            return
+        try:
+            arrays = [pa.array(self._buffer[f.name], type=f.type) for f in self._schema]
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise SchemaError(f"table {self._table.path}: buffered rows do not match the schema: {e}") from e
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+        self._buffer = {n: [] for n in self._names}
+        self._n = 0
+        self._table._native.append(pa.Table.from_batches([batch]).__arrow_c_stream__())
+
+    @property
+    def pending(self) -> int:
+        return self._n
+
+
+class Table(Node):
+    kind = "table"
+
+    def __init__(self, bundle: Bundle, path: str, native: _octavo.Table | None = None):
+        super().__init__(bundle, path)
+        self._native = native or bundle._native.open_table(path)
+        self._row: RowWriter | None = None
+
+    # --- metadata (manifest only, no data file is opened) -------------------
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.Schema._import_from_c_capsule(self._native.schema())
+
+    @property
+    def num_rows(self) -> int:
+        return self._native.num_rows()
+
+    nrows = num_rows
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return self.schema.names
+
+    colnames = column_names
+
+    def info(self) -> dict:
+        d = self._native.info()
+        d["schema"] = pa.Schema._import_from_c_capsule(d["schema"])
+        return d
+
+    @property
+    def part_paths(self) -> list[str]:
+        """Absolute paths of the Parquet files holding this table at this commit, in row order."""
+        return list(self._native.info()["part_files"])
+
+    # --- reads ----------------------------------------------------------------
+    def read(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None,
+             return_type: str | None = None) -> Frame:
+        """Rows [start, stop) of the given columns (all by default)."""
+        check_return_type(return_type)
+        cols = columns_arg(columns)
+        st, sp = range_args(self.num_rows, start, stop)
+        table = pa.table(self._native.read(cols, st, sp))
+        offset = st if st >= 0 else max(0, self.num_rows + st)
+        return from_arrow(table, return_type, row_offset=offset)
+
+    def read_arrow(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None) -> pa.Table:
+        return self.read(start, stop, columns=columns, return_type="arrow")
+
+    def head(self, n: int = 10, *, columns: Columns = None, return_type: str | None = None) -> Frame:
+        return self.read(0, n, columns=columns, return_type=return_type)
+
+    def __getitem__(self, key: slice | str) -> Frame:
+        if isinstance(key, slice):
+            if key.step not in (None, 1):
+                raise InvalidArgumentError("table slices support step 1 only")
+            return self.read(key.start, key.stop)
+        if isinstance(key, str):
+            return self.read(columns=[key])
+        raise TypeError("index a table with a slice (rows) or a column name")
+
+    def iter_batches(self, chunk_size: int = 10_000, columns: Columns = None, return_type: str | None = None, *,
+                     start: int | None = None, stop: int | None = None) -> Iterator[Frame]:
+        """Yield chunks of ``chunk_size`` rows with memory bounded by one row group."""
+        check_return_type(return_type)
+        if int(chunk_size) <= 0:
+            raise InvalidArgumentError(f"chunk_size must be positive, got {chunk_size}")
+        st, sp = range_args(self.num_rows, start, stop)
+        reader = pa.RecordBatchReader.from_stream(
+            self._native.scan(int(chunk_size), columns_arg(columns), st, sp))
+        offset = st
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowException as e:  # errors raised inside the C++ stream
+                raise translate_stream_error(e) from e
+            yield from_arrow(pa.Table.from_batches([batch]), return_type, row_offset=offset)
+            offset += batch.num_rows
+
+    # --- conditional reads (docs/queries.md) ----------------------------------------
+    def where(self, condition: str, columns: Columns = None, start: int | None = None,
+              stop: int | None = None, condvars: dict | None = None, chunk_size: int = 65_536,
+              return_type: str | None = None, use_index: bool = True) -> query.WhereResult:
+        """Iterate over the rows where ``condition`` holds, in chunks of ``chunk_size`` rows.
+
+        ``condition`` is PyTables / SQL syntax, e.g. ``"(pressure > 3) & (name == 'a')"``;
+        ``condvars`` binds names to values. Parts and row groups whose statistics rule the
+        condition out are skipped; the returned object's ``.stats`` says what was skipped.
+        """
+        _check_condition(condition, condvars)
+        return query.WhereResult(self, condition, columns, start, stop, condvars, chunk_size, return_type, use_index)
+
+    def read_where(self, condition: str, columns: Columns = None, start: int | None = None,
+                   stop: int | None = None, condvars: dict | None = None, return_type: str | None = None,
+                   use_index: bool = True) -> Frame:
+        """All rows where ``condition`` holds, as one DataFrame / Table (pandas keeps row numbers as index)."""
+        _check_condition(condition, condvars)
+        return query.read_where(self, condition, columns, start, stop, condvars, return_type, use_index)
+
+    def get_where_list(self, condition: str, start: int | None = None, stop: int | None = None,
+                       condvars: dict | None = None, sort: bool = True, use_index: bool = True) -> np.ndarray:
+        """Row numbers (numpy int64, ascending) where ``condition`` holds."""
+        _check_condition(condition, condvars)
+        return query.get_where_list(self, condition, start, stop, condvars, use_index)
+
+    def read_coordinates(self, coords: Any, columns: Columns = None, return_type: str | None = None) -> Frame:
+        """The rows with the given numbers (or a boolean mask), in the given order."""
+        return query.read_coordinates(self, coords, columns, return_type)
+
+    # --- sorting and secondary indexes (docs/queries.md) ----------------------------
+    def sort_by(self, columns: Columns, *, row_group_size: int | None = None, run_rows: int | None = None) -> None:
+        """Rewrite the table sorted by ``columns`` (one commit; external merge sort beyond ``run_rows``)."""
+        query.sort_by(self, columns, row_group_size, run_rows)
+
+    def repack(self, *, sort_by: Columns = None, row_group_size: int | None = None) -> None:
+        """Rewrite the table's parts (optionally sorted, with a new row-group size), one commit."""
+        cols = [] if sort_by is None else columns_arg(sort_by)
+        self._native.repack(cols, int(row_group_size or 0), 0)
+
+    @property
+    def sorted_by(self) -> list[str]:
+        return list(self._native.info()["sorted_by"])
+
+    def create_index(self, column: str) -> None:
+        """Build a persistent secondary index on ``column`` (used by where/read_where/get_where_list)."""
+        self._native.create_index(check_text(column, f"table {self._path}: column name"))
+
+    def remove_index(self, column: str) -> None:
+        self._native.remove_index(check_text(column, f"table {self._path}: column name"))
+
+    @property
+    def indexes(self) -> list[str]:
+        """Columns with a secondary index."""
+        return list(self._native.indexes())
+
+    @property
+    def cols(self) -> query.Cols:
+        """PyTables-style column accessor: ``t.cols.x.create_index()``."""
+        return query.Cols(self)
+
+    @property
+    def last_query_stats(self) -> dict | None:
+        """What the last where/read_where/get_where_list on this handle skipped and read."""
+        stats = getattr(self, "_last_stats", None)
+        return None if stats is None else stats.to_dict()
+
+    def __arrow_c_schema__(self) -> Any:
+        """The table's Arrow schema as a PyCapsule (pa.schema(t) works)."""
+        return self._native.schema()
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The whole table as an Arrow stream: pa.table(t), pl.from_arrow(...), duckdb."""
+        return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
+
+    # --- writes ----------------------------------------------------------------
+    def append(self, data: TableData) -> None:
+        """Append rows as new immutable parts, in one commit. Schema must match."""
+        if self._row is not None and self._row.pending:
+            self._row.flush()
+        stream, _ = to_arrow_stream(data)
+        self._native.append(stream.__arrow_c_stream__())
+
+    @property
+    def row(self) -> RowWriter:
+        if self._row is None:
+            self._row = RowWriter(self)
+        return self._row
+
+    def flush(self) -> None:
+        if self._row is not None:
+            self._row.flush()
+
+    def __repr__(self) -> str:
+        s = self.schema
+        cols = ", ".join(f"{f.name}: {f.type}" for f in s)
+        return f"<octavo.Table {self._path!r} rows={self.num_rows} [{cols}]>"
