@@ -17,14 +17,16 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-PY_PKGS=(scikit-build-core nanobind "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow)
+# nanobind pinned: the checked-in stub (_octavo.pyi) is its stubgen output; ruff and mypy: tests/python/test_static_checks.py
+PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow "ruff==0.17.*" "mypy==2.4.*")
 if ! $PY - <<'PYEOF' 2>/dev/null
 import importlib, sys
-mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL"]
+mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "ruff", "mypy"]
 for m in mods:
     importlib.import_module(m)
 import pyarrow
-sys.exit(0 if pyarrow.__version__.startswith("26.0.") else 1)
+import nanobind
+sys.exit(0 if pyarrow.__version__.startswith("26.0.") and nanobind.__version__.startswith("3.1.") else 1)
 PYEOF
 then
   echo "[setup] installing Python packages"
