@@ -9,6 +9,7 @@ from ._octavo import FORMAT_VERSION, __version__
 from .array import Array
 from .files import FileNode
 from .bundle import Bundle, Group, Node, SoftLink, Table, open
+from .share import AttachedTable, SharedTable, attach, share
 from .errors import (
     AlreadyExistsError,
     CorruptionError,
@@ -27,5 +28,5 @@ __all__ = [
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
-    "QueryError",
+    "QueryError", "share", "attach", "SharedTable", "AttachedTable",
 ]

@@ -160,7 +160,9 @@ class EnvOutputStream final : public arrow::io::OutputStream {
 };
 
 struct Identity {
-  int64_t dev = 0, ino = 0, size = 0, mtime_ns = 0, ctime_ns = 0;
+  // File timestamps tick with the kernel's clock (a few ms): a rewrite within the same tick can
+  // keep them, so the mode (0400 as published; a writer must chmod first) is compared too.
+  int64_t dev = 0, ino = 0, size = 0, mtime_ns = 0, ctime_ns = 0, mode = 0;
   bool operator==(const Identity&) const = default;
 };
 
@@ -182,6 +184,7 @@ Result<Identity> StatIdentity(const std::string& path) {
   id.size = static_cast<int64_t>(st.st_size);
   id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   id.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  id.mode = static_cast<int64_t>(st.st_mode & 07777);
   return id;
 }
 
@@ -297,6 +300,7 @@ Result<std::unique_ptr<SharedTable>> SharedTable::Publish(const arrow::Table& ta
   h["ino"] = id->ino;
   h["mtime_ns"] = id->mtime_ns;
   h["ctime_ns"] = id->ctime_ns;
+  h["mode"] = id->mode;
   h["footer_crc32"] = std::stoul(tail);
   h["data_crc32"] = sink.crc();
   h["source"] = {{"bundle", options.source_bundle},
@@ -352,6 +356,7 @@ Result<std::shared_ptr<arrow::Table>> SharedTable::Attach(const std::string& han
   OCTAVO_ASSIGN_OR_RETURN(want.ino, Field<int64_t>(h, "ino"));
   OCTAVO_ASSIGN_OR_RETURN(want.mtime_ns, Field<int64_t>(h, "mtime_ns"));
   OCTAVO_ASSIGN_OR_RETURN(want.ctime_ns, Field<int64_t>(h, "ctime_ns"));
+  OCTAVO_ASSIGN_OR_RETURN(want.mode, Field<int64_t>(h, "mode"));
   OCTAVO_ASSIGN_OR_RETURN(auto footer_crc, Field<uint32_t>(h, "footer_crc32"));
   OCTAVO_ASSIGN_OR_RETURN(auto data_crc, Field<uint32_t>(h, "data_crc32"));
   OCTAVO_ASSIGN_OR_RETURN(auto num_rows, Field<int64_t>(h, "num_rows"));
@@ -368,7 +373,7 @@ Result<std::shared_ptr<arrow::Table>> SharedTable::Attach(const std::string& han
   OCTAVO_ASSIGN_OR_RETURN(auto have, StatIdentity(path));
   if (have.size != want.size) return Damaged(path, "size " + std::to_string(have.size) + ", published " +
                                                        std::to_string(want.size) + " bytes");
-  if (!(have == want)) return Damaged(path, "not the file published: inode, modification or change time differ");
+  if (!(have == want)) return Damaged(path, "not the file published: inode, mode, modification or change time differ");
   OCTAVO_ARROW_ASSIGN_OR_RETURN(auto size, file->GetSize());
   if (size != want.size) return Damaged(path, "mapped size differs");
   OCTAVO_ARROW_ASSIGN_OR_RETURN(auto whole, file->ReadAt(0, size));  // zero-copy: a view of the mapping

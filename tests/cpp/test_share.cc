@@ -49,6 +49,7 @@ std::string Forge(const std::string& handle) {
   h["dev"] = st.st_dev;
   h["mtime_ns"] = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   h["ctime_ns"] = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  h["mode"] = st.st_mode & 07777;
   std::string bytes = ReadBytes(path);
   if (bytes.size() >= 10) {
     int32_t len;
