@@ -168,7 +168,11 @@ def read_parquet(path, columns: list[str] | None = None, filters=None, use_polar
             if expr is not None:
                 lf = lf.filter(_polars_filter(filters))
             df = lf.collect()
-            return df.to_pandas() if kind == "pandas" else df
+            if kind == "polars":
+                return df
+            # pandas: through Arrow with the file's pandas metadata (index, dtypes), as pandas wrote it
+            meta = read_parquet_schema(src).metadata
+            return _convert(df.to_arrow().replace_schema_metadata(meta), kind)
         except (pl.exceptions.PolarsError, OSError) as e:
             logger.warning("polars could not read %s (%s); reading with pyarrow", src, e)
     table = ds.dataset(src, format="parquet").to_table(columns=columns, filter=expr)
