@@ -58,6 +58,10 @@ def share(source, columns=None, where=None, *, condvars=None, directory: str | o
     directory = check_fspath(directory, "shared table directory")
     segment = _octavo.share_publish(table.__arrow_c_stream__(), os.path.abspath(directory), provenance["bundle"],
                                     provenance["table"], provenance["commit"])
+    del table
+    # The read and the one-batch copy made for the segment are freed now: hand the pages back to
+    # the OS instead of keeping them in Arrow's allocator (the publisher would hold a second copy).
+    pa.default_memory_pool().release_unused()
     return SharedTable(segment)
 
 
