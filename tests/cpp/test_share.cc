@@ -163,6 +163,60 @@ TEST(SharedTable, FullDirectoryNeverLeavesAHalfSegment) {
   EXPECT_TRUE(ListFiles(tmp.path()).empty());
 }
 
+// An Env whose files take `room` bytes and then fail as a full tmpfs does (write(2): ENOSPC).
+class FullEnv final : public Env {
+ public:
+  explicit FullEnv(int64_t room) : room_(room) {}
+  class File final : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> f, int64_t* room) : f_(std::move(f)), room_(room) {}
+    Status Append(std::string_view data) override {
+      if (static_cast<int64_t>(data.size()) > *room_)
+        return Status::IOError("cannot write '", f_->path(), "': ", std::strerror(ENOSPC));
+      *room_ -= static_cast<int64_t>(data.size());
+      return f_->Append(data);
+    }
+    Status Sync() override { return f_->Sync(); }
+    Status Close() override { return f_->Close(); }
+    const std::string& path() const override { return f_->path(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    int64_t* room_;
+  };
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    OCTAVO_ASSIGN_OR_RETURN(auto f, base_->NewWritableFile(path));
+    return std::unique_ptr<WritableFile>(new File(std::move(f), &room_));
+  }
+  Status RenameFile(const std::string& a, const std::string& b) override { return base_->RenameFile(a, b); }
+  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
+  Status CreateDir(const std::string& d) override { return base_->CreateDir(d); }
+  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
+  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  Result<int64_t> FileSize(const std::string& p) override { return base_->FileSize(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override { return base_->ListDir(d); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& p, const std::string& h) override {
+    return base_->LockFile(p, h);
+  }
+
+ private:
+  Env* base_ = Env::Default();
+  int64_t room_;
+};
+
+TEST(SharedTable, FullTmpfsSaysSoAndSuggestsAnotherDirectory) {
+  TempDir tmp;
+  FullEnv env(1000);
+  ShareOptions o = In(tmp);
+  o.env = &env;
+  auto r = SharedTable::Publish(*Sample(), o);
+  ASSERT_EQ(r.status().code(), StatusCode::kIOError);
+  EXPECT_TRUE(Contains(r.status().message(), "it is full")) << r.status().message();
+  EXPECT_TRUE(Contains(r.status().message(), "another directory")) << r.status().message();
+  EXPECT_TRUE(ListFiles(tmp.path()).empty());
+}
+
 TEST(SharedTable, HandlesFromElsewhereAreClearErrors) {
   TempDir tmp;
   auto shared = SharedTable::Publish(*Sample(), In(tmp)).ValueOrDie();
