@@ -254,9 +254,9 @@ Result<std::unique_ptr<SharedTable>> SharedTable::Publish(const arrow::Table& ta
   std::unique_ptr<WritableFile> file = std::move(created).ValueOrDie();
   EnvOutputStream sink(file.get());
   auto ipc = arrow::ipc::IpcWriteOptions::Defaults();
-  // Buffers land 8-byte aligned in the mapping (the IPC format's rule; enough for numpy views):
-  // Arrow C++'s file writer starts messages at 8 bytes past a 64-byte boundary whatever
-  // IpcWriteOptions::alignment says, so asking for 64 would only pad the metadata.
+  // Buffers land 8-byte aligned in the mapping (the IPC format's rule; enough for numpy views).
+  // Not 64: Arrow C++'s writer pads body buffers to 8 bytes and truncates numeric buffers to
+  // their length rounded to 8, whatever IpcWriteOptions::alignment says (that pads messages).
   ipc.codec = nullptr;
   auto written = [&]() -> arrow::Status {
     ARROW_ASSIGN_OR_RAISE(auto writer, arrow::ipc::MakeFileWriter(&sink, batch->schema(), ipc));
