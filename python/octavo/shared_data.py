@@ -13,7 +13,9 @@
 
 Names travel to workers in the environment variable OCTAVO_SHARED_DATA (a JSON object
 name -> handle), which fork copies and spawn / forkserver children inherit when they are
-started; each process attaches a name once and keeps the mapping.
+started; each process attaches a name once and keeps the mapping. A forkserver is started
+once, with the environment of that moment: call set_shared() before its first use, or pass
+``SharedTable.handle`` to the workers yourself.
 """
 from __future__ import annotations
 
