@@ -157,9 +157,21 @@ class SharedColumn:
         return len(self._array)
 
 
+_NUMPY_TYPES = {str(t): t for t in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")}
+_NUMPY_TYPES.update({"halffloat": "float16", "float": "float32", "double": "float64"})
+
+
 def _column_numpy(col: pa.ChunkedArray):
     if col.num_chunks == 1:
         chunk = col.chunk(0)
+        np_type = _NUMPY_TYPES.get(str(chunk.type))
+        if np_type is not None and chunk.null_count == 0:
+            # Straight from the buffer: pyarrow's to_numpy() would import pandas (half a second
+            # in a fresh worker). Read-only, and it keeps the mapping alive.
+            import numpy as np
+
+            dtype = np.dtype(np_type)
+            return np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
         try:
             return chunk.to_numpy(zero_copy_only=True)
         except pa.ArrowInvalid:

@@ -89,6 +89,18 @@ def test_views_are_zero_copy_and_read_only(tmp_path):
         assert isinstance(pdf["name"].dtype, pd.ArrowDtype)
 
 
+def test_numpy_views_without_pandas(tmp_path):
+    """A worker that only needs numpy does not pay for importing pandas (pyarrow's to_numpy would)."""
+    with octavo.share(frame(), directory=tmp_path) as shared:
+        code = ("import sys, octavo; v = octavo.attach(sys.argv[1]); a = v.column('offset').to_numpy(); "
+                "d = v.arrays(['trace', 'cdp']); print(float(a.sum()), int(d['cdp'].sum()), 'pandas' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code, shared.handle], capture_output=True, text=True, check=True)
+        df = frame()
+        total, cdp, imported = out.stdout.split()
+        assert np.isclose(float(total), float(df["offset"].sum())) and int(cdp) == int(df["cdp"].sum())
+        assert imported == "False"
+
+
 def test_bundle_source_columns_where_and_is_current(tmp_path):
     with octavo.open(tmp_path / "exp.octavo", "a") as b:
         b.add_table("headers", frame())
