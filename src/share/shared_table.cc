@@ -235,7 +235,9 @@ Result<std::unique_ptr<SharedTable>> SharedTable::Publish(const arrow::Table& ta
   OCTAVO_ARROW_ASSIGN_OR_RETURN(auto batch, table.CombineChunksToBatch());
 
   long pid = static_cast<long>(::getpid());
-  std::string stem = kPrefix + std::to_string(pid) + "-" + std::to_string(ProcessStartTime(pid)) + "-" + RandomHex();
+  int64_t start = ProcessStartTime(pid);
+  if (start < 0) return Status::IOError("cannot read /proc/", pid, "/stat: shared tables need Linux's /proc");
+  std::string stem = kPrefix + std::to_string(pid) + "-" + std::to_string(start) + "-" + RandomHex();
   std::string tmp = JoinPath(dir, stem + ".tmp"), path = JoinPath(dir, stem + ".arrow");
 
   auto fail = [&](const Status& st) -> Status {

@@ -237,6 +237,9 @@ TEST(SharedTable, HandlesFromElsewhereAreClearErrors) {
   EXPECT_EQ(SharedTable::Attach("not json").status().code(), StatusCode::kInvalid);
   EXPECT_EQ(SharedTable::Attach("[1,2]").status().code(), StatusCode::kInvalid);
   EXPECT_EQ(SharedTable::Attach(std::string(100000, '{')).status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(SharedTable::Attach(std::string(30000, '[') + std::string(30000, ']')).status().code(),
+            StatusCode::kInvalid);  // deep nesting within the size limit
+  EXPECT_EQ(SharedTable::Attach(std::string(60000, '[')).status().code(), StatusCode::kInvalid);
 }
 
 TEST(SharedTable, ModifiedOrTruncatedSegmentIsCorruption) {
