@@ -37,6 +37,10 @@ struct AttachOptions {
   // (inode, size, times: any write or chmod changes them), its footer checksum and the full
   // structural validation of every batch are always checked.
   bool verify_data = false;
+  // Map every page of the segment into this process now (MADV_POPULATE_READ) instead of on
+  // first touch: the attach then costs about what the first pass over the data would have
+  // spent in page faults, and later computations run as on a private copy.
+  bool populate = false;
 };
 
 // A published segment, owned by the process that published it: Close() (or the destructor, in

@@ -101,8 +101,8 @@ class SharedTable:
         """Remove the segment (workers already attached keep their mapping)."""
         self._finalizer()
 
-    def attach(self, *, verify: bool = False) -> "AttachedTable":
-        return attach(self.handle, verify=verify)
+    def attach(self, *, verify: bool = False, populate: bool = False) -> "AttachedTable":
+        return attach(self.handle, verify=verify, populate=populate)
 
     def is_current(self) -> bool:
         """Whether the source table still holds what was shared: False once a later commit changed
@@ -257,14 +257,16 @@ class AttachedTable:
         return f"<octavo.AttachedTable {self._table.num_rows} rows {self._table.column_names}>"
 
 
-def attach(handle, *, verify: bool = False) -> AttachedTable:
+def attach(handle, *, verify: bool = False, populate: bool = False) -> AttachedTable:
     """Map the shared table named by ``handle`` (``SharedTable.handle``; a SharedTable or an
-    AttachedTable are accepted too). ``verify=True`` also checks a CRC of every byte."""
+    AttachedTable are accepted too). ``verify=True`` also checks a CRC of every byte;
+    ``populate=True`` maps every page now rather than on first touch (a slower attach, then
+    computations as fast as on a private copy)."""
     if isinstance(handle, (SharedTable, AttachedTable)):
         handle = handle.handle
     if not isinstance(handle, str):
         raise InvalidArgumentError(f"attach() takes a shared table handle (str), got {type(handle).__name__}")
-    stream = _octavo.share_attach(handle, bool(verify))
+    stream = _octavo.share_attach(handle, bool(verify), bool(populate))
     try:
         table = pa.RecordBatchReader.from_stream(stream).read_all()
     except pa.ArrowException as e:

@@ -44,9 +44,10 @@ void BindShare(nb::module_& m) {
       "stream"_a, "directory"_a, "bundle"_a = "", "table"_a = "", "commit"_a = -1);
   m.def(
       "share_attach",
-      [](const std::string& handle, bool verify_data) {
+      [](const std::string& handle, bool verify_data, bool populate) {
         AttachOptions o;
         o.verify_data = verify_data;
+        o.populate = populate;
         std::shared_ptr<arrow::Table> t;
         {
           nb::gil_scoped_release release;
@@ -54,7 +55,7 @@ void BindShare(nb::module_& m) {
         }
         return ArrowStream{std::make_shared<arrow::TableBatchReader>(t)};
       },
-      "handle"_a, "verify_data"_a = false);
+      "handle"_a, "verify_data"_a = false, "populate"_a = false);
   m.def("share_collect", [](const std::string& directory) { return Unwrap(CollectStaleSharedTables(directory)); });
   m.def("share_list", [](const std::string& directory) {
     nb::list out;

@@ -109,6 +109,9 @@ TEST(SharedTable, PublishAttachRoundTripWithoutCopies) {
     }
   }
   EXPECT_TRUE(SharedTable::Attach(shared->handle(), AttachOptions{.verify_data = true}).ok());
+  auto populated = SharedTable::Attach(shared->handle(), AttachOptions{.populate = true});
+  ASSERT_TRUE(populated.ok());
+  EXPECT_TRUE(TablesEqual(**populated, *t));
 
   std::string handle = shared->handle();
   ASSERT_TRUE(shared->Close().ok());

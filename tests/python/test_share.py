@@ -265,6 +265,8 @@ def test_damaged_segments_are_errors(tmp_path):
             octavo.attach(shared.handle)
 
 
-def test_full_verification_on_request(tmp_path):
+def test_full_verification_and_populate_on_request(tmp_path):
     with octavo.share(frame(100), directory=tmp_path) as shared:
         assert octavo.attach(shared.handle, verify=True).num_rows == 100
+        view = octavo.attach(shared.handle, populate=True)
+        assert view.to_pandas()["trace"].tolist() == list(range(100))
