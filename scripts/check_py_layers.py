@@ -16,10 +16,12 @@ import sys
 LEVELS = [
     ["_octavo", "errors"],                            # the extension; exceptions and argument checks
     ["enums"],                                        # names of the closed sets of string values
-    ["attrs", "convert", "parquet"],                  # codecs and conversions, no node classes
+    ["attrs", "convert"],                             # codecs and conversions, no node classes
     ["fileio", "query", "zarr", "node"],              # HDF5 files; query/zarr work on engine handles; Node
     ["group", "link", "table", "files", "array"],     # the node kinds
     ["bundle"],                                       # Bundle and open(): creates every kind
+    ["parquet", "share"],                             # Parquet I/O and shared tables, over files or bundles
+    ["shared_data"],                                  # named shared tables for worker pools
     ["_cli", "__init__"],                             # entry points
 ]
 LEVEL = {m: i for i, mods in enumerate(LEVELS) for m in mods}

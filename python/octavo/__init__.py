@@ -26,12 +26,13 @@ from .files import FileNode
 from .group import Group
 from .link import SoftLink
 from .node import Node
+from .share import AttachedTable, SharedTable, attach, share
 from .table import Table
 
 __all__ = [
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
-    "QueryError",
+    "QueryError", "share", "attach", "SharedTable", "AttachedTable",
     "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction",
 ]

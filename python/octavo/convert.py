@@ -179,3 +179,12 @@ def range_args(num_rows: int, start, stop) -> tuple[int, int]:
     st, sp, _ = slice(None if start is None else int(start),
                       None if stop is None else int(stop)).indices(num_rows)
     return st, max(st, sp)
+
+
+def write_table_atomic(table: pa.Table, path: str | os.PathLike[str], **kwargs) -> None:
+    """``table`` as one Parquet file at ``path`` that appears whole or not at all: written to
+    ``path.tmp``, then renamed. ``kwargs`` go to pyarrow.parquet.write_table."""
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    pq.write_table(table, tmp, **kwargs)
+    os.replace(tmp, path)

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from . import _octavo
 from .enums import Compression, ImportAction, MigrationStatus, name_arg, name_of
 from .errors import check_fspath, check_text
-from .parquet import write_table_atomic
+from .convert import write_table_atomic
 
 if TYPE_CHECKING:
     from .bundle import Bundle

@@ -268,6 +268,11 @@ struct GcArgs {
   bool verbose = false;
 };
 int RunGc(const GcArgs& args, const GlobalOptions& g);
+struct ShareArgs {
+  std::string directory = "/dev/shm";
+  bool gc = false;
+};
+int RunShare(const ShareArgs& args, const GlobalOptions& g);  // share_cmds.cc
 int RunLog(const LogArgs& args, const GlobalOptions& g);
 int RunSnapshot(const SnapshotArgs& args, const GlobalOptions& g);
 int RunPut(const PutArgs& args, const GlobalOptions& g);

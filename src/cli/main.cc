@@ -253,6 +253,13 @@ int Run(int argc, char** argv) {
   gc_cmd->add_flag("-v,--verbose", gc.verbose, "List every file");
   AddJsonFlag(gc_cmd, g);
 
+  ShareArgs share;
+  auto* share_cmd = app.add_subcommand("share", "List shared table segments (octavo.share); --gc removes those "
+                                                "whose publishing process has died");
+  share_cmd->add_flag("--gc", share.gc, "Remove the segments of dead publishers");
+  share_cmd->add_option("--dir", share.directory, "Directory of the segments (default /dev/shm)");
+  AddJsonFlag(share_cmd, g);
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string names;
@@ -291,6 +298,7 @@ int Run(int argc, char** argv) {
   if (repack_cmd->parsed()) return RunRepack(repack, g);
   if (index_cmd->parsed()) return RunIndex(index, g);
   if (gc_cmd->parsed()) return RunGc(gc, g);
+  if (share_cmd->parsed()) return RunShare(share, g);
   if (log_cmd->parsed()) return RunLog(log, g);
   if (snap_cmd->parsed()) return RunSnapshot(snap, g);
   if (put_cmd->parsed()) return RunPut(put, g);

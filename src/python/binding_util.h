@@ -9,6 +9,7 @@
 
 #include <exception>
 #include <memory>
+#include <string>
 
 #include "octavo/status.h"
 #include "octavo/arrow_status.h"
@@ -54,5 +55,13 @@ struct ArrowStream {
     });
   }
 };
+
+// The reader behind an 'arrow_array_stream' PyCapsule (moved out of the capsule, zero-copy).
+inline std::shared_ptr<arrow::RecordBatchReader> ImportStream(nb::capsule cap) {
+  if (std::string(cap.name()) != "arrow_array_stream") throw nb::type_error("expected an 'arrow_array_stream' PyCapsule");
+  auto r = arrow::ImportRecordBatchReader(static_cast<ArrowArrayStream*>(cap.data()));
+  if (!r.ok()) Check(FromArrow(r.status()));
+  return *r;
+}
 
 }  // namespace octavo::py

@@ -23,6 +23,7 @@ namespace octavo {
 namespace {
 
 using py::ArrowStream;
+using py::ImportStream;
 using py::Check;
 using py::StatusError;
 using py::Unwrap;
@@ -41,17 +42,6 @@ nb::capsule ExportSchema(const std::shared_ptr<arrow::Schema>& schema) {
     if (s->release) s->release(s);
     delete s;
   });
-}
-
-std::shared_ptr<arrow::RecordBatchReader> ImportStream(nb::capsule cap) {
-  if (std::string(cap.name()) != "arrow_array_stream")
-    throw nb::type_error("expected an 'arrow_array_stream' PyCapsule");
-  auto* stream = static_cast<ArrowArrayStream*>(cap.data());
-  return Unwrap(Result<std::shared_ptr<arrow::RecordBatchReader>>([&]() -> Result<std::shared_ptr<arrow::RecordBatchReader>> {
-    auto r = arrow::ImportRecordBatchReader(stream);  // moves the stream out of the capsule
-    if (!r.ok()) return FromArrow(r.status());
-    return *r;
-  }()));
 }
 
 std::shared_ptr<arrow::Schema> ImportSchema(nb::capsule cap) {
@@ -148,6 +138,7 @@ OpenMode ModeFromString(const std::string& m) {
 void BindArrays(nb::module_& m);  // array_module.cc
 void BindHdf5(nb::module_& m);    // hdf5_module.cc
 void BindFiles(nb::module_& m);   // file_module.cc
+void BindShare(nb::module_& m);   // share_module.cc
 
 }  // namespace octavo
 
@@ -408,4 +399,5 @@ NB_MODULE(_octavo, m) {
   BindArrays(m);
   BindHdf5(m);
   BindFiles(m);
+  BindShare(m);
 }
