@@ -115,9 +115,10 @@ def _load(method: str, arg):
 
 
 def worker(method, arg, k, workers, queue, done):
-    import pyarrow  # noqa: F401  (every method's worker has the same libraries loaded)
     import pandas  # noqa: F401
     import polars  # noqa: F401
+    import pyarrow  # noqa: F401  (every method's worker has the same libraries loaded)
+
     import octavo  # noqa: F401
 
     if method == "baseline":
@@ -212,9 +213,10 @@ def run(method: str, start_method: str, workers: int, paths: dict, shm_dir: str)
 
 
 def attach_times(paths: dict, shm_dir: str, repeat: int = 20) -> dict:
-    import octavo
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    import octavo
 
     with octavo.open(paths["bundle"], "r") as b:
         shared = octavo.share(b["/headers"], directory=shm_dir)
@@ -264,8 +266,9 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
-    import octavo
     import pyarrow.parquet as pq
+
+    import octavo
 
     tmp = tempfile.mkdtemp(prefix="bench_share_")
     try:

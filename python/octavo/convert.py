@@ -5,10 +5,12 @@ All heavy lifting is Arrow's C++ (via pyarrow / polars); nothing here loops over
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .enums import ReturnType, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_text

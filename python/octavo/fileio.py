@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _octavo
+from .convert import write_table_atomic
 from .enums import Compression, ImportAction, MigrationStatus, name_arg, name_of
 from .errors import check_fspath, check_text
-from .convert import write_table_atomic
 
 if TYPE_CHECKING:
     from .bundle import Bundle

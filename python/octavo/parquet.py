@@ -314,9 +314,8 @@ class ParquetReader:
                 else:
                     cond, condvars = ((self.filters, None) if isinstance(self.filters, str)
                                       else filters_to_condition(self.filters))
-                    for chunk in t.where(cond, columns=self.columns, condvars=condvars, chunk_size=self.batch_size,
-                                         return_type="arrow"):
-                        yield chunk
+                    yield from t.where(cond, columns=self.columns, condvars=condvars, chunk_size=self.batch_size,
+                                       return_type="arrow")
             return
         dataset = ds.dataset(_files(self.path), format="parquet")
         yield from dataset.to_batches(columns=self.columns, filter=_arrow_filter(self.filters),

@@ -229,7 +229,7 @@ class AttachedTable:
             from .convert import to_pandas
             return to_pandas(table)  # a stored index or MultiIndex columns: pandas' own conversion
         data = {}
-        for name, col in zip(table.column_names, table.columns):
+        for name, col in zip(table.column_names, table.columns, strict=True):
             data[name] = (_column_numpy(col) if _zero_copy(col)
                           else pd.arrays.ArrowExtensionArray(col))
         df = pd.DataFrame(data, copy=False)
