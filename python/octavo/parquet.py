@@ -19,6 +19,7 @@ import operator
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -35,7 +36,7 @@ try:
 
     POLARS_AVAILABLE = True
 except ImportError:  # pragma: no cover - polars is a dependency of the test setup
-    pl = None
+    pl = None  # type: ignore[assignment]
     POLARS_AVAILABLE = False
 
 RETURN_TYPES = tuple(t.value for t in ReturnType)
@@ -185,9 +186,9 @@ _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operat
 
 
 def _polars_filter(filters):
-    ors = None
+    ors: Any = None
     for conj in _dnf(filters):
-        ands = None
+        ands: Any = None
         for col, op, value in conj:
             c = pl.col(col)
             op = _OPS[str(op).lower()]
@@ -243,8 +244,10 @@ def write_parquet(data, path, compression: str = "zstd", *, use_polars: bool = F
     """Write pandas / polars / pyarrow data to one Parquet file, atomically (temporary name, then
     rename). A bundle table address "BUNDLE:/t" writes (or replaces) that table in one commit."""
     address = None
-    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
-    if text is not None and ":/" in text and os.path.isdir(text[: text.rfind(":/")]):
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"write_parquet: path must be a file path or a bundle table address, got {path!r}")
+    text = os.fspath(path)
+    if ":/" in text and os.path.isdir(text[: text.rfind(":/")]):
         address = (text[: text.rfind(":/")], text[text.rfind(":/") + 1:])
     if address is not None:
         from .bundle import open as open_bundle

@@ -112,16 +112,22 @@ class SharedTable:
             return True
         from .bundle import open as open_bundle
         from .errors import NotFoundError
+        from .table import Table
 
         with open_bundle(src["bundle"], "r") as now:
             if int(now.commit["id"]) == src["commit"]:
                 return True
             try:
-                cur = now[src["table"]].info()
+                node = now[src["table"]]
             except NotFoundError:
                 return False
+            if not isinstance(node, Table):
+                return False  # replaced by another kind of node
+            cur = node.info()
         with open_bundle(src["bundle"], "r", commit=src["commit"]) as then:
-            old = then[src["table"]].info()
+            old_node = then[src["table"]]
+            assert isinstance(old_node, Table)
+            old = old_node.info()
         # Parts are immutable: the same parts and schema are the same rows.
         return cur["part_files"] == old["part_files"] and cur["schema"] == old["schema"]
 
