@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -151,6 +152,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
 struct GlobalOptions {
   bool json = false;
   std::string h5_worker;  // --h5-worker: the HDF5 reader program (empty: found next to octavo)
+  std::optional<int> threads;  // --threads: the pool's size (octavo/threads.h)
 };
 
 struct TreeArgs {

@@ -1,9 +1,7 @@
 #include <arrow/api.h>
 #include <parquet/arrow/reader.h>
 
-#include <atomic>
 #include <set>
-#include <thread>
 
 #include "table/conform.h"
 #include "table/parquet_io.h"
@@ -14,6 +12,7 @@
 #include "octavo/arrow_status.h"
 #include "util/json_util.h"
 #include "util/names.h"
+#include "util/threads.h"
 #include "util/time_util.h"
 
 namespace octavo {
@@ -214,45 +213,23 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
   OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
   const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices);
 
-  // Each unit is read by its own FileReader; units run on a few plain threads (not
-  // Arrow's pool, whose tasks must not block on each other), in row order of results.
+  // Each unit is read by its own FileReader; units run on the shared pool (ParallelFor: the
+  // caller takes part), in row order of results. One unit alone may use Arrow's threads.
   std::vector<std::shared_ptr<arrow::Table>> results(units.size());
-  std::vector<Status> errors(units.size());
-  const bool parallel = options.use_threads && units.size() > 1;
-  auto read_unit = [&](size_t i) {
+  const int workers = options.use_threads ? GetNumThreads() : 1;
+  const bool arrow_threads = options.use_threads && (units.size() == 1 || workers == 1) && ArrowMayUseThreads();
+  OCTAVO_RETURN_NOT_OK(ParallelFor(units.size(), workers, [&](size_t i, int) -> Status {
     const ReadUnit& u = units[i];
     const PartEntry& part = e->parts[u.part];
-    auto reader = OpenPart(bundle_->path(), path_, part, options.use_threads && !parallel, true);
-    if (!reader.ok()) {
-      errors[i] = reader.status();
-      return;
-    }
-    auto leaves = LeafIndices(**reader, fields);
-    if (!leaves.ok()) {
-      errors[i] = leaves.status();
-      return;
-    }
-    auto t = (*reader)->ReadRowGroups(u.row_groups, *leaves);
-    if (!t.ok()) {
-      errors[i] = Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
-                                     " cannot be decoded: ", t.status().message());
-      return;
-    }
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, true));
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
+    auto t = reader->ReadRowGroups(u.row_groups, leaves);
+    if (!t.ok())
+      return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                " cannot be decoded: ", t.status().message());
     results[i] = (*t)->Slice(u.skip, u.take);
-  };
-  if (parallel) {
-    const size_t nthreads = std::min<size_t>(units.size(), std::max(2u, std::thread::hardware_concurrency()));
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> threads;
-    for (size_t t = 0; t < nthreads; ++t)
-      threads.emplace_back([&] {
-        for (size_t i = next++; i < units.size(); i = next++) read_unit(i);
-      });
-    for (auto& t : threads) t.join();
-  } else {
-    for (size_t i = 0; i < units.size(); ++i) read_unit(i);
-  }
-  for (const auto& st : errors) OCTAVO_RETURN_NOT_OK(st);
+    return Status::OK();
+  }));
 
   std::vector<arrow::ArrayVector> chunks(fields.size());
   int64_t total = 0;
