@@ -190,3 +190,13 @@ def test_calls_start_no_threads(bundle):
         next(it)  # each scanner is running
     assert threads_now() == before
     del its
+
+
+def test_sql_runs_duckdb_on_the_same_thread_count(bundle):
+    from octavo import query
+
+    for n in (1, 3):
+        octavo.set_num_threads(n)
+        con = query.connect(bundle)
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == n
+        con.close()
