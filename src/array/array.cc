@@ -305,6 +305,14 @@ class ChunkWriter {
     OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
     return PutEncoded(key, enc);
   }
+  // Put with the file write and fsync handed to `io` (the caller waits on it before
+  // Finish / Discard).
+  Status PutAsync(const std::string& key, const std::string& raw, IoTasks* io) {
+    if (raw == fill_) return Put(key, raw);
+    OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
+    io->Submit([this, key, enc = std::move(enc)] { return PutEncoded(key, enc); });
+    return Status::OK();
+  }
   void Drop(const std::string& key) {
     std::lock_guard<std::mutex> g(mu_);
     updates_[key] = std::nullopt;
@@ -451,9 +459,11 @@ Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<
     tasks.push_back(Task{ChunkKey(idx), full, cur});
     return Status::OK();
   }));
-  // Chunks are independent: encode, write and fsync them on the shared pool (fsync waits
-  // overlap with the other threads' compression).
-  return ParallelFor(tasks.size(), GetNumThreads(), [&](size_t i, int) -> Status {
+  // Chunks are independent: encoded on the shared pool, written and fsynced on the I/O pool
+  // (the fsync waits overlap the compression, which keeps its N threads).
+  const int threads = GetNumThreads();
+  IoTasks io(std::max(4, 2 * threads));
+  Status st = ParallelFor(tasks.size(), threads, [&](size_t i, int) -> Status {
     const Task& t = tasks[i];
     std::string buf;
     if (t.full) {
@@ -463,8 +473,10 @@ Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<
     }
     if (nd == 0) std::memcpy(buf.data(), data, meta.itemsize);
     else CopyRec(plan, t.segs, 0, reinterpret_cast<uint8_t*>(buf.data()), const_cast<uint8_t*>(data), true);
-    return w.Put(t.key, buf);
+    return w.PutAsync(t.key, buf, &io);
   });
+  Status written = io.Wait();  // before returning: Discard must see every file
+  return st.ok() ? written : st;
 }
 
 // Set the box [lo, hi) of a chunk buffer to fill_value.

@@ -1,6 +1,7 @@
 // octavo's executor: Arrow's CPU pool as the one pool (threads.h).
 #include "util/threads.h"
 
+#include <arrow/io/interfaces.h>
 #include <arrow/util/thread_pool.h>
 #include <sched.h>
 
@@ -250,6 +251,47 @@ Status SetNumThreads(int n) {
 int GetNumThreads() {
   (void)InitThreads();  // an unusable OCTAVO_NUM_THREADS leaves the default size (Initialize reports it)
   return std::max(1, arrow::GetCpuThreadPoolCapacity());
+}
+
+struct IoTasks::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  int max_in_flight = 1;
+  bool failed = false;
+  Status error;
+
+  void Done(Status s) {
+    std::lock_guard<std::mutex> l(mu);
+    if (!s.ok() && !failed) {
+      failed = true;
+      error = std::move(s);
+    }
+    --in_flight;
+    cv.notify_all();
+  }
+};
+
+IoTasks::IoTasks(int max_in_flight) : st_(std::make_shared<State>()) { st_->max_in_flight = std::max(1, max_in_flight); }
+
+IoTasks::~IoTasks() { (void)Wait(); }
+
+void IoTasks::Submit(std::function<Status()> task) {
+  {
+    std::unique_lock<std::mutex> l(st_->mu);
+    st_->cv.wait(l, [&] { return st_->in_flight < st_->max_in_flight; });
+    if (st_->failed) return;
+    ++st_->in_flight;
+  }
+  auto st = st_;
+  auto spawned = arrow::io::default_io_context().executor()->Spawn([st, task] { st->Done(task()); });
+  if (!spawned.ok()) st->Done(task());  // the pool is shutting down: run it here
+}
+
+Status IoTasks::Wait() {
+  std::unique_lock<std::mutex> l(st_->mu);
+  st_->cv.wait(l, [&] { return st_->in_flight == 0; });
+  return st_->error;
 }
 
 bool ArrowMayUseThreads() { return !arrow::internal::GetCpuThreadPool()->OwnsThisThread(); }

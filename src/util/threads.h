@@ -38,6 +38,27 @@ bool ArrowMayUseThreads();
 // After an error no new item starts; the error of the lowest failing index is returned.
 Status ParallelFor(size_t n, int max_workers, const std::function<Status(size_t i, int slot)>& fn);
 
+// Blocking I/O (file writes and fsyncs) handed to Arrow's I/O pool, so that CPU work keeps
+// its N pool threads while the disk waits overlap it. At most `max_in_flight` tasks are queued
+// or running: Submit waits for one to finish (memory stays bounded). The tasks must not wait
+// for other tasks (they are leaves, hence no deadlock even when Submit is called on the pool).
+// After a task fails, later submissions are dropped; Wait returns the first error. The
+// destructor waits too: a task may refer to the caller's state.
+class IoTasks {
+ public:
+  explicit IoTasks(int max_in_flight);
+  ~IoTasks();
+  IoTasks(const IoTasks&) = delete;
+  IoTasks& operator=(const IoTasks&) = delete;
+  void Submit(std::function<Status()> task);
+  Status Wait();
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> st_;
+};
+
 namespace threads_internal {
 
 // OCTAVO_NUM_THREADS: nullopt when unset or empty; a whole number from 1 to kMaxThreads
