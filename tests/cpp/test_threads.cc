@@ -230,6 +230,35 @@ TEST_F(ThreadsTest, NestedParallelForOnOneThreadDoesNotDeadlock) {
   EXPECT_EQ(leaves.load(), 180);
 }
 
+TEST_F(ThreadsTest, IoTasksBoundInFlightAndReportTheFirstError) {
+  std::atomic<int> running{0}, peak{0}, ran{0};
+  {
+    IoTasks io(3);
+    for (int i = 0; i < 40; ++i)
+      io.Submit([&] {
+        const int now = ++running;
+        peak = std::max(peak.load(), now);
+        std::this_thread::yield();
+        --running;
+        ran++;
+        return Status::OK();
+      });
+    EXPECT_OK(io.Wait());
+  }
+  EXPECT_EQ(ran.load(), 40);
+  EXPECT_LE(peak.load(), 3);
+  IoTasks io(2);
+  for (int i = 0; i < 10; ++i) io.Submit([i] { return i == 4 ? Status::IOError("disk full") : Status::OK(); });
+  EXPECT_EQ(io.Wait().message(), "disk full");
+  // From a task of a one-thread pool, as array writes do.
+  ASSERT_OK(SetNumThreads(1));
+  RunOnPool([] {
+    IoTasks inner(1);
+    for (int i = 0; i < 5; ++i) inner.Submit([] { return Status::OK(); });
+    EXPECT_OK(inner.Wait());
+  });
+}
+
 // A table of three parts of small row groups (many read units and Where waves), an index on
 // `id`, and a 3-d array.
 class ThreadsEngineTest : public ThreadsTest {
