@@ -15,7 +15,9 @@ inline constexpr int kMaxThreads = 1024;
 // operation started afterwards uses up to n threads (the calling thread among them).
 Status SetNumThreads(int n);
 
-// The pool's size: SetNumThreads' value, else OCTAVO_NUM_THREADS, else AvailableCpus().
+// The pool's size: SetNumThreads' value, else OCTAVO_NUM_THREADS, else the size the pool was
+// given before octavo first used it (pyarrow.set_cpu_count), else AvailableCpus(). Later
+// resizes of Arrow's pool (pyarrow.set_cpu_count) show here too: it is one pool.
 int GetNumThreads();
 
 // The CPUs this process may run on: the affinity mask's count, capped by the cgroup CPU

@@ -225,6 +225,10 @@ Status InitThreads() {
     int n = AvailableCpus();
     if (!parsed.ok()) s.env_error = parsed.status();
     else if (*parsed) n = **parsed;
+    // A pool already resized (pyarrow.set_cpu_count before octavo's first use) is kept
+    // unless OCTAVO_NUM_THREADS says otherwise.
+    else if (arrow::GetCpuThreadPoolCapacity() != arrow::internal::ThreadPool::DefaultCapacity())
+      n = arrow::GetCpuThreadPoolCapacity();
     auto st = arrow::SetCpuThreadPoolCapacity(n);
     if (!st.ok() && s.env_error.ok()) s.env_error = FromArrow(st);
   }

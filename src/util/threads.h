@@ -21,7 +21,8 @@
 namespace octavo {
 
 // Reads OCTAVO_NUM_THREADS and sizes the pool, once per process (unless SetNumThreads came
-// first). An unusable value is an Invalid error, returned on every call (octavo::Initialize,
+// first): that value, else the pool's size if something (pyarrow.set_cpu_count) already
+// changed it from Arrow's default, else AvailableCpus(). An unusable value is an Invalid error, returned on every call (octavo::Initialize,
 // hence Bundle::Open, `import octavo` and the CLI report it); the pool then has the default size.
 Status InitThreads();
 

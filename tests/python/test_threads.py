@@ -200,3 +200,21 @@ def test_sql_runs_duckdb_on_the_same_thread_count(bundle):
         con = query.connect(bundle)
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] == n
         con.close()
+
+
+def test_pool_resized_by_pyarrow_before_octavo_is_kept():
+    r = run_python("""
+        import pyarrow
+        pyarrow.set_cpu_count(7)
+        import octavo
+        print(octavo.get_num_threads())
+    """, None)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["7"]
+    r = run_python("""
+        import pyarrow
+        pyarrow.set_cpu_count(7)
+        import octavo
+        print(octavo.get_num_threads())
+    """, "3")
+    assert r.stdout.split() == ["3"], r.stderr  # OCTAVO_NUM_THREADS wins
