@@ -2,6 +2,7 @@
 // its default, ParallelFor (nested use included), and every parallel path giving the same
 // results at every pool size without starting threads of its own.
 #include <arrow/api.h>
+#include <arrow/io/interfaces.h>
 #include <arrow/util/thread_pool.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -406,11 +407,29 @@ int CountThreads() {
   return n;
 }
 
+// Starts every thread of a pool: `n` tasks that wait until all of them run.
+void FillPool(arrow::internal::Executor* pool, int n) {
+  auto started = std::make_shared<std::atomic<int>>(0);
+  std::vector<arrow::Future<>> done;
+  for (int i = 0; i < n; ++i) {
+    auto f = pool->Submit([started, n] {
+      ++*started;
+      while (started->load() < n) std::this_thread::yield();
+    });
+    ASSERT_TRUE(f.ok());
+    done.push_back(*f);
+  }
+  for (auto& f : done) f.Wait();
+}
+
 // Calls start no threads of their own: the live thread count, sampled all along, never
-// exceeds what the warmed-up pools hold, and many scanners open at once hold no thread each.
+// exceeds what the pools hold once all their threads run, and many scanners open at once
+// hold no thread each.
 TEST_F(ThreadsEngineTest, CallsStartNoThreads) {
   ASSERT_OK(SetNumThreads(2));
-  for (int i = 0; i < 3; ++i) RunAll();  // the pools start their threads
+  RunAll();
+  FillPool(arrow::internal::GetCpuThreadPool(), 2);
+  FillPool(arrow::io::default_io_context().executor(), arrow::io::GetIOThreadPoolCapacity());
   std::atomic<bool> stop{false};
   std::atomic<int> peak{0};
   std::thread sampler([&] {
