@@ -113,6 +113,12 @@ def test_cli_threads_option(tmp_path):
         r = subprocess.run([CLI, "--threads", bad, "tree", path], capture_output=True, text=True, timeout=60)
         assert r.returncode != 0
         assert f"--threads: the number of threads must be from 1 to 1024, got {bad}" in r.stderr, r.stderr
+    # `octavo sql` runs DuckDB in Python: it gets the same thread count
+    for n in ("1", "3"):
+        r = subprocess.run([CLI, "--threads", n, "sql", path, "SELECT current_setting('threads') AS t", "--csv"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ['"t"', n]
     env = dict(os.environ, OCTAVO_NUM_THREADS="lots")
     r = subprocess.run([CLI, "tree", path], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode != 0 and "OCTAVO_NUM_THREADS='lots'" in r.stderr, r.stderr
