@@ -178,11 +178,17 @@ struct ReadUnit {
   int64_t take = 0;  // rows to keep
 };
 
-// Row groups per task: small enough that 2+ tasks keep both cores busy on one part,
-// large enough that per-task file opening stays negligible.
-constexpr size_t kRowGroupsPerUnit = 4;
+// Row groups per task: at most 4 (per-task file opening stays negligible), fewer when that
+// would leave threads without a task (at least two tasks per thread where the table allows).
+size_t RowGroupsPerUnit(const std::vector<PartSlice>& slices, int threads) {
+  size_t total = 0;
+  for (const auto& s : slices) total += s.row_groups.size();
+  const size_t want = 2 * static_cast<size_t>(std::max(1, threads));
+  return std::clamp<size_t>((total + want - 1) / want, 1, 4);
+}
 
-std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<PartSlice>& slices) {
+std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<PartSlice>& slices, int threads) {
+  const size_t kRowGroupsPerUnit = RowGroupsPerUnit(slices, threads);
   std::vector<ReadUnit> units;
   for (const auto& s : slices) {
     const auto& rg_rows = e.parts[s.part].row_group_rows;
@@ -211,12 +217,12 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
   OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, options.columns, path_));
   auto out_schema = ProjectSchema(*e->schema, fields);
   OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
-  const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices);
 
   // Each unit is read by its own FileReader; units run on the shared pool (ParallelFor: the
   // caller takes part), in row order of results. One unit alone may use Arrow's threads.
-  std::vector<std::shared_ptr<arrow::Table>> results(units.size());
   const int workers = options.use_threads ? GetNumThreads() : 1;
+  const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices, workers);
+  std::vector<std::shared_ptr<arrow::Table>> results(units.size());
   const bool arrow_threads = options.use_threads && (units.size() == 1 || workers == 1) && ArrowMayUseThreads();
   OCTAVO_RETURN_NOT_OK(ParallelFor(units.size(), workers, [&](size_t i, int) -> Status {
     const ReadUnit& u = units[i];
