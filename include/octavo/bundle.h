@@ -185,7 +185,8 @@ Result<std::shared_ptr<Array>> CreateArray(Bundle& bundle, const std::string& pa
 Status SetAttrs(Bundle& bundle, const std::string& path, const std::string& attrs_json);
 
 // Arrow's compute kernels and dataset factories must be registered once per
-// process before use; octavo's entry points call this, standalone programs may too.
+// process before use; octavo's entry points call this, standalone programs may too. It also
+// sizes the thread pool (octavo/threads.h): an unusable OCTAVO_NUM_THREADS is its error.
 Status Initialize();
 
 }  // namespace octavo

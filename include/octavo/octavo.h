@@ -7,4 +7,5 @@
 #include "octavo/query.h"
 #include "octavo/status.h"
 #include "octavo/table.h"
+#include "octavo/threads.h"
 #include "octavo/version.h"

@@ -240,6 +240,9 @@ def connect(bundle, only: dict[str, str] | None = None):
     """
     duckdb = _duckdb()
     con = duckdb.connect()
+    # DuckDB keeps its own pool; it gets octavo's thread count (set_num_threads).
+    from . import get_num_threads
+    con.execute(f"SET threads = {int(get_num_threads())}")
     if only is not None:
         views = [(name, path) for name, path in only.items()]
     else:

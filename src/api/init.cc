@@ -5,6 +5,7 @@
 
 #include "octavo/bundle.h"
 #include "octavo/arrow_status.h"
+#include "util/threads.h"
 
 namespace octavo {
 
@@ -17,7 +18,9 @@ Status Initialize() {
     result = arrow::compute::Initialize();
     if (result.ok()) arrow::dataset::internal::Initialize();
   });
-  return FromArrow(result);
+  OCTAVO_RETURN_NOT_OK(FromArrow(result));
+  // The pool's size, before anything runs on it (an unusable OCTAVO_NUM_THREADS is reported here).
+  return InitThreads();
 }
 
 }  // namespace octavo

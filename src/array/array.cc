@@ -1,11 +1,9 @@
 // N-d arrays: Zarr v3 chunks as immutable files; the chunk index is the manifest's ArrayEntry
 // (format/manifest.h). A chunk key missing from it reads as fill_value. See docs/format.md 8.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <list>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include <fcntl.h>
@@ -23,6 +21,7 @@
 #include "util/crc32.h"
 #include "util/json_util.h"
 #include "util/names.h"
+#include "util/threads.h"
 #include "util/time_util.h"
 
 namespace octavo {
@@ -311,6 +310,14 @@ class ChunkWriter {
     OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
     return PutEncoded(key, enc);
   }
+  // Put with the file write and fsync handed to `io` (the caller waits on it before
+  // Finish / Discard).
+  Status PutAsync(const std::string& key, const std::string& raw, IoTasks* io) {
+    if (raw == fill_) return Put(key, raw);
+    OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
+    io->Submit([this, key, enc = std::move(enc)] { return PutEncoded(key, enc); });
+    return Status::OK();
+  }
   void Drop(const std::string& key) {
     std::lock_guard<std::mutex> g(mu_);
     updates_[key] = std::nullopt;
@@ -428,36 +435,6 @@ class ChunkWriter {
   std::map<std::string, std::optional<ChunkFile>> updates_;
 };
 
-// Run fn(0..n-1) on up to `max_threads` threads (the caller's included); the first error wins
-// and stops the others from starting new items.
-Status ParallelFor(size_t n, int max_threads, const std::function<Status(size_t)>& fn) {
-  const int nthreads = static_cast<int>(std::min<size_t>(n, static_cast<size_t>(std::max(1, max_threads))));
-  if (nthreads <= 1) {
-    for (size_t i = 0; i < n; ++i) OCTAVO_RETURN_NOT_OK(fn(i));
-    return Status::OK();
-  }
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex err_mu;
-  Status first_error;
-  auto worker = [&]() {
-    for (size_t i; !failed.load() && (i = next.fetch_add(1)) < n;) {
-      Status s = fn(i);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> g(err_mu);
-        if (!failed.exchange(true)) first_error = s;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int i = 1; i < nthreads; ++i) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-  return first_error;
-}
-
-int Cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
-
 // On failure before the commit, remove the chunk files already written: nothing refers to
 // them, so a failed write leaves no trace.
 Status DiscardOnError(ChunkWriter& w, Status s) {
@@ -487,9 +464,11 @@ Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<
     tasks.push_back(Task{ChunkKey(idx), full, cur});
     return Status::OK();
   }));
-  // Chunks are independent: encode, write and fsync them on several threads (fsync waits
-  // overlap with the other threads' compression).
-  return ParallelFor(tasks.size(), std::min(4, 2 * Cores()), [&](size_t i) -> Status {
+  // Chunks are independent: encoded on the shared pool, written and fsynced on the I/O pool
+  // (the fsync waits overlap the compression, which keeps its N threads).
+  const int threads = GetNumThreads();
+  IoTasks io(std::max(4, 2 * threads));
+  Status st = ParallelFor(tasks.size(), threads, [&](size_t i, int) -> Status {
     const Task& t = tasks[i];
     std::string buf;
     if (t.full) {
@@ -499,8 +478,10 @@ Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<
     }
     if (nd == 0) std::memcpy(buf.data(), data, meta.itemsize);
     else CopyRec(plan, t.segs, 0, reinterpret_cast<uint8_t*>(buf.data()), const_cast<uint8_t*>(data), true);
-    return w.Put(t.key, buf);
+    return w.PutAsync(t.key, buf, &io);
   });
+  Status written = io.Wait();  // before returning: Discard must see every file
+  return st.ok() ? written : st;
 }
 
 // Set the box [lo, hi) of a chunk buffer to fill_value.
@@ -649,9 +630,9 @@ class ArrayImpl final : public Array {
       }
       return Status::OK();
     };
-    // Decode on up to one thread per core when at least two chunks need decoding.
-    return ParallelFor(tasks.size(), misses >= 2 ? std::min(Cores(), 8) : 1,
-                       [&](size_t i) { return run(tasks[i]); });
+    // Decode on the shared pool when at least two chunks need decoding.
+    return ParallelFor(tasks.size(), misses >= 2 ? GetNumThreads() : 1,
+                       [&](size_t i, int) { return run(tasks[i]); });
   }
 
   Status Write(const std::vector<ArrayRange>& selection, const void* data, int64_t nbytes) override {

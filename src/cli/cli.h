@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -152,6 +153,7 @@ struct GlobalOptions {
   bool json = false;
   std::string h5_worker;  // --h5-worker: the HDF5 reader program (empty: found next to octavo)
   int64_t h5_cpu_limit = 0;  // --h5-cpu-limit: CPU seconds the reader may spend per file (0: none)
+  std::optional<int> threads;  // --threads: the pool's size (octavo/threads.h)
 };
 
 struct TreeArgs {

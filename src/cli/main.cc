@@ -14,7 +14,8 @@
 //   octavo repack BUNDLE:/path --sort-by C  rewrite a table sorted by columns
 //   octavo index BUNDLE:/path create C    secondary indexes (create, remove, list)
 //
-// --json (before or after the sub-command) prints machine-readable JSON on stdout.
+// --json (before or after the sub-command) prints machine-readable JSON on stdout; --threads N
+// sizes the thread pool (octavo/threads.h).
 // Errors go to stderr as "octavo: error: <message>" with an exit code per kind of failure.
 #include <arrow/config.h>
 
@@ -54,8 +55,12 @@ std::string VersionText() {
          ", Arrow " + ARROW_VERSION_STRING + ")";
 }
 
+// Options accepted before or after the sub-command.
 void AddJsonFlag(CLI::App* app, GlobalOptions& g) {
   app->add_flag("--json", g.json, "Print machine-readable JSON on stdout");
+  app->add_option_function<int>("--threads", [&g](const int& n) { g.threads = n; },
+                  "Threads for reads, queries, writes and arrays (default: OCTAVO_NUM_THREADS, else the CPUs "
+                  "this process may use)");
 }
 
 int Run(int argc, char** argv) {
@@ -283,8 +288,10 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // --threads first: it replaces OCTAVO_NUM_THREADS (even an unusable one).
+  if (g.threads) Check(octavo::SetNumThreads(*g.threads), "--threads");
   // Arrow's compute kernels and dataset factories must be registered in a standalone program.
-  Check(octavo::Initialize(), "initialising Arrow");
+  Check(octavo::Initialize(), "initialising");
 
   if (tree_cmd->parsed()) return RunTree(tree, g);
   if (info_cmd->parsed()) return RunInfo(info, g);

@@ -261,6 +261,8 @@ int RunSql(const SqlArgs& args, const GlobalOptions& g) {
 
   const char* env_python = std::getenv("OCTAVO_PYTHON");
   const std::string python = env_python && *env_python ? env_python : "python3";
+  // The Python side (and its DuckDB) gets this command's thread count (--threads).
+  ::setenv("OCTAVO_NUM_THREADS", std::to_string(GetNumThreads()).c_str(), 1);
   int fds[2];
   if (pipe(fds) != 0) Fail(kExitOther, std::string("cannot create a pipe: ") + std::strerror(errno));
   std::cout.flush();

@@ -673,7 +673,10 @@ bool ReadFileImage(const std::string& path, FileImage* im) {
   return true;
 }
 
-// One thread that reads the next file's image while the current one is converted.
+// One thread that reads the next file's image while the current one is converted. Like the
+// Finisher's, it lives in the octavo-h5worker process (one per worker, for its lifetime, not
+// per call) and only waits on the disk; the worker's conversion itself is single-threaded,
+// and --jobs sets how many workers run.
 class ImagePrefetcher {
  public:
   ImagePrefetcher() : thread_([this] { Loop(); }) {}

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -18,7 +17,6 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +24,7 @@
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
 #include "util/json_util.h"
+#include "util/threads.h"
 
 namespace octavo::hdf5 {
 
@@ -357,14 +356,11 @@ Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const Migr
       OCTAVO_ASSIGN_OR_RETURN(bundle, Bundle::Open(options.into, OpenMode::kAppend));
     }
     std::mutex bundle_mu;
-    std::atomic<size_t> next{0};
-    auto work = [&]() {
-      for (size_t i = next++; i < files.size(); i = next++) emit(i, ImportOne(files[i], options, bundle.get(), &bundle_mu));
-    };
-    std::vector<std::thread> threads;
-    for (int j = 1; j < jobs; ++j) threads.emplace_back(work);
-    work();
-    for (auto& t : threads) t.join();
+    // `jobs` files at a time on the shared pool (the caller's thread among them).
+    OCTAVO_RETURN_NOT_OK(ParallelFor(files.size(), jobs, [&](size_t i, int) {
+      emit(i, ImportOne(files[i], options, bundle.get(), &bundle_mu));
+      return Status::OK();
+    }));
     if (bundle) OCTAVO_RETURN_NOT_OK(bundle->Close());
   }
   for (const auto& r : sum.files) {

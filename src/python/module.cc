@@ -14,6 +14,7 @@
 
 #include "octavo/octavo.h"
 #include "python/binding_util.h"
+#include "util/threads.h"
 #include "octavo/arrow_status.h"
 
 namespace nb = nanobind;
@@ -162,6 +163,17 @@ NB_MODULE(_octavo, m) {
       PyErr_SetObject(cls.ptr(), text.ptr());
     }
   });
+
+  // The one thread pool (octavo/threads.h); Arrow's CPU pool, so pyarrow.cpu_count() agrees.
+  m.def("set_num_threads", [](int64_t n) {
+    Check(CheckNumThreads(n));
+    Check(SetNumThreads(static_cast<int>(n)));
+  }, "n"_a);
+  m.def("get_num_threads", [] {
+    Check(InitThreads());  // an unusable OCTAVO_NUM_THREADS is an error here too
+    return GetNumThreads();
+  });
+  m.def("available_cpus", &AvailableCpus);
 
   nb::class_<ArrowStream>(m, "ArrowStream")
       .def("__arrow_c_stream__", &ArrowStream::Export, "requested_schema"_a = nb::none());

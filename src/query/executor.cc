@@ -1,5 +1,5 @@
-// WhereScanner's executor: planned row groups decoded and filtered a wave at a time on two
-// threads, with late materialisation (scanner.h).
+// WhereScanner's executor: planned row groups decoded and filtered a wave at a time on the
+// shared pool, with late materialisation (scanner.h).
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/util/bitmap_ops.h>
@@ -24,6 +24,7 @@
 #include "table/sort_util.h"
 #include "table/table_impl.h"
 #include "octavo/arrow_status.h"
+#include "util/threads.h"
 
 namespace octavo {
 namespace cp = arrow::compute;
@@ -39,9 +40,10 @@ Result<bool> WhereScanner::Next(std::shared_ptr<arrow::RecordBatch>* batch, std:
     }
     ready_.clear();
     ready_pos_ = 0;
+    const size_t threads = use_threads_ ? static_cast<size_t>(GetNumThreads()) : 1;
     std::vector<Item> wave;
     int64_t wave_bytes = 0;
-    while (wave.size() < kWave && wave_bytes < kWaveBytes) {
+    while (wave.size() < std::max(kWave, threads) && (wave.size() < threads || wave_bytes < kWaveBytes)) {
       Item it;
       OCTAVO_ASSIGN_OR_RETURN(bool more, PlanOne(&it));
       if (!more) break;
@@ -50,26 +52,14 @@ Result<bool> WhereScanner::Next(std::shared_ptr<arrow::RecordBatch>* batch, std:
     }
     if (wave.empty()) return false;
     std::vector<Output> outs(wave.size());
-    std::vector<Status> errors(wave.size());
     // Items are taken in order by whichever thread is free: row groups differ in cost
-    // (matches, pages touched), and a fixed split left one thread idle at the end of a wave.
-    std::atomic<size_t> next{0};
-    std::atomic<bool> failed{false};
-    auto work = [&](size_t t) {
-      for (size_t i = next++; i < wave.size() && !failed; i = next++) {
-        errors[i] = Execute(wave[i], &workers_[t], &outs[i]);
-        if (!errors[i].ok()) failed = true;
-      }
-    };
-    if (use_threads_ && wave.size() > 1) {
-      helper_.Run([&] { work(1); });
-      work(0);
-      helper_.Wait();
-    } else {
-      work(0);
-    }
+    // (matches, pages touched), and a fixed split left a thread idle at the end of a wave.
+    const size_t workers = std::min(threads, wave.size());
+    if (workers_.size() < workers) workers_.resize(workers);
+    OCTAVO_RETURN_NOT_OK(ParallelFor(wave.size(), static_cast<int>(workers), [&](size_t i, int slot) {
+      return Execute(wave[i], &workers_[static_cast<size_t>(slot)], &outs[i]);
+    }));
     for (size_t i = 0; i < wave.size(); ++i) {
-      OCTAVO_RETURN_NOT_OK(errors[i]);
       stats_->rows_scanned += outs[i].scanned;
       stats_->rows_selected += outs[i].selected;
       stats_->bytes_read += outs[i].bytes_read;

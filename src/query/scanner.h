@@ -1,20 +1,19 @@
 // The scanner behind Table::Where / GetWhereList (where.cc): the planner (planner.cc) walks
 // parts and row groups and rules out what statistics and indexes allow; the executor
-// (executor.cc) decodes and filters the planned row groups a wave at a time on two threads.
+// (executor.cc) decodes and filters the planned row groups a wave at a time on the shared pool
+// (util/threads.h), one Worker per thread.
 #pragma once
 
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <parquet/arrow/reader.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "octavo/query.h"
@@ -23,56 +22,6 @@
 #include "table/table_impl.h"
 
 namespace octavo {
-
-// One thread kept for a scanner's lifetime that runs a job per wave. A fresh thread per wave
-// would get a fresh malloc arena each time, and the system allocator keeps every arena's
-// freed row-group buffers: peak memory grew with the number of waves.
-class HelperThread {
- public:
-  ~HelperThread() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void Run(std::function<void()> job) {
-    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      job_ = std::move(job);
-      busy_ = true;
-    }
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return !busy_; });
-  }
-
- private:
-  void Loop() {
-    std::unique_lock<std::mutex> l(mu_);
-    while (true) {
-      cv_.wait(l, [this] { return stop_ || (busy_ && job_); });
-      if (stop_) return;
-      auto job = std::move(job_);
-      job_ = nullptr;
-      l.unlock();
-      job();
-      l.lock();
-      busy_ = false;
-      cv_.notify_all();
-    }
-  }
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::function<void()> job_;
-  bool busy_ = false, stop_ = false;
-};
 
 // Streams the selected rows of one row group at a time.
 class WhereScanner {
@@ -130,7 +79,8 @@ class WhereScanner {
     int64_t scanned = 0, selected = 0;
     int64_t bytes_read = 0, pages_total = 0, pages_skipped = 0;
   };
-  // A decoding thread's own reader of the current part (FileReader is not shared across threads).
+  // A decoding thread's own reader of the current part (FileReader is not shared across
+  // threads); kept across waves, one per ParallelFor slot.
   struct Worker {
     size_t part = SIZE_MAX;
     std::unique_ptr<parquet::arrow::FileReader> reader;
@@ -138,7 +88,8 @@ class WhereScanner {
   };
 
   // The selected rows of the next row group that has any: batch (projected) and table row
-  // numbers. false at the end. Row groups are decoded a wave at a time on two threads.
+  // numbers. false at the end. Row groups are decoded a wave at a time on up to
+  // GetNumThreads() threads (the caller's included).
   Result<bool> Next(std::shared_ptr<arrow::RecordBatch>* batch, std::vector<int64_t>* rows);
 
   // The next row group to decode, after part pruning (manifest statistics), the index lookup
@@ -191,13 +142,13 @@ class WhereScanner {
   std::vector<int64_t> candidates_;  // part-relative, ascending
   size_t cand_pos_ = 0;
   std::vector<int64_t> rg_part_start_;
-  // Row groups decoded per round by the two threads: more per round leaves a thread idle at
-  // the round's end less often (0.01% on 50M rows: 8 -> 32 took 147 -> 136 ms), but a round's
-  // results are all held until read, hence the cap on their (uncompressed) size.
+  // Row groups decoded per round: more per round leaves a thread idle at the round's end less
+  // often (0.01% on 50M rows, 2 threads: 8 -> 32 took 147 -> 136 ms), but a round's results are
+  // all held until read, hence the cap on their (uncompressed) size -- which gives way to one
+  // row group per thread, so memory grows with the thread count only by in-flight row groups.
   static constexpr size_t kWave = 32;
   static constexpr int64_t kWaveBytes = 64 << 20;
-  Worker workers_[2];
-  HelperThread helper_;  // declared after workers_: joined before they are destroyed
+  std::vector<Worker> workers_;  // one per thread of a wave (ParallelFor slot)
   std::vector<Output> ready_;
   size_t ready_pos_ = 0;
 };

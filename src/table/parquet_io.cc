@@ -23,6 +23,7 @@
 #include "octavo/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
+#include "util/threads.h"
 #include "util/time_util.h"
 
 namespace octavo {
@@ -388,9 +389,11 @@ class PartWriter {
     rel_ = NewPartFileName(uid_);
     OCTAVO_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(root_ + "/" + rel_));
     stream_ = std::make_shared<EnvOutputStream>(std::move(file));
-    // use_threads: encode the columns of a row group in parallel (one part is written
-    // at a time, so Arrow's warning about parallel writers sharing an executor does not apply).
-    auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->set_use_threads(true)->build();
+    // use_threads: encode the columns of a row group in parallel on the shared pool (one part is
+    // written at a time, so Arrow's warning about parallel writers sharing an executor does not
+    // apply); not from a pool thread, where Arrow's wait could deadlock (util/threads.h).
+    auto arrow_props =
+        parquet::ArrowWriterProperties::Builder().store_schema()->set_use_threads(ArrowMayUseThreads())->build();
     auto res = parquet::arrow::FileWriter::Open(*schema_, arrow::default_memory_pool(), stream_, props,
                                                 arrow_props);
     if (!res.ok()) return FromArrow(res.status()).WithContext("cannot write Parquet part " + rel_);
@@ -545,7 +548,7 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   props.set_page_checksum_verification(false);
   auto checked = std::make_shared<ChecksummedFile>(file);
   parquet::ArrowReaderProperties aprops;
-  aprops.set_use_threads(use_threads);
+  aprops.set_use_threads(use_threads && ArrowMayUseThreads());  // never nested on the pool (util/threads.h)
   aprops.set_pre_buffer(pre_buffer);
   // The footer is checked against the manifest before anything in it is believed: its row
   // counts and statistics choose what a read returns and what a query prunes.

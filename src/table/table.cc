@@ -1,9 +1,7 @@
 #include <arrow/api.h>
 #include <parquet/arrow/reader.h>
 
-#include <atomic>
 #include <set>
-#include <thread>
 
 #include "table/conform.h"
 #include "table/parquet_io.h"
@@ -14,6 +12,7 @@
 #include "octavo/arrow_status.h"
 #include "util/json_util.h"
 #include "util/names.h"
+#include "util/threads.h"
 #include "util/time_util.h"
 
 namespace octavo {
@@ -179,11 +178,17 @@ struct ReadUnit {
   int64_t take = 0;  // rows to keep
 };
 
-// Row groups per task: small enough that 2+ tasks keep both cores busy on one part,
-// large enough that per-task file opening stays negligible.
-constexpr size_t kRowGroupsPerUnit = 4;
+// Row groups per task: at most 4 (per-task file opening stays negligible), fewer when that
+// would leave threads without a task (at least two tasks per thread where the table allows).
+size_t RowGroupsPerUnit(const std::vector<PartSlice>& slices, int threads) {
+  size_t total = 0;
+  for (const auto& s : slices) total += s.row_groups.size();
+  const size_t want = 2 * static_cast<size_t>(std::max(1, threads));
+  return std::clamp<size_t>((total + want - 1) / want, 1, 4);
+}
 
-std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<PartSlice>& slices) {
+std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<PartSlice>& slices, int threads) {
+  const size_t kRowGroupsPerUnit = RowGroupsPerUnit(slices, threads);
   std::vector<ReadUnit> units;
   for (const auto& s : slices) {
     const auto& rg_rows = e.parts[s.part].row_group_rows;
@@ -212,47 +217,25 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
   OCTAVO_ASSIGN_OR_RETURN(auto fields, ResolveColumns(*e->schema, options.columns, path_));
   auto out_schema = ProjectSchema(*e->schema, fields);
   OCTAVO_ASSIGN_OR_RETURN(auto slices, ResolveRowRange(*e, options.start, options.stop));
-  const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices);
 
-  // Each unit is read by its own FileReader; units run on a few plain threads (not
-  // Arrow's pool, whose tasks must not block on each other), in row order of results.
+  // Each unit is read by its own FileReader; units run on the shared pool (ParallelFor: the
+  // caller takes part), in row order of results. One unit alone may use Arrow's threads.
+  const int workers = options.use_threads ? GetNumThreads() : 1;
+  const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices, workers);
   std::vector<std::shared_ptr<arrow::Table>> results(units.size());
-  std::vector<Status> errors(units.size());
-  const bool parallel = options.use_threads && units.size() > 1;
-  auto read_unit = [&](size_t i) {
+  const bool arrow_threads = options.use_threads && (units.size() == 1 || workers == 1) && ArrowMayUseThreads();
+  OCTAVO_RETURN_NOT_OK(ParallelFor(units.size(), workers, [&](size_t i, int) -> Status {
     const ReadUnit& u = units[i];
     const PartEntry& part = e->parts[u.part];
-    auto reader = OpenPart(bundle_->path(), path_, part, options.use_threads && !parallel, true);
-    if (!reader.ok()) {
-      errors[i] = reader.status();
-      return;
-    }
-    auto leaves = LeafIndices(**reader, fields);
-    if (!leaves.ok()) {
-      errors[i] = leaves.status();
-      return;
-    }
-    auto t = (*reader)->ReadRowGroups(u.row_groups, *leaves);
-    if (!t.ok()) {
-      errors[i] = Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
-                                     " cannot be decoded: ", t.status().message());
-      return;
-    }
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, true));
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
+    auto t = reader->ReadRowGroups(u.row_groups, leaves);
+    if (!t.ok())
+      return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                " cannot be decoded: ", t.status().message());
     results[i] = (*t)->Slice(u.skip, u.take);
-  };
-  if (parallel) {
-    const size_t nthreads = std::min<size_t>(units.size(), std::max(2u, std::thread::hardware_concurrency()));
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> threads;
-    for (size_t t = 0; t < nthreads; ++t)
-      threads.emplace_back([&] {
-        for (size_t i = next++; i < units.size(); i = next++) read_unit(i);
-      });
-    for (auto& t : threads) t.join();
-  } else {
-    for (size_t i = 0; i < units.size(); ++i) read_unit(i);
-  }
-  for (const auto& st : errors) OCTAVO_RETURN_NOT_OK(st);
+    return Status::OK();
+  }));
 
   std::vector<arrow::ArrayVector> chunks(fields.size());
   int64_t total = 0;
