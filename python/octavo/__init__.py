@@ -35,7 +35,6 @@ from .share import AttachedTable, SharedTable, attach, share
 from .table import Table
 
 
-
 def set_num_threads(n: int) -> None:
     """Size octavo's one thread pool: reads, queries, writes and arrays use up to ``n`` threads.
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from . import _octavo
 from .convert import check_return_type, columns_arg, from_arrow, range_args, stored_library
 from .errors import QueryError, translate_stream_error
 
@@ -241,8 +242,7 @@ def connect(bundle, only: dict[str, str] | None = None):
     duckdb = _duckdb()
     con = duckdb.connect()
     # DuckDB keeps its own pool; it gets octavo's thread count (set_num_threads).
-    from . import get_num_threads
-    con.execute(f"SET threads = {int(get_num_threads())}")
+    con.execute(f"SET threads = {int(_octavo.get_num_threads())}")
     if only is not None:
         views = [(name, path) for name, path in only.items()]
     else:

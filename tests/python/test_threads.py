@@ -163,7 +163,7 @@ def test_same_results_for_every_thread_count(bundle):
         octavo.set_num_threads(n)
         got = everything(bundle)
         assert len(got) == len(want)
-        for i, (g, w) in enumerate(zip(got, want)):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             assert g == w, (n, i)
 
 
