@@ -14,7 +14,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <list>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 
 #include "bundle/bundle_impl.h"
@@ -515,9 +517,54 @@ Result<std::vector<PartEntry>> WriteParts(Env* env, const std::string& root, con
   return parts;
 }
 
+namespace {
+
+// Parsed footers of recently opened parts. A footer is parsed once, after its bytes matched the
+// manifest's CRC: parsing it again took most of a 1,000-row read (Thrift decoding and freeing a
+// 64-row-group footer). Parts are immutable and named uniquely, and the key carries the size
+// and footer CRC the manifest recorded, so an entry is only ever reused for the same bytes.
+class FooterCache {
+ public:
+  struct Entry {
+    std::shared_ptr<parquet::FileMetaData> metadata;
+    std::shared_ptr<const ChecksummedFile::Chunks> chunks;
+  };
+  Entry Get(const std::string& key) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return {};
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  void Put(const std::string& key, Entry md) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (map_.count(key)) return;
+    lru_.emplace_front(key, std::move(md));
+    map_[key] = lru_.begin();
+    if (lru_.size() > kEntries) {
+      map_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  static constexpr size_t kEntries = 256;
+  std::mutex mu_;
+  std::list<std::pair<std::string, Entry>> lru_;
+  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+};
+
+FooterCache& Footers() {
+  static auto* cache = new FooterCache();  // never destroyed: readers may outlive static destruction
+  return *cache;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
                                                              const PartEntry& part, bool use_threads,
-                                                             bool pre_buffer, arrow::MemoryPool* pool) {
+                                                             bool pre_buffer, arrow::MemoryPool* pool,
+                                                             std::shared_ptr<ChecksummedFile>* source) {
   const std::string abs = root + "/" + part.file;
   auto where = [&](const std::string& msg) {
     return "table " + table_path + ": part file " + abs + " " + msg;
@@ -550,7 +597,13 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   // The footer is checked against the manifest before anything in it is believed: its row
   // counts and statistics choose what a read returns and what a query prunes.
   std::shared_ptr<parquet::FileMetaData> metadata;
-  if (part.footer_crc32 >= 0) {
+  const std::string cache_key = abs + '\0' + std::to_string(part.size_bytes) + ':' + std::to_string(part.footer_size) +
+                                ':' + std::to_string(part.footer_crc32);
+  FooterCache::Entry cached;
+  if (part.footer_crc32 >= 0) cached = Footers().Get(cache_key);
+  metadata = cached.metadata;
+  bool metadata_fresh = false;
+  if (part.footer_crc32 >= 0 && !metadata) {
     auto footer = ReadFooter(file.get(), *size_res, "part file " + abs);
     if (!footer.ok()) return Status::Corruption(where(footer.status().message()));
     if (footer->size != part.footer_size || footer->crc32 != static_cast<uint32_t>(part.footer_crc32))
@@ -558,6 +611,7 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
                                       "restore the file or open an earlier commit"));
     try {
       metadata = parquet::FileMetaData::Make(footer->bytes->data(), static_cast<int64_t>(footer->metadata_len));
+      metadata_fresh = true;
     } catch (const std::exception& e) {
       return Status::Corruption(where(std::string("has an undecodable Parquet footer: ") + e.what()));
     }
@@ -565,7 +619,8 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   std::unique_ptr<parquet::ParquetFileReader> pfr;
   try {
     pfr = parquet::ParquetFileReader::Open(checked, props, metadata);
-    checked->SetChunks(*pfr->metadata());
+    if (!cached.chunks) cached.chunks = ChecksummedFile::ComputeChunks(*pfr->metadata());
+    checked->SetChunks(cached.chunks);
   } catch (const std::exception& e) {
     return Status::Corruption(where(std::string("is not a valid Parquet file: ") + e.what()));
   }
@@ -587,6 +642,8 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   }
   auto reader = parquet::arrow::FileReader::Make(pool, std::move(pfr), aprops);
   if (!reader.ok()) return Status::Corruption(where("cannot be read: " + reader.status().message()));
+  if (metadata_fresh) Footers().Put(cache_key, {metadata, cached.chunks});  // only a footer that passed every check
+  if (source) *source = checked;
   return std::move(*reader);
 }
 
