@@ -569,7 +569,8 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   auto where = [&](const std::string& msg) {
     return "table " + table_path + ": part file " + abs + " " + msg;
   };
-  auto file_res = arrow::io::ReadableFile::Open(abs);
+  if (!pool) pool = arrow::default_memory_pool();
+  auto file_res = arrow::io::ReadableFile::Open(abs, pool);  // the bytes read come from the reader's pool too
   if (!file_res.ok()) {
     if (!FileReferencedByCurrentCommit(root, part.file))
       return Status::NotFound(where("is gone: garbage collection removed it because the commit this handle reads "
@@ -585,7 +586,6 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
     return Status::Corruption(where("is " + std::to_string(*size_res) + " bytes but the manifest recorded " +
                                     std::to_string(part.size_bytes) +
                                     " (truncated or overwritten); restore it or open an earlier commit"));
-  if (!pool) pool = arrow::default_memory_pool();
   parquet::ReaderProperties props(pool);  // decompression buffers come from here
   // Page CRCs are checked by ChecksummedFile as chunks are read (pages written without one
   // are read as they are), not by Arrow's reader: its table-driven CRC is 5-14x slower.
