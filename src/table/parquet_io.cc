@@ -13,7 +13,12 @@
 #include <parquet/properties.h>
 
 #include <cmath>
+#include <type_traits>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cstring>
+#include <limits>
 #include <list>
 #include <map>
 #include <unordered_map>
@@ -194,9 +199,87 @@ Result<Json> ScalarToJson(const arrow::Scalar& s, bool temporal) {
   return Json();
 }
 
+// Min and max of n floats ignoring NaNs (+inf and -inf when all are NaN); true when some is NaN.
+// minpd/maxpd return their second operand when either is NaN, so a NaN value never replaces
+// the running bound; the compiler does not vectorise the scalar form without -ffast-math.
+template <typename T>
+bool FloatBounds(const T* v, int64_t n, T* lo_out, T* hi_out) {
+  T lo = std::numeric_limits<T>::infinity(), hi = -lo;
+  bool nan = false;
+  int64_t i = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, double>) {
+    __m128d l0 = _mm_set1_pd(lo), l1 = l0, h0 = _mm_set1_pd(hi), h1 = h0, bad = _mm_setzero_pd();
+    for (; i + 4 <= n; i += 4) {
+      const __m128d a = _mm_loadu_pd(v + i), b = _mm_loadu_pd(v + i + 2);
+      l0 = _mm_min_pd(a, l0);
+      l1 = _mm_min_pd(b, l1);
+      h0 = _mm_max_pd(a, h0);
+      h1 = _mm_max_pd(b, h1);
+      bad = _mm_or_pd(bad, _mm_or_pd(_mm_cmpunord_pd(a, a), _mm_cmpunord_pd(b, b)));
+    }
+    alignas(16) double t[2];
+    _mm_store_pd(t, _mm_min_pd(l0, l1));
+    lo = std::min(t[0], t[1]);
+    _mm_store_pd(t, _mm_max_pd(h0, h1));
+    hi = std::max(t[0], t[1]);
+    nan = _mm_movemask_pd(bad) != 0;
+  } else {
+    __m128 l0 = _mm_set1_ps(lo), h0 = _mm_set1_ps(hi), bad = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+      const __m128 a = _mm_loadu_ps(v + i);
+      l0 = _mm_min_ps(a, l0);
+      h0 = _mm_max_ps(a, h0);
+      bad = _mm_or_ps(bad, _mm_cmpunord_ps(a, a));
+    }
+    alignas(16) float t[4];
+    _mm_store_ps(t, l0);
+    lo = std::min(std::min(t[0], t[1]), std::min(t[2], t[3]));
+    _mm_store_ps(t, h0);
+    hi = std::max(std::max(t[0], t[1]), std::max(t[2], t[3]));
+    nan = _mm_movemask_ps(bad) != 0;
+  }
+#endif
+  for (; i < n; ++i) {
+    const T x = v[i];
+    nan |= x != x;
+    lo = x < lo ? x : lo;
+    hi = x > hi ? x : hi;
+  }
+  *lo_out = lo;
+  *hi_out = hi;
+  return nan;
+}
+
 Status UpdateStats(ColumnStatsAcc& acc, const std::shared_ptr<arrow::Array>& arr) {
   acc.null_count += arr->null_count();
   if (!acc.eligible || arr->length() == arr->null_count()) return Status::OK();
+  if ((arr->type_id() == arrow::Type::DOUBLE || arr->type_id() == arrow::Type::FLOAT) && arr->null_count() == 0) {
+    // One pass for NaN, min and max: is_nan (a boolean array, then Any) and MinMax (fmin/fmax
+    // per value) took a tenth of a 20M x 10 write's CPU, on the thread that feeds the encoders.
+    auto bounds = [&](auto tag) -> Result<std::pair<Json, Json>> {
+      using T = decltype(tag);
+      const T* v = arr->data()->GetValues<T>(1);
+      T lo, hi;
+      if (FloatBounds(v, arr->length(), &lo, &hi)) acc.has_nan = true;
+      if (lo > hi) return std::pair<Json, Json>();  // only NaNs: no bound
+      OCTAVO_ASSIGN_OR_RETURN(Json jlo, ScalarToJson(*arrow::MakeScalar(arr->type(), lo).ValueOrDie(), false));
+      OCTAVO_ASSIGN_OR_RETURN(Json jhi, ScalarToJson(*arrow::MakeScalar(arr->type(), hi).ValueOrDie(), false));
+      return std::pair<Json, Json>(std::move(jlo), std::move(jhi));
+    };
+    Result<std::pair<Json, Json>> b =
+        arr->type_id() == arrow::Type::DOUBLE ? bounds(double{}) : bounds(float{});
+    OCTAVO_RETURN_NOT_OK(b.status());
+    auto& [lo, hi] = *b;
+    if (lo.is_null() || hi.is_null()) {
+      acc.eligible = false;
+      acc.min = acc.max = Json();
+      return Status::OK();
+    }
+    if (acc.min.is_null() || lo < acc.min) acc.min = lo;
+    if (acc.max.is_null() || acc.max < hi) acc.max = hi;
+    return Status::OK();
+  }
   if (arrow::is_floating(arr->type_id())) {
     OCTAVO_ARROW_ASSIGN_OR_RETURN(auto nan, arrow::compute::CallFunction("is_nan", {arr}));
     OCTAVO_ARROW_ASSIGN_OR_RETURN(auto any, arrow::compute::Any(nan));

@@ -243,3 +243,32 @@ def test_iteration_memory_follows_chunk_size_not_row_group(tmp_path):
     r = json.loads(out.stdout)
     assert r["rows"] == n
     assert r["peak"] - r["before"] < data.nbytes / 8, r
+
+
+# --- write statistics (the float fast path) --------------------------------------------------
+
+def test_float_part_statistics(tmp_path):
+    """Part statistics of float columns: NaN never a bound but flagged, infinities no bound."""
+    import glob
+    n = 3001                                            # not a multiple of the 4-value loop
+    x = np.linspace(-5, 5, n)
+    x[7] = np.nan
+    last_nan = np.r_[np.linspace(1, 2, n - 1), np.nan]
+    path = str(tmp_path / "s.octavo")
+    with octavo.open(path, "w") as b:
+        b.create_table("t", data=pa.table({
+            "x": x, "f": pa.array(x.astype(np.float32)), "allnan": np.full(n, np.nan),
+            "inf": np.r_[x[:10], np.inf, x[11:]], "tail": last_nan, "neg": -np.arange(n, dtype=np.float64),
+            "nul": pa.array([None if i % 3 else float(i) for i in range(n)])}))
+    manifest = sorted(glob.glob(path + "/manifests/*.json"))[-1]
+    with open(manifest) as f:
+        text = f.read()
+    stats = json.loads(text)["nodes"]["/t"]["table"]["parts"][0]["stats"] if '"nodes"' in text else None
+    assert stats is not None
+    assert stats["x"] == {"null_count": 0, "min": -5.0, "max": 5.0, "has_nan": True}
+    assert stats["f"] == {"null_count": 0, "min": -5.0, "max": 5.0, "has_nan": True}
+    assert stats["allnan"] == {"null_count": 0, "has_nan": True}
+    assert stats["inf"] == {"null_count": 0, "has_nan": True}
+    assert stats["tail"] == {"null_count": 0, "min": 1.0, "max": 2.0, "has_nan": True}
+    assert stats["neg"] == {"null_count": 0, "min": -(n - 1.0), "max": 0.0}
+    assert stats["nul"]["min"] == 0.0 and stats["nul"]["max"] == 3000.0
