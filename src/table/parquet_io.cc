@@ -611,6 +611,7 @@ class FooterCache {
   struct Entry {
     std::shared_ptr<parquet::FileMetaData> metadata;
     std::shared_ptr<const ChecksummedFile::Chunks> chunks;
+    int64_t bytes = 0;  // the footer's size on disk: its parsed form is a few times that
   };
   Entry Get(const std::string& key) {
     std::lock_guard<std::mutex> l(mu_);
@@ -619,12 +620,15 @@ class FooterCache {
     lru_.splice(lru_.begin(), lru_, it->second);
     return it->second->second;
   }
-  void Put(const std::string& key, Entry md) {
+  void Put(const std::string& key, Entry e) {
+    if (e.bytes > kBytes / 4) return;  // one huge footer would flush every other
     std::lock_guard<std::mutex> l(mu_);
     if (map_.count(key)) return;
-    lru_.emplace_front(key, std::move(md));
+    bytes_ += e.bytes;
+    lru_.emplace_front(key, std::move(e));
     map_[key] = lru_.begin();
-    if (lru_.size() > kEntries) {
+    while (lru_.size() > kEntries || bytes_ > kBytes) {
+      bytes_ -= lru_.back().second.bytes;
       map_.erase(lru_.back().first);
       lru_.pop_back();
     }
@@ -632,9 +636,11 @@ class FooterCache {
 
  private:
   static constexpr size_t kEntries = 256;
+  static constexpr int64_t kBytes = 4 << 20;  // of footers on disk (tens of MB parsed)
   std::mutex mu_;
   std::list<std::pair<std::string, Entry>> lru_;
   std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+  int64_t bytes_ = 0;
 };
 
 FooterCache& Footers() {
@@ -725,7 +731,7 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   }
   auto reader = parquet::arrow::FileReader::Make(pool, std::move(pfr), aprops);
   if (!reader.ok()) return Status::Corruption(where("cannot be read: " + reader.status().message()));
-  if (metadata_fresh) Footers().Put(cache_key, {metadata, cached.chunks});  // only a footer that passed every check
+  if (metadata_fresh) Footers().Put(cache_key, {metadata, cached.chunks, part.footer_size});  // only a footer that passed every check
   if (source) *source = checked;
   return std::move(*reader);
 }

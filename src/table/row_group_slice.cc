@@ -33,39 +33,43 @@ RowGroupSliceReader::RowGroupSliceReader(parquet::arrow::FileReader* reader, std
     : reader_(reader), source_(std::move(source)), schema_(std::move(table_schema)), fields_(std::move(fields)),
       context_(std::move(context)), pool_(pool) {
   const auto leaves = PageReadableLeaves(*reader_, *schema_);
-  for (int f : fields_) {
-    leaf_.push_back(leaves[static_cast<size_t>(f)]);
-    if (leaf_.back() < 0) rest_.push_back(f);
-  }
+  for (int f : fields_) leaf_.push_back(leaves[static_cast<size_t>(f)]);
 }
 
 Result<std::vector<std::shared_ptr<arrow::Array>>> RowGroupSliceReader::Read(int g, int64_t first, int64_t count) {
   std::vector<std::shared_ptr<arrow::Array>> out(fields_.size());
+  std::vector<int> whole;  // fields decoded a row group at a time
+  auto rg = reader_->parquet_reader()->metadata()->RowGroup(g);
   for (size_t c = 0; c < fields_.size(); ++c) {
-    if (leaf_[c] < 0) continue;
+    // Without an offset index every slice would read the whole chunk again: read it once.
+    if (leaf_[c] < 0 || !rg->ColumnChunk(leaf_[c])->GetOffsetIndexLocation()) {
+      whole.push_back(fields_[c]);
+      continue;
+    }
     const auto& field = schema_->field(fields_[c]);
     auto got = ReadPageRange(reader_->parquet_reader(), source_.get(), g, leaf_[c], field->type(), first, count, pool_);
     if (!got.ok())
       return Status::Corruption(context_, " column '", field->name(), "' cannot be decoded: ", got.status().message());
     out[c] = std::move(*got);
   }
-  if (rest_.empty()) return out;
-  if (rest_group_ != g) {
-    rest_table_.reset();
-    rest_group_ = -1;
-    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader_, rest_));
+  if (whole.empty()) return out;
+  if (whole_group_ != g || whole_fields_ != whole) {
+    whole_table_.reset();
+    whole_group_ = -1;
+    OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader_, whole));
     auto t = reader_->ReadRowGroup(g, leaves);
     if (!t.ok()) return Status::Corruption(context_, " cannot be decoded: ", t.status().message());
-    rest_table_ = std::move(*t);
-    rest_group_ = g;
+    whole_table_ = std::move(*t);
+    whole_group_ = g;
+    whole_fields_ = whole;
   }
-  if (rest_table_->num_columns() != static_cast<int>(rest_.size()) || first + count > rest_table_->num_rows())
+  if (whole_table_->num_columns() != static_cast<int>(whole.size()) || first + count > whole_table_->num_rows())
     return Status::Corruption(context_, " has unexpected columns or rows in row group ", g);
   size_t r = 0;
   for (size_t c = 0; c < fields_.size(); ++c) {
-    if (leaf_[c] >= 0) continue;
+    if (out[c]) continue;
     const auto& field = schema_->field(fields_[c]);
-    auto sliced = rest_table_->column(static_cast<int>(r++))->Slice(first, count);
+    auto sliced = whole_table_->column(static_cast<int>(r++))->Slice(first, count);
     OCTAVO_ASSIGN_OR_RETURN(auto col, CastToDeclaredType(sliced, field->type(),
                                                          context_ + " column '" + field->name() + "'"));
     if (col->num_chunks() == 0) {

@@ -37,8 +37,9 @@ class RowGroupSliceReader {
                       arrow::MemoryPool* pool);
 
   // Rows [first, first + count) of row group `g`, one array per field, of the declared types.
-  // Flat columns read only the pages that hold the rows; the others (nested, dictionary, ...)
-  // are decoded whole by parquet::arrow, kept for later slices of the same row group.
+  // Flat columns read only the pages that hold the rows; the others (nested, dictionary, ...,
+  // and chunks without an offset index) are decoded whole by parquet::arrow, kept for later
+  // slices of the same row group.
   Result<std::vector<std::shared_ptr<arrow::Array>>> Read(int g, int64_t first, int64_t count);
 
  private:
@@ -48,10 +49,10 @@ class RowGroupSliceReader {
   std::vector<int> fields_;
   std::string context_;
   arrow::MemoryPool* pool_;
-  std::vector<int> leaf_;   // per field: its page-readable leaf, or -1
-  std::vector<int> rest_;   // fields with leaf -1
-  int rest_group_ = -1;     // the row group rest_table_ holds
-  std::shared_ptr<arrow::Table> rest_table_;
+  std::vector<int> leaf_;          // per field: its page-readable leaf, or -1
+  int whole_group_ = -1;           // the row group whole_table_ holds,
+  std::vector<int> whole_fields_;  // of these fields
+  std::shared_ptr<arrow::Table> whole_table_;
 };
 
 }  // namespace octavo

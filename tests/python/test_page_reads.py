@@ -272,3 +272,19 @@ def test_float_part_statistics(tmp_path):
     assert stats["tail"] == {"null_count": 0, "min": 1.0, "max": 2.0, "has_nan": True}
     assert stats["neg"] == {"null_count": 0, "min": -(n - 1.0), "max": 0.0}
     assert stats["nul"]["min"] == 0.0 and stats["nul"]["max"] == 3000.0
+
+
+def test_parts_without_page_index(tmp_path):
+    """Parts written without the page index: ranges and iteration read whole chunks, once per
+    row group, with the same results."""
+    data = wide_table(5000, 9)
+    path = str(tmp_path / "nopi.octavo")
+    with octavo.open(path, "w") as b:
+        b.create_table("t", data=data, options=dict(SMALL, write_page_index=False))
+    files = octavo.open(path, "r").get_table_path("t")
+    assert not pq.ParquetFile(files[0]).metadata.row_group(0).column(0).has_offset_index
+    with octavo.open(path, "r") as b:
+        t = b.table("t")
+        for a, z in [(0, 5), (999, 1001), (2400, 2600), (4990, 5000), (17, 4321)]:
+            _same(t.read(a, z, return_type="arrow"), data.slice(a, z - a))
+        _same(pa.concat_tables(list(t.iter_batches(300, return_type="arrow"))), data)
