@@ -153,7 +153,8 @@ class Table(Node):
 
     def iter_batches(self, chunk_size: int = 10_000, columns: Columns = None, return_type: str | None = None, *,
                      start: int | None = None, stop: int | None = None) -> Iterator[Frame]:
-        """Yield chunks of ``chunk_size`` rows with memory bounded by one row group."""
+        """Yield chunks of ``chunk_size`` rows; memory follows ``chunk_size`` (flat columns are
+        read page by page; nested and dictionary columns a row group at a time)."""
         check_return_type(return_type)
         if int(chunk_size) <= 0:
             raise InvalidArgumentError(f"chunk_size must be positive, got {chunk_size}")

@@ -124,8 +124,9 @@ void SkipStruct(Cursor* c, int depth) {
   }
 }
 
-// num_values (field 1) of a DictionaryPageHeader; the cursor is past the struct after.
-int64_t DictionaryValues(Cursor* c) {
+// num_values (field 1, an i32) of a DictionaryPageHeader, DataPageHeader or DataPageHeaderV2;
+// the cursor is past the struct after.
+int64_t NumValues(Cursor* c) {
   int64_t id = 0, num_values = -1;
   while (c->ok) {
     const uint8_t h = c->Byte();
@@ -140,11 +141,13 @@ int64_t DictionaryValues(Cursor* c) {
 
 }  // namespace
 
-Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, int64_t max_uncompressed) {
+Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, int64_t max_uncompressed,
+                           std::vector<int64_t>* data_page_values) {
+  if (data_page_values) data_page_values->clear();
   int64_t pos = 0;
   while (pos < n) {
     Cursor c{data + pos, data + n};
-    int64_t type = -1, uncompressed = -1, compressed = -1, crc = -1, dict_values = -1;
+    int64_t type = -1, uncompressed = -1, compressed = -1, crc = -1, dict_values = -1, data_values = -1;
     bool has_crc = false;
     int64_t id = 0;
     while (c.ok) {
@@ -162,7 +165,9 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, 
           has_crc = true;
         }
       } else if (t == 12 && id == 7) {
-        dict_values = DictionaryValues(&c);
+        dict_values = NumValues(&c);
+      } else if (t == 12 && (id == 5 || id == 8)) {
+        data_values = NumValues(&c);
       } else {
         SkipValue(&c, t, 1);
       }
@@ -189,13 +194,14 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, 
         return Status::Corruption("the Parquet page at byte ", file_offset + pos,
                                   " fails its checksum (the file is damaged)");
     }
+    if (data_page_values && (type == 0 || type == 3)) data_page_values->push_back(data_values);
     pos += header + compressed;
   }
   return Status::OK();
 }
 
-void ChecksummedFile::SetChunks(const parquet::FileMetaData& md) {
-  chunks_.clear();
+std::shared_ptr<const ChecksummedFile::Chunks> ChecksummedFile::ComputeChunks(const parquet::FileMetaData& md) {
+  auto chunks = std::make_shared<Chunks>();
   for (int g = 0; g < md.num_row_groups(); ++g) {
     auto rg = md.RowGroup(g);
     for (int i = 0; i < rg->num_columns(); ++i) {
@@ -205,19 +211,21 @@ void ChecksummedFile::SetChunks(const parquet::FileMetaData& md) {
       if (cc->has_dictionary_page() && cc->dictionary_page_offset() > 0 && start > cc->dictionary_page_offset())
         start = cc->dictionary_page_offset();
       const int64_t len = cc->total_compressed_size();
-      if (start >= 0 && len > 0) chunks_.push_back(Chunk{start, start + len, cc->total_uncompressed_size()});
+      if (start >= 0 && len > 0) chunks->push_back(Chunk{start, start + len, cc->total_uncompressed_size()});
     }
   }
-  std::sort(chunks_.begin(), chunks_.end(), [](const Chunk& a, const Chunk& b) { return a.first < b.first; });
+  std::sort(chunks->begin(), chunks->end(), [](const Chunk& a, const Chunk& b) { return a.first < b.first; });
+  return chunks;
 }
 
 arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uint8_t* data) {
+  const Chunks& chunks = *chunks_;
   const int64_t end = position + nbytes;
   // The first chunk that may overlap: chunks are sorted by start and do not overlap.
-  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), position,
+  auto it = std::upper_bound(chunks.begin(), chunks.end(), position,
                              [](int64_t p, const Chunk& c) { return p < c.first; });
-  if (it != chunks_.begin()) --it;
-  for (; it != chunks_.end() && it->first < end; ++it) {
+  if (it != chunks.begin()) --it;
+  for (; it != chunks.end() && it->first < end; ++it) {
     if (it->second <= position) continue;
     if (it->first >= position && it->second <= end) {
       Status st = VerifyPageChecksums(data + (it->first - position), it->second - it->first, it->first,
@@ -225,7 +233,7 @@ arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uin
       if (!st.ok()) return ToArrow(st);
       continue;
     }
-    const size_t index = static_cast<size_t>(it - chunks_.begin());
+    const size_t index = static_cast<size_t>(it - chunks.begin());
     {
       std::lock_guard<std::mutex> l(mu_);
       if (checked_apart_.count(index)) continue;
@@ -239,6 +247,23 @@ arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uin
     checked_apart_.insert(index);
   }
   return arrow::Status::OK();
+}
+
+Result<std::shared_ptr<arrow::Buffer>> ChecksummedFile::ReadPages(int64_t position, int64_t nbytes,
+                                                                  std::vector<int64_t>* data_page_values) {
+  const Chunks& chunks = *chunks_;
+  auto it = std::upper_bound(chunks.begin(), chunks.end(), position,
+                             [](int64_t p, const Chunk& c) { return p < c.first; });
+  if (it == chunks.begin() || position < 0 || nbytes < 0 || position + nbytes > (it - 1)->second)
+    return Status::Corruption("the pages at bytes ", position, "..", position + nbytes,
+                              " lie outside every column chunk (the page index is damaged)");
+  --it;
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto buf, inner_->ReadAt(position, nbytes));
+  if (buf->size() != nbytes)
+    return Status::Corruption("the pages at bytes ", position, "..", position + nbytes,
+                              " are cut short (the file is damaged)");
+  OCTAVO_RETURN_NOT_OK(VerifyPageChecksums(buf->data(), nbytes, position, it->max_uncompressed, data_page_values));
+  return buf;
 }
 
 arrow::Result<int64_t> ChecksummedFile::Read(int64_t nbytes, void* out) {

@@ -30,8 +30,10 @@ namespace octavo {
 // Corruption names the page's offset on a mismatch or an unreadable page header, and on a
 // header that claims more than `max_uncompressed` bytes (the chunk's total_uncompressed_size
 // from the footer) or more dictionary values than bytes: the reader would allocate that much.
+// `data_page_values`, when given, gets each data page's num_values from its header, in order
+// (-1 where the header has none).
 Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset,
-                           int64_t max_uncompressed = INT64_MAX);
+                           int64_t max_uncompressed = INT64_MAX, std::vector<int64_t>* data_page_values = nullptr);
 
 // A file whose ReadAt checks the pages of every column chunk the read covers. Reads that
 // cover a chunk only in part (a buffered stream) check the whole chunk once, read apart.
@@ -39,8 +41,23 @@ class ChecksummedFile final : public arrow::io::RandomAccessFile {
  public:
   explicit ChecksummedFile(std::shared_ptr<arrow::io::RandomAccessFile> inner) : inner_(std::move(inner)) {}
 
-  // The column chunk byte ranges, as Arrow's reader computes them; call before reading data.
-  void SetChunks(const parquet::FileMetaData& metadata);
+  struct Chunk {
+    int64_t first, second;     // [start, end) in the file
+    int64_t max_uncompressed;  // total_uncompressed_size: no page decodes to more
+  };
+  using Chunks = std::vector<Chunk>;  // sorted by start
+  // The column chunk byte ranges, as Arrow's reader computes them (computed once per footer:
+  // building every chunk's metadata object showed in point reads).
+  static std::shared_ptr<const Chunks> ComputeChunks(const parquet::FileMetaData& metadata);
+  // Call before reading data.
+  void SetChunks(std::shared_ptr<const Chunks> chunks) { chunks_ = std::move(chunks); }
+
+  // Reads [position, position + nbytes), which must be whole pages inside one column chunk
+  // (from the offset index), and checks their CRCs: a page-level read that does not fetch the
+  // rest of the chunk. Corruption when the range leaves the chunk or does not start and end
+  // at page boundaries. `data_page_values` as VerifyPageChecksums'.
+  Result<std::shared_ptr<arrow::Buffer>> ReadPages(int64_t position, int64_t nbytes,
+                                                   std::vector<int64_t>* data_page_values);
 
   arrow::Status Close() override { return inner_->Close(); }
   bool closed() const override { return inner_->closed(); }
@@ -56,11 +73,7 @@ class ChecksummedFile final : public arrow::io::RandomAccessFile {
   arrow::Status Check(int64_t position, int64_t nbytes, const uint8_t* data);
 
   std::shared_ptr<arrow::io::RandomAccessFile> inner_;
-  struct Chunk {
-    int64_t first, second;     // [start, end) in the file
-    int64_t max_uncompressed;  // total_uncompressed_size: no page decodes to more
-  };
-  std::vector<Chunk> chunks_;  // sorted by start
+  std::shared_ptr<const Chunks> chunks_ = std::make_shared<const Chunks>();
   std::mutex mu_;
   std::set<size_t> checked_apart_;  // chunks checked by a read of their own
 };

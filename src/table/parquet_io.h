@@ -24,6 +24,8 @@ class FileReader;
 
 namespace octavo {
 
+class ChecksummedFile;
+
 // Streams `data` (already conformed to `schema`) into new immutable part files under
 // <root>/data/<uid>/, each fsynced, and returns their manifest entries. Nothing refers
 // to the files until the caller commits; on error the partial files are orphans that a
@@ -55,9 +57,12 @@ Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const
 
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.
+// `source`, when given, gets the checked file the reader reads through (for page-level reads,
+// row_gather.h ReadPageRange).
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
                                                              const PartEntry& part, bool use_threads,
-                                                             bool pre_buffer, arrow::MemoryPool* pool = nullptr);
+                                                             bool pre_buffer, arrow::MemoryPool* pool = nullptr,
+                                                             std::shared_ptr<ChecksummedFile>* source = nullptr);
 
 // The pool conditional reads decode into: the system allocator under a cache of freed large
 // blocks. Arrow's default (mimalloc) hands freed memory back to the OS and faults it in

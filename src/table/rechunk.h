@@ -5,6 +5,7 @@
 // would cost a copy of the data, and so did merging a 60K-row batch into its neighbour.
 #pragma once
 
+#include <arrow/array/concatenate.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
@@ -16,7 +17,9 @@ namespace octavo {
 
 class BatchRechunker {
  public:
-  explicit BatchRechunker(int64_t batch_size) : batch_size_(batch_size) {}
+  // `pool`: where batches merged from several pieces are allocated (null: Arrow's default).
+  explicit BatchRechunker(int64_t batch_size, arrow::MemoryPool* pool = nullptr)
+      : batch_size_(batch_size), pool_(pool ? pool : arrow::default_memory_pool()) {}
 
   void Push(std::shared_ptr<arrow::RecordBatch> b) {
     pending_rows_ += b->num_rows();
@@ -29,6 +32,7 @@ class BatchRechunker {
     return pending_rows_ >= kCoalesceRows || (!pending_.empty() && pending_.back()->num_rows() >= kPassRows);
   }
   bool empty() const { return pending_rows_ == 0; }
+  int64_t pending_rows() const { return pending_rows_; }
 
   // The next min(batch_size, pending) rows; nullptr when nothing is pending.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Pop() {
@@ -57,11 +61,25 @@ class BatchRechunker {
     }
     pending_rows_ -= want;
     if (parts.size() == 1) return parts[0];
-    return arrow::ConcatenateRecordBatches(parts);
+    // Column by column, each input column dropped once copied: the peak is one batch plus a
+    // column more, not two batches (ConcatenateRecordBatches holds every input to the end).
+    auto schema = parts[0]->schema();
+    std::vector<arrow::ArrayVector> inputs(static_cast<size_t>(schema->num_fields()));
+    for (const auto& p : parts)
+      for (int c = 0; c < schema->num_fields(); ++c) inputs[static_cast<size_t>(c)].push_back(p->column(c));
+    parts.clear();
+    arrow::ArrayVector out;
+    for (auto& in : inputs) {
+      ARROW_ASSIGN_OR_RAISE(auto joined, arrow::Concatenate(in, pool_));
+      out.push_back(std::move(joined));
+      in.clear();
+    }
+    return arrow::RecordBatch::Make(std::move(schema), want, std::move(out));
   }
 
  private:
   int64_t batch_size_;
+  arrow::MemoryPool* pool_;
   std::deque<std::shared_ptr<arrow::RecordBatch>> pending_;
   int64_t pending_rows_ = 0;
 };

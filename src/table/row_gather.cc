@@ -10,6 +10,9 @@
 #include <parquet/page_index.h>
 #include <parquet/schema.h>
 #include <parquet/types.h>
+#include <arrow/io/memory.h>
+
+#include <functional>
 
 #include <algorithm>
 #include <bit>
@@ -18,6 +21,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "table/page_checksums.h"
 #include "table/page_decoders.h"
 #include "octavo/arrow_status.h"
 
@@ -303,21 +307,44 @@ Result<std::shared_ptr<arrow::Array>> GatherBinary(int64_t n, const std::shared_
   return arrow::MakeArray(arrow::ArrayData::Make(type, n, {v.nulls ? v.bitmap : nullptr, offsets, data}, v.nulls));
 }
 
+// The run of pages a read walks: a whole column chunk, or (ReadPageRange) the pages of it that
+// hold a row range, read and checked apart.
+struct ChunkPages {
+  const parquet::ColumnDescriptor* descr = nullptr;
+  std::unique_ptr<parquet::ColumnChunkMetaData> chunk;  // the whole chunk's metadata
+  int64_t num_rows = 0;                                 // rows the pages hold
+  std::function<std::unique_ptr<parquet::PageReader>()> open;  // a fresh reader from the first page
+  std::function<std::shared_ptr<parquet::OffsetIndex>()> offsets;  // null: pages follow each other
+};
+
+ChunkPages WholeChunk(parquet::ParquetFileReader* file, int row_group, int leaf) {
+  ChunkPages c;
+  c.descr = file->metadata()->schema()->Column(leaf);
+  auto rg = file->RowGroup(row_group);
+  c.chunk = rg->metadata()->ColumnChunk(leaf);
+  c.num_rows = rg->metadata()->num_rows();
+  c.open = [rg, leaf] { return rg->GetColumnPageReader(leaf); };
+  c.offsets = [file, row_group, leaf]() -> std::shared_ptr<parquet::OffsetIndex> {
+    if (auto pages = file->GetPageIndexReader()) {
+      if (auto g = pages->RowGroup(row_group)) return g->GetOffsetIndex(leaf);
+    }
+    return nullptr;
+  };
+  return c;
+}
+
 // The page runs of the column chunk that hold chosen rows, from the offset index; a data page
 // filter makes the reader drop every other page before decompressing it.
 // `kept_first` gets the first row of each data page the reader will return (empty without an
 // offset index: then every page comes, one after the other).
-Result<std::vector<Run>> PlanRuns(parquet::ParquetFileReader* file, int row_group, int leaf, int64_t rg_rows,
-                                  const std::vector<int64_t>& rows, parquet::PageReader* pager, GatherStats* stats,
-                                  std::vector<int64_t>* kept_first) {
+Result<std::vector<Run>> PlanRuns(const ChunkPages& src, const std::vector<int64_t>& rows, parquet::PageReader* pager,
+                                  GatherStats* stats, std::vector<int64_t>* kept_first) {
   kept_first->clear();
-  std::shared_ptr<parquet::OffsetIndex> offsets;
-  if (auto pages = file->GetPageIndexReader()) {
-    if (auto rg = pages->RowGroup(row_group)) offsets = rg->GetOffsetIndex(leaf);
-  }
+  const int64_t rg_rows = src.num_rows;
+  std::shared_ptr<parquet::OffsetIndex> offsets = src.offsets ? src.offsets() : nullptr;
   if (!offsets || offsets->page_locations().empty()) {
     stats->pages_total += 1;
-    stats->bytes_read += file->metadata()->RowGroup(row_group)->ColumnChunk(leaf)->total_compressed_size();
+    stats->bytes_read += src.chunk->total_compressed_size();
     return std::vector<Run>{Run{0, rg_rows}};
   }
   const auto& locs = offsets->page_locations();
@@ -328,7 +355,7 @@ Result<std::vector<Run>> PlanRuns(parquet::ParquetFileReader* file, int row_grou
     const int64_t first = locs[i].first_row_index;
     const int64_t end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
     if (first < 0 || end < first || end > rg_rows)
-      return Status::Corruption("offset index of column ", leaf, " in row group ", row_group, " is inconsistent");
+      return Status::Corruption("offset index of column ", src.descr->path()->ToDotString(), " is inconsistent");
     while (k < rows.size() && rows[k] < first) ++k;
     if (k < rows.size() && rows[k] < end) {
       (*keep)[i] = 1;
@@ -643,20 +670,21 @@ bool DirectGatherable(const parquet::ColumnChunkMetaData& chunk) {
   return !(stats && stats->HasNullCount() && stats->null_count() > 0);
 }
 
-}  // namespace
+Result<std::shared_ptr<arrow::Array>> GatherRowsFrom(const ChunkPages& src, const std::shared_ptr<arrow::DataType>& type,
+                                                     const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
+                                                     GatherStats* stats);
 
-Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
-                                                   const std::shared_ptr<arrow::DataType>& type, int64_t first,
-                                                   int64_t count, arrow::MemoryPool* pool) {
-  try {
-    const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
+Result<std::shared_ptr<arrow::Array>> ReadRowRangeFrom(const ChunkPages& src, const std::shared_ptr<arrow::DataType>& type,
+                                                       int64_t first, int64_t count, arrow::MemoryPool* pool) {
+  {
+    const parquet::ColumnDescriptor* descr = src.descr;
     const auto phys = descr->physical_type();
     if (!CanGatherRows(*descr, *type) || phys == parquet::Type::BOOLEAN)
       return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be read as ", type->ToString());
-    auto rg = file->RowGroup(row_group);
-    if (first < 0 || count < 0 || first + count > rg->metadata()->num_rows())
-      return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
-    const auto chunk = rg->metadata()->ColumnChunk(leaf);
+    if (first < 0 || count < 0 || first + count > src.num_rows)
+      return Status::IndexError("rows ", first, "..", first + count, " are outside the ", src.num_rows,
+                                " rows of the column chunk");
+    const auto& chunk = src.chunk;
     const bool binary = phys == parquet::Type::BYTE_ARRAY;
     const int16_t max_def = descr->max_definition_level();
     const int width = binary ? 0 : static_cast<const arrow::FixedWidthType&>(*type).bit_width() / 8;
@@ -670,7 +698,7 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
     });
     if (!binary && !chunk->has_dictionary_page() && plain_only) {
       OCTAVO_ARROW_ASSIGN_OR_RETURN(values, arrow::AllocateBuffer(count * width, pool));
-      if (ReadPlainRange(rg->GetColumnPageReader(leaf).get(), max_def, width, first, count, values->mutable_data()))
+      if (ReadPlainRange(src.open().get(), max_def, width, first, count, values->mutable_data()))
         return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, values}, 0));
     }
     if (binary || DirectGatherable(*chunk)) {
@@ -679,7 +707,7 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
       std::vector<int64_t> rows(static_cast<size_t>(count));
       std::iota(rows.begin(), rows.end(), first);
       GatherStats ignored;
-      return GatherRows(file, row_group, leaf, type, rows, pool, &ignored);
+      return GatherRowsFrom(src, type, rows, pool, &ignored);
     }
     if (!values) {
       OCTAVO_ARROW_ASSIGN_OR_RETURN(values, arrow::AllocateBuffer(count * width, pool));
@@ -688,7 +716,7 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
     std::shared_ptr<arrow::Buffer> bitmap;
     int64_t nulls = 0;
     uint8_t* data = values->mutable_data();
-    auto col = parquet::ColumnReader::Make(descr, rg->GetColumnPageReader(leaf), pool);
+    auto col = parquet::ColumnReader::Make(descr, src.open(), pool);
     Status st;
     switch (phys) {
       case parquet::Type::INT32:
@@ -708,10 +736,64 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
     }
     OCTAVO_RETURN_NOT_OK(st);
     return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nulls ? bitmap : nullptr, values}, nulls));
-  } catch (const std::exception& e) {
-    return Status::Corruption("row group ", row_group, " column ", leaf, " cannot be decoded: ", e.what());
   }
 }
+
+Result<std::shared_ptr<arrow::Array>> GatherRowsFrom(const ChunkPages& src, const std::shared_ptr<arrow::DataType>& type,
+                                                     const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
+                                                     GatherStats* stats) {
+  {
+    const parquet::ColumnDescriptor* descr = src.descr;
+    if (!CanGatherRows(*descr, *type))
+      return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be gathered as ",
+                                    type->ToString());
+    const int64_t rg_rows = src.num_rows;
+    if (!rows.empty() && (rows.front() < 0 || rows.back() >= rg_rows))
+      return Status::IndexError("row ", rows.back(), " is outside the ", rg_rows, " rows of the column chunk");
+    const int16_t max_def = descr->max_definition_level();
+    const int64_t n = static_cast<int64_t>(rows.size());
+    const auto phys = descr->physical_type();
+    const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
+    std::vector<int64_t> kept_first;
+    Result<std::shared_ptr<arrow::Array>> physical = std::shared_ptr<arrow::Array>();
+    // octavo's own page decoding first, where the chunk's encodings and null count allow it
+    if (phys != parquet::Type::BOOLEAN && DirectGatherable(*src.chunk)) {
+      auto pager = src.open();
+      OCTAVO_RETURN_NOT_OK(PlanRuns(src, rows, pager.get(), stats, &kept_first).status());
+      stats = nullptr;  // counted once, whichever way the rows are gathered
+      auto direct = [&](auto* sink) {
+        using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
+        return GatherDirect<T>(pager.get(), max_def, kept_first, rows, sink);
+      };
+      physical = DispatchGather(phys, large, n, type, pool, direct);
+    }
+    if (physical.ok() && !*physical) {  // Arrow's column reader: nulls, booleans, other encodings
+      GatherStats ignored;
+      auto pager = src.open();
+      OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(src, rows, pager.get(), stats ? stats : &ignored, &kept_first));
+      auto col = parquet::ColumnReader::Make(descr, std::move(pager), pool);
+      if (phys == parquet::Type::BOOLEAN) {
+        physical = GatherBool(col.get(), max_def, runs, rows, pool);
+      } else {
+        auto arrow_reader = [&](auto* sink) -> Result<bool> {
+          using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
+          using DType = PhysicalOf<T>;
+          OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col.get(), max_def, runs, rows, sink)));
+          return true;
+        };
+        physical = DispatchGather(phys, large, n, type, pool, arrow_reader);
+      }
+    }
+    OCTAVO_RETURN_NOT_OK(physical.status());
+    if ((*physical)->type()->Equals(*type)) return *physical;
+    // Same memory layout (int64 -> timestamp, binary -> string, ...): relabel, no copy.
+    auto data = (*physical)->data()->Copy();
+    data->type = type;
+    return arrow::MakeArray(data);
+  }
+}
+
+}  // namespace
 
 bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataType& type) {
   if (column.max_repetition_level() != 0) return false;
@@ -765,66 +847,137 @@ bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataTyp
   }
 }
 
+// Parquet's exceptions (thrown by page readers and decoders on damaged pages) as corruption.
+template <typename F>
+Result<std::shared_ptr<arrow::Array>> CatchCorruption(int row_group, int leaf, F f) {
+  try {
+    auto r = f();
+    if (r.ok() || r.status().code() != StatusCode::kCorruption) return r;
+    return Status::Corruption("row group ", row_group, ": ", r.status().message());
+  } catch (const std::exception& e) {
+    return Status::Corruption("row group ", row_group, " column ", leaf, " cannot be decoded: ", e.what());
+  }
+}
+
+Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
+                                                   const std::shared_ptr<arrow::DataType>& type, int64_t first,
+                                                   int64_t count, arrow::MemoryPool* pool) {
+  return CatchCorruption(row_group, leaf,
+                         [&] { return ReadRowRangeFrom(WholeChunk(file, row_group, leaf), type, first, count, pool); });
+}
+
 Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                  const std::shared_ptr<arrow::DataType>& type,
                                                  const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
                                                  GatherStats* stats) {
-  try {
+  return CatchCorruption(row_group, leaf,
+                         [&] { return GatherRowsFrom(WholeChunk(file, row_group, leaf), type, rows, pool, stats); });
+}
+
+Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
+                                                    int row_group, int leaf, const std::shared_ptr<arrow::DataType>& type,
+                                                    int64_t first, int64_t count, arrow::MemoryPool* pool) {
+  return CatchCorruption(row_group, leaf, [&]() -> Result<std::shared_ptr<arrow::Array>> {
     const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
     if (!CanGatherRows(*descr, *type))
-      return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be gathered as ",
-                                    type->ToString());
-    auto rg = file->RowGroup(row_group);
-    const int64_t rg_rows = rg->metadata()->num_rows();
-    if (!rows.empty() && (rows.front() < 0 || rows.back() >= rg_rows))
-      return Status::IndexError("row ", rows.back(), " is outside row group ", row_group);
-    const int16_t max_def = descr->max_definition_level();
-    const int64_t n = static_cast<int64_t>(rows.size());
-    const auto phys = descr->physical_type();
-    const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
-    std::vector<int64_t> kept_first;
-    Result<std::shared_ptr<arrow::Array>> physical = std::shared_ptr<arrow::Array>();
-    // octavo's own page decoding first, where the chunk's encodings and null count allow it
-    if (phys != parquet::Type::BOOLEAN && DirectGatherable(*rg->metadata()->ColumnChunk(leaf))) {
-      auto pager = rg->GetColumnPageReader(leaf);
-      OCTAVO_RETURN_NOT_OK(PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(), stats, &kept_first).status());
-      stats = nullptr;  // counted once, whichever way the rows are gathered
-      auto direct = [&](auto* sink) {
-        using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
-        return GatherDirect<T>(pager.get(), max_def, kept_first, rows, sink);
-      };
-      physical = DispatchGather(phys, large, n, type, pool, direct);
+      return Status::NotImplemented("column ", descr->path()->ToDotString(), " cannot be read as ", type->ToString());
+    auto rg_md = file->metadata()->RowGroup(row_group);
+    const int64_t rg_rows = rg_md->num_rows();
+    if (first < 0 || count < 0 || first + count > rg_rows)
+      return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
+    ChunkPages whole = WholeChunk(file, row_group, leaf);
+    std::shared_ptr<parquet::OffsetIndex> offsets = whole.offsets();
+    if (!offsets || offsets->page_locations().empty()) {  // no page index: the whole chunk
+      if (descr->physical_type() == parquet::Type::BOOLEAN) {
+        std::vector<int64_t> rows(static_cast<size_t>(count));
+        std::iota(rows.begin(), rows.end(), first);
+        GatherStats ignored;
+        return GatherRowsFrom(whole, type, rows, pool, &ignored);
+      }
+      return ReadRowRangeFrom(whole, type, first, count, pool);
     }
-    if (physical.ok() && !*physical) {  // Arrow's column reader: nulls, booleans, other encodings
-      GatherStats ignored;
-      auto pager = rg->GetColumnPageReader(leaf);
-      OCTAVO_ASSIGN_OR_RETURN(auto runs, PlanRuns(file, row_group, leaf, rg_rows, rows, pager.get(),
-                                                  stats ? stats : &ignored, &kept_first));
-      auto col = parquet::ColumnReader::Make(descr, std::move(pager), pool);
-      if (phys == parquet::Type::BOOLEAN) {
-        physical = GatherBool(col.get(), max_def, runs, rows, pool);
-      } else {
-        auto arrow_reader = [&](auto* sink) -> Result<bool> {
-          using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
-          using DType = PhysicalOf<T>;
-          OCTAVO_RETURN_NOT_OK((GatherTyped<DType>(col.get(), max_def, runs, rows, sink)));
-          return true;
-        };
-        physical = DispatchGather(phys, large, n, type, pool, arrow_reader);
+    if (count == 0) {
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto empty, arrow::MakeEmptyArray(type, pool));
+      return empty;
+    }
+    const auto& chunk = *whole.chunk;
+    const auto& locs = offsets->page_locations();
+    const std::string column = descr->path()->ToDotString();
+    auto bad_index = [&](const char* what) {
+      return Status::Corruption("the offset index of column ", column, " in row group ", row_group, " ", what,
+                                " (the file is damaged)");
+    };
+    // The offset index is not covered by the footer's checksum: its page offsets and sizes must
+    // chain from the (checked) footer's data page offset to the chunk's end, its first rows
+    // rise from 0, and each page read holds as many values as its rows (checked below).
+    const int64_t data_start = chunk.data_page_offset();
+    int64_t chunk_start = data_start;
+    if (chunk.has_dictionary_page()) {
+      const int64_t d = chunk.dictionary_page_offset();
+      if (d < 0 || d >= data_start) return bad_index("disagrees with the footer's dictionary page offset");
+      chunk_start = d;
+    }
+    for (size_t i = 0; i < locs.size(); ++i) {
+      const int64_t expect_offset = i == 0 ? data_start : locs[i - 1].offset + locs[i - 1].compressed_page_size;
+      const int64_t row_end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+      if (locs[i].offset != expect_offset || locs[i].compressed_page_size <= 0 ||
+          (i == 0 ? locs[i].first_row_index != 0 : locs[i].first_row_index <= locs[i - 1].first_row_index) ||
+          row_end > rg_rows || row_end <= locs[i].first_row_index)
+        return bad_index("does not chain its pages");
+    }
+    if (locs.back().offset + locs.back().compressed_page_size != chunk_start + chunk.total_compressed_size())
+      return bad_index("does not end where the column chunk ends");
+    // The pages [p0, p1] holding rows [first, first + count).
+    auto page_of = [&](int64_t row) {
+      size_t lo = 0, hi = locs.size();  // the last page whose first row <= row
+      while (hi - lo > 1) {
+        const size_t mid = (lo + hi) / 2;
+        (locs[mid].first_row_index <= row ? lo : hi) = mid;
+      }
+      return lo;
+    };
+    const size_t p0 = page_of(first), p1 = page_of(first + count - 1);
+    const int64_t base = locs[p0].first_row_index;
+    const int64_t span_end = p1 + 1 < locs.size() ? locs[p1 + 1].first_row_index : rg_rows;
+    const int64_t bytes_from = locs[p0].offset, bytes_to = locs[p1].offset + locs[p1].compressed_page_size;
+    std::vector<int64_t> values;
+    OCTAVO_ASSIGN_OR_RETURN(auto data, source->ReadPages(bytes_from, bytes_to - bytes_from, &values));
+    if (values.size() != p1 - p0 + 1) return bad_index("does not match the pages it points to");
+    if (descr->max_repetition_level() == 0) {  // flat: a page's values are its rows
+      for (size_t i = p0; i <= p1; ++i) {
+        const int64_t end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+        if (values[i - p0] != end - locs[i].first_row_index) return bad_index("does not match the pages' row counts");
       }
     }
-    if (!physical.ok()) {
-      if (physical.status().code() != StatusCode::kCorruption) return physical.status();
-      return Status::Corruption("row group ", row_group, ": ", physical.status().message());
+    int64_t total_values = 0;
+    for (int64_t v : values) total_values += v;
+    std::shared_ptr<arrow::Buffer> pages = data;
+    if (chunk.has_dictionary_page()) {  // the dictionary page first, then the data pages
+      OCTAVO_ASSIGN_OR_RETURN(auto dict, source->ReadPages(chunk_start, data_start - chunk_start, nullptr));
+      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto both, arrow::AllocateBuffer(dict->size() + data->size(), pool));
+      std::memcpy(both->mutable_data(), dict->data(), static_cast<size_t>(dict->size()));
+      std::memcpy(both->mutable_data() + dict->size(), data->data(), static_cast<size_t>(data->size()));
+      pages = std::move(both);
     }
-    if ((*physical)->type()->Equals(*type)) return *physical;
-    // Same memory layout (int64 -> timestamp, binary -> string, ...): relabel, no copy.
-    auto data = (*physical)->data()->Copy();
-    data->type = type;
-    return arrow::MakeArray(data);
-  } catch (const std::exception& e) {
-    return Status::Corruption("row group ", row_group, " column ", leaf, " cannot be decoded: ", e.what());
-  }
+    ChunkPages src;
+    src.descr = descr;
+    src.chunk = std::move(whole.chunk);
+    src.num_rows = span_end - base;
+    const auto codec = src.chunk->compression();
+    auto props = std::make_shared<parquet::ReaderProperties>(pool);
+    props->set_page_checksum_verification(false);  // checked by ReadPages
+    src.open = [pages, total_values, codec, props, descr] {
+      return parquet::PageReader::Open(std::make_shared<arrow::io::BufferReader>(pages), total_values, codec, *props,
+                                       *descr);
+    };
+    if (descr->physical_type() == parquet::Type::BOOLEAN) {
+      std::vector<int64_t> rows(static_cast<size_t>(count));
+      std::iota(rows.begin(), rows.end(), first - base);
+      GatherStats ignored;
+      return GatherRowsFrom(src, type, rows, pool, &ignored);
+    }
+    return ReadRowRangeFrom(src, type, first - base, count, pool);
+  });
 }
 
 }  // namespace octavo

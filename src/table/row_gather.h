@@ -26,6 +26,8 @@ class ParquetFileReader;
 
 namespace octavo {
 
+class ChecksummedFile;
+
 // Whether GatherRows can produce `type` (the Arrow type parquet::arrow reads this leaf as)
 // from the column's Parquet physical values as they are. Other columns (nested, decimal,
 // int8/int16, unit-converted timestamps, ...) are read whole and then taken from.
@@ -52,5 +54,15 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
 Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                    const std::shared_ptr<arrow::DataType>& type, int64_t first,
                                                    int64_t count, arrow::MemoryPool* pool);
+
+// Rows [first, first + count) of the row group (any flat column CanGatherRows accepts,
+// boolean included), reading from `source` (the checked file `file` reads through, OpenPart's
+// `source`) only the pages that hold them, as the offset index places them, and the
+// dictionary page: a point read does not fetch or decompress the rest of the column chunk.
+// The pages read are CRC-checked, and the offset index is checked against the footer and
+// the page headers. Without an offset index, the whole chunk as ReadRowRange.
+Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
+                                                    int row_group, int leaf, const std::shared_ptr<arrow::DataType>& type,
+                                                    int64_t first, int64_t count, arrow::MemoryPool* pool);
 
 }  // namespace octavo

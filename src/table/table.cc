@@ -6,6 +6,7 @@
 #include "table/conform.h"
 #include "table/parquet_io.h"
 #include "table/table_impl.h"
+#include "table/row_group_slice.h"
 #include "table/row_range.h"
 #include "table/index.h"
 #include "table/sort_util.h"
@@ -176,6 +177,7 @@ struct ReadUnit {
   std::vector<int> row_groups;
   int64_t skip = 0;  // rows to drop at the start of the first row group
   int64_t take = 0;  // rows to keep
+  bool paged = false;  // one row group read only in part: only the pages holding the rows
 };
 
 // Row groups per task: at most 4 (per-task file opening stays negligible), fewer when that
@@ -193,18 +195,19 @@ std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<Part
   for (const auto& s : slices) {
     const auto& rg_rows = e.parts[s.part].row_group_rows;
     int64_t remaining = s.length;
-    for (size_t i = 0; i < s.row_groups.size() && remaining > 0; i += kRowGroupsPerUnit) {
-      ReadUnit u;
-      u.part = s.part;
-      int64_t rows = 0;
-      for (size_t j = i; j < std::min(s.row_groups.size(), i + kRowGroupsPerUnit); ++j) {
-        u.row_groups.push_back(s.row_groups[j]);
-        rows += rg_rows[s.row_groups[j]];
+    for (size_t i = 0; i < s.row_groups.size() && remaining > 0; ++i) {
+      const int g = s.row_groups[i];
+      const int64_t skip = i == 0 ? s.offset : 0;
+      const int64_t take = std::min(rg_rows[g] - skip, remaining);
+      remaining -= take;
+      const bool partial = take < rg_rows[g];
+      ReadUnit* u = units.empty() ? nullptr : &units.back();
+      if (partial || !u || u->paged || u->part != s.part || u->row_groups.size() >= kRowGroupsPerUnit) {
+        units.push_back(ReadUnit{s.part, {}, skip, 0, partial});
+        u = &units.back();
       }
-      u.skip = (i == 0) ? s.offset : 0;
-      u.take = std::min(rows - u.skip, remaining);
-      remaining -= u.take;
-      units.push_back(std::move(u));
+      u->row_groups.push_back(g);
+      u->take += take;
     }
   }
   return units;
@@ -227,7 +230,17 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
   OCTAVO_RETURN_NOT_OK(ParallelFor(units.size(), workers, [&](size_t i, int) -> Status {
     const ReadUnit& u = units[i];
     const PartEntry& part = e->parts[u.part];
-    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, true));
+    std::shared_ptr<ChecksummedFile> source;
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, !u.paged, nullptr,
+                                                  &source));
+    if (u.paged) {
+      RowGroupSliceReader slices(reader.get(), source, e->schema, fields,
+                                 "table " + path_ + ": part file " + bundle_->AbsPath(part.file),
+                                 arrow::default_memory_pool());
+      OCTAVO_ASSIGN_OR_RETURN(auto cols, slices.Read(u.row_groups[0], u.skip, u.take));
+      results[i] = arrow::Table::Make(out_schema, cols, u.take);
+      return Status::OK();
+    }
     OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
     auto t = reader->ReadRowGroups(u.row_groups, leaves);
     if (!t.ok())
