@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import octavo
-
 from test_tables import all_types_table
 
 # Small row groups and pages: every range below crosses page, row group and part boundaries.

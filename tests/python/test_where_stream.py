@@ -58,7 +58,9 @@ def _peak_rss(*args) -> int:
 def test_where_memory_is_bounded_for_every_format(wide, fmt):
     # Before streaming: 0.6-2.8 GB (the whole result, then its text / JSON); now about 190 MB.
     peak = _peak_rss("where", f"{wide}:/t", "id >= 0", *fmt)
-    assert peak < RESULT_BYTES / 3, f"peak RSS {peak / 2**20:.0f} MiB for a {RESULT_BYTES / 2**20:.0f} MiB result"
+    # RESULT / 2.5: peaks of 200-275 MiB were seen on a loaded 2-core machine (page cache and
+    # allocator retention vary); the unstreamed output took 0.6-2.8 GB.
+    assert peak < RESULT_BYTES / 2.5, f"peak RSS {peak / 2**20:.0f} MiB for a {RESULT_BYTES / 2**20:.0f} MiB result"
 
 
 def test_where_limit_stops_the_scan(wide):
