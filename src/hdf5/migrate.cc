@@ -1002,29 +1002,6 @@ namespace {
 // pipe when none is left; {"t":"start","i":..} says which file is being converted (a crash
 // is blamed on it); {"t":"done","i":..,...} is a file's result.
 
-bool WriteAll(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, void* data, size_t n) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -1049,7 +1026,7 @@ void LimitCpuFromNow(int64_t seconds) {
     auto send = [&](const Json& j) {
       std::string line = j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
       std::lock_guard<std::mutex> lock(out_mu);
-      if (!WriteAll(result_fd, line.data(), line.size())) ::_exit(3);  // parent gone
+      if (!wire::WriteAll(result_fd, line.data(), line.size())) ::_exit(3);  // parent gone
     };
     MigrateOptions redo = options;  // a file a dead worker may have finished: convert it again
     redo.overwrite = true;
@@ -1062,9 +1039,9 @@ void LimitCpuFromNow(int64_t seconds) {
       send(Json{{"t", "next"}});
       uint64_t task = 0;
       uint32_t len = 0;
-      if (!ReadAll(task_fd, &task, sizeof task) || !ReadAll(task_fd, &len, sizeof len)) return std::nullopt;
+      if (!wire::ReadAll(task_fd, &task, sizeof task) || !wire::ReadAll(task_fd, &len, sizeof len)) return std::nullopt;
       std::string path(len, '\0');
-      if (!ReadAll(task_fd, path.data(), len)) return std::nullopt;
+      if (!wire::ReadAll(task_fd, path.data(), len)) return std::nullopt;
       paths[task] = std::move(path);
       return task;
     };

@@ -44,18 +44,6 @@ double Since(std::chrono::steady_clock::time_point t) {
 
 constexpr uint64_t kRedoBit = uint64_t(1) << 63;  // in a task: convert even if done (overwrite)
 
-bool WriteAll(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
 }  // namespace
 
 bool IsHdf5Path(const std::string& path) {
@@ -252,8 +240,8 @@ Status MigrateInProcesses(const std::vector<std::string>& files, const MigrateOp
               uint64_t task = queue.front();
               const std::string& file = files[static_cast<size_t>(task & ~kRedoBit)];
               const uint32_t len = static_cast<uint32_t>(file.size());
-              if (WriteAll(w.task_fd, &task, sizeof task) && WriteAll(w.task_fd, &len, sizeof len) &&
-                  WriteAll(w.task_fd, file.data(), file.size())) {
+              if (wire::WriteAll(w.task_fd, &task, sizeof task) && wire::WriteAll(w.task_fd, &len, sizeof len) &&
+                  wire::WriteAll(w.task_fd, file.data(), file.size())) {
                 queue.pop_front();
                 w.outstanding.push_back(static_cast<size_t>(task & ~kRedoBit));
               }

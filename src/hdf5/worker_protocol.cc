@@ -27,7 +27,17 @@ namespace octavo::hdf5::wire {
 
 namespace fs = std::filesystem;
 
-namespace {
+bool ReadAll(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
 
 bool WriteAll(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
@@ -40,6 +50,8 @@ bool WriteAll(int fd, const void* data, size_t n) {
   }
   return true;
 }
+
+namespace {
 
 // Frames hold at most this much (a 'D' frame is a slab of at most array_slab_bytes; a JSON
 // message a listing): a longer length is a broken stream, not an allocation.

@@ -40,6 +40,10 @@ using Json = nlohmann::json;
 
 constexpr int kChannelFd = 3;  // the worker's end of the frame stream
 
+// The whole of n bytes to / from a pipe (EINTR retried); false when the other end is gone.
+bool WriteAll(int fd, const void* data, size_t n);
+bool ReadAll(int fd, void* data, size_t n);
+
 // --- worker side --------------------------------------------------------------------------
 
 class FrameWriter {
