@@ -24,6 +24,7 @@ LAYERS = {
     "api": ["util", "format", "bundle", "table", "array", "file", "query"],
     # Above the engine: the public API only, plus what is named here.
     "hdf5": ["util", "table"],     # names and UTF-8 checks; Parquet writing of the migration converter
+    "sqlite": ["util"],            # names, JSON and time helpers; otherwise the public API only
     "cli": [],
     "python": ["util", "hdf5"],   # JSON helpers; the HDF5 bindings
 }

@@ -671,6 +671,29 @@ class Bundle:
         from .array import import_zarr
         return import_zarr(self, source, _abs(path), **kwargs)
 
+    def import_sqlite(self, paths, path: str = "/", table: str | None = None, query: str | None = None,
+                      append: bool = False, since: str | None = None, *, keep_text_timestamps: bool = False,
+                      batch_rows: int | None = None) -> dict:
+        """Import SQLite databases (C++, libsqlite3; read-only, the sources are never modified),
+        the same as ``octavo import a.db b.db BUNDLE:/path``.
+
+        ``table``: one table; ``query``: a read-only SELECT's result (both into the table at
+        ``path``); neither: every table, one bundle table each under the group ``path``. Rows
+        of several databases go into one table in the order given; everything is one commit,
+        and nothing is committed on any error. ``append`` adds to existing tables; ``since``
+        (a column) adds only rows whose value there exceeds the table's current maximum.
+        Type rules: docs/import.md. Returns {"files", "tables": [{"source", "path", "rows",
+        "skipped", "created"}], "rows", "commit", "notes"}."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        files = [check_fspath(p, "SQLite database") for p in paths]
+        return _octavo.sqlite_import(
+            self._native, files, _abs(path),
+            table=check_text(table, "table name") if table is not None else "",
+            query=check_text(query, "query") if query is not None else "",
+            append=bool(append), since=check_text(since, "since column") if since is not None else "",
+            keep_text_timestamps=bool(keep_text_timestamps), batch_rows=int(batch_rows or 0))
+
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))
 

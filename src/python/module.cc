@@ -138,6 +138,7 @@ OpenMode ModeFromString(const std::string& m) {
 void BindArrays(nb::module_& m);  // array_module.cc
 void BindHdf5(nb::module_& m);    // hdf5_module.cc
 void BindFiles(nb::module_& m);   // file_module.cc
+void BindSqlite(nb::module_& m);  // sqlite_module.cc
 
 }  // namespace octavo
 
@@ -406,4 +407,5 @@ NB_MODULE(_octavo, m) {
   BindArrays(m);
   BindHdf5(m);
   BindFiles(m);
+  BindSqlite(m);
 }
