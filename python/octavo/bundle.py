@@ -379,7 +379,7 @@ class Table(Node):
         """Append rows as new immutable parts, in one commit. Schema must match."""
         if self._row is not None and self._row.pending:
             self._row.flush()
-        stream, _ = to_arrow_stream(data)
+        stream, _ = to_arrow_stream(data, what=f"table {self._path!r}", target=self.schema)
         self._native.append(stream.__arrow_c_stream__())
 
     @property

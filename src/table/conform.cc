@@ -15,25 +15,95 @@ bool IsBinaryLike(arrow::Type::type id) {
   return id == arrow::Type::BINARY || id == arrow::Type::LARGE_BINARY || id == arrow::Type::BINARY_VIEW;
 }
 
-// Same values, another physical layout: string vs large_string vs string_view (pandas
-// and polars disagree on these), and dictionary index widths.
-bool CastableLosslessly(const arrow::DataType& from, const arrow::DataType& to) {
-  if (IsStringLike(from.id()) && IsStringLike(to.id())) return true;
-  if (IsBinaryLike(from.id()) && IsBinaryLike(to.id())) return true;
+bool IsStringish(const arrow::DataType& t) {
+  return IsStringLike(t.id()) ||
+         (t.id() == arrow::Type::DICTIONARY &&
+          IsStringLike(static_cast<const arrow::DictionaryType&>(t).value_type()->id()));
+}
+
+int IntBits(arrow::Type::type id) {
+  switch (id) {
+    case arrow::Type::INT8: case arrow::Type::UINT8: return 8;
+    case arrow::Type::INT16: case arrow::Type::UINT16: return 16;
+    case arrow::Type::INT32: case arrow::Type::UINT32: return 32;
+    default: return 64;
+  }
+}
+
+// How a column of type `from` becomes the table's `to`:
+//   kCast     same values, another layout or a wider type (string vs large_string vs
+//             string_view, dictionary index widths, categorical <-> string, float32 -> float64,
+//             a small integer -> float, an all-null column -> any type)
+//   kChecked  a cast whose values are checked: integer -> another integer width or signedness
+//             (an overflowing value is an error), timestamp units (a value the table's unit
+//             cannot hold exactly is an error)
+//   kNo       anything else (lossy or conflicting)
+enum class Conversion { kCast, kChecked, kNo };
+
+Conversion ConversionOf(const arrow::DataType& from, const arrow::DataType& to) {
+  if (from.id() == arrow::Type::NA) return Conversion::kCast;
+  if (IsStringish(from) && IsStringish(to)) return Conversion::kCast;
+  if (IsBinaryLike(from.id()) && IsBinaryLike(to.id())) return Conversion::kCast;
   if (from.id() == arrow::Type::DICTIONARY && to.id() == arrow::Type::DICTIONARY) {
     const auto& f = static_cast<const arrow::DictionaryType&>(from);
     const auto& t = static_cast<const arrow::DictionaryType&>(to);
-    return f.value_type()->Equals(*t.value_type()) && arrow::is_integer(f.index_type()->id()) &&
-           arrow::is_integer(t.index_type()->id());
+    return f.value_type()->Equals(*t.value_type()) ? Conversion::kCast : Conversion::kNo;
   }
-  return false;
+  if (arrow::is_integer(from.id()) && arrow::is_integer(to.id())) return Conversion::kChecked;
+  if (arrow::is_floating(from.id()) && arrow::is_floating(to.id()))
+    return arrow::bit_width(from.id()) <= arrow::bit_width(to.id()) ? Conversion::kCast : Conversion::kNo;
+  if (arrow::is_integer(from.id()) && arrow::is_floating(to.id())) {
+    const int mantissa = to.id() == arrow::Type::DOUBLE ? 53 : to.id() == arrow::Type::FLOAT ? 24 : 11;
+    return IntBits(from.id()) < mantissa ? Conversion::kCast : Conversion::kNo;
+  }
+  if (from.id() == arrow::Type::TIMESTAMP && to.id() == arrow::Type::TIMESTAMP) {
+    const auto& f = static_cast<const arrow::TimestampType&>(from);
+    const auto& t = static_cast<const arrow::TimestampType&>(to);
+    return f.timezone() == t.timezone() ? Conversion::kChecked : Conversion::kNo;
+  }
+  return Conversion::kNo;
+}
+
+std::string FixHint(const arrow::DataType& from, const arrow::DataType& to) {
+  if (from.id() == arrow::Type::TIMESTAMP && to.id() == arrow::Type::TIMESTAMP)
+    return "; give the data the table's time zone (tz_convert / dt.convert_time_zone) before appending";
+  if (arrow::is_floating(from.id()) && arrow::is_integer(to.id()))
+    return "; an integer column holding NULLs became float in pandas: use a nullable integer dtype "
+           "(df[col].astype('Int64')) or cast it to " + to.ToString() + " before appending";
+  return "; cast the column to " + to.ToString() + " before appending, or append to a table with a column of type " +
+         from.ToString();
+}
+
+// Arrow's cast of a dictionary goes through `take` on its values, which has no kernel for
+// every value type (string_view): cast the (small) dictionary first, then take / rewrap.
+arrow::Result<std::shared_ptr<arrow::Array>> CastColumn(const std::shared_ptr<arrow::Array>& col,
+                                                        const std::shared_ptr<arrow::DataType>& to) {
+  const auto safe = arrow::compute::CastOptions::Safe();
+  if (col->type_id() == arrow::Type::DICTIONARY) {
+    const auto& d = static_cast<const arrow::DictionaryArray&>(*col);
+    if (to->id() == arrow::Type::DICTIONARY) {
+      const auto& dt = static_cast<const arrow::DictionaryType&>(*to);
+      ARROW_ASSIGN_OR_RAISE(auto values, arrow::compute::Cast(*d.dictionary(), dt.value_type(), safe));
+      ARROW_ASSIGN_OR_RAISE(auto indices, arrow::compute::Cast(*d.indices(), dt.index_type(), safe));
+      return arrow::DictionaryArray::FromArrays(to, indices, values);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto values, arrow::compute::Cast(*d.dictionary(), to, safe));
+    ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(values, d.indices()));
+    return taken.make_array();
+  }
+  ARROW_ASSIGN_OR_RAISE(auto out, arrow::compute::Cast(col, to, safe));
+  return out.make_array();
 }
 
 class ConformingReader final : public arrow::RecordBatchReader {
  public:
   ConformingReader(std::shared_ptr<arrow::RecordBatchReader> in, std::shared_ptr<arrow::Schema> target,
-                   std::vector<int> source_index, std::vector<bool> needs_cast)
-      : in_(std::move(in)), target_(std::move(target)), src_(std::move(source_index)), cast_(std::move(needs_cast)) {}
+                   std::vector<int> source_index, std::vector<bool> needs_cast, std::string table_path)
+      : in_(std::move(in)),
+        target_(std::move(target)),
+        src_(std::move(source_index)),
+        cast_(std::move(needs_cast)),
+        path_(std::move(table_path)) {}
 
   std::shared_ptr<arrow::Schema> schema() const override { return target_; }
 
@@ -49,8 +119,14 @@ class ConformingReader final : public arrow::RecordBatchReader {
     for (size_t i = 0; i < src_.size(); ++i) {
       auto col = b->column(src_[i]);
       if (cast_[i]) {
-        ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Cast(col, target_->field(static_cast<int>(i))->type()));
-        col = d.make_array();
+        const auto& tf = target_->field(static_cast<int>(i));
+        auto d = CastColumn(col, tf->type());
+        if (!d.ok())
+          return ToArrow(Status::TypeError("cannot append to table ", path_, ": column '", tf->name(), "' (",
+                                           col->type()->ToString(), " in the new data) does not fit the table's ",
+                                           tf->type()->ToString(), ": ", d.status().message(),
+                                           "; append it to a table whose column can hold these values"));
+        col = *d;
       }
       cols.push_back(std::move(col));
     }
@@ -64,6 +140,7 @@ class ConformingReader final : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::Schema> target_;
   std::vector<int> src_;
   std::vector<bool> cast_;
+  std::string path_;
 };
 
 }  // namespace
@@ -86,10 +163,10 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
                                "' more than once");
     const auto& ff = in->field(idx[0]);
     bool same = ff->type()->Equals(*tf->type());
-    if (!same && !CastableLosslessly(*ff->type(), *tf->type()))
+    if (!same && ConversionOf(*ff->type(), *tf->type()) == Conversion::kNo)
       return Status::TypeError("cannot append to table ", table_path, ": column '", tf->name(), "' has type ",
                                ff->type()->ToString(), " but the table expects ", tf->type()->ToString(),
-                               "; cast the column before appending");
+                               FixHint(*ff->type(), *tf->type()));
     src.push_back(idx[0]);
     cast.push_back(!same);
     if (idx[0] != i || !same) identity = false;
@@ -101,7 +178,7 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
   }
   (void)identity;  // Always rewrap: batches must carry the table's schema metadata.
   return std::shared_ptr<arrow::RecordBatchReader>(
-      std::make_shared<ConformingReader>(data, target, std::move(src), std::move(cast)));
+      std::make_shared<ConformingReader>(data, target, std::move(src), std::move(cast), table_path));
 }
 
 std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema) {

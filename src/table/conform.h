@@ -16,9 +16,13 @@ class Schema;
 namespace octavo {
 
 // Returns a reader yielding batches with exactly `target`'s schema (including its
-// metadata). Columns may arrive in another order; dictionary index widths may differ.
-// Anything else -- a missing, extra or differently typed column -- is a kTypeError
-// naming the column, the expected and the received type. Checked before any row is read.
+// metadata). Columns may arrive in another order, and in any type that converts without
+// loss (see ConversionOf in conform.cc): another layout (string / large_string /
+// string_view, dictionary index widths, categorical <-> string), a wider type (float32 ->
+// float64, small integers -> float), all-null columns, and value-checked casts (integer widths
+// and signedness, timestamp units) whose failing value is a kTypeError naming the column when
+// its batch is read. Anything else -- a missing, extra or lossy / conflicting column -- is a
+// kTypeError naming the column, both types and the fix, checked before any row is read.
 Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
     const std::shared_ptr<arrow::RecordBatchReader>& data, const std::shared_ptr<arrow::Schema>& target,
     const std::string& table_path);
