@@ -375,12 +375,17 @@ class Table(Node):
         return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
 
     # --- writes ----------------------------------------------------------------
-    def append(self, data) -> None:
-        """Append rows as new immutable parts, in one commit. Schema must match."""
+    def append(self, data, *, schema_mode: str | None = None) -> None:
+        """Append rows as new immutable parts, in one commit. Columns are matched by name and
+        converted where no value can change (docs/import.md); anything lossy is a SchemaError.
+        ``schema_mode="add_columns"`` adds the data's extra columns (nullable, NULL in the
+        earlier rows) instead of refusing them."""
+        if schema_mode not in (None, "strict", "add_columns"):
+            raise ValueError(f"schema_mode must be None, 'strict' or 'add_columns', got {schema_mode!r}")
         if self._row is not None and self._row.pending:
             self._row.flush()
         stream, _ = to_arrow_stream(data, what=f"table {self._path!r}", target=self.schema)
-        self._native.append(stream.__arrow_c_stream__())
+        self._native.append(stream.__arrow_c_stream__(), add_columns=schema_mode == "add_columns")
 
     @property
     def row(self) -> RowWriter:
@@ -703,13 +708,13 @@ class Bundle:
         """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
         return self.create_table(_abs(name), data=data, options=options, overwrite=overwrite, **kwargs)
 
-    def append_table(self, name: str, data) -> None:
-        """Append rows to ``name`` (created if it does not exist yet)."""
+    def append_table(self, name: str, data, *, schema_mode: str | None = None) -> None:
+        """Append rows to ``name`` (created if it does not exist yet); see Table.append."""
         path = _abs(name)
         if not self._native.exists(path):
             self.create_table(path, data=data)
             return
-        self.table(path).append(data)
+        self.table(path).append(data, schema_mode=schema_mode)
 
     def get_table(self, name: str, return_type: str | None = None, columns: list[str] | None = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,

@@ -258,11 +258,13 @@ NB_MODULE(_octavo, m) {
              return TableStream(out);
            },
            "rows"_a, "columns"_a = std::vector<std::string>{})
-      .def("append", [](Table& t, nb::capsule stream) {
+      .def("append", [](Table& t, nb::capsule stream, bool add_columns) {
         auto reader = ImportStream(stream);
+        AppendOptions o;
+        o.add_columns = add_columns;
         nb::gil_scoped_release release;
-        Check(t.Append(reader));
-      })
+        Check(t.Append(reader, o));
+      }, "stream"_a, "add_columns"_a = false)
       .def("repack",
            [](Table& t, std::vector<std::string> sort_by, int64_t row_group_size, int64_t run_rows) {
              RepackOptions o;

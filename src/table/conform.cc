@@ -181,6 +181,71 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
       std::make_shared<ConformingReader>(data, target, std::move(src), std::move(cast), table_path));
 }
 
+std::shared_ptr<arrow::Schema> EvolveSchema(const std::shared_ptr<arrow::Schema>& table,
+                                            const std::shared_ptr<arrow::Schema>& incoming, bool add_columns) {
+  arrow::FieldVector fields = table->fields();
+  bool changed = false;
+  for (auto& f : fields) {
+    if (f->type()->id() != arrow::Type::NA) continue;
+    auto in = incoming->GetAllFieldIndices(f->name());
+    if (in.size() != 1) continue;  // missing or repeated: ConformToSchema says so
+    const auto& t = incoming->field(in[0])->type();
+    if (t->id() == arrow::Type::NA) continue;
+    f = f->WithType(t)->WithNullable(true);
+    changed = true;
+  }
+  if (add_columns) {
+    for (const auto& f : incoming->fields()) {
+      if (table->GetFieldIndex(f->name()) >= 0 || table->GetAllFieldIndices(f->name()).size() > 1) continue;
+      bool dup = false;
+      for (const auto& g : fields) dup = dup || g->name() == f->name();
+      if (dup) continue;  // a repeated incoming column: ConformToSchema says so
+      fields.push_back(f->WithNullable(true)->WithMetadata(nullptr));
+      changed = true;
+    }
+  }
+  if (!changed) return table;
+  return NormalizeTableSchema(arrow::schema(std::move(fields), table->metadata()));
+}
+
+namespace {
+class EvolvingReaderImpl final : public arrow::RecordBatchReader {
+ public:
+  EvolvingReaderImpl(std::shared_ptr<arrow::RecordBatchReader> in, std::shared_ptr<arrow::Schema> target)
+      : in_(std::move(in)), target_(std::move(target)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return target_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    std::shared_ptr<arrow::RecordBatch> b;
+    ARROW_RETURN_NOT_OK(in_->ReadNext(&b));
+    if (!b) {
+      *out = nullptr;
+      return arrow::Status::OK();
+    }
+    arrow::ArrayVector cols;
+    for (const auto& f : target_->fields()) {
+      auto col = b->GetColumnByName(f->name());
+      if (!col) {
+        ARROW_ASSIGN_OR_RAISE(col, arrow::MakeArrayOfNull(f->type(), b->num_rows()));
+      } else if (!col->type()->Equals(*f->type())) {
+        ARROW_ASSIGN_OR_RAISE(col, CastColumn(col, f->type()));  // null -> the new type
+      }
+      cols.push_back(std::move(col));
+    }
+    *out = arrow::RecordBatch::Make(target_, b->num_rows(), std::move(cols));
+    return arrow::Status::OK();
+  }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> in_;
+  std::shared_ptr<arrow::Schema> target_;
+};
+}  // namespace
+
+std::shared_ptr<arrow::RecordBatchReader> EvolvingReader(std::shared_ptr<arrow::RecordBatchReader> old_rows,
+                                                         std::shared_ptr<arrow::Schema> evolved) {
+  return std::make_shared<EvolvingReaderImpl>(std::move(old_rows), std::move(evolved));
+}
+
 std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema) {
   arrow::FieldVector fields;
   bool changed = false;

@@ -27,6 +27,17 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ConformToSchema(
     const std::shared_ptr<arrow::RecordBatchReader>& data, const std::shared_ptr<arrow::Schema>& target,
     const std::string& table_path);
 
+// The schema a table has after appending data with `incoming`'s schema: columns of type null
+// take the incoming type (normalised as a new table's), and with `add_columns` the incoming
+// columns the table lacks are added at the end, nullable. Metadata stays the table's.
+std::shared_ptr<arrow::Schema> EvolveSchema(const std::shared_ptr<arrow::Schema>& table,
+                                            const std::shared_ptr<arrow::Schema>& incoming, bool add_columns);
+
+// A reader of a table's rows (with its old schema) yielding `evolved`'s: null-typed columns
+// cast, added columns all NULL.
+std::shared_ptr<arrow::RecordBatchReader> EvolvingReader(std::shared_ptr<arrow::RecordBatchReader> old_rows,
+                                                         std::shared_ptr<arrow::Schema> evolved);
+
 // The schema a new table is stored with: dictionary (categorical) columns get int32
 // indices, so later appends with more categories than int8 holds still fit.
 std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema);

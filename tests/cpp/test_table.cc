@@ -388,6 +388,44 @@ TEST_F(TableAppend, LosslessWideningIsAccepted) {
   EXPECT_EQ(got->schema()->GetFieldByName("name")->type()->id(), arrow::Type::STRING);
 }
 
+// A table made from a first chunk whose column was all NULL (type null) takes the type of
+// the first typed data appended; add_columns adds columns. The old parts are rewritten in
+// the same commit, so every part holds the table's schema.
+TEST_F(TableAppend, NullColumnIsTypedAndAddColumnsAddsNullableColumns) {
+  auto first = arrow::Table::Make(arrow::schema({arrow::field("id", arrow::int64()), arrow::field("user", arrow::null())}),
+                                  {arrow::ChunkedArray::Make({FromJson(arrow::int64(), "[1, 2]")}).ValueOrDie(),
+                                   arrow::ChunkedArray::Make({*arrow::MakeArrayOfNull(arrow::null(), 2)}).ValueOrDie()});
+  ASSERT_OK_AND_ASSIGN(auto t, b_->CreateTable("/n", ReaderOf(first)));
+  ASSERT_OK(t->CreateIndex("id"));
+  auto typed = arrow::Table::Make(arrow::schema({arrow::field("id", arrow::int64()), arrow::field("user", arrow::utf8())}),
+                                  {arrow::ChunkedArray::Make({FromJson(arrow::int64(), "[3]")}).ValueOrDie(),
+                                   arrow::ChunkedArray::Make({FromJson(arrow::utf8(), R"(["ann"])")}).ValueOrDie()});
+  const int64_t commit = b_->commit().id;
+  ASSERT_OK(t->Append(typed));
+  EXPECT_EQ(b_->commit().id, commit + 1);
+  ASSERT_OK_AND_ASSIGN(auto got, t->Read({}));
+  EXPECT_EQ(got->schema()->GetFieldByName("user")->type()->id(), arrow::Type::STRING);
+  EXPECT_EQ(got->num_rows(), 3);
+  EXPECT_EQ(got->GetColumnByName("user")->null_count(), 2);
+  // an extra column: refused by default, added with add_columns
+  auto extra = *typed->AddColumn(2, arrow::field("gpu", arrow::int32()),
+                                 arrow::ChunkedArray::Make({FromJson(arrow::int32(), "[7]")}).ValueOrDie());
+  EXPECT_STATUS_CODE(t->Append(extra), StatusCode::kTypeError);
+  AppendOptions add;
+  add.add_columns = true;
+  ASSERT_OK(t->Append(std::make_shared<arrow::TableBatchReader>(extra), add));
+  ASSERT_OK_AND_ASSIGN(got, t->Read({}));
+  EXPECT_EQ(got->num_rows(), 4);
+  EXPECT_EQ(got->schema()->field(2)->name(), "gpu");
+  EXPECT_EQ(got->GetColumnByName("gpu")->null_count(), 3);
+  // the index still answers for old and new rows; a new reader sees the same
+  ASSERT_OK_AND_ASSIGN(auto rows, t->GetWhereList("id >= 2"));
+  EXPECT_EQ(rows, (std::vector<int64_t>{1, 2, 3}));
+  ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(root_, OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto again, ReadTable(*r, "/n"));
+  EXPECT_TRUE(TablesEqual(*again, *got));
+}
+
 TEST_F(TableAppend, CheckedCastsNameTheColumnAndCommitNothing) {
   auto schema = arrow::schema({arrow::field("small", arrow::int32()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO))});
   ASSERT_OK_AND_ASSIGN(auto t, b_->CreateTable("/c", schema));

@@ -107,3 +107,27 @@ def test_lossy_appends_name_column_types_and_fix(bundle):
         bundle.append_table("d", pa.table({"slot": [2 ** 60]}))  # int64 -> float64 is not exact
     assert bundle.commit["id"] == c0 + 1  # only /d's creation
     assert bundle.table("l").num_rows == 5
+
+
+def test_first_chunk_all_null_then_typed(bundle):
+    first = frame(0, 5).assign(user=[None] * 5)   # the table's "user" column: type null
+    bundle.append_table("z", first)
+    assert bundle.table("z").schema.field("user").type == pa.null()
+    bundle.append_table("z", frame(5, 5))           # typed now: the table takes string
+    t = bundle.get_table("z", return_type="arrow")
+    assert t.schema.field("user").type in (pa.string(), pa.large_string())
+    assert t.column("user").to_pylist() == [None] * 5 + [None if i % 4 == 0 else f"u{i % 3}" for i in range(5, 10)]
+    assert bundle.sql("SELECT count(user) AS n FROM z", return_type="pandas")["n"][0] == 4
+
+
+def test_schema_mode_add_columns(bundle):
+    bundle.add_table("a", frame(0, 4))
+    more = frame(4, 3).assign(device=["A100", "H100", None])
+    with pytest.raises(octavo.SchemaError, match="'device'"):
+        bundle.append_table("a", more)
+    bundle.append_table("a", more, schema_mode="add_columns")
+    t = bundle.get_table("a", return_type="arrow")
+    assert t.column_names[-1] == "device"
+    assert t.column("device").to_pylist() == [None] * 4 + ["A100", "H100", None]
+    with pytest.raises(ValueError, match="schema_mode"):
+        bundle.append_table("a", more, schema_mode="merge")
