@@ -13,14 +13,19 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "octavo/arrow_status.h"
 #include "octavo/bundle.h"
@@ -446,6 +451,32 @@ Status Gather(Source& src, std::vector<ColStats>& stats, const SinceFilter& sinc
   return Status::OK();
 }
 
+// `later`'s statistics (a later source) added to `into`'s.
+void Merge(ColStats& into, const ColStats& later) {
+  if (into.first_number_where.empty()) into.first_number_where = later.first_number_where;
+  if (into.first_text_where.empty()) into.first_text_where = later.first_text_where;
+  if (into.first_blob_where.empty()) into.first_blob_where = later.first_blob_where;
+  if (into.big_int_row == 0 && later.big_int_row != 0) {
+    into.big_int_row = later.big_int_row;
+    into.big_int_where = later.big_int_where;
+  }
+  into.n_int += later.n_int;
+  into.n_real += later.n_real;
+  into.n_text += later.n_text;
+  into.n_blob += later.n_blob;
+  into.ints_01 = into.ints_01 && later.ints_01;
+  into.ts_ok = into.ts_ok && later.ts_ok;
+  into.ts_mixed_zone = into.ts_mixed_zone || later.ts_mixed_zone;
+  if (later.ts_zoned >= 0) {
+    if (into.ts_zoned < 0) {
+      into.ts_zoned = later.ts_zoned;
+    } else if (into.ts_zoned != later.ts_zoned) {
+      into.ts_mixed_zone = true;
+      into.ts_ok = false;
+    }
+  }
+}
+
 Result<Kind> Decide(const ColStats& cs, const std::string& dest, bool keep_text_ts, std::vector<std::string>* notes) {
   const bool numbers = cs.n_int + cs.n_real > 0;
   const std::string col = "table " + dest + " column '" + cs.name + "'";
@@ -649,6 +680,72 @@ class SqliteReader final : public arrow::RecordBatchReader {
   int64_t rows_ = 0, skipped_ = 0;
   std::vector<int64_t> per_source_;  // rows read (so far) from each source
   Status error_;
+};
+
+// Reads the next batches of `inner` on a thread of its own while the caller encodes and
+// writes the previous one (SQLite decoding overlaps Parquet encoding). At most `depth`
+// batches wait. Stop() ends the thread (the destructor too); after it, `inner` is idle.
+class PrefetchReader final : public arrow::RecordBatchReader {
+ public:
+  PrefetchReader(std::shared_ptr<arrow::RecordBatchReader> inner, size_t depth)
+      : inner_(std::move(inner)), depth_(depth), thread_([this] { Run(); }) {}
+  ~PrefetchReader() override { Stop(); }
+
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [&] { return !queue_.empty() || done_; });
+    if (!queue_.empty()) {
+      *out = std::move(queue_.front());
+      queue_.pop_front();
+      cv_.notify_all();
+      return arrow::Status::OK();
+    }
+    *out = nullptr;
+    return status_;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return queue_.size() < depth_ || stop_; });
+        if (stop_) break;
+      }
+      std::shared_ptr<arrow::RecordBatch> b;
+      arrow::Status st = inner_->ReadNext(&b);
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!st.ok() || !b) {
+        status_ = st;
+        break;
+      }
+      queue_.push_back(std::move(b));
+      cv_.notify_all();
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  const size_t depth_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<arrow::RecordBatch>> queue_;
+  arrow::Status status_;
+  bool done_ = false, stop_ = false;
+  std::thread thread_;  // last: started once the members above exist
 };
 
 // The maximum of `column` in an existing table, read a batch at a time.
@@ -887,17 +984,58 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
     }
   }
 
-  // Pass 1: types over the whole input.
+  // Pass 1: types over the whole input. Each database is read on a thread of its own
+  // (a connection is used by one thread at a time); statistics merge in source order.
+  struct Job {
+    Source* src;
+    const SinceFilter* since;
+    std::vector<ColStats> stats;
+    Status status;
+  };
+  std::map<std::string, std::vector<Job>> jobs;
+  std::map<Db*, std::vector<Job*>> by_db;
+  for (const auto& key : order) {
+    Plan& p = plans[key];
+    auto& js = jobs[key];
+    js.resize(p.sources.size());
+    for (size_t i = 0; i < p.sources.size(); ++i) {
+      js[i].src = p.sources[i];
+      js[i].since = &filters[key];
+      js[i].stats.resize(p.names.size());
+      for (size_t c = 0; c < p.names.size(); ++c) {
+        js[i].stats[c].name = p.names[c];
+        js[i].stats[c].decl = p.decls[c];
+      }
+    }
+  }
+  for (auto& [key, js] : jobs)
+    for (auto& j : js) by_db[j.src->db].push_back(&j);
+  {
+    std::vector<std::vector<Job*>*> queues;
+    for (auto& [db, js] : by_db) queues.push_back(&js);
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t q; (q = next.fetch_add(1)) < queues.size();)
+        for (Job* j : *queues[q]) {
+          j->status = Gather(*j->src, j->stats, *j->since);
+          if (!j->status.ok()) break;
+        }
+    };
+    const size_t n = std::min<size_t>(queues.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+  }
   std::map<std::string, std::vector<Kind>> kinds;
   std::map<std::string, std::shared_ptr<arrow::Schema>> schemas;
   for (const auto& key : order) {
     Plan& p = plans[key];
-    std::vector<ColStats> stats(p.names.size());
-    for (size_t i = 0; i < stats.size(); ++i) {
-      stats[i].name = p.names[i];
-      stats[i].decl = p.decls[i];
-    }
-    for (Source* s : p.sources) OCTAVO_RETURN_NOT_OK(Gather(*s, stats, filters[key]));
+    auto& js = jobs[key];
+    for (const auto& j : js) OCTAVO_RETURN_NOT_OK(j.status);  // the first error in source order
+    std::vector<ColStats> stats = std::move(js[0].stats);
+    for (size_t i = 1; i < js.size(); ++i)
+      for (size_t c = 0; c < stats.size(); ++c) Merge(stats[c], js[i].stats[c]);
     std::shared_ptr<arrow::Schema> table_schema;
     if (p.existing) {
       OCTAVO_ASSIGN_OR_RETURN(table_schema, p.existing->schema());
@@ -929,18 +1067,20 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
       std::vector<int> cols(p.names.size());
       for (size_t i = 0; i < cols.size(); ++i) cols[i] = static_cast<int>(i);
       auto reader = std::make_shared<SqliteReader>(p.sources, cols, kinds[key], schemas[key], filters[key], options);
+      auto prefetch = std::make_shared<PrefetchReader>(reader, 2);
       Status st;
       ImportedTable it;
       it.source = p.label;
       it.dest = p.dest;
       if (p.existing) {
-        st = p.existing->Append(std::static_pointer_cast<arrow::RecordBatchReader>(reader));
+        st = p.existing->Append(std::static_pointer_cast<arrow::RecordBatchReader>(prefetch));
       } else {
-        st = bundle.CreateTable(p.dest, std::static_pointer_cast<arrow::RecordBatchReader>(reader),
+        st = bundle.CreateTable(p.dest, std::static_pointer_cast<arrow::RecordBatchReader>(prefetch),
                                 options.table_options, true)
                  .status();
         it.created = true;
       }
+      prefetch->Stop();  // the reader is idle from here on
       if (!reader->error().ok()) return reader->error();  // the source's own error, not Arrow's wrapping
       OCTAVO_RETURN_NOT_OK(st);
       it.rows = reader->rows();
