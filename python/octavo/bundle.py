@@ -719,12 +719,16 @@ class Bundle:
     def get_table(self, name: str, return_type: str | None = None, columns: list[str] | None = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,
                   condvars: dict | None = None):
-        """Read a table; ``offset``/``limit`` pick a row range, ``columns`` a projection,
-        ``where`` a condition (docs/queries.md) applied within that range."""
+        """Read a table; ``columns`` a projection, ``offset`` the first row. Without ``where``,
+        ``limit`` rows from ``offset``; with ``where`` (a condition, docs/queries.md), the first
+        ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found)."""
         start = int(offset or 0)
-        stop = None if limit is None else start + int(limit)
         if where is not None:
-            return self.table(name).read_where(where, columns, start, stop, condvars, return_type)
+            if limit is None:
+                return self.table(name).read_where(where, columns, start, None, condvars, return_type)
+            from . import query
+            return query.read_where_first(self.table(name), where, int(limit), columns, start, condvars, return_type)
+        stop = None if limit is None else start + int(limit)
         return self.table(name).read(start, stop, columns=columns, return_type=return_type)
 
     def iter_table(self, name: str, chunk_size: int = 10_000, columns: list[str] | None = None,

@@ -108,6 +108,33 @@ def read_where(table, condition: str, columns=None, start=None, stop=None, condv
     return from_arrow(result.read_arrow(), kind)
 
 
+def read_where_first(table, condition: str, limit: int, columns=None, start=None, condvars=None,
+                     return_type: str | None = None):
+    """The first `limit` rows (from `start`) where `condition` holds; the scan stops there."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    check_return_type(return_type)
+    kind = return_type or stored_library(table.schema)
+    want_rows = kind == "pandas" and _has_range_index(table.schema)
+    cols = columns_arg(columns)
+    if want_rows:  # row numbers for the index (like df[mask].head(n)): read at the first matches
+        import pandas as pd
+
+        rows = get_where_list(table, condition, start, None, condvars)[:limit]
+        df = read_coordinates(table, rows, columns, "pandas")
+        df.index = pd.Index(rows, name=df.index.name)
+        return df
+    result = WhereResult(table, condition, columns, start, None, condvars, 0, "arrow")
+    batches, n = [], 0
+    for b in result.batches():
+        if n >= limit:
+            break
+        batches.append(b.slice(0, limit - n))
+        n += batches[-1].num_rows
+    out = pa.Table.from_batches(batches, schema=result.schema)
+    return from_arrow(out if not cols else out.select(cols), kind)
+
+
 def get_where_list(table, condition: str, start=None, stop=None, condvars=None, use_index: bool = True):
     import numpy as np
 
