@@ -721,7 +721,8 @@ class Bundle:
                   condvars: dict | None = None):
         """Read a table; ``columns`` a projection, ``offset`` the first row. Without ``where``,
         ``limit`` rows from ``offset``; with ``where`` (a condition, docs/queries.md), the first
-        ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found)."""
+        ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found,
+        except for pandas tables with a RangeIndex, whose row labels need the full where list)."""
         start = int(offset or 0)
         if where is not None:
             if limit is None:

@@ -358,6 +358,29 @@ TEST(SqliteImport, FlippedBytesNeverCrashAndNeverCommit) {
   EXPECT_GT(failed, 0);
 }
 
+// Large values: batches are cut by bytes as well as rows, and every byte arrives.
+TEST(SqliteImport, LargeValuesAreBatchedByBytes) {
+  TempDir d;
+  std::string db = d.Sub("big.db");
+  Exec(db, "CREATE TABLE t (k INTEGER, s TEXT, b BLOB);"
+           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) "
+           "INSERT INTO t SELECT i, printf('%.*c', 300000 + i, 'x'), zeroblob(200000 + i) FROM n;");
+  auto b = OpenW(d.Sub("b"));
+  sqlite::ImportOptions o;
+  o.table = "t";
+  o.batch_bytes = 1 << 20;  // ~2 rows a batch
+  ASSERT_TRUE(sqlite::ImportDatabases({db}, *b, "/t", o).ok());
+  auto t = ReadAll(*b, "/t");
+  ASSERT_EQ(t->num_rows(), 40);
+  auto combined = t->CombineChunks().ValueOrDie();
+  auto s = std::static_pointer_cast<arrow::StringArray>(combined->GetColumnByName("s")->chunk(0));
+  auto bl = std::static_pointer_cast<arrow::BinaryArray>(combined->GetColumnByName("b")->chunk(0));
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(s->value_length(i), 300001 + i);
+    EXPECT_EQ(bl->value_length(i), 200001 + i);
+  }
+}
+
 TEST(SqliteImport, ParsesDateTimeForms) {
   TempDir d;
   std::string db = d.Sub("m.db");
