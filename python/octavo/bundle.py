@@ -370,6 +370,12 @@ class Table(Node):
         """The table's Arrow schema as a PyCapsule (pa.schema(t) works)."""
         return self._native.schema()
 
+    def lazy(self):
+        """A polars LazyFrame over the table: projection, predicate (where octavo's conditions
+        say the same) and row-limit pushdown into the C++ scanner (octavo/scan.py)."""
+        from .scan import lazy_frame
+        return lazy_frame(self)
+
     def __arrow_c_stream__(self, requested_schema=None):
         """The whole table as an Arrow stream: pa.table(t), pl.from_arrow(...), duckdb."""
         return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
@@ -701,6 +707,10 @@ class Bundle:
 
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))
+
+    def scan(self, name: str):
+        """A polars LazyFrame over table ``name`` (see Table.lazy)."""
+        return self.table(name).lazy()
 
     # --- DataFolio-style API --------------------------------------------------
     def add_table(self, name: str, data, *, overwrite: bool = False, options: dict | None = None,

@@ -247,16 +247,30 @@ std::shared_ptr<arrow::RecordBatchReader> EvolvingReader(std::shared_ptr<arrow::
 }
 
 std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema) {
+  // polars hands out string_view / binary_view where pandas and pyarrow give (large_)string:
+  // one stored type for the same data, and the one every reader and kernel handles.
+  auto plain = [](const std::shared_ptr<arrow::DataType>& t) -> std::shared_ptr<arrow::DataType> {
+    if (t->id() == arrow::Type::STRING_VIEW) return arrow::large_utf8();
+    if (t->id() == arrow::Type::BINARY_VIEW) return arrow::large_binary();
+    return t;
+  };
   arrow::FieldVector fields;
   bool changed = false;
   for (const auto& f : schema->fields()) {
     if (f->type()->id() == arrow::Type::DICTIONARY) {
       const auto& d = static_cast<const arrow::DictionaryType&>(*f->type());
-      if (d.index_type()->id() != arrow::Type::INT32) {
-        fields.push_back(f->WithType(arrow::dictionary(arrow::int32(), d.value_type(), d.ordered())));
+      auto value = plain(d.value_type());
+      if (d.index_type()->id() != arrow::Type::INT32 || value != d.value_type()) {
+        fields.push_back(f->WithType(arrow::dictionary(arrow::int32(), value, d.ordered())));
         changed = true;
         continue;
       }
+    }
+    auto t = plain(f->type());
+    if (t != f->type()) {
+      fields.push_back(f->WithType(t));
+      changed = true;
+      continue;
     }
     fields.push_back(f);
   }

@@ -39,7 +39,8 @@ std::shared_ptr<arrow::RecordBatchReader> EvolvingReader(std::shared_ptr<arrow::
                                                          std::shared_ptr<arrow::Schema> evolved);
 
 // The schema a new table is stored with: dictionary (categorical) columns get int32
-// indices, so later appends with more categories than int8 holds still fit.
+// indices, so later appends with more categories than int8 holds still fit; string_view /
+// binary_view (polars) are stored as large_string / large_binary (what pandas gives).
 std::shared_ptr<arrow::Schema> NormalizeTableSchema(const std::shared_ptr<arrow::Schema>& schema);
 
 // Parquet may hand back a column in an equivalent physical form (a dictionary of
