@@ -10,8 +10,9 @@ memory its peak-RSS growth (VmHWM reset after imports).
 
   first load + analysis:  pandas read_sql_query + pandas | polars read_database + polars |
                           octavo import_sqlite (C++) + DuckDB over the bundle (bundle.sql)
-  repeat analysis:        octavo bundle.sql on the imported bundle | polars scan_parquet on a
-                          plain Parquet file of the same rows
+  repeat analysis:        octavo bundle.sql on the imported bundle | the same polars plan on
+                          bundle.scan (octavo's scanner) | polars scan_parquet on a plain
+                          Parquet file of the same rows
 
 Every tool's result is checked against pandas' (same buckets, counts, means to 1e-9).
 Results: printed, and as markdown in bench/data/telemetry_<rows>.md (docs/benchmarks.md).
@@ -78,6 +79,16 @@ def w_octavo_repeat(probe, bundle_path):
     return _records(gpu_usage.analyze_octavo(b))
 
 
+def w_octavo_scan(probe, bundle_path):
+    import gpu_usage
+    import octavo
+    import polars  # noqa: F401
+
+    b = octavo.open(bundle_path)
+    probe.mark()
+    return _records(gpu_usage.analyze_polars(b.scan("/gpu_state")))
+
+
 def w_polars_parquet(probe, parquet_path):
     import gpu_usage
     import polars as pl
@@ -124,6 +135,7 @@ def main() -> int:
                   ("polars (read_database)", "w_polars", [paths]),
                   ("octavo (import_sqlite + bundle.sql)", "w_octavo_first", [paths, bundle_path])],
         "repeat": [("octavo (bundle.sql)", "w_octavo_repeat", [bundle_path]),
+                   ("octavo (bundle.scan + polars)", "w_octavo_scan", [bundle_path]),
                    ("polars (scan_parquet)", "w_polars_parquet", [parquet_path])],
     }
     results, reference = {}, None

@@ -10,8 +10,8 @@ distinct GPUs and the mean load.
 
 It writes three monthly databases (plus an empty month), imports them into a bundle in one
 commit (C++, `bundle.import_sqlite`), runs the analysis with DuckDB over the bundle
-(`bundle.sql`), and checks the result against pandas (`read_sql_query`) and polars
-(`read_database`). bench/bench_telemetry.py times the same functions.
+(`bundle.sql`) and with polars over the bundle (`bundle.scan`), and checks the result against
+pandas (`read_sql_query`) and polars (`read_database`). bench/bench_telemetry.py times the same functions.
 """
 from __future__ import annotations
 
@@ -212,11 +212,13 @@ def main(argv=None) -> int:
         again = b.import_sqlite(paths[-2], "/gpu_state", table="gpu_state", append=True, since="timestamp")
         print(f"incremental sync of {os.path.basename(paths[-2])}: {again['rows']} new rows")
         result = analyze_octavo(b)
+        ok_scan = same_result(result, analyze_polars(b.scan("/gpu_state")))  # polars over octavo's scanner
     print(f"{len(result)} 15-minute buckets; first rows:\n{result.head(4).to_string(index=False)}")
     ok_pd = same_result(result, analyze_pandas(load_pandas(paths)))
     ok_pl = same_result(result, analyze_polars(load_polars(paths).lazy()))
-    print(f"same result as pandas read_sql_query: {ok_pd}; as polars read_database: {ok_pl}")
-    return 0 if ok_pd and ok_pl else 1
+    print(f"same result as pandas read_sql_query: {ok_pd}; as polars read_database: {ok_pl}; "
+          f"as polars over bundle.scan: {ok_scan}")
+    return 0 if ok_pd and ok_pl and ok_scan else 1
 
 
 if __name__ == "__main__":

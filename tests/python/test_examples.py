@@ -27,4 +27,5 @@ def test_gpu_usage_example_runs(tmp_path):
     assert r.returncode == 0, r.stderr + r.stdout
     assert "from 4 databases in commit 1" in r.stdout
     assert "incremental sync of gpu_state_2025-11.db: 0 new rows" in r.stdout
-    assert "same result as pandas read_sql_query: True; as polars read_database: True" in r.stdout
+    assert ("same result as pandas read_sql_query: True; as polars read_database: True; "
+            "as polars over bundle.scan: True") in r.stdout
