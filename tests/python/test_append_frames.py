@@ -131,3 +131,17 @@ def test_schema_mode_add_columns(bundle):
     assert t.column("device").to_pylist() == [None] * 4 + ["A100", "H100", None]
     with pytest.raises(ValueError, match="schema_mode"):
         bundle.append_table("a", more, schema_mode="merge")
+
+
+def test_iter_table_labels_with_and_without_where(bundle):
+    df = pd.DataFrame({"x": np.arange(10)})
+    bundle.add_table("t", df)
+    assert [list(c.index) for c in bundle.iter_table("t", chunk_size=4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert [list(c.index) for c in bundle.iter_table("t", chunk_size=2, where="x % 3 == 0")] == [[0, 3], [6, 9]]
+    # a table whose RangeIndex starts at 3: labels are the frame's, not row numbers
+    bundle.add_table("u", pd.DataFrame({"x": np.arange(3, 10)}, index=pd.RangeIndex(3, 10)))
+    want = [6, 7, 8, 9]
+    assert list(bundle.get_table("u", where="x > 5").index) == want
+    assert [list(c.index) for c in bundle.iter_table("u", chunk_size=3, where="x > 5")] == [want[:3], want[3:]]
+    assert list(bundle.get_table("u", where="x > 5", limit=2).index) == want[:2]
+    assert list(bundle.get_table("u").index) == list(range(3, 10))
