@@ -25,6 +25,7 @@ LAYERS = {
     # Above the engine: the public API only, plus what is named here.
     "hdf5": ["util", "table"],     # names and UTF-8 checks; Parquet writing of the migration converter
     "share": ["util"],             # the CRC-32 of shared table segments (octavo/share.h)
+    "sqlite": ["util"],            # names, JSON and time helpers; otherwise the public API only
     "cli": [],
     "python": ["util", "hdf5"],   # JSON helpers; the HDF5 bindings
 }

@@ -16,7 +16,7 @@ import sys
 LEVELS = [
     ["_octavo", "errors"],                            # the extension; exceptions and argument checks
     ["enums"],                                        # names of the closed sets of string values
-    ["attrs", "convert"],                             # codecs and conversions, no node classes
+    ["attrs", "convert", "scan"],                     # codecs, conversions, the polars scan; no node classes
     ["fileio", "query", "zarr", "node"],              # HDF5 files; query/zarr work on engine handles; Node
     ["group", "link", "table", "files", "array"],     # the node kinds
     ["bundle"],                                       # Bundle and open(): creates every kind

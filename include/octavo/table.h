@@ -49,6 +49,10 @@ struct RepackOptions {
   int64_t run_rows = 4 << 20;
 };
 
+struct AppendOptions {
+  bool add_columns = false;  // add the new data's extra columns instead of refusing them
+};
+
 // A table node. Handles are cheap; they read the bundle's snapshot at call time,
 // so a handle from a writer sees its own appends, one from a reader its snapshot.
 class Table {
@@ -96,8 +100,14 @@ class Table {
   virtual Status RemoveIndex(const std::string& column) = 0;
   virtual Result<std::vector<std::string>> Indexes() const = 0;
 
-  // Appends write new immutable parts and commit once; nothing is written on a schema mismatch.
+  // Appends write new immutable parts and commit once; nothing is committed on a schema
+  // mismatch. Values are converted to the table's types where no value can change
+  // (docs/import.md "Appending data frames"). A table column of type null (made from data whose
+  // column was all NULL) takes the new data's type; with options.add_columns, columns the
+  // table lacks are added (nullable; NULL in the earlier rows). Either schema change rewrites
+  // the table's existing parts in the same commit.
   virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) = 0;
+  virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data, const AppendOptions& options) = 0;
   virtual Status Append(const std::shared_ptr<arrow::Table>& data) = 0;
 };
 

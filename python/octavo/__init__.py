@@ -13,7 +13,17 @@ from ._octavo import get_num_threads as _get_num_threads
 from ._octavo import set_num_threads as _set_num_threads
 from .array import Array
 from .bundle import Bundle, open
-from .enums import Compression, Compressor, FileMode, ImportAction, MigrationStatus, Mode, ReturnType, Shuffle
+from .enums import (
+    Compression,
+    Compressor,
+    FileMode,
+    ImportAction,
+    MigrationStatus,
+    Mode,
+    ReturnType,
+    SchemaMode,
+    Shuffle,
+)
 from .errors import (
     AlreadyExistsError,
     CorruptionError,
@@ -69,5 +79,5 @@ __all__ = [
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError", "share", "attach", "SharedTable", "AttachedTable",
-    "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction",
+    "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction", "SchemaMode",
 ]

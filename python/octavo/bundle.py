@@ -307,8 +307,35 @@ class Bundle:
         """Copy a zarr-python array or group (or a Zarr path) to ``path``, in one commit."""
         return import_zarr(self, source, _abs(path), **kwargs)
 
+    def import_sqlite(self, paths: str | os.PathLike[str] | list[str | os.PathLike[str]], path: str = "/",
+                      table: str | None = None, query: str | None = None, append: bool = False,
+                      since: str | None = None, *, keep_text_timestamps: bool = False,
+                      batch_rows: int | None = None) -> dict:
+        """Import SQLite databases (C++, libsqlite3; read-only, the sources are never modified),
+        the same as ``octavo import a.db b.db BUNDLE:/path``.
+
+        ``table``: one table; ``query``: a read-only SELECT's result (both into the table at
+        ``path``); neither: every table, one bundle table each under the group ``path``. Rows
+        of several databases go into one table in the order given; everything is one commit,
+        and nothing is committed on any error. ``append`` adds to existing tables; ``since``
+        (a column) adds only rows whose value there exceeds the table's current maximum.
+        Type rules: docs/import.md. Returns {"files", "tables": [{"source", "path", "rows",
+        "skipped", "created"}], "rows", "commit", "notes"}."""
+        sources = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        files = [check_fspath(p, "SQLite database") for p in sources]
+        return _octavo.sqlite_import(
+            self._native, files, _abs(path),
+            table=check_text(table, "table name") if table is not None else "",
+            query=check_text(query, "query") if query is not None else "",
+            append=bool(append), since=check_text(since, "since column") if since is not None else "",
+            keep_text_timestamps=bool(keep_text_timestamps), batch_rows=int(batch_rows or 0))
+
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))
+
+    def scan(self, name: str) -> Any:
+        """A polars LazyFrame over table ``name`` (see Table.lazy)."""
+        return self.table(name).lazy()
 
     # --- DataFolio-style API --------------------------------------------------
     def add_table(self, name: str, data: TableData, *, overwrite: bool = False, options: dict | None = None,
@@ -316,23 +343,27 @@ class Bundle:
         """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
         return self.create_table(_abs(name), data=data, options=options, overwrite=overwrite, **kwargs)
 
-    def append_table(self, name: str, data: TableData) -> None:
-        """Append rows to ``name`` (created if it does not exist yet)."""
+    def append_table(self, name: str, data: TableData, *, schema_mode: str | None = None) -> None:
+        """Append rows to ``name`` (created if it does not exist yet); see Table.append."""
         path = _abs(name)
         if not self._native.exists(path):
             self.create_table(path, data=data)
             return
-        self.table(path).append(data)
+        self.table(path).append(data, schema_mode=schema_mode)
 
     def get_table(self, name: str, return_type: str | None = None, columns: Columns = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,
                   condvars: dict | None = None) -> Frame:
-        """Read a table; ``offset``/``limit`` pick a row range, ``columns`` a projection,
-        ``where`` a condition (docs/queries.md) applied within that range."""
+        """Read a table; ``columns`` a projection, ``offset`` the first row. Without ``where``,
+        ``limit`` rows from ``offset``; with ``where`` (a condition, docs/queries.md), the first
+        ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found,
+        except for pandas tables with a RangeIndex, whose row labels need the full where list)."""
         start = int(offset or 0)
-        stop = None if limit is None else start + int(limit)
         if where is not None:
-            return self.table(name).read_where(where, columns, start, stop, condvars, return_type)
+            if limit is None:
+                return self.table(name).read_where(where, columns, start, None, condvars, return_type)
+            return _q.read_where_first(self.table(name), where, int(limit), columns, start, condvars, return_type)
+        stop = None if limit is None else start + int(limit)
         return self.table(name).read(start, stop, columns=columns, return_type=return_type)
 
     def iter_table(self, name: str, chunk_size: int = 10_000, columns: Columns = None,

@@ -48,13 +48,15 @@ def library_of(data: Any) -> str:
     return "arrow"
 
 
-def to_arrow_stream(data: Any, *, library: str | None = None, what: str = "data"):
+def to_arrow_stream(data: Any, *, library: str | None = None, what: str = "data", target: pa.Schema | None = None):
     """Return (object with __arrow_c_stream__, arrow schema) for any supported input.
 
-    Input that pyarrow cannot convert (mixed-type object columns, unencodable column names)
-    is a SchemaError naming ``what`` (e.g. "table '/t'"), chained from pyarrow's error."""
+    ``target``: the schema of the table being appended to (pandas frames are adapted to it:
+    see _pandas_to_arrow). Input that pyarrow cannot convert (mixed-type object columns,
+    unencodable column names) is a SchemaError naming ``what`` (e.g. "table '/t'"), chained
+    from pyarrow's error."""
     try:
-        stream, schema = _to_arrow_stream(data, library)
+        stream, schema = _to_arrow_stream(data, library, target)
     except UnicodeEncodeError as e:
         raise InvalidArgumentError(f"{what}: a column name or value {e.object!r} is not valid Unicode: {e.reason}; "
                                    "octavo stores names and text as UTF-8") from e
@@ -65,14 +67,51 @@ def to_arrow_stream(data: Any, *, library: str | None = None, what: str = "data"
     return stream, schema
 
 
-def _to_arrow_stream(data: Any, library: str | None):
+INDEX_COLUMN = "__index_level_0__"
+
+
+def _pandas_to_arrow(df, target: pa.Schema | None) -> pa.Table:
+    """A DataFrame as Arrow. Row labels: a RangeIndex is kept as metadata only, any other
+    unnamed index (a filtered frame's) is not data and is dropped, a named index is stored as
+    a column of its name (pandas metadata marks it as the index), matched by name on append.
+    Appending (``target`` given): a float column with only whole numbers and NaN, for an
+    integer column of the table, is an int column that held a NULL -> nullable integers."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    names = [n for n in df.index.names if n is not None]
+    if names:
+        preserve = True
+    elif isinstance(df.index, pd.RangeIndex):
+        preserve = None
+    else:
+        # tables made before unnamed indexes were dropped hold it as a column: keep filling it
+        preserve = target is not None and INDEX_COLUMN in target.names
+    if target is not None:
+        fixed = {}
+        for name in df.columns:
+            if not isinstance(name, str) or name not in target.names:
+                continue
+            want = target.field(name).type
+            col = df[name]
+            if pa.types.is_dictionary(want):
+                want = want.value_type
+            if pa.types.is_integer(want) and isinstance(col, pd.Series) and col.dtype.kind == "f":
+                v = col.to_numpy()
+                whole = np.isnan(v) | (np.isfinite(v) & (v == np.floor(v)))
+                if whole.all():
+                    fixed[name] = col.astype("Int64")
+        if fixed:
+            df = df.assign(**fixed)
+    return pa.Table.from_pandas(df, preserve_index=preserve)
+
+
+def _to_arrow_stream(data: Any, library: str | None, target: pa.Schema | None = None):
     lib = library or library_of(data)
     if _is_pandas(data):
-        import pandas as pd
-
-        if isinstance(data, pd.Series):
-            data = data.to_frame()
-        table = pa.Table.from_pandas(data, preserve_index=None)
+        table = _pandas_to_arrow(data, target)
     elif _is_polars(data):
         if type(data).__name__ == "LazyFrame":
             data = data.collect()

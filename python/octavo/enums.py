@@ -85,6 +85,13 @@ class Compression(_Names):
     NONE = "none"
 
 
+class SchemaMode(_Names):
+    """How :meth:`octavo.Table.append` treats columns the table does not have."""
+
+    STRICT = "strict"             # refuse them (SchemaError naming the columns)
+    ADD_COLUMNS = "add_columns"   # add them as nullable columns, NULL in the earlier rows
+
+
 class MigrationStatus(_Names):
     """``status`` of each file :func:`octavo.fileio.migrate_h5_to_parquet` reports."""
 

@@ -57,6 +57,11 @@ class WhereResult:
         self._reader = pa.RecordBatchReader.from_stream(stream)
         self._return_type = return_type
         table._last_stats = self._stats
+        self._labels = None
+        if (return_type or stored_library(table.schema)) == "pandas" and _has_range_index(table.schema):
+            # pandas chunks carry the matching rows' labels, as read_where's frame and
+            # iter_batches' chunks do (the stream has no row numbers: take them from the where list)
+            self._labels = (table, condition, st, sp, condvars, use_index)
 
     @property
     def schema(self) -> pa.Schema:
@@ -77,14 +82,34 @@ class WhereResult:
             yield batch
 
     def __iter__(self):
+        rows, pos = None, 0
+        if self._labels is not None:
+            import pandas as pd
+
+            table, condition, st, sp, condvars, use_index = self._labels
+            rows = _range_labels(table.schema, get_where_list(table, condition, st, sp, condvars, use_index))
+            table._last_stats = self._stats
         for batch in self.batches():
-            yield from_arrow(pa.Table.from_batches([batch]), self._return_type)
+            out = from_arrow(pa.Table.from_batches([batch]), self._return_type)
+            if rows is not None:
+                n = batch.num_rows
+                out.index = pd.Index(rows[pos:pos + n], name=out.index.name)
+                pos += n
+            yield out
 
     def read_arrow(self) -> pa.Table:
         return pa.Table.from_batches(list(self.batches()), schema=self._reader.schema)
 
     def __repr__(self) -> str:
         return f"<octavo.WhereResult stats={self.stats}>"
+
+
+def _range_labels(schema: pa.Schema, rows):
+    """The RangeIndex labels of table rows `rows` (start + row * step of the stored range)."""
+    import json
+
+    idx = json.loads(schema.metadata[b"pandas"])["index_columns"][0]
+    return idx.get("start", 0) + rows * (idx.get("step", 1) or 1)
 
 
 def _has_range_index(schema: pa.Schema) -> bool:
@@ -107,10 +132,37 @@ def read_where(table, condition: str, columns=None, start=None, stop=None, condv
 
         rows = get_where_list(table, condition, start, stop, condvars, use_index)
         df = read_coordinates(table, rows, columns, "pandas")
-        df.index = pd.Index(rows, name=df.index.name)
+        df.index = pd.Index(_range_labels(table.schema, rows), name=df.index.name)
         return df
     result = WhereResult(table, condition, columns, start, stop, condvars, 0, "arrow", use_index)
     return from_arrow(result.read_arrow(), kind)
+
+
+def read_where_first(table, condition: str, limit: int, columns=None, start=None, condvars=None,
+                     return_type: str | None = None):
+    """The first `limit` rows (from `start`) where `condition` holds; the scan stops there."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    check_return_type(return_type)
+    kind = return_type or stored_library(table.schema)
+    want_rows = kind == "pandas" and _has_range_index(table.schema)
+    cols = columns_arg(columns)
+    if want_rows:  # row numbers for the index (like df[mask].head(n)): read at the first matches
+        import pandas as pd
+
+        rows = get_where_list(table, condition, start, None, condvars)[:limit]
+        df = read_coordinates(table, rows, columns, "pandas")
+        df.index = pd.Index(_range_labels(table.schema, rows), name=df.index.name)
+        return df
+    result = WhereResult(table, condition, columns, start, None, condvars, 0, "arrow")
+    batches, n = [], 0
+    for b in result.batches():
+        if n >= limit:
+            break
+        batches.append(b.slice(0, limit - n))
+        n += batches[-1].num_rows
+    out = pa.Table.from_batches(batches, schema=result.schema)
+    return from_arrow(out if not cols else out.select(cols), kind)
 
 
 def get_where_list(table, condition: str, start=None, stop=None, condvars=None, use_index: bool = True):

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from . import _octavo, query
 from .convert import Columns, Frame, TableData, check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
+from .enums import SchemaMode, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_text, translate_stream_error
 from .node import Node
 
@@ -243,17 +244,27 @@ class Table(Node):
         """The table's Arrow schema as a PyCapsule (pa.schema(t) works)."""
         return self._native.schema()
 
+    def lazy(self) -> Any:
+        """A polars LazyFrame over the table: projection, predicate (where octavo's conditions
+        say the same) and row-limit pushdown into the C++ scanner (octavo/scan.py)."""
+        from .scan import lazy_frame
+        return lazy_frame(self)
+
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         """The whole table as an Arrow stream: pa.table(t), pl.from_arrow(...), duckdb."""
         return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
 
     # --- writes ----------------------------------------------------------------
-    def append(self, data: TableData) -> None:
-        """Append rows as new immutable parts, in one commit. Schema must match."""
+    def append(self, data: TableData, *, schema_mode: str | None = None) -> None:
+        """Append rows as new immutable parts, in one commit. Columns are matched by name and
+        converted where no value can change (docs/import.md); anything lossy is a SchemaError.
+        ``schema_mode="add_columns"`` (octavo.SchemaMode) adds the data's extra columns
+        (nullable, NULL in the earlier rows) instead of refusing them."""
+        mode = SchemaMode.STRICT.value if schema_mode is None else name_arg(schema_mode, SchemaMode, "schema_mode", check=True)
         if self._row is not None and self._row.pending:
             self._row.flush()
-        stream, _ = to_arrow_stream(data)
-        self._native.append(stream.__arrow_c_stream__())
+        stream, _ = to_arrow_stream(data, what=f"table {self._path!r}", target=self.schema)
+        self._native.append(stream.__arrow_c_stream__(), add_columns=mode == SchemaMode.ADD_COLUMNS.value)
 
     @property
     def row(self) -> RowWriter:

@@ -174,8 +174,14 @@ struct HeadArgs {
 };
 
 struct ImportArgs {
-  std::string file;
+  std::vector<std::string> positional;  // FILE [FILE ...] ADDRESS as given
+  std::string file;                     // the first FILE
   std::string address;
+  // SQLite (sqlite_cmds.cc)
+  std::string sqlite_table;
+  std::string sqlite_query;
+  std::string since;
+  bool keep_text_timestamps = false;
   bool append = false;
   std::string format;        // "" = from the extension
   std::string delimiter;     // CSV only; "" = ',' (or '\t' for .tsv)
@@ -303,6 +309,9 @@ struct MigrateArgs {
 int RunH5ls(const H5lsArgs& args, const GlobalOptions& g);
 int RunMigrate(const MigrateArgs& args, const GlobalOptions& g);
 int RunImportHdf5(const ImportArgs& args, const GlobalOptions& g);
+// SQLite (sqlite_cmds.cc); RunImport routes SQLite databases (by extension, --format or header) here.
+bool IsSqliteImport(const ImportArgs& args);
+int RunImportSqlite(const ImportArgs& args, const GlobalOptions& g);
 
 int RunTree(const TreeArgs& args, const GlobalOptions& g);
 int RunInfo(const InfoArgs& args, const GlobalOptions& g);

@@ -104,14 +104,23 @@ int Run(int argc, char** argv) {
   AddJsonFlag(head_cmd, g);
 
   ImportArgs imp;
-  auto* import_cmd = app.add_subcommand("import", "Stream a Parquet or CSV file into a new table (or append to one)");
-  import_cmd->add_option("file", imp.file, "FILE.parquet, FILE.csv, FILE.tsv (optionally .gz)")->required();
-  import_cmd->add_option("address", imp.address,
-                         "BUNDLE:/path of the table (created with the bundle if missing; "
-                         "BUNDLE alone uses the file's name)")
-      ->required();
+  auto* import_cmd = app.add_subcommand("import", "Stream a Parquet, CSV, HDF5 or SQLite file into a new table "
+                                                  "(or append to one); several SQLite databases into one table");
+  import_cmd->add_option("args", imp.positional,
+                         "FILE [FILE ...] BUNDLE:/path -- FILE.parquet, FILE.csv, FILE.tsv (optionally .gz), FILE.h5, "
+                         "or SQLite databases (FILE.db, .sqlite, .sqlite3, or any file with the SQLite header); "
+                         "BUNDLE:/path is the table (created with the bundle if missing; BUNDLE alone uses the "
+                         "file's name), or for all tables of a database the group they go under")
+      ->required()
+      ->expected(2, -1);
+  import_cmd->add_option("--table", imp.sqlite_table, "SQLite: import this table (default: every table)");
+  import_cmd->add_option("--query", imp.sqlite_query, "SQLite: import this read-only SELECT's result");
+  import_cmd->add_option("--since", imp.since,
+                         "SQLite: import only rows whose COLUMN exceeds the table's current maximum (with --append)");
+  import_cmd->add_flag("--keep-text-timestamps", imp.keep_text_timestamps,
+                       "SQLite: keep date-time text as strings instead of timestamps");
   import_cmd->add_flag("-a,--append", imp.append, "Append to the table if it exists (created otherwise)");
-  import_cmd->add_option("--format", imp.format, "parquet, csv or tsv (default: from the extension)");
+  import_cmd->add_option("--format", imp.format, "parquet, csv, tsv, hdf5 or sqlite (default: from the extension)");
   import_cmd->add_option("--delimiter", imp.delimiter, "CSV field delimiter (default ',', tab for .tsv)");
   import_cmd->add_option("--compression", imp.compression, "Codec of a new table's parts")->default_val("zstd");
   import_cmd->add_option("--row-group-size", imp.row_group_size, "Rows per Parquet row group of a new table")
@@ -296,7 +305,12 @@ int Run(int argc, char** argv) {
   if (tree_cmd->parsed()) return RunTree(tree, g);
   if (info_cmd->parsed()) return RunInfo(info, g);
   if (head_cmd->parsed()) return RunHead(head, g);
-  if (import_cmd->parsed()) return RunImport(imp, g);
+  if (import_cmd->parsed()) {
+    imp.address = imp.positional.back();
+    imp.positional.pop_back();
+    imp.file = imp.positional.front();
+    return RunImport(imp, g);
+  }
   if (export_cmd->parsed()) return RunExport(exp, g);
   if (h5ls_cmd->parsed()) return RunH5ls(h5ls, g);
   if (migrate_cmd->parsed()) return RunMigrate(mig, g);

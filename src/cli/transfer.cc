@@ -224,6 +224,12 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
 // --- import --------------------------------------------------------------------------------
 
 int RunImport(const ImportArgs& args, const GlobalOptions& g) {
+  if (IsSqliteImport(args)) return RunImportSqlite(args, g);  // sqlite_cmds.cc: all files, one commit
+  if (args.positional.size() > 1)
+    UsageError("several files are imported together only from SQLite databases; import '" + args.file +
+               "' and the others one at a time (with --append)");
+  if (!args.sqlite_table.empty() || !args.sqlite_query.empty() || !args.since.empty() || args.keep_text_timestamps)
+    UsageError("--table, --query, --since and --keep-text-timestamps apply to SQLite databases only");
   {
     std::string name = Lower(fs::path(args.file).filename().string());
     std::string fmt = Lower(args.format);

@@ -140,6 +140,7 @@ void BindArrays(nb::module_& m);  // array_module.cc
 void BindHdf5(nb::module_& m);    // hdf5_module.cc
 void BindFiles(nb::module_& m);   // file_module.cc
 void BindShare(nb::module_& m);   // share_module.cc
+void BindSqlite(nb::module_& m);  // sqlite_module.cc
 
 }  // namespace octavo
 
@@ -270,11 +271,13 @@ NB_MODULE(_octavo, m) {
              return TableStream(out);
            },
            "rows"_a, "columns"_a = std::vector<std::string>{})
-      .def("append", [](Table& t, nb::capsule stream) {
+      .def("append", [](Table& t, nb::capsule stream, bool add_columns) {
         auto reader = ImportStream(stream);
+        AppendOptions o;
+        o.add_columns = add_columns;
         nb::gil_scoped_release release;
-        Check(t.Append(reader));
-      })
+        Check(t.Append(reader, o));
+      }, "stream"_a, "add_columns"_a = false)
       .def("repack",
            [](Table& t, std::vector<std::string> sort_by, int64_t row_group_size, int64_t run_rows) {
              RepackOptions o;
@@ -412,4 +415,5 @@ NB_MODULE(_octavo, m) {
   BindHdf5(m);
   BindFiles(m);
   BindShare(m);
+  BindSqlite(m);
 }

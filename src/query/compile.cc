@@ -428,6 +428,8 @@ class Compiler {
       OCTAVO_ASSIGN_OR_RETURN(t.type, TypeOf(t.expr, n, f + "()"));
       return t;
     }
+    if (f == "contains" || f == "startswith" || f == "endswith" || f == "like" || f == "ilike" || f == "match")
+      return StringMatch(n, f);
     if (f == "isnan" || f == "isnull" || f == "isna" || f == "notnull" || f == "notna") {
       OCTAVO_RETURN_NOT_OK(arity(1));
       auto is = std::make_shared<Node>();
@@ -450,7 +452,88 @@ class Compiler {
     }
     return TypeErr(n, "unknown function '" + Quoted(n.text) +
                           "'; available: abs, sqrt, exp, log, log10, sin, cos, tan, arcsin, arccos, arctan, "
-                          "floor, ceil, where, isnan, isnull, notnull");
+                          "floor, ceil, where, isnan, isnull, notnull, contains, startswith, endswith, like, "
+                          "ilike, match");
+  }
+
+  // contains(s, 'x'), startswith, endswith, like (SQL: s LIKE 'a%_'), ilike, match (RE2 regex,
+  // searched anywhere). A missing value matches nothing. startswith and a LIKE pattern with a
+  // literal prefix prune by the column's min/max.
+  Result<Typed> StringMatch(const Node& n, const std::string& f) {
+    if (n.args.size() != 2)
+      return TypeErr(n, f + "() takes 2 arguments (a string column or expression, a string), got " +
+                            std::to_string(n.args.size()));
+    OCTAVO_ASSIGN_OR_RETURN(Typed a, Value(*n.args[0]));
+    OCTAVO_ASSIGN_OR_RETURN(Typed pat, Value(*n.args[1]));
+    if (!pat.literal || pat.value.kind != QueryValue::Kind::kString)
+      return TypeErr(*n.args[1], f + "() needs a string literal as its pattern, got " + pat.What());
+    cp::Expression subject = a.expr;
+    std::shared_ptr<arrow::DataType> st = a.type;
+    if (st->id() == arrow::Type::DICTIONARY) {
+      st = static_cast<const arrow::DictionaryType&>(*st).value_type();
+      subject = cp::call("cast", {subject}, cp::CastOptions::Safe(st));
+    }
+    const bool stringy = st->id() == arrow::Type::STRING || st->id() == arrow::Type::LARGE_STRING ||
+                         st->id() == arrow::Type::STRING_VIEW;
+    if (!stringy && !IsNullType(*st)) return TypeErr(*n.args[0], f + "() needs strings, got " + a.What());
+    if (st->id() == arrow::Type::STRING_VIEW) subject = cp::call("cast", {subject}, cp::CastOptions::Safe(arrow::utf8()));
+    const std::string& p = pat.value.string_value;
+    static const std::pair<const char*, const char*> kFns[] = {
+        {"contains", "match_substring"}, {"startswith", "starts_with"}, {"endswith", "ends_with"},
+        {"like", "match_like"},          {"ilike", "match_like"},       {"match", "match_substring_regex"}};
+    std::string fn;
+    for (const auto& [name, arrow_fn] : kFns)
+      if (f == name) fn = arrow_fn;
+    Typed t;
+    t.node = &n;
+    t.is_cond = true;
+    t.type = arrow::boolean();
+    if (IsNullType(*st)) {
+      t.expr = cp::literal(false);
+    } else {
+      t.expr = cp::call("coalesce", {cp::call(fn, {subject}, cp::MatchSubstringOptions(p, f == "ilike")),
+                                     cp::literal(false)});
+      OCTAVO_ASSIGN_OR_RETURN(auto ty, TypeOf(t.expr, n, f + "()"));
+      (void)ty;
+    }
+    t.prune = Unknown();
+    // The literal prefix every match starts with: startswith's pattern, LIKE's up to a wildcard.
+    std::string prefix;
+    if (f == "startswith") {
+      prefix = p;
+    } else if (f == "like") {
+      for (size_t i = 0; i < p.size() && p[i] != '%' && p[i] != '_'; ++i) {
+        if (p[i] == '\\') break;  // escapes: keep it simple, stop the prefix here
+        prefix += p[i];
+      }
+    }
+    if (a.column >= 0 && !prefix.empty() && a.type->Equals(*st) && st->id() != arrow::Type::STRING_VIEW) {
+      auto lit = [&](const std::string& v) -> std::shared_ptr<arrow::Scalar> {
+        auto sc = arrow::MakeScalar(v);
+        auto cast = sc->CastTo(st);
+        return cast.ok() ? *cast : nullptr;
+      };
+      auto ge = std::make_shared<PruneNode>();
+      ge->kind = PruneNode::Kind::kCompare;
+      ge->column = a.column;
+      ge->op = ">=";
+      ge->literal = lit(prefix);
+      // below the prefix's successor (its last byte + 1), when that byte is ASCII
+      std::string succ = prefix;
+      while (!succ.empty() && static_cast<unsigned char>(succ.back()) >= 0x7f) succ.pop_back();
+      std::shared_ptr<PruneNode> lt;
+      if (!succ.empty()) {
+        succ.back() = static_cast<char>(succ.back() + 1);
+        lt = std::make_shared<PruneNode>();
+        lt->kind = PruneNode::Kind::kCompare;
+        lt->column = a.column;
+        lt->op = "<";
+        lt->literal = lit(succ);
+      }
+      if (ge->literal && (!lt || lt->literal))
+        t.prune = lt ? PruneOf(PruneNode::Kind::kAnd, {ge, lt}) : ge;
+    }
+    return t;
   }
 
   // The set of an IN list: `values` (all of `type`) ascending and distinct.

@@ -311,9 +311,20 @@ class Parser {
       return result;
     }
     bool negated = false;
-    if (IsKw("NOT") && (IsKw("IN", 1) || IsKw("BETWEEN", 1))) {
+    if (IsKw("NOT") && (IsKw("IN", 1) || IsKw("BETWEEN", 1) || IsKw("LIKE", 1) || IsKw("ILIKE", 1))) {
       Take();
       negated = true;
+    }
+    if (IsKw("LIKE") || IsKw("ILIKE")) {
+      // a LIKE 'p%'  ==  like(a, 'p%'); NOT LIKE negates it
+      std::string fn = Upper(Take().text) == "LIKE" ? "like" : "ilike";
+      OCTAVO_ASSIGN_OR_RETURN(auto pattern, Additive());
+      auto n = Make(NodeKind::kCall, a->pos, pattern->end, fn);
+      n->args = {a, pattern};
+      if (!negated) return n;
+      auto neg = Make(NodeKind::kNot, a->pos, pattern->end, "not");
+      neg->args = {n};
+      return neg;
     }
     if (IsKw("IN")) {
       Take();
@@ -454,7 +465,8 @@ class Parser {
           Take();
           return Make(NodeKind::kLiteral, k.pos, k.end, k.text);
         }
-        if (up == "AND" || up == "OR" || up == "IN" || up == "BETWEEN" || up == "IS")
+        if (up == "AND" || up == "OR" || up == "IN" || up == "BETWEEN" || up == "IS" || up == "LIKE" ||
+            up == "ILIKE")
           return SyntaxError(s_, k.pos, k.end, "expected a value, found the keyword " + up);
         Take();
         if (IsOp("(")) {

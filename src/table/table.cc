@@ -282,25 +282,50 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Head(int64_t n, const std::vect
 }
 
 Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data) {
+  return Append(data, AppendOptions{});
+}
+
+Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data, const AppendOptions& options) {
   if (!data) return Status::Invalid("append to ", path_, ": no data given");
   std::lock_guard<std::mutex> g(bundle_->writer_mutex());
   OCTAVO_RETURN_NOT_OK(bundle_->CheckWritable("append to table " + path_));
   OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
-  OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, e->schema, path_));
-  auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, conformed.get(), e->options);
-  if (!written.ok()) return written.status().WithContext("append to table " + path_);
-  auto parts = std::move(written).ValueOrDie();
-  if (parts.empty()) return Status::OK();  // nothing to add, nothing to commit
+  const std::string ctx = "append to table " + path_;
+  // A schema change (a null column typed, columns added): the existing parts are rewritten
+  // with the new schema in this commit, so every part keeps holding the table's schema.
+  auto schema = EvolveSchema(e->schema, data->schema(), options.add_columns);
+  const bool evolves = schema != e->schema;
+  OCTAVO_ASSIGN_OR_RETURN(auto conformed, ConformToSchema(data, schema, path_));  // checked before any write
+  std::vector<PartEntry> parts;
+  auto work = std::make_shared<TableEntry>(*e);
+  if (evolves) {
+    OCTAVO_ASSIGN_OR_RETURN(auto old_rows, Scan(ReadOptions{}, 64 * 1024));
+    auto rewritten = WriteParts(bundle_->env(), bundle_->path(), e->uid, schema,
+                                EvolvingReader(old_rows, schema).get(), e->options);
+    if (!rewritten.ok()) return rewritten.status().WithContext(ctx + " (rewriting its parts for the new schema)");
+    parts = std::move(rewritten).ValueOrDie();
+    work->schema = schema;
+    work->parts.clear();
+    work->sorted_by.clear();  // new part files: the sorted run is not recorded for them
+    work->sorted_parts.clear();
+  }
+  const size_t first_new = parts.size();
+  auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, schema, conformed.get(), e->options);
+  if (!written.ok()) return written.status().WithContext(ctx);
+  for (auto& p : *written) parts.push_back(std::move(p));
+  if (parts.empty() && !evolves) return Status::OK();  // nothing to add, nothing to commit
   // Indexed tables index their new parts before the commit (docs/format.md).
   for (const auto& col : e->indexed_columns)
-    for (auto& p : parts) OCTAVO_RETURN_NOT_OK(BuildPartIndex(bundle_->env(), bundle_->path(), path_, *e, col, &p));
+    for (auto& p : parts) OCTAVO_RETURN_NOT_OK(BuildPartIndex(bundle_->env(), bundle_->path(), path_, *work, col, &p));
   int64_t added = 0;
-  for (const auto& p : parts) added += p.num_rows;
-  return bundle_->CommitLocked("append " + std::to_string(added) + " rows to " + path_, [&](Manifest& m) -> Status {
+  for (size_t i = first_new; i < parts.size(); ++i) added += parts[i].num_rows;
+  std::string msg = "append " + std::to_string(added) + " rows to " + path_;
+  if (evolves) msg += " (schema changed: " + std::to_string(schema->num_fields()) + " columns)";
+  return bundle_->CommitLocked(msg, [&](Manifest& m) -> Status {
     auto it = m.nodes.find(path_);
     if (it == m.nodes.end() || it->second.table != e)
       return Status::Invalid("table ", path_, " changed during the append; retry");
-    auto next = std::make_shared<TableEntry>(*e);
+    auto next = std::make_shared<TableEntry>(*work);
     for (auto& p : parts) next->parts.push_back(std::move(p));
     it->second.table = std::move(next);
     it->second.modified_at = NowIso8601();

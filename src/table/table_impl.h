@@ -35,6 +35,7 @@ class TableImpl : public Table {
   Result<std::shared_ptr<arrow::Table>> ReadCoordinates(const std::vector<int64_t>& rows,
                                                         const std::vector<std::string>& columns) const override;
   Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) override;
+  Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data, const AppendOptions& options) override;
   Status Append(const std::shared_ptr<arrow::Table>& data) override;
   Status Repack(const RepackOptions& options) override;
   Status CreateIndex(const std::string& column) override;

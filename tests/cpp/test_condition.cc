@@ -49,6 +49,14 @@ TEST(ConditionParser, SqlSyntax) {
   EXPECT_EQ(S("s == 'it''s'"), "(== s 'it's')");
 }
 
+TEST(ConditionParser, LikeAndStringFunctions) {
+  EXPECT_EQ(S("name LIKE 'r1%'"), "(like name 'r1%')");
+  EXPECT_EQ(S("name NOT ILIKE '%X_' AND x > 1"), "(and (not (ilike name '%X_')) (> x 1))");
+  EXPECT_EQ(S("contains(host, 'glidein') & ~startswith(name, 'r')"),
+            "(and (contains host 'glidein') (not (startswith name 'r')))");
+  EXPECT_FALSE(query::Parse("name LIKE").ok());
+}
+
 TEST(ConditionParser, ErrorsPointAtThePosition) {
   auto r = Parse("(x > 3) & (y < )");
   ASSERT_FALSE(r.ok());
@@ -250,6 +258,41 @@ TEST(ConditionPruning, Intervals) {
   EXPECT_TRUE(MayTrue("id != 7", Bounds(7, 7, true)));
   ColumnBounds unknown;
   EXPECT_TRUE(MayTrue("id == 5", unknown));
+}
+
+// contains / startswith / endswith / LIKE / ILIKE / match (regex); startswith and LIKE 'p%'
+// prune by min/max; a missing value matches nothing; a pattern must be a string literal.
+TEST(TableWhere, StringConditions) {
+  TempDir dir;
+  auto b = Bundle::Open(dir.Sub("b.octavo"), OpenMode::kAppend).ValueOrDie();
+  auto t = b->CreateTable("/t", testing::ReaderOf(testing::MakeRows(0, 1000))).ValueOrDie();
+  ASSERT_OK(t->Append(testing::MakeRows(1000, 1000)));
+  ASSERT_OK(t->Append(testing::MakeRows(2000, 1000)));
+  auto count = [&](const std::string& cond, QueryStats* st = nullptr) -> int64_t {
+    auto r = t->GetWhereList(cond, {}, st);
+    EXPECT_TRUE(r.ok()) << cond << ": " << r.status().ToString();
+    return r.ok() ? static_cast<int64_t>(r->size()) : -1;
+  };
+  QueryStats st;
+  EXPECT_EQ(count("startswith(name, 'r2')", &st), 111 + 1000);  // r2, r20..r29, r200..r299, r2000..r2999
+  EXPECT_EQ(st.parts_skipped, 1);                                // [r1000, r1999] cannot hold one
+  QueryStats st2;
+  EXPECT_EQ(count("name LIKE 'r2%'", &st2), 1111);
+  EXPECT_EQ(st2.parts_skipped, 1);
+  EXPECT_EQ(count("name NOT LIKE 'r2%'"), 3000 - 1111);
+  EXPECT_EQ(count("contains(name, '99')"), count("name LIKE '%99%'"));
+  EXPECT_EQ(count("endswith(name, '00')"), 29);   // r100..r2900 (r0 does not end in 00)
+  EXPECT_EQ(count("name ILIKE 'R12_'"), 10);      // r120..r129
+  EXPECT_EQ(count("name LIKE 'r12_'"), 10);
+  EXPECT_EQ(count("match(name, '^r1[0-9]$')"), 10);
+  EXPECT_EQ(count("(x > 100) & startswith(name, 'r1') & ~contains(name, '5')"),
+            count("(x > 100) & (name LIKE 'r1%') & (name NOT LIKE '%5%')"));
+  auto bad = t->GetWhereList("contains(x, 'a')");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().message().find("needs strings") != std::string::npos) << bad.status().ToString();
+  bad = t->GetWhereList("contains(name, x)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().message().find("string literal") != std::string::npos) << bad.status().ToString();
 }
 
 TEST(TableWhere, PushdownSkipsPartsAndRowGroups) {

@@ -349,9 +349,109 @@ class TableAppend : public ::testing::Test {
 
 TEST_F(TableAppend, WrongTypeNamesColumnAndBothTypes) {
   auto rows = MakeRows(50, 5);
+  // float -> int is lossy in general (pandas makes an int column holding a NULL float)
+  auto idf = *arrow::compute::Cast(rows->column(0), arrow::float64());
+  auto bad = *rows->SetColumn(0, arrow::field("id", arrow::float64()), idf.chunked_array());
+  ExpectRejected(bad, {"'id'", "double", "int64", "/t", "astype('Int64')"});
+  // text where the table holds numbers
+  auto xs = *arrow::compute::Cast(rows->column(1), arrow::utf8());
+  ExpectRejected(*rows->SetColumn(1, arrow::field("x", arrow::utf8()), xs.chunked_array()),
+                 {"'x'", "string", "double", "cast the column to double"});
+}
+
+// What pandas and polars produce for the same data appends to one another's tables:
+// narrower integers, float32, categoricals, string_view, all-null columns.
+TEST_F(TableAppend, LosslessWideningIsAccepted) {
+  auto rows = MakeRows(50, 6);
   auto id32 = *arrow::compute::Cast(rows->column(0), arrow::int32());
-  auto bad = *rows->SetColumn(0, arrow::field("id", arrow::int32()), id32.chunked_array());
-  ExpectRejected(bad, {"id", "int32", "int64", "/t"});
+  auto xf = *arrow::compute::Cast(rows->column(1), arrow::float32());
+  auto dict = *arrow::compute::Cast(rows->column(2), arrow::dictionary(arrow::uint32(), arrow::utf8()));
+  auto wide = arrow::Table::Make(
+      arrow::schema({arrow::field("id", arrow::int32()), arrow::field("x", arrow::float32()),
+                     arrow::field("name", dict.type())}),
+      {id32.chunked_array(), xf.chunked_array(), dict.chunked_array()});
+  ASSERT_OK(t_->Append(wide));
+  auto more = MakeRows(56, 4);
+  auto u16 = *arrow::compute::Cast(more->column(0), arrow::uint16());
+  auto view = *arrow::compute::Cast(more->column(2), arrow::utf8_view());
+  ASSERT_OK(t_->Append(*(*more->SetColumn(0, arrow::field("id", arrow::uint16()), u16.chunked_array()))
+                            ->SetColumn(2, arrow::field("name", arrow::utf8_view()), view.chunked_array())));
+  ASSERT_OK_AND_ASSIGN(auto got, t_->Read({}));
+  EXPECT_TRUE(TablesEqual(*got, *MakeRows(0, 60)));  // x * 0.5 is exact in float32
+  // an all-null column (pandas: a chunk whose string column is all None)
+  auto nulls = arrow::ChunkedArray::Make({*arrow::MakeArrayOfNull(arrow::null(), 2)}).ValueOrDie();
+  auto some = MakeRows(60, 2);
+  ASSERT_OK(t_->Append(*some->SetColumn(2, arrow::field("name", arrow::null()), nulls)));
+  ASSERT_OK_AND_ASSIGN(got, t_->Read({}));
+  EXPECT_EQ(got->num_rows(), 62);
+  EXPECT_EQ(got->GetColumnByName("name")->null_count(), 2);
+  EXPECT_EQ(got->schema()->GetFieldByName("name")->type()->id(), arrow::Type::STRING);
+}
+
+// A table made from a first chunk whose column was all NULL (type null) takes the type of
+// the first typed data appended; add_columns adds columns. The old parts are rewritten in
+// the same commit, so every part holds the table's schema.
+TEST_F(TableAppend, NullColumnIsTypedAndAddColumnsAddsNullableColumns) {
+  auto first = arrow::Table::Make(arrow::schema({arrow::field("id", arrow::int64()), arrow::field("user", arrow::null())}),
+                                  {arrow::ChunkedArray::Make({FromJson(arrow::int64(), "[1, 2]")}).ValueOrDie(),
+                                   arrow::ChunkedArray::Make({*arrow::MakeArrayOfNull(arrow::null(), 2)}).ValueOrDie()});
+  ASSERT_OK_AND_ASSIGN(auto t, b_->CreateTable("/n", ReaderOf(first)));
+  ASSERT_OK(t->CreateIndex("id"));
+  auto typed = arrow::Table::Make(arrow::schema({arrow::field("id", arrow::int64()), arrow::field("user", arrow::utf8())}),
+                                  {arrow::ChunkedArray::Make({FromJson(arrow::int64(), "[3]")}).ValueOrDie(),
+                                   arrow::ChunkedArray::Make({FromJson(arrow::utf8(), R"(["ann"])")}).ValueOrDie()});
+  const int64_t commit = b_->commit().id;
+  ASSERT_OK(t->Append(typed));
+  EXPECT_EQ(b_->commit().id, commit + 1);
+  ASSERT_OK_AND_ASSIGN(auto got, t->Read({}));
+  EXPECT_EQ(got->schema()->GetFieldByName("user")->type()->id(), arrow::Type::STRING);
+  EXPECT_EQ(got->num_rows(), 3);
+  EXPECT_EQ(got->GetColumnByName("user")->null_count(), 2);
+  // an extra column: refused by default, added with add_columns
+  auto extra = *typed->AddColumn(2, arrow::field("gpu", arrow::int32()),
+                                 arrow::ChunkedArray::Make({FromJson(arrow::int32(), "[7]")}).ValueOrDie());
+  EXPECT_STATUS_CODE(t->Append(extra), StatusCode::kTypeError);
+  AppendOptions add;
+  add.add_columns = true;
+  ASSERT_OK(t->Append(std::make_shared<arrow::TableBatchReader>(extra), add));
+  ASSERT_OK_AND_ASSIGN(got, t->Read({}));
+  EXPECT_EQ(got->num_rows(), 4);
+  EXPECT_EQ(got->schema()->field(2)->name(), "gpu");
+  EXPECT_EQ(got->GetColumnByName("gpu")->null_count(), 3);
+  // the index still answers for old and new rows; a new reader sees the same
+  ASSERT_OK_AND_ASSIGN(auto rows, t->GetWhereList("id >= 2"));
+  EXPECT_EQ(rows, (std::vector<int64_t>{1, 2, 3}));
+  ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(root_, OpenMode::kRead));
+  ASSERT_OK_AND_ASSIGN(auto again, ReadTable(*r, "/n"));
+  EXPECT_TRUE(TablesEqual(*again, *got));
+}
+
+TEST_F(TableAppend, CheckedCastsNameTheColumnAndCommitNothing) {
+  auto schema = arrow::schema({arrow::field("small", arrow::int32()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO))});
+  ASSERT_OK_AND_ASSIGN(auto t, b_->CreateTable("/c", schema));
+  auto ok = arrow::Table::Make(arrow::schema({arrow::field("small", arrow::int64()),
+                                              arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO))}),
+                               {arrow::ChunkedArray::Make({FromJson(arrow::int64(), "[1, -5]")}).ValueOrDie(),
+                                arrow::ChunkedArray::Make({FromJson(arrow::timestamp(arrow::TimeUnit::NANO),
+                                                                    "[1000, 2000000]")})
+                                    .ValueOrDie()});
+  ASSERT_OK(t->Append(ok));
+  const int64_t commit = b_->commit().id;
+  auto big = *ok->SetColumn(0, ok->schema()->field(0),
+                            arrow::ChunkedArray::Make({FromJson(arrow::int64(), "[1, 5000000000]")}).ValueOrDie());
+  Status st = t->Append(big);
+  EXPECT_STATUS_CODE(st, StatusCode::kTypeError);
+  EXPECT_TRUE(Contains(st.message(), "column 'small' (int64 in the new data) does not fit the table's int32"))
+      << st.ToString();
+  auto fine = *ok->SetColumn(1, ok->schema()->field(1),
+                             arrow::ChunkedArray::Make({FromJson(arrow::timestamp(arrow::TimeUnit::NANO), "[1500, 0]")})
+                                 .ValueOrDie());
+  st = t->Append(fine);
+  EXPECT_STATUS_CODE(st, StatusCode::kTypeError);
+  EXPECT_TRUE(Contains(st.message(), "'ts'")) << st.ToString();
+  EXPECT_EQ(b_->commit().id, commit);
+  ASSERT_OK_AND_ASSIGN(auto n, t->num_rows());
+  EXPECT_EQ(n, 2);
 }
 
 TEST_F(TableAppend, MissingColumnIsNamed) {

@@ -19,3 +19,13 @@ def test_pytables_tutorial_example_runs(tmp_path):
     with octavo.open(tmp_path / "tutorial.octavo") as b:
         assert b["/stab"].shape == (96, 96, 96)
         assert "/tuscany/last_image" in b and "/tuscany/small19" not in b
+
+
+def test_gpu_usage_example_runs(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "gpu_usage.py"), str(tmp_path), "--rows", "20000"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "from 4 databases in commit 1" in r.stdout
+    assert "incremental sync of gpu_state_2025-11.db: 0 new rows" in r.stdout
+    assert ("same result as pandas read_sql_query: True; as polars read_database: True; "
+            "as polars over bundle.scan: True") in r.stdout

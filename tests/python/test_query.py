@@ -186,8 +186,13 @@ def test_read_where_projection_range_and_return_types(bundle):
     # DataFolio style
     got = bundle.get_table("readout", where="id < 3", columns=["id"])
     assert got["id"].tolist() == [0, 1, 2]
+    # with where, limit counts matching rows (issue 17); offset is the first row considered
     got = bundle.get_table("readout", where="id % 2 == 0", offset=10, limit=6, return_type="arrow")
-    assert got.column("id").to_pylist() == [10, 12, 14]
+    assert got.column("id").to_pylist() == [10, 12, 14, 16, 18, 20]
+    got = bundle.get_table("readout", where="id % 2 == 1", limit=3)
+    assert got["id"].tolist() == [1, 3, 5]
+    got = bundle.get_table("readout", where="id > 990", limit=100, columns=["id"], return_type="polars")
+    assert got["id"].to_list() == list(range(991, 1000))
     chunks = list(bundle.iter_table("readout", chunk_size=10, columns=["id"], where="id < 25"))
     assert [len(c) for c in chunks] == [10, 10, 5]
 
