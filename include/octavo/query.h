@@ -5,8 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "octavo/status.h"
+#include "octavo/type_fwd.h"
 
 namespace octavo {
 
@@ -65,5 +69,16 @@ struct QueryStats {
 // The statistics as a JSON object text (every field by name; index_column null when none):
 // the one serializer the bindings and the CLI share.
 std::string QueryStatsToJson(const QueryStats& stats);
+
+// Rows of plain Parquet files (not a bundle: any writer's, e.g. what Bundle::GetTablePath
+// lists or a directory of parts) where `condition` holds, in file order, with the same
+// grammar and semantics as Table::Where. `paths`: files, or one directory (its *.parquet
+// files, recursively; names starting with '.' or '_' skipped). Every file must have the same
+// columns and types (kTypeError naming both schemas otherwise). Row groups are skipped by
+// their footer statistics. Uses options.columns, condvars, batch_size and use_threads; start
+// and stop must be left at 0 and -1. An empty condition selects every row.
+Result<std::shared_ptr<arrow::RecordBatchReader>> ScanParquetFiles(const std::vector<std::string>& paths,
+                                                                   const std::string& condition,
+                                                                   const WhereOptions& options = {});
 
 }  // namespace octavo

@@ -8,7 +8,8 @@
 ``path`` is a Parquet file, a list of files (what ``Bundle.get_table_path`` returns), a
 directory of parts, or a bundle table address ``"BUNDLE:/table"`` (read by octavo at the
 bundle's newest commit: parts, row groups and pages the filter rules out are never read).
-``filters`` is an octavo condition string (docs/queries.md; bundle tables only) or pyarrow-style
+``filters`` is an octavo condition string (docs/queries.md; on files too, read by octavo's engine
+with row groups pruned by their statistics) or pyarrow-style
 tuples: ``[(col, op, value), ...]`` (AND) or a list of such lists (OR of ANDs), with ops
 ``== = != < <= > >= in not in``.
 """
@@ -25,9 +26,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from . import _octavo
 from .convert import write_table_atomic
 from .enums import ReturnType, name_arg
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, check_text, translate_stream_error
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +120,25 @@ def filters_to_condition(filters) -> tuple[str, dict]:
 def _arrow_filter(filters):
     if filters is None:
         return None
-    if isinstance(filters, str):
-        raise InvalidArgumentError("a condition string filters bundle tables ('exp.octavo:/t'); for Parquet files "
-                                   "pass pyarrow-style tuples, e.g. [('cdp', '<', 100)]")
     _dnf(filters)  # validates the shape
     return pq.filters_to_expression(filters)
+
+
+def _engine_scan(src: list[str] | str, condition: str, columns: list[str] | None,
+                 batch_size: int = 1 << 16) -> pa.RecordBatchReader:
+    """A reader of the rows of plain Parquet files where an octavo condition holds, read by the
+    engine (row groups pruned by their statistics; the same semantics as Table.where)."""
+    paths = src if isinstance(src, list) else [src]
+    stream = _octavo.scan_parquet_files(paths, check_text(condition, "condition"), list(columns or []),
+                                        batch_size=batch_size)
+    return pa.RecordBatchReader.from_stream(stream)
+
+
+def _engine_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except pa.ArrowException as e:
+        raise translate_stream_error(e) from e
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -160,6 +176,9 @@ def read_parquet(path, columns: list[str] | None = None, filters=None, use_polar
                 table = t.read_where(cond, columns=columns, condvars=condvars, return_type="arrow")
         return _convert(table, kind)
     src = _files(path)
+    if isinstance(filters, str):
+        reader = _engine_scan(src, filters, columns)
+        return _convert(pa.Table.from_batches(list(_engine_batches(reader)), schema=reader.schema), kind)
     expr = _arrow_filter(filters)
     if use_polars and POLARS_AVAILABLE and kind != "arrow":
         try:
@@ -319,6 +338,9 @@ class ParquetReader:
                                       else filters_to_condition(self.filters))
                     yield from t.where(cond, columns=self.columns, condvars=condvars, chunk_size=self.batch_size,
                                        return_type="arrow")
+            return
+        if isinstance(self.filters, str):
+            yield from _engine_batches(_engine_scan(_files(self.path), self.filters, self.columns, self.batch_size))
             return
         dataset = ds.dataset(_files(self.path), format="parquet")
         yield from dataset.to_batches(columns=self.columns, filter=_arrow_filter(self.filters),

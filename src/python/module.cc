@@ -179,6 +179,24 @@ NB_MODULE(_octavo, m) {
   nb::class_<ArrowStream>(m, "ArrowStream")
       .def("__arrow_c_stream__", &ArrowStream::Export, "requested_schema"_a = nb::none());
 
+  m.def(
+      "scan_parquet_files",
+      [](std::vector<std::string> paths, const std::string& condition, std::vector<std::string> columns,
+         nb::handle condvars, int64_t batch_size) {
+        WhereOptions o;
+        o.columns = std::move(columns);
+        o.condvars = CondVarsFromDict(condvars);
+        o.batch_size = batch_size;
+        std::shared_ptr<arrow::RecordBatchReader> reader;
+        {
+          nb::gil_scoped_release release;
+          reader = Unwrap(ScanParquetFiles(paths, condition, o));
+        }
+        return ArrowStream{reader};
+      },
+      "paths"_a, "condition"_a = "", "columns"_a = std::vector<std::string>{}, "condvars"_a = nb::none(),
+      "batch_size"_a = 65536);
+
   m.def("schema_capsule_roundtrip", [](nb::capsule c) { return ExportSchema(ImportSchema(c)); });
 
   nb::class_<QueryStatsHandle>(m, "QueryStats").def("to_dict", &QueryStatsHandle::ToDict);

@@ -71,20 +71,82 @@ def test_tuple_filters(sources, kind, use_polars):
     assert sorted(got.column("trace").to_pylist()) == list(range(10, 30)) + [999]
 
 
-def test_condition_string_is_pushed_down_on_bundle_tables(sources):
+@pytest.mark.parametrize("kind", ["file", "list", "dir", "bundle"])
+@pytest.mark.parametrize("return_type", ["pandas", "polars", "arrow"])
+def test_condition_string_is_pushed_down_everywhere(sources, kind, return_type):
     src, df = sources
-    got = read_parquet(src["bundle"], filters="(cdp >= 50) & (offset < 260)", return_type="arrow")
-    want = df[(df.cdp >= 50) & (df.offset < 260)]
+    cond = "(cdp >= 50) & (offset < 260) | (trace == 3)"
+    got = read_parquet(src[kind], filters=cond, return_type=return_type)
+    want = df[((df.cdp >= 50) & (df.offset < 260)) | (df.trace == 3)]
+    got = pa.table(got) if return_type != "pandas" else pa.Table.from_pandas(got, preserve_index=False)
     assert got.column("trace").to_pylist() == want["trace"].tolist()
-    with pytest.raises(octavo.InvalidArgumentError, match="tuples"):
-        read_parquet(src["file"], filters="cdp > 3")
+    assert got.column_names == ["trace", "cdp", "offset"]
+    # projection, condvars-free IN, streaming in batches
+    got = read_parquet(src[kind], columns=["offset"], filters="cdp in (1, 7)", return_type="arrow")
+    assert got.column_names == ["offset"] and got.num_rows == 20
+    chunks = list(ParquetReader(src[kind], batch_size=64, columns=["trace"], filters="trace % 2 == 0"))
+    assert np.concatenate([c["trace"].to_numpy() for c in chunks]).tolist() == list(range(0, 1000, 2))
+    assert [len(c) for c in chunks][:-1] == [64] * (len(chunks) - 1)
+    # nothing matches: an empty frame with the columns
+    empty = read_parquet(src[kind], columns=["cdp"], filters="cdp > 10000")
+    assert len(empty) == 0 and list(empty.columns) == ["cdp"]
+
+
+def test_condition_on_files_keeps_pandas_metadata(tmp_path):
+    df = pd.DataFrame({"x": [1, 2, 3]}, index=pd.Index([10, 20, 30], name="key"))
+    f = tmp_path / "i.parquet"
+    df.to_parquet(f)
+    got = read_parquet(str(f), filters="x >= 2")
+    pd.testing.assert_frame_equal(got, df.iloc[1:])
+
+
+def test_condition_on_files_bad_inputs(sources, tmp_path):
+    src, df = sources
+    with pytest.raises(octavo.NotFoundError, match="nope"):
+        read_parquet(src["file"], filters="nope > 3")
+    with pytest.raises(octavo.NotFoundError, match="columns: trace, cdp, offset"):
+        read_parquet(src["list"], columns=["trace", "missing"], filters="cdp > 3")
+    with pytest.raises(octavo.OctavoError, match="cdp"):
+        read_parquet(src["dir"], filters="cdp == 'text'")          # a string against an int column
+    # files whose types differ: refused, never cast half-way
+    other = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"trace": pa.array([1.5]), "cdp": pa.array([1], pa.int32()),
+                             "offset": pa.array([0.5], pa.float32())}), other)
+    with pytest.raises(octavo.SchemaError, match="same columns and types"):
+        read_parquet(src["list"] + [str(other)], filters="cdp > 3")
+    with pytest.raises(octavo.NotFoundError, match="does not exist"):
+        read_parquet([src["file"], str(tmp_path / "gone.parquet")], filters="cdp > 3")
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    with pytest.raises(octavo.NotFoundError, match="no \\*.parquet"):
+        read_parquet(str(empty_dir), filters="cdp > 3")
+    # a damaged file: an octavo error naming it, not a pyarrow exception
+    bad = tmp_path / "bad.parquet"
+    raw = bytearray(open(src["file"], "rb").read())
+    raw[len(raw) // 2: len(raw) // 2 + 64] = b"\xff" * 64
+    raw[-12:-8] = b"\xff\xff\xff\x7f"    # footer length beyond the file
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(octavo.OctavoError) as e:
+        read_parquet(str(bad), filters="cdp > 3")
+    assert "bad.parquet" in str(e.value)
+
+
+def test_condition_on_directory_skips_hidden_and_underscore_entries(sources, tmp_path):
+    src, df = sources
+    d = tmp_path / "parts"
+    (d / "_delta_log").mkdir()
+    (d / "_delta_log" / "x.parquet").write_bytes(b"not parquet")
+    (d / ".hidden.parquet").write_bytes(b"not parquet")
+    (d / "notes.txt").write_text("not parquet")
+    got = read_parquet(str(d), columns=["trace"], filters="cdp < 3", return_type="arrow")
+    assert got.column("trace").to_pylist() == list(range(30))
 
 
 def test_bad_filters(sources):
     src, _ = sources
-    for bad in ([("cdp", "~", 1)], [("cdp", "<")], "x", [1, 2]):
+    for bad in ([("cdp", "~", 1)], [("cdp", "<")], [1, 2]):
         with pytest.raises(octavo.InvalidArgumentError):
-            read_parquet(src["bundle"] if not isinstance(bad, str) else src["file"], filters=bad)
+            read_parquet(src["bundle"], filters=bad)
 
 
 @pytest.mark.parametrize("kind", ["file", "list", "dir", "bundle"])
