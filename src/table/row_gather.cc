@@ -1054,7 +1054,8 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
 
 Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
                                                     int row_group, int leaf, const std::shared_ptr<arrow::DataType>& type,
-                                                    int64_t first, int64_t count, arrow::MemoryPool* pool) {
+                                                    int64_t first, int64_t count, arrow::MemoryPool* pool,
+                                                    parquet::RowGroupPageIndexReader* index) {
   return CatchCorruption(row_group, leaf, [&]() -> Result<std::shared_ptr<arrow::Array>> {
     const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
     if (!CanGatherRows(*descr, *type))
@@ -1064,7 +1065,9 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     if (first < 0 || count < 0 || first + count > rg_rows)
       return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
     ChunkPages whole = WholeChunk(file, row_group, leaf, source, pool);
-    std::shared_ptr<parquet::OffsetIndex> offsets = whole.offsets();
+    // The row group's page index reader reads the offset indexes of all its columns at once:
+    // given one, the columns of a slice share that read.
+    std::shared_ptr<parquet::OffsetIndex> offsets = index ? index->GetOffsetIndex(leaf) : whole.offsets();
     if (!offsets || offsets->page_locations().empty()) {  // no page index: the whole chunk
       if (descr->physical_type() == parquet::Type::BOOLEAN) {
         std::vector<int64_t> rows(static_cast<size_t>(count));

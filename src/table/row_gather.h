@@ -22,6 +22,7 @@ class MemoryPool;
 namespace parquet {
 class ColumnDescriptor;
 class ParquetFileReader;
+class RowGroupPageIndexReader;
 }  // namespace parquet
 
 namespace octavo {
@@ -64,9 +65,12 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* f
 // `source`) only the pages that hold them, as the offset index places them, and the
 // dictionary page: a point read does not fetch or decompress the rest of the column chunk.
 // The pages read are CRC-checked, and the offset index is checked against the footer and
-// the page headers. Without an offset index, the whole chunk as ReadRowRange.
+// the page headers. Without an offset index, the whole chunk as ReadRowRange. `index`, when
+// given, is `file`'s page index reader of `row_group` (its offset indexes read once for all
+// the columns read through it).
 Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
                                                     int row_group, int leaf, const std::shared_ptr<arrow::DataType>& type,
-                                                    int64_t first, int64_t count, arrow::MemoryPool* pool);
+                                                    int64_t first, int64_t count, arrow::MemoryPool* pool,
+                                                    parquet::RowGroupPageIndexReader* index = nullptr);
 
 }  // namespace octavo
