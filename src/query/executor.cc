@@ -84,7 +84,8 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> WhereScanner::ReadWhole(Worke
     const int leaf = w->gather_leaf[fields[c]];
     const auto& type = entry_->schema->field(fields[c])->type();
     if (leaf >= 0 && type->id() != arrow::Type::BOOL) {
-      auto got = ReadRowRange(w->reader->parquet_reader(), g, leaf, type, skip, keep, QueryMemoryPool());
+      auto got = ReadRowRange(w->reader->parquet_reader(), g, leaf, type, skip, keep, QueryMemoryPool(),
+                              w->source.get());
       if (got.ok()) {
         cols[c] = *got;
         out->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
@@ -127,7 +128,7 @@ Result<std::shared_ptr<arrow::Array>> WhereScanner::ReadAt(Worker* w, const Part
   if (leaf >= 0) {
     GatherStats gs;
     auto got = GatherRows(w->reader->parquet_reader(), g, leaf, entry_->schema->field(field)->type(), rows,
-                          QueryMemoryPool(), &gs);
+                          QueryMemoryPool(), &gs, w->source.get());
     if (!got.ok())
       return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file, " column '",
                                 entry_->schema->field(field)->name(), "' cannot be decoded: ", got.status().message());
@@ -152,8 +153,9 @@ Status WhereScanner::Execute(const Item& item, Worker* w, Output* out) const {
   const int64_t skip = item.skip, keep = item.keep, base = item.base;
   if (w->part != item.part) {
     w->reader.reset();
+    w->source.reset();
     w->part = SIZE_MAX;
-    OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true, QueryMemoryPool()));
+    OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true, QueryMemoryPool(), &w->source));
     // Which columns can be gathered row by row (flat, same layout as parquet::arrow's).
     const auto& mf = w->reader->manifest();
     auto* file_schema = w->reader->parquet_reader()->metadata()->schema();

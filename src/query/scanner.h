@@ -23,6 +23,8 @@
 
 namespace octavo {
 
+class ChecksummedFile;
+
 // Streams the selected rows of one row group at a time.
 class WhereScanner {
  public:
@@ -84,6 +86,7 @@ class WhereScanner {
   struct Worker {
     size_t part = SIZE_MAX;
     std::unique_ptr<parquet::arrow::FileReader> reader;
+    std::shared_ptr<ChecksummedFile> source;  // the checked file `reader` reads (OpenPart)
     std::vector<int> gather_leaf;  // per table field: its Parquet leaf if GatherRows can read it, else -1
   };
 

@@ -11,6 +11,7 @@
 #include <parquet/schema.h>
 #include <parquet/types.h>
 #include <arrow/io/memory.h>
+#include <arrow/util/compression.h>
 
 #include <functional>
 
@@ -317,13 +318,190 @@ struct ChunkPages {
   std::function<std::shared_ptr<parquet::OffsetIndex>()> offsets;  // null: pages follow each other
 };
 
-ChunkPages WholeChunk(parquet::ParquetFileReader* file, int row_group, int leaf) {
+// The decompressed size a zstd frame header records, or -1 (absent or not a frame).
+int64_t ZstdContentSize(const uint8_t* p, int64_t n) {
+  if (n < 5 || p[0] != 0x28 || p[1] != 0xB5 || p[2] != 0x2F || p[3] != 0xFD) return -1;
+  const uint8_t fhd = p[4];
+  const int fcs_flag = fhd >> 6, single_segment = (fhd >> 5) & 1, dict_flag = fhd & 3;
+  int64_t at = 5 + (single_segment ? 0 : 1) + (dict_flag == 3 ? 4 : dict_flag);
+  const int fcs_bytes = fcs_flag == 0 ? (single_segment ? 1 : 0) : (1 << fcs_flag);
+  if (fcs_bytes == 0 || at + fcs_bytes > n) return -1;
+  uint64_t v = 0;
+  for (int i = fcs_bytes - 1; i >= 0; --i) v = (v << 8) | p[at + i];
+  if (fcs_bytes == 2) v += 256;
+  return v > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(v);
+}
+
+// Arrow's zstd codec creates and frees a decompression context for every page it
+// decompresses (ZSTD_decompress): 13% of a selective query's CPU at one thread. This reader
+// takes the pages still compressed from Arrow's page reader (opened with no codec: header
+// parsing, page filter and value counts stay Arrow's) and decompresses them with one
+// streaming context per thread, reused for every page. Like Arrow's, a page's bytes live in
+// one buffer per reader, valid until the next NextPage().
+class ZstdPageReader final : public parquet::PageReader {
+ public:
+  ZstdPageReader(std::unique_ptr<parquet::PageReader> raw, int64_t max_uncompressed, arrow::MemoryPool* pool)
+      : raw_(std::move(raw)), max_uncompressed_(max_uncompressed), pool_(pool) {}
+
+  std::shared_ptr<parquet::Page> NextPage() override {
+    if (data_page_filter_) {  // set on this reader; the raw one skips the pages, undecompressed
+      raw_->set_data_page_filter(std::move(data_page_filter_));
+      data_page_filter_ = nullptr;
+    }
+    std::shared_ptr<parquet::Page> page = raw_->NextPage();
+    if (!page) return page;
+    switch (page->type()) {
+      case parquet::PageType::DICTIONARY_PAGE: {
+        const auto& d = static_cast<const parquet::DictionaryPage&>(*page);
+        return std::make_shared<parquet::DictionaryPage>(Decompress(*page, 0, -1), d.num_values(), d.encoding(),
+                                                         d.is_sorted());
+      }
+      case parquet::PageType::DATA_PAGE: {
+        const auto& d = static_cast<const parquet::DataPageV1&>(*page);
+        return std::make_shared<parquet::DataPageV1>(
+            Decompress(*page, 0, d.uncompressed_size()), d.num_values(), d.encoding(), d.definition_level_encoding(),
+            d.repetition_level_encoding(), d.uncompressed_size(), d.statistics(), d.first_row_index(),
+            d.size_statistics());
+      }
+      case parquet::PageType::DATA_PAGE_V2: {
+        const auto& d = static_cast<const parquet::DataPageV2&>(*page);
+        if (!d.is_compressed()) return page;
+        const int64_t levels =
+            static_cast<int64_t>(d.definition_levels_byte_length()) + d.repetition_levels_byte_length();
+        return std::make_shared<parquet::DataPageV2>(
+            Decompress(*page, levels, d.uncompressed_size()), d.num_values(), d.num_nulls(), d.num_rows(),
+            d.encoding(), d.definition_levels_byte_length(), d.repetition_levels_byte_length(),
+            d.uncompressed_size(), d.is_compressed(), d.statistics(), d.first_row_index(), d.size_statistics());
+      }
+      default:
+        return page;
+    }
+  }
+
+  void set_max_page_header_size(uint32_t size) override { raw_->set_max_page_header_size(size); }
+
+ private:
+  // The page's bytes with everything after its first `levels` bytes (V2 levels are stored
+  // plain) decompressed; `expect` is the header's uncompressed size (-1 for a dictionary page,
+  // whose size Arrow's page object does not keep: then the frame's content size, grown as
+  // needed up to the chunk's uncompressed size). Throws on damage, as Arrow's reader does.
+  std::shared_ptr<arrow::Buffer> Decompress(const parquet::Page& page, int64_t levels, int64_t expect) {
+    struct Context {
+      std::unique_ptr<arrow::util::Codec> codec;
+      std::shared_ptr<arrow::util::Decompressor> stream;
+    };
+    thread_local Context ctx;  // one per thread of the pool: no per-page context
+    const uint8_t* in = page.data();
+    const int64_t in_len = page.size();
+    if (levels < 0 || levels > in_len || (expect >= 0 && expect < levels))
+      throw parquet::ParquetException("Invalid page header");
+    if (!buffer_) {
+      PARQUET_ASSIGN_OR_THROW(buffer_, arrow::AllocateResizableBuffer(0, pool_));
+    }
+    int64_t cap = expect;
+    if (cap < 0) {
+      cap = ZstdContentSize(in + levels, in_len - levels);
+      if (cap < 0) cap = std::max<int64_t>(4 * in_len, 4096);
+      cap = std::min(cap, max_uncompressed_);
+    }
+    PARQUET_THROW_NOT_OK(buffer_->Resize(cap, /*shrink_to_fit=*/false));
+    if (levels > 0) std::memcpy(buffer_->mutable_data(), in, static_cast<size_t>(levels));
+    int64_t read = levels, written = levels;
+    if (expect != levels) {  // a V2 page of nulls only may hold no frame at all (GH-31992)
+      if (!ctx.stream) {
+        PARQUET_ASSIGN_OR_THROW(ctx.codec, arrow::util::Codec::Create(arrow::Compression::ZSTD));
+        PARQUET_ASSIGN_OR_THROW(ctx.stream, ctx.codec->MakeDecompressor());
+      }
+      PARQUET_THROW_NOT_OK(ctx.stream->Reset());
+      if (buffer_->size() == written) PARQUET_THROW_NOT_OK(buffer_->Resize(written + 1, /*shrink_to_fit=*/false));
+      while (true) {
+        PARQUET_ASSIGN_OR_THROW(auto r, ctx.stream->Decompress(in_len - read, in + read, buffer_->size() - written,
+                                                               buffer_->mutable_data() + written));
+        read += r.bytes_read;
+        written += r.bytes_written;
+        if (ctx.stream->IsFinished()) {
+          if (read == in_len) break;
+          PARQUET_THROW_NOT_OK(ctx.stream->Reset());  // concatenated frames, as ZSTD_decompress reads them
+          continue;
+        }
+        if (r.bytes_read != 0 || r.bytes_written != 0) continue;
+        // no progress: the input ends inside a frame, or the output is full
+        if (written < buffer_->size())
+          throw parquet::ParquetException("zstd page is cut short or damaged");
+        if (expect >= 0 || buffer_->size() >= max_uncompressed_)
+          throw parquet::ParquetException("zstd page decompresses to more than its header says");
+        PARQUET_THROW_NOT_OK(
+            buffer_->Resize(std::min(max_uncompressed_, 2 * buffer_->size() + 4096), /*shrink_to_fit=*/false));
+      }
+    }
+    if (expect >= 0 && written != expect)
+      throw parquet::ParquetException("Page didn't decompress to expected size, expected: " + std::to_string(expect) +
+                                      ", but got:" + std::to_string(written));
+    PARQUET_THROW_NOT_OK(buffer_->Resize(written, /*shrink_to_fit=*/false));
+    return buffer_;
+  }
+
+  std::unique_ptr<parquet::PageReader> raw_;
+  int64_t max_uncompressed_;
+  arrow::MemoryPool* pool_;
+  std::shared_ptr<arrow::ResizableBuffer> buffer_;
+};
+
+// A page reader over the pages in `stream`: Arrow's, with zstd pages decompressed by
+// ZstdPageReader.
+std::unique_ptr<parquet::PageReader> OpenPages(std::shared_ptr<arrow::io::InputStream> stream, int64_t total_values,
+                                               arrow::Compression::type codec, const parquet::ReaderProperties& props,
+                                               const parquet::ColumnDescriptor& descr, bool always_compressed,
+                                               int64_t max_uncompressed) {
+  if (codec != arrow::Compression::ZSTD)
+    return parquet::PageReader::Open(std::move(stream), total_values, codec, props, descr, always_compressed);
+  return std::make_unique<ZstdPageReader>(
+      parquet::PageReader::Open(std::move(stream), total_values, arrow::Compression::UNCOMPRESSED, props, descr,
+                                always_compressed),
+      max_uncompressed, props.memory_pool());
+}
+
+ChunkPages WholeChunk(parquet::ParquetFileReader* file, int row_group, int leaf, ChecksummedFile* source,
+                      arrow::MemoryPool* pool) {
   ChunkPages c;
-  c.descr = file->metadata()->schema()->Column(leaf);
+  const auto& md = *file->metadata();
+  c.descr = md.schema()->Column(leaf);
   auto rg = file->RowGroup(row_group);
   c.chunk = rg->metadata()->ColumnChunk(leaf);
   c.num_rows = rg->metadata()->num_rows();
-  c.open = [rg, leaf] { return rg->GetColumnPageReader(leaf); };
+  const auto& cc = *c.chunk;
+  // The pages straight from `source` (ChecksummedFile::ReadAt checks their CRCs, as when
+  // Arrow's row group reader reads them), read once however often the pages are walked,
+  // for zstd chunks as Arrow would place them. Otherwise (and for encrypted chunks or
+  // footers of writers whose chunk ranges Arrow pads) Arrow's row group reader.
+  if (source && cc.compression() == arrow::Compression::ZSTD && !cc.crypto_metadata() &&
+      !md.writer_version().VersionLt(parquet::ApplicationVersion::PARQUET_816_FIXED_VERSION())) {
+    int64_t start = cc.data_page_offset();  // as ComputeColumnChunkRange
+    if (cc.has_dictionary_page() && cc.dictionary_page_offset() > 0 && start > cc.dictionary_page_offset())
+      start = cc.dictionary_page_offset();
+    const int64_t len = cc.total_compressed_size();
+    const int64_t values = cc.num_values(), max_uncompressed = cc.total_uncompressed_size();
+    const bool always_compressed =
+        md.writer_version().VersionLt(parquet::ApplicationVersion::PARQUET_CPP_10353_FIXED_VERSION());
+    auto props = std::make_shared<parquet::ReaderProperties>(pool);
+    props->set_page_checksum_verification(false);  // checked by ChecksummedFile
+    auto bytes = std::make_shared<std::shared_ptr<arrow::Buffer>>();
+    const parquet::ColumnDescriptor* descr = c.descr;
+    c.open = [=]() -> std::unique_ptr<parquet::PageReader> {
+      if (!*bytes) {
+        if (start < 0 || len < 0) throw parquet::ParquetException("invalid column chunk range");
+        PARQUET_ASSIGN_OR_THROW(*bytes, source->ReadAt(start, len));
+        if ((*bytes)->size() != len) {
+          *bytes = nullptr;
+          throw parquet::ParquetException("column chunk at byte " + std::to_string(start) + " is cut short");
+        }
+      }
+      return OpenPages(std::make_shared<arrow::io::BufferReader>(*bytes), values, arrow::Compression::ZSTD, *props,
+                       *descr, always_compressed, max_uncompressed);
+    };
+  } else {
+    c.open = [rg, leaf] { return rg->GetColumnPageReader(leaf); };
+  }
   c.offsets = [file, row_group, leaf]() -> std::shared_ptr<parquet::OffsetIndex> {
     if (auto pages = file->GetPageIndexReader()) {
       if (auto g = pages->RowGroup(row_group)) return g->GetOffsetIndex(leaf);
@@ -861,22 +1039,23 @@ Result<std::shared_ptr<arrow::Array>> CatchCorruption(int row_group, int leaf, F
 
 Result<std::shared_ptr<arrow::Array>> ReadRowRange(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                    const std::shared_ptr<arrow::DataType>& type, int64_t first,
-                                                   int64_t count, arrow::MemoryPool* pool) {
+                                                   int64_t count, arrow::MemoryPool* pool, ChecksummedFile* source) {
   return CatchCorruption(row_group, leaf,
-                         [&] { return ReadRowRangeFrom(WholeChunk(file, row_group, leaf), type, first, count, pool); });
+                         [&] { return ReadRowRangeFrom(WholeChunk(file, row_group, leaf, source, pool), type, first, count, pool); });
 }
 
 Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* file, int row_group, int leaf,
                                                  const std::shared_ptr<arrow::DataType>& type,
                                                  const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
-                                                 GatherStats* stats) {
+                                                 GatherStats* stats, ChecksummedFile* source) {
   return CatchCorruption(row_group, leaf,
-                         [&] { return GatherRowsFrom(WholeChunk(file, row_group, leaf), type, rows, pool, stats); });
+                         [&] { return GatherRowsFrom(WholeChunk(file, row_group, leaf, source, pool), type, rows, pool, stats); });
 }
 
 Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
                                                     int row_group, int leaf, const std::shared_ptr<arrow::DataType>& type,
-                                                    int64_t first, int64_t count, arrow::MemoryPool* pool) {
+                                                    int64_t first, int64_t count, arrow::MemoryPool* pool,
+                                                    parquet::RowGroupPageIndexReader* index) {
   return CatchCorruption(row_group, leaf, [&]() -> Result<std::shared_ptr<arrow::Array>> {
     const parquet::ColumnDescriptor* descr = file->metadata()->schema()->Column(leaf);
     if (!CanGatherRows(*descr, *type))
@@ -885,8 +1064,10 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     const int64_t rg_rows = rg_md->num_rows();
     if (first < 0 || count < 0 || first + count > rg_rows)
       return Status::IndexError("rows ", first, "..", first + count, " are outside row group ", row_group);
-    ChunkPages whole = WholeChunk(file, row_group, leaf);
-    std::shared_ptr<parquet::OffsetIndex> offsets = whole.offsets();
+    ChunkPages whole = WholeChunk(file, row_group, leaf, source, pool);
+    // The row group's page index reader reads the offset indexes of all its columns at once:
+    // given one, the columns of a slice share that read.
+    std::shared_ptr<parquet::OffsetIndex> offsets = index ? index->GetOffsetIndex(leaf) : whole.offsets();
     if (!offsets || offsets->page_locations().empty()) {  // no page index: the whole chunk
       if (descr->physical_type() == parquet::Type::BOOLEAN) {
         std::vector<int64_t> rows(static_cast<size_t>(count));
@@ -966,9 +1147,10 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     const auto codec = src.chunk->compression();
     auto props = std::make_shared<parquet::ReaderProperties>(pool);
     props->set_page_checksum_verification(false);  // checked by ReadPages
-    src.open = [pages, total_values, codec, props, descr] {
-      return parquet::PageReader::Open(std::make_shared<arrow::io::BufferReader>(pages), total_values, codec, *props,
-                                       *descr);
+    const int64_t max_uncompressed = src.chunk->total_uncompressed_size();
+    src.open = [pages, total_values, codec, props, descr, max_uncompressed] {
+      return OpenPages(std::make_shared<arrow::io::BufferReader>(pages), total_values, codec, *props, *descr,
+                       /*always_compressed=*/false, max_uncompressed);
     };
     if (descr->physical_type() == parquet::Type::BOOLEAN) {
       std::vector<int64_t> rows(static_cast<size_t>(count));

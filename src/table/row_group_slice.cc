@@ -5,6 +5,7 @@
 #include <parquet/arrow/schema.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
+#include <parquet/page_index.h>
 
 #include "table/conform.h"
 #include "table/page_checksums.h"
@@ -47,7 +48,17 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> RowGroupSliceReader::Read(int
       continue;
     }
     const auto& field = schema_->field(fields_[c]);
-    auto got = ReadPageRange(reader_->parquet_reader(), source_.get(), g, leaf_[c], field->type(), first, count, pool_);
+    if (index_group_ != g) {
+      index_.reset();
+      index_group_ = g;
+      try {
+        if (auto pages = reader_->parquet_reader()->GetPageIndexReader()) index_ = pages->RowGroup(g);
+      } catch (const std::exception& e) {
+        return Status::Corruption(context_, " has an unreadable page index in row group ", g, ": ", e.what());
+      }
+    }
+    auto got = ReadPageRange(reader_->parquet_reader(), source_.get(), g, leaf_[c], field->type(), first, count, pool_,
+                             index_.get());
     if (!got.ok())
       return Status::Corruption(context_, " column '", field->name(), "' cannot be decoded: ", got.status().message());
     out[c] = std::move(*got);

@@ -16,6 +16,9 @@ class MemoryPool;
 class Schema;
 class Table;
 }  // namespace arrow
+namespace parquet {
+class RowGroupPageIndexReader;
+}
 namespace parquet::arrow {
 class FileReader;
 }
@@ -50,6 +53,8 @@ class RowGroupSliceReader {
   std::string context_;
   arrow::MemoryPool* pool_;
   std::vector<int> leaf_;          // per field: its page-readable leaf, or -1
+  int index_group_ = -1;           // the row group index_ reads the offset indexes of
+  std::shared_ptr<parquet::RowGroupPageIndexReader> index_;
   int whole_group_ = -1;           // the row group whole_table_ holds,
   std::vector<int> whole_fields_;  // of these fields
   std::shared_ptr<arrow::Table> whole_table_;
