@@ -14,8 +14,17 @@ class InvalidArgumentError(OctavoError, ValueError):
     """A bad argument or node name."""
 
 
-class NotFoundError(OctavoError, LookupError):
-    """A missing bundle, node, column or commit."""
+class NotFoundError(OctavoError, KeyError):
+    """A missing bundle, node, column or commit. Also a KeyError (so a LookupError): code
+    written for DataFolio catches KeyError for a missing item."""
+
+    def __str__(self) -> str:  # KeyError's str() would show the message quoted
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class NoSuchNodeError(NotFoundError, AttributeError):
+    """PyTables' NoSuchNodeError (octavo.tables): a missing node; like PyTables' it is also an
+    AttributeError and a LookupError."""
 
 
 class AlreadyExistsError(OctavoError, ValueError):
