@@ -63,6 +63,10 @@ class ReadOnlyError(OctavoError, PermissionError):
     """A write was attempted on a bundle opened read-only."""
 
 
+class ClosedBundleError(OctavoError, ValueError):
+    """The bundle (and so every node of it) was closed; like PyTables' ClosedFileError, a ValueError."""
+
+
 class QueryError(OctavoError, ValueError):
     """An SQL query (bundle.sql / query_table) that DuckDB rejected or failed to run."""
 
