@@ -32,6 +32,7 @@ from .errors import (
     InvalidArgumentError,
     NoSuchNodeError,
     NotFoundError,
+    OctavoIndexError,
     OctavoIOError,
     OctavoNotImplementedError,
     SchemaError,
@@ -806,8 +807,22 @@ class _Column:
                                  f"({self.table.nrows} rows)")
             return self.table.read(i, i + 1, field=self.name)[0]
         if isinstance(key, slice):
-            return self.table.read(key.start, key.stop, key.step, field=self.name)
+            return self.table.read(*key.indices(self.table.nrows), field=self.name)
         return self.table.read_coordinates(key, field=self.name)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``t.cols.x[a:b] = values`` (PyTables): modify_column."""
+        if isinstance(key, (int, np.integer)):
+            i = int(key) + (self.table.nrows if key < 0 else 0)
+            self.table.modify_column(i, i + 1, 1, [value], self.name)
+        elif isinstance(key, slice):
+            st, sp, stp = slice(key.start, key.stop, key.step).indices(self.table.nrows)
+            self.table.modify_column(st, sp, stp, value, self.name)
+        else:
+            raise TypeError("assign column values with an integer or a slice")
+
+    def read(self) -> np.ndarray:
+        return self.table.read(field=self.name)
 
     def __iter__(self) -> Iterator[Any]:
         for chunk in self.table._chunks(0, self.table.nrows, 1, field=self.name):
@@ -1010,29 +1025,100 @@ class Table(Leaf, _OTable):
             self._bundle._unflushed.discard(self)
             _OTable.append(self, _from_records(rec, self.schema, f"table {self._path!r}"))
 
-    def modify_column(self, start: int | None = None, stop: int | None = None, step: int | None = None,
-                      column: Any = None, colname: str | None = None) -> int:
-        raise OctavoNotImplementedError(
-            f"table {self._path!r}: modify_column is not available yet in octavo; read the table, change it "
-            "and write it back with create_table(..., overwrite=True)")
+    def _edit_range(self, start: Any, stop: Any, step: Any, n: int, what: str) -> tuple[int, int]:
+        """PyTables' range rules for modify_*: without stop, as many rows as values; the range
+        must hold exactly ``n`` rows and stay within the table. Returns (start, step)."""
+        self.flush()
+        step = 1 if step is None else int(step)
+        start = 0 if start is None else int(start)
+        if start < 0:
+            raise InvalidArgumentError(f"table {self._path!r}: {what}: start must be >= 0, got {start}")
+        if step < 1:
+            raise InvalidArgumentError(f"table {self._path!r}: {what}: step must be >= 1, got {step}")
+        stop = start + (n - 1) * step + 1 if stop is None else int(stop)
+        st, sp, _ = slice(start, stop, step).indices(max(self.num_rows, stop))
+        if sp > self.num_rows:
+            raise OctavoIndexError(f"table {self._path!r}: {what}: rows up to {sp} go past the table's end "
+                                   f"({self.num_rows} rows)")
+        if len(range(st, sp, step)) != n:
+            raise InvalidArgumentError(f"table {self._path!r}: {what}: {n} values for the "
+                                       f"{len(range(st, sp, step))} rows of range({st}, {sp}, {step})")
+        return st, step
 
     def modify_rows(self, start: int | None = None, stop: int | None = None, step: int | None = None,
                     rows: Any = None) -> int:
-        raise OctavoNotImplementedError(
-            f"table {self._path!r}: modify_rows is not available yet in octavo; read the table, change it and "
-            "write it back with create_table(..., overwrite=True)")
+        """Replace rows start:stop:step with ``rows`` (structured array or list of tuples).
+        Copy-on-write of the parts holding them, one commit; returns how many rows changed."""
+        if rows is None:
+            return 0
+        rec = _as_records(rows, self.dtype, f"table {self._path!r}")
+        if len(rec) == 0:
+            return 0
+        st, stp = self._edit_range(start, stop, step, len(rec), "modify_rows")
+        values = _from_records(rec, self.schema, f"table {self._path!r}")
+        self._native.modify_rows(st, stp, values.__arrow_c_stream__())
+        return len(rec)
+
+    def modify_column(self, start: int | None = None, stop: int | None = None, step: int | None = None,
+                      column: Any = None, colname: str | None = None) -> int:
+        """Replace column ``colname`` at rows start:stop:step with ``column``; one commit."""
+        if colname is None or colname not in self.colnames:
+            raise KeyError(f"table {self._path!r} has no column {colname!r}; columns: {self.colnames}")
+        if column is None:
+            return 0
+        sub = np.dtype([(colname, _field(self.dtype, colname))])
+        values = np.asarray(column.read() if isinstance(column, _Column) else column)
+        rec = np.empty(len(values) if values.ndim else 1, dtype=sub)
+        try:
+            rec[colname] = values
+        except (TypeError, ValueError) as e:
+            raise SchemaError(f"table {self._path!r}: column {colname!r} ({_field(self.dtype, colname)}) cannot "
+                              f"hold these values: {e}") from None
+        if len(rec) == 0:
+            return 0
+        st, stp = self._edit_range(start, stop, step, len(rec), "modify_column")
+        schema = pa.schema([self.schema.field(colname)])
+        self._native.modify_rows(st, stp, _from_records(rec, schema, f"table {self._path!r}").__arrow_c_stream__())
+        return len(rec)
+
+    def modify_columns(self, start: int | None = None, stop: int | None = None, step: int | None = None,
+                       columns: Any = None, names: list[str] | None = None) -> int:
+        if columns is None:
+            return 0
+        names = list(names or self.colnames)
+        sub = np.dtype([(n, _field(self.dtype, n)) for n in names])
+        rec = np.rec.fromarrays([np.asarray(c) for c in columns], dtype=sub) if not (
+            isinstance(columns, np.ndarray) and columns.dtype.names) else columns.astype(sub)
+        st, stp = self._edit_range(start, stop, step, len(rec), "modify_columns")
+        schema = pa.schema([self.schema.field(n) for n in names])
+        self._native.modify_rows(st, stp, _from_records(rec, schema, f"table {self._path!r}").__arrow_c_stream__())
+        return len(rec)
 
     def remove_rows(self, start: int | None = None, stop: int | None = None, step: int | None = None) -> int:
-        raise OctavoNotImplementedError(
-            f"table {self._path!r}: remove_rows is not available yet in octavo; read_where the rows to keep and "
-            "write them back with create_table(..., overwrite=True)")
+        """Remove rows start:stop:step (only row ``start`` when stop is not given, as in
+        PyTables); copy-on-write of the parts holding them, one commit. Returns how many."""
+        st, sp, stp = self._range(start, stop, step)
+        if sp <= st:
+            return 0
+        return int(self._native.remove_rows(st, sp, stp))
+
+    def remove_row(self, n: int) -> int:
+        return self.remove_rows(n, n + 1)
 
     # --- reads ----------------------------------------------------------------------------
     def _range(self, start: Any, stop: Any, step: Any) -> tuple[int, int, int]:
+        """PyTables' read ranges: Python slice rules, except that ``start`` alone means that
+        one row (``start=-1``: the last)."""
         self.flush()
         if step is not None and int(step) <= 0:
             raise InvalidArgumentError(f"table {self._path!r}: step must be positive, got {step}")
-        return slice(start, stop, step).indices(self.num_rows)
+        n = self.num_rows
+        if start is not None and stop is None and step is None:
+            start = int(start)
+            if 0 < n <= start or start < -n:
+                raise OctavoIndexError(f"table {self._path!r}: row {start} is out of range ({n} rows)")
+            stop = n if start == -1 else (start + 1 if start >= 0 else n + start + 1)
+        return slice(start, stop, step).indices(n)
 
     def _chunks(self, start: int, stop: int, step: int, field: str | None = None,
                 rows: int = _ROWS_PER_READ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -1097,13 +1183,21 @@ class Table(Leaf, _OTable):
                 raise IndexError(f"row {key} is out of range for table {self._path!r} ({n} rows)")
             return self.read(i, i + 1)[0]
         if isinstance(key, slice):
-            return self.read(key.start, key.stop, key.step)
+            return self.read(*key.indices(self.nrows))
         if isinstance(key, str):
             return self.col(key)
         return self.read_coordinates(key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self.modify_rows(key, None, None, value)
+        """``t[i] = row``, ``t[a:b:c] = rows`` (PyTables): modify_rows."""
+        if isinstance(key, (int, np.integer)):
+            i = int(key) + (self.nrows if key < 0 else 0)
+            self.modify_rows(i, i + 1, 1, [value])
+        elif isinstance(key, slice):
+            st, sp, stp = slice(key.start, key.stop, key.step).indices(self.nrows)
+            self.modify_rows(st, sp, stp, value)
+        else:
+            raise TypeError("assign table rows with an integer or a slice")
 
     # --- conditional reads ------------------------------------------------------------------
     def _where_list(self, condition: str, condvars: dict | None, start: Any, stop: Any, step: Any) -> np.ndarray:

@@ -125,6 +125,14 @@ def test_csv_paths_and_round_trips(tmp_path):
         fileio.read_dataframe(tmp_path / "x.xlsx")
 
 
+def test_kind_messages_use_the_right_article(bundle):
+    bundle.create_array("/arr", np.arange(3))
+    for call in (lambda: bundle.table("/arr"), lambda: bundle.get_link("/arr"), lambda: bundle.create_group("/arr/g")):
+        with pytest.raises(octavo.OctavoError) as e:
+            call()
+        assert "an array" in str(e.value) and "a array" not in str(e.value), str(e.value)
+
+
 def test_notebook_html(bundle):
     bundle.add_table("t", frame(n=8))
     bundle.create_array("/a", np.arange(100.0))

@@ -558,3 +558,33 @@ def test_bad_descriptions_are_octavo_errors(h5):
     with pytest.raises(KeyError):
         t.row["nope"] = 1
     assert os.path.isdir(h5.filename)
+
+
+def test_modify_and_remove_rows_copy_on_write(tmp_path):
+    p = str(tmp_path / "e.h5")
+    f = tt.open_file(p, "w")
+    t = f.create_table("/", "t", {"i": tt.Int32Col(pos=0), "s": tt.StringCol(4, pos=1)})
+    t.append([(i, b"r%d" % i) for i in range(100)])
+    c0 = f.commit["id"]
+    assert t.modify_column(10, 16, 2, [-1, -2, -3], "i") == 3
+    assert t.read(9, 16, field="i").tolist() == [9, -1, 11, -2, 13, -3, 15]
+    assert f.commit["id"] == c0 + 1  # one commit
+    assert t.modify_rows(20, rows=[(0, b"x"), (0, b"y")]) == 2  # without stop: as many rows as given
+    assert t.read(20, 22).tolist() == [(0, b"x"), (0, b"y")]
+    t[50] = (5, b"five")
+    t.cols.i[60:63] = [7, 8, 9]
+    assert t[50].tolist() == (5, b"five") and t.cols.i[60:63].tolist() == [7, 8, 9]
+    assert t.remove_rows(0) == 1  # PyTables: start alone is one row
+    assert t.nrows == 99 and t[0]["i"] == 1
+    assert t.remove_rows(0, 10, 3) == 4
+    assert t.nrows == 95
+    with pytest.raises(octavo.InvalidArgumentError):
+        t.modify_column(0, 5, 1, [1, 2], "i")  # 2 values for 5 rows
+    with pytest.raises(IndexError):
+        t.modify_column(94, None, None, [1, 2], "i")  # past the end
+    with pytest.raises(octavo.SchemaError):
+        t.modify_column(0, 1, 1, ["x"], "i")
+    f.close()
+    old = octavo.open(p, commit=c0)  # readers of older commits see the old rows
+    assert old["/t"].read(columns=["i"], return_type="arrow").column(0).to_pylist() == list(range(100))
+    old.close()
