@@ -388,6 +388,31 @@ class Bundle:
         """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
         return self.create_table(_abs(name), data=data, options=options, overwrite=overwrite, **kwargs)
 
+    def add_data(self, name: str, data: Any, *, overwrite: bool = False, **kwargs: Any) -> Node:
+        """DataFolio's generic add: a DataFrame (pandas/polars), pyarrow Table or dict of arrays
+        becomes a table, a numpy array an array, bytes a file node, a path to a local file its
+        copy as a file node."""
+        import numpy as np
+
+        path = _abs(name)
+        if isinstance(data, np.ndarray):
+            if overwrite and path in self:
+                with self.transaction(f"replace {path}"):
+                    self.remove_node(path, recursive=True)
+                    return self.create_array(path, data, **kwargs)
+            return self.create_array(path, data, **kwargs)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            with self.create_file(path, overwrite=overwrite) as f:
+                f.write(data)
+            return self[path]
+        if isinstance(data, (str, os.PathLike)):
+            if not os.path.isfile(data):
+                raise InvalidArgumentError(f"add_data({name!r}): {os.fspath(data)!r} is not a file; give a data "
+                                           "frame, an array, bytes or the path of a local file")
+            self.put_file(data, path, overwrite=overwrite)
+            return self[path]
+        return self.add_table(path, data, overwrite=overwrite, **kwargs)
+
     def append_table(self, name: str, data: TableData, *, schema_mode: str | None = None) -> None:
         """Append rows to ``name`` (created if it does not exist yet); see Table.append."""
         path = _abs(name)
@@ -398,11 +423,15 @@ class Bundle:
 
     def get_table(self, name: str, return_type: str | None = None, columns: Columns = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,
-                  condvars: dict | None = None) -> Frame:
+                  condvars: dict | None = None, version: int | None = None) -> Frame:
         """Read a table; ``columns`` a projection, ``offset`` the first row. Without ``where``,
         ``limit`` rows from ``offset``; with ``where`` (a condition, docs/queries.md), the first
         ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found,
-        except for pandas tables with a RangeIndex, whose row labels need the full where list)."""
+        except for pandas tables with a RangeIndex, whose row labels need the full where list).
+        ``version``: the table as it was at that commit id (see commits())."""
+        if version is not None:  # the table as of commit `version` (DataFolio's time travel)
+            with open(self.path, "r", commit=int(version)) as old:
+                return old.get_table(name, return_type, columns, offset, limit, where, condvars)
         start = int(offset or 0)
         if limit is not None and int(limit) < 0:
             # (offset + limit would otherwise count from the end: silently other rows)

@@ -141,3 +141,20 @@ def test_notebook_html(bundle):
     a = bundle["/a"]._repr_html_()
     assert "(100,)" in a and "float64" in a and "ratio" in a
     assert "/t" in bundle._repr_html_()
+
+
+def test_add_data_and_get_table_version(bundle, tmp_path):
+    bundle.add_data("results", frame(1))
+    v = bundle.commit["id"]
+    bundle.add_data("results", frame(2, 3), overwrite=True)
+    pd.testing.assert_frame_equal(bundle.get_table("results", version=v), frame(1))
+    assert len(bundle.get_table("results")) == 3
+    arr = bundle.add_data("arr", np.arange(4))
+    assert arr[:].tolist() == [0, 1, 2, 3]
+    bundle.add_data("arr", np.zeros(2), overwrite=True)
+    assert bundle["/arr"].shape == (2,)
+    assert bundle.add_data("blob", b"abc").read() == b"abc"
+    (tmp_path / "notes.txt").write_bytes(b"hi")
+    assert bundle.add_data("notes", tmp_path / "notes.txt").read() == b"hi"
+    with pytest.raises(octavo.InvalidArgumentError):
+        bundle.add_data("bad", str(tmp_path / "missing.txt"))

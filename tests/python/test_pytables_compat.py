@@ -588,3 +588,52 @@ def test_modify_and_remove_rows_copy_on_write(tmp_path):
     old = octavo.open(p, commit=c0)  # readers of older commits see the old rows
     assert old["/t"].read(columns=["i"], return_type="arrow").column(0).to_pylist() == list(range(100))
     old.close()
+
+
+SEED_IMAGES = '''
+import octavo.tables as tt
+from octavo.tables.nodes import filenode
+from PIL import Image
+from glob import glob
+
+f1 = tt.open_file('storage.h5', 'a')
+tuscany = f1.create_group("/", 'tuscany')
+
+for input in glob("small*.png"):
+    print('copying', input)
+    image = Image.open(input)
+    fnode = filenode.new_node(f1, where='/tuscany', name=input.replace('.png', ''))
+    image.save(fp=fnode, format='png')
+    fnode.close()
+
+f1.close()
+
+f1 = tt.open_file('storage.h5', 'r')
+image = Image.open(fp=f1.root.tuscany.small08)
+for i in f1.root.tuscany:   # cycle through all its children
+    print(i)
+f1.root.tuscany['small00']   # is another way to acces it
+image = Image.open(fp=f1.root.tuscany['small08'])
+f1.close()
+
+f1 = tt.open_file('storage.h5', 'a')
+f1.root.tuscany.small19.remove()               # remove the node
+f1.root.tuscany.small18.rename("last_image")   # rename the node
+for i in f1.root.tuscany:   # cycle through all its children
+    print(i)
+'''
+
+
+def test_seed_images_in_file_nodes(in_tmp, capsys):
+    pil = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    images = {}
+    for n in range(20):
+        images[n] = (rng.random((12, 12, 3)) * 255).astype("uint8")
+        pil.fromarray(images[n]).save(f"small{n:02d}.png")
+    _run(SEED_FILENODE)
+    ns = _run(SEED_IMAGES)
+    np.testing.assert_array_equal(np.asarray(ns["image"]), images[8])
+    with tt.open_file("storage.h5") as f:
+        names = sorted(n._v_name for n in f.root.tuscany)
+    assert len(names) == 19 and "last_image" in names and "small19" not in names and "small18" not in names
