@@ -18,6 +18,8 @@ namespace octavo {
 
 enum class NodeKind { kGroup, kTable, kArray, kFile, kLink };
 const char* NodeKindName(NodeKind kind);
+// "a group", "an array", ...: for messages ("'/x' is an array, not a table").
+const char* NodeKindWithArticle(NodeKind kind);
 
 struct NodeInfo {
   std::string path;

@@ -109,6 +109,16 @@ class Table {
   virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data) = 0;
   virtual Status Append(const std::shared_ptr<arrow::RecordBatchReader>& data, const AppendOptions& options) = 0;
   virtual Status Append(const std::shared_ptr<arrow::Table>& data) = 0;
+
+  // Copy-on-write edits, one commit each: only the parts holding affected rows are rewritten
+  // (new files); the others, and readers of older commits, are untouched. Nothing is committed
+  // on any error.
+  // Rows start, start + step, ... (values->num_rows() of them) take the values of `values`'
+  // columns (matched by name, converted as appends are); the other columns keep theirs.
+  virtual Status ModifyRows(int64_t start, int64_t step, const std::shared_ptr<arrow::Table>& values) = 0;
+  // Removes rows start, start + step, ... below stop (0 <= start, stop <= num_rows, step >= 1);
+  // returns how many.
+  virtual Result<int64_t> RemoveRows(int64_t start, int64_t stop, int64_t step) = 0;
 };
 
 }  // namespace octavo

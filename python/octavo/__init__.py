@@ -26,9 +26,11 @@ from .enums import (
 )
 from .errors import (
     AlreadyExistsError,
+    ClosedBundleError,
     CorruptionError,
     InvalidArgumentError,
     LockedError,
+    NoSuchNodeError,
     NotFoundError,
     OctavoError,
     OctavoIOError,
@@ -76,7 +78,7 @@ def available_cpus() -> int:
 __all__ = [
     "set_num_threads", "get_num_threads", "available_cpus",
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
-    "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
+    "OctavoError", "InvalidArgumentError", "NotFoundError", "NoSuchNodeError", "AlreadyExistsError", "ClosedBundleError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError", "share", "attach", "SharedTable", "AttachedTable",
     "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction", "SchemaMode",

@@ -5,6 +5,8 @@ so it sits above octavo.bundle.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 from .bundle import open as open_bundle
@@ -12,6 +14,18 @@ from .errors import OctavoError, QueryError
 from .query import sql
 
 _EXIT_CODES = {"NotFoundError": 3, "SchemaError": 4, "CorruptionError": 5, "LockedError": 6}
+
+
+_READING = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "SET", "VARIABLE_SET", "RELATION", "CALL", "TRANSACTION"})
+
+
+def _changing_statements(duckdb: Any, query: str) -> list[str]:
+    """The kinds of the query's statements that would change data (INSERT, UPDATE, CREATE...)."""
+    try:
+        kinds = [st.type.name for st in duckdb.connect().extract_statements(query)]
+    except duckdb.Error:
+        return []  # the query itself reports the syntax error
+    return sorted({k for k in kinds if k not in _READING})
 
 
 def _cli_sql(argv: list[str]) -> int:
@@ -33,6 +47,11 @@ def _cli_sql(argv: list[str]) -> int:
                     ": pip install duckdb")
 
     try:
+        changes = _changing_statements(duckdb, query)
+        if changes:
+            sys.stderr.write(f"octavo: note: {', '.join(changes)} statements run on a temporary in-memory view "
+                             f"of the bundle: nothing they change is kept in {root} (octavo sql reads only; "
+                             "change data with the octavo import/append commands or the Python API)\n")
         with open_bundle(root, "r") as b:
             reader = sql(b, query, stream=True)
             if reader is None:  # a statement without a result

@@ -46,6 +46,16 @@ class Table:
 
     def append(self, stream: CapsuleType, add_columns: bool = False) -> None: ...
 
+    def modify_rows(self, start: int, step: int, stream: CapsuleType) -> None:
+        """
+        Copy-on-write: rows start, start+step, ... take the stream's columns; one commit.
+        """
+
+    def remove_rows(self, start: int, stop: int, step: int) -> int:
+        """
+        Copy-on-write: removes rows start, start+step, ... below stop; one commit. Returns how many.
+        """
+
     def repack(self, sort_by: Sequence[str] = [], row_group_size: int = 0, run_rows: int = 0) -> None: ...
 
     def create_index(self, arg: str, /) -> None: ...

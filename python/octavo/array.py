@@ -356,6 +356,19 @@ class Array(Node):
         import zarr
         return zarr.open_array(store=self.zarr_store(), mode="r")
 
+    def _repr_html_(self) -> str:
+        """Notebooks: shape, dtype, chunks, codec and the stored size against the logical one."""
+        import html
+
+        i = self._native.info()
+        ratio = f"{i['logical_bytes'] / i['size_bytes']:.1f}x" if i["size_bytes"] else "-"
+        return (f"<div><b>octavo array</b> <code>{html.escape(self._path)}</code><table>"
+                f"<tr><td>shape</td><td>{tuple(i['shape'])}</td></tr><tr><td>dtype</td><td>{i['dtype']}</td></tr>"
+                f"<tr><td>chunks</td><td>{tuple(i['chunks'])} ({i['num_chunks_stored']} stored)</td></tr>"
+                f"<tr><td>codec</td><td>{html.escape(i['codecs'])}</td></tr>"
+                f"<tr><td>stored</td><td>{i['size_bytes']:,} bytes of {i['logical_bytes']:,} (ratio {ratio})</td>"
+                f"</tr></table></div>")
+
     def __repr__(self) -> str:
         i = self._native.info()
         return (f"<octavo.Array {self._path!r} shape={tuple(i['shape'])} dtype={i['dtype']} "

@@ -5,8 +5,10 @@ arguments and converts results between Arrow and pandas/polars.
 """
 from __future__ import annotations
 
+import builtins
 import html
 import os
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -18,7 +20,14 @@ from .array import Array, create_array, import_zarr
 from .attrs import attrs_to_json, to_json
 from .convert import Columns, Frame, TableData, to_arrow_stream
 from .enums import Compressor, FileMode, Mode, Shuffle, name_arg
-from .errors import InvalidArgumentError, SchemaError, check_fspath, check_text
+from .errors import (
+    ClosedBundleError,
+    InvalidArgumentError,
+    OctavoNotImplementedError,
+    SchemaError,
+    check_fspath,
+    check_text,
+)
 from .files import FileNode, FileNodeWriter, create_writer, open_node_file
 from .group import Group
 from .link import SoftLink
@@ -44,9 +53,41 @@ def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None 
     if commit is not None and snapshot is not None:
         raise InvalidArgumentError("give commit= or snapshot=, not both")
     path = check_fspath(path, "bundle path")
+    check_bundle_path(path)
     check_text(snapshot, "snapshot name")
     native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "")
     return Bundle(native, mode if commit is None and snapshot is None else "r")
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def check_bundle_path(path: str) -> None:
+    """Paths that cannot be a bundle directory, refused with what to do instead: URLs (object
+    stores are not supported yet; a local directory named 's3:' would be made otherwise) and
+    existing files (an HDF5 file is converted with fileio / import_h5)."""
+    if _URL.match(path):
+        raise OctavoNotImplementedError(
+            f"{path!r}: object stores (s3://, gs://, http://...) are not supported yet; a bundle is a local "
+            "directory: copy the bundle to local disk (or a mounted file system) and open that path")
+    if os.path.isfile(path):
+        with builtins.open(path, "rb") as f:
+            head = f.read(8)
+        what = "an HDF5 file" if head == b"\x89HDF\r\n\x1a\n" else "a regular file"
+        raise InvalidArgumentError(
+            f"{path!r} is {what}, not an octavo bundle (a directory). Convert it once with "
+            f"`octavo import {path} BUNDLE` (Python: octavo.fileio.import_h5(bundle, path); pandas files: "
+            "octavo.fileio.read_dataframe / migrate_h5_to_parquet) and open the bundle, or choose a new path")
+
+
+class _Closed:
+    """Stands in for the engine handle of a closed bundle: every use is a ClosedBundleError."""
+
+    def __init__(self, path: str):
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        raise ClosedBundleError(f"bundle {self._path!r} is closed; open it again with octavo.open()")
 
 
 class Bundle:
@@ -113,8 +154,11 @@ class Bundle:
         self._native.refresh()
 
     def close(self) -> None:
+        """Release the bundle; afterwards it and its nodes refuse reads and writes."""
         if not self._closed:
+            path = self._native.path
             self._native.close()
+            self._native = _Closed(path)  # type: ignore[assignment]
             self._closed = True
 
     def __enter__(self) -> Bundle:
@@ -151,7 +195,8 @@ class Bundle:
         """The link node itself, not what it points to."""
         node = self._native.get_node(_abs(path))
         if node["kind"] != "link":
-            raise SchemaError(f"{node['path']!r} is a {node['kind']}, not a link")
+            article = "an" if node["kind"][:1] in "aeiou" else "a"
+            raise SchemaError(f"{node['path']!r} is {article} {node['kind']}, not a link")
         return SoftLink(self, node["path"])
 
     def get_node(self, where: str, name: str | None = None) -> Node:
@@ -343,6 +388,31 @@ class Bundle:
         """Store a DataFrame (pandas/polars), pyarrow Table or dict of arrays as table ``name``."""
         return self.create_table(_abs(name), data=data, options=options, overwrite=overwrite, **kwargs)
 
+    def add_data(self, name: str, data: Any, *, overwrite: bool = False, **kwargs: Any) -> Node:
+        """DataFolio's generic add: a DataFrame (pandas/polars), pyarrow Table or dict of arrays
+        becomes a table, a numpy array an array, bytes a file node, a path to a local file its
+        copy as a file node."""
+        import numpy as np
+
+        path = _abs(name)
+        if isinstance(data, np.ndarray):
+            if overwrite and path in self:
+                with self.transaction(f"replace {path}"):
+                    self.remove_node(path, recursive=True)
+                    return self.create_array(path, data, **kwargs)
+            return self.create_array(path, data, **kwargs)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            with self.create_file(path, overwrite=overwrite) as f:
+                f.write(data)
+            return self[path]
+        if isinstance(data, (str, os.PathLike)):
+            if not os.path.isfile(data):
+                raise InvalidArgumentError(f"add_data({name!r}): {os.fspath(data)!r} is not a file; give a data "
+                                           "frame, an array, bytes or the path of a local file")
+            self.put_file(data, path, overwrite=overwrite)
+            return self[path]
+        return self.add_table(path, data, overwrite=overwrite, **kwargs)
+
     def append_table(self, name: str, data: TableData, *, schema_mode: str | None = None) -> None:
         """Append rows to ``name`` (created if it does not exist yet); see Table.append."""
         path = _abs(name)
@@ -353,12 +423,19 @@ class Bundle:
 
     def get_table(self, name: str, return_type: str | None = None, columns: Columns = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,
-                  condvars: dict | None = None) -> Frame:
+                  condvars: dict | None = None, version: int | None = None) -> Frame:
         """Read a table; ``columns`` a projection, ``offset`` the first row. Without ``where``,
         ``limit`` rows from ``offset``; with ``where`` (a condition, docs/queries.md), the first
         ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found,
-        except for pandas tables with a RangeIndex, whose row labels need the full where list)."""
+        except for pandas tables with a RangeIndex, whose row labels need the full where list).
+        ``version``: the table as it was at that commit id (see commits())."""
+        if version is not None:  # the table as of commit `version` (DataFolio's time travel)
+            with open(self.path, "r", commit=int(version)) as old:
+                return old.get_table(name, return_type, columns, offset, limit, where, condvars)
         start = int(offset or 0)
+        if limit is not None and int(limit) < 0:
+            # (offset + limit would otherwise count from the end: silently other rows)
+            raise InvalidArgumentError(f"get_table({name!r}): limit must be >= 0 (None for every row), got {limit}")
         if where is not None:
             if limit is None:
                 return self.table(name).read_where(where, columns, start, None, condvars, return_type)

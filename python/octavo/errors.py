@@ -14,8 +14,17 @@ class InvalidArgumentError(OctavoError, ValueError):
     """A bad argument or node name."""
 
 
-class NotFoundError(OctavoError, LookupError):
-    """A missing bundle, node, column or commit."""
+class NotFoundError(OctavoError, KeyError):
+    """A missing bundle, node, column or commit. Also a KeyError (so a LookupError): code
+    written for DataFolio catches KeyError for a missing item."""
+
+    def __str__(self) -> str:  # KeyError's str() would show the message quoted
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class NoSuchNodeError(NotFoundError, AttributeError):
+    """PyTables' NoSuchNodeError (octavo.tables): a missing node; like PyTables' it is also an
+    AttributeError and a LookupError."""
 
 
 class AlreadyExistsError(OctavoError, ValueError):
@@ -52,6 +61,10 @@ class UnsupportedVersionError(OctavoError):
 
 class ReadOnlyError(OctavoError, PermissionError):
     """A write was attempted on a bundle opened read-only."""
+
+
+class ClosedBundleError(OctavoError, ValueError):
+    """The bundle (and so every node of it) was closed; like PyTables' ClosedFileError, a ValueError."""
 
 
 class QueryError(OctavoError, ValueError):

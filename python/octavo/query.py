@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from . import _octavo
 from .convert import check_return_type, columns_arg, from_arrow, range_args, stored_library
-from .errors import QueryError, translate_stream_error
+from .errors import InvalidArgumentError, QueryError, translate_stream_error
 
 if TYPE_CHECKING:
     from .table import Table
@@ -142,7 +142,7 @@ def read_where_first(table, condition: str, limit: int, columns=None, start=None
                      return_type: str | None = None):
     """The first `limit` rows (from `start`) where `condition` holds; the scan stops there."""
     if limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise InvalidArgumentError(f"limit must be >= 0 (None for every row), got {limit}")
     check_return_type(return_type)
     kind = return_type or stored_library(table.schema)
     want_rows = kind == "pandas" and _has_range_index(table.schema)

@@ -93,8 +93,14 @@ class Table(Node):
 
     def __init__(self, bundle: Bundle, path: str, native: _octavo.Table | None = None):
         super().__init__(bundle, path)
-        self._native = native or bundle._native.open_table(path)
+        self._engine = native or bundle._native.open_table(path)
         self._row: RowWriter | None = None
+
+    @property
+    def _native(self) -> _octavo.Table:
+        if self._bundle._closed:  # the engine handle would still read: refuse, as the bundle does
+            return self._bundle._native  # type: ignore[return-value]  # (a stand-in raising ClosedBundleError on use)
+        return self._engine
 
     # --- metadata (manifest only, no data file is opened) -------------------
     @property
@@ -280,3 +286,22 @@ class Table(Node):
         s = self.schema
         cols = ", ".join(f"{f.name}: {f.type}" for f in s)
         return f"<octavo.Table {self._path!r} rows={self.num_rows} [{cols}]>"
+
+    def _repr_html_(self) -> str:
+        """Notebooks: path, rows, parts and size, the schema, and the first rows."""
+        import html
+
+        i = self._native.info()
+        schema = pa.Schema._import_from_c_capsule(i["schema"])
+        cols = "".join(f"<tr><td><code>{html.escape(f.name)}</code></td><td>{html.escape(str(f.type))}</td></tr>"
+                       for f in schema)
+        head = self.read(0, 5, return_type="arrow")
+        names = "".join(f"<th>{html.escape(n)}</th>" for n in head.column_names)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))[:80]}</td>" for v in r.values()) + "</tr>"
+                       for r in head.to_pylist())
+        return (f"<div><b>octavo table</b> <code>{html.escape(self._path)}</code>: {i['num_rows']:,} rows, "
+                f"{i['num_parts']} parts, {i['size_bytes'] / 1e6:.1f} MB"
+                f"<details><summary>schema ({len(schema)} columns)</summary><table><tr><th>column</th>"
+                f"<th>type</th></tr>{cols}</table></details>"
+                f"<table><tr>{names}</tr>{rows}</table>"
+                f"{'<i>first 5 rows</i>' if i['num_rows'] > 5 else ''}</div>")

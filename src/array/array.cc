@@ -64,7 +64,7 @@ std::optional<ChunkFile> FindChunk(const ArrayState& st, const std::string& key)
 Result<ArrayState> LoadState(const Manifest& m, const std::string& path, bool index = true) {
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(m, path));
   if (n->kind != NodeKind::kArray)
-    return Status::TypeError("'", path, "' is a ", NodeKindName(n->kind), ", not an array");
+    return Status::TypeError("'", path, "' is ", NodeKindWithArticle(n->kind), ", not an array");
   if (!n->array) return Status::Corruption("array ", path, ": the manifest entry has no array entry");
   ArrayState st;
   st.node = n;

@@ -30,8 +30,14 @@ const char* NodeKindName(NodeKind kind) {
   return "unknown";
 }
 
+const char* NodeKindWithArticle(NodeKind kind) {
+  return kind == NodeKind::kArray ? "an array" : kind == NodeKind::kGroup ? "a group"
+       : kind == NodeKind::kTable ? "a table" : kind == NodeKind::kFile ? "a file" : kind == NodeKind::kLink ? "a link"
+       : "an unknown node";
+}
+
 Status PathTaken(const std::string& path, NodeKind kind, const std::string& fix) {
-  return Status::AlreadyExists("'", path, "' already exists as a ", NodeKindName(kind), "; ", fix);
+  return Status::AlreadyExists("'", path, "' already exists as ", NodeKindWithArticle(kind), "; ", fix);
 }
 
 Status CheckPathFree(const Manifest& m, const std::string& path, const std::string& fix) {
@@ -427,7 +433,7 @@ Result<std::vector<NodeInfo>> BundleImpl::ListChildren(const std::string& path) 
   auto m = snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
   if (n->kind != NodeKind::kGroup)
-    return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a group; it has no children");
+    return Status::TypeError("'", p, "' is ", NodeKindWithArticle(n->kind), ", not a group; it has no children");
   std::vector<NodeInfo> out;
   std::string prefix = p == "/" ? "/" : p + "/";
   for (auto it = m->nodes.lower_bound(prefix); it != m->nodes.end() && it->first.rfind(prefix, 0) == 0; ++it) {

@@ -22,7 +22,7 @@ Result<std::vector<std::string>> MissingParentGroups(const Manifest& m, const st
   }
   const NodeEntry& anc = m.nodes.at(parent);
   if (anc.kind != NodeKind::kGroup)
-    return Status::TypeError("cannot create '", path, "': '", parent, "' is a ", NodeKindName(anc.kind),
+    return Status::TypeError("cannot create '", path, "': '", parent, "' is ", NodeKindWithArticle(anc.kind),
                              ", not a group");
   if (!missing.empty() && !create_parents)
     return Status::NotFound("cannot create '", path, "': parent group '", missing.back(),
@@ -89,7 +89,7 @@ Result<std::string> BundleImpl::LinkTarget(const std::string& path) const {
   OCTAVO_ASSIGN_OR_RETURN(std::string p, NormalizePath(path));
   auto m = snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
-  if (n->kind != NodeKind::kLink) return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a link");
+  if (n->kind != NodeKind::kLink) return Status::TypeError("'", p, "' is ", NodeKindWithArticle(n->kind), ", not a link");
   return n->link ? n->link->target : std::string();
 }
 

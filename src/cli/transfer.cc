@@ -255,7 +255,7 @@ int RunImport(const ImportArgs& args, const GlobalOptions& g) {
   auto existing = bundle->GetNode(a.node);
   if (existing.ok()) {
     if (existing->kind != NodeKind::kTable)
-      Fail(kExitType, ctx + ": '" + existing->path + "' is a " + NodeKindName(existing->kind) +
+      Fail(kExitType, ctx + ": '" + existing->path + "' is " + NodeKindWithArticle(existing->kind) +
                           ", not a table; import into a new table path such as " +
                           (existing->path == "/" ? std::string("/") : existing->path + "/") +
                           DefaultTableName(args.file).substr(1));

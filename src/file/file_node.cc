@@ -95,7 +95,7 @@ class Hasher {
 // The file entry of a node (validated when the manifest was read).
 Result<FileNodeInfo> InfoFromNode(const std::string& path, const NodeEntry& n) {
   if (n.kind != NodeKind::kFile)
-    return Status::TypeError("'", path, "' is a ", NodeKindName(n.kind), ", not a file node");
+    return Status::TypeError("'", path, "' is ", NodeKindWithArticle(n.kind), ", not a file node");
   if (!n.file) return Status::Corruption("file node '", path, "' has no file entry in the manifest");
   FileNodeInfo info;
   info.path = path;

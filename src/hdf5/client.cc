@@ -223,7 +223,7 @@ Result<ImportReport> ImportFile(const std::string& path, Bundle& bundle, const s
   if (bundle.Exists(dest)) {
     OCTAVO_ASSIGN_OR_RETURN(auto node, bundle.GetNode(dest));
     if (node.kind != NodeKind::kGroup)
-      return Status::AlreadyExists("cannot import ", path, " into ", dest, ": it is a ", NodeKindName(node.kind),
+      return Status::AlreadyExists("cannot import ", path, " into ", dest, ": it is ", NodeKindWithArticle(node.kind),
                                    ", not a group");
   }
   OCTAVO_ASSIGN_OR_RETURN(auto w, WorkerProcess::Start(options.worker,

@@ -296,6 +296,19 @@ NB_MODULE(_octavo, m) {
         nb::gil_scoped_release release;
         Check(t.Append(reader, o));
       }, "stream"_a, "add_columns"_a = false)
+      .def("modify_rows", [](Table& t, int64_t start, int64_t step, nb::capsule stream) {
+        auto reader = ImportStream(stream);
+        nb::gil_scoped_release release;
+        auto values = reader->ToTable();
+        if (!values.ok()) Check(FromArrow(values.status()));
+        Check(t.ModifyRows(start, step, *values));
+      }, "start"_a, "step"_a, "stream"_a,
+      "Copy-on-write: rows start, start+step, ... take the stream's columns; one commit.")
+      .def("remove_rows", [](Table& t, int64_t start, int64_t stop, int64_t step) {
+        nb::gil_scoped_release release;
+        return Unwrap(t.RemoveRows(start, stop, step));
+      }, "start"_a, "stop"_a, "step"_a,
+      "Copy-on-write: removes rows start, start+step, ... below stop; one commit. Returns how many.")
       .def("repack",
            [](Table& t, std::vector<std::string> sort_by, int64_t row_group_size, int64_t run_rows) {
              RepackOptions o;

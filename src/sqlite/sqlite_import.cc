@@ -956,7 +956,7 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
     if (!bundle.Exists(p.dest)) continue;
     OCTAVO_ASSIGN_OR_RETURN(auto node, bundle.GetNode(p.dest));
     if (node.kind != NodeKind::kTable)
-      return Status::TypeError("cannot import into ", p.dest, ": it is a ", NodeKindName(node.kind), ", not a table");
+      return Status::TypeError("cannot import into ", p.dest, ": it is ", NodeKindWithArticle(node.kind), ", not a table");
     if (!options.append)
       return Status::AlreadyExists("table ", p.dest, " already exists; append to it (--append, append=True), ",
                                    "with --since COLUMN to add only newer rows");

@@ -82,7 +82,7 @@ Result<std::string> ResolveTableNode(const BundleImpl& b, const std::string& pat
   auto m = b.snapshot();
   OCTAVO_ASSIGN_OR_RETURN(const NodeEntry* n, FindNode(*m, p));
   if (n->kind != NodeKind::kTable)
-    return Status::TypeError("'", p, "' is a ", NodeKindName(n->kind), ", not a table");
+    return Status::TypeError("'", p, "' is ", NodeKindWithArticle(n->kind), ", not a table");
   return p;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -41,12 +42,23 @@ class TableImpl : public Table {
   Status CreateIndex(const std::string& column) override;
   Status RemoveIndex(const std::string& column) override;
   Result<std::vector<std::string>> Indexes() const override;
+  Status ModifyRows(int64_t start, int64_t step, const std::shared_ptr<arrow::Table>& values) override;
+  Result<int64_t> RemoveRows(int64_t start, int64_t stop, int64_t step) override;
 
   // The table as of the handle's bundle snapshot (errors if it was removed meanwhile).
   Result<std::shared_ptr<const TableEntry>> entry() const;
   const std::string& root() const { return bundle_->path(); }
 
  protected:
+  // ModifyRows / RemoveRows: each part for which `touches(first_row, rows)` holds is read,
+  // passed through `edit` (its rows and the table row number of its first row) and written
+  // back as new parts; one commit. `keep_sorted` says whether the edit keeps the rows' order
+  // by the table's sort columns.
+  using PartEdit = std::function<Result<std::shared_ptr<arrow::Table>>(int64_t first,
+                                                                       const std::shared_ptr<arrow::Table>& rows)>;
+  Status RewriteParts(const std::string& what, const std::function<bool(int64_t, int64_t)>& touches,
+                      const PartEdit& edit, bool keep_sorted);
+
   std::shared_ptr<BundleImpl> bundle_;
   std::string path_;
 };

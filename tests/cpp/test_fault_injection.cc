@@ -80,6 +80,19 @@ const std::string& FileNodeBytes() {
   return kBytes;
 }
 
+// MakeRows(0, 100) with x = -1 at rows 45, 47, 49 (what the modify_rows scenario writes).
+std::shared_ptr<arrow::Table> ModifiedRows() {
+  auto t = MakeRows(0, 100);
+  arrow::DoubleBuilder xs;
+  for (int64_t i = 0; i < 100; ++i) (void)xs.Append(i == 45 || i == 47 || i == 49 ? -1.0 : static_cast<double>(i) * 0.5);
+  return *t->SetColumn(1, t->schema()->field(1), std::make_shared<arrow::ChunkedArray>(*xs.Finish()));
+}
+
+// MakeRows(0, 100) without rows 30..49 (the remove_rows scenario: across two parts).
+std::shared_ptr<arrow::Table> RowsWithout30To49() {
+  return *arrow::ConcatenateTables({MakeRows(0, 30), MakeRows(50, 50)});
+}
+
 const std::vector<Scenario>& Scenarios() {
   static const std::vector<Scenario> kScenarios = {
       {"append", 1,
@@ -144,6 +157,27 @@ const std::vector<Scenario>& Scenarios() {
            ASSERT_TRUE(n.ok()) << n.status().ToString();
            EXPECT_TRUE(got == FileNodeBytes());
          }
+       }},
+      {"modify_rows", 1,
+       [](Bundle& b) -> Status {
+         OCTAVO_ASSIGN_OR_RETURN(auto t, b.OpenTable("/t"));
+         arrow::DoubleBuilder xs;
+         for (int i = 0; i < 3; ++i) (void)xs.Append(-1.0);
+         auto values = arrow::Table::Make(arrow::schema({arrow::field("x", arrow::float64())}), {*xs.Finish()});
+         return t->ModifyRows(45, 2, values);  // copy-on-write of the middle part only
+       },
+       [](const Bundle& b, int step) {
+         ExpectTable(b, "/t", step == 0 ? MakeRows(0, 100) : ModifiedRows());
+         ExpectGroupG(b);
+       }},
+      {"remove_rows", 1,
+       [](Bundle& b) -> Status {
+         OCTAVO_ASSIGN_OR_RETURN(auto t, b.OpenTable("/t"));
+         return t->RemoveRows(30, 50, 1).status();  // rows of the first two parts
+       },
+       [](const Bundle& b, int step) {
+         ExpectTable(b, "/t", step == 0 ? MakeRows(0, 100) : RowsWithout30To49());
+         ExpectGroupG(b);
        }},
       {"remove_node", 1, [](Bundle& b) -> Status { return b.RemoveNode("/g", /*recursive=*/true); },
        [](const Bundle& b, int step) {
@@ -482,7 +516,8 @@ TEST_P(TornWrite, CrashBeforeEveryOperationLeavesOldOrNewCommit) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, FaultLoop,
                          ::testing::Combine(::testing::Values("append", "create_table", "group_and_attr",
-                                                              "remove_node", "write_file"),
+                                                              "remove_node", "write_file", "modify_rows",
+                                                              "remove_rows"),
                                             ::testing::Bool()),
                          [](const auto& info) {
                            return std::get<0>(info.param) + (std::get<1>(info.param) ? "_sticky" : "_once");
@@ -490,7 +525,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, FaultLoop,
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, TornWrite,
                          ::testing::Values("append", "create_table", "group_and_attr", "remove_node",
-                                           "write_file"),
+                                           "write_file", "modify_rows", "remove_rows"),
                          [](const auto& info) { return info.param; });
 
 // --- creating a bundle ------------------------------------------------------------------

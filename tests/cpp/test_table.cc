@@ -734,3 +734,98 @@ TEST(TableNames, InvalidUtf8AttributeKeysAndMessagesNeverThrow) {
   if (b->InTransaction()) (void)b->AbortTransaction();
   EXPECT_NO_THROW(EXPECT_FALSE(b->CreateSnapshot("s", "msg\xff").ok())) << "snapshot message";
 }
+
+// --- copy-on-write edits (ModifyRows / RemoveRows) -----------------------------------------
+
+namespace {
+
+std::vector<std::string> PartFiles(const Table& t) {
+  auto info = t.Info();
+  return info.ok() ? info->part_files : std::vector<std::string>{};
+}
+
+}  // namespace
+
+TEST(TableEdit, ModifyRowsRewritesOnlyTheAffectedPartsInOneCommit) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  TableOptions opts;
+  opts.part_max_rows = 40;
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/t", ReaderOf(MakeRows(0, 100)), opts));
+  const auto before = PartFiles(*t);
+  ASSERT_EQ(before.size(), 3u);
+  const int64_t c0 = b->commit().id;
+  // id and name of rows 41, 44, 47 (part 1 only), given in another column order
+  arrow::Int32Builder ids;
+  arrow::StringBuilder names;
+  for (int v : {-41, -44, -47}) {
+    (void)ids.Append(v);
+    (void)names.Append("n" + std::to_string(v));
+  }
+  auto values = arrow::Table::Make(arrow::schema({arrow::field("name", arrow::utf8()),
+                                                  arrow::field("id", arrow::int32())}),
+                                   {*names.Finish(), *ids.Finish()});
+  ASSERT_OK(t->ModifyRows(41, 3, values));
+  EXPECT_EQ(b->commit().id, c0 + 1);
+  const auto after = PartFiles(*t);
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[0], before[0]);
+  EXPECT_NE(after[1], before[1]);
+  EXPECT_EQ(after[2], before[2]);
+  ASSERT_OK_AND_ASSIGN(auto got, t->Read());
+  auto want_ids = got->column(0)->GetScalar(44);
+  ASSERT_TRUE(want_ids.ok());
+  EXPECT_EQ((*want_ids)->ToString(), "-44");
+  EXPECT_EQ((*got->column(0)->GetScalar(45))->ToString(), "45");
+  EXPECT_EQ((*got->column(2)->GetScalar(47))->ToString(), "n-47");
+  EXPECT_EQ((*got->column(1)->GetScalar(47))->ToString(), "23.5");  // x untouched
+  EXPECT_EQ(got->num_rows(), 100);
+}
+
+TEST(TableEdit, BadModificationsCommitNothing) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/t", ReaderOf(MakeRows(0, 10))));
+  const int64_t c0 = b->commit().id;
+  auto x = [](std::vector<double> v) {
+    arrow::DoubleBuilder xs;
+    (void)xs.AppendValues(v);
+    return arrow::Table::Make(arrow::schema({arrow::field("x", arrow::float64())}), {*xs.Finish()});
+  };
+  EXPECT_STATUS_CODE(t->ModifyRows(8, 2, x({1, 2})), StatusCode::kIndexError);  // row 10 is past the end
+  EXPECT_STATUS_CODE(t->ModifyRows(0, 0, x({1})), StatusCode::kInvalid);
+  arrow::StringBuilder s;
+  (void)s.Append("not a number");
+  auto wrong = arrow::Table::Make(arrow::schema({arrow::field("x", arrow::utf8())}), {*s.Finish()});
+  EXPECT_FALSE(t->ModifyRows(0, 1, wrong).ok());
+  auto nope = arrow::Table::Make(arrow::schema({arrow::field("nope", arrow::float64())}), {x({1})->column(0)});
+  EXPECT_STATUS_CODE(t->ModifyRows(0, 1, nope), StatusCode::kNotFound);
+  EXPECT_STATUS_CODE(t->RemoveRows(5, 11, 1), StatusCode::kIndexError);
+  EXPECT_STATUS_CODE(t->RemoveRows(0, 5, 0), StatusCode::kInvalid);
+  EXPECT_EQ(b->commit().id, c0);
+  ASSERT_OK_AND_ASSIGN(auto got, t->Read());
+  EXPECT_TRUE(TablesEqual(*got, *MakeRows(0, 10)));
+}
+
+TEST(TableEdit, RemoveRowsWithStepAcrossParts) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  TableOptions opts;
+  opts.part_max_rows = 10;
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/t", ReaderOf(MakeRows(0, 50)), opts));
+  ASSERT_OK_AND_ASSIGN(int64_t n, t->RemoveRows(5, 36, 3));  // 5, 8, ..., 35
+  EXPECT_EQ(n, 11);
+  ASSERT_OK_AND_ASSIGN(auto got, t->Read());
+  ASSERT_EQ(got->num_rows(), 39);
+  auto ids = std::static_pointer_cast<arrow::Int64Array>(*arrow::Concatenate(got->column(0)->chunks()));
+  std::vector<int64_t> want;
+  for (int64_t i = 0; i < 50; ++i)
+    if (!(i >= 5 && i < 36 && (i - 5) % 3 == 0)) want.push_back(i);
+  for (int64_t i = 0; i < 39; ++i) EXPECT_EQ(ids->Value(i), want[static_cast<size_t>(i)]);
+  ASSERT_OK_AND_ASSIGN(int64_t all, t->RemoveRows(0, 39, 1));  // every part goes
+  EXPECT_EQ(all, 39);
+  ASSERT_OK_AND_ASSIGN(int64_t rows, t->num_rows());
+  EXPECT_EQ(rows, 0);
+  ASSERT_OK_AND_ASSIGN(int64_t none, t->RemoveRows(0, 0, 1));
+  EXPECT_EQ(none, 0);
+}

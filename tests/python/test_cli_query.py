@@ -137,3 +137,11 @@ def test_unknown_command_lists_query_commands():
     assert r.returncode == 2
     for name in ("where", "sql", "repack", "index"):
         assert name in r.stderr
+
+
+def test_sql_says_changes_are_not_kept(qbundle):
+    path, _ = qbundle
+    r = run("sql", path, "CREATE TABLE x AS SELECT 1 AS a", check=False)
+    assert "CREATE statements run on a temporary in-memory view" in r.stderr and "nothing they change is kept" in r.stderr
+    r = run("sql", path, "SELECT 1 AS a")
+    assert "not kept" not in r.stderr
