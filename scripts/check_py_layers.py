@@ -15,7 +15,7 @@ import sys
 # Each module may import octavo modules of lower levels only.
 LEVELS = [
     ["_octavo", "errors"],                            # the extension; exceptions and argument checks
-    ["enums"],                                        # names of the closed sets of string values
+    ["enums", "progress"],                            # names of the closed sets of string values; progress display
     ["attrs", "convert", "scan"],                     # codecs, conversions, the polars scan; no node classes
     ["fileio", "query", "zarr", "node"],              # HDF5 files; query/zarr work on engine handles; Node
     ["group", "link", "table", "files", "array"],     # the node kinds

@@ -44,6 +44,7 @@ struct GcOptions {
   // no commit ever referenced (left by failed writes, aborts, crashes) are deleted.
   int64_t keep_last = -1;
   bool dry_run = false;  // report what would be deleted, delete nothing
+  ProgressCallback progress;  // once per data file examined (unit "files")
 };
 
 struct GcReport {

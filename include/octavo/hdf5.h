@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "octavo/options.h"
 #include "octavo/status.h"
 #include "octavo/type_fwd.h"
 
@@ -94,6 +95,7 @@ struct ImportOptions {
   std::string table_compression = "zstd";
   int64_t array_slab_bytes = 64 << 20;  // arrays and file nodes are copied in slabs of this size
   WorkerOptions worker;
+  ProgressCallback progress;         // once per imported object (unit "objects", total unknown)
 };
 
 // What octavo sees in `path` and what an import would do with each object (no bundle).
@@ -126,6 +128,7 @@ struct MigrateOptions {
   std::string root;           // --into: files land at /<path relative to root without suffix>
   std::string into;           // bundle path: import every file there instead (ImportFile, one commit per file)
   bool progress = false;      // one line per file on stderr
+  ProgressCallback on_progress;  // once per finished file (unit "files"), any status
 };
 
 struct MigrateFileResult {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,17 @@
 namespace octavo {
 
 class Env;
+
+// Progress of a long operation (migration, imports, sort_by, gc): `done` of `total` units
+// (files, objects, rows, runs; total 0 = not known ahead), `item` names the unit just done.
+// Called from the thread doing the work, possibly a pool thread; it must not throw.
+struct ProgressEvent {
+  std::string_view unit;
+  int64_t done = 0;
+  int64_t total = 0;
+  std::string_view item;
+};
+using ProgressCallback = std::function<void(const ProgressEvent&)>;
 
 enum class OpenMode {
   kRead,    // 'r': read-only snapshot of the current commit, no lock

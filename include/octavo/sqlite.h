@@ -55,6 +55,7 @@ struct ImportOptions {
   int64_t batch_bytes = 64 << 20;     // ... and by about this many bytes of values
   int busy_timeout_ms = 1000;         // how long to wait for a database another process is writing
   TableOptions table_options;         // layout of new tables
+  ProgressCallback progress;          // once per imported table (unit "tables")
 };
 
 struct ImportedTable {

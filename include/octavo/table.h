@@ -47,6 +47,7 @@ struct RepackOptions {
   // Rows sorted in memory at a time: a longer table is sorted in runs of this many rows,
   // spilled to temporary Parquet files and k-way merged, so memory stays bounded.
   int64_t run_rows = 4 << 20;
+  ProgressCallback progress;  // rows read and sorted so far (unit "rows"; total = the table's rows)
 };
 
 struct AppendOptions {

@@ -32,6 +32,7 @@ from .files import FileNode, FileNodeWriter, create_writer, open_node_file
 from .group import Group
 from .link import SoftLink
 from .node import Node, _abs, _join
+from .progress import progress_callback
 from .table import RowWriter, Table, _options
 
 # Node, Group, SoftLink, Table and RowWriter lived in this module before they got modules of their
@@ -138,14 +139,17 @@ class Bundle:
         check_text(name, "snapshot name")
         self._native.delete_snapshot(name)
 
-    def collect_garbage(self, keep_last: int | None = None, *, dry_run: bool = False) -> dict:
+    def collect_garbage(self, keep_last: int | None = None, *, dry_run: bool = False,
+                        progress: bool | None = None) -> dict:
         """Delete data files no kept commit references; returns what was (or would be) removed.
 
         By default all history is kept, so only files no commit ever referenced (failed or
         aborted writes) go. ``keep_last=N`` also drops commits older than the newest N, except
         those named by snapshots: they can no longer be opened, and their files are freed.
+        ``progress``: one step per data file examined (see octavo.progress).
         """
-        return self._native.collect_garbage(-1 if keep_last is None else int(keep_last), dry_run)
+        with progress_callback(progress, "gc", "files") as cb:
+            return self._native.collect_garbage(-1 if keep_last is None else int(keep_last), dry_run, progress=cb)
 
     gc = collect_garbage
 
@@ -355,7 +359,7 @@ class Bundle:
     def import_sqlite(self, paths: str | os.PathLike[str] | list[str | os.PathLike[str]], path: str = "/",
                       table: str | None = None, query: str | None = None, append: bool = False,
                       since: str | None = None, *, keep_text_timestamps: bool = False,
-                      batch_rows: int | None = None) -> dict:
+                      batch_rows: int | None = None, progress: bool | None = None) -> dict:
         """Import SQLite databases (C++, libsqlite3; read-only, the sources are never modified),
         the same as ``octavo import a.db b.db BUNDLE:/path``.
 
@@ -365,15 +369,17 @@ class Bundle:
         and nothing is committed on any error. ``append`` adds to existing tables; ``since``
         (a column) adds only rows whose value there exceeds the table's current maximum.
         Type rules: docs/import.md. Returns {"files", "tables": [{"source", "path", "rows",
-        "skipped", "created"}], "rows", "commit", "notes"}."""
+        "skipped", "created"}], "rows", "commit", "notes"}. ``progress``: one step per table
+        (see octavo.progress)."""
         sources = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         files = [check_fspath(p, "SQLite database") for p in sources]
-        return _octavo.sqlite_import(
-            self._native, files, _abs(path),
-            table=check_text(table, "table name") if table is not None else "",
-            query=check_text(query, "query") if query is not None else "",
-            append=bool(append), since=check_text(since, "since column") if since is not None else "",
-            keep_text_timestamps=bool(keep_text_timestamps), batch_rows=int(batch_rows or 0))
+        with progress_callback(progress, "import", "tables") as cb:
+            return _octavo.sqlite_import(
+                self._native, files, _abs(path),
+                table=check_text(table, "table name") if table is not None else "",
+                query=check_text(query, "query") if query is not None else "",
+                append=bool(append), since=check_text(since, "since column") if since is not None else "",
+                keep_text_timestamps=bool(keep_text_timestamps), batch_rows=int(batch_rows or 0), progress=cb)
 
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))

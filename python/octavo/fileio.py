@@ -36,6 +36,7 @@ from .errors import (
     check_fspath,
     check_text,
 )
+from .progress import progress_callback
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -228,12 +229,16 @@ def inspect_h5(path: str | os.PathLike[str]) -> list[dict]:
     return items
 
 
-def import_h5(bundle: Bundle, path: str | os.PathLike[str], dest: str = "/", compression: str | Compression = "zstd") -> dict:
+def import_h5(bundle: Bundle, path: str | os.PathLike[str], dest: str = "/", compression: str | Compression = "zstd",
+              *, progress: bool | None = None) -> dict:
     """Import a whole HDF5/PyTables file under group `dest` of an open (writable) bundle in
     one commit (nothing on failure). Returns {"file", "rows", "bytes", "items"}; items with
-    supported=False were not imported, with the reason."""
-    result = _octavo.h5_import(bundle._native, check_fspath(path, "HDF5 file"), check_text(dest, "node path"),
-                               name_arg(compression, Compression, "compression"))
+    supported=False were not imported, with the reason. `progress`: see octavo.progress
+    (default: shown when stderr is a terminal)."""
+    path_s = check_fspath(path, "HDF5 file")
+    with progress_callback(progress, f"import {os.path.basename(path_s)}", "objects") as cb:
+        result = _octavo.h5_import(bundle._native, path_s, check_text(dest, "node path"),
+                                   name_arg(compression, Compression, "compression"), progress=cb)
     for it in result["items"]:
         it["action"] = name_of(it["action"], ImportAction)
     return result
@@ -248,7 +253,7 @@ def parquet_path_for(h5_path: str | os.PathLike[str], key: str, num_keys: int) -
 def migrate_h5_to_parquet(root: str | os.PathLike[str], recursive: bool = True, remove_h5: bool = False,
                           overwrite: bool = False, *, jobs: int = 1, dry_run: bool = False,
                           into: str | os.PathLike[str] | None = None, compression: str | Compression = "snappy",
-                          buffered_io: bool = False) -> MigrationReport:
+                          buffered_io: bool = False, progress: bool | None = None) -> MigrationReport:
     """Convert every pandas HDF5 file under `root` (or `root` itself) to Parquet beside it,
     in C++ (the same code as ``octavo migrate``), `jobs` files at a time.
 
@@ -265,15 +270,17 @@ def migrate_h5_to_parquet(root: str | os.PathLike[str], recursive: bool = True, 
 
     Returns the number of files converted, an int that also holds the report (see
     MigrationReport): r["converted"], r["skipped"], r["planned"], r["failed"] ({path: message}),
-    r["files"] (per-file dicts)."""
+    r["files"] (per-file dicts). `progress`: one step per file (see octavo.progress; default:
+    shown when stderr is a terminal)."""
     root_s = check_fspath(root, "migrate root")
     files = _octavo.h5_find_files(root_s, bool(recursive))
     base = root_s if Path(root_s).is_dir() else os.path.dirname(root_s)
-    results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
-                                 overwrite=bool(overwrite), jobs=int(jobs),
-                                 compression=name_arg(compression, Compression, "compression"),
-                                 into=check_fspath(into, "bundle path") if into else "", root=base,
-                                 buffered_io=bool(buffered_io))
+    with progress_callback(progress, "migrate", "files") as cb:
+        results = _octavo.h5_migrate(files, remove_h5=bool(remove_h5), dry_run=bool(dry_run),
+                                     overwrite=bool(overwrite), jobs=int(jobs),
+                                     compression=name_arg(compression, Compression, "compression"),
+                                     into=check_fspath(into, "bundle path") if into else "", root=base,
+                                     buffered_io=bool(buffered_io), progress=cb)
     report: dict[str, Any] = {"converted": [], "skipped": [], "planned": [], "failed": {}, "files": results}
     for r in results:
         r["status"] = name_of(r["status"], MigrationStatus)

@@ -13,6 +13,7 @@ import pyarrow as pa
 from . import _octavo
 from .convert import check_return_type, columns_arg, from_arrow, range_args, stored_library
 from .errors import InvalidArgumentError, QueryError, translate_stream_error
+from .progress import progress_callback
 
 if TYPE_CHECKING:
     from .table import Table
@@ -197,11 +198,13 @@ def read_coordinates(table, rows, columns=None, return_type: str | None = None):
 # --- sorting and secondary indexes ----------------------------------------------------
 
 
-def sort_by(table, columns, row_group_size: int | None = None, run_rows: int | None = None) -> None:
+def sort_by(table, columns, row_group_size: int | None = None, run_rows: int | None = None,
+            progress: bool | None = None) -> None:
     cols = columns_arg(columns)
     if not cols:
         raise ValueError("sort_by needs at least one column")
-    table._native.repack(cols, int(row_group_size or 0), int(run_rows or 0))
+    with progress_callback(progress, f"sort {table._path}", "rows") as cb:
+        table._native.repack(cols, int(row_group_size or 0), int(run_rows or 0), progress=cb)
 
 
 class Column:

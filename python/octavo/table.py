@@ -210,9 +210,11 @@ class Table(Node):
         return query.read_coordinates(self, coords, columns, return_type)
 
     # --- sorting and secondary indexes (docs/queries.md) ----------------------------
-    def sort_by(self, columns: Columns, *, row_group_size: int | None = None, run_rows: int | None = None) -> None:
-        """Rewrite the table sorted by ``columns`` (one commit; external merge sort beyond ``run_rows``)."""
-        query.sort_by(self, columns, row_group_size, run_rows)
+    def sort_by(self, columns: Columns, *, row_group_size: int | None = None, run_rows: int | None = None,
+                progress: bool | None = None) -> None:
+        """Rewrite the table sorted by ``columns`` (one commit; external merge sort beyond ``run_rows``).
+        ``progress``: rows sorted (see octavo.progress)."""
+        query.sort_by(self, columns, row_group_size, run_rows, progress)
 
     def repack(self, *, sort_by: Columns = None, row_group_size: int | None = None) -> None:
         """Rewrite the table's parts (optionally sorted, with a new row-group size), one commit."""

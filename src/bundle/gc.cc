@@ -144,7 +144,9 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   // files are the bundle's), a file symlink is unlinked (never its target), and a directory
   // symlink inside data/ is refused, since deleting through it could reach anything.
   OCTAVO_ASSIGN_OR_RETURN(auto listing, ListDataTree());
+  int64_t examined = 0;
   for (const auto& rel : listing.files) {
+    if (options.progress) options.progress({"files", ++examined, static_cast<int64_t>(listing.files.size()), rel});
     if (files_busy && rel.rfind(std::string(kFilesDir) + "/", 0) == 0) continue;
     if (referenced.count(rel)) {
       ++report.files_kept;

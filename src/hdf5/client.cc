@@ -115,6 +115,7 @@ class Replayer {
         if (!w_->stream_error().ok()) return w_->stream_error();
         return st.WithContext(w_->file() + ": " + dest);
       }
+      if (opt_.progress && op != "attr") opt_.progress({"objects", ++done_, 0, dest});
     }
   }
 
@@ -206,6 +207,7 @@ class Replayer {
   WorkerProcess* w_;
   Bundle* bundle_;
   const ImportOptions& opt_;
+  int64_t done_ = 0;  // objects imported (progress)
 };
 
 }  // namespace

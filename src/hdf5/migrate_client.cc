@@ -333,6 +333,7 @@ Result<MigrateSummary> Migrate(const std::vector<std::string>& files, const Migr
       if (!r.message.empty() && r.status == "failed") std::cerr << ": " << r.message;
       std::cerr << std::endl;
     }
+    if (options.on_progress) options.on_progress({"files", k, static_cast<int64_t>(files.size()), files[i]});
     sum.files[i] = std::move(r);
   };
   int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(std::max<size_t>(files.size(), 1))));

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "octavo/options.h"
 #include "octavo/status.h"
 #include "octavo/arrow_status.h"
 
@@ -33,6 +34,28 @@ template <typename T>
 T Unwrap(Result<T> r) {
   if (!r.ok()) throw StatusError(r.status());
   return std::move(r).ValueOrDie();
+}
+
+// A Python callable(done, total, item) as a ProgressCallback (None: none). It runs with the
+// GIL taken, on whichever thread does the work; an exception it raises is reported as
+// unraisable, never thrown into the engine.
+inline ProgressCallback ToProgress(nb::handle fn) {
+  if (!fn || fn.is_none()) return {};
+  std::shared_ptr<nb::object> holder(new nb::object(nb::borrow(fn)), [](nb::object* p) {
+    nb::gil_scoped_acquire gil;
+    delete p;
+  });
+  return [holder](const ProgressEvent& e) {
+    nb::gil_scoped_acquire gil;
+    try {
+      // file names need not be UTF-8: decoded as os.fsdecode does
+      nb::object item = nb::steal(PyUnicode_DecodeFSDefaultAndSize(e.item.data(), static_cast<Py_ssize_t>(e.item.size())));
+      if (!item.is_valid()) throw nb::python_error();
+      (*holder)(e.done, e.total, item);
+    } catch (nb::python_error& err) {
+      err.discard_as_unraisable("octavo progress callback");
+    }
+  };
 }
 
 // An object with __arrow_c_stream__ that hands out a RecordBatchReader once.

@@ -23,6 +23,7 @@ namespace {
 
 using py::ArrowStream;
 using py::StatusError;
+using py::ToProgress;
 using py::Unwrap;
 
 nb::object ToPython(const pickle::Value* v, std::unordered_map<const pickle::Value*, nb::object>& memo) {
@@ -164,13 +165,14 @@ void BindHdf5(nb::module_& m) {
   m.def(
       "h5_import",
       [items_to_py](Bundle& bundle, const std::string& path, const std::string& dest, const std::string& compression,
-                    const std::string& worker) {
+                    const std::string& worker, nb::handle progress) {
         hdf5::ImportReport rep;
+        hdf5::ImportOptions o;
+        o.table_compression = compression;
+        o.worker = Worker(worker);
+        o.progress = ToProgress(progress);
         {
           nb::gil_scoped_release release;
-          hdf5::ImportOptions o;
-          o.table_compression = compression;
-          o.worker = Worker(worker);
           rep = Unwrap(hdf5::ImportFile(path, bundle, dest, o));
         }
         nb::dict d;
@@ -180,7 +182,8 @@ void BindHdf5(nb::module_& m) {
         d["items"] = items_to_py(rep.items);
         return d;
       },
-      "bundle"_a, "path"_a, "dest"_a = "/", "compression"_a = "zstd", "worker"_a = "");
+      "bundle"_a, "path"_a, "dest"_a = "/", "compression"_a = "zstd", "worker"_a = "",
+      "progress"_a = nb::none());
 
   m.def("h5_parquet_path", &hdf5::ParquetPathFor, "h5_path"_a, "key"_a, "num_keys"_a);
   m.def("h5_find_files", [](const std::string& root, bool recursive) {
@@ -191,8 +194,9 @@ void BindHdf5(nb::module_& m) {
       "h5_migrate",
       [](const std::vector<std::string>& files, bool remove_h5, bool dry_run, bool overwrite, int jobs,
          const std::string& compression, const std::string& into, const std::string& root, bool buffered_io,
-         const std::string& worker) {
+         const std::string& worker, nb::handle progress) {
         hdf5::MigrateOptions o;
+        o.on_progress = ToProgress(progress);
         o.buffered_io = buffered_io;
         o.worker = Worker(worker);
         o.remove_h5 = remove_h5;
@@ -223,7 +227,8 @@ void BindHdf5(nb::module_& m) {
         return out;
       },
       "files"_a, "remove_h5"_a = false, "dry_run"_a = false, "overwrite"_a = false, "jobs"_a = 1,
-      "compression"_a = "snappy", "into"_a = "", "root"_a = "", "buffered_io"_a = false, "worker"_a = "");
+      "compression"_a = "snappy", "into"_a = "", "root"_a = "", "buffered_io"_a = false, "worker"_a = "",
+      "progress"_a = nb::none());
 
   m.def(
       "unpickle",

@@ -27,6 +27,7 @@ using py::ArrowStream;
 using py::ImportStream;
 using py::Check;
 using py::StatusError;
+using py::ToProgress;
 using py::Unwrap;
 
 // --- Arrow C data interface ----------------------------------------------------
@@ -310,15 +311,18 @@ NB_MODULE(_octavo, m) {
       }, "start"_a, "stop"_a, "step"_a,
       "Copy-on-write: removes rows start, start+step, ... below stop; one commit. Returns how many.")
       .def("repack",
-           [](Table& t, std::vector<std::string> sort_by, int64_t row_group_size, int64_t run_rows) {
+           [](Table& t, std::vector<std::string> sort_by, int64_t row_group_size, int64_t run_rows,
+              nb::handle progress) {
              RepackOptions o;
+             o.progress = ToProgress(progress);
              o.sort_by = std::move(sort_by);
              o.row_group_size = row_group_size;
              if (run_rows > 0) o.run_rows = run_rows;
              nb::gil_scoped_release release;
              Check(t.Repack(o));
            },
-           "sort_by"_a = std::vector<std::string>{}, "row_group_size"_a = 0, "run_rows"_a = 0)
+           "sort_by"_a = std::vector<std::string>{}, "row_group_size"_a = 0, "run_rows"_a = 0,
+           "progress"_a = nb::none())
       .def("create_index", [](Table& t, const std::string& c) {
         nb::gil_scoped_release release;
         Check(t.CreateIndex(c));
@@ -416,8 +420,9 @@ NB_MODULE(_octavo, m) {
            })
       .def("delete_snapshot", [](Bundle& b, const std::string& name) { Check(b.DeleteSnapshot(name)); })
       .def("collect_garbage",
-           [](Bundle& b, int64_t keep_last, bool dry_run) {
+           [](Bundle& b, int64_t keep_last, bool dry_run, nb::handle progress) {
              GcOptions o;
+             o.progress = ToProgress(progress);
              o.keep_last = keep_last;
              o.dry_run = dry_run;
              auto r = [&] {
@@ -435,7 +440,7 @@ NB_MODULE(_octavo, m) {
              d["removed"] = removed;
              return d;
            },
-           "keep_last"_a = -1, "dry_run"_a = false)
+           "keep_last"_a = -1, "dry_run"_a = false, "progress"_a = nb::none())
       .def("list_commits", [](const Bundle& b) {
         nb::list out;
         for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));

@@ -18,8 +18,9 @@ void BindSqlite(nb::module_& m) {
       "sqlite_import",
       [](Bundle& bundle, const std::vector<std::string>& paths, const std::string& dest, const std::string& table,
          const std::string& query, bool append, const std::string& since, bool keep_text_timestamps,
-         int64_t batch_rows) {
+         int64_t batch_rows, nb::handle progress) {
         sqlite::ImportOptions o;
+        o.progress = py::ToProgress(progress);
         o.table = table;
         o.query = query;
         o.append = append;
@@ -50,7 +51,7 @@ void BindSqlite(nb::module_& m) {
         return d;
       },
       "bundle"_a, "paths"_a, "dest"_a, "table"_a = "", "query"_a = "", "append"_a = false, "since"_a = "",
-      "keep_text_timestamps"_a = false, "batch_rows"_a = 0);
+      "keep_text_timestamps"_a = false, "batch_rows"_a = 0, "progress"_a = nb::none());
 }
 
 }  // namespace octavo

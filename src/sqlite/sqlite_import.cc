@@ -1105,6 +1105,8 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
       OCTAVO_RETURN_NOT_OK(bundle.SetAttr(p.dest, kSourcesAttr, recs.dump()));
       report.rows += it.rows;
       report.tables.push_back(std::move(it));
+      if (options.progress)
+        options.progress({"tables", static_cast<int64_t>(report.tables.size()), static_cast<int64_t>(order.size()), p.dest});
     }
     return Status::OK();
   };

@@ -266,6 +266,30 @@ class OneBatchReader final : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::RecordBatch> b_;
 };
 
+// Passes batches through, reporting the rows passed so far (RepackOptions::progress).
+class ProgressReader final : public arrow::RecordBatchReader {
+ public:
+  ProgressReader(arrow::RecordBatchReader* in, const ProgressCallback& cb, int64_t total, int64_t* done,
+                 const std::string& item)
+      : in_(in), cb_(cb), total_(total), done_(done), item_(item) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return in_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    ARROW_RETURN_NOT_OK(in_->ReadNext(out));
+    if (*out && cb_) {
+      *done_ += (*out)->num_rows();
+      cb_({"rows", *done_, total_, item_});
+    }
+    return arrow::Status::OK();
+  }
+
+ private:
+  arrow::RecordBatchReader* in_;
+  const ProgressCallback& cb_;
+  int64_t total_;
+  int64_t* done_;
+  const std::string& item_;
+};
+
 }  // namespace
 
 Status TableImpl::Repack(const RepackOptions& options) {
@@ -285,19 +309,25 @@ Status TableImpl::Repack(const RepackOptions& options) {
   };
   std::vector<PartEntry> parts;
   SortKeys keys;
+  // A spilled sort passes every row twice (runs, then the merge).
+  const bool spills = !options.sort_by.empty() && e->num_rows() > options.run_rows;
+  const int64_t progress_total = e->num_rows() * (spills ? 2 : 1);
+  int64_t progress_done = 0;
   if (options.sort_by.empty()) {
     ReadOptions ro;
     OCTAVO_ASSIGN_OR_RETURN(auto scan, Scan(ro, 64 * 1024));
-    OCTAVO_ASSIGN_OR_RETURN(parts, WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, scan.get(), topt));
+    ProgressReader counted(scan.get(), options.progress, progress_total, &progress_done, path_);
+    OCTAVO_ASSIGN_OR_RETURN(parts, WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, &counted, topt));
   } else {
     OCTAVO_ASSIGN_OR_RETURN(keys, ResolveSortKeys(*e->schema, options.sort_by, path_));
     ReadOptions ro;
     OCTAVO_ASSIGN_OR_RETURN(auto scan, Scan(ro, options.run_rows));
     auto runs = std::make_shared<RunSorter>(scan, keys);
-    if (e->num_rows() <= options.run_rows) {
+    ProgressReader counted_runs(runs.get(), options.progress, progress_total, &progress_done, path_);
+    if (!spills) {
       // One run: sorted in memory and written directly.
       OCTAVO_ASSIGN_OR_RETURN(parts,
-                              WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, runs.get(), topt));
+                              WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, &counted_runs, topt));
     } else {
       // Spill each sorted run as one temporary Parquet file (fast codec, small row groups).
       TableOptions spill = topt;
@@ -310,7 +340,7 @@ Status TableImpl::Repack(const RepackOptions& options) {
       spill.dictionary = false;
       while (true) {
         std::shared_ptr<arrow::RecordBatch> b;
-        auto st = runs->ReadNext(&b);
+        auto st = counted_runs.ReadNext(&b);
         if (!st.ok()) {
           remove_spilled();
           return FromArrow(st).WithContext(ctx);
@@ -342,7 +372,8 @@ Status TableImpl::Repack(const RepackOptions& options) {
         remove_spilled();
         return FromArrow(st).WithContext(ctx);
       }
-      auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, merge.get(), topt);
+      ProgressReader counted_merge(merge.get(), options.progress, progress_total, &progress_done, path_);
+      auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, e->schema, &counted_merge, topt);
       merge.reset();
       remove_spilled();
       if (!written.ok()) return written.status().WithContext(ctx);
