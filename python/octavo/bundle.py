@@ -23,6 +23,7 @@ from .enums import Compressor, FileMode, Mode, Shuffle, name_arg
 from .errors import (
     ClosedBundleError,
     InvalidArgumentError,
+    NotFoundError,
     OctavoNotImplementedError,
     SchemaError,
     check_fspath,
@@ -122,6 +123,26 @@ class Bundle:
         gone). A commit whose manifest is damaged raises CorruptionError naming the file:
         the history is never returned with a commit silently missing."""
         return self._native.list_commits()
+
+    def commit_at(self, timestamp: Any) -> int:
+        """The id of the newest commit made at or before ``timestamp`` (an ISO string, datetime or
+        pandas Timestamp; naive means UTC). NotFoundError when the history starts later."""
+        import pandas as pd
+
+        try:
+            ts = pd.Timestamp(timestamp)
+        except (ValueError, TypeError) as e:
+            raise InvalidArgumentError(f"timestamp {timestamp!r} is not a date/time: {e}") from None
+        if ts is pd.NaT:
+            raise InvalidArgumentError(f"timestamp {timestamp!r} is not a date/time")
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        commits = self.commits()
+        made = [c["id"] for c in commits if pd.Timestamp(c["created_at"]) <= ts]
+        if not made:
+            first = commits[0]["created_at"] if commits else "never"
+            raise NotFoundError(f"bundle {self.path} has no commit at or before {ts.isoformat()} "
+                                f"(its oldest kept commit was made at {first})")
+        return max(made)
 
     def create_snapshot(self, name: str, message: str = "", *, commit: int | None = None,
                         overwrite: bool = False) -> dict:
@@ -429,12 +450,18 @@ class Bundle:
 
     def get_table(self, name: str, return_type: str | None = None, columns: Columns = None,
                   offset: int | None = None, limit: int | None = None, where: str | None = None,
-                  condvars: dict | None = None, version: int | None = None) -> Frame:
+                  condvars: dict | None = None, version: int | None = None, timestamp: Any = None) -> Frame:
         """Read a table; ``columns`` a projection, ``offset`` the first row. Without ``where``,
         ``limit`` rows from ``offset``; with ``where`` (a condition, docs/queries.md), the first
         ``limit`` rows from ``offset`` on where it holds (the scan stops once they are found,
         except for pandas tables with a RangeIndex, whose row labels need the full where list).
-        ``version``: the table as it was at that commit id (see commits())."""
+        ``version``: the table as it was at that commit id (see commits()); ``timestamp`` (an
+        ISO string, datetime or pandas Timestamp; naive means UTC): as it was at that instant,
+        i.e. at the newest commit made at or before it (Delta Lake's rule)."""
+        if timestamp is not None:
+            if version is not None:
+                raise InvalidArgumentError(f"get_table({name!r}): give version= or timestamp=, not both")
+            version = self.commit_at(timestamp)
         if version is not None:  # the table as of commit `version` (DataFolio's time travel)
             with open(self.path, "r", commit=int(version)) as old:
                 return old.get_table(name, return_type, columns, offset, limit, where, condvars)

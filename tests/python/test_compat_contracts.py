@@ -158,3 +158,23 @@ def test_add_data_and_get_table_version(bundle, tmp_path):
     assert bundle.add_data("notes", tmp_path / "notes.txt").read() == b"hi"
     with pytest.raises(octavo.InvalidArgumentError):
         bundle.add_data("bad", str(tmp_path / "missing.txt"))
+
+
+def test_get_table_timestamp(bundle):
+    """DataFolio's get_table(name, timestamp=...): the newest commit made at or before it."""
+    bundle.add_data("events", frame(1))
+    first = bundle.commit
+    time.sleep(0.01)
+    bundle.add_data("events", frame(2, 3), overwrite=True)
+    pd.testing.assert_frame_equal(bundle.get_table("events", timestamp=first["created_at"]), frame(1))
+    just_after = pd.Timestamp(first["created_at"]) + pd.Timedelta(microseconds=1)
+    assert bundle.commit_at(just_after) == first["id"]
+    assert bundle.commit_at(just_after.tz_convert("Europe/Berlin")) == first["id"]  # the same instant
+    assert bundle.commit_at(just_after.tz_localize(None)) == first["id"]  # naive = UTC
+    assert len(bundle.get_table("events", timestamp=pd.Timestamp.now(tz="UTC"))) == 3
+    with pytest.raises(octavo.NotFoundError, match="no commit at or before"):
+        bundle.get_table("events", timestamp="2000-01-15")
+    with pytest.raises(octavo.InvalidArgumentError, match="not a date"):
+        bundle.get_table("events", timestamp="yesterday-ish")
+    with pytest.raises(octavo.InvalidArgumentError, match="not both"):
+        bundle.get_table("events", version=1, timestamp="2000-01-15")
