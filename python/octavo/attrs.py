@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Any
 
-from .errors import SchemaError, check_text
+from .errors import InvalidArgumentError, SchemaError, check_text
 
 TYPED_KEY = "@ndarray"
 MAX_ARRAY_BYTES = 1 << 20  # attributes are metadata; larger arrays belong in create_array
@@ -79,6 +80,9 @@ def encode(value: Any, where: str = "attribute") -> Any:
         return {str(k): encode(v, where) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [encode(v, where) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN/Infinity are not JSON: typed like a numpy float64 (which is a float too)
+        return _encode_numpy(np.float64(value), where)
     return value
 
 
@@ -94,9 +98,14 @@ def decode(value: Any, where: str = "attribute") -> Any:
 
 
 def to_json(value: Any, where: str) -> str:
-    encoded = encode(value, where)  # its own SchemaErrors pass through unchanged
+    try:
+        encoded = encode(value, where)  # its own SchemaErrors pass through unchanged
+    except RecursionError:
+        raise InvalidArgumentError(f"{where}: the value is nested too deeply to store") from None
     try:
         text = json.dumps(encoded, allow_nan=True, ensure_ascii=False)
+    except RecursionError:
+        raise InvalidArgumentError(f"{where}: the value is nested too deeply to store") from None
     except TypeError as e:
         raise SchemaError(
             f"{where}: {type(value).__name__} is not JSON-serialisable "
@@ -105,12 +114,18 @@ def to_json(value: Any, where: str) -> str:
     return check_text(text, f"{where}: value")
 
 
+def check_attr_name(key: Any, where: str) -> None:
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"attribute names on {where} are strings, not {type(key).__name__} ({key!r})")
+    check_text(key, f"attribute name on {where}")
+
+
 def attrs_to_json(attrs: dict, where: str) -> str:
     """Several attributes as one JSON object text, for the engine calls that store a node's
     attributes in one commit (create with attributes, ``attrs.update``)."""
     parts = []
     for k, v in attrs.items():
-        check_text(k, f"attribute name on {where}")
+        check_attr_name(k, where)
         parts.append(json.dumps(k) + ":" + to_json(v, f"attribute {k!r} on {where}"))
     return "{" + ",".join(parts) + "}"
 
@@ -135,7 +150,7 @@ class AttributeSet:
         return decode(attrs[key], f"attribute {key!r} of {self._path}")
 
     def __setitem__(self, key: str, value: Any) -> None:
-        check_text(key, f"attribute name on {self._path}")
+        check_attr_name(key, self._path)
         self._bundle._native.set_attr(self._path, key, to_json(value, f"attribute {key!r} on {self._path}"))
 
     def __delitem__(self, key: str) -> None:

@@ -27,6 +27,7 @@ from .errors import (
     OctavoNotImplementedError,
     SchemaError,
     check_fspath,
+    check_int,
     check_text,
 )
 from .files import FileNode, FileNodeWriter, create_writer, open_node_file
@@ -465,8 +466,10 @@ class Bundle:
         if version is not None:  # the table as of commit `version` (DataFolio's time travel)
             with open(self.path, "r", commit=int(version)) as old:
                 return old.get_table(name, return_type, columns, offset, limit, where, condvars)
-        start = int(offset or 0)
-        if limit is not None and int(limit) < 0:
+        start = check_int(offset or 0, f"get_table({name!r}): offset")
+        if limit is not None:
+            limit = check_int(limit, f"get_table({name!r}): limit")
+        if limit is not None and limit < 0:
             # (offset + limit would otherwise count from the end: silently other rows)
             raise InvalidArgumentError(f"get_table({name!r}): limit must be >= 0 (None for every row), got {limit}")
         if where is not None:

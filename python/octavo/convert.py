@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .enums import ReturnType, name_arg
-from .errors import InvalidArgumentError, SchemaError, check_text
+from .errors import InvalidArgumentError, SchemaError, check_int, check_text
 
 # Schema metadata key recording which dataframe library a table came from, so that
 # get_table() hands back the same kind of object (polars in -> polars out).
@@ -217,8 +217,8 @@ def range_args(num_rows: int, start, stop) -> tuple[int, int]:
     """[start, stop) as the C++ side takes it, resolved like a Python slice: negative values
     count from the end, any size is clamped to [0, num_rows] (a huge int would not fit the
     engine's int64), stop <= start is empty."""
-    st, sp, _ = slice(None if start is None else int(start),
-                      None if stop is None else int(stop)).indices(num_rows)
+    st, sp, _ = slice(None if start is None else check_int(start, "start"),
+                      None if stop is None else check_int(stop, "stop")).indices(num_rows)
     return st, max(st, sp)
 
 

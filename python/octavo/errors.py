@@ -85,6 +85,17 @@ def check_text(value: T, what: str) -> T:
     return value
 
 
+def check_int(value: object, what: str) -> int:
+    """A row number or count: an int or anything with __index__ (numpy integers), never a
+    float or string that int() would silently round or parse."""
+    import operator
+
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgumentError(f"{what} must be an integer, got {value!r}") from None
+
+
 def check_fspath(path: str | bytes | os.PathLike, what: str) -> str:
     """A local file path as the engine takes it (UTF-8): os.fsdecode of a non-UTF-8 name holds
     lone surrogates, which are refused here by name instead of as a binding TypeError."""

@@ -178,3 +178,34 @@ def test_get_table_timestamp(bundle):
         bundle.get_table("events", timestamp="yesterday-ish")
     with pytest.raises(octavo.InvalidArgumentError, match="not both"):
         bundle.get_table("events", version=1, timestamp="2000-01-15")
+
+
+def test_bad_arguments_raise_octavo_errors(bundle):
+    """Found by probing the public API with wrong values: each was a raw ValueError, a
+    nanobind TypeError, a RecursionError or a leaked JSON parser message."""
+    bundle.add_data("t", frame(1))
+    g = bundle.create_group("/g")
+    with pytest.raises(octavo.InvalidArgumentError, match="start must be an integer"):
+        bundle.table("/t").read("a")
+    with pytest.raises(octavo.InvalidArgumentError, match="offset must be an integer"):
+        bundle.get_table("t", offset="a")
+    with pytest.raises(octavo.InvalidArgumentError, match="limit must be an integer"):
+        bundle.get_table("t", limit=2.5)
+    assert len(bundle.get_table("t", offset=np.int64(0), limit=np.int32(1))) == 1
+    with pytest.raises(octavo.InvalidArgumentError, match="attribute names on /g are strings"):
+        g.attrs[5] = 1
+    deep: list = []
+    x = deep
+    for _ in range(5000):
+        x.append([])
+        x = x[0]
+    with pytest.raises(octavo.InvalidArgumentError, match="nested too deeply"):
+        g.attrs["deep"] = deep
+
+
+def test_non_finite_float_attributes_round_trip(bundle):
+    g = bundle.create_group("/g")
+    g.attrs["nan"] = float("nan")
+    g.attrs["lims"] = [float("-inf"), 1.5, float("inf")]
+    assert np.isnan(g.attrs["nan"]) and isinstance(g.attrs["nan"], float)
+    assert g.attrs["lims"] == [float("-inf"), 1.5, float("inf")]
