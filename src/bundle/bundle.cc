@@ -202,6 +202,7 @@ Status BundleImpl::CreateOnDisk() {
   root.kind = NodeKind::kGroup;
   root.created_at = root.modified_at = m.created_at;
   m.nodes.emplace("/", std::move(root));
+  OCTAVO_RETURN_NOT_OK(WriteDroppedCommits(DroppedCommits{}));  // none yet: every gap from here on is damage
   OCTAVO_RETURN_NOT_OK(WriteManifestAndSwitch(m));
   // The marker goes last: a directory without it is never mistaken for a finished bundle.
   Json marker{{"format", "octavo-bundle"}, {"format_version", kFormatVersion}, {"created_at", m.created_at},
@@ -289,6 +290,10 @@ Status BundleImpl::LoadCommit(int64_t commit) {
   if (commit < 0) return Status::NotFound("bundle ", root_, " has no commit ", commit);
   if (!env_->FileExists(AbsPath(rel))) {
     auto cur = ReadCurrent();
+    if (cur.ok() && commit < cur->commit) {
+      OCTAVO_ASSIGN_OR_RETURN(DroppedCommits dropped, ReadDroppedCommits());
+      if (dropped.FirstNotDropped(commit, commit) >= 0) return MissingManifest(commit);
+    }
     if (cur.ok() && commit < cur->commit)
       return Status::NotFound("commit ", commit, " of bundle ", root_,
                               " was removed by garbage collection (octavo gc --keep-last); the newest commit is ",
@@ -604,6 +609,7 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
   std::sort(names.begin(), names.end());
   const int64_t newest = snapshot()->commit;
   std::vector<CommitInfo> out;
+  std::vector<int64_t> present;
   for (const auto& n : names) {
     int64_t id = 0;
     // Newer than this handle's commit: a later commit, or one that failed before switching CURRENT.
@@ -626,11 +632,22 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
                              ". Error");
     CommitInfo c;
     c.id = (*m)->commit;
+    present.push_back(c.id);
     c.parent = (*m)->parent;
     c.created_at = (*m)->created_at;
     c.message = (*m)->message;
     c.manifest_file = rel;
     out.push_back(std::move(c));
+  }
+  // Gaps in the history must be gc's work. The record is read after the listing: gc records
+  // before it deletes, so whatever the listing missed is recorded by now.
+  OCTAVO_ASSIGN_OR_RETURN(DroppedCommits dropped, ReadDroppedCommits());
+  int64_t next_expected = 0;
+  present.push_back(newest + 1);
+  for (int64_t id : present) {
+    if (id > next_expected)
+      if (int64_t lost = dropped.FirstNotDropped(next_expected, id - 1); lost >= 0) return MissingManifest(lost);
+    next_expected = id + 1;
   }
   return out;
 }

@@ -111,6 +111,17 @@ class BundleImpl : public Bundle {
     std::vector<std::string> files, dirs;
   };
   Result<DataTree> ListDataTree() const;
+  // The record of commits gc removed (src/bundle/gc.cc).
+  struct DroppedCommits {
+    bool recorded = false;  // false: a bundle from before the record; any gap may be gc's
+    std::vector<std::pair<int64_t, int64_t>> ranges;  // inclusive, sorted, merged
+    // The first commit of [lo, hi] gc did not remove, or -1 (always -1 without a record).
+    int64_t FirstNotDropped(int64_t lo, int64_t hi) const;
+  };
+  Result<DroppedCommits> ReadDroppedCommits() const;
+  Status WriteDroppedCommits(const DroppedCommits& d);
+  // A manifest of history missing without gc having removed it: damage, named.
+  Status MissingManifest(int64_t commit) const;
   Status LoadCommit(int64_t commit);
   Status CreateOnDisk();
   Status WriteManifestAndSwitch(Manifest& next);

@@ -15,6 +15,8 @@
 
 #include "bundle/bundle_impl.h"
 #include "format/filename.h"
+#include "format/sealed_json.h"
+#include "util/json_util.h"
 
 namespace octavo {
 namespace {
@@ -49,7 +51,69 @@ Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, s
 }
 
 
+// Sorted, with overlapping and adjacent ranges joined.
+std::vector<std::pair<int64_t, int64_t>> MergeRanges(std::vector<std::pair<int64_t, int64_t>> r) {
+  std::sort(r.begin(), r.end());
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& x : r) {
+    if (!out.empty() && x.first <= out.back().second + 1)
+      out.back().second = std::max(out.back().second, x.second);
+    else
+      out.push_back(x);
+  }
+  return out;
+}
+
 }  // namespace
+
+// --- the record of dropped commits (docs/format.md section 10.1) ----------------------------
+
+int64_t BundleImpl::DroppedCommits::FirstNotDropped(int64_t lo, int64_t hi) const {
+  if (!recorded) return -1;
+  int64_t x = lo;
+  for (const auto& [a, b] : ranges) {  // sorted and merged
+    if (b < x) continue;
+    if (a > x) break;
+    x = b + 1;
+  }
+  return x <= hi ? x : -1;
+}
+
+Result<BundleImpl::DroppedCommits> BundleImpl::ReadDroppedCommits() const {
+  DroppedCommits d;
+  const std::string path = AbsPath(kDroppedCommitsFile);
+  if (!env_->FileExists(path)) return d;
+  OCTAVO_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
+  bool sealed = false;
+  OCTAVO_RETURN_NOT_OK(VerifySealedJson(text, path, &sealed));
+  if (!sealed) return Status::Corruption(path, " has no checksum; the file is damaged");
+  OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(text, path));
+  if (!j.is_object() || !j.contains("dropped") || !j["dropped"].is_array())
+    return Status::Corruption(path, " is damaged: no 'dropped' list");
+  for (const auto& r : j["dropped"]) {
+    if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer() ||
+        r[0].get<int64_t>() < 0 || r[1].get<int64_t>() < r[0].get<int64_t>())
+      return Status::Corruption(path, " is damaged: each entry must be [first, last] commit ids");
+    d.ranges.emplace_back(r[0].get<int64_t>(), r[1].get<int64_t>());
+  }
+  d.ranges = MergeRanges(std::move(d.ranges));
+  d.recorded = true;
+  return d;
+}
+
+Status BundleImpl::WriteDroppedCommits(const DroppedCommits& d) {
+  Json ranges = Json::array();
+  for (const auto& [a, b] : d.ranges) ranges.push_back(Json::array({a, b}));
+  Json j{{"dropped", std::move(ranges)}};
+  return WriteFileAtomic(env_, AbsPath(kDroppedCommitsFile), SealJson(j.dump()));
+}
+
+Status BundleImpl::MissingManifest(int64_t commit) const {
+  return Status::Corruption("bundle ", root_, ": commit ", commit, "'s manifest ", ManifestFileName(commit),
+                            " is missing, and garbage collection never removed it (", kDroppedCommitsFile,
+                            " does not list it): it was deleted by hand or lost; restore it from a backup "
+                            "(the other commits still open with commit=N)");
+}
 
 Result<BundleImpl::DataTree> BundleImpl::ListDataTree() const {
   DataTree out;
@@ -127,6 +191,23 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   // 3. Delete: manifests first, then unreferenced data files. The data tree is listed before
   //    anything is deleted, so a tree gc refuses to walk costs nothing.
   OCTAVO_RETURN_NOT_OK(ListDataTree().status());
+  // The dropped commits are recorded before their manifests go, so a reader that finds one
+  // missing always finds it recorded. A bundle without a record gets one seeded with the
+  // gaps its history already has (an older gc's work).
+  if (!options.dry_run && report.commits_removed > 0) {
+    OCTAVO_ASSIGN_OR_RETURN(DroppedCommits d, ReadDroppedCommits());
+    std::vector<std::pair<int64_t, int64_t>> add = d.ranges;
+    int64_t next_expected = 0;
+    for (const auto& [id, n] : manifests) {
+      if (id > current) break;
+      if (!d.recorded && id > next_expected) add.emplace_back(next_expected, id - 1);
+      if (!keep.count(id)) add.emplace_back(id, id);
+      next_expected = id + 1;
+    }
+    d.ranges = MergeRanges(std::move(add));
+    d.recorded = true;
+    OCTAVO_RETURN_NOT_OK(WriteDroppedCommits(d));
+  }
   auto remove = [&](const std::string& rel) -> Status {
     auto size = env_->FileSize(AbsPath(rel));
     report.removed.push_back(rel);

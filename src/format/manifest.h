@@ -134,6 +134,9 @@ inline constexpr const char* kLockFile = "LOCK";
 inline constexpr const char* kManifestDir = "manifests";
 inline constexpr const char* kDataDir = "data";
 inline constexpr const char* kSnapshotDir = "snapshots";
+// The commits garbage collection removed (docs/format.md section 10.1): a manifest missing
+// from history and not listed here was lost, not collected.
+inline constexpr const char* kDroppedCommitsFile = "manifests/dropped.json";
 std::string ManifestFileName(int64_t commit);  // manifests/000000000042.json
 // The commit id of a file name in manifests/ ("000000000042.json"); false for anything else.
 bool ParseManifestFileName(const std::string& name, int64_t* commit);

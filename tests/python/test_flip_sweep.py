@@ -22,7 +22,7 @@ import octavo
 
 ALL_KINDS = ("manifest_newest", "manifest_old", "CURRENT", "OCTAVO", "snapshot", "table_part_pages",
              "table_part_footer", "index", "array_chunk_zstd", "array_chunk_lz4", "array_chunk_blosc",
-             "array_chunk_none", "file_blob")
+             "array_chunk_none", "file_blob", "dropped_record")
 # Kinds that must give correct data or an OctavoError in every trial (no WRONG, no CRASH): all.
 STRICT_KINDS: set = set(ALL_KINDS)
 SEED = 20261205
@@ -110,7 +110,7 @@ def build_bundle(path):
 def classify(root):
     """(relative path, kind) for every file; index and chunk files found through the manifest."""
     newest = json.loads(open(os.path.join(root, "CURRENT")).read())
-    manifests = sorted(os.listdir(os.path.join(root, "manifests")))
+    manifests = sorted(n for n in os.listdir(os.path.join(root, "manifests")) if n[:12].isdigit())
     latest = json.load(open(os.path.join(root, "manifests", manifests[-1])))
     kinds = {}
 
@@ -131,7 +131,9 @@ def classify(root):
             rel = os.path.relpath(os.path.join(dirpath, name), root)
             if rel == "LOCK":
                 continue
-            if rel.startswith("manifests/"):
+            if rel == "manifests/dropped.json":
+                kind = "dropped_record"
+            elif rel.startswith("manifests/"):
                 kind = "manifest_newest" if name == manifests[-1] else "manifest_old"
             elif rel in ("CURRENT", "OCTAVO"):
                 kind = rel
