@@ -54,6 +54,18 @@ struct GcReport {
   std::vector<std::string> removed;        // relative paths (manifests and data files)
 };
 
+// One node that differs between two commits (Bundle::Diff).
+struct NodeChange {
+  enum class Change { kAdded, kRemoved, kModified };
+  std::string path;
+  NodeKind kind = NodeKind::kGroup;  // in the newer commit (the older one if removed)
+  Change change = Change::kModified;
+  int64_t rows_before = -1, rows_after = -1;  // tables: row counts (-1: absent or not a table)
+  bool attrs_changed = false;                 // modified: its attributes differ
+  bool content_changed = false;               // modified: its data, schema, target or kind differ
+};
+const char* NodeChangeName(NodeChange::Change change);  // "added", "removed", "modified"
+
 struct CommitInfo {
   int64_t id = 0;
   int64_t parent = -1;
@@ -150,6 +162,14 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
                                               int64_t commit = -1, bool overwrite = false) = 0;
   virtual Result<std::vector<SnapshotInfo>> ListSnapshots() const = 0;  // sorted by name
   virtual Status DeleteSnapshot(const std::string& name) = 0;
+  // A commit by reference: "" = this handle's, all digits = that commit id, else a snapshot name.
+  virtual Result<int64_t> ResolveCommit(const std::string& ref) const = 0;
+  // A new commit whose tree equals that of commit `ref` (nothing is copied: it references
+  // the old data files, which must still exist; gc'd ones are a clear kNotFound). Returns it.
+  virtual Result<CommitInfo> Restore(const std::string& ref) = 0;
+  // Nodes added, removed or modified from commit `a` to commit `b` (refs as ResolveCommit),
+  // sorted by path.
+  virtual Result<std::vector<NodeChange>> Diff(const std::string& a, const std::string& b = "") const = 0;
   // Delete unreferenced files (and, with keep_last, old history). Needs the writer lock.
   // Readers in other processes still on a commit that keep_last removes lose its data.
   virtual Result<GcReport> CollectGarbage(const GcOptions& options = {}) = 0;

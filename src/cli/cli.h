@@ -38,6 +38,7 @@ enum ExitCode : int {
   kExitType = 4,
   kExitCorruption = 5,
   kExitLocked = 6,
+  kExitConflict = 7,  // another writer changed the same node: reopen and redo the change
 };
 
 int ExitCodeFor(StatusCode code);
