@@ -65,6 +65,9 @@ struct NodeChange {
   bool content_changed = false;               // modified: its data, schema, target or kind differ
 };
 const char* NodeChangeName(NodeChange::Change change);  // "added", "removed", "modified"
+// {"path", "kind", "change", "rows_before", "rows_after" (null when not a table or absent),
+// "attrs_changed", "content_changed"} as JSON object text: shared by the bindings and the CLI.
+std::string NodeChangeToJson(const NodeChange& change);
 
 struct CommitInfo {
   int64_t id = 0;

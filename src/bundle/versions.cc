@@ -16,6 +16,18 @@ const char* NodeChangeName(NodeChange::Change change) {
   return "unknown";
 }
 
+std::string NodeChangeToJson(const NodeChange& c) {
+  auto rows = [](int64_t n) { return n < 0 ? Json(nullptr) : Json(n); };
+  Json j{{"path", c.path},
+         {"kind", NodeKindName(c.kind)},
+         {"change", NodeChangeName(c.change)},
+         {"rows_before", rows(c.rows_before)},
+         {"rows_after", rows(c.rows_after)},
+         {"attrs_changed", c.attrs_changed},
+         {"content_changed", c.content_changed}};
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 Result<int64_t> BundleImpl::ResolveCommit(const std::string& ref) const {
   if (ref.empty()) return snapshot()->commit;
   if (ref.size() <= 18 && std::all_of(ref.begin(), ref.end(), [](unsigned char c) { return std::isdigit(c); }))

@@ -277,6 +277,16 @@ struct GcArgs {
   bool verbose = false;
 };
 int RunGc(const GcArgs& args, const GlobalOptions& g);
+struct RestoreArgs {
+  std::string bundle;
+  std::string commit;  // a commit id or a snapshot name
+};
+int RestoreCmd(const RestoreArgs& args, const GlobalOptions& g);
+struct DiffArgs {
+  std::string bundle;
+  std::string a, b;  // commit ids or snapshot names; b empty = the newest commit
+};
+int DiffCmd(const DiffArgs& args, const GlobalOptions& g);
 struct ShareArgs {
   std::string directory = "/dev/shm";
   bool gc = false;
