@@ -55,7 +55,7 @@ def test_processes_appending_at_once_lose_nothing(tmp_path):
     assert len(acked) == n * m
     with octavo.open(path) as r:
         t = r["/t"].read_arrow()
-        rows = Counter(zip(t["writer"].to_pylist(), t["seq"].to_pylist()))
+        rows = Counter(zip(t["writer"].to_pylist(), t["seq"].to_pylist(), strict=True))
         assert set(rows) == acked  # none lost, none unacknowledged
         assert set(rows.values()) == {3}  # none twice
         assert r.commit["id"] == 1 + n * m
