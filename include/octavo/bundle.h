@@ -91,7 +91,7 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual bool writable() const = 0;
   virtual CommitInfo commit() const = 0;      // the snapshot this handle sees
   virtual Status Close() = 0;                 // releases the writer lock; idempotent
-  virtual Status Refresh() = 0;               // reader: move to the newest commit
+  virtual Status Refresh() = 0;               // move to the newest commit (a writer too, outside a transaction)
 
   // --- nodes -------------------------------------------------------------
   virtual Status CreateGroup(const std::string& path, bool create_parents = true) = 0;
