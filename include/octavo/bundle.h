@@ -55,6 +55,21 @@ struct GcReport {
   std::vector<std::string> removed;        // relative paths (manifests and data files)
 };
 
+// One node that differs between two commits (Bundle::Diff).
+struct NodeChange {
+  enum class Change { kAdded, kRemoved, kModified };
+  std::string path;
+  NodeKind kind = NodeKind::kGroup;  // in the newer commit (the older one if removed)
+  Change change = Change::kModified;
+  int64_t rows_before = -1, rows_after = -1;  // tables: row counts (-1: absent or not a table)
+  bool attrs_changed = false;                 // modified: its attributes differ
+  bool content_changed = false;               // modified: its data, schema, target or kind differ
+};
+const char* NodeChangeName(NodeChange::Change change);  // "added", "removed", "modified"
+// {"path", "kind", "change", "rows_before", "rows_after" (null when not a table or absent),
+// "attrs_changed", "content_changed"} as JSON object text: shared by the bindings and the CLI.
+std::string NodeChangeToJson(const NodeChange& change);
+
 struct CommitInfo {
   int64_t id = 0;
   int64_t parent = -1;
@@ -77,7 +92,7 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual bool writable() const = 0;
   virtual CommitInfo commit() const = 0;      // the snapshot this handle sees
   virtual Status Close() = 0;                 // releases the writer lock; idempotent
-  virtual Status Refresh() = 0;               // reader: move to the newest commit
+  virtual Status Refresh() = 0;               // move to the newest commit (a writer too, outside a transaction)
 
   // --- nodes -------------------------------------------------------------
   virtual Status CreateGroup(const std::string& path, bool create_parents = true) = 0;
@@ -151,6 +166,14 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
                                               int64_t commit = -1, bool overwrite = false) = 0;
   virtual Result<std::vector<SnapshotInfo>> ListSnapshots() const = 0;  // sorted by name
   virtual Status DeleteSnapshot(const std::string& name) = 0;
+  // A commit by reference: "" = this handle's, all digits = that commit id, else a snapshot name.
+  virtual Result<int64_t> ResolveCommit(const std::string& ref) const = 0;
+  // A new commit whose tree equals that of commit `ref` (nothing is copied: it references
+  // the old data files, which must still exist; gc'd ones are a clear kNotFound). Returns it.
+  virtual Result<CommitInfo> Restore(const std::string& ref) = 0;
+  // Nodes added, removed or modified from commit `a` to commit `b` (refs as ResolveCommit),
+  // sorted by path.
+  virtual Result<std::vector<NodeChange>> Diff(const std::string& a, const std::string& b = "") const = 0;
   // Delete unreferenced files (and, with keep_last, old history). Needs the writer lock.
   // Readers in other processes still on a commit that keep_last removes lose its data.
   virtual Result<GcReport> CollectGarbage(const GcOptions& options = {}) = 0;

@@ -21,10 +21,14 @@ class WritableFile {
   virtual const std::string& path() const = 0;
 };
 
-// An exclusive advisory lock (flock) held for the lifetime of the object.
+// An advisory lock (flock), exclusive or shared, held for the lifetime of the object.
 class FileLock {
  public:
   virtual ~FileLock() = default;
+  // A shared lock made exclusive without waiting (kLocked naming the holder if other holders
+  // remain, and then the lock is shared again), and back. Garbage collection runs exclusive.
+  virtual Status Upgrade() { return Status::OK(); }
+  virtual Status Downgrade() { return Status::OK(); }
   // OK while the lock file at its path is still the file this lock holds. A lock file
   // deleted or replaced under a live writer (rm LOCK) lets a second writer in: the holder
   // must find out before it commits, not trust a lock nobody else can see.
@@ -61,6 +65,16 @@ class Env {
   // `holder` is written into the lock file so a second writer can say who holds it.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path,
                                                      const std::string& holder) = 0;
+
+  struct LockOptions {
+    bool shared = false;        // many shared holders, or one exclusive
+    double wait_seconds = 0;    // 0: try once; > 0: retry until then; < 0: wait as long as it takes
+  };
+  // LockFile with a mode and a wait. The default takes LockFile's exclusive lock (one try).
+  virtual Result<std::unique_ptr<FileLock>> LockFileWith(const std::string& path, const std::string& holder,
+                                                         const LockOptions& options) {
+    return LockFile(path, holder);
+  }
 };
 
 // Write `data` to `path` durably and atomically: temp file (`path`.tmp, a stale one from a

@@ -35,6 +35,9 @@ struct OpenOptions {
   int64_t commit = -1;
   // Open the commit a named snapshot points at (read-only). Empty = none.
   std::string snapshot;
+  // Writers share the bundle; only an exclusive holder (garbage collection) keeps them out.
+  // Seconds to wait for it before failing with kLocked: 0 = fail at once, < 0 = as long as it takes.
+  double lock_wait_seconds = 0;
 };
 
 // Parquet layout of a table's parts. Defaults were chosen with bench/bench_parquet_settings.py

@@ -24,6 +24,7 @@ enum class StatusCode : int {
   kIndexError = 9,       // out-of-range rows / slices
   kUnsupportedVersion = 10,  // bundle written by a newer octavo
   kReadOnly = 11,        // write attempted on a read-only bundle
+  kConflict = 12,        // another writer changed the same node since this change's base commit
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -55,6 +56,8 @@ class [[nodiscard]] Status {
   static Status IndexError(Args&&... args) { return Make(StatusCode::kIndexError, std::forward<Args>(args)...); }
   template <typename... Args>
   static Status UnsupportedVersion(Args&&... args) { return Make(StatusCode::kUnsupportedVersion, std::forward<Args>(args)...); }
+  template <typename... Args>
+  static Status Conflict(Args&&... args) { return Make(StatusCode::kConflict, std::forward<Args>(args)...); }
   template <typename... Args>
   static Status ReadOnly(Args&&... args) { return Make(StatusCode::kReadOnly, std::forward<Args>(args)...); }
 

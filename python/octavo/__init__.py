@@ -27,6 +27,7 @@ from .enums import (
 from .errors import (
     AlreadyExistsError,
     ClosedBundleError,
+    ConflictError,
     CorruptionError,
     InvalidArgumentError,
     LockedError,
@@ -79,7 +80,7 @@ __all__ = [
     "set_num_threads", "get_num_threads", "available_cpus",
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "NoSuchNodeError", "AlreadyExistsError", "ClosedBundleError", "SchemaError",
-    "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
+    "OctavoIOError", "CorruptionError", "LockedError", "ConflictError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError", "share", "attach", "SharedTable", "AttachedTable",
     "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction", "SchemaMode",
 ]

@@ -43,13 +43,18 @@ __all__ = ["Bundle", "Group", "Node", "RowWriter", "SoftLink", "Table", "open"]
 
 
 def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None = None,
-         snapshot: str | None = None) -> Bundle:
+         snapshot: str | None = None, wait: float | None = None) -> Bundle:
     """Open a bundle directory.
 
     mode: 'r' read-only snapshot of the newest commit (no lock); 'a' read/write, created if
     missing; 'w' create, or start an existing bundle over with an empty tree (as a new
     commit: older commits stay readable). ``commit=N`` opens an older commit read-only;
     ``snapshot="name"`` the commit a named snapshot points at (see Bundle.create_snapshot).
+
+    Writers ('a', 'w') share a bundle: each commit is rebased onto commits other writers made
+    meanwhile, and a change to a node another writer also changed raises ConflictError. Only
+    garbage collection takes the bundle to itself; ``wait=seconds`` waits that long for it
+    (``wait=float("inf")``: as long as it takes) instead of raising LockedError at once.
     """
     if mode != "r+":  # (r+: PyTables' spelling of "a")
         mode = name_arg(mode, Mode, "mode", check=True)
@@ -58,8 +63,25 @@ def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None 
     path = check_fspath(path, "bundle path")
     check_bundle_path(path)
     check_text(snapshot, "snapshot name")
-    native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "")
+    if wait is not None and not (wait >= 0):
+        raise InvalidArgumentError(f"wait must be a number of seconds >= 0, got {wait!r}")
+    seconds = 0.0 if wait is None else -1.0 if wait == float("inf") else float(wait)
+    native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "", seconds)
     return Bundle(native, mode if commit is None and snapshot is None else "r")
+
+
+def _commit_ref(ref: int | str) -> str:
+    """A commit id or snapshot name as the engine takes it (digits: a commit id)."""
+    if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+        raise InvalidArgumentError(f"a commit is an int (its id) or a str (a snapshot name), got {ref!r}")
+    if isinstance(ref, int):
+        if ref < 0:
+            raise InvalidArgumentError(f"commit ids are >= 0, got {ref}")
+        return str(ref)
+    check_text(ref, "snapshot name")
+    if not ref or ref.isdigit():
+        raise InvalidArgumentError(f"snapshot name {ref!r} is not valid: give a commit id as an int")
+    return ref
 
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -144,6 +166,19 @@ class Bundle:
             raise NotFoundError(f"bundle {self.path} has no commit at or before {ts.isoformat()} "
                                 f"(its oldest kept commit was made at {first})")
         return max(made)
+
+    def restore(self, commit_or_snapshot: int | str) -> dict:
+        """Make a new commit whose tree equals that of an older commit (an int) or snapshot (a
+        str); returns the new commit. Nothing is copied: the old data files are referenced
+        again, so they must not have been garbage-collected (NotFoundError names them)."""
+        return self._native.restore(_commit_ref(commit_or_snapshot))
+
+    def diff(self, a: int | str, b: int | str | None = None) -> list[dict]:
+        """Nodes that differ from commit (or snapshot) ``a`` to ``b`` (default: this handle's
+        commit), sorted by path: dicts with path, kind, change ('added', 'removed',
+        'modified'), rows_before / rows_after (tables; None otherwise), attrs_changed and
+        content_changed."""
+        return self._native.diff(_commit_ref(a), "" if b is None else _commit_ref(b))
 
     def create_snapshot(self, name: str, message: str = "", *, commit: int | None = None,
                         overwrite: bool = False) -> dict:

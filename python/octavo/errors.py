@@ -47,6 +47,12 @@ class LockedError(OctavoError):
     """Another writer holds the bundle's lock."""
 
 
+class ConflictError(OctavoError):
+    """Another writer changed the same node since this handle's change was built (both rewrote,
+    removed or created it): nothing was committed; the handle now sees the newer commit, so
+    redoing the change builds on it."""
+
+
 class OctavoNotImplementedError(OctavoError, NotImplementedError):
     pass
 
@@ -126,6 +132,7 @@ _BY_CODE = {
     "IndexError": OctavoIndexError,
     "UnsupportedVersion": UnsupportedVersionError,
     "ReadOnly": ReadOnlyError,
+    "Conflict": ConflictError,
 }
 
 

@@ -111,7 +111,7 @@ static std::string HolderDescription() {
 }
 
 Status BundleImpl::Init(const OpenOptions& options) {
-  const bool exists = env_->FileExists(AbsPath(kMarkerFile));
+  bool exists = env_->FileExists(AbsPath(kMarkerFile));
   if (mode_ == OpenMode::kRead || options.commit >= 0 || !options.snapshot.empty()) {
     if (!exists) {
       if (!env_->FileExists(root_)) return Status::NotFound("no bundle at '", root_, "' (the directory does not exist)");
@@ -129,14 +129,18 @@ Status BundleImpl::Init(const OpenOptions& options) {
       // A directory that holds anything but our own half-created files is not ours to take.
       OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
       for (const auto& e : entries) {
-        if (e != kLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile && e != kSnapshotDir &&
+        if (e != kLockFile && e != kCommitLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile && e != kSnapshotDir &&
             e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0 &&
             e.rfind(std::string(kMarkerFile) + ".tmp", 0) != 0)  // a creation that failed at the marker
           return Status::AlreadyExists("directory '", root_, "' is not empty and is not an octavo bundle (found '",
                                        e, "'); choose an empty or new directory");
       }
     }
-    OCTAVO_ASSIGN_OR_RETURN(lock_, env_->LockFile(AbsPath(kLockFile), HolderDescription()));
+    // Shared: writers run side by side and serialise only at the commit point (LOCK.commit).
+    Env::LockOptions lo;
+    lo.shared = true;
+    lo.wait_seconds = options.lock_wait_seconds;
+    OCTAVO_ASSIGN_OR_RETURN(lock_, env_->LockFileWith(AbsPath(kLockFile), HolderDescription(), lo));
     // A writer creates files in these folders: links there could send them anywhere.
     for (const char* dir : {kManifestDir, kSnapshotDir}) {
       std::error_code ec;
@@ -146,7 +150,17 @@ Status BundleImpl::Init(const OpenOptions& options) {
                                "replace it with the directory itself");
     }
   }
+  std::unique_ptr<FileLock> creating;
+  if (!exists && lock_) {
+    // Writers share LOCK: two creating one bundle at once are serialised here, and the
+    // second finds the first's bundle.
+    Env::LockOptions lo;
+    lo.wait_seconds = -1;
+    OCTAVO_ASSIGN_OR_RETURN(creating, env_->LockFileWith(AbsPath(kCommitLockFile), HolderDescription(), lo));
+    exists = env_->FileExists(AbsPath(kMarkerFile));
+  }
   if (exists) {
+    creating.reset();
     OCTAVO_ASSIGN_OR_RETURN(std::string marker, env_->ReadFile(AbsPath(kMarkerFile)));
     OCTAVO_ASSIGN_OR_RETURN(Json jm, ParseJson(marker, AbsPath(kMarkerFile)));
     // Checked before get<>: nlohmann's value() throws on a wrong type, and a float converted
@@ -317,7 +331,8 @@ Status BundleImpl::LoadCommit(int64_t commit) {
 }
 
 Status BundleImpl::Refresh() {
-  if (writable()) return Status::OK();  // a writer is always at the newest commit
+  std::lock_guard<std::mutex> g(writer_mu_);
+  if (InTransaction()) return Status::OK();  // a transaction keeps its base until it commits
   return LoadCurrent();
 }
 
@@ -327,9 +342,9 @@ Status BundleImpl::CheckStillAt(int64_t base) const {
   if (lock_) OCTAVO_RETURN_NOT_OK(lock_->Verify());
   OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
   if (p.commit != base)
-    return Status::Locked("bundle ", root_, " moved to commit ", p.commit, " while this writer's change was built on commit ",
-                          base, ": another process committed without holding the lock (was ", kLockFile,
-                          " deleted?). Nothing was committed; close this handle, reopen the bundle and retry");
+    return Status::Locked("bundle ", root_, " moved to commit ", p.commit, " while this writer was committing on commit ",
+                          base, ": another process committed without holding ", kCommitLockFile, " (was it deleted?). ",
+                          "Nothing was committed; close this handle, reopen the bundle and retry");
   return Status::OK();
 }
 
@@ -360,16 +375,44 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
     }
   }
   auto base = snapshot();
-  Manifest next = *base;  // table entries are shared, not copied
-  OCTAVO_RETURN_NOT_OK(fn(next));
-  next.format_version = kFormatVersion;
-  next.parent = base->commit;
-  next.commit = base->commit + 1;
-  next.created_at = NowIso8601();
-  next.message = message;
-  Status st = WriteManifestAndSwitch(next);
+  Manifest ours = *base;  // table entries are shared, not copied
+  OCTAVO_RETURN_NOT_OK(fn(ours));
+  // The commit point is serialised across processes by LOCK.commit, held only from here to
+  // the switch of CURRENT; data files were written before, outside it.
+  std::unique_ptr<FileLock> commit_lock;
+  std::shared_ptr<const Manifest> latest;
+  Manifest next;
+  Status st = [&]() -> Status {
+    if (lock_) OCTAVO_RETURN_NOT_OK(lock_->Verify());
+    Env::LockOptions lo;
+    lo.wait_seconds = -1;
+    OCTAVO_ASSIGN_OR_RETURN(commit_lock, env_->LockFileWith(AbsPath(kCommitLockFile), HolderDescription(), lo));
+    OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
+    if (p.commit == base->commit) {
+      next = std::move(ours);
+      return Status::OK();
+    }
+    // Another writer committed since our base: rebase our change onto its commit.
+    OCTAVO_ASSIGN_OR_RETURN(latest, ReadManifestFile(p.manifest, p.size, p.crc));
+    if (latest->commit != p.commit)
+      return Status::Corruption("bundle ", root_, ": ", kCurrentFile, " names commit ", p.commit, " but ", p.manifest,
+                                " holds commit ", latest->commit);
+    OCTAVO_ASSIGN_OR_RETURN(next, RebaseManifest(*base, ours, *latest));
+    return Status::OK();
+  }();
+  if (st.ok()) {
+    const int64_t parent = latest ? latest->commit : base->commit;
+    next.format_version = kFormatVersion;
+    next.parent = parent;
+    next.commit = parent + 1;
+    next.created_at = NowIso8601();
+    next.message = message;
+    st = WriteManifestAndSwitch(next);
+  }
+  commit_lock.reset();
   if (!st.ok()) {
-    // Whatever happened on disk, adopt exactly what a fresh reader would see.
+    // Whatever happened on disk, adopt exactly what a fresh reader would see (after a conflict:
+    // the other writer's commit, so a retry builds on it).
     Status reload = LoadCurrent();
     (void)reload;
     return st.WithContext("commit '" + message + "' failed; bundle " + root_ + " is at commit " +

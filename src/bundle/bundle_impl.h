@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,11 @@ class BundleImpl : public Bundle {
                                       bool overwrite) override;  // src/bundle/snapshots.cc
   Result<std::vector<SnapshotInfo>> ListSnapshots() const override;
   Status DeleteSnapshot(const std::string& name) override;
+  Result<int64_t> ResolveCommit(const std::string& ref) const override;  // src/bundle/versions.cc
+  Result<CommitInfo> Restore(const std::string& ref) override;
+  Result<std::vector<NodeChange>> Diff(const std::string& a, const std::string& b) const override;
+  // The manifest of commit `id` (not newer than CURRENT), with LoadCommit's errors.
+  Result<std::shared_ptr<const Manifest>> ManifestAt(int64_t id) const;
   // The commit a snapshot names (used by Init for OpenOptions::snapshot).
   Result<int64_t> SnapshotCommit(const std::string& name) const;
 
@@ -140,6 +146,16 @@ class BundleImpl : public Bundle {
   std::mutex writer_mu_;
   std::atomic<int> active_file_writers_{0};
 };
+
+// Rebase (docs/format.md 5.1): `ours` is `base` changed by this writer, `theirs` a newer commit
+// another writer made from `base`. Returns `theirs` with our changes applied when no node was
+// changed by both (appends to one table and attribute edits with different keys combine), else
+// kConflict naming the node and what to do.
+Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, const Manifest& theirs);
+
+// Every data file `m` references (table parts and indexes, array chunks, file contents),
+// relative to the bundle root (src/bundle/gc.cc).
+Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, std::set<std::string>* out);
 
 // Whether EnsureParentGroups would succeed, without changing `m`.
 Status CheckParentGroups(const Manifest& m, const std::string& path, bool create_parents);

@@ -19,8 +19,6 @@
 #include "util/json_util.h"
 
 namespace octavo {
-namespace {
-
 namespace fs = std::filesystem;
 
 // Every data file `m` references, relative to the bundle root.
@@ -50,6 +48,7 @@ Status AddReferencedFiles(const Manifest& m, const std::string& manifest_file, s
   return Status::OK();
 }
 
+namespace {
 
 // Sorted, with overlapping and adjacent ranges joined.
 std::vector<std::pair<int64_t, int64_t>> MergeRanges(std::vector<std::pair<int64_t, int64_t>> r) {
@@ -150,6 +149,18 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   OCTAVO_RETURN_NOT_OK(CheckWritable("collect garbage"));
   if (InTransaction()) return Status::Invalid("cannot collect garbage inside a transaction");
   if (options.keep_last == 0) return Status::Invalid("keep_last must be at least 1 (the newest commit), or -1 for all");
+  // Other writers' data files are unreferenced until they commit: gc runs with LOCK to itself.
+  if (lock_) {
+    Status excl = lock_->Upgrade();
+    if (!excl.ok()) return excl.WithContext("garbage collection of bundle " + root_);
+  }
+  struct Shared {  // back to sharing LOCK however gc ends
+    FileLock* lock;
+    ~Shared() {
+      if (lock) (void)lock->Downgrade();
+    }
+  } shared{lock_.get()};
+  OCTAVO_RETURN_NOT_OK(LoadCurrent());  // others may have committed since this handle's commit
   const int64_t current = snapshot()->commit;
 
   // 1. Commits to keep.

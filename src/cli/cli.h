@@ -38,6 +38,7 @@ enum ExitCode : int {
   kExitType = 4,
   kExitCorruption = 5,
   kExitLocked = 6,
+  kExitConflict = 7,  // another writer changed the same node: reopen and redo the change
 };
 
 int ExitCodeFor(StatusCode code);
@@ -276,6 +277,16 @@ struct GcArgs {
   bool verbose = false;
 };
 int RunGc(const GcArgs& args, const GlobalOptions& g);
+struct RestoreArgs {
+  std::string bundle;
+  std::string commit;  // a commit id or a snapshot name
+};
+int RestoreCmd(const RestoreArgs& args, const GlobalOptions& g);
+struct DiffArgs {
+  std::string bundle;
+  std::string a, b;  // commit ids or snapshot names; b empty = the newest commit
+};
+int DiffCmd(const DiffArgs& args, const GlobalOptions& g);
 struct ShareArgs {
   std::string directory = "/dev/shm";
   bool gc = false;

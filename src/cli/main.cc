@@ -267,6 +267,21 @@ int Run(int argc, char** argv) {
   gc_cmd->add_flag("-v,--verbose", gc.verbose, "List every file");
   AddJsonFlag(gc_cmd, g);
 
+  RestoreArgs restore;
+  auto* restore_cmd = app.add_subcommand("restore", "Make a new commit whose tree equals an older commit's (no data "
+                                                    "copied; its files must not have been garbage-collected)");
+  restore_cmd->add_option("bundle", restore.bundle, "BUNDLE")->required();
+  restore_cmd->add_option("commit", restore.commit, "COMMIT id or snapshot name")->required();
+  AddJsonFlag(restore_cmd, g);
+
+  DiffArgs diff;
+  auto* diff_cmd = app.add_subcommand("diff", "Nodes added (+), removed (-) and modified (~) from commit A to B "
+                                              "(default: the newest), with row counts of tables");
+  diff_cmd->add_option("bundle", diff.bundle, "BUNDLE")->required();
+  diff_cmd->add_option("a", diff.a, "A: commit id or snapshot name")->required();
+  diff_cmd->add_option("b", diff.b, "B: commit id or snapshot name (default: the newest)");
+  AddJsonFlag(diff_cmd, g);
+
   ShareArgs share;
   auto* share_cmd = app.add_subcommand("share", "List shared table segments (octavo.share); --gc removes those "
                                                 "whose publishing process has died");
@@ -319,6 +334,8 @@ int Run(int argc, char** argv) {
   if (repack_cmd->parsed()) return RunRepack(repack, g);
   if (index_cmd->parsed()) return RunIndex(index, g);
   if (gc_cmd->parsed()) return RunGc(gc, g);
+  if (restore_cmd->parsed()) return RestoreCmd(restore, g);
+  if (diff_cmd->parsed()) return DiffCmd(diff, g);
   if (share_cmd->parsed()) return RunShare(share, g);
   if (log_cmd->parsed()) return RunLog(log, g);
   if (snap_cmd->parsed()) return RunSnapshot(snap, g);

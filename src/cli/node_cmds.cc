@@ -177,4 +177,44 @@ int RunGc(const GcArgs& args, const GlobalOptions& g) {
   return kExitOK;
 }
 
+int RestoreCmd(const RestoreArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  CommitInfo c = Unwrap(bundle->Restore(args.commit), "bundle " + a.bundle);
+  if (g.json) {
+    PrintJson(Json::parse(CommitInfoToJson(c)));
+    return kExitOK;
+  }
+  std::cout << "commit " << c.id << ": " << Printable(c.message) << "\n";
+  return kExitOK;
+}
+
+int DiffCmd(const DiffArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  auto bundle = OpenBundle(a, OpenMode::kRead);
+  auto changes = Unwrap(bundle->Diff(args.a, args.b), "bundle " + a.bundle);
+  if (g.json) {
+    Json out = Json::array();
+    for (const auto& c : changes) out.push_back(Json::parse(NodeChangeToJson(c)));
+    PrintJson(out);
+    return kExitOK;
+  }
+  for (const auto& c : changes) {
+    const char mark = c.change == NodeChange::Change::kAdded ? '+' : c.change == NodeChange::Change::kRemoved ? '-' : '~';
+    std::cout << mark << " " << Printable(c.path) << " (" << NodeKindName(c.kind) << ")";
+    if (c.rows_before >= 0 && c.rows_after >= 0 && c.rows_before != c.rows_after)
+      std::cout << "  rows " << c.rows_before << " -> " << c.rows_after;
+    else if (c.change == NodeChange::Change::kAdded && c.rows_after >= 0)
+      std::cout << "  " << c.rows_after << " rows";
+    if (c.change == NodeChange::Change::kModified) {
+      if (c.attrs_changed) std::cout << "  attributes";
+      if (c.content_changed && !(c.rows_before >= 0 && c.rows_after >= 0 && c.rows_before != c.rows_after))
+        std::cout << "  content";
+    }
+    std::cout << "\n";
+  }
+  if (changes.empty()) std::cout << "no differences\n";
+  return kExitOK;
+}
+
 }  // namespace octavo::cli

@@ -23,6 +23,7 @@ int ExitCodeFor(StatusCode code) {
     case StatusCode::kTypeError: return kExitType;
     case StatusCode::kCorruption: return kExitCorruption;
     case StatusCode::kLocked: return kExitLocked;
+    case StatusCode::kConflict: return kExitConflict;
     default: return kExitOther;
   }
 }

@@ -266,6 +266,29 @@ static Result<std::shared_ptr<const ArrayEntry>> ArrayFromJson(const Json& p, co
   return std::shared_ptr<const ArrayEntry>(std::move(a));
 }
 
+Result<Json> NodeEntryToJson(const std::string& path, const NodeEntry& n) {
+  Json jn;
+  jn["kind"] = NodeKindName(n.kind);
+  jn["attrs"] = n.attrs;
+  jn["created_at"] = n.created_at;
+  jn["modified_at"] = n.modified_at;
+  if (n.kind == NodeKind::kTable) {
+    if (!n.table) return Status::Invalid("table node ", path, " has no table entry");
+    OCTAVO_ASSIGN_OR_RETURN(jn["table"], TableToJson(*n.table));
+  }
+  if (n.kind == NodeKind::kFile) {
+    if (!n.file) return Status::Invalid("file node ", path, " has no file entry");
+    jn["payload"] = FileToJson(*n.file);
+  } else if (n.kind == NodeKind::kLink) {
+    if (!n.link) return Status::Invalid("link ", path, " has no target");
+    jn["payload"] = Json{{"target", n.link->target}};
+  } else if (n.kind == NodeKind::kArray) {
+    if (!n.array) return Status::Invalid("array ", path, " has no array entry");
+    jn["payload"] = ArrayToJson(*n.array);
+  }
+  return jn;
+}
+
 Result<std::string> SerializeManifest(const Manifest& m) {
   Json j;
   j["format"] = "octavo-manifest";
@@ -277,26 +300,7 @@ Result<std::string> SerializeManifest(const Manifest& m) {
   j["message"] = m.message;
   Json nodes = Json::object();
   for (const auto& [path, n] : m.nodes) {
-    Json jn;
-    jn["kind"] = NodeKindName(n.kind);
-    jn["attrs"] = n.attrs;
-    jn["created_at"] = n.created_at;
-    jn["modified_at"] = n.modified_at;
-    if (n.kind == NodeKind::kTable) {
-      if (!n.table) return Status::Invalid("table node ", path, " has no table entry");
-      OCTAVO_ASSIGN_OR_RETURN(jn["table"], TableToJson(*n.table));
-    }
-    if (n.kind == NodeKind::kFile) {
-      if (!n.file) return Status::Invalid("file node ", path, " has no file entry");
-      jn["payload"] = FileToJson(*n.file);
-    } else if (n.kind == NodeKind::kLink) {
-      if (!n.link) return Status::Invalid("link ", path, " has no target");
-      jn["payload"] = Json{{"target", n.link->target}};
-    } else if (n.kind == NodeKind::kArray) {
-      if (!n.array) return Status::Invalid("array ", path, " has no array entry");
-      jn["payload"] = ArrayToJson(*n.array);
-    }
-    nodes[path] = std::move(jn);
+    OCTAVO_ASSIGN_OR_RETURN(nodes[path], NodeEntryToJson(path, n));
   }
   j["nodes"] = std::move(nodes);
   std::string text;

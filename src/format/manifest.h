@@ -113,6 +113,8 @@ struct Manifest {
 inline constexpr const char* kReaderFeatures[] = {"sealed-metadata", "footer-checksums", "file-block-checksums"};
 
 Result<std::string> SerializeManifest(const Manifest& m);
+// One node as the manifest stores it (its "nodes" value): also what rebases and diffs compare.
+Result<Json> NodeEntryToJson(const std::string& path, const NodeEntry& n);
 Result<Manifest> ParseManifest(std::string_view text, const std::string& file);
 
 // The schema blob: Arrow IPC schema message, base64.
@@ -131,6 +133,8 @@ NodeKind NodeKindFromName(const std::string& name, bool* ok);
 inline constexpr const char* kMarkerFile = "OCTAVO";
 inline constexpr const char* kCurrentFile = "CURRENT";
 inline constexpr const char* kLockFile = "LOCK";
+// Held exclusively only around a commit point (docs/format.md 5.1); LOCK is shared by writers.
+inline constexpr const char* kCommitLockFile = "LOCK.commit";
 inline constexpr const char* kManifestDir = "manifests";
 inline constexpr const char* kDataDir = "data";
 inline constexpr const char* kSnapshotDir = "snapshots";

@@ -136,7 +136,7 @@ Json StatusToJson(const Status& st) { return Json{{"code", static_cast<int>(st.c
 
 Status StatusFromJson(const Json& j) {
   int code = j.value("code", static_cast<int>(StatusCode::kIOError));
-  if (code <= 0 || code > static_cast<int>(StatusCode::kReadOnly)) code = static_cast<int>(StatusCode::kIOError);
+  if (code <= 0 || code > static_cast<int>(StatusCode::kConflict)) code = static_cast<int>(StatusCode::kIOError);
   return Status(static_cast<StatusCode>(code), j.value("message", std::string("HDF5 worker error")));
 }
 

@@ -332,15 +332,17 @@ NB_MODULE(_octavo, m) {
 
   nb::class_<Bundle>(m, "Bundle")
       .def_static("open",
-                  [](const std::string& path, const std::string& mode, int64_t commit, const std::string& snapshot) {
+                  [](const std::string& path, const std::string& mode, int64_t commit, const std::string& snapshot,
+                     double wait) {
                     OpenOptions o;
                     o.commit = commit;
                     o.snapshot = snapshot;
+                    o.lock_wait_seconds = wait;
                     OpenMode md = ModeFromString(mode);
                     nb::gil_scoped_release release;
                     return Unwrap(Bundle::Open(path, md, o));
                   },
-                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "")
+                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "", "wait"_a = 0.0)
       .def_prop_ro("path", &Bundle::path)
       .def_prop_ro("writable", &Bundle::writable)
       .def("commit_info", [](const Bundle& b) { return CommitToDict(b.commit()); })
@@ -441,6 +443,26 @@ NB_MODULE(_octavo, m) {
              return d;
            },
            "keep_last"_a = -1, "dry_run"_a = false, "progress"_a = nb::none())
+      .def("restore",
+           [](Bundle& b, const std::string& ref) {
+             auto r = [&] {
+               nb::gil_scoped_release release;
+               return b.Restore(ref);
+             }();
+             return CommitToDict(Unwrap(std::move(r)));
+           },
+           "ref"_a)
+      .def("diff",
+           [](const Bundle& b, const std::string& a, const std::string& c) {
+             auto r = [&] {
+               nb::gil_scoped_release release;
+               return b.Diff(a, c);
+             }();
+             nb::list out;
+             for (const auto& ch : Unwrap(std::move(r))) out.append(JsonToPython(NodeChangeToJson(ch)));
+             return out;
+           },
+           "a"_a, "b"_a = "")
       .def("list_commits", [](const Bundle& b) {
         nb::list out;
         for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));

@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 
 namespace octavo {
@@ -58,9 +61,52 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
 };
 
+// Who holds a lock, as its holder wrote it into the lock file.
+std::string LockHolder(int fd) {
+  char buf[512];
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+Status LockedBy(int fd, bool shared) {
+  std::string who = LockHolder(fd);
+  if (shared)
+    return Status::Locked("bundle is locked exclusively (by garbage collection, or a writer of an older octavo): ", who.empty() ? "another process" : who,
+                          "; retry when it is done, or open with wait=SECONDS to wait for it");
+  return Status::Locked("bundle is open for writing by another process (the last to open it: ",
+                        who.empty() ? "unknown" : who, "); this needs the bundle to itself: close the other writers and retry");
+}
+
+// flock, retried until the deadline; EWOULDBLOCK is returned as is.
+int FlockWait(int fd, int op, double wait_seconds) {
+  if (wait_seconds < 0) {
+    while (::flock(fd, op) != 0)
+      if (errno != EINTR) return errno;
+    return 0;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_seconds);
+  auto pause = std::chrono::milliseconds(1);
+  while (::flock(fd, op | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return errno;
+    if (std::chrono::steady_clock::now() >= deadline) return EWOULDBLOCK;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+  return 0;
+}
+
+void RecordHolder(int fd, const std::string& holder) {
+  // Best effort: the flock itself is the lock.
+  if (::ftruncate(fd, 0) == 0) {
+    ssize_t ignored = ::pwrite(fd, holder.data(), holder.size(), 0);
+    (void)ignored;
+  }
+}
+
 class PosixFileLock final : public FileLock {
  public:
-  PosixFileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  PosixFileLock(std::string path, int fd, std::string holder)
+      : path_(std::move(path)), fd_(fd), holder_(std::move(holder)) {}
   ~PosixFileLock() override {
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
@@ -75,10 +121,27 @@ class PosixFileLock final : public FileLock {
                             "reopen the bundle");
     return Status::OK();
   }
+  Status Upgrade() override {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+      RecordHolder(fd_, holder_);
+      return Status::OK();
+    }
+    const int err = errno;
+    // Linux drops the shared lock when a conversion fails: take it back (an exclusive holder
+    // that got in meanwhile is waited for; it is short).
+    Status st = err == EWOULDBLOCK ? LockedBy(fd_, false) : PosixError("cannot lock", path_, err);
+    if (int e = FlockWait(fd_, LOCK_SH, -1); e != 0) return PosixError("cannot lock", path_, e);
+    return st;
+  }
+  Status Downgrade() override {
+    if (::flock(fd_, LOCK_SH) != 0) return PosixError("cannot lock", path_, errno);
+    return Status::OK();
+  }
 
  private:
   std::string path_;
   int fd_;
+  std::string holder_;
 };
 
 class PosixEnv final : public Env {
@@ -155,6 +218,10 @@ class PosixEnv final : public Env {
     return out;
   }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, const std::string& holder) override {
+    return LockFileWith(path, holder, LockOptions{});
+  }
+  Result<std::unique_ptr<FileLock>> LockFileWith(const std::string& path, const std::string& holder,
+                                                 const LockOptions& options) override {
     // O_NOFOLLOW: a symlink planted as LOCK must not get its target truncated below.
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -167,24 +234,14 @@ class PosixEnv final : public Env {
       ::close(fd);
       return Status::IOError("lock file ", path, " is not a regular file (remove it)");
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      std::string who;
-      char buf[512];
-      ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
-      if (n > 0) who.assign(buf, static_cast<size_t>(n));
+    if (int err = FlockWait(fd, options.shared ? LOCK_SH : LOCK_EX, options.wait_seconds); err != 0) {
+      Status locked = err == EWOULDBLOCK ? LockedBy(fd, options.shared) : PosixError("cannot lock", path, err);
       ::close(fd);
-      if (err == EWOULDBLOCK)
-        return Status::Locked("bundle is locked for writing by ", who.empty() ? "another process" : who,
-                              "; open it read-only (mode='r') or wait for that writer to close");
-      return PosixError("cannot lock", path, err);
+      return locked;
     }
-    // Record who holds it (best effort: the flock itself is the lock).
-    if (::ftruncate(fd, 0) == 0) {
-      ssize_t ignored = ::pwrite(fd, holder.data(), holder.size(), 0);
-      (void)ignored;
-    }
-    return std::unique_ptr<FileLock>(new PosixFileLock(path, fd));
+    // The last holder to get in: an exclusive one stays named until it is done.
+    RecordHolder(fd, holder);
+    return std::unique_ptr<FileLock>(new PosixFileLock(path, fd, holder));
   }
 };
 

@@ -18,6 +18,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kIndexError: return "IndexError";
     case StatusCode::kUnsupportedVersion: return "UnsupportedVersion";
     case StatusCode::kReadOnly: return "ReadOnly";
+    case StatusCode::kConflict: return "Conflict";
   }
   return "Unknown";
 }

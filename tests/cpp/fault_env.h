@@ -67,6 +67,10 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, const std::string& holder) override {
     return base_->LockFile(path, holder);
   }
+  Result<std::unique_ptr<FileLock>> LockFileWith(const std::string& path, const std::string& holder,
+                                                 const LockOptions& options) override {
+    return base_->LockFileWith(path, holder, options);
+  }
   // Counted like Append (it can be failed); the bytes pass through the damage hook first.
   Status WriteAt(int fd, const std::string& path, const void* data, size_t n, int64_t offset) override;
   // Called with the bytes of every WriteAt (a copy in 4 KiB-aligned memory, as O_DIRECT

@@ -122,23 +122,26 @@ def test_missing_node_message_names_path(bundle):
         bundle["/nope/deeper"]
 
 
-def test_second_writer_gets_locked_error_naming_holder(bundle_path):
-    with octavo.open(bundle_path, "a"):
+def test_second_writer_shares_the_bundle_and_gc_names_the_other(bundle_path):
+    with octavo.open(bundle_path, "a") as first:
         code = (
             "import octavo, sys\n"
-            f"try:\n    octavo.open({bundle_path!r}, 'a')\n"
+            f"b = octavo.open({bundle_path!r}, 'a')\n"
+            "b.create_group('from_second')\n"
+            "try:\n    b.collect_garbage()\n"
             "except octavo.LockedError as e:\n    print(e); sys.exit(0)\n"
             "sys.exit(1)\n"
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
-        assert f"pid {os.getpid()}" in out.stdout
-        # readers are never blocked by the writer
+        assert "close the other writers" in out.stdout
+        # readers are never blocked by the writers
         with octavo.open(bundle_path, "r") as r:
-            assert r.commit["id"] == 0
-    # after close, a new writer gets in
-    with octavo.open(bundle_path, "a"):
-        pass
+            assert "/from_second" in r
+        first.create_group("from_first")  # rebased onto the second writer's commit
+    with octavo.open(bundle_path, "a") as b:
+        assert "/from_second" in b and "/from_first" in b
+        b.collect_garbage()  # alone now
 
 
 def test_newer_format_version_refused(bundle_path):

@@ -310,11 +310,21 @@ def test_import_errors(tmp_path, sample):
     assert "/bad" not in octavo.open(sample)
 
 
-def test_import_into_locked_bundle(tmp_path, sample):
+def test_import_while_another_writer_has_the_bundle_open(tmp_path, sample):
     src = tmp_path / "data.csv"
     pacsv.write_csv(source_table(10), src)
-    with octavo.open(sample, "a"):
-        assert_fails(run("import", src, f"{sample}:/new", check=False), 6, "sample.octavo")
+    with octavo.open(sample, "a") as b:
+        run("import", src, f"{sample}:/new")  # writers share a bundle
+        b.refresh()
+        assert b["/new"].num_rows == 10
+    # only an exclusive holder (gc) keeps a writer out: exit code 6, naming the holder
+    import fcntl
+    with open(os.path.join(sample, "LOCK"), "r+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.truncate(0)
+        f.write("the gc of this test")
+        f.flush()
+        assert_fails(run("import", src, f"{sample}:/new2", check=False), 6, "the gc of this test")
 
 
 # --- export ------------------------------------------------------------------------------------

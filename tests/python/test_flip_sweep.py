@@ -129,7 +129,7 @@ def classify(root):
     for dirpath, _, files in os.walk(root):
         for name in files:
             rel = os.path.relpath(os.path.join(dirpath, name), root)
-            if rel == "LOCK":
+            if rel in ("LOCK", "LOCK.commit"):  # lock files: their content is never read as data
                 continue
             if rel == "manifests/dropped.json":
                 kind = "dropped_record"

@@ -16,7 +16,7 @@ MODULES = sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
 PUBLIC = [
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
     "OctavoError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "SchemaError",
-    "OctavoIOError", "CorruptionError", "LockedError", "ReadOnlyError", "UnsupportedVersionError",
+    "OctavoIOError", "CorruptionError", "LockedError", "ConflictError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError",
 ]
 
