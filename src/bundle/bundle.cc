@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "bundle/bundle_impl.h"
+#include "bundle/delta_log.h"
 #include "format/sealed_json.h"
 #include "octavo/version.h"
 #include "octavo/arrow_status.h"
@@ -370,9 +371,15 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
     return st.WithContext("commit '" + message + "' failed; bundle " + root_ + " is at commit " +
                           std::to_string(snapshot()->commit));
   }
-  std::lock_guard<std::mutex> g(state_mu_);
-  manifest_ = std::make_shared<const Manifest>(std::move(next));
-  manifest_file_ = ManifestFileName(manifest_->commit);
+  std::shared_ptr<const Manifest> done = std::make_shared<const Manifest>(std::move(next));
+  {
+    std::lock_guard<std::mutex> g(state_mu_);
+    manifest_ = done;
+    manifest_file_ = ManifestFileName(manifest_->commit);
+  }
+  // After the commit point: the Delta logs are derived data, so a failure writing them leaves
+  // the commit standing; the next commit touching the table, or RepairDeltaLogs, catches up.
+  (void)UpdateDeltaLogs(*this, base.get(), *done, nullptr, nullptr);
   return Status::OK();
 }
 
