@@ -6,6 +6,7 @@
 
 #include <arrow/api.h>
 #include <arrow/io/memory.h>
+#include <arrow/json/from_string.h>
 #include <parquet/arrow/writer.h>
 
 #include <algorithm>
@@ -281,39 +282,29 @@ Result<LogTail> ReadTail(BundleImpl& b, const std::string& dir) {
 }
 
 // Appends `j` (an action's JSON) to a builder of the checkpoint's Arrow type.
-arrow::Status AppendJson(arrow::ArrayBuilder* b, const Json& j) {
-  if (j.is_null()) return b->AppendNull();
-  switch (b->type()->id()) {
-    case arrow::Type::STRING: return static_cast<arrow::StringBuilder*>(b)->Append(j.get<std::string>());
-    case arrow::Type::INT32: return static_cast<arrow::Int32Builder*>(b)->Append(j.get<int32_t>());
-    case arrow::Type::INT64: return static_cast<arrow::Int64Builder*>(b)->Append(j.get<int64_t>());
-    case arrow::Type::BOOL: return static_cast<arrow::BooleanBuilder*>(b)->Append(j.get<bool>());
-    case arrow::Type::LIST: {
-      auto* lb = static_cast<arrow::ListBuilder*>(b);
-      ARROW_RETURN_NOT_OK(lb->Append());
-      for (const auto& e : j) ARROW_RETURN_NOT_OK(AppendJson(lb->value_builder(), e));
-      return arrow::Status::OK();
-    }
+// An action's JSON in the form arrow::json::ArrayFromJSONString reads for `type`: maps as
+// lists of [key, value] pairs, struct fields by name (absent ones null).
+Json ArrowJson(const Json& j, const arrow::DataType& type) {
+  if (j.is_null()) return j;
+  switch (type.id()) {
     case arrow::Type::MAP: {
-      auto* mb = static_cast<arrow::MapBuilder*>(b);
-      ARROW_RETURN_NOT_OK(mb->Append());
-      for (const auto& [k, v] : j.items()) {
-        ARROW_RETURN_NOT_OK(AppendJson(mb->key_builder(), Json(k)));
-        ARROW_RETURN_NOT_OK(AppendJson(mb->item_builder(), v));
-      }
-      return arrow::Status::OK();
+      const auto& m = static_cast<const arrow::MapType&>(type);
+      Json pairs = Json::array();
+      for (const auto& [k, v] : j.items()) pairs.push_back(Json::array({k, ArrowJson(v, *m.item_type())}));
+      return pairs;
     }
     case arrow::Type::STRUCT: {
-      auto* sb = static_cast<arrow::StructBuilder*>(b);
-      const auto& st = static_cast<const arrow::StructType&>(*b->type());
-      ARROW_RETURN_NOT_OK(sb->Append());
-      for (int i = 0; i < st.num_fields(); ++i) {
-        const auto& name = st.field(i)->name();
-        ARROW_RETURN_NOT_OK(AppendJson(sb->field_builder(i), j.contains(name) ? j[name] : Json()));
-      }
-      return arrow::Status::OK();
+      Json out = Json::object();
+      for (const auto& f : type.fields())
+        out[f->name()] = j.contains(f->name()) ? ArrowJson(j[f->name()], *f->type()) : Json();
+      return out;
     }
-    default: return arrow::Status::NotImplemented("checkpoint column type ", b->type()->ToString());
+    case arrow::Type::LIST: {
+      Json out = Json::array();
+      for (const auto& e : j) out.push_back(ArrowJson(e, *static_cast<const arrow::ListType&>(type).value_type()));
+      return out;
+    }
+    default: return j;
   }
 }
 
@@ -346,12 +337,9 @@ Status WriteCheckpoint(BundleImpl& b, const std::string& uid, const TableEntry& 
   auto schema = CheckpointSchema();
   std::vector<std::shared_ptr<arrow::Array>> columns;
   for (const auto& f : schema->fields()) {
-    std::unique_ptr<arrow::ArrayBuilder> builder;
-    OCTAVO_RETURN_NOT_ARROW_OK(arrow::MakeBuilder(arrow::default_memory_pool(), f->type(), &builder));
-    for (const auto& [kind, action] : rows)
-      OCTAVO_RETURN_NOT_ARROW_OK(AppendJson(builder.get(), kind == f->name() ? action : Json()));
-    std::shared_ptr<arrow::Array> arr;
-    OCTAVO_RETURN_NOT_ARROW_OK(builder->Finish(&arr));
+    Json values = Json::array();
+    for (const auto& [kind, action] : rows) values.push_back(kind == f->name() ? ArrowJson(action, *f->type()) : Json());
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(auto arr, arrow::json::ArrayFromJSONString(f->type(), values.dump()));
     columns.push_back(std::move(arr));
   }
   auto table = arrow::Table::Make(schema, columns, static_cast<int64_t>(rows.size()));
