@@ -22,12 +22,13 @@ def _octavo_rows(path: str, name: str, commit: int) -> list[dict]:
         return _rows(b.table(name).read_arrow())
 
 
-def _check_all(path: str, name: str, commits: list[int]) -> None:
+def _check_all(path: str, name: str, commits: list[int], dpath: str | None = None) -> None:
     """At each octavo commit, delta-rs and polars read the same rows as octavo."""
-    with octavo.open(path, "r") as b:
-        dpath = b.get_delta_path(name)
-        t = b.table(name)
-        versions = [t.delta_version(c) for c in commits]
+    versions = []
+    for c in commits:
+        with octavo.open(path, "r", commit=c) as b:
+            dpath = dpath or b.get_delta_path(name)
+            versions.append(b.table(name).delta_version(c))
     assert versions == sorted(versions)
     for c, v in zip(commits, versions):
         expect = _octavo_rows(path, name, c)
@@ -57,13 +58,16 @@ def test_versions_follow_commits(bundle_path):
         commits.append(b.commit["id"])
         b.table("t")._engine.remove_rows(10, 40, 1)
         commits.append(b.commit["id"])
-        b.add_table("t", _batch(1000, 1010), overwrite=True)
-        commits.append(b.commit["id"])
         dpath = b.get_delta_path("t")
-        assert b.table("t").delta_version() == 5
+        assert b.table("t").delta_version() == 4
+        # Replacing the node makes a new table (new uid): a new Delta table, version 0.
+        b.add_table("t", _batch(1000, 1010), overwrite=True)
+        new_path = b.get_delta_path("t")
+        assert new_path != dpath and b.table("t").delta_version() == 0
+        assert _rows(deltalake.DeltaTable(new_path).to_pyarrow_table()) == _rows(_batch(1000, 1010))
     log = os.path.join(dpath, "_delta_log")
     names = sorted(n for n in os.listdir(log) if n.endswith(".json"))
-    assert names == [f"{v:020d}.json" for v in range(6)]
+    assert names == [f"{v:020d}.json" for v in range(5)]
     first = [json.loads(line) for line in open(os.path.join(log, names[0]))]
     kinds = [next(iter(a)) for a in first]
     assert kinds[:3] == ["commitInfo", "protocol", "metaData"]
@@ -74,7 +78,7 @@ def test_versions_follow_commits(bundle_path):
     assert stats["nullCount"]["id"] == 0
     sort_actions = [json.loads(line) for line in open(os.path.join(log, names[3]))]
     assert any("remove" in a for a in sort_actions) and any("add" in a for a in sort_actions)
-    _check_all(bundle_path, "t", commits)
+    _check_all(bundle_path, "t", commits, dpath)
 
 
 def test_overwrite_with_new_schema_and_checkpoint(bundle_path):
@@ -133,9 +137,12 @@ def test_gc_truncates_log_consistently(bundle_path):
     with octavo.open(bundle_path, "a") as b:
         b.add_table("t", _batch(0, 10))
         for i in range(1, 6):
-            b.add_table("t", _batch(i * 10, i * 10 + 10), overwrite=True)
+            b.append_table("t", _batch(i * 10, i * 10 + 10))
+            b.table("t")._engine.remove_rows(0, 5, 1)  # rewrites the first part
         dpath = b.get_delta_path("t")
-        b.gc(keep_last=2)
+        before = set(os.listdir(dpath))
+        rep = b.gc(keep_last=2)
+        assert rep["files_removed"] > 0 and set(os.listdir(dpath)) != before
         commit = b.commit["id"]
         v_old = b.table("t").delta_version(commit - 1)
     log = os.path.join(dpath, "_delta_log")
