@@ -18,10 +18,10 @@ if [ -n "$missing" ]; then
 fi
 
 # nanobind pinned: the checked-in stub (_octavo.pyi) is its stubgen output; ruff and mypy: tests/python/test_static_checks.py
-PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow "ruff==0.17.*" "mypy==2.4.*")
+PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" "ruff==0.17.*" "mypy==2.4.*")
 if ! $PY - <<'PYEOF' 2>/dev/null
 import importlib, sys
-mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "ruff", "mypy"]
+mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "deltalake", "pyspark", "dask", "dask.dataframe", "distributed", "ruff", "mypy"]
 for m in mods:
     importlib.import_module(m)
 import pyarrow

@@ -30,7 +30,8 @@ def _check_all(path: str, name: str, commits: list[int], dpath: str | None = Non
             dpath = dpath or b.get_delta_path(name)
             versions.append(b.table(name).delta_version(c))
     assert versions == sorted(versions)
-    for c, v in zip(commits, versions):
+    assert dpath is not None
+    for c, v in zip(commits, versions, strict=True):
         expect = _octavo_rows(path, name, c)
         got = deltalake.DeltaTable(dpath, version=v).to_pyarrow_table()
         assert _rows(got) == expect, (c, v)
