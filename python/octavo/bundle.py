@@ -210,6 +210,27 @@ class Bundle:
 
     gc = collect_garbage
 
+    # --- the Delta Lake log (docs/format.md section 12) -----------------------
+    @property
+    def delta_log(self) -> bool:
+        """Whether commits write each table's Delta Lake log (``_delta_log/`` in its folder)."""
+        return self._native.delta_log_enabled()
+
+    def set_delta_log(self, enabled: bool) -> None:
+        """Turn the Delta log on or off for this bundle (one commit; the manifest's
+        ``settings.delta_log``). Turning it on brings every table's log up to date."""
+        self._native.set_delta_log(bool(enabled))
+
+    def get_delta_path(self, name: str) -> str:
+        """The table's Delta table directory: what ``deltalake.DeltaTable(path)``,
+        ``polars.scan_delta(path)`` or Spark open without octavo."""
+        return self._native.get_delta_path(name)
+
+    def repair_delta_logs(self) -> dict:
+        """Bring every table's Delta log up to the current commit (versions a failed log
+        write left out are replayed from the manifests): ``versions_written``, ``errors``."""
+        return self._native.repair_delta_logs()
+
     def refresh(self) -> None:
         """Read-only handles: move to the newest commit."""
         self._native.refresh()

@@ -132,6 +132,11 @@ class Table(Node):
         """Absolute paths of the Parquet files holding this table at this commit, in row order."""
         return list(self._native.info()["part_files"])
 
+    def delta_version(self, commit: int | None = None) -> int:
+        """The Delta Lake version of this table's log holding its rows as of octavo commit
+        ``commit`` (default: the commit this handle sees); see ``Bundle.get_delta_path``."""
+        return self._bundle._native.delta_version(self._path, -1 if commit is None else int(commit))
+
     # --- reads ----------------------------------------------------------------
     def read(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None,
              return_type: str | None = None) -> Frame:

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "bundle/bundle_impl.h"
+#include "bundle/delta_log.h"
 #include "format/sealed_json.h"
 #include "octavo/version.h"
 #include "octavo/arrow_status.h"
@@ -409,8 +410,8 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
     next.message = message;
     st = WriteManifestAndSwitch(next);
   }
-  commit_lock.reset();
   if (!st.ok()) {
+    commit_lock.reset();
     // Whatever happened on disk, adopt exactly what a fresh reader would see (after a conflict:
     // the other writer's commit, so a retry builds on it).
     Status reload = LoadCurrent();
@@ -418,9 +419,18 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
     return st.WithContext("commit '" + message + "' failed; bundle " + root_ + " is at commit " +
                           std::to_string(snapshot()->commit));
   }
-  std::lock_guard<std::mutex> g(state_mu_);
-  manifest_ = std::make_shared<const Manifest>(std::move(next));
-  manifest_file_ = ManifestFileName(manifest_->commit);
+  std::shared_ptr<const Manifest> done = std::make_shared<const Manifest>(std::move(next));
+  {
+    std::lock_guard<std::mutex> g(state_mu_);
+    manifest_ = done;
+    manifest_file_ = ManifestFileName(manifest_->commit);
+  }
+  // After the commit point: the Delta logs are derived data, so a failure writing them leaves
+  // the commit standing; the next commit touching the table, or RepairDeltaLogs, catches up.
+  // Still under LOCK.commit, so writers in other processes never race for a log version, and
+  // against the commit this one was actually built on (the rebased parent, if any).
+  (void)UpdateDeltaLogs(*this, latest ? latest.get() : base.get(), *done, nullptr, nullptr);
+  commit_lock.reset();
   return Status::OK();
 }
 

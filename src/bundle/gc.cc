@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "bundle/bundle_impl.h"
+#include "bundle/delta_log.h"
 #include "format/filename.h"
 #include "format/sealed_json.h"
 #include "util/json_util.h"
@@ -181,6 +182,7 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   std::set<std::string> referenced;
   GcReport report;
   std::vector<std::string> drop_manifests;
+  std::map<int64_t, std::shared_ptr<const Manifest>> kept_manifests;
   for (const auto& [id, n] : manifests) {
     const std::string rel = std::string(kManifestDir) + "/" + n;
     if (keep.count(id)) {
@@ -189,6 +191,7 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
         return m.status().WithContext("garbage collection stopped, nothing deleted (kept commit " +
                                       std::to_string(id) + " is unreadable)");
       OCTAVO_RETURN_NOT_OK(AddReferencedFiles(**m, rel, &referenced));
+      kept_manifests.emplace(id, *m);
     } else {
       drop_manifests.push_back(rel);
       if (id <= current) ++report.commits_removed;
@@ -229,6 +232,19 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   for (const auto& rel : drop_manifests) OCTAVO_RETURN_NOT_OK(remove(rel));
   if (!drop_manifests.empty() && !options.dry_run) OCTAVO_RETURN_NOT_OK(env_->SyncDir(AbsPath(kManifestDir)));
 
+  // Delta logs (docs/format.md 12): truncated to the versions from the oldest commit of the
+  // newest-N window on (a checkpoint there), so no retained version names a file deleted
+  // below; commits kept only by a snapshot stay readable through octavo, not through Delta.
+  if (!options.dry_run) {
+    const int64_t oldest = options.keep_last < 0 ? -1 : std::max<int64_t>(0, current - options.keep_last + 1);
+    if (oldest > 0) {
+      std::vector<std::string> log_removed;
+      Status st = TruncateDeltaLogs(*this, *snapshot(), oldest, kept_manifests, &log_removed);
+      for (auto& r : log_removed) report.removed.push_back(std::move(r));
+      report.files_removed += static_cast<int64_t>(log_removed.size());
+      OCTAVO_RETURN_NOT_OK(st);
+    }
+  }
   // A file writer of this handle streams outside the writer mutex: while one is open its
   // temporary and its just-renamed content file are not yet referenced. Leave data/files alone.
   const bool files_busy = active_file_writers().load() > 0;
@@ -240,6 +256,7 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   for (const auto& rel : listing.files) {
     if (options.progress) options.progress({"files", ++examined, static_cast<int64_t>(listing.files.size()), rel});
     if (files_busy && rel.rfind(std::string(kFilesDir) + "/", 0) == 0) continue;
+    if (IsDeltaLogFile(rel)) continue;  // handled above
     if (referenced.count(rel)) {
       ++report.files_kept;
       continue;

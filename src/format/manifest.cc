@@ -298,6 +298,8 @@ Result<std::string> SerializeManifest(const Manifest& m) {
   j["parent"] = m.parent;
   j["created_at"] = m.created_at;
   j["message"] = m.message;
+  // Written only when not the default, so older manifests and older readers see no change.
+  if (!m.delta_log) j["settings"] = Json{{"delta_log", false}};
   Json nodes = Json::object();
   for (const auto& [path, n] : m.nodes) {
     OCTAVO_ASSIGN_OR_RETURN(nodes[path], NodeEntryToJson(path, n));
@@ -402,6 +404,12 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
       return Status::Corruption("manifest ", file, ": commit and parent must be integers");
     m.commit = j.at("commit").get<int64_t>();
     m.parent = j.at("parent").get<int64_t>();
+    // Unknown settings are a newer writer's and ignored; a known one of the wrong type is damage.
+    if (j.contains("settings") && j["settings"].is_object() && j["settings"].contains("delta_log")) {
+      if (!j["settings"]["delta_log"].is_boolean())
+        return Status::Corruption("manifest ", file, ": settings.delta_log must be true or false");
+      m.delta_log = j["settings"]["delta_log"].get<bool>();
+    }
     m.created_at = j.value("created_at", "");
     m.message = j.value("message", "");
     for (const auto& [path, jn] : j.at("nodes").items()) {

@@ -104,6 +104,9 @@ struct Manifest {
   int64_t parent = -1;
   std::string created_at;
   std::string message;
+  // Bundle settings (the manifest's optional "settings" object; docs/format.md 7 and 12).
+  // Not reader features: a reader that ignores them reads the commit correctly.
+  bool delta_log = true;  // settings.delta_log: write each table's Delta Lake log
   std::map<std::string, NodeEntry> nodes;  // key: normalised path; "/" is always present
 };
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "octavo/delta.h"
 #include "octavo/octavo.h"
 #include "python/binding_util.h"
 #include "util/threads.h"
@@ -421,6 +422,33 @@ NB_MODULE(_octavo, m) {
              return out;
            })
       .def("delete_snapshot", [](Bundle& b, const std::string& name) { Check(b.DeleteSnapshot(name)); })
+      .def("set_delta_log",
+           [](Bundle& b, bool enabled) {
+             nb::gil_scoped_release release;
+             Check(SetDeltaLog(b, enabled));
+           },
+           "enabled"_a)
+      .def("delta_log_enabled", [](const Bundle& b) { return DeltaLogEnabled(b); })
+      .def("get_delta_path", [](const Bundle& b, const std::string& p) { return Unwrap(GetDeltaPath(b, p)); },
+           "path"_a)
+      .def("delta_version",
+           [](const Bundle& b, const std::string& p, int64_t commit) {
+             nb::gil_scoped_release release;
+             return Unwrap(DeltaVersion(b, p, commit));
+           },
+           "path"_a, "commit"_a = -1)
+      .def("repair_delta_logs",
+           [](Bundle& b) {
+             auto r = [&] {
+               nb::gil_scoped_release release;
+               return RepairDeltaLogs(b);
+             }();
+             DeltaRepairReport rep = Unwrap(std::move(r));
+             nb::dict d;
+             d["versions_written"] = rep.versions_written;
+             d["errors"] = rep.errors;
+             return d;
+           })
       .def("collect_garbage",
            [](Bundle& b, int64_t keep_last, bool dry_run, nb::handle progress) {
              GcOptions o;

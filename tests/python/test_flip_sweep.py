@@ -129,8 +129,8 @@ def classify(root):
     for dirpath, _, files in os.walk(root):
         for name in files:
             rel = os.path.relpath(os.path.join(dirpath, name), root)
-            if rel in ("LOCK", "LOCK.commit"):  # lock files: their content is never read as data
-                continue
+            if rel in ("LOCK", "LOCK.commit") or "/_delta_log/" in rel:
+                continue  # lock files are never read as data; the Delta log is derived data octavo never reads
             if rel == "manifests/dropped.json":
                 kind = "dropped_record"
             elif rel.startswith("manifests/"):
