@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ import pytest
 
 import octavo
 
-CLI = os.environ.get("OCTAVO_CLI")
+CLI = os.environ.get("OCTAVO_CLI") or shutil.which("octavo")
 
 # One writer process: M appends of 3 rows tagged (writer, seq); each acknowledged seq is
 # written to the ack file only after append() returned.
