@@ -133,7 +133,7 @@ def _to_arrow_stream(data: Any, library: str | None, target: pa.Schema | None = 
         if isinstance(data, np.ndarray) and data.dtype.names:
             table = pa.table({name: data[name] for name in data.dtype.names})
         else:
-            raise TypeError(
+            raise SchemaError(  # also a TypeError, as before
                 f"cannot store a {type(data).__name__}: pass a pandas or polars DataFrame, a pyarrow "
                 "Table/RecordBatchReader, a dict of numpy arrays or a numpy structured array"
             )

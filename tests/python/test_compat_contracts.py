@@ -192,6 +192,10 @@ def test_bad_arguments_raise_octavo_errors(bundle):
     with pytest.raises(octavo.InvalidArgumentError, match="limit must be an integer"):
         bundle.get_table("t", limit=2.5)
     assert len(bundle.get_table("t", offset=np.int64(0), limit=np.int32(1))) == 1
+    with pytest.raises(octavo.SchemaError, match="cannot store a list"):
+        bundle.add_table("bad", [1, 2, 3])
+    with pytest.raises(TypeError):  # still a TypeError for code that caught one
+        bundle.add_table("bad", [1, 2, 3])
     with pytest.raises(octavo.InvalidArgumentError, match="attribute names on /g are strings"):
         g.attrs[5] = 1
     deep: list = []
