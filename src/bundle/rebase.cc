@@ -118,6 +118,8 @@ Result<NodeEntry> MergeNode(const std::string& path, const NodeEntry* b, const N
 
 Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, const Manifest& theirs) {
   Manifest out = theirs;
+  // Bundle settings: a change of ours survives the rebase (both changing a flag means the same value).
+  if (ours.delta_log != base.delta_log) out.delta_log = ours.delta_log;
   auto find = [](const Manifest& m, const std::string& p) -> const NodeEntry* {
     auto it = m.nodes.find(p);
     return it == m.nodes.end() ? nullptr : &it->second;

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "octavo/delta.h"
 #include "test_util.h"
 
 using namespace octavo;
@@ -250,4 +251,19 @@ TEST(Concurrent, OpenWaitsForAnExclusiveHolder) {
   ASSERT_OK(waited.status());
   EXPECT_TRUE((*waited)->writable());
   ASSERT_OK_AND_ASSIGN(auto r, Bundle::Open(path, OpenMode::kRead));  // readers never wait
+}
+
+// Bundle settings are part of a change too: a rebase keeps ours (it used to take theirs).
+TEST(Concurrent, SettingChangeSurvivesRebase) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("b");
+  auto a = Writer(path);
+  ASSERT_OK_AND_ASSIGN(auto ta, a->CreateTable("/t", ReaderOf(MakeRows(0, 10))));
+  auto b = Writer(path);
+  ASSERT_OK(ta->Append(MakeRows(10, 5)));          // A moves on
+  ASSERT_OK(SetDeltaLog(*b, false));               // B's commit is rebased onto A's
+  auto r = Bundle::Open(path, OpenMode::kRead).ValueOrDie();
+  EXPECT_FALSE(DeltaLogEnabled(*r));
+  ASSERT_OK_AND_ASSIGN(auto rows, ReadTable(*r, "/t"));
+  EXPECT_EQ(rows->num_rows(), 15);
 }
