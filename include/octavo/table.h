@@ -52,6 +52,12 @@ struct RepackOptions {
 
 struct AppendOptions {
   bool add_columns = false;  // add the new data's extra columns instead of refusing them
+  ProgressCallback progress;  // rows written so far (unit "rows"; total = expected_rows)
+  int64_t expected_rows = 0;  // the rows the data holds when the caller knows it (progress only); 0 = unknown
+};
+
+struct IndexOptions {
+  ProgressCallback progress;  // rows indexed so far, once per part (unit "rows"; total = the table's rows)
 };
 
 // A table node. Handles are cheap; they read the bundle's snapshot at call time,
@@ -98,6 +104,7 @@ class Table {
   // GetWhereList for ==, IN, <, <=, >, >=, BETWEEN on the column. One commit each; parts
   // appended later are indexed on append.
   virtual Status CreateIndex(const std::string& column) = 0;
+  virtual Status CreateIndex(const std::string& column, const IndexOptions& options) = 0;
   virtual Status RemoveIndex(const std::string& column) = 0;
   virtual Result<std::vector<std::string>> Indexes() const = 0;
 

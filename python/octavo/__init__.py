@@ -31,6 +31,7 @@ from .errors import (
     CorruptionError,
     InvalidArgumentError,
     LockedError,
+    MissingFileError,
     NoSuchNodeError,
     NotFoundError,
     OctavoError,
@@ -79,7 +80,7 @@ def available_cpus() -> int:
 __all__ = [
     "set_num_threads", "get_num_threads", "available_cpus",
     "open", "Bundle", "Group", "Node", "SoftLink", "Table", "Array", "FileNode", "__version__", "FORMAT_VERSION",
-    "OctavoError", "InvalidArgumentError", "NotFoundError", "NoSuchNodeError", "AlreadyExistsError", "ClosedBundleError", "SchemaError",
+    "OctavoError", "InvalidArgumentError", "NotFoundError", "MissingFileError", "NoSuchNodeError", "AlreadyExistsError", "ClosedBundleError", "SchemaError",
     "OctavoIOError", "CorruptionError", "LockedError", "ConflictError", "ReadOnlyError", "UnsupportedVersionError",
     "QueryError", "share", "attach", "SharedTable", "AttachedTable",
     "Mode", "FileMode", "ReturnType", "Compressor", "Shuffle", "Compression", "MigrationStatus", "ImportAction", "SchemaMode",

@@ -22,6 +22,11 @@ class NotFoundError(OctavoError, KeyError):
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
 
+class MissingFileError(NotFoundError, FileNotFoundError):
+    """A file or directory given by path does not exist: also the FileNotFoundError that code written
+    for pandas, polars or pyarrow readers catches."""
+
+
 class NoSuchNodeError(NotFoundError, AttributeError):
     """PyTables' NoSuchNodeError (octavo.tables): a missing node; like PyTables' it is also an
     AttributeError and a LookupError."""

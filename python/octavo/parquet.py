@@ -15,6 +15,7 @@ tuples: ``[(col, op, value), ...]`` (AND) or a list of such lists (OR of ANDs), 
 """
 from __future__ import annotations
 
+import glob
 import logging
 import operator
 import os
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 from . import _octavo
 from .convert import write_table_atomic
 from .enums import ReturnType, name_arg
-from .errors import InvalidArgumentError, check_text, translate_stream_error
+from .errors import InvalidArgumentError, MissingFileError, check_text, translate_stream_error
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,14 @@ def _files(path) -> list[str] | str:
     if isinstance(path, (list, tuple)):
         if not path:
             raise InvalidArgumentError("read_parquet: the list of files is empty")
-        return [os.fspath(p) for p in path]
-    return os.fspath(path)
+        files = [os.fspath(p) for p in path]
+    else:
+        files = [os.fspath(path)]
+    for f in files:
+        # a glob is the reader's to expand; anything else must exist before a reader (and its fallback) tries it
+        if not glob.has_magic(f) and not os.path.exists(f):
+            raise MissingFileError(f"read_parquet: {f} does not exist")
+    return files if isinstance(path, (list, tuple)) else files[0]
 
 
 def _open_table(address):

@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 ProgressCallback = Callable[[int, int, str], None]
 
 
-def _enabled(progress: bool | None) -> bool:
+def _enabled(progress: bool | None, size: int | None = None, min_size: int = 0) -> bool:
     if progress is None:
+        if size is not None and size < min_size:
+            return False  # small work (an append in a loop): no bar flashing by
         try:
             return sys.stderr.isatty()
         except (AttributeError, ValueError):  # no stderr, or a closed one
@@ -28,9 +30,11 @@ def _enabled(progress: bool | None) -> bool:
 
 
 @contextlib.contextmanager
-def progress_callback(progress: bool | None, desc: str, unit: str) -> Iterator[ProgressCallback | None]:
-    """The callback to hand the engine (None when progress is off), closed on exit."""
-    if not _enabled(progress):
+def progress_callback(progress: bool | None, desc: str, unit: str, *, size: int | None = None,
+                      min_size: int = 0) -> Iterator[ProgressCallback | None]:
+    """The callback to hand the engine (None when progress is off), closed on exit. With
+    ``progress=None``, work of a known ``size`` below ``min_size`` shows nothing."""
+    if not _enabled(progress, size, min_size):
         yield None
         return
     try:

@@ -12,6 +12,7 @@ from .convert import Columns, Frame, TableData, check_return_type, columns_arg, 
 from .enums import SchemaMode, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_text, translate_stream_error
 from .node import Node
+from .progress import progress_callback
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -37,6 +38,23 @@ def _options(options: dict | None, kwargs: dict) -> dict:
     if kwargs:
         raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
     return opts
+
+
+_LARGE_APPEND_ROWS = 1_000_000  # progress=None draws a bar only for appends of at least this many rows
+
+
+def _known_rows(data: Any) -> int | None:
+    """The rows of in-memory data (frames, Arrow tables, arrays, dicts of columns); None for streams."""
+    num_rows = getattr(data, "num_rows", None)
+    if isinstance(num_rows, int):
+        return num_rows
+    shape = getattr(data, "shape", None)
+    if isinstance(shape, tuple) and shape and isinstance(shape[0], int):
+        return shape[0]
+    if isinstance(data, dict) and data:
+        first = next(iter(data.values()))
+        return len(first) if hasattr(first, "__len__") else None
+    return None
 
 
 class RowWriter:
@@ -230,9 +248,12 @@ class Table(Node):
     def sorted_by(self) -> list[str]:
         return list(self._native.info()["sorted_by"])
 
-    def create_index(self, column: str) -> None:
-        """Build a persistent secondary index on ``column`` (used by where/read_where/get_where_list)."""
-        self._native.create_index(check_text(column, f"table {self._path}: column name"))
+    def create_index(self, column: str, *, progress: bool | None = None) -> None:
+        """Build a persistent secondary index on ``column`` (used by where/read_where/get_where_list).
+        ``progress``: rows indexed (see octavo.progress)."""
+        column = check_text(column, f"table {self._path}: column name")
+        with progress_callback(progress, f"index {self._path}.{column}", "rows") as cb:
+            self._native.create_index(column, progress=cb)
 
     def remove_index(self, column: str) -> None:
         self._native.remove_index(check_text(column, f"table {self._path}: column name"))
@@ -268,16 +289,20 @@ class Table(Node):
         return self._native.scan(1 << 16, [], 0, -1).__arrow_c_stream__(requested_schema)
 
     # --- writes ----------------------------------------------------------------
-    def append(self, data: TableData, *, schema_mode: str | None = None) -> None:
+    def append(self, data: TableData, *, schema_mode: str | None = None, progress: bool | None = None) -> None:
         """Append rows as new immutable parts, in one commit. Columns are matched by name and
         converted where no value can change (docs/import.md); anything lossy is a SchemaError.
         ``schema_mode="add_columns"`` (octavo.SchemaMode) adds the data's extra columns
-        (nullable, NULL in the earlier rows) instead of refusing them."""
+        (nullable, NULL in the earlier rows) instead of refusing them. ``progress``: rows written
+        (see octavo.progress); by default only for large appends (a million rows or a stream)."""
         mode = SchemaMode.STRICT.value if schema_mode is None else name_arg(schema_mode, SchemaMode, "schema_mode", check=True)
         if self._row is not None and self._row.pending:
             self._row.flush()
+        rows = _known_rows(data)
         stream, _ = to_arrow_stream(data, what=f"table {self._path!r}", target=self.schema)
-        self._native.append(stream.__arrow_c_stream__(), add_columns=mode == SchemaMode.ADD_COLUMNS.value)
+        with progress_callback(progress, f"append {self._path}", "rows", size=rows, min_size=_LARGE_APPEND_ROWS) as cb:
+            self._native.append(stream.__arrow_c_stream__(), add_columns=mode == SchemaMode.ADD_COLUMNS.value,
+                                progress=cb, expected_rows=rows or 0)
 
     @property
     def row(self) -> RowWriter:

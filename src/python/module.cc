@@ -291,13 +291,15 @@ NB_MODULE(_octavo, m) {
              return TableStream(out);
            },
            "rows"_a, "columns"_a = std::vector<std::string>{})
-      .def("append", [](Table& t, nb::capsule stream, bool add_columns) {
+      .def("append", [](Table& t, nb::capsule stream, bool add_columns, nb::handle progress, int64_t expected_rows) {
         auto reader = ImportStream(stream);
         AppendOptions o;
         o.add_columns = add_columns;
+        o.progress = ToProgress(progress);
+        o.expected_rows = expected_rows;
         nb::gil_scoped_release release;
         Check(t.Append(reader, o));
-      }, "stream"_a, "add_columns"_a = false)
+      }, "stream"_a, "add_columns"_a = false, "progress"_a = nb::none(), "expected_rows"_a = 0)
       .def("modify_rows", [](Table& t, int64_t start, int64_t step, nb::capsule stream) {
         auto reader = ImportStream(stream);
         nb::gil_scoped_release release;
@@ -324,10 +326,12 @@ NB_MODULE(_octavo, m) {
            },
            "sort_by"_a = std::vector<std::string>{}, "row_group_size"_a = 0, "run_rows"_a = 0,
            "progress"_a = nb::none())
-      .def("create_index", [](Table& t, const std::string& c) {
+      .def("create_index", [](Table& t, const std::string& c, nb::handle progress) {
+        IndexOptions o;
+        o.progress = ToProgress(progress);
         nb::gil_scoped_release release;
-        Check(t.CreateIndex(c));
-      })
+        Check(t.CreateIndex(c, o));
+      }, "column"_a, "progress"_a = nb::none())
       .def("remove_index", [](Table& t, const std::string& c) { Check(t.RemoveIndex(c)); })
       .def("indexes", [](const Table& t) { return Unwrap(t.Indexes()); });
 

@@ -100,7 +100,9 @@ Status BuildPartIndex(Env* env, const std::string& root, const std::string& tabl
 
 // --- TableImpl -------------------------------------------------------------------------------
 
-Status TableImpl::CreateIndex(const std::string& column) {
+Status TableImpl::CreateIndex(const std::string& column) { return CreateIndex(column, IndexOptions{}); }
+
+Status TableImpl::CreateIndex(const std::string& column, const IndexOptions& options) {
   std::lock_guard<std::mutex> g(bundle_->writer_mutex());
   OCTAVO_RETURN_NOT_OK(bundle_->CheckWritable("create an index on table " + path_));
   OCTAVO_ASSIGN_OR_RETURN(auto e, entry());
@@ -109,9 +111,12 @@ Status TableImpl::CreateIndex(const std::string& column) {
     return Status::AlreadyExists("table ", path_, " already has an index on column '", column,
                                  "'; remove_index('", column, "') first to rebuild it");
   std::vector<PartEntry> parts = e->parts;
+  int64_t indexed = 0;
   for (auto& p : parts) {
     p.indexes.erase(column);
     OCTAVO_RETURN_NOT_OK(BuildPartIndex(bundle_->env(), bundle_->path(), path_, *e, column, &p));
+    indexed += p.num_rows;
+    if (options.progress) options.progress({"rows", indexed, e->num_rows(), p.file});
   }
   return bundle_->CommitLocked("create index on " + path_ + " column " + column, [&](Manifest& m) -> Status {
     auto it = m.nodes.find(path_);

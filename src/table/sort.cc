@@ -16,6 +16,7 @@
 
 #include "table/conform.h"
 #include "table/parquet_io.h"
+#include "table/progress_reader.h"
 #include "table/row_range.h"
 #include "table/table_impl.h"
 #include "table/index.h"
@@ -266,29 +267,6 @@ class OneBatchReader final : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::RecordBatch> b_;
 };
 
-// Passes batches through, reporting the rows passed so far (RepackOptions::progress).
-class ProgressReader final : public arrow::RecordBatchReader {
- public:
-  ProgressReader(arrow::RecordBatchReader* in, const ProgressCallback& cb, int64_t total, int64_t* done,
-                 const std::string& item)
-      : in_(in), cb_(cb), total_(total), done_(done), item_(item) {}
-  std::shared_ptr<arrow::Schema> schema() const override { return in_->schema(); }
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    ARROW_RETURN_NOT_OK(in_->ReadNext(out));
-    if (*out && cb_) {
-      *done_ += (*out)->num_rows();
-      cb_({"rows", *done_, total_, item_});
-    }
-    return arrow::Status::OK();
-  }
-
- private:
-  arrow::RecordBatchReader* in_;
-  const ProgressCallback& cb_;
-  int64_t total_;
-  int64_t* done_;
-  const std::string& item_;
-};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "table/conform.h"
 #include "table/parquet_io.h"
+#include "table/progress_reader.h"
 #include "table/table_impl.h"
 #include "table/row_group_slice.h"
 #include "table/row_range.h"
@@ -310,7 +311,9 @@ Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data, 
     work->sorted_parts.clear();
   }
   const size_t first_new = parts.size();
-  auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, schema, conformed.get(), e->options);
+  int64_t rows_done = 0;
+  ProgressReader counted(conformed.get(), options.progress, options.expected_rows, &rows_done, path_);
+  auto written = WriteParts(bundle_->env(), bundle_->path(), e->uid, schema, &counted, e->options);
   if (!written.ok()) return written.status().WithContext(ctx);
   for (auto& p : *written) parts.push_back(std::move(p));
   if (parts.empty() && !evolves) return Status::OK();  // nothing to add, nothing to commit
@@ -335,7 +338,9 @@ Status TableImpl::Append(const std::shared_ptr<arrow::RecordBatchReader>& data, 
 
 Status TableImpl::Append(const std::shared_ptr<arrow::Table>& data) {
   if (!data) return Status::Invalid("append to ", path_, ": no data given");
-  return Append(std::make_shared<arrow::TableBatchReader>(data));
+  AppendOptions o;
+  o.expected_rows = data->num_rows();
+  return Append(std::make_shared<arrow::TableBatchReader>(data), o);
 }
 
 }  // namespace octavo

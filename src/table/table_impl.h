@@ -40,6 +40,7 @@ class TableImpl : public Table {
   Status Append(const std::shared_ptr<arrow::Table>& data) override;
   Status Repack(const RepackOptions& options) override;
   Status CreateIndex(const std::string& column) override;
+  Status CreateIndex(const std::string& column, const IndexOptions& options) override;
   Status RemoveIndex(const std::string& column) override;
   Result<std::vector<std::string>> Indexes() const override;
   Status ModifyRows(int64_t start, int64_t step, const std::shared_ptr<arrow::Table>& values) override;

@@ -176,3 +176,20 @@ def test_write_parquet_atomic_and_to_bundle(tmp_path):
     write_parquet(df, addr)
     pd.testing.assert_frame_equal(read_parquet(addr), df)
     assert POLARS_AVAILABLE is True
+
+
+@pytest.mark.parametrize("use_polars", [True, False])
+def test_missing_file_is_file_not_found_without_fallback_noise(tmp_path, sources, caplog, use_polars):
+    """A missing path is reported once, as octavo's error that is also FileNotFoundError, before any reader
+    (and the polars → pyarrow fallback, which used to log a warning first) is tried."""
+    missing = tmp_path / "nope.parquet"
+    with caplog.at_level("WARNING"):
+        with pytest.raises(FileNotFoundError, match="nope.parquet") as e:
+            read_parquet(missing, use_polars=use_polars)
+    assert isinstance(e.value, octavo.MissingFileError) and isinstance(e.value, octavo.OctavoError)
+    assert not caplog.records
+    with pytest.raises(octavo.MissingFileError, match="nope.parquet"):
+        read_parquet([sources[0]["file"], missing])
+    for reader in (read_parquet_schema, read_parquet_columns, read_parquet_lazy):
+        with pytest.raises(FileNotFoundError):
+            reader(missing)

@@ -103,3 +103,44 @@ def test_public_arguments(tmp_path, capsys):
         with pytest.raises(InvalidArgumentError, match="progress"):
             b.gc(progress="yes")
     assert capsys.readouterr().err == ""
+
+
+def test_create_index_and_append_report_rows(tmp_path):
+    """create_index reports rows indexed once per part, append the rows written, both against the total."""
+    with octavo.open(tmp_path / "b.octavo", "a") as b:
+        b.create_table("/t", data=pd.DataFrame({"x": np.arange(3000)}))
+        t = b.table("/t")
+        t.append(pd.DataFrame({"x": np.arange(2000)}))  # a second part
+        seen = []
+        t._native.create_index("x", progress=lambda d, n, item: seen.append((d, n, item)))
+        assert [d for d, _, _ in seen] == [3000, 5000] and all(n == 5000 for _, n, _ in seen)
+        assert all(item.endswith(".parquet") for _, _, item in seen)
+        assert t.get_where_list("x == 2500").tolist() == [2500]
+
+        rows = []
+        data = pd.DataFrame({"x": np.arange(200_000)})
+        stream, _ = octavo.convert.to_arrow_stream(data)
+        t._native.append(stream.__arrow_c_stream__(), progress=lambda d, n, item: rows.append((d, n, item)),
+                         expected_rows=len(data))
+        assert rows and rows[-1][:2] == (200_000, 200_000) and all(i == "/t" for _, _, i in rows)
+        assert [d for d, _, _ in rows] == sorted(d for d, _, _ in rows)
+        assert t.num_rows == 205_000
+
+
+def test_public_append_and_index_progress(tmp_path, capsys, monkeypatch):
+    import octavo.progress as progress_module
+
+    monkeypatch.setattr(progress_module.sys.stderr, "isatty", lambda: True, raising=False)
+    with octavo.open(tmp_path / "b.octavo", "a") as b:
+        t = b.create_table("/t", data=pd.DataFrame({"x": np.arange(10)}))
+        t.append(pd.DataFrame({"x": np.arange(10)}))  # small append on a "terminal": no bar
+        assert capsys.readouterr().err == ""
+        t.append(pd.DataFrame({"x": np.arange(10)}), progress=True)
+        assert "append /t" in capsys.readouterr().err
+        t.create_index("x", progress=True)
+        assert "index /t.x" in capsys.readouterr().err
+        t.append(pd.DataFrame({"x": np.arange(10)}), progress=False)
+        with pytest.raises(InvalidArgumentError, match="progress"):
+            t.append(pd.DataFrame({"x": np.arange(10)}), progress=1)
+        assert t.num_rows == 40
+    assert capsys.readouterr().err == ""
