@@ -65,7 +65,9 @@ TEST(Versions, RestoreAfterGcIsAClearErrorWhenDataIsGone) {
   ASSERT_OK(t->Repack(RepackOptions{}));  // the first part file is referenced by old commits only
   ASSERT_OK(b->CreateGroup("/g"));
   // A kept commit restores after gc; a dropped one is named as dropped.
-  ASSERT_OK(b->CollectGarbage(GcOptions{2, false}).status());
+  GcOptions keep_two;
+  keep_two.keep_last = 2;
+  ASSERT_OK(b->CollectGarbage(keep_two).status());
   ASSERT_OK(b->Restore(std::to_string(b->commit().id - 1)).status());
   auto gone = b->Restore(std::to_string(first));
   EXPECT_STATUS_CODE(gone, StatusCode::kNotFound);
