@@ -85,6 +85,10 @@ class Array {
   virtual Result<std::string> dtype() const = 0;
   // Every stored chunk of the array at this snapshot.
   virtual Result<std::vector<ArrayChunkRef>> ChunkRefs() const = 0;
+  // The stored bytes of chunk `key` ("0.1.2"), a plain Zarr chunk still encoded, read through the
+  // bundle's Env and checked against the manifest's size and CRC (Corruption if they differ).
+  // NotFound if the chunk is not stored (it reads as fill_value).
+  virtual Result<std::string> ReadStoredChunk(const std::string& key) const = 0;
 
   // Read the selection into `out`: C order, shape = the ranges' counts, dtype of the array.
   // `out_bytes` must equal that size exactly. Only the chunks involved are read.

@@ -8,4 +8,5 @@
 #include "octavo/status.h"
 #include "octavo/table.h"
 #include "octavo/threads.h"
+#include "octavo/typed_value.h"
 #include "octavo/version.h"

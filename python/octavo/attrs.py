@@ -15,16 +15,16 @@ datetime64/timedelta64, fixed-width bytes/str) as the little-endian raw bytes in
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Any
 
+from . import _octavo
 from .errors import InvalidArgumentError, SchemaError, check_text
 
 TYPED_KEY = "@ndarray"
-MAX_ARRAY_BYTES = 1 << 20  # attributes are metadata; larger arrays belong in create_array
+MAX_ARRAY_BYTES = 1 << 20  # attributes are metadata; larger arrays belong in create_array (kMaxTypedValueBytes)
 
 
 def _np():
@@ -33,40 +33,27 @@ def _np():
 
 
 def _encode_numpy(value, where: str) -> dict:
+    """The engine's codec (octavo/typed_value.h) writes the typed form; numpy only supplies
+    dtype, shape and little-endian bytes."""
     np = _np()
     arr = np.asarray(value)
     if arr.dtype.hasobject or arr.dtype.kind == "V":
         raise SchemaError(f"{where}: numpy dtype {arr.dtype} cannot be an attribute "
                           "(object and structured arrays are not stored; nothing is pickled)")
-    if arr.nbytes > MAX_ARRAY_BYTES:
+    if arr.nbytes > MAX_ARRAY_BYTES:  # before any copy of a large array
         raise SchemaError(f"{where}: a {arr.nbytes:,}-byte array is too large for an attribute "
                           f"(limit {MAX_ARRAY_BYTES:,} bytes); store it with create_array instead")
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
-    spec: dict[str, Any] = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
-    kind = arr.dtype.kind
-    if kind in "biu" or (kind == "f" and arr.dtype.itemsize >= 4 and bool(np.isfinite(arr).all())):
-        spec["data"] = arr.ravel().tolist()
-    else:
-        spec["base64"] = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode("ascii")
-    return {TYPED_KEY: spec}
+    text = _octavo.encode_typed_value(arr.dtype.str, list(arr.shape), np.ascontiguousarray(arr).tobytes(), where)
+    return json.loads(text)
 
 
 def _decode_numpy(spec: Any, where: str):
     np = _np()
-    try:
-        dtype = np.dtype(spec["dtype"])
-        shape = tuple(int(s) for s in spec["shape"])
-        if dtype.hasobject:
-            raise ValueError("object dtype")
-        if "data" in spec:
-            arr = np.array(spec["data"], dtype=dtype).reshape(shape)
-        else:
-            raw = base64.b64decode(spec["base64"], validate=True)
-            arr = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-    except (KeyError, TypeError, ValueError) as e:
-        raise SchemaError(f"{where}: invalid typed numpy attribute ({e}); see docs/format.md 4.2.1") from None
-    return arr[()] if shape == () else arr
+    dtype, shape, raw = _octavo.decode_typed_value(json.dumps({TYPED_KEY: spec}), where)
+    arr = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+    return arr[()] if not shape else arr
 
 
 def encode(value: Any, where: str = "attribute") -> Any:

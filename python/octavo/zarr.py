@@ -7,8 +7,9 @@
 
 Keys map straight onto the bundle: ``zarr.json`` is the node's Zarr metadata (attributes =
 the node's attributes) and ``c/0/1/2`` the immutable chunk file named in the manifest of the
-chosen commit, served byte for byte. Chunks the manifest does not list are absent (zarr
-reads them as fill_value). Groups expose their array and group descendants; tables, links
+chosen commit, served byte for byte through the engine (the bundle's Env; the manifest's size and
+CRC checked: a damaged chunk is a CorruptionError). Chunks the manifest does not list are absent
+(zarr reads them as fill_value). Groups expose their array and group descendants; tables, links
 and other kinds are not Zarr nodes and are left out. The key map is taken once, at
 construction: the store keeps showing that commit whatever writers do later.
 """
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from collections.abc import AsyncIterator, Iterable
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 
 from . import _octavo
-from .errors import CorruptionError, ReadOnlyError, check_fspath, check_text
+from .errors import ReadOnlyError, check_fspath, check_text
 
 
 def _open_read_only(path, commit: int | None):
@@ -42,40 +42,56 @@ class ZarrStore(Store):
     def __init__(self, bundle, path: str = "/", commit: int | None = None):
         super().__init__(read_only=True)
         # Works on the engine's handle (Bundle._native), so this module sits below octavo.bundle.
-        own = None
+        # The store keeps a read-only handle of its own at the chosen commit: chunks are read through
+        # the engine (its Env, the manifest's size and CRC checks) whatever the caller does with `bundle`.
         if isinstance(bundle, (str, os.PathLike)):
-            own = native = _open_read_only(bundle, commit)
+            native = _open_read_only(bundle, commit)
         else:
-            native = bundle._native
-            if commit is not None and commit != native.commit_info()["id"]:
-                own = native = _open_read_only(native.path, commit)
+            mine = bundle._native
+            native = _open_read_only(mine.path, mine.commit_info()["id"] if commit is None else commit)
         try:
-            self._bundle_path = native.path
-            self._commit = native.commit_info()["id"]
             check_text(path, "node path")
             resolved = native.resolve_path(path if path.startswith("/") else "/" + path)
-            self._node = resolved
-            self._meta: dict[str, bytes] = {}
-            self._chunks: dict[str, tuple[str, int, int]] = {}
+            meta: dict[str, bytes] = {}
+            chunks: dict[str, tuple[str, str]] = {}
             for n in native.walk(resolved):
                 rel = n["path"][len(resolved):].strip("/") if resolved != "/" else n["path"].strip("/")
                 prefix = rel + "/" if rel else ""
                 if n["kind"] == "group":
-                    meta = {"zarr_format": 3, "node_type": "group", "attributes": json.loads(n["attrs_json"])}
-                    self._meta[prefix + "zarr.json"] = json.dumps(meta, indent=2).encode()
+                    gmeta = {"zarr_format": 3, "node_type": "group", "attributes": json.loads(n["attrs_json"])}
+                    meta[prefix + "zarr.json"] = json.dumps(gmeta, indent=2).encode()
                 elif n["kind"] == "array":
                     arr = _octavo.open_array(native, n["path"])
                     info = arr.info()
                     zmeta = json.loads(info["zarr_json"])
-                    self._meta[prefix + "zarr.json"] = info["zarr_json"].encode()
+                    meta[prefix + "zarr.json"] = info["zarr_json"].encode()
                     sep = zmeta.get("chunk_key_encoding", {}).get("configuration", {}).get("separator", "/")
-                    for key, file, size, crc in arr.chunk_refs():
+                    for key, _file, _size, _crc in arr.chunk_refs():
                         ckey = "c" if key == "" else "c" + sep + key.replace(".", sep)
-                        self._chunks[prefix + ckey] = (file, size, crc)
-        finally:
-            if own is not None:
-                own.close()
-        self._keys = sorted(list(self._meta) + list(self._chunks))
+                        chunks[prefix + ckey] = (n["path"], key)
+        except BaseException:
+            native.close()
+            raise
+        self._native = native
+        self._bundle_path = native.path
+        self._commit = native.commit_info()["id"]
+        self._node = resolved
+        self._meta = meta
+        self._chunks = chunks
+        self._arrays: dict[str, _octavo.Array] = {}
+        self._keys = sorted(list(meta) + list(chunks))
+
+    def __getstate__(self) -> dict:
+        # Picklable (dask ships stores to worker processes): the worker opens its own handle.
+        return {"bundle_path": self._bundle_path, "node": self._node, "commit": self._commit}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["bundle_path"], state["node"], state["commit"])  # type: ignore[misc]
+
+    def close(self) -> None:
+        super().close()
+        self._arrays.clear()
+        self._native.close()
 
     @property
     def commit(self) -> int:
@@ -103,21 +119,11 @@ class ZarrStore(Store):
         ref = self._chunks.get(key)
         if ref is None:
             return None
-        file, size, crc = ref
-        try:
-            with open(file, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise CorruptionError(f"chunk {key} of {self._node} ({file}) is missing or unreadable: {e}") from e
-        if len(data) != size:
-            raise CorruptionError(f"chunk {key} of {self._node} ({file}) is {len(data)} bytes but the manifest "
-                                  f"recorded {size} (truncated or overwritten); restore it or open an earlier commit")
-        # crc < 0: a chunk written before checksums were recorded.
-        if crc >= 0 and zlib.crc32(data) != crc:
-            raise CorruptionError(f"chunk {key} of {self._node} ({file}) fails its checksum (the manifest recorded "
-                                  f"CRC-32 {crc}, the file has {zlib.crc32(data)}): the file is damaged; restore it "
-                                  "or open an earlier commit")
-        return data
+        array_path, chunk_key = ref
+        arr = self._arrays.get(array_path)
+        if arr is None:
+            arr = self._arrays[array_path] = _octavo.open_array(self._native, array_path)
+        return arr.read_stored_chunk(chunk_key)
 
     async def get(self, key: str, prototype, byte_range: ByteRequest | None = None):
         data = self._bytes(key)

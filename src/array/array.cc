@@ -364,6 +364,13 @@ class ChunkWriter {
 
   static Result<std::string> ReadChunk(BundleImpl* b, const std::string& path, const ZarrArrayMeta& meta,
                                        const std::string& key, const ChunkFile& cf) {
+    OCTAVO_ASSIGN_OR_RETURN(std::string data, ReadStoredChunk(b, path, key, cf));
+    return DecodeChunk(meta, std::move(data), "array " + path + ": chunk " + key + " (" + b->AbsPath(cf.file) + ")");
+  }
+
+  // The chunk's stored (encoded) bytes through the bundle's Env, checked against the manifest's size and CRC.
+  static Result<std::string> ReadStoredChunk(BundleImpl* b, const std::string& path, const std::string& key,
+                                             const ChunkFile& cf) {
     const std::string abs = b->AbsPath(cf.file);
     const std::string where = "array " + path + ": chunk " + key + " (" + abs + ")";
     auto data = b->env()->ReadFile(abs);
@@ -374,7 +381,7 @@ class ChunkWriter {
       return Status::Corruption(where, " is ", data->size(), " bytes but the manifest recorded ", cf.size,
                                 " (truncated or overwritten); restore it or open an earlier commit");
     OCTAVO_RETURN_NOT_OK(CheckChunkCrc(cf, *data, where));
-    return DecodeChunk(meta, std::move(*data), where);
+    return std::move(*data);
   }
 
   // ReadChunk into reusable buffers (for large reads: no allocation per chunk): on success
@@ -562,6 +569,13 @@ class ArrayImpl final : public Array {
     std::vector<ArrayChunkRef> out;
     for (const auto& [k, v] : st.chunks()) out.push_back(ArrayChunkRef{k, b_->AbsPath(v.file), v.size, v.crc32 ? int64_t(*v.crc32) : -1});
     return out;
+  }
+
+  Result<std::string> ReadStoredChunk(const std::string& key) const override {
+    OCTAVO_ASSIGN_OR_RETURN(auto state, CachedState());
+    auto cf = FindChunk(*state, key);
+    if (!cf) return Status::NotFound("array ", path_, " has no stored chunk '", key, "' (it reads as fill_value)");
+    return ChunkWriter::ReadStoredChunk(b_.get(), path_, key, *cf);
   }
 
   Status Read(const std::vector<ArrayRange>& selection, void* out, int64_t out_bytes) const override {

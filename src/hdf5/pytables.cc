@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "hdf5/worker_protocol.h"
 #include "octavo/bundle.h"
 #include "octavo/hdf5.h"
+#include "octavo/typed_value.h"
 #include "octavo/arrow_status.h"
 #include "util/names.h"
 
@@ -127,6 +129,26 @@ Result<std::optional<json>> AttrToJson(hid_t obj, const std::string& name, std::
     std::vector<double> v(static_cast<size_t>(n));
     if (n > 0 && H5Aread(attr.get(), H5T_NATIVE_DOUBLE, v.data()) < 0)
       return Status::Corruption("cannot read HDF5 attribute '", name, "': ", TakeErrorStack());
+    if (!std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); })) {
+      // NaN and infinities are not JSON numbers (they would be written as null): the typed form keeps them.
+      TypedValue t;
+      t.dtype = size == 4 ? "<f4" : "<f8";
+      if (H5Sget_simple_extent_type(space.get()) != H5S_SCALAR) t.shape.assign(dims.begin(), dims.end());
+      for (double x : v) {
+        if (size == 4) {
+          float f = static_cast<float>(x);
+          t.bytes.append(reinterpret_cast<const char*>(&f), sizeof f);
+        } else {
+          t.bytes.append(reinterpret_cast<const char*>(&x), sizeof x);
+        }
+      }
+      auto text = EncodeTypedValue(t, "HDF5 attribute '" + name + "'");
+      if (!text.ok()) {
+        *why = text.status().message();
+        return std::optional<json>();
+      }
+      return std::optional<json>(json::parse(*text));
+    }
     for (auto x : v) flat.push_back(x);
   } else if ((cls == H5T_BITFIELD || cls == H5T_ENUM) && size == 1) {
     std::vector<uint8_t> v(static_cast<size_t>(n));

@@ -74,6 +74,16 @@ void BindArrays(nb::module_& m) {
              for (const auto& r : Unwrap(a.ChunkRefs())) out.append(nb::make_tuple(r.key, r.file, r.size, r.crc32));
              return out;
            })
+      .def("read_stored_chunk",
+           [](const Array& a, const std::string& key) {
+             std::string data;
+             {
+               nb::gil_scoped_release release;
+               data = Unwrap(a.ReadStoredChunk(key));
+             }
+             return nb::bytes(data.data(), data.size());
+           }, "key"_a,
+           "The stored (encoded) bytes of chunk `key` ('0.1.2'), checked against the manifest's size and CRC.")
       .def("read",
            [](const Array& a, const std::vector<int64_t>& starts, const std::vector<int64_t>& stops,
               const std::vector<int64_t>& steps, Bytes out) {

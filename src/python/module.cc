@@ -14,6 +14,7 @@
 
 #include "octavo/delta.h"
 #include "octavo/octavo.h"
+#include "octavo/typed_value.h"
 #include "python/binding_util.h"
 #include "util/threads.h"
 #include "octavo/arrow_status.h"
@@ -198,6 +199,22 @@ NB_MODULE(_octavo, m) {
       },
       "paths"_a, "condition"_a = "", "columns"_a = std::vector<std::string>{}, "condvars"_a = nb::none(),
       "batch_size"_a = 65536);
+
+  // The typed attribute codec (octavo/typed_value.h): numpy values in and out as (dtype.str, shape, bytes).
+  m.def(
+      "encode_typed_value",
+      [](const std::string& dtype, std::vector<int64_t> shape, nb::bytes data, const std::string& where) {
+        TypedValue v{dtype, std::move(shape), std::string(static_cast<const char*>(data.data()), data.size())};
+        return Unwrap(EncodeTypedValue(v, where));
+      },
+      "dtype"_a, "shape"_a, "data"_a, "where"_a);
+  m.def(
+      "decode_typed_value",
+      [](const std::string& text, const std::string& where) {
+        TypedValue v = Unwrap(DecodeTypedValue(text, where));
+        return nb::make_tuple(v.dtype, v.shape, nb::bytes(v.bytes.data(), v.bytes.size()));
+      },
+      "text"_a, "where"_a);
 
   m.def("schema_capsule_roundtrip", [](nb::capsule c) { return ExportSchema(ImportSchema(c)); });
 

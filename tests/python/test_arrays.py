@@ -262,6 +262,38 @@ def test_zarr_store_group_and_commit(bundle):
     assert ZarrStore(bundle.path, "/exp/raw").commit == bundle.commit["id"]
 
 
+def test_zarr_store_reads_chunks_through_the_engine(bundle, tmp_path):
+    """Chunks come from the engine (its Env, the manifest's size and CRC), on a handle of the store's
+    own: a damaged chunk is octavo's CorruptionError, the store outlives the caller's handle, and it
+    pickles (dask ships stores to worker processes) to one that reopens the same commit."""
+    import pickle
+
+    data = np.arange(64, dtype="int32").reshape(8, 8)
+    a = bundle.create_array("/z", data, chunks=(4, 4), compressor="none")
+    c = bundle.commit["id"]
+    store = ZarrStore(bundle.path, "/z")
+    a[:] = 0  # a later commit: the store keeps showing commit c
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone == store and clone.commit == c
+    np.testing.assert_array_equal(zarr.open_array(store=clone, mode="r")[:], data)
+    store.close()
+    np.testing.assert_array_equal(zarr.open_array(store=clone, mode="r")[:], data)  # independent handles
+
+    other = octavo.open(tmp_path / "other.octavo", "a")
+    b = other.create_array("/z", data, chunks=(4, 4), compressor="none")
+    key, file, size, _ = sorted(b._native.chunk_refs())[0]
+    mine = ZarrStore(other, "/z")
+    other.close()  # the store has a handle of its own
+    with open(file, "r+b") as f:  # the chunk is stored uncompressed: flip one value's byte
+        f.seek(5)
+        byte = f.read(1)
+        f.seek(5)
+        f.write(bytes([byte[0] ^ 0x10]))
+    with pytest.raises(octavo.CorruptionError, match="checksum"):
+        zarr.open_array(store=mine, mode="r")[:]
+    mine.close()
+
+
 def test_octavo_chunk_files_are_plain_zarr(bundle, tmp_path):
     """Lay the files out as a Zarr directory by hand: zarr-python reads them unchanged."""
     data = np.arange(60, dtype="int64").reshape(6, 10)

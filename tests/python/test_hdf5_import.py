@@ -42,6 +42,8 @@ def make_pytables_file(path, n=257):
         g._v_attrs.threshold = 3.5
         g._v_attrs.channels = np.array([1, 2, 3], dtype=np.int32)
         g._v_attrs.meta = {"a": [1, 2], "b": "x"}
+        g._v_attrs.missing = np.nan  # not a JSON number: kept through the typed form
+        g._v_attrs.limits = np.array([-np.inf, 0.5, np.inf], dtype=np.float32)
         t = f.create_table(g, "readout", Reading, "Readout example")
         row = t.row
         for i in range(n):
@@ -144,6 +146,9 @@ def test_import_pytables_everything(tmp_path):
         assert gattrs["TITLE"] == "Detector information"
         assert gattrs["threshold"] == 3.5 and gattrs["channels"] == [1, 2, 3]
         assert gattrs["meta"] == {"a": [1, 2], "b": "x"}
+        assert np.isnan(gattrs["missing"])  # was silently null
+        limits = gattrs["limits"]
+        assert limits.dtype == np.float32 and limits.tolist() == [-np.inf, 0.5, np.inf]
         assert "CLASS" not in gattrs and "VERSION" not in gattrs
         tattrs = b["/imp/detector/readout"].attrs
         assert tattrs["units"] == "bar" and not any(k.startswith("FIELD_") for k in tattrs.keys())
