@@ -252,24 +252,18 @@ class CsvReader final : public arrow::RecordBatchReader {
     const Kind k = kinds_[c];
     const std::string& name = schema_->field(c)->name();
     const auto& arr = static_cast<const arrow::BinaryArray&>(col);
-    std::unique_ptr<arrow::ArrayBuilder> b;
-    OCTAVO_ARROW_ASSIGN_OR_RETURN(b, arrow::MakeBuilder(KindType(k)));
-    OCTAVO_RETURN_NOT_ARROW_OK(b->Reserve(arr.length()));
-    for (int64_t i = 0; i < arr.length(); ++i) {
-      if (arr.IsNull(i)) {
-        OCTAVO_RETURN_NOT_ARROW_OK(b->AppendNull());
-        continue;
-      }
-      const std::string_view v = arr.GetView(i);
-      if (k != Kind::kBinary && !arrow::util::ValidateUTF8(v)) return NotUtf8(f, row0_ + i + 1, name, v);
-      const char* why = "";
-      OCTAVO_ASSIGN_OR_RETURN(bool ok, infer::AppendText(k, v, b.get(), &why));
-      if (!ok)
-        return Status::TypeError(f.path, " row ", row0_ + i + 1, " column '", name, "': value ", infer::Quoted(v),
-                                 " ", why, " ", KindType(k)->ToString());
-    }
     std::shared_ptr<arrow::Array> out;
-    OCTAVO_RETURN_NOT_ARROW_OK(b->Finish(&out));
+    if (k == Kind::kString || k == Kind::kBinary) {  // the read values as they are (no copy)
+      if (k == Kind::kString)
+        for (int64_t i = 0; i < arr.length(); ++i)
+          if (!arr.IsNull(i) && !arrow::util::ValidateUTF8(arr.GetView(i)))
+            return NotUtf8(f, row0_ + i + 1, name, arr.GetView(i));
+      auto data = arr.data()->Copy();
+      data->type = KindType(k);
+      out = arrow::MakeArray(data);
+    } else {
+      OCTAVO_ASSIGN_OR_RETURN(out, ConvertText(f, k, name, arr));
+    }
     const auto& want = schema_->field(c)->type();
     if (!out->type()->Equals(*want)) {  // an existing table's narrower / other layout
       auto cast = arrow::compute::Cast(*out, want, arrow::compute::CastOptions::Safe());
@@ -279,6 +273,29 @@ class CsvReader final : public arrow::RecordBatchReader {
                                  cast.status().message(), ")");
       out = *cast;
     }
+    return out;
+  }
+
+  // Numbers, booleans, date-times: parsed from the text (which holds only ASCII when it parses).
+  Result<std::shared_ptr<arrow::Array>> ConvertText(const File& f, Kind k, const std::string& name,
+                                                    const arrow::BinaryArray& arr) {
+    std::unique_ptr<arrow::ArrayBuilder> b;
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(b, arrow::MakeBuilder(KindType(k)));
+    OCTAVO_RETURN_NOT_ARROW_OK(b->Reserve(arr.length()));
+    for (int64_t i = 0; i < arr.length(); ++i) {
+      if (arr.IsNull(i)) {
+        OCTAVO_RETURN_NOT_ARROW_OK(b->AppendNull());
+        continue;
+      }
+      const std::string_view v = arr.GetView(i);
+      const char* why = "";
+      OCTAVO_ASSIGN_OR_RETURN(bool ok, infer::AppendText(k, v, b.get(), &why));
+      if (!ok)
+        return Status::TypeError(f.path, " row ", row0_ + i + 1, " column '", name, "': value ", infer::Quoted(v),
+                                 " ", why, " ", KindType(k)->ToString());
+    }
+    std::shared_ptr<arrow::Array> out;
+    OCTAVO_RETURN_NOT_ARROW_OK(b->Finish(&out));
     return out;
   }
 
