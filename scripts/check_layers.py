@@ -2,6 +2,7 @@
 """Checks the engine's layering: no source file includes a header of a layer above its own.
 
     util -> format -> bundle -> {table, array, file} -> query -> api
+    util -> infer (type inference of the importers, beside the engine)
 
 `LAYERS` maps each directory under src/ to the directories it may include (besides its own
 and the public headers in include/octavo/). The CLI, the Python bindings and the HDF5
@@ -25,7 +26,9 @@ LAYERS = {
     # Above the engine: the public API only, plus what is named here.
     "hdf5": ["util", "table"],     # names and UTF-8 checks; Parquet writing of the migration converter
     "share": ["util"],             # the CRC-32 of shared table segments (octavo/share.h)
-    "sqlite": ["util"],            # names, JSON and time helpers; otherwise the public API only
+    "infer": ["util"],             # type inference shared by the SQLite and CSV importers (Arrow, names)
+    "sqlite": ["util", "infer"],   # names, JSON and time helpers, inference; otherwise the public API only
+    "csv": ["util", "infer"],      # names, inference; otherwise the public API only
     "cli": [],
     "python": ["util", "hdf5"],   # JSON helpers; the HDF5 bindings
 }

@@ -5,7 +5,8 @@
 // databases, several tables -- is ONE commit; on any error nothing is committed.
 //
 // Types (SQLite is dynamically typed: the values decide, over the whole input, not a first
-// batch). Per column, over every row of every database given:
+// batch; the decision is src/infer/'s, shared with CSV import, include/octavo/csv.h). Per
+// column, over every row of every database given:
 //   only NULLs / no rows          -> from the declared type (INT -> int64, REAL/FLOA/DOUB ->
 //                                    float64, BOOL -> bool, BLOB -> binary, else string)
 //   INTEGER                       -> int64; declared BOOL(EAN) and every value 0 or 1 -> bool

@@ -459,6 +459,30 @@ class Bundle:
                 append=bool(append), since=check_text(since, "since column") if since is not None else "",
                 keep_text_timestamps=bool(keep_text_timestamps), batch_rows=int(batch_rows or 0), progress=cb)
 
+    def import_csv(self, paths: str | os.PathLike[str] | list[str | os.PathLike[str]], path: str,
+                   append: bool = False, delimiter: str = ",", null_values: list[str] | None = None, *,
+                   header: bool = True, keep_text_timestamps: bool = False, block_size: int | None = None,
+                   progress: bool | None = None) -> dict:
+        """Import CSV files (C++, Arrow's CSV reader; ``.gz`` files decompressed) into the table
+        at ``path``, the same as ``octavo import a.csv b.csv BUNDLE:/path``.
+
+        Types are decided over every row of every file, with the rules of SQLite import
+        (docs/import.md): integers -> int64, with reals -> float64, true/false -> bool,
+        date-times -> timestamp[us] (UTC with a zone on each), text mixed with numbers -> string
+        (a note says so), nulls from ``null_values`` (default: pandas.read_csv's NA values,
+        ``_octavo.csv_default_null_values()``). Several files go into one table in the order
+        given, in one commit; nothing is committed on any error. ``append`` adds to an existing
+        table, converting to its types. Returns {"files", "path", "rows", "created", "commit",
+        "columns", "notes"}. ``progress``: one step per file (see octavo.progress)."""
+        sources = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        files = [check_fspath(p, "CSV file") for p in sources]
+        nulls = None if null_values is None else [check_text(v, "null value") for v in null_values]
+        with progress_callback(progress, "import", "files") as cb:
+            return _octavo.csv_import(
+                self._native, files, _abs(path), append=bool(append),
+                delimiter=check_text(delimiter, "delimiter"), header=bool(header), null_values=nulls,
+                keep_text_timestamps=bool(keep_text_timestamps), block_size=int(block_size or 0), progress=cb)
+
     def table(self, name: str) -> Table:
         return Table(self, _abs(name))
 

@@ -188,7 +188,9 @@ struct ImportArgs {
   std::string delimiter;     // CSV only; "" = ',' (or '\t' for .tsv)
   std::string compression = "zstd";
   int64_t row_group_size = 0;  // 0 = octavo's default
-  int64_t block_size = 8 << 20;  // CSV bytes per block (types are inferred from the first)
+  int64_t block_size = 8 << 20;  // CSV bytes read at a time (types are decided over the whole input)
+  std::vector<std::string> null_values;  // CSV: the null tokens ("" = csv::DefaultNullValues())
+  bool no_header = false;                // CSV: no header line (columns f0, f1, ...)
 };
 
 struct ExportArgs {

@@ -105,7 +105,7 @@ int Run(int argc, char** argv) {
 
   ImportArgs imp;
   auto* import_cmd = app.add_subcommand("import", "Stream a Parquet, CSV, HDF5 or SQLite file into a new table "
-                                                  "(or append to one); several SQLite databases into one table");
+                                                  "(or append to one); several CSV files or SQLite databases into one table");
   import_cmd->add_option("args", imp.positional,
                          "FILE [FILE ...] BUNDLE:/path -- FILE.parquet, FILE.csv, FILE.tsv (optionally .gz), FILE.h5, "
                          "or SQLite databases (FILE.db, .sqlite, .sqlite3, or any file with the SQLite header); "
@@ -118,7 +118,13 @@ int Run(int argc, char** argv) {
   import_cmd->add_option("--since", imp.since,
                          "SQLite: import only rows whose COLUMN exceeds the table's current maximum (with --append)");
   import_cmd->add_flag("--keep-text-timestamps", imp.keep_text_timestamps,
-                       "SQLite: keep date-time text as strings instead of timestamps");
+                       "SQLite, CSV: keep date-time text as strings instead of timestamps");
+  import_cmd->add_option("--null-value", imp.null_values,
+                         "CSV: a cell read as null (repeat the option for several; replaces the default set: "
+                         "empty, NA, N/A, NULL, null, NaN, nan, None, ... as pandas.read_csv)")
+      ->allow_extra_args(false)
+      ->take_all();
+  import_cmd->add_flag("--no-header", imp.no_header, "CSV: the first line is data (columns f0, f1, ...)");
   import_cmd->add_flag("-a,--append", imp.append, "Append to the table if it exists (created otherwise)");
   import_cmd->add_option("--format", imp.format, "parquet, csv, tsv, hdf5 or sqlite (default: from the extension)");
   import_cmd->add_option("--delimiter", imp.delimiter, "CSV field delimiter (default ',', tab for .tsv)");
@@ -126,7 +132,7 @@ int Run(int argc, char** argv) {
   import_cmd->add_option("--row-group-size", imp.row_group_size, "Rows per Parquet row group of a new table")
       ->check(CLI::NonNegativeNumber);
   import_cmd->add_option("--block-size", imp.block_size,
-                         "CSV bytes read per block; column types are inferred from the first block")
+                         "CSV bytes read at a time (a row must fit); column types are decided over every row")
       ->default_val(8 << 20)
       ->check(CLI::PositiveNumber);
   AddJsonFlag(import_cmd, g);

@@ -34,6 +34,7 @@ bool IsSqliteImport(const ImportArgs& args) {
 int RunImportSqlite(const ImportArgs& args, const GlobalOptions& g) {
   if (!args.sqlite_table.empty() && !args.sqlite_query.empty()) UsageError("give --table or --query, not both");
   if (!args.delimiter.empty()) UsageError("--delimiter applies to CSV files only");
+  if (!args.null_values.empty() || args.no_header) UsageError("--null-value and --no-header apply to CSV files only");
   Address a = ParseAddress(args.address);
   const bool one_table = !args.sqlite_table.empty() || !args.sqlite_query.empty();
   if (one_table && !a.has_node)

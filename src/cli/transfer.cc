@@ -1,5 +1,6 @@
 // import / export: streaming between a table and a Parquet or CSV file, with memory
-// bounded by one batch (CSV block / Parquet row group) whatever the file's size.
+// bounded by one batch (CSV block / Parquet row group) whatever the file's size. CSV import
+// is the engine's (include/octavo/csv.h: types over the whole input, several files, one commit).
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <arrow/csv/api.h>
@@ -18,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "octavo/arrow_status.h"
+#include "octavo/csv.h"
 
 namespace octavo::cli {
 
@@ -134,30 +136,6 @@ std::shared_ptr<SourceReader> OpenParquetSource(const std::string& file) {
   }
 }
 
-std::shared_ptr<SourceReader> OpenCsvSource(const std::string& file, const FileFormat& f, int64_t block_size) {
-  auto raw = arrow::io::ReadableFile::Open(file);
-  if (!raw.ok()) Fail(kExitOther, "cannot open '" + file + "': " + raw.status().message());
-  std::shared_ptr<arrow::io::InputStream> input = *raw;
-  std::shared_ptr<arrow::util::Codec> codec;
-  if (f.gzip) {
-    auto c = arrow::util::Codec::Create(arrow::Compression::GZIP);
-    if (!c.ok()) Fail(kExitOther, "gzip is not available: " + c.status().message());
-    codec = std::shared_ptr<arrow::util::Codec>(std::move(*c));
-    auto s = arrow::io::CompressedInputStream::Make(codec.get(), input);
-    if (!s.ok()) Fail(kExitOther, "cannot read '" + file + "': " + s.status().message());
-    input = *s;
-  }
-  auto ro = arrow::csv::ReadOptions::Defaults();
-  ro.block_size = static_cast<int32_t>(std::clamp<int64_t>(block_size, 1 << 16, 1 << 30));
-  ro.use_threads = true;
-  auto po = arrow::csv::ParseOptions::Defaults();
-  po.delimiter = f.delimiter;
-  auto co = arrow::csv::ConvertOptions::Defaults();
-  auto reader = arrow::csv::StreamingReader::Make(arrow::io::default_io_context(), input, ro, po, co);
-  if (!reader.ok()) CheckArrow(reader.status(), "cannot read CSV file '" + file + "'");
-  return std::make_shared<SourceReader>(file, *reader, codec);
-}
-
 std::string DefaultTableName(const std::string& file) {
   std::string name = fs::path(file).filename().string();
   for (const char* ext : {".gz", ".parquet", ".parq", ".pq", ".csv", ".tsv"})
@@ -223,20 +201,92 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToCsvBatch(const std::shared_
 
 // --- import --------------------------------------------------------------------------------
 
+namespace {
+
+// CSV / TSV files (optionally .gz) through the engine's importer: all files, one commit.
+int RunImportCsv(const ImportArgs& args, const GlobalOptions& g, const FileFormat& f) {
+  for (const auto& file : args.positional) {
+    FileFormat other = DetectFormat(file, args.format, args.delimiter, "import");
+    if (other.format != Format::kCsv)
+      UsageError("'" + file + "' is not a CSV file; several files are imported together only when all are CSV "
+                 "(or all SQLite databases)");
+  }
+  Address a = ParseAddress(args.address);
+  if (!a.has_node) a.node = DefaultTableName(args.file);
+  // Every file must exist before the bundle is created.
+  for (const auto& file : args.positional) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) Fail(kExitNotFound, "no such file: '" + file + "'");
+    if (fs::is_directory(file, ec)) Fail(kExitOther, "'" + file + "' is a directory, not a csv file");
+  }
+  csv::ImportOptions o;
+  o.delimiter = f.delimiter;
+  o.header = !args.no_header;
+  if (!args.null_values.empty()) o.null_values = args.null_values;
+  o.keep_text_timestamps = args.keep_text_timestamps;
+  o.append = args.append;
+  o.block_size = args.block_size;
+  o.table_options.compression = args.compression;
+  if (args.row_group_size > 0) o.table_options.row_group_size = args.row_group_size;
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  const std::string ctx = "bundle " + a.bundle;
+  if (bundle->Exists(a.node)) {  // the CLI's own words for the common mistakes
+    auto existing = Unwrap(bundle->GetNode(a.node), ctx);
+    if (existing.kind != NodeKind::kTable)
+      Fail(kExitType, ctx + ": '" + existing.path + "' is " + NodeKindWithArticle(existing.kind) +
+                          ", not a table; import into a new table path such as " +
+                          (existing.path == "/" ? std::string("/") : existing.path + "/") +
+                          DefaultTableName(args.file).substr(1));
+    if (!args.append)
+      Fail(kExitOther, ctx + ": table '" + existing.path + "' already exists; pass --append to add the rows to it");
+  }
+  auto rep = Unwrap(csv::ImportCsv(args.positional, *bundle, a.node, o), ctx);
+  auto table = Unwrap(bundle->OpenTable(rep.dest), ctx);
+  const int64_t total = Unwrap(table->num_rows(), ctx);
+  Check(bundle->Close(), ctx);
+  if (g.json) {
+    PrintJson(Json{{"source", args.file},
+                   {"files", rep.files},
+                   {"format", "csv"},
+                   {"bundle", bundle->path()},
+                   {"path", rep.dest},
+                   {"created", rep.created},
+                   {"rows", rep.rows},
+                   {"num_rows", total},
+                   {"commit", rep.commit},
+                   {"columns", rep.columns},
+                   {"notes", rep.notes}});
+  } else {
+    std::cout << (rep.created ? "imported " : "appended ") << Plural(rep.rows, "row", "rows") << " from "
+              << (rep.files.size() == 1 ? args.file : Plural(static_cast<int64_t>(rep.files.size()), "file", "files"))
+              << " into " << bundle->path() << ":" << rep.dest;
+    if (!rep.created) std::cout << " (now " << Plural(total, "row", "rows") << ")";
+    std::cout << ", commit " << rep.commit << "\n";
+    for (const auto& n : rep.notes) std::cout << "note: " << Printable(n) << "\n";
+  }
+  return kExitOK;
+}
+
+}  // namespace
+
 int RunImport(const ImportArgs& args, const GlobalOptions& g) {
   if (IsSqliteImport(args)) return RunImportSqlite(args, g);  // sqlite_cmds.cc: all files, one commit
-  if (args.positional.size() > 1)
-    UsageError("several files are imported together only from SQLite databases; import '" + args.file +
-               "' and the others one at a time (with --append)");
-  if (!args.sqlite_table.empty() || !args.sqlite_query.empty() || !args.since.empty() || args.keep_text_timestamps)
-    UsageError("--table, --query, --since and --keep-text-timestamps apply to SQLite databases only");
-  {
-    std::string name = Lower(fs::path(args.file).filename().string());
-    std::string fmt = Lower(args.format);
-    if (fmt == "hdf5" || fmt == "h5" ||
-        (fmt.empty() && (EndsWith(name, ".h5") || EndsWith(name, ".hdf5") || EndsWith(name, ".hdf"))))
-      return RunImportHdf5(args, g);  // hdf5_cmds.cc: the whole file, one commit
+  if (!args.sqlite_table.empty() || !args.sqlite_query.empty() || !args.since.empty())
+    UsageError("--table, --query and --since apply to SQLite databases only");
+  std::string name = Lower(fs::path(args.file).filename().string());
+  std::string fmt = Lower(args.format);
+  const bool hdf5 = fmt == "hdf5" || fmt == "h5" ||
+                    (fmt.empty() && (EndsWith(name, ".h5") || EndsWith(name, ".hdf5") || EndsWith(name, ".hdf")));
+  if (!hdf5) {
+    FileFormat f = DetectFormat(args.file, args.format, args.delimiter, "import");
+    if (f.format == Format::kCsv) return RunImportCsv(args, g, f);
   }
+  if (args.positional.size() > 1)
+    UsageError("several files are imported together only from CSV files or SQLite databases; import '" +
+               args.file + "' and the others one at a time (with --append)");
+  if (args.keep_text_timestamps || !args.null_values.empty() || args.no_header)
+    UsageError("--keep-text-timestamps, --null-value and --no-header apply to CSV files and SQLite databases only");
+  if (hdf5) return RunImportHdf5(args, g);  // hdf5_cmds.cc: the whole file, one commit
   FileFormat f = DetectFormat(args.file, args.format, args.delimiter, "import");
   Address a = ParseAddress(args.address);
   if (!a.has_node) a.node = DefaultTableName(args.file);
@@ -245,8 +295,7 @@ int RunImport(const ImportArgs& args, const GlobalOptions& g) {
   if (fs::is_directory(args.file, ec)) Fail(kExitOther, "'" + args.file + "' is a directory, not a " +
                                                           f.name() + " file");
   // Open the source before the bundle, so a bad file never creates an empty bundle.
-  auto source = f.format == Format::kParquet ? OpenParquetSource(args.file)
-                                             : OpenCsvSource(args.file, f, args.block_size);
+  auto source = OpenParquetSource(args.file);
 
   auto bundle = OpenBundle(a, OpenMode::kAppend);
   const std::string ctx = "bundle " + a.bundle;

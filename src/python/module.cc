@@ -144,6 +144,7 @@ void BindHdf5(nb::module_& m);    // hdf5_module.cc
 void BindFiles(nb::module_& m);   // file_module.cc
 void BindShare(nb::module_& m);   // share_module.cc
 void BindSqlite(nb::module_& m);  // sqlite_module.cc
+void BindCsv(nb::module_& m);     // csv_module.cc
 
 }  // namespace octavo
 
@@ -523,4 +524,5 @@ NB_MODULE(_octavo, m) {
   BindFiles(m);
   BindShare(m);
   BindSqlite(m);
+  BindCsv(m);
 }

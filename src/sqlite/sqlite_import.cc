@@ -31,16 +31,22 @@
 #include "octavo/bundle.h"
 #include "util/json_util.h"
 #include "util/names.h"
+#include "infer/infer.h"
 #include "util/time_util.h"
 
 namespace octavo::sqlite {
 
 namespace fs = std::filesystem;
+using infer::ColStats;
+using infer::Kind;
+using infer::KindType;
+using infer::kMaxExactInt;
+using infer::Merge;
+using infer::ParseDateTime;
 
 namespace {
 
 constexpr const char* kSourcesAttr = "sqlite_sources";
-constexpr int64_t kMaxExactInt = int64_t{1} << 53;  // integers a double holds exactly
 
 // --- connections ---------------------------------------------------------------------------
 
@@ -136,105 +142,6 @@ Result<std::vector<std::string>> ListTables(Db& d) {
   return out;
 }
 
-// --- date-times --------------------------------------------------------------------------
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {  // H. Hinnant's algorithm
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// "YYYY-MM-DD[T ]HH:MM[:SS[.fraction]][Z|+HH:MM|+HHMM|+HH]" -> microseconds since the epoch
-// (UTC when zoned). A fraction finer than microseconds must be zeros there (else not exact).
-// zoned: 0 no zone, 1 zone given.
-bool ParseDateTime(std::string_view s, int64_t* micros, int* zoned) {
-  int y, mo, d, h, mi, sec = 0;
-  if (s.size() < 16 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
-      !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || !Digits(s, 11, 2, &h) || s[13] != ':' ||
-      !Digits(s, 14, 2, &mi))
-    return false;
-  size_t p = 16;
-  int64_t frac_us = 0;
-  if (p < s.size() && s[p] == ':') {
-    if (!Digits(s, p + 1, 2, &sec)) return false;
-    p += 3;
-    if (p < s.size() && s[p] == '.') {
-      ++p;
-      size_t n = 0;
-      while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-        if (n < 6) frac_us = frac_us * 10 + (s[p] - '0');
-        else if (s[p] != '0') return false;  // sub-microsecond digits would be lost
-        ++n;
-        ++p;
-      }
-      if (n == 0) return false;
-      for (size_t k = n; k < 6; ++k) frac_us *= 10;
-    }
-  }
-  static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || h > 23 || mi > 59 || sec > 59) return false;
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo == 2 && d == 29 && !leap) return false;
-  int64_t offset_s = 0;
-  *zoned = 0;
-  if (p < s.size()) {
-    if (s[p] == 'Z' || s[p] == 'z') {
-      ++p;
-    } else if (s[p] == '+' || s[p] == '-') {
-      int sign = s[p] == '-' ? -1 : 1, oh, om = 0;
-      if (!Digits(s, p + 1, 2, &oh)) return false;
-      p += 3;
-      if (p < s.size() && s[p] == ':') ++p;
-      if (p < s.size()) {
-        if (!Digits(s, p, 2, &om)) return false;
-        p += 2;
-      }
-      if (oh > 23 || om > 59) return false;
-      offset_s = sign * (oh * 3600 + om * 60);
-    } else {
-      return false;
-    }
-    *zoned = 1;
-  }
-  if (p != s.size()) return false;
-  const int64_t secs = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-                       mi * 60 + sec - offset_s;
-  *micros = secs * 1000000 + frac_us;
-  return true;
-}
-
-// --- types -------------------------------------------------------------------------------
-
-enum class Kind { kInt64, kFloat64, kBool, kString, kBinary, kTimestamp, kTimestampUtc };
-
-std::shared_ptr<arrow::DataType> KindType(Kind k) {
-  switch (k) {
-    case Kind::kInt64: return arrow::int64();
-    case Kind::kFloat64: return arrow::float64();
-    case Kind::kBool: return arrow::boolean();
-    case Kind::kString: return arrow::utf8();
-    case Kind::kBinary: return arrow::binary();
-    case Kind::kTimestamp: return arrow::timestamp(arrow::TimeUnit::MICRO);
-    case Kind::kTimestampUtc: return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
-  }
-  return arrow::utf8();
-}
-
 std::string Upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
   return s;
@@ -252,26 +159,8 @@ Kind DeclaredKind(const std::string& decl_in) {
   return Kind::kString;
 }
 
-// The kind that fills a column of an existing table (then cast to its exact type).
 Result<Kind> KindForTableType(const arrow::DataType& t, const std::string& table, const std::string& column) {
-  const arrow::DataType* v = &t;
-  if (t.id() == arrow::Type::DICTIONARY) v = static_cast<const arrow::DictionaryType&>(t).value_type().get();
-  if (arrow::is_integer(v->id())) return Kind::kInt64;
-  if (arrow::is_floating(v->id())) return Kind::kFloat64;
-  switch (v->id()) {
-    case arrow::Type::BOOL: return Kind::kBool;
-    case arrow::Type::STRING:
-    case arrow::Type::LARGE_STRING:
-    case arrow::Type::STRING_VIEW: return Kind::kString;
-    case arrow::Type::BINARY:
-    case arrow::Type::LARGE_BINARY:
-    case arrow::Type::BINARY_VIEW: return Kind::kBinary;
-    case arrow::Type::TIMESTAMP:
-      return static_cast<const arrow::TimestampType&>(*v).timezone().empty() ? Kind::kTimestamp : Kind::kTimestampUtc;
-    default:
-      return Status::TypeError("cannot append SQLite rows to table ", table, ": its column '", column, "' has type ",
-                               t.ToString(), ", which SQLite values do not fill; import into a new table");
-  }
+  return infer::KindForTableType(t, table, column, "SQLite");
 }
 
 std::string ValueText(sqlite3_stmt* s, int c) {
@@ -292,18 +181,6 @@ std::string ValueText(sqlite3_stmt* s, int c) {
     }
   }
 }
-
-struct ColStats {
-  std::string name, decl;
-  int64_t n_int = 0, n_real = 0, n_text = 0, n_blob = 0;
-  bool ints_01 = true;
-  int64_t big_int_row = 0;  // first integer beyond +-2^53 (0: none)
-  std::string big_int_where;
-  bool ts_ok = true;        // every text value a date-time so far
-  int ts_zoned = -1;        // -1 unknown, 0 naive, 1 zoned
-  bool ts_mixed_zone = false;
-  std::string first_text_where, first_number_where, first_blob_where;
-};
 
 // --- one source: a table or query of one database ------------------------------------------
 
@@ -405,21 +282,14 @@ Status Gather(Source& src, std::vector<ColStats>& stats, const SinceFilter& sinc
       auto here = [&]() { return src.where + " row " + std::to_string(row) + ": " + ValueText(s, c); };
       switch (sqlite3_column_type(s, c)) {
         case SQLITE_NULL: break;
-        case SQLITE_INTEGER: {
-          const int64_t v = sqlite3_column_int64(s, c);
-          if (cs.n_int++ == 0 && cs.n_real == 0 && cs.first_number_where.empty()) cs.first_number_where = here();
-          if (v != 0 && v != 1) cs.ints_01 = false;
-          if ((v > kMaxExactInt || v < -kMaxExactInt) && cs.big_int_row == 0) {
-            cs.big_int_row = row;
-            cs.big_int_where = here();
-          }
+        case SQLITE_INTEGER:
+          cs.AddInt(sqlite3_column_int64(s, c), row, here);
           break;
-        }
         case SQLITE_FLOAT:
-          if (cs.n_real++ == 0 && cs.n_int == 0 && cs.first_number_where.empty()) cs.first_number_where = here();
+          cs.AddReal(here);
           break;
         case SQLITE_BLOB:
-          if (cs.n_blob++ == 0) cs.first_blob_where = here();
+          cs.AddBlob(here);
           break;
         default: {
           const auto* p = sqlite3_column_text(s, c);
@@ -428,20 +298,7 @@ Status Gather(Source& src, std::vector<ColStats>& stats, const SinceFilter& sinc
             return Status::Invalid(src.where, " row ", row, " column '", cs.name, "': the TEXT value ",
                                    ValueText(s, c), " is not valid UTF-8; declare the column BLOB, or import ",
                                    "with a query selecting CAST(", Quote(cs.name), " AS BLOB)");
-          if (cs.n_text++ == 0) cs.first_text_where = here();
-          if (cs.ts_ok) {
-            int64_t us;
-            int zoned;
-            if (!ParseDateTime(std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(len)), &us,
-                               &zoned)) {
-              cs.ts_ok = false;
-            } else if (cs.ts_zoned < 0) {
-              cs.ts_zoned = zoned;
-            } else if (cs.ts_zoned != zoned) {
-              cs.ts_mixed_zone = true;
-              cs.ts_ok = false;
-            }
-          }
+          cs.AddText(std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(len)), false, here);
         }
       }
     }
@@ -451,62 +308,22 @@ Status Gather(Source& src, std::vector<ColStats>& stats, const SinceFilter& sinc
   return Status::OK();
 }
 
-// `later`'s statistics (a later source) added to `into`'s.
-void Merge(ColStats& into, const ColStats& later) {
-  if (into.first_number_where.empty()) into.first_number_where = later.first_number_where;
-  if (into.first_text_where.empty()) into.first_text_where = later.first_text_where;
-  if (into.first_blob_where.empty()) into.first_blob_where = later.first_blob_where;
-  if (into.big_int_row == 0 && later.big_int_row != 0) {
-    into.big_int_row = later.big_int_row;
-    into.big_int_where = later.big_int_where;
-  }
-  into.n_int += later.n_int;
-  into.n_real += later.n_real;
-  into.n_text += later.n_text;
-  into.n_blob += later.n_blob;
-  into.ints_01 = into.ints_01 && later.ints_01;
-  into.ts_ok = into.ts_ok && later.ts_ok;
-  into.ts_mixed_zone = into.ts_mixed_zone || later.ts_mixed_zone;
-  if (later.ts_zoned >= 0) {
-    if (into.ts_zoned < 0) {
-      into.ts_zoned = later.ts_zoned;
-    } else if (into.ts_zoned != later.ts_zoned) {
-      into.ts_mixed_zone = true;
-      into.ts_ok = false;
-    }
-  }
-}
-
 Result<Kind> Decide(const ColStats& cs, const std::string& dest, bool keep_text_ts, std::vector<std::string>* notes) {
-  const bool numbers = cs.n_int + cs.n_real > 0;
-  const std::string col = "table " + dest + " column '" + cs.name + "'";
   if (cs.n_blob > 0) {
-    if (numbers)
-      return Status::TypeError(col, " mixes BLOB values (first: ", cs.first_blob_where, ") with numbers (first: ",
-                               cs.first_number_where, "); import it with a query that casts the column, e.g. CAST(",
-                               Quote(cs.name), " AS BLOB)");
+    if (cs.n_int + cs.n_real > 0)
+      return Status::TypeError("table ", dest, " column '", cs.name, "' mixes BLOB values (first: ",
+                               cs.first_blob_where, ") with numbers (first: ", cs.first_number_where,
+                               "); import it with a query that casts the column, e.g. CAST(", Quote(cs.name),
+                               " AS BLOB)");
     return Kind::kBinary;
   }
-  if (cs.n_text > 0) {
-    if (numbers) {
-      notes->push_back(col + ": numbers (first: " + cs.first_number_where + ") and text (first: " +
-                       cs.first_text_where + ") mixed; stored as string, numbers written as text");
-      return Kind::kString;
-    }
-    if (cs.ts_ok && !keep_text_ts) return cs.ts_zoned == 1 ? Kind::kTimestampUtc : Kind::kTimestamp;
-    if (cs.ts_mixed_zone)
-      notes->push_back(col + ": date-times with and without a time zone mixed; kept as string");
-    return Kind::kString;
-  }
-  if (cs.n_real > 0) {
-    if (cs.big_int_row > 0)
-      return Status::TypeError(col, " mixes REAL values with an integer a float64 cannot hold exactly (",
-                               cs.big_int_where, "); import it with a query that casts the column");
-    return Kind::kFloat64;
-  }
-  const Kind declared = DeclaredKind(cs.decl);
-  if (cs.n_int > 0) return declared == Kind::kBool && cs.ints_01 ? Kind::kBool : Kind::kInt64;
-  return declared;  // only NULLs (or no rows): the declared type decides
+  infer::DecideOptions o;
+  o.dest = dest;
+  o.keep_text_timestamps = keep_text_ts;
+  o.fallback = DeclaredKind(cs.decl);
+  o.ints_may_be_bool = o.fallback == Kind::kBool;
+  o.big_int_hint = "import it with a query that casts the column";
+  return infer::Decide(cs, o, notes);
 }
 
 // --- pass 2: the batches -------------------------------------------------------------------
