@@ -81,7 +81,9 @@ def test_entry_point_and_guess(path):
     from importlib.metadata import entry_points
 
     eps = [ep.value for ep in entry_points(group="xarray.backends", name="octavo")]
-    assert eps == ["octavo.xarray_backend:OctavoBackendEntrypoint"]
+    assert eps == ["octavo.xarray_backend:OctavoBackendEntrypoint"], (
+        "the installed octavo metadata lacks the xarray.backends entry point (pyproject.toml): reinstall with "
+        "scripts/setup.sh (pip install -e .); every engine='octavo' test fails until then")
     assert "octavo" in xr.backends.list_engines()
     assert OctavoBackendEntrypoint().guess_can_open(path)
     assert not OctavoBackendEntrypoint().guess_can_open(path + ".nc")
