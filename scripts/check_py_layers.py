@@ -20,7 +20,7 @@ LEVELS = [
     ["fileio", "query", "zarr", "node"],              # HDF5 files; query/zarr work on engine handles; Node
     ["group", "link", "table", "files", "array"],     # the node kinds
     ["bundle"],                                       # Bundle and open(): creates every kind
-    ["parquet", "share", "tables", "dask"],                   # Parquet I/O, shared tables, PyTables' API over bundles
+    ["parquet", "share", "tables", "dask", "xarray_backend"],  # Parquet I/O, shared tables, PyTables' API; dask, xarray
     ["shared_data"],                                  # named shared tables for worker pools
     ["_cli", "__init__"],                             # entry points
 ]

@@ -18,10 +18,10 @@ if [ -n "$missing" ]; then
 fi
 
 # nanobind pinned: the checked-in stub (_octavo.pyi) is its stubgen output; ruff and mypy: tests/python/test_static_checks.py
-PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" "ruff==0.17.*" "mypy==2.4.*" tqdm)
+PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" xarray "ruff==0.17.*" "mypy==2.4.*" tqdm)
 if ! $PY - <<'PYEOF' 2>/dev/null
 import importlib, sys
-mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "deltalake", "pyspark", "dask", "dask.dataframe", "distributed", "ruff", "mypy", "tqdm"]
+mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "deltalake", "pyspark", "dask", "dask.dataframe", "distributed", "xarray", "ruff", "mypy", "tqdm"]
 for m in mods:
     importlib.import_module(m)
 import pyarrow
@@ -33,8 +33,9 @@ then
   $PY -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
 fi
 
-# Rebuild only when a source file changed since the last successful install, or when
-# the installed package is another checkout's.
+# Rebuild only when a source file changed since the last successful install, when
+# the installed package is another checkout's, or when its metadata lacks an entry point
+# (xarray's engine="octavo"; pyproject.toml changes reinstall too).
 # One build at a time: concurrent callers wait on the lock instead of racing in build/.
 mkdir -p build
 exec 9>build/.setup.lock
@@ -43,6 +44,7 @@ STAMP=build/.installed-stamp
 if [ -f "$STAMP" ] && [ -z "$(find src include python CMakeLists.txt cmake pyproject.toml tests/cpp -newer "$STAMP" -print -quit)" ] \
    && $PY -c "import os, sys, octavo._octavo as m; sys.exit(0 if os.path.realpath(sys.modules['octavo'].__file__).startswith(os.path.realpath('python')) else 1)" 2>/dev/null \
    && $PY -c "import os, sys, octavo._octavo as m; sys.exit(0 if os.access(os.path.join(os.path.dirname(m.__file__), 'octavo-h5worker'), os.X_OK) else 1)" 2>/dev/null \
+   && $PY -c "import sys, importlib.metadata as md; sys.exit(0 if md.entry_points(group='xarray.backends', name='octavo') else 1)" 2>/dev/null \
    && command -v octavo >/dev/null && command -v octavo-h5worker >/dev/null; then
   exit 0
 fi

@@ -24,6 +24,7 @@ from .errors import InvalidArgumentError, OctavoIndexError, SchemaError, check_t
 from .node import Node
 
 if TYPE_CHECKING:
+    import dask.array
     import zarr
 
     from .bundle import Bundle
@@ -355,6 +356,17 @@ class Array(Node):
         """This array as a read-only ``zarr.Array`` (usable by dask.array / xarray)."""
         import zarr
         return zarr.open_array(store=self.zarr_store(), mode="r")
+
+    def to_dask(self) -> dask.array.Array:
+        """This array as a lazy ``dask.array.Array`` read through its Zarr store at the bundle
+        handle's commit (``dask.array.from_zarr``): one dask chunk per stored chunk, and the
+        graph stays valid in other processes (the store names the commit's immutable files)."""
+        import dask.array as da
+        import zarr
+        from dask.base import tokenize
+
+        store = self.zarr_store()  # repr: bundle path, node and commit, which fix the contents
+        return da.from_zarr(zarr.open_array(store=store, mode="r"), name=f"octavo-array-{tokenize(repr(store))}")
 
     def _repr_html_(self) -> str:
         """Notebooks: shape, dtype, chunks, codec and the stored size against the logical one."""

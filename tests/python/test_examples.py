@@ -29,3 +29,16 @@ def test_gpu_usage_example_runs(tmp_path):
     assert "incremental sync of gpu_state_2025-11.db: 0 new rows" in r.stdout
     assert ("same result as pandas read_sql_query: True; as polars read_database: True; "
             "as polars over bundle.scan: True") in r.stdout
+
+
+def test_cluster_example_runs(tmp_path):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "cluster.py"), str(tmp_path), "--rows", "20000"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr + r.stdout
+    out = r.stdout
+    assert "cluster: 2 worker processes" in out
+    assert "traces: 4 partitions, index 'trace', known divisions: True" in out
+    assert "read from 1 of 4 partitions" in out
+    assert "volume chunks ((8, 8, 8, 8), (20, 20), (48,))" in out
+    assert "datatree groups: ['/', '/survey']" in out
+    assert "read tasks: 4 tasks, 480 traces with cdp < 10" in out
