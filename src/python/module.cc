@@ -495,7 +495,7 @@ NB_MODULE(_octavo, m) {
            "a"_a, "b"_a = "")
       .def("create_branch",
            [](Bundle& b, const std::string& name, const std::string& from) {
-             return JsonToPython(BranchInfoToJson(Unwrap(b.CreateBranch(name, CommitRef::Parse(from)))));
+             return nb::cast<nb::dict>(JsonToPython(BranchInfoToJson(Unwrap(b.CreateBranch(name, CommitRef::Parse(from))))));
            },
            "name"_a, "from_ref"_a = "")
       .def("list_branches",

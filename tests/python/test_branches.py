@@ -92,7 +92,7 @@ def test_branch_survives_gc(bundle_path, keep_last):
         b.collect_garbage(keep_last=keep_last)
     with octavo.open(bundle_path, branch="dev") as d:
         assert _xs(d) == list(range(13))
-        assert d.diff("branch:main") == [
+        assert d.diff("branch:dev", "branch:main") == [
             {"path": "/g", "kind": "group", "change": "added", "rows_before": None, "rows_after": None,
              "attrs_changed": False, "content_changed": False},
             {"path": "/t", "kind": "table", "change": "removed", "rows_before": 13, "rows_after": None,
