@@ -6,7 +6,7 @@ from numpy.typing import NDArray
 from typing_extensions import CapsuleType
 
 
-FORMAT_VERSION: int = 2
+FORMAT_VERSION: int = 3
 
 def set_num_threads(n: int) -> None: ...
 

@@ -743,6 +743,7 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
     c.manifest_file = rel;
     out.push_back(std::move(c));
     int64_t id = m->parent;
+    int64_t lost = -1;  // a gap below `id` gc did not record
     if (id < 0) break;
     rel = ManifestFileName(id);
     // A manifest missing from history is not damage when gc --keep-last deleted it (docs/format.md
@@ -755,10 +756,13 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
         OCTAVO_ASSIGN_OR_RETURN(DroppedCommits d, ReadDroppedCommits());
         dropped = std::move(d);
       }
-      if (dropped->FirstNotDropped(id, id) >= 0) return MissingManifest(id);
-      // Collected. Without branches the history is one line numbered 0..N, so it goes on at the
-      // next older manifest still there (one a snapshot kept); with branches it ends here.
-      if (env_->FileExists(AbsPath(kBranchDir))) break;
+      // With branches the history ends at a commit gc removed. Without, it is one line numbered
+      // 0..N, so it goes on at the next older manifest still there (one a snapshot kept); gaps
+      // gc did not record are damage, reported after that manifest is checked (as a listing would).
+      if (env_->FileExists(AbsPath(kBranchDir))) {
+        if (dropped->FirstNotDropped(id, id) >= 0) return MissingManifest(id);
+        break;
+      }
       if (!present) {
         OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
         present.emplace();
@@ -766,10 +770,12 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
           if (int64_t k = 0; ParseManifestFileName(n, &k)) present->insert(k);
       }
       auto older = present->lower_bound(id);
-      if (older == present->begin()) break;
-      const int64_t next_id = *std::prev(older);
-      // Everything between was collected too (or the record says where it was lost).
-      if (int64_t lost = dropped->FirstNotDropped(next_id + 1, id); lost >= 0) return MissingManifest(lost);
+      const int64_t next_id = older == present->begin() ? -1 : *std::prev(older);
+      lost = dropped->FirstNotDropped(next_id + 1, id);
+      if (next_id < 0) {
+        if (lost >= 0) return MissingManifest(lost);
+        break;
+      }
       id = next_id;
       rel = ManifestFileName(id);
       next = ReadManifestFile(rel, -1, -1);
@@ -785,6 +791,7 @@ Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
                                                 " with `octavo gc --keep-last " + std::to_string(out.size()) + "`"
                                           : std::string()) +
                              ". Error");
+    if (lost >= 0) return MissingManifest(lost);
     m = std::move(*next);
   }
   std::reverse(out.begin(), out.end());

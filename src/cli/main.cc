@@ -51,7 +51,7 @@ constexpr const char* kExitCodesHelp =
     "5 corrupt bundle, 6 bundle locked by another writer.";
 
 std::string VersionText() {
-  return std::string("octavo ") + octavo::kVersion + " (format " + std::to_string(octavo::kFormatVersion) +
+  return std::string("octavo ") + octavo::kVersion + " (format " + std::to_string(octavo::kBranchesFormatVersion) +
          ", Arrow " + ARROW_VERSION_STRING + ")";
 }
 

@@ -149,7 +149,8 @@ void BindSqlite(nb::module_& m);  // sqlite_module.cc
 NB_MODULE(_octavo, m) {
   using namespace octavo;
   m.attr("__version__") = kVersion;
-  m.attr("FORMAT_VERSION") = kFormatVersion;
+  // The newest bundle format this octavo reads (a bundle with branches says 3; manifests stay at 2).
+  m.attr("FORMAT_VERSION") = kBranchesFormatVersion;
 
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
