@@ -4,8 +4,11 @@
 //   octavo cat BUNDLE:/path > out                 a file node's bytes on stdout, checked against its digest
 //   octavo rm BUNDLE:/path [-r]                   remove a node (-r: a group with its contents)
 //   octavo mv BUNDLE:/from /to                    move or rename a node within the bundle
-//   octavo log BUNDLE                             commits, newest first, with snapshot names
+//   octavo log BUNDLE [--branch B]                commits, newest first, with snapshot names
 //   octavo snapshot BUNDLE NAME [-m MSG]          name the newest (or --commit N) commit
+//   octavo restore / diff                         refs in CommitRef's text form (N, NAME, snapshot:NAME, branch:NAME)
+//   octavo branch BUNDLE [list|create NAME [--from REF]|delete NAME]
+//   octavo merge BUNDLE BRANCH [--into TARGET]    exit 7 on a conflict, naming the node
 #include <cstdio>
 #include <filesystem>
 #include <iostream>

@@ -266,6 +266,11 @@ TEST(Branches, GcKeepsEveryBranch) {
   EXPECT_EQ(Ids(*d2, "/t"), Range(0, 13));
   EXPECT_EQ(Rows(*d2, "/dev_only"), 2);
   EXPECT_EQ(Rows(*main, "/t"), 10);
+  // dev's history still lists, back to where gc cut it.
+  ASSERT_OK_AND_ASSIGN(auto dev_log, d2->ListCommits());
+  EXPECT_EQ(dev_log.back().id, dev_head);
+  ASSERT_OK_AND_ASSIGN(auto main_log, main->ListCommits());
+  EXPECT_EQ(main_log.back().id, main->commit().id);
   // Still mergeable after gc.
   ASSERT_OK_AND_ASSIGN(auto m, main->Merge("dev"));
   EXPECT_TRUE(m.committed);

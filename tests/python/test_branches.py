@@ -204,3 +204,18 @@ def test_cli_branch_merge_and_conflict(bundle_path):
     assert r.returncode == 0 and "deleted branch dev" in r.stdout
     r = run("branch", bundle_path, "delete", "dev")
     assert r.returncode == 3
+
+
+@pytest.mark.skipif(CLI is None, reason="the octavo CLI is not built")
+def test_cli_typed_refs(bundle_path):
+    with octavo.open(bundle_path, "a") as b:
+        b.create_group("a")
+        b.create_snapshot("2024")
+        b.create_group("b")
+    r = subprocess.run([CLI, "diff", bundle_path, "snapshot:2024", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert [c["path"] for c in json.loads(r.stdout)] == ["/b"]
+    r = subprocess.run([CLI, "restore", bundle_path, "snapshot:2024"], capture_output=True, text=True)
+    assert r.returncode == 0 and "restore snapshot 2024" in r.stdout, r.stderr
+    r = subprocess.run([CLI, "restore", bundle_path, "2024"], capture_output=True, text=True)
+    assert r.returncode == 3  # commit 2024, which does not exist
