@@ -70,6 +70,37 @@ const char* NodeChangeName(NodeChange::Change change);  // "added", "removed", "
 // "attrs_changed", "content_changed"} as JSON object text: shared by the bindings and the CLI.
 std::string NodeChangeToJson(const NodeChange& change);
 
+// A commit by reference, typed so that no name is mistaken for an id (a snapshot called
+// "2024" is CommitRef::Snapshot("2024"), commit 2024 is CommitRef::Id(2024)).
+struct CommitRef {
+  enum class Kind { kHandle, kCommit, kSnapshot, kBranch };
+  Kind kind = Kind::kHandle;  // kHandle: the commit this handle sees
+  int64_t id = -1;            // kCommit
+  std::string name;           // kSnapshot, kBranch ("main" is the bundle's main line)
+  static CommitRef Id(int64_t id) { return {Kind::kCommit, id, ""}; }
+  static CommitRef Snapshot(std::string name) { return {Kind::kSnapshot, -1, std::move(name)}; }
+  static CommitRef Branch(std::string name) { return {Kind::kBranch, -1, std::move(name)}; }
+  // Text form (CLI, bindings): "" = this handle's; "snapshot:NAME"; "branch:NAME"; all
+  // digits = a commit id; anything else a snapshot name. Never fails: a bad name fails when resolved.
+  static CommitRef Parse(const std::string& text);
+  CommitRef() = default;
+  CommitRef(const std::string& text) : CommitRef(Parse(text)) {}  // NOLINT: implicit, as the text form
+  CommitRef(const char* text) : CommitRef(Parse(text)) {}         // NOLINT
+  std::string ToString() const;  // the text form ("snapshot:2024", "12", "branch:dev")
+
+ private:
+  CommitRef(Kind k, int64_t i, std::string n) : kind(k), id(i), name(std::move(n)) {}
+};
+
+// A branch (docs/format.md 5.2): a named line of commits beside main. Open it with
+// OpenOptions::branch; its commits leave main (CURRENT) unchanged.
+struct BranchInfo {
+  std::string name;
+  int64_t head = 0;        // its newest commit
+  std::string created_at;  // when the branch was created
+  int64_t from = -1;       // the commit it was created from
+};
+
 struct CommitInfo {
   int64_t id = 0;
   int64_t parent = -1;
@@ -82,6 +113,15 @@ struct CommitInfo {
 // serializer the bindings and the CLI share.
 std::string CommitInfoToJson(const CommitInfo& commit);
 
+// The result of Bundle::Merge.
+struct MergeResult {
+  int64_t base = -1;        // the common ancestor the merge was computed against
+  bool committed = false;   // false: nothing to merge (the target already has the branch's changes)
+  CommitInfo commit;        // the new commit on the target (its head when nothing was merged)
+};
+// {"name", "head", "created_at", "from"} as JSON object text (bindings and CLI).
+std::string BranchInfoToJson(const BranchInfo& branch);
+
 class Bundle : public std::enable_shared_from_this<Bundle> {
  public:
   static Result<std::shared_ptr<Bundle>> Open(const std::string& path, OpenMode mode = OpenMode::kRead,
@@ -91,6 +131,7 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual const std::string& path() const = 0;
   virtual bool writable() const = 0;
   virtual CommitInfo commit() const = 0;      // the snapshot this handle sees
+  virtual const std::string& branch() const = 0;  // the branch this handle follows ("main" by default)
   virtual Status Close() = 0;                 // releases the writer lock; idempotent
   virtual Status Refresh() = 0;               // move to the newest commit (a writer too, outside a transaction)
 
@@ -166,14 +207,28 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
                                               int64_t commit = -1, bool overwrite = false) = 0;
   virtual Result<std::vector<SnapshotInfo>> ListSnapshots() const = 0;  // sorted by name
   virtual Status DeleteSnapshot(const std::string& name) = 0;
-  // A commit by reference: "" = this handle's, all digits = that commit id, else a snapshot name.
-  virtual Result<int64_t> ResolveCommit(const std::string& ref) const = 0;
-  // A new commit whose tree equals that of commit `ref` (nothing is copied: it references
-  // the old data files, which must still exist; gc'd ones are a clear kNotFound). Returns it.
-  virtual Result<CommitInfo> Restore(const std::string& ref) = 0;
-  // Nodes added, removed or modified from commit `a` to commit `b` (refs as ResolveCommit),
-  // sorted by path.
-  virtual Result<std::vector<NodeChange>> Diff(const std::string& a, const std::string& b = "") const = 0;
+  // The commit a reference names (a branch: its head).
+  virtual Result<int64_t> ResolveCommit(const CommitRef& ref) const = 0;
+  // A new commit (on this handle's branch) whose tree equals that of commit `ref` (nothing is
+  // copied: it references the old data files, which must still exist; gc'd ones are a clear
+  // kNotFound). Returns it.
+  virtual Result<CommitInfo> Restore(const CommitRef& ref) = 0;
+  // Nodes added, removed or modified from commit `a` to commit `b`, sorted by path.
+  virtual Result<std::vector<NodeChange>> Diff(const CommitRef& a, const CommitRef& b = {}) const = 0;
+
+  // --- branches (docs/format.md 5.2) -------------------------------------------
+  // A new branch whose head is `from` (default: this handle's commit). Names as snapshots'
+  // ("main" is taken). Needs a writable bundle; creates no commit.
+  virtual Result<BranchInfo> CreateBranch(const std::string& name, const CommitRef& from = {}) = 0;
+  virtual Result<std::vector<BranchInfo>> ListBranches() const = 0;  // sorted by name, without main
+  // Forget a branch; its commits stay until gc finds no other branch or snapshot needs them.
+  virtual Status DeleteBranch(const std::string& name) = 0;
+  // Merge branch `name` ("main" too) into this handle's branch: a three-way merge against
+  // their common ancestor, as a rebase (docs/format.md 5.1) combines concurrent writers.
+  // Changes only one side made, appends to one table from both sides and new nodes combine
+  // into one new commit; a node both changed otherwise is kConflict naming it, and nothing
+  // is committed.
+  virtual Result<MergeResult> Merge(const std::string& name) = 0;
   // Delete unreferenced files (and, with keep_last, old history). Needs the writer lock.
   // Readers in other processes still on a commit that keep_last removes lose its data.
   virtual Result<GcReport> CollectGarbage(const GcOptions& options = {}) = 0;

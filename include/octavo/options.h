@@ -35,6 +35,9 @@ struct OpenOptions {
   int64_t commit = -1;
   // Open the commit a named snapshot points at (read-only). Empty = none.
   std::string snapshot;
+  // Follow this branch instead of main (docs/format.md 5.2): reads see its head, and commits of
+  // a writer move it and leave main unchanged. Empty or "main" = main.
+  std::string branch;
   // Writers share the bundle; only an exclusive holder (garbage collection) keeps them out.
   // Seconds to wait for it before failing with kLocked: 0 = fail at once, < 0 = as long as it takes.
   double lock_wait_seconds = 0;

@@ -43,13 +43,15 @@ __all__ = ["Bundle", "Group", "Node", "RowWriter", "SoftLink", "Table", "open"]
 
 
 def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None = None,
-         snapshot: str | None = None, wait: float | None = None) -> Bundle:
+         snapshot: str | None = None, wait: float | None = None, branch: str | None = None) -> Bundle:
     """Open a bundle directory.
 
     mode: 'r' read-only snapshot of the newest commit (no lock); 'a' read/write, created if
     missing; 'w' create, or start an existing bundle over with an empty tree (as a new
     commit: older commits stay readable). ``commit=N`` opens an older commit read-only;
     ``snapshot="name"`` the commit a named snapshot points at (see Bundle.create_snapshot).
+    ``branch="name"`` follows a branch instead of main (see Bundle.create_branch): reads see
+    its newest commit, and commits of a writer ('a') move the branch and leave main unchanged.
 
     Writers ('a', 'w') share a bundle: each commit is rebased onto commits other writers made
     meanwhile, and a change to a node another writer also changed raises ConflictError. Only
@@ -58,30 +60,37 @@ def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None 
     """
     if mode != "r+":  # (r+: PyTables' spelling of "a")
         mode = name_arg(mode, Mode, "mode", check=True)
-    if commit is not None and snapshot is not None:
-        raise InvalidArgumentError("give commit= or snapshot=, not both")
+    if sum(x is not None for x in (commit, snapshot, branch)) > 1:
+        raise InvalidArgumentError("give one of commit=, snapshot= and branch=, not several")
     path = check_fspath(path, "bundle path")
     check_bundle_path(path)
     check_text(snapshot, "snapshot name")
+    check_text(branch, "branch name")
     if wait is not None and not (wait >= 0):
         raise InvalidArgumentError(f"wait must be a number of seconds >= 0, got {wait!r}")
     seconds = 0.0 if wait is None else -1.0 if wait == float("inf") else float(wait)
-    native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "", seconds)
+    native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "", seconds,
+                                 branch or "")
     return Bundle(native, mode if commit is None and snapshot is None else "r")
 
 
 def _commit_ref(ref: int | str) -> str:
-    """A commit id or snapshot name as the engine takes it (digits: a commit id)."""
+    """A commit reference in the engine's typed text form (CommitRef): an int is a commit id, a
+    str a snapshot name (all digits too: "2024" is a snapshot, never commit 2024), or
+    "branch:NAME" for a branch's newest commit."""
     if isinstance(ref, bool) or not isinstance(ref, (int, str)):
-        raise InvalidArgumentError(f"a commit is an int (its id) or a str (a snapshot name), got {ref!r}")
+        raise InvalidArgumentError(
+            f"a commit is an int (its id) or a str (a snapshot name, or 'branch:NAME'), got {ref!r}")
     if isinstance(ref, int):
         if ref < 0:
             raise InvalidArgumentError(f"commit ids are >= 0, got {ref}")
         return str(ref)
     check_text(ref, "snapshot name")
-    if not ref or ref.isdigit():
-        raise InvalidArgumentError(f"snapshot name {ref!r} is not valid: give a commit id as an int")
-    return ref
+    if not ref:
+        raise InvalidArgumentError("a snapshot name must not be empty")
+    if ref.startswith(("branch:", "snapshot:")):
+        return ref
+    return "snapshot:" + ref
 
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -168,13 +177,14 @@ class Bundle:
         return max(made)
 
     def restore(self, commit_or_snapshot: int | str) -> dict:
-        """Make a new commit whose tree equals that of an older commit (an int) or snapshot (a
-        str); returns the new commit. Nothing is copied: the old data files are referenced
-        again, so they must not have been garbage-collected (NotFoundError names them)."""
+        """Make a new commit (on this handle's branch) whose tree equals that of an older commit
+        (an int), snapshot (a str) or branch ("branch:NAME"); returns the new commit. Nothing is
+        copied: the old data files are referenced again, so they must not have been
+        garbage-collected (NotFoundError names them)."""
         return self._native.restore(_commit_ref(commit_or_snapshot))
 
     def diff(self, a: int | str, b: int | str | None = None) -> list[dict]:
-        """Nodes that differ from commit (or snapshot) ``a`` to ``b`` (default: this handle's
+        """Nodes that differ from commit (or snapshot, or "branch:NAME") ``a`` to ``b`` (default: this handle's
         commit), sorted by path: dicts with path, kind, change ('added', 'removed',
         'modified'), rows_before / rows_after (tables; None otherwise), attrs_changed and
         content_changed."""
@@ -196,13 +206,48 @@ class Bundle:
         check_text(name, "snapshot name")
         self._native.delete_snapshot(name)
 
+    # --- branches (docs/format.md 5.2) -----------------------------------------
+    @property
+    def branch(self) -> str:
+        """The branch this handle follows ("main" unless opened with ``branch=``)."""
+        return self._native.branch
+
+    def create_branch(self, name: str, from_: int | str | None = None) -> dict:
+        """Create branch ``name`` whose newest commit is ``from_`` (Python's ``from`` is a keyword):
+        a commit id (int), a snapshot name or "branch:NAME" (str); default: this handle's commit.
+        Open it with ``octavo.open(path, "a", branch=name)``. Creates no commit; returns name,
+        head, created_at, from."""
+        check_text(name, "branch name")
+        return self._native.create_branch(name, "" if from_ is None else _commit_ref(from_))
+
+    def branches(self) -> list[dict]:
+        """Branches other than main: name, head, created_at, from (sorted by name)."""
+        return self._native.list_branches()
+
+    def delete_branch(self, name: str) -> None:
+        """Forget a branch. Its commits stay until garbage collection finds that no other branch
+        or snapshot needs them."""
+        check_text(name, "branch name")
+        self._native.delete_branch(name)
+
+    def merge(self, branch: str) -> dict:
+        """Merge ``branch`` ("main" too) into this handle's branch: changes made on one side since
+        their common ancestor, appends to one table from both and new nodes combine into one
+        new commit. A node both sides changed otherwise raises ConflictError naming it, and
+        nothing is committed. Returns base (the common ancestor), committed (False when there
+        was nothing to merge) and commit (the new commit, or the unchanged head)."""
+        check_text(branch, "branch name")
+        return self._native.merge(branch)
+
     def collect_garbage(self, keep_last: int | None = None, *, dry_run: bool = False,
                         progress: bool | None = None) -> dict:
         """Delete data files no kept commit references; returns what was (or would be) removed.
 
-        By default all history is kept, so only files no commit ever referenced (failed or
-        aborted writes) go. ``keep_last=N`` also drops commits older than the newest N, except
-        those named by snapshots: they can no longer be opened, and their files are freed.
+        By default the history of every branch is kept, so only files no commit of a branch
+        ever referenced (failed or aborted writes, deleted branches) go. ``keep_last=N`` also
+        drops commits older than the newest N of each branch, except those named by snapshots
+        and those joining a branch to main (so it can still be merged): they can no longer be
+        opened, and their files are freed.
         ``progress``: one step per data file examined (see octavo.progress).
         """
         with progress_callback(progress, "gc", "files") as cb:

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
 #include <string_view>
 #include <cstdlib>
 
@@ -113,6 +115,18 @@ static std::string HolderDescription() {
 
 Status BundleImpl::Init(const OpenOptions& options) {
   bool exists = env_->FileExists(AbsPath(kMarkerFile));
+  if (!options.branch.empty() && options.branch != "main") {
+    OCTAVO_RETURN_NOT_OK(CheckRefName(options.branch, "branch"));
+    if (options.commit >= 0 || !options.snapshot.empty())
+      return Status::Invalid("give a branch, a commit or a snapshot to open, not several");
+    if (mode_ == OpenMode::kCreate)
+      return Status::Invalid("mode='w' replaces the whole bundle; open branch '", options.branch,
+                             "' with mode='a' or 'r'");
+    branch_ = branch_name_ = options.branch;
+  }
+  if (!branch_.empty() && !exists)
+    return Status::NotFound("no bundle at '", root_, "' to open branch '", branch_, "' of (a branch is created in an "
+                            "existing bundle, with create_branch)");
   if (mode_ == OpenMode::kRead || options.commit >= 0 || !options.snapshot.empty()) {
     if (!exists) {
       if (!env_->FileExists(root_)) return Status::NotFound("no bundle at '", root_, "' (the directory does not exist)");
@@ -143,7 +157,7 @@ Status BundleImpl::Init(const OpenOptions& options) {
     lo.wait_seconds = options.lock_wait_seconds;
     OCTAVO_ASSIGN_OR_RETURN(lock_, env_->LockFileWith(AbsPath(kLockFile), HolderDescription(), lo));
     // A writer creates files in these folders: links there could send them anywhere.
-    for (const char* dir : {kManifestDir, kSnapshotDir}) {
+    for (const char* dir : {kManifestDir, kSnapshotDir, kBranchDir}) {
       std::error_code ec;
       if (std::filesystem::is_symlink(std::filesystem::symlink_status(AbsPath(dir), ec)))
         return Status::IOError("bundle ", root_, ": ", dir,
@@ -171,10 +185,10 @@ Status BundleImpl::Init(const OpenOptions& options) {
     const int64_t version = jm["format_version"].is_number_unsigned() && jm["format_version"].get<uint64_t>() > INT64_MAX
                                 ? INT64_MAX
                                 : jm["format_version"].get<int64_t>();
-    if (version > kFormatVersion)
+    if (version > kBranchesFormatVersion)
       return Status::UnsupportedVersion("bundle ", root_, " has format version ", jm["format_version"].dump(),
                                         " but this octavo (",
-                                        kVersion, ") reads up to version ", kFormatVersion,
+                                        kVersion, ") reads up to version ", kBranchesFormatVersion,
                                         "; upgrade octavo to open it");
     if (version < 1) return Status::Corruption(AbsPath(kMarkerFile), " has no valid format_version");
   } else {
@@ -188,6 +202,13 @@ Status BundleImpl::Init(const OpenOptions& options) {
   if (options.commit >= 0) {
     lock_.reset();
     return LoadCommit(options.commit);
+  }
+  if (!branch_.empty() && !env_->FileExists(AbsPath(HeadFile(branch_)))) {
+    std::string known;
+    if (auto all = ListBranches(); all.ok())
+      for (const auto& b : *all) known += (known.empty() ? "" : ", ") + b.name;
+    return Status::NotFound("bundle ", root_, " has no branch '", branch_, "' (branches: main",
+                            known.empty() ? "" : ", " + known, "); create it with create_branch");
   }
   OCTAVO_RETURN_NOT_OK(LoadCurrent());
   if (mode_ == OpenMode::kCreate) {
@@ -249,31 +270,55 @@ Result<std::shared_ptr<const Manifest>> BundleImpl::ReadManifestFile(const std::
   return std::make_shared<const Manifest>(std::move(m));
 }
 
-Result<BundleImpl::CurrentPointer> BundleImpl::ReadCurrent() const {
-  auto cur = env_->ReadFile(AbsPath(kCurrentFile));
-  if (!cur.ok())
-    return Status::Corruption("bundle ", root_, " has no readable ", kCurrentFile, " file (",
-                              cur.status().message(), ")");
+std::string BundleImpl::HeadFile(const std::string& branch) {
+  return branch.empty() || branch == "main" ? std::string(kCurrentFile)
+                                            : std::string(kBranchDir) + "/" + branch + ".json";
+}
+
+Result<BundleImpl::CurrentPointer> BundleImpl::ReadHead(const std::string& branch) const {
+  const std::string head = HeadFile(branch);
+  auto cur = env_->ReadFile(AbsPath(head));
+  if (!cur.ok()) {
+    if (head != kCurrentFile && !env_->FileExists(AbsPath(head)))
+      return Status::NotFound("bundle ", root_, " has no branch '", branch, "' (deleted?)");
+    return Status::Corruption("bundle ", root_, " has no readable ", head, " file (", cur.status().message(), ")");
+  }
+  const std::string kCurrentFile = AbsPath(head);  // the messages below name the file read
   bool sealed = false;
-  OCTAVO_RETURN_NOT_OK(VerifySealedJson(*cur, AbsPath(kCurrentFile), &sealed));
-  OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(*cur, AbsPath(kCurrentFile)));
+  OCTAVO_RETURN_NOT_OK(VerifySealedJson(*cur, kCurrentFile, &sealed));
+  OCTAVO_ASSIGN_OR_RETURN(Json j, ParseJson(*cur, kCurrentFile));
   CurrentPointer p;
   p.text = *cur;
   try {
     // get<int64_t> of a float (1e300) is undefined behaviour, not an exception: check first.
     for (const char* key : {"commit", "size", "crc32"})
-      if (!j.at(key).is_number_integer()) return Status::Corruption(AbsPath(kCurrentFile), ": '", key, "' is not an integer");
+      if (!j.at(key).is_number_integer()) return Status::Corruption(kCurrentFile, ": '", key, "' is not an integer");
     p.manifest = j.at("manifest").get<std::string>();
     p.commit = j.at("commit").get<int64_t>();
     p.size = j.at("size").get<int64_t>();
     p.crc = j.at("crc32").get<int64_t>();
   } catch (const std::exception& e) {
-    return Status::Corruption(AbsPath(kCurrentFile), " is malformed: ", e.what());
+    return Status::Corruption(kCurrentFile, " is malformed: ", e.what());
   }
   if (p.commit < 0 || p.manifest != ManifestFileName(p.commit))
-    return Status::Corruption(AbsPath(kCurrentFile), " names an invalid manifest '", p.manifest.substr(0, 200),
+    return Status::Corruption(kCurrentFile, " names an invalid manifest '", p.manifest.substr(0, 200),
                               "' for commit ", p.commit);
   return p;
+}
+
+Result<int64_t> BundleImpl::NewestNamedCommit() const {
+  OCTAVO_ASSIGN_OR_RETURN(CurrentPointer main, ReadHead(""));
+  int64_t newest = main.commit;
+  // Without branches every snapshot names a commit of main's history, none newer than CURRENT.
+  if (!env_->FileExists(AbsPath(kBranchDir))) return newest;
+  OCTAVO_ASSIGN_OR_RETURN(auto branches, ListBranches());
+  for (const auto& b : branches) newest = std::max(newest, b.head);
+  OCTAVO_ASSIGN_OR_RETURN(auto snapshots, ListSnapshots());
+  for (const auto& sn : snapshots) newest = std::max(newest, sn.commit);
+  // A deleted branch's commits that gc removed: their ids are never given out again.
+  OCTAVO_ASSIGN_OR_RETURN(DroppedCommits dropped, ReadDroppedCommits());
+  if (!dropped.ranges.empty()) newest = std::max(newest, dropped.ranges.back().second);
+  return newest;
 }
 
 Status BundleImpl::LoadCurrent() {
@@ -286,7 +331,7 @@ Status BundleImpl::LoadCurrent() {
     auto m = ReadManifestFile(p.manifest, p.size, p.crc);
     if (m.ok()) {
       if ((*m)->commit != p.commit)
-        return Status::Corruption("bundle ", root_, ": ", kCurrentFile, " names commit ", p.commit, " but ",
+        return Status::Corruption("bundle ", root_, ": ", HeadFile(branch_), " names commit ", p.commit, " but ",
                                   p.manifest, " holds commit ", (*m)->commit);
       std::lock_guard<std::mutex> g(state_mu_);
       manifest_ = std::move(*m);
@@ -294,7 +339,7 @@ Status BundleImpl::LoadCurrent() {
       return Status::OK();
     }
     last = m.status();
-    auto again = env_->ReadFile(AbsPath(kCurrentFile));
+    auto again = env_->ReadFile(AbsPath(HeadFile(branch_)));
     if (!again.ok() || *again == p.text) return last;  // CURRENT did not move: real damage
   }
   return last;
@@ -304,7 +349,8 @@ Status BundleImpl::LoadCommit(int64_t commit) {
   std::string rel = ManifestFileName(commit);
   if (commit < 0) return Status::NotFound("bundle ", root_, " has no commit ", commit);
   if (!env_->FileExists(AbsPath(rel))) {
-    auto cur = ReadCurrent();
+    auto cur = ReadHead("");
+    if (auto newest = NewestNamedCommit(); cur.ok() && newest.ok()) cur->commit = *newest;
     if (cur.ok() && commit < cur->commit) {
       OCTAVO_ASSIGN_OR_RETURN(DroppedCommits dropped, ReadDroppedCommits());
       if (dropped.FirstNotDropped(commit, commit) >= 0) return MissingManifest(commit);
@@ -319,10 +365,12 @@ Status BundleImpl::LoadCommit(int64_t commit) {
   // (If CURRENT itself is unreadable, every manifest stays reachable for recovery.)
   if (auto cur = env_->ReadFile(AbsPath(kCurrentFile)); cur.ok()) {
     auto j = ParseJson(*cur, AbsPath(kCurrentFile));
-    if (j.ok() && j->is_object() && j->contains("commit") && (*j)["commit"].is_number_integer() &&
-        commit > (*j)["commit"].get<int64_t>())
-      return Status::NotFound("bundle ", root_, " has no commit ", commit, " (the newest commit is ",
-                              (*j)["commit"].get<int64_t>(), ")");
+    if (j.ok() && j->is_object() && j->contains("commit") && (*j)["commit"].is_number_integer()) {
+      int64_t newest = (*j)["commit"].get<int64_t>();
+      if (auto named = NewestNamedCommit(); named.ok()) newest = std::max(newest, *named);  // branch commits
+      if (commit > newest)
+        return Status::NotFound("bundle ", root_, " has no commit ", commit, " (the newest commit is ", newest, ")");
+    }
   }
   OCTAVO_ASSIGN_OR_RETURN(auto m, ReadManifestFile(rel, -1, -1));
   std::lock_guard<std::mutex> g(state_mu_);
@@ -359,7 +407,14 @@ Status BundleImpl::WriteManifestAndSwitch(Manifest& next) {
   // 2. the pointer; the rename is the commit point (checked again: step 1 takes time)
   if (next.parent >= 0) OCTAVO_RETURN_NOT_OK(CheckStillAt(next.parent));
   Json cur{{"manifest", rel}, {"commit", next.commit}, {"size", text.size()}, {"crc32", Crc32(text)}};
-  return WriteFileAtomic(env_, AbsPath(kCurrentFile), SealJson(cur.dump()));
+  if (!branch_.empty()) {  // a branch head (docs/format.md 5.2): keeps when and from where it was created
+    cur["branch"] = branch_;
+    if (auto old = ReadHead(branch_); old.ok())
+      if (auto j = ParseJson(old->text, HeadFile(branch_)); j.ok())
+        for (const char* key : {"created_at", "from"})
+          if (j->contains(key)) cur[key] = (*j)[key];
+  }
+  return WriteFileAtomic(env_, AbsPath(HeadFile(branch_)), SealJson(cur.dump()));
 }
 
 Status BundleImpl::CommitLocked(const std::string& message, const std::function<Status(Manifest&)>& fn) {
@@ -377,7 +432,10 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   }
   auto base = snapshot();
   Manifest ours = *base;  // table entries are shared, not copied
+  ours.merged = -1;       // set by a merge's change only
   OCTAVO_RETURN_NOT_OK(fn(ours));
+  const int64_t merged = ours.merged;
+  int64_t next_id = -1;
   // The commit point is serialised across processes by LOCK.commit, held only from here to
   // the switch of CURRENT; data files were written before, outside it.
   std::unique_ptr<FileLock> commit_lock;
@@ -388,6 +446,9 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
     Env::LockOptions lo;
     lo.wait_seconds = -1;
     OCTAVO_ASSIGN_OR_RETURN(commit_lock, env_->LockFileWith(AbsPath(kCommitLockFile), HolderDescription(), lo));
+    // Commit ids are one sequence over all branches (docs/format.md 5.2): the next after every named one.
+    OCTAVO_ASSIGN_OR_RETURN(next_id, NewestNamedCommit());
+    ++next_id;
     OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
     if (p.commit == base->commit) {
       next = std::move(ours);
@@ -405,7 +466,8 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
     const int64_t parent = latest ? latest->commit : base->commit;
     next.format_version = kFormatVersion;
     next.parent = parent;
-    next.commit = parent + 1;
+    next.merged = merged;
+    next.commit = std::max(parent + 1, next_id);
     next.created_at = NowIso8601();
     next.message = message;
     st = WriteManifestAndSwitch(next);
@@ -429,7 +491,8 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   // the commit standing; the next commit touching the table, or RepairDeltaLogs, catches up.
   // Still under LOCK.commit, so writers in other processes never race for a log version, and
   // against the commit this one was actually built on (the rebased parent, if any).
-  (void)UpdateDeltaLogs(*this, latest ? latest.get() : base.get(), *done, nullptr, nullptr);
+  // Delta logs follow main only (docs/format.md 5.2).
+  if (branch_.empty()) (void)UpdateDeltaLogs(*this, latest ? latest.get() : base.get(), *done, nullptr, nullptr);
   commit_lock.reset();
   return Status::OK();
 }
@@ -658,50 +721,80 @@ Result<std::shared_ptr<FileReader>> BundleImpl::OpenFile(const std::string&) con
 Result<FileNodeInfo> BundleImpl::GetFileInfo(const std::string&) const { return KindNotHere("file nodes"); }
 
 Result<std::vector<CommitInfo>> BundleImpl::ListCommits() const {
-  OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
-  std::sort(names.begin(), names.end());
-  const int64_t newest = snapshot()->commit;
+  // The history of this handle's commit: its chain of parents (with branches, commit ids are
+  // shared by all branches, so the manifests in the folder are not one line of history).
+  auto here = snapshot();
   std::vector<CommitInfo> out;
-  std::vector<int64_t> present;
-  for (const auto& n : names) {
-    int64_t id = 0;
-    // Newer than this handle's commit: a later commit, or one that failed before switching CURRENT.
-    if (!ParseManifestFileName(n, &id) || id > newest) continue;
-    const std::string rel = std::string(kManifestDir) + "/" + n;
-    // A manifest missing from the listing is not damage: gc --keep-last deletes old ones
-    // (docs/format.md section 10). One that is there but unreadable is: a log that silently
-    // left the commit out would misstate the history, so fail like `git log` on a bad object.
-    auto m = ReadManifestFile(rel, -1, -1);
-    if (!m.ok() && !env_->FileExists(AbsPath(rel))) continue;  // gc deleted it after the listing
-    Status bad = m.ok() && (*m)->commit != id
-                     ? Status::Corruption(AbsPath(rel), " holds commit ", (*m)->commit, ", not ", id)
-                     : m.status();
+  const int64_t newest = here->commit;
+  std::shared_ptr<const Manifest> m = here;
+  std::string rel;
+  {
+    std::lock_guard<std::mutex> g(state_mu_);
+    rel = manifest_file_;
+  }
+  std::optional<DroppedCommits> dropped;
+  std::optional<std::set<int64_t>> present;  // manifest ids on disk, listed when first needed
+  while (true) {
+    CommitInfo c;
+    c.id = m->commit;
+    c.parent = m->parent;
+    c.created_at = m->created_at;
+    c.message = m->message;
+    c.manifest_file = rel;
+    out.push_back(std::move(c));
+    int64_t id = m->parent;
+    int64_t lost = -1;  // a gap below `id` gc did not record
+    if (id < 0) break;
+    rel = ManifestFileName(id);
+    // A manifest missing from history is not damage when gc --keep-last deleted it (docs/format.md
+    // section 10): the record of dropped commits says so (gc records before it deletes). One that
+    // is there but unreadable is: a log that silently left the commit out would misstate the
+    // history, so fail like `git log` on a bad object.
+    auto next = ReadManifestFile(rel, -1, -1);
+    if (!next.ok() && !env_->FileExists(AbsPath(rel))) {
+      if (!dropped) {
+        OCTAVO_ASSIGN_OR_RETURN(DroppedCommits d, ReadDroppedCommits());
+        dropped = std::move(d);
+      }
+      // With branches the history ends at a commit gc removed. Without, it is one line numbered
+      // 0..N, so it goes on at the next older manifest still there (one a snapshot kept); gaps
+      // gc did not record are damage, reported after that manifest is checked (as a listing would).
+      if (env_->FileExists(AbsPath(kBranchDir))) {
+        if (dropped->FirstNotDropped(id, id) >= 0) return MissingManifest(id);
+        break;
+      }
+      if (!present) {
+        OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
+        present.emplace();
+        for (const auto& n : names)
+          if (int64_t k = 0; ParseManifestFileName(n, &k)) present->insert(k);
+      }
+      auto older = present->lower_bound(id);
+      const int64_t next_id = older == present->begin() ? -1 : *std::prev(older);
+      lost = dropped->FirstNotDropped(next_id + 1, id);
+      if (next_id < 0) {
+        if (lost >= 0) return MissingManifest(lost);
+        break;
+      }
+      id = next_id;
+      rel = ManifestFileName(id);
+      next = ReadManifestFile(rel, -1, -1);
+      if (!next.ok() && !env_->FileExists(AbsPath(rel))) break;  // gc running meanwhile
+    }
+    Status bad = next.ok() && (*next)->commit != id
+                     ? Status::Corruption(AbsPath(rel), " holds commit ", (*next)->commit, ", not ", id)
+                     : next.status();
     if (!bad.ok())
       return bad.WithContext("history of bundle " + root_ + ": commit " + std::to_string(id) + " is damaged (" + rel +
                              "); the other commits still open with commit=N; restore the file from a backup" +
                              (id < newest ? ", or drop commits up to " + std::to_string(id) +
-                                                " with `octavo gc --keep-last " + std::to_string(newest - id) + "`"
+                                                " with `octavo gc --keep-last " + std::to_string(out.size()) + "`"
                                           : std::string()) +
                              ". Error");
-    CommitInfo c;
-    c.id = (*m)->commit;
-    present.push_back(c.id);
-    c.parent = (*m)->parent;
-    c.created_at = (*m)->created_at;
-    c.message = (*m)->message;
-    c.manifest_file = rel;
-    out.push_back(std::move(c));
+    if (lost >= 0) return MissingManifest(lost);
+    m = std::move(*next);
   }
-  // Gaps in the history must be gc's work. The record is read after the listing: gc records
-  // before it deletes, so whatever the listing missed is recorded by now.
-  OCTAVO_ASSIGN_OR_RETURN(DroppedCommits dropped, ReadDroppedCommits());
-  int64_t next_expected = 0;
-  present.push_back(newest + 1);
-  for (int64_t id : present) {
-    if (id > next_expected)
-      if (int64_t lost = dropped.FirstNotDropped(next_expected, id - 1); lost >= 0) return MissingManifest(lost);
-    next_expected = id + 1;
-  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

@@ -29,6 +29,7 @@ class BundleImpl : public Bundle {
   const std::string& path() const override { return root_; }
   bool writable() const override { return lock_ != nullptr; }
   CommitInfo commit() const override;
+  const std::string& branch() const override { return branch_name_; }
   Status Close() override;
   Status Refresh() override;
 
@@ -76,9 +77,20 @@ class BundleImpl : public Bundle {
                                       bool overwrite) override;  // src/bundle/snapshots.cc
   Result<std::vector<SnapshotInfo>> ListSnapshots() const override;
   Status DeleteSnapshot(const std::string& name) override;
-  Result<int64_t> ResolveCommit(const std::string& ref) const override;  // src/bundle/versions.cc
-  Result<CommitInfo> Restore(const std::string& ref) override;
-  Result<std::vector<NodeChange>> Diff(const std::string& a, const std::string& b) const override;
+  Result<int64_t> ResolveCommit(const CommitRef& ref) const override;  // src/bundle/versions.cc
+  Result<CommitInfo> Restore(const CommitRef& ref) override;
+  Result<std::vector<NodeChange>> Diff(const CommitRef& a, const CommitRef& b) const override;
+  // src/bundle/branches.cc
+  Result<BranchInfo> CreateBranch(const std::string& name, const CommitRef& from) override;
+  Result<std::vector<BranchInfo>> ListBranches() const override;
+  Status DeleteBranch(const std::string& name) override;
+  Result<MergeResult> Merge(const std::string& name) override;
+  // The head commit of a branch ("" or "main": CURRENT's).
+  Result<int64_t> BranchHead(const std::string& name) const;
+  // The newest common ancestor of commits a and b (following parent and merged links), or
+  // kNotFound when garbage collection removed the history joining them. `visited`, if given,
+  // receives every commit the search read (all at least as new as the ancestor).
+  Result<int64_t> MergeBase(int64_t a, int64_t b, std::set<int64_t>* visited = nullptr) const;
   // The manifest of commit `id` (not newer than CURRENT), with LoadCommit's errors.
   Result<std::shared_ptr<const Manifest>> ManifestAt(int64_t id) const;
   // The commit a snapshot names (used by Init for OpenOptions::snapshot).
@@ -102,13 +114,22 @@ class BundleImpl : public Bundle {
   Status Commit(const std::string& message, const std::function<Status(Manifest&)>& fn);
 
  private:
-  // CURRENT, checked: its seal, and that it names the manifest file of its commit.
+  // CURRENT (or a branch's head file), checked: its seal, and that it names the manifest file
+  // of its commit.
   struct CurrentPointer {
     std::string text;
     std::string manifest;
     int64_t commit = -1, size = -1, crc = -1;
   };
-  Result<CurrentPointer> ReadCurrent() const;
+  // The head of this handle's branch (CURRENT for main).
+  Result<CurrentPointer> ReadCurrent() const { return ReadHead(branch_); }
+  // The head file of `branch` ("": CURRENT): its name relative to the root, and its content.
+  static std::string HeadFile(const std::string& branch);
+  Result<CurrentPointer> ReadHead(const std::string& branch) const;
+  // The newest commit any head or snapshot names; a new commit takes the next id (under LOCK.commit).
+  Result<int64_t> NewestNamedCommit() const;
+  // Mark the bundle as one with branches (kBranchesFormatVersion) in its marker file.
+  Status MarkHasBranches();
   // OK if this writer still holds its lock and CURRENT still names commit `base`.
   Status CheckStillAt(int64_t base) const;
   Status LoadCurrent();
@@ -135,6 +156,8 @@ class BundleImpl : public Bundle {
                                                            int64_t expect_crc) const;
 
   std::string root_;
+  std::string branch_;                 // "" = main
+  std::string branch_name_ = "main";  // branch_ as users name it
   OpenMode mode_;
   Env* env_;
   std::unique_ptr<FileLock> lock_;
@@ -147,11 +170,17 @@ class BundleImpl : public Bundle {
   std::atomic<int> active_file_writers_{0};
 };
 
+// kInvalid unless `name` can name a snapshot or branch: 1-128 letters, digits, '.', '_', '-',
+// not starting with '.'. `what`: "snapshot", "branch".
+Status CheckRefName(const std::string& name, const char* what);
+
 // Rebase (docs/format.md 5.1): `ours` is `base` changed by this writer, `theirs` a newer commit
 // another writer made from `base`. Returns `theirs` with our changes applied when no node was
 // changed by both (appends to one table and attribute edits with different keys combine), else
-// kConflict naming the node and what to do.
-Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, const Manifest& theirs);
+// kConflict naming the node and what to do. `merge`: a merge of branches (Bundle::Merge), whose
+// conflict messages speak of branches, not writers.
+Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, const Manifest& theirs,
+                                bool merge = false);
 
 // Every data file `m` references (table parts and indexes, array chunks, file contents),
 // relative to the bundle root (src/bundle/gc.cc).

@@ -1,7 +1,8 @@
 // Garbage collection: data files are immutable and commits never delete them (older commits
 // may still need them), so disk is reclaimed here, explicitly, by the writer-lock holder.
 //
-// 1. Choose the commits to keep (all, or the newest N + every snapshot's commit).
+// 1. Choose the commits to keep (every branch's history, or the newest N of each branch + what
+//    keeps it mergeable with main, + every snapshot's commit).
 // 2. Read every kept manifest and collect the files it references; if any kept manifest
 //    cannot be read, stop without deleting anything (never delete on partial knowledge).
 // 3. Delete the manifests of dropped commits and of failed commits (newer than CURRENT),
@@ -10,6 +11,7 @@
 // run deletes. Format: docs/format.md section 10.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <system_error>
 
@@ -162,43 +164,92 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
     }
   } shared{lock_.get()};
   OCTAVO_RETURN_NOT_OK(LoadCurrent());  // others may have committed since this handle's commit
-  const int64_t current = snapshot()->commit;
 
-  // 1. Commits to keep.
+  // 1. Commits to keep (docs/format.md 10): those of every branch head's history (main's is
+  //    CURRENT's), the newest keep_last of each with keep_last, and every snapshot's commit.
+  OCTAVO_ASSIGN_OR_RETURN(CurrentPointer main_head, ReadHead(""));
+  std::vector<std::pair<std::string, int64_t>> heads{{"main", main_head.commit}};
+  OCTAVO_ASSIGN_OR_RETURN(auto branches, ListBranches());
+  for (const auto& b : branches) heads.emplace_back(b.name, b.head);
+  OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
+  OCTAVO_ASSIGN_OR_RETURN(int64_t newest, NewestNamedCommit());
+  // With branches, a deleted branch's commits may be the newest ids: every manifest no head
+  // reaches is a dropped commit (docs/format.md 10), a failed commit's included.
+  if (env_->FileExists(AbsPath(kBranchDir)))
+    for (const auto& n : names)
+      if (int64_t id = 0; ParseManifestFileName(n, &id)) newest = std::max(newest, id);
   std::set<int64_t> keep;
   OCTAVO_ASSIGN_OR_RETURN(auto snapshots, ListSnapshots());
   for (const auto& s : snapshots) keep.insert(s.commit);
-  OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
   std::vector<std::pair<int64_t, std::string>> manifests;
+  std::set<int64_t> present;
   for (const auto& n : names) {
     int64_t id = 0;
-    if (ParseManifestFileName(n, &id)) manifests.emplace_back(id, n);
+    if (ParseManifestFileName(n, &id)) {
+      manifests.emplace_back(id, n);
+      present.insert(id);
+    }
   }
   std::sort(manifests.begin(), manifests.end());
-  for (const auto& [id, n] : manifests)
-    if (id <= current && (options.keep_last < 0 || id > current - options.keep_last)) keep.insert(id);
+  std::map<int64_t, std::shared_ptr<const Manifest>> kept_manifests;
+  // A kept commit's manifest, read once; if any cannot be read, stop without deleting anything.
+  auto read_kept = [&](int64_t id) -> Result<std::shared_ptr<const Manifest>> {
+    if (auto it = kept_manifests.find(id); it != kept_manifests.end()) return it->second;
+    const std::string rel = ManifestFileName(id);
+    auto m = ReadManifestFile(rel, -1, -1);
+    if (!m.ok())
+      return m.status().WithContext("garbage collection stopped, nothing deleted (kept commit " + std::to_string(id) +
+                                    " is unreadable)");
+    kept_manifests.emplace(id, *m);
+    return *m;
+  };
+  int64_t main_oldest = -1;  // the oldest commit of main's newest-N window
+  for (const auto& [name, head] : heads) {
+    // keep_last < 0: the whole history (parents and merged branches); else the newest N of the
+    // branch's own line (first parents).
+    std::vector<int64_t> todo{head};
+    int64_t taken = 0;
+    while (!todo.empty()) {
+      const int64_t id = todo.back();
+      todo.pop_back();
+      if (!present.count(id) || (options.keep_last >= 0 && taken == options.keep_last)) continue;
+      if (options.keep_last < 0 && keep.count(id) && kept_manifests.count(id)) continue;  // walked already
+      keep.insert(id);
+      ++taken;
+      if (name == "main") main_oldest = id;
+      OCTAVO_ASSIGN_OR_RETURN(auto m, read_kept(id));
+      if (m->parent >= 0) todo.push_back(m->parent);
+      if (options.keep_last < 0 && m->merged >= 0) todo.push_back(m->merged);
+    }
+  }
+  if (options.keep_last >= 0) {
+    // A branch stays mergeable: the commits between it and main back to their common ancestor stay.
+    for (size_t i = 1; i < heads.size(); ++i) {
+      std::set<int64_t> visited;
+      auto base = MergeBase(heads[i].second, main_head.commit, &visited);
+      if (!base.ok() && base.status().code() != StatusCode::kNotFound) return base.status();
+      if (base.ok())
+        for (int64_t id : visited)
+          if (id >= *base && present.count(id)) keep.insert(id);
+    }
+  }
 
   // 2. Files the kept commits reference.
   std::set<std::string> referenced;
   GcReport report;
   std::vector<std::string> drop_manifests;
-  std::map<int64_t, std::shared_ptr<const Manifest>> kept_manifests;
   for (const auto& [id, n] : manifests) {
     const std::string rel = std::string(kManifestDir) + "/" + n;
     if (keep.count(id)) {
-      auto m = ReadManifestFile(rel, -1, -1);
-      if (!m.ok())
-        return m.status().WithContext("garbage collection stopped, nothing deleted (kept commit " +
-                                      std::to_string(id) + " is unreadable)");
-      OCTAVO_RETURN_NOT_OK(AddReferencedFiles(**m, rel, &referenced));
-      kept_manifests.emplace(id, *m);
+      OCTAVO_ASSIGN_OR_RETURN(auto m, read_kept(id));
+      OCTAVO_RETURN_NOT_OK(AddReferencedFiles(*m, rel, &referenced));
     } else {
       drop_manifests.push_back(rel);
-      if (id <= current) ++report.commits_removed;
+      if (id <= newest) ++report.commits_removed;  // newer ones are failed commits, never history
     }
   }
   for (const auto& s : snapshots)
-    if (!std::any_of(manifests.begin(), manifests.end(), [&](const auto& p) { return p.first == s.commit; }))
+    if (!present.count(s.commit))
       return Status::Corruption("snapshot '", s.name, "' names commit ", s.commit,
                                 " whose manifest is missing; garbage collection stopped, nothing deleted");
 
@@ -213,7 +264,7 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
     std::vector<std::pair<int64_t, int64_t>> add = d.ranges;
     int64_t next_expected = 0;
     for (const auto& [id, n] : manifests) {
-      if (id > current) break;
+      if (id > newest) break;
       if (!d.recorded && id > next_expected) add.emplace_back(next_expected, id - 1);
       if (!keep.count(id)) add.emplace_back(id, id);
       next_expected = id + 1;
@@ -236,10 +287,11 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   // newest-N window on (a checkpoint there), so no retained version names a file deleted
   // below; commits kept only by a snapshot stay readable through octavo, not through Delta.
   if (!options.dry_run) {
-    const int64_t oldest = options.keep_last < 0 ? -1 : std::max<int64_t>(0, current - options.keep_last + 1);
-    if (oldest > 0) {
+    // They follow main only (docs/format.md 5.2).
+    const int64_t oldest = options.keep_last < 0 ? -1 : main_oldest;
+    if (auto main_m = kept_manifests.find(main_head.commit); oldest > 0 && main_m != kept_manifests.end()) {
       std::vector<std::string> log_removed;
-      Status st = TruncateDeltaLogs(*this, *snapshot(), oldest, kept_manifests, &log_removed);
+      Status st = TruncateDeltaLogs(*this, *main_m->second, oldest, kept_manifests, &log_removed);
       for (auto& r : log_removed) report.removed.push_back(std::move(r));
       report.files_removed += static_cast<int64_t>(log_removed.size());
       OCTAVO_RETURN_NOT_OK(st);

@@ -38,7 +38,14 @@ Result<Json> Content(const std::string& path, const NodeEntry& n) {
   return j;
 }
 
+// Set while merging a branch (RebaseManifest's `merge`): the messages name branches, not writers.
+thread_local bool merging = false;
+
 Status Conflicting(const std::string& path, const std::string& what) {
+  if (merging)
+    return Status::Conflict("both branches changed '", path, "' since their common ancestor (", what,
+                            "); nothing was committed: make that change on one side only (restore the other "
+                            "side's node, or remove it there) and merge again");
   return Status::Conflict("another writer changed '", path, "' since this change was built (", what,
                           "); nothing was committed and this handle now sees that writer's commit: "
                           "redo the change on it (re-read what it depends on first)");
@@ -116,7 +123,13 @@ Result<NodeEntry> MergeNode(const std::string& path, const NodeEntry* b, const N
 
 }  // namespace
 
-Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, const Manifest& theirs) {
+Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, const Manifest& theirs, bool merge) {
+  struct Wording {  // reset however this returns
+    bool saved = merging;
+    ~Wording() { merging = saved; }
+  } wording;
+  merging = merge;
+  const std::string other = merge ? "the other branch" : "the other writer";
   Manifest out = theirs;
   // Bundle settings: a change of ours survives the rebase (both changing a flag means the same value).
   if (ours.delta_log != base.delta_log) out.delta_log = ours.delta_log;
@@ -141,8 +154,8 @@ Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, cons
       continue;
     }
     if (!o && !t) continue;  // both removed it
-    if (!o) return Conflicting(p, "this change removes it, the other writer changed it");
-    if (!t) return Conflicting(p, "the other writer removed it");
+    if (!o) return Conflicting(p, (merge ? "one branch removed it, " : "this change removes it, ") + other + " changed it");
+    if (!t) return Conflicting(p, other + " removed it");
     OCTAVO_ASSIGN_OR_RETURN(out.nodes[p], MergeNode(p, b, *o, *t));
   }
   // Each side kept a tree; together they must too (we add under a group they removed...).
@@ -150,7 +163,7 @@ Result<Manifest> RebaseManifest(const Manifest& base, const Manifest& ours, cons
     if (p == "/") continue;
     const NodeEntry* parent = find(out, ParentPath(p));
     if (!parent || parent->kind != NodeKind::kGroup)
-      return Conflicting(ParentPath(p), "'" + p + "' needs it as a group, and the other writer " +
+      return Conflicting(ParentPath(p), "'" + p + "' needs it as a group, and " + other + " " +
                                             (parent ? "replaced it" : "removed it"));
   }
   return out;

@@ -11,16 +11,23 @@
 #include "util/time_util.h"
 
 namespace octavo {
-namespace {
 
-Status CheckSnapshotName(const std::string& name) {
+Status CheckRefName(const std::string& name, const char* what) {
   bool ok = !name.empty() && name.size() <= 128 && name[0] != '.';
   for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
-  if (!ok)
-    return Status::Invalid("invalid snapshot name '", name,
-                           "': use 1-128 letters, digits, '.', '_' or '-', not starting with '.'");
+  if (!ok) {
+    // The name as printable text: it may hold a NUL or control characters.
+    std::string shown;
+    for (char c : name.substr(0, 140)) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+    return Status::Invalid("invalid ", what, " name '", shown, name.size() > 140 ? "...'" : "'",
+                           ": use 1-128 letters, digits, '.', '_' or '-', not starting with '.'");
+  }
   return Status::OK();
 }
+
+namespace {
+
+Status CheckSnapshotName(const std::string& name) { return CheckRefName(name, "snapshot"); }
 
 std::string SnapshotFile(const std::string& name) { return std::string(kSnapshotDir) + "/" + name + ".json"; }
 

@@ -28,16 +28,41 @@ std::string NodeChangeToJson(const NodeChange& c) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-Result<int64_t> BundleImpl::ResolveCommit(const std::string& ref) const {
-  if (ref.empty()) return snapshot()->commit;
+CommitRef CommitRef::Parse(const std::string& ref) {
+  if (ref.empty()) return CommitRef();
+  if (ref.rfind("snapshot:", 0) == 0) return Snapshot(ref.substr(9));
+  if (ref.rfind("branch:", 0) == 0) return Branch(ref.substr(7));
   if (ref.size() <= 18 && std::all_of(ref.begin(), ref.end(), [](unsigned char c) { return std::isdigit(c); }))
-    return static_cast<int64_t>(std::stoll(ref));
-  return SnapshotCommit(ref);
+    return Id(static_cast<int64_t>(std::stoll(ref)));
+  return Snapshot(ref);
+}
+
+std::string CommitRef::ToString() const {
+  switch (kind) {
+    case Kind::kHandle: return "";
+    case Kind::kCommit: return std::to_string(id);
+    case Kind::kSnapshot: return "snapshot:" + name;
+    case Kind::kBranch: return "branch:" + name;
+  }
+  return "";
+}
+
+Result<int64_t> BundleImpl::ResolveCommit(const CommitRef& ref) const {
+  switch (ref.kind) {
+    case CommitRef::Kind::kHandle: return snapshot()->commit;
+    case CommitRef::Kind::kCommit:
+      if (ref.id < 0) return Status::Invalid("commit id ", ref.id, " is negative");
+      return ref.id;
+    case CommitRef::Kind::kSnapshot: return SnapshotCommit(ref.name);
+    case CommitRef::Kind::kBranch: return BranchHead(ref.name);
+  }
+  return Status::Invalid("unknown kind of commit reference");
 }
 
 Result<std::shared_ptr<const Manifest>> BundleImpl::ManifestAt(int64_t id) const {
   const std::string rel = ManifestFileName(id);
-  auto cur = ReadCurrent();
+  auto cur = ReadHead("");
+  if (auto newest = NewestNamedCommit(); cur.ok() && newest.ok()) cur->commit = *newest;  // branches too
   if (cur.ok() && id > cur->commit)
     return Status::NotFound("bundle ", root_, " has no commit ", id, " (the newest commit is ", cur->commit, ")");
   if (!env_->FileExists(AbsPath(rel))) {
@@ -52,9 +77,9 @@ Result<std::shared_ptr<const Manifest>> BundleImpl::ManifestAt(int64_t id) const
   return m;
 }
 
-Result<CommitInfo> BundleImpl::Restore(const std::string& ref) {
+Result<CommitInfo> BundleImpl::Restore(const CommitRef& ref) {
   std::lock_guard<std::mutex> g(writer_mutex());
-  OCTAVO_RETURN_NOT_OK(CheckWritable("restore commit " + ref));
+  OCTAVO_RETURN_NOT_OK(CheckWritable("restore " + (ref.ToString().empty() ? "this commit" : ref.ToString())));
   if (InTransaction()) return Status::Invalid("cannot restore inside a transaction: commit or abort it first");
   OCTAVO_ASSIGN_OR_RETURN(int64_t id, ResolveCommit(ref));
   OCTAVO_ASSIGN_OR_RETURN(auto old, ManifestAt(id));
@@ -66,9 +91,11 @@ Result<CommitInfo> BundleImpl::Restore(const std::string& ref) {
       return Status::NotFound("commit ", id, " of bundle ", root_, " cannot be restored: its data file ", f,
                               " is gone (garbage collection with keep_last dropped it once no kept commit "
                               "referenced it); name commits with a snapshot to keep them restorable");
-  const std::string what = ref.empty() || std::isdigit(static_cast<unsigned char>(ref[0]))
-                               ? "restore commit " + std::to_string(id)
-                               : "restore snapshot " + ref + " (commit " + std::to_string(id) + ")";
+  const std::string what = ref.kind == CommitRef::Kind::kSnapshot || ref.kind == CommitRef::Kind::kBranch
+                               ? std::string("restore ") +
+                                     (ref.kind == CommitRef::Kind::kSnapshot ? "snapshot " : "branch ") + ref.name +
+                                     " (commit " + std::to_string(id) + ")"
+                               : "restore commit " + std::to_string(id);
   OCTAVO_RETURN_NOT_OK(CommitLocked(what, [&](Manifest& m) {
     m.nodes = old->nodes;
     return Status::OK();
@@ -76,7 +103,7 @@ Result<CommitInfo> BundleImpl::Restore(const std::string& ref) {
   return commit();
 }
 
-Result<std::vector<NodeChange>> BundleImpl::Diff(const std::string& a, const std::string& b) const {
+Result<std::vector<NodeChange>> BundleImpl::Diff(const CommitRef& a, const CommitRef& b) const {
   OCTAVO_ASSIGN_OR_RETURN(int64_t ia, ResolveCommit(a));
   OCTAVO_ASSIGN_OR_RETURN(int64_t ib, ResolveCommit(b));
   auto here = snapshot();

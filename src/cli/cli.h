@@ -263,6 +263,7 @@ struct MvArgs {
 struct LogArgs {
   std::string bundle;
   int64_t limit = 0;  // 0 = all
+  std::string branch;  // --branch: that branch's history (default main)
 };
 struct SnapshotArgs {
   std::string bundle;
@@ -281,7 +282,8 @@ struct GcArgs {
 int RunGc(const GcArgs& args, const GlobalOptions& g);
 struct RestoreArgs {
   std::string bundle;
-  std::string commit;  // a commit id or a snapshot name
+  std::string commit;  // a commit reference in CommitRef's text form
+  std::string branch;  // --branch: the branch that gets the new commit (default main)
 };
 int RestoreCmd(const RestoreArgs& args, const GlobalOptions& g);
 struct DiffArgs {
@@ -289,6 +291,21 @@ struct DiffArgs {
   std::string a, b;  // commit ids or snapshot names; b empty = the newest commit
 };
 int DiffCmd(const DiffArgs& args, const GlobalOptions& g);
+// octavo branch BUNDLE [list | create NAME [--from REF] | delete NAME]
+struct BranchArgs {
+  std::string bundle;
+  std::string action = "list";
+  std::string name;
+  std::string from;  // CommitRef text; empty = main's newest commit
+};
+int RunBranch(const BranchArgs& args, const GlobalOptions& g);
+// octavo merge BUNDLE BRANCH [--into TARGET]
+struct MergeArgs {
+  std::string bundle;
+  std::string branch;
+  std::string into = "main";
+};
+int RunMerge(const MergeArgs& args, const GlobalOptions& g);
 struct ShareArgs {
   std::string directory = "/dev/shm";
   bool gc = false;
@@ -333,7 +350,7 @@ int RunImport(const ImportArgs& args, const GlobalOptions& g);
 int RunExport(const ExportArgs& args, const GlobalOptions& g);
 
 // Opening with friendly errors.
-std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode);
+std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode, const OpenOptions& options = {});
 std::shared_ptr<Table> OpenTableAt(const std::shared_ptr<Bundle>& b, const Address& a);
 
 }  // namespace octavo::cli

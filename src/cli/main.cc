@@ -51,7 +51,7 @@ constexpr const char* kExitCodesHelp =
     "5 corrupt bundle, 6 bundle locked by another writer.";
 
 std::string VersionText() {
-  return std::string("octavo ") + octavo::kVersion + " (format " + std::to_string(octavo::kFormatVersion) +
+  return std::string("octavo ") + octavo::kVersion + " (format " + std::to_string(octavo::kBranchesFormatVersion) +
          ", Arrow " + ARROW_VERSION_STRING + ")";
 }
 
@@ -249,6 +249,7 @@ int Run(int argc, char** argv) {
   auto* log_cmd = app.add_subcommand("log", "List commits, newest first, with the snapshots naming them");
   log_cmd->add_option("bundle", log.bundle, "BUNDLE")->required();
   log_cmd->add_option("-n,--limit", log.limit, "Show only the newest N commits")->check(CLI::NonNegativeNumber);
+  log_cmd->add_option("--branch", log.branch, "The history of this branch (default: main)");
   AddJsonFlag(log_cmd, g);
 
   SnapshotArgs snap;
@@ -277,16 +278,39 @@ int Run(int argc, char** argv) {
   auto* restore_cmd = app.add_subcommand("restore", "Make a new commit whose tree equals an older commit's (no data "
                                                     "copied; its files must not have been garbage-collected)");
   restore_cmd->add_option("bundle", restore.bundle, "BUNDLE")->required();
-  restore_cmd->add_option("commit", restore.commit, "COMMIT id or snapshot name")->required();
+  restore_cmd->add_option("commit", restore.commit,
+                          "COMMIT: an id, a snapshot name, snapshot:NAME (for all-digit names) or branch:NAME")
+      ->required();
+  restore_cmd->add_option("--branch", restore.branch, "Make the new commit on this branch (default: main)");
   AddJsonFlag(restore_cmd, g);
 
   DiffArgs diff;
   auto* diff_cmd = app.add_subcommand("diff", "Nodes added (+), removed (-) and modified (~) from commit A to B "
                                               "(default: the newest), with row counts of tables");
   diff_cmd->add_option("bundle", diff.bundle, "BUNDLE")->required();
-  diff_cmd->add_option("a", diff.a, "A: commit id or snapshot name")->required();
-  diff_cmd->add_option("b", diff.b, "B: commit id or snapshot name (default: the newest)");
+  diff_cmd->add_option("a", diff.a, "A: commit id, snapshot name, snapshot:NAME or branch:NAME")->required();
+  diff_cmd->add_option("b", diff.b, "B: as A (default: main's newest commit)");
   AddJsonFlag(diff_cmd, g);
+
+  BranchArgs branch;
+  auto* branch_cmd = app.add_subcommand("branch", "List, create or delete branches (lines of commits beside main; "
+                                                  "open one with branch=NAME)");
+  branch_cmd->add_option("bundle", branch.bundle, "BUNDLE")->required();
+  branch_cmd->add_option("action", branch.action, "list (default), create or delete")
+      ->check(CLI::IsMember({"list", "create", "delete"}));
+  branch_cmd->add_option("name", branch.name, "NAME: letters, digits, '.', '_', '-'");
+  branch_cmd->add_option("--from", branch.from,
+                         "create: the commit it starts at (an id, snapshot name, snapshot:NAME or branch:NAME; "
+                         "default: main's newest)");
+  AddJsonFlag(branch_cmd, g);
+
+  MergeArgs merge;
+  auto* merge_cmd = app.add_subcommand("merge", "Merge a branch into main (or --into another branch) as one new "
+                                                "commit; a node both changed is a conflict (exit 7)");
+  merge_cmd->add_option("bundle", merge.bundle, "BUNDLE")->required();
+  merge_cmd->add_option("branch", merge.branch, "BRANCH to merge")->required();
+  merge_cmd->add_option("--into", merge.into, "The branch that gets the merge commit (default: main)");
+  AddJsonFlag(merge_cmd, g);
 
   ShareArgs share;
   auto* share_cmd = app.add_subcommand("share", "List shared table segments (octavo.share); --gc removes those "
@@ -342,6 +366,8 @@ int Run(int argc, char** argv) {
   if (gc_cmd->parsed()) return RunGc(gc, g);
   if (restore_cmd->parsed()) return RestoreCmd(restore, g);
   if (diff_cmd->parsed()) return DiffCmd(diff, g);
+  if (branch_cmd->parsed()) return RunBranch(branch, g);
+  if (merge_cmd->parsed()) return RunMerge(merge, g);
   if (share_cmd->parsed()) return RunShare(share, g);
   if (log_cmd->parsed()) return RunLog(log, g);
   if (snap_cmd->parsed()) return RunSnapshot(snap, g);

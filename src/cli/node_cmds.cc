@@ -4,8 +4,11 @@
 //   octavo cat BUNDLE:/path > out                 a file node's bytes on stdout, checked against its digest
 //   octavo rm BUNDLE:/path [-r]                   remove a node (-r: a group with its contents)
 //   octavo mv BUNDLE:/from /to                    move or rename a node within the bundle
-//   octavo log BUNDLE                             commits, newest first, with snapshot names
+//   octavo log BUNDLE [--branch B]                commits, newest first, with snapshot names
 //   octavo snapshot BUNDLE NAME [-m MSG]          name the newest (or --commit N) commit
+//   octavo restore / diff                         refs in CommitRef's text form (N, NAME, snapshot:NAME, branch:NAME)
+//   octavo branch BUNDLE [list|create NAME [--from REF]|delete NAME]
+//   octavo merge BUNDLE BRANCH [--into TARGET]    exit 7 on a conflict, naming the node
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -109,7 +112,9 @@ namespace octavo::cli {
 
 int RunLog(const LogArgs& args, const GlobalOptions& g) {
   Address a = ParseAddress(args.bundle);
-  auto bundle = OpenBundle(a, OpenMode::kRead);
+  OpenOptions o;
+  o.branch = args.branch;
+  auto bundle = OpenBundle(a, OpenMode::kRead, o);
   auto commits = Unwrap(bundle->ListCommits(), "bundle " + a.bundle);
   auto snapshots = Unwrap(bundle->ListSnapshots(), "bundle " + a.bundle);
   std::map<int64_t, std::vector<std::string>> names;
@@ -179,8 +184,10 @@ int RunGc(const GcArgs& args, const GlobalOptions& g) {
 
 int RestoreCmd(const RestoreArgs& args, const GlobalOptions& g) {
   Address a = ParseAddress(args.bundle);
-  auto bundle = OpenBundle(a, OpenMode::kAppend);
-  CommitInfo c = Unwrap(bundle->Restore(args.commit), "bundle " + a.bundle);
+  OpenOptions o;
+  o.branch = args.branch;
+  auto bundle = OpenBundle(a, OpenMode::kAppend, o);
+  CommitInfo c = Unwrap(bundle->Restore(CommitRef::Parse(args.commit)), "bundle " + a.bundle);
   if (g.json) {
     PrintJson(Json::parse(CommitInfoToJson(c)));
     return kExitOK;
@@ -192,7 +199,7 @@ int RestoreCmd(const RestoreArgs& args, const GlobalOptions& g) {
 int DiffCmd(const DiffArgs& args, const GlobalOptions& g) {
   Address a = ParseAddress(args.bundle);
   auto bundle = OpenBundle(a, OpenMode::kRead);
-  auto changes = Unwrap(bundle->Diff(args.a, args.b), "bundle " + a.bundle);
+  auto changes = Unwrap(bundle->Diff(CommitRef::Parse(args.a), CommitRef::Parse(args.b)), "bundle " + a.bundle);
   if (g.json) {
     Json out = Json::array();
     for (const auto& c : changes) out.push_back(Json::parse(NodeChangeToJson(c)));
@@ -214,6 +221,60 @@ int DiffCmd(const DiffArgs& args, const GlobalOptions& g) {
     std::cout << "\n";
   }
   if (changes.empty()) std::cout << "no differences\n";
+  return kExitOK;
+}
+
+int RunBranch(const BranchArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  if (args.action != "list" && args.name.empty()) Fail(kExitUsage, "octavo branch " + args.action + ": give a NAME");
+  if (args.action != "create" && !args.from.empty()) Fail(kExitUsage, "--from applies to `octavo branch create` only");
+  if (args.action == "list") {
+    auto bundle = OpenBundle(a, OpenMode::kRead);
+    auto branches = Unwrap(bundle->ListBranches(), "bundle " + a.bundle);
+    if (g.json) {
+      Json out = Json::array();
+      out.push_back(Json{{"name", "main"}, {"head", bundle->commit().id}, {"created_at", nullptr}, {"from", nullptr}});
+      for (const auto& b : branches) out.push_back(Json::parse(BranchInfoToJson(b)));
+      PrintJson(out);
+      return kExitOK;
+    }
+    std::cout << "main  commit " << bundle->commit().id << "\n";
+    for (const auto& b : branches)
+      std::cout << b.name << "  commit " << b.head << "  (from commit " << b.from << ", " << b.created_at << ")\n";
+    return kExitOK;
+  }
+  auto bundle = OpenBundle(a, OpenMode::kAppend);
+  if (args.action == "delete") {
+    Check(bundle->DeleteBranch(args.name), "bundle " + a.bundle);
+    if (g.json)
+      PrintJson(Json{{"deleted", args.name}});
+    else
+      std::cout << "deleted branch " << args.name << "\n";
+    return kExitOK;
+  }
+  BranchInfo b = Unwrap(bundle->CreateBranch(args.name, CommitRef::Parse(args.from)), "bundle " + a.bundle);
+  if (g.json)
+    PrintJson(Json::parse(BranchInfoToJson(b)));
+  else
+    std::cout << "branch " << b.name << " -> commit " << b.head << "\n";
+  return kExitOK;
+}
+
+int RunMerge(const MergeArgs& args, const GlobalOptions& g) {
+  Address a = ParseAddress(args.bundle);
+  OpenOptions o;
+  o.branch = args.into;
+  auto bundle = OpenBundle(a, OpenMode::kAppend, o);
+  MergeResult r = Unwrap(bundle->Merge(args.branch), "bundle " + a.bundle);
+  if (g.json) {
+    PrintJson(Json{{"base", r.base}, {"committed", r.committed}, {"commit", Json::parse(CommitInfoToJson(r.commit))}});
+    return kExitOK;
+  }
+  if (r.committed)
+    std::cout << "merged " << args.branch << " into " << args.into << ": commit " << r.commit.id << " (common ancestor: commit "
+              << r.base << ")\n";
+  else
+    std::cout << args.into << " already has every change of " << args.branch << " (commit " << r.commit.id << ")\n";
   return kExitOK;
 }
 

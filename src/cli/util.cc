@@ -86,7 +86,7 @@ Address ParseAddress(const std::string& text) {
   return a;
 }
 
-std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode) {
+std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode, const OpenOptions& options) {
   if (mode == OpenMode::kRead) {
     if (PathExists(a.bundle) && !IsDir(a.bundle))
       Fail(kExitNotFound, "'" + a.bundle + "' is a file, not an octavo bundle (a bundle is a directory)");
@@ -99,7 +99,7 @@ std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode) {
     path = abs.lexically_normal().string();
     while (path.size() > 1 && path.back() == '/') path.pop_back();
   }
-  auto r = Bundle::Open(path, mode);
+  auto r = Bundle::Open(path, mode, options);
   if (!r.ok()) {
     // Name the bundle unless the engine already did (missing or foreign directories).
     const std::string& msg = r.status().message();

@@ -296,6 +296,7 @@ Result<std::string> SerializeManifest(const Manifest& m) {
   j["features"] = std::vector<std::string>(std::begin(kReaderFeatures), std::end(kReaderFeatures));
   j["commit"] = m.commit;
   j["parent"] = m.parent;
+  if (m.merged >= 0) j["merged"] = m.merged;
   j["created_at"] = m.created_at;
   j["message"] = m.message;
   // Written only when not the default, so older manifests and older readers see no change.
@@ -404,6 +405,11 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
       return Status::Corruption("manifest ", file, ": commit and parent must be integers");
     m.commit = j.at("commit").get<int64_t>();
     m.parent = j.at("parent").get<int64_t>();
+    if (j.contains("merged")) {
+      if (!j["merged"].is_number_integer() || j["merged"].get<int64_t>() < 0)
+        return Status::Corruption("manifest ", file, ": merged must be a commit id");
+      m.merged = j["merged"].get<int64_t>();
+    }
     // Unknown settings are a newer writer's and ignored; a known one of the wrong type is damage.
     if (j.contains("settings") && j["settings"].is_object() && j["settings"].contains("delta_log")) {
       if (!j["settings"]["delta_log"].is_boolean())

@@ -102,6 +102,9 @@ struct Manifest {
   int format_version = 1;
   int64_t commit = 0;
   int64_t parent = -1;
+  // A merge commit (docs/format.md 5.2): the head of the branch merged in ("merged"; -1 none).
+  // Only merges read it, to find the common ancestor of the next merge.
+  int64_t merged = -1;
   std::string created_at;
   std::string message;
   // Bundle settings (the manifest's optional "settings" object; docs/format.md 7 and 12).
@@ -141,6 +144,8 @@ inline constexpr const char* kCommitLockFile = "LOCK.commit";
 inline constexpr const char* kManifestDir = "manifests";
 inline constexpr const char* kDataDir = "data";
 inline constexpr const char* kSnapshotDir = "snapshots";
+// Branch heads, one sealed file per branch: branches/<name>.json (docs/format.md 5.2).
+inline constexpr const char* kBranchDir = "branches";
 // The commits garbage collection removed (docs/format.md section 10.1): a manifest missing
 // from history and not listed here was lost, not collected.
 inline constexpr const char* kDroppedCommitsFile = "manifests/dropped.json";

@@ -151,7 +151,8 @@ void BindCsv(nb::module_& m);     // csv_module.cc
 NB_MODULE(_octavo, m) {
   using namespace octavo;
   m.attr("__version__") = kVersion;
-  m.attr("FORMAT_VERSION") = kFormatVersion;
+  // The newest bundle format this octavo reads (a bundle with branches says 3; manifests stay at 2).
+  m.attr("FORMAT_VERSION") = kBranchesFormatVersion;
 
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
@@ -356,18 +357,20 @@ NB_MODULE(_octavo, m) {
   nb::class_<Bundle>(m, "Bundle")
       .def_static("open",
                   [](const std::string& path, const std::string& mode, int64_t commit, const std::string& snapshot,
-                     double wait) {
+                     double wait, const std::string& branch) {
                     OpenOptions o;
                     o.commit = commit;
                     o.snapshot = snapshot;
+                    o.branch = branch;
                     o.lock_wait_seconds = wait;
                     OpenMode md = ModeFromString(mode);
                     nb::gil_scoped_release release;
                     return Unwrap(Bundle::Open(path, md, o));
                   },
-                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "", "wait"_a = 0.0)
+                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "", "wait"_a = 0.0, "branch"_a = "")
       .def_prop_ro("path", &Bundle::path)
       .def_prop_ro("writable", &Bundle::writable)
+      .def_prop_ro("branch", &Bundle::branch)
       .def("commit_info", [](const Bundle& b) { return CommitToDict(b.commit()); })
       .def("close", [](Bundle& b) { Check(b.Close()); })
       .def("refresh", [](Bundle& b) { Check(b.Refresh()); })
@@ -513,6 +516,32 @@ NB_MODULE(_octavo, m) {
              return out;
            },
            "a"_a, "b"_a = "")
+      .def("create_branch",
+           [](Bundle& b, const std::string& name, const std::string& from) {
+             return nb::cast<nb::dict>(JsonToPython(BranchInfoToJson(Unwrap(b.CreateBranch(name, CommitRef::Parse(from))))));
+           },
+           "name"_a, "from_ref"_a = "")
+      .def("list_branches",
+           [](const Bundle& b) {
+             nb::list out;
+             for (const auto& br : Unwrap(b.ListBranches())) out.append(JsonToPython(BranchInfoToJson(br)));
+             return out;
+           })
+      .def("delete_branch", [](Bundle& b, const std::string& name) { Check(b.DeleteBranch(name)); }, "name"_a)
+      .def("merge",
+           [](Bundle& b, const std::string& name) {
+             auto r = [&] {
+               nb::gil_scoped_release release;
+               return b.Merge(name);
+             }();
+             MergeResult m = Unwrap(std::move(r));
+             nb::dict d;
+             d["base"] = m.base;
+             d["committed"] = m.committed;
+             d["commit"] = CommitToDict(m.commit);
+             return d;
+           },
+           "name"_a)
       .def("list_commits", [](const Bundle& b) {
         nb::list out;
         for (const auto& c : Unwrap(b.ListCommits())) out.append(CommitToDict(c));
