@@ -341,8 +341,6 @@ Status InitS3() {
   static arrow::Status st;
   std::call_once(once, [] {
     st = arrow::fs::EnsureS3Initialized();
-    // Arrow's S3 must be finalised before the process exits, after every use of it.
-    if (st.ok()) std::atexit([] { (void)arrow::fs::EnsureS3Finalized(); });
   });
   return FromArrow(st);
 }
@@ -414,6 +412,10 @@ Result<Env*> S3EnvFor(const std::string& address, const S3Config& config) {
     o.ConfigureAccessKey(config.access_key_id, config.secret_access_key, config.session_token);
   auto fs = arrow::fs::S3FileSystem::Make(o);
   if (!fs.ok()) return FromArrow(fs.status()).WithContext("connecting to the object store for " + address);
+  // Arrow's S3 must be finalised before the process exits. Registered after the first client
+  // exists: Arrow's own exit-time state is made with it, and must still be alive when this runs.
+  static std::once_flag finalize_at_exit;
+  std::call_once(finalize_at_exit, [] { std::atexit([] { (void)arrow::fs::EnsureS3Finalized(); }); });
   auto* env = new S3Env(std::move(*fs), config, bucket);
   envs->emplace(key, env);
   return static_cast<Env*>(env);
