@@ -294,6 +294,11 @@ class S3Env final : public Env {
     c.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     if (code == 200 || code == 201) return Status::OK();
     if (code == 412 || code == 409) return Status::AlreadyExists("object '", path, "' already exists");
+    if ((code == 401 || code == 403) && config_.access_key_id.empty())
+      return Status::IOError("cannot write '", path, "': the store answered HTTP ", code,
+                             " to an unsigned request; commits on an object store need explicit credentials "
+                             "(storage options access_key_id and secret_access_key, or AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY)");
     return Status::IOError("cannot write '", path, "': the store answered HTTP ", code, ": ",
                            response.substr(0, 500));
   }
