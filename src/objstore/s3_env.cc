@@ -415,6 +415,8 @@ Result<Env*> S3EnvFor(const std::string& address, const S3Config& config) {
   }
   if (!config.access_key_id.empty())
     o.ConfigureAccessKey(config.access_key_id, config.secret_access_key, config.session_token);
+  else
+    o.ConfigureDefaultCredentials();  // the AWS chain (profile, instance role); S3Options() leaves none set
   auto fs = arrow::fs::S3FileSystem::Make(o);
   if (!fs.ok()) return FromArrow(fs.status()).WithContext("connecting to the object store for " + address);
   // Arrow's S3 must be finalised before the process exits. Registered after the first client

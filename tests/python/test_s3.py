@@ -325,6 +325,16 @@ def test_bad_storage_options_and_plain_http_are_refused(s3):
         octavo.open(f"{root}/missing.octavo", storage_options=opts)
 
 
+def test_commit_without_credentials_names_what_is_missing(s3, monkeypatch):
+    root, opts, _ = s3
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    anonymous = {k: v for k, v in opts.items() if k not in ("access_key_id", "secret_access_key")}
+    with pytest.raises(octavo.OctavoIOError, match="need explicit credentials"):
+        octavo.open(f"{root}/anon.octavo", "a", storage_options=anonymous)
+
+
 @pytest.mark.skipif(CLI is None, reason="octavo CLI not built")
 def test_cli_reads_an_s3_bundle(s3):
     root, opts, _ = s3
