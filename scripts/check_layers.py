@@ -3,6 +3,7 @@
 
     util -> format -> bundle -> {table, array, file} -> query -> api
     util -> infer (type inference of the importers, beside the engine)
+    util -> objstore -> api
 
 `LAYERS` maps each directory under src/ to the directories it may include (besides its own
 and the public headers in include/octavo/). The CLI, the Python bindings and the HDF5
@@ -13,7 +14,7 @@ import pathlib
 import re
 import sys
 
-ENGINE = ["util", "format", "bundle", "table", "array", "file", "query", "api"]
+ENGINE = ["util", "format", "bundle", "table", "array", "file", "query", "objstore", "api"]
 LAYERS = {
     "util": [],
     "format": ["util"],
@@ -22,7 +23,8 @@ LAYERS = {
     "array": ["util", "format", "bundle"],
     "file": ["util", "format", "bundle"],
     "query": ["util", "format", "bundle", "table"],
-    "api": ["util", "format", "bundle", "table", "array", "file", "query"],
+    "objstore": ["util"],          # the S3 Env (object stores); chosen by api/ for s3:// addresses
+    "api": ["util", "format", "bundle", "table", "array", "file", "query", "objstore"],
     # Above the engine: the public API only, plus what is named here.
     "hdf5": ["util", "table"],     # names and UTF-8 checks; Parquet writing of the migration converter
     "share": ["util"],             # the CRC-32 of shared table segments (octavo/share.h)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-APT_PKGS="libhdf5-dev ccache clang libclang-rt-14-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ninja-build libb2-dev libblosc-dev libsqlite3-dev openjdk-17-jre-headless"  # java: pyspark in tests/python/test_delta.py
+APT_PKGS="libhdf5-dev ccache clang libclang-rt-14-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ninja-build libb2-dev libblosc-dev libsqlite3-dev libcurl4-openssl-dev openjdk-17-jre-headless"  # java: pyspark in tests/python/test_delta.py; curl: the S3 conditional PUT (src/objstore)
 missing=""
 for p in $APT_PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -18,10 +18,10 @@ if [ -n "$missing" ]; then
 fi
 
 # nanobind pinned: the checked-in stub (_octavo.pyi) is its stubgen output; ruff and mypy: tests/python/test_static_checks.py
-PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" xarray "ruff==0.17.*" "mypy==2.4.*" tqdm)
+PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" xarray "ruff==0.17.*" "mypy==2.4.*" tqdm "moto[server]")  # moto: the S3 server of tests/python/test_s3.py
 if ! $PY - <<'PYEOF' 2>/dev/null
 import importlib, sys
-mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "deltalake", "pyspark", "dask", "dask.dataframe", "distributed", "xarray", "ruff", "mypy", "tqdm"]
+mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "deltalake", "pyspark", "dask", "dask.dataframe", "distributed", "xarray", "ruff", "mypy", "tqdm", "moto", "moto.server", "boto3", "flask"]
 for m in mods:
     importlib.import_module(m)
 import pyarrow

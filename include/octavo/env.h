@@ -10,6 +10,10 @@
 
 #include "octavo/status.h"
 
+namespace arrow::io {
+class RandomAccessFile;
+}
+
 namespace octavo {
 
 class WritableFile {
@@ -75,9 +79,30 @@ class Env {
                                                          const LockOptions& options) {
     return LockFile(path, holder);
   }
+
+  // Random access to an existing file (Parquet parts, file node contents): a local file, or
+  // ranged GETs on an object store.
+  virtual Result<std::shared_ptr<arrow::io::RandomAccessFile>> OpenRandomAccess(const std::string& path);
+
+  // --- object stores (docs/format.md section 5.2) ---
+  // True for an object store: no rename, no locks; a write is atomic when its object appears,
+  // and commits are made with CreateIfAbsent instead of LOCK.commit and a rename.
+  virtual bool IsObjectStore() const { return false; }
+  // Creates the object `path` holding `data` if no object is there, atomically (a conditional
+  // write): kAlreadyExists if one is. kNotImplemented where the Env has no such write.
+  virtual Status CreateIfAbsent(const std::string& path, std::string_view data);
+  // Every object under the prefix `dir`, as paths relative to it (an object store has no
+  // folders to walk). kNotImplemented where the Env has no such listing (local: walk ListDir).
+  virtual Result<std::vector<std::string>> ListFilesUnder(const std::string& dir);
 };
 
-// Write `data` to `path` durably and atomically: temp file (`path`.tmp, a stale one from a
+// The Env for the files under `path`: the one registered for the longest prefix of it
+// (Bundle::Open registers an object store's Env for the bundle's address), else Default().
+// Code that holds only a path (a part file's reader) finds the Env here.
+Env* EnvForPath(const std::string& path);
+void RegisterEnvForPrefix(const std::string& prefix, Env* env);  // nullptr: forget `prefix`
+
+// Write `data` to `path` durably and atomically (on an object store: one PUT): temp file (`path`.tmp, a stale one from a
 // crash, or a symlink planted there, removed first, never followed), fsync, rename, fsync dir.
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data);
 

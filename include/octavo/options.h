@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,10 @@ struct OpenOptions {
   // Writers share the bundle; only an exclusive holder (garbage collection) keeps them out.
   // Seconds to wait for it before failing with kLocked: 0 = fail at once, < 0 = as long as it takes.
   double lock_wait_seconds = 0;
+  // For an object store address (s3://bucket/prefix): where and as whom to reach it
+  // (endpoint_url, region, access_key_id, secret_access_key, session_token, allow_http; the
+  // AWS_* environment variables fill what is left out). Ignored for local paths.
+  std::map<std::string, std::string> storage_options;
 };
 
 // Parquet layout of a table's parts. Defaults were chosen with bench/bench_parquet_settings.py

@@ -43,8 +43,9 @@ __all__ = ["Bundle", "Group", "Node", "RowWriter", "SoftLink", "Table", "open"]
 
 
 def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None = None,
-         snapshot: str | None = None, wait: float | None = None, branch: str | None = None) -> Bundle:
-    """Open a bundle directory.
+         snapshot: str | None = None, wait: float | None = None, branch: str | None = None,
+         storage_options: dict[str, str | bool] | None = None) -> Bundle:
+    """Open a bundle directory, or a bundle on S3 (``s3://bucket/prefix/exp.octavo``).
 
     mode: 'r' read-only snapshot of the newest commit (no lock); 'a' read/write, created if
     missing; 'w' create, or start an existing bundle over with an empty tree (as a new
@@ -57,6 +58,11 @@ def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None 
     meanwhile, and a change to a node another writer also changed raises ConflictError. Only
     garbage collection takes the bundle to itself; ``wait=seconds`` waits that long for it
     (``wait=float("inf")``: as long as it takes) instead of raising LockedError at once.
+
+    ``storage_options`` (s3:// only): ``endpoint_url``, ``region``, ``access_key_id``,
+    ``secret_access_key``, ``session_token``, ``allow_http`` (needed for an http:// endpoint);
+    the AWS_* environment variables fill in what is left out. Commits on S3 are conditional
+    writes (If-None-Match), so writers need no locks; a store without them is refused.
     """
     if mode != "r+":  # (r+: PyTables' spelling of "a")
         mode = name_arg(mode, Mode, "mode", check=True)
@@ -69,8 +75,9 @@ def open(path: str | os.PathLike, mode: str | Mode = "r", *, commit: int | None 
     if wait is not None and not (wait >= 0):
         raise InvalidArgumentError(f"wait must be a number of seconds >= 0, got {wait!r}")
     seconds = 0.0 if wait is None else -1.0 if wait == float("inf") else float(wait)
+    options = _storage_options(path, storage_options)
     native = _octavo.Bundle.open(path, mode, -1 if commit is None else int(commit), snapshot or "", seconds,
-                                 branch or "")
+                                 branch or "", options)
     return Bundle(native, mode if commit is None and snapshot is None else "r")
 
 
@@ -96,14 +103,33 @@ def _commit_ref(ref: int | str) -> str:
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+def _storage_options(path: str, options: dict[str, str | bool] | None) -> dict[str, str]:
+    """storage_options as the engine takes them (str values; booleans as 'true'/'false')."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InvalidArgumentError(f"storage_options must be a dict, got {type(options).__name__}")
+    if not path.startswith("s3://"):
+        raise InvalidArgumentError(f"storage_options apply to s3:// bundles only, not {path!r}")
+    out = {}
+    for k, v in options.items():
+        if not isinstance(k, str) or not isinstance(v, (str, bool)):
+            raise InvalidArgumentError(f"storage_options maps names to str (or bool) values, got {k!r}: {v!r}")
+        out[k] = ("true" if v else "false") if isinstance(v, bool) else v
+    return out
+
+
 def check_bundle_path(path: str) -> None:
-    """Paths that cannot be a bundle directory, refused with what to do instead: URLs (object
-    stores are not supported yet; a local directory named 's3:' would be made otherwise) and
-    existing files (an HDF5 file is converted with fileio / import_h5)."""
+    """Paths that cannot be a bundle directory, refused with what to do instead: URLs other than
+    s3:// (a local directory named 'gs:' would be made otherwise) and existing files (an HDF5
+    file is converted with fileio / import_h5)."""
     if _URL.match(path):
+        if path.startswith("s3://"):
+            return
         raise OctavoNotImplementedError(
-            f"{path!r}: object stores (s3://, gs://, http://...) are not supported yet; a bundle is a local "
-            "directory: copy the bundle to local disk (or a mounted file system) and open that path")
+            f"{path!r}: of the object stores octavo supports S3 only (s3://bucket/prefix); other URLs "
+            "(gs://, http://...) are not supported: copy the bundle to local disk (or a mounted file "
+            "system) and open that path")
     if os.path.isfile(path):
         with builtins.open(path, "rb") as f:
             head = f.read(8)

@@ -10,6 +10,7 @@
 #include "array/array_node.h"
 #include "bundle/bundle_impl.h"
 #include "file/file_node.h"
+#include "objstore/s3_env.h"
 #include "query/query_table.h"
 #include "table/table_impl.h"
 
@@ -69,6 +70,14 @@ Result<std::shared_ptr<Bundle>> Bundle::Open(const std::string& path, OpenMode m
   std::string root = path;
   while (root.size() > 1 && root.back() == '/') root.pop_back();
   Env* env = options.env ? options.env : Env::Default();
+  if (!options.env && root.find("://") != std::string::npos) {
+    if (!IsS3Address(root))
+      return Status::NotImplemented("'", root, "': of the object stores octavo supports only S3 (s3://bucket/prefix)");
+    OCTAVO_ASSIGN_OR_RETURN(S3Config config, S3Config::FromOptions(options.storage_options));
+    OCTAVO_ASSIGN_OR_RETURN(env, S3EnvFor(root, config));
+  }
+  // Readers that hold only a path (a part file's) find this bundle's Env by its address.
+  if (root.find("://") != std::string::npos) RegisterEnvForPrefix(root, env);
   auto b = std::make_shared<EngineBundle>(root, mode, env);
   OCTAVO_RETURN_NOT_OK(b->Init(options));
   return std::shared_ptr<Bundle>(std::move(b));

@@ -390,6 +390,18 @@ class ChunkWriter {
                               const ChunkFile& cf, std::string& cur, std::string& tmp) {
     const std::string abs = b->AbsPath(cf.file);
     auto where = [&]() { return "array " + path + ": chunk " + key + " (" + abs + ")"; };
+    if (b->env()->IsObjectStore()) {  // no file descriptors there: one GET through the Env
+      auto data = b->env()->ReadFile(abs);
+      if (!data.ok())
+        return Status::Corruption(where(), " is missing or unreadable (", data.status().message(),
+                                  "); the bundle is damaged: restore the file or open an earlier commit");
+      if (static_cast<int64_t>(data->size()) != cf.size)
+        return Status::Corruption(where(), " is ", data->size(), " bytes but the manifest recorded ", cf.size,
+                                  " (truncated or overwritten); restore it or open an earlier commit");
+      cur = std::move(*data);
+      OCTAVO_RETURN_NOT_OK(CheckChunkCrc(cf, cur, where()));
+      return DecodeChunkInPlace(meta, cur, tmp, where());
+    }
     int fd = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       return Status::Corruption(where(), " is missing or unreadable (", std::strerror(errno),

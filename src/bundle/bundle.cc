@@ -134,7 +134,7 @@ Status BundleImpl::Init(const OpenOptions& options) {
                               " file); create one with mode='a' or mode='w'");
     }
   } else {
-    if (!env_->FileExists(root_)) {
+    if (!env_->IsObjectStore() && !env_->FileExists(root_)) {
       // Like mkdir -p: create missing parent directories too.
       for (size_t pos = root_.find('/', 1); pos != std::string::npos; pos = root_.find('/', pos + 1))
         if (!env_->FileExists(root_.substr(0, pos))) OCTAVO_RETURN_NOT_OK(env_->CreateDir(root_.substr(0, pos)));
@@ -142,7 +142,10 @@ Status BundleImpl::Init(const OpenOptions& options) {
     }
     if (!exists) {
       // A directory that holds anything but our own half-created files is not ours to take.
-      OCTAVO_ASSIGN_OR_RETURN(auto entries, env_->ListDir(root_));
+      auto listed = env_->ListDir(root_);
+      if (!listed.ok() && env_->IsObjectStore() && listed.status().code() == StatusCode::kNotFound)
+        listed = std::vector<std::string>{};  // a prefix with no objects yet
+      OCTAVO_ASSIGN_OR_RETURN(auto entries, std::move(listed));
       for (const auto& e : entries) {
         if (e != kLockFile && e != kCommitLockFile && e != kManifestDir && e != kDataDir && e != kCurrentFile && e != kSnapshotDir &&
             e.rfind(std::string(kCurrentFile) + ".tmp", 0) != 0 &&
@@ -239,7 +242,10 @@ Status BundleImpl::CreateOnDisk() {
   root.created_at = root.modified_at = m.created_at;
   m.nodes.emplace("/", std::move(root));
   OCTAVO_RETURN_NOT_OK(WriteDroppedCommits(DroppedCommits{}));  // none yet: every gap from here on is damage
-  OCTAVO_RETURN_NOT_OK(WriteManifestAndSwitch(m));
+  bool lost_race = false;  // object stores: another process created commit 0 of this bundle just now
+  Status created = WriteManifestAndSwitch(m, &lost_race);
+  if (lost_race) return LoadCurrent();
+  OCTAVO_RETURN_NOT_OK(created);
   // The marker goes last: a directory without it is never mistaken for a finished bundle.
   Json marker{{"format", "octavo-bundle"}, {"format_version", kFormatVersion}, {"created_at", m.created_at},
               {"created_by", std::string("octavo ") + kVersion}};
@@ -277,6 +283,8 @@ std::string BundleImpl::HeadFile(const std::string& branch) {
 
 Result<BundleImpl::CurrentPointer> BundleImpl::ReadHead(const std::string& branch) const {
   const std::string head = HeadFile(branch);
+  // On an object store main's head is the newest manifest (CURRENT only a hint, docs/format.md 5.2).
+  if (env_->IsObjectStore() && head == kCurrentFile) return ReadNewestManifest();
   auto cur = env_->ReadFile(AbsPath(head));
   if (!cur.ok()) {
     if (head != kCurrentFile && !env_->FileExists(AbsPath(head)))
@@ -363,7 +371,9 @@ Status BundleImpl::LoadCommit(int64_t commit) {
   }
   // A manifest newer than CURRENT is from a commit that failed before switching CURRENT: not history.
   // (If CURRENT itself is unreadable, every manifest stays reachable for recovery.)
-  if (auto cur = env_->ReadFile(AbsPath(kCurrentFile)); cur.ok()) {
+  if (env_->IsObjectStore()) {
+    // Every manifest object is a commit (created whole, conditionally): nothing to filter.
+  } else if (auto cur = env_->ReadFile(AbsPath(kCurrentFile)); cur.ok()) {
     auto j = ParseJson(*cur, AbsPath(kCurrentFile));
     if (j.ok() && j->is_object() && j->contains("commit") && (*j)["commit"].is_number_integer()) {
       int64_t newest = (*j)["commit"].get<int64_t>();
@@ -397,9 +407,15 @@ Status BundleImpl::CheckStillAt(int64_t base) const {
   return Status::OK();
 }
 
-Status BundleImpl::WriteManifestAndSwitch(Manifest& next) {
+Status BundleImpl::WriteManifestAndSwitch(Manifest& next, bool* lost_race) {
   OCTAVO_ASSIGN_OR_RETURN(std::string text, SerializeManifest(next));
   const std::string rel = ManifestFileName(next.commit);
+  if (env_->IsObjectStore()) {
+    bool lost = false;
+    Status st = CreateManifestObject(next, text, &lost);
+    if (lost_race) *lost_race = lost;
+    return st;
+  }
   // 0. under the lock, the bundle must still be at the commit this change was built on
   if (next.parent >= 0) OCTAVO_RETURN_NOT_OK(CheckStillAt(next.parent));
   // 1. the manifest, durable under its final name
@@ -432,7 +448,6 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   }
   auto base = snapshot();
   Manifest ours = *base;  // table entries are shared, not copied
-  ours.merged = -1;       // set by a merge's change only
   OCTAVO_RETURN_NOT_OK(fn(ours));
   const int64_t merged = ours.merged;
   int64_t next_id = -1;
@@ -441,36 +456,49 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   std::unique_ptr<FileLock> commit_lock;
   std::shared_ptr<const Manifest> latest;
   Manifest next;
-  Status st = [&]() -> Status {
-    if (lock_) OCTAVO_RETURN_NOT_OK(lock_->Verify());
-    Env::LockOptions lo;
-    lo.wait_seconds = -1;
-    OCTAVO_ASSIGN_OR_RETURN(commit_lock, env_->LockFileWith(AbsPath(kCommitLockFile), HolderDescription(), lo));
-    // Commit ids are one sequence over all branches (docs/format.md 5.2): the next after every named one.
-    OCTAVO_ASSIGN_OR_RETURN(next_id, NewestNamedCommit());
-    ++next_id;
-    OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
-    if (p.commit == base->commit) {
-      next = std::move(ours);
+  // On an object store there is no LOCK.commit: a commit that lost the race for its number
+  // (a conditional write, docs/format.md 5.2) is rebased onto the winner and tried again.
+  const bool object_store = env_->IsObjectStore();
+  Status st;
+  for (int attempt = 0;; ++attempt) {
+    latest.reset();
+    st = [&]() -> Status {
+      if (lock_) OCTAVO_RETURN_NOT_OK(lock_->Verify());
+      if (!object_store) {
+        Env::LockOptions lo;
+        lo.wait_seconds = -1;
+        OCTAVO_ASSIGN_OR_RETURN(commit_lock, env_->LockFileWith(AbsPath(kCommitLockFile), HolderDescription(), lo));
+      }
+      // Commit ids are one sequence over all branches (docs/format.md 5.2): the next after every named one.
+      OCTAVO_ASSIGN_OR_RETURN(next_id, NewestNamedCommit());
+      ++next_id;
+      OCTAVO_ASSIGN_OR_RETURN(CurrentPointer p, ReadCurrent());
+      if (p.commit == base->commit) {
+        if (object_store) next = ours;  // kept: a lost race rebases it again
+        else next = std::move(ours);
+        return Status::OK();
+      }
+      // Another writer committed since our base: rebase our change onto its commit.
+      OCTAVO_ASSIGN_OR_RETURN(latest, ReadManifestFile(p.manifest, p.size, p.crc));
+      if (latest->commit != p.commit)
+        return Status::Corruption("bundle ", root_, ": ", kCurrentFile, " names commit ", p.commit, " but ", p.manifest,
+                                  " holds commit ", latest->commit);
+      OCTAVO_ASSIGN_OR_RETURN(next, RebaseManifest(*base, ours, *latest));
       return Status::OK();
+    }();
+    if (st.ok()) {
+      const int64_t parent = latest ? latest->commit : base->commit;
+      next.format_version = kFormatVersion;
+      next.parent = parent;
+      next.merged = merged;
+      next.commit = std::max(parent + 1, next_id);
+      next.created_at = NowIso8601();
+      next.message = message;
+      bool lost_race = false;
+      st = WriteManifestAndSwitch(next, &lost_race);
+      if (lost_race && attempt < 1000) continue;
     }
-    // Another writer committed since our base: rebase our change onto its commit.
-    OCTAVO_ASSIGN_OR_RETURN(latest, ReadManifestFile(p.manifest, p.size, p.crc));
-    if (latest->commit != p.commit)
-      return Status::Corruption("bundle ", root_, ": ", kCurrentFile, " names commit ", p.commit, " but ", p.manifest,
-                                " holds commit ", latest->commit);
-    OCTAVO_ASSIGN_OR_RETURN(next, RebaseManifest(*base, ours, *latest));
-    return Status::OK();
-  }();
-  if (st.ok()) {
-    const int64_t parent = latest ? latest->commit : base->commit;
-    next.format_version = kFormatVersion;
-    next.parent = parent;
-    next.merged = merged;
-    next.commit = std::max(parent + 1, next_id);
-    next.created_at = NowIso8601();
-    next.message = message;
-    st = WriteManifestAndSwitch(next);
+    break;
   }
   if (!st.ok()) {
     commit_lock.reset();
@@ -491,8 +519,9 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   // the commit standing; the next commit touching the table, or RepairDeltaLogs, catches up.
   // Still under LOCK.commit, so writers in other processes never race for a log version, and
   // against the commit this one was actually built on (the rebased parent, if any).
+  // Not on an object store: no LOCK.commit orders the log versions there (docs/format.md 5.2).
   // Delta logs follow main only (docs/format.md 5.2).
-  if (branch_.empty()) (void)UpdateDeltaLogs(*this, latest ? latest.get() : base.get(), *done, nullptr, nullptr);
+  if (!object_store && branch_.empty()) (void)UpdateDeltaLogs(*this, latest ? latest.get() : base.get(), *done, nullptr, nullptr);
   commit_lock.reset();
   return Status::OK();
 }
@@ -808,7 +837,7 @@ std::string CommitInfoToJson(const CommitInfo& c) {
 }
 
 bool FileReferencedByCurrentCommit(const std::string& root, const std::string& rel) {
-  BundleImpl probe(root, OpenMode::kRead, Env::Default());
+  BundleImpl probe(root, OpenMode::kRead, EnvForPath(root));
   if (!probe.Refresh().ok()) return true;
   for (const auto& [path, n] : probe.snapshot()->nodes) {
     if (n.kind != NodeKind::kTable || !n.table) continue;

@@ -130,6 +130,11 @@ class BundleImpl : public Bundle {
   Result<int64_t> NewestNamedCommit() const;
   // Mark the bundle as one with branches (kBranchesFormatVersion) in its marker file.
   Status MarkHasBranches();
+  // Object stores (src/bundle/object_store.cc): the newest manifest, CURRENT as a hint; and
+  // the commit point, a conditional create of the manifest (`lost_race`: another writer
+  // created that commit first), then CURRENT updated as a hint.
+  Result<CurrentPointer> ReadNewestManifest() const;
+  Status CreateManifestObject(const Manifest& next, const std::string& text, bool* lost_race);
   // OK if this writer still holds its lock and CURRENT still names commit `base`.
   Status CheckStillAt(int64_t base) const;
   Status LoadCurrent();
@@ -151,7 +156,7 @@ class BundleImpl : public Bundle {
   Status MissingManifest(int64_t commit) const;
   Status LoadCommit(int64_t commit);
   Status CreateOnDisk();
-  Status WriteManifestAndSwitch(Manifest& next);
+  Status WriteManifestAndSwitch(Manifest& next, bool* lost_race = nullptr);
   Result<std::shared_ptr<const Manifest>> ReadManifestFile(const std::string& rel, int64_t expect_size,
                                                            int64_t expect_crc) const;
 

@@ -119,6 +119,11 @@ Status BundleImpl::MissingManifest(int64_t commit) const {
 
 Result<BundleImpl::DataTree> BundleImpl::ListDataTree() const {
   DataTree out;
+  if (env_->IsObjectStore()) {  // objects, no folders (docs/format.md 5.2)
+    OCTAVO_ASSIGN_OR_RETURN(auto files, env_->ListFilesUnder(AbsPath(kDataDir)));
+    for (auto& f : files) out.files.push_back(std::string(kDataDir) + "/" + f);
+    return out;
+  }
   // Iterative walk with lstat semantics (symlink_status): names relative to the bundle root
   // are built lexically, so nothing here resolves a link.
   std::vector<std::string> pending{kDataDir};

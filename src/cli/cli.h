@@ -67,12 +67,14 @@ T Unwrap(Result<T> r, const std::string& context = "") {
 
 // --- addresses: BUNDLE[:/path] ---------------------------------------------------------
 struct Address {
-  std::string bundle;   // file-system path of the bundle directory
+  std::string bundle;   // file-system path of the bundle directory, or its s3:// address
   std::string node = "/";  // node path ("/" when omitted); normalised by the engine
   bool has_node = false;
   std::string text;     // as given, for messages
 };
 Address ParseAddress(const std::string& text);
+// --storage-option KEY=VALUE: options for opening bundles on an object store (s3://).
+void AddStorageOption(const std::string& key_eq_value);
 
 // --- output helpers ---------------------------------------------------------------------
 std::string WithCommas(int64_t n);

@@ -61,6 +61,11 @@ void AddJsonFlag(CLI::App* app, GlobalOptions& g) {
   app->add_option_function<int>("--threads", [&g](const int& n) { g.threads = n; },
                   "Threads for reads, queries, writes and arrays (default: OCTAVO_NUM_THREADS, else the CPUs "
                   "this process may use)");
+  app->add_option_function<std::vector<std::string>>(
+         "--storage-option", [](const std::vector<std::string>& kvs) { for (const auto& kv : kvs) AddStorageOption(kv); },
+         "KEY=VALUE for a bundle on S3 (s3://bucket/prefix): endpoint_url, region, access_key_id, "
+         "secret_access_key, session_token, allow_http (default: the AWS_* environment variables); repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 int Run(int argc, char** argv) {

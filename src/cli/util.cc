@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <string_view>
 #include <system_error>
 
@@ -53,12 +54,28 @@ static bool PathExists(const std::string& p) {
   return fs::exists(p, ec);
 }
 
+static bool IsUrl(const std::string& p) { return p.find("://") != std::string::npos && p.find("://") < p.find('/'); }
+
+static std::map<std::string, std::string>& StorageOptions() {
+  static std::map<std::string, std::string> options;
+  return options;
+}
+
+void AddStorageOption(const std::string& kv) {
+  const size_t eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0) UsageError("--storage-option takes KEY=VALUE, got '" + kv + "'");
+  StorageOptions()[kv.substr(0, eq)] = kv.substr(eq + 1);
+}
+
 Address ParseAddress(const std::string& text) {
   Address a;
   a.text = text;
   if (text.empty()) UsageError("empty address; expected BUNDLE or BUNDLE:/path");
   size_t split = std::string::npos;
-  if (!PathExists(text)) {
+  if (IsUrl(text)) {
+    // s3://bucket/prefix:/node: the first ':' after the scheme (bucket names have none).
+    split = text.find(':', text.find("://") + 3);
+  } else if (!PathExists(text)) {
     // The bundle is the shortest prefix before a ':' that is an existing directory ...
     for (size_t pos = text.find(':'); pos != std::string::npos; pos = text.find(':', pos + 1)) {
       if (pos > 0 && IsDir(text.substr(0, pos))) {
@@ -87,6 +104,13 @@ Address ParseAddress(const std::string& text) {
 }
 
 std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode, const OpenOptions& options) {
+  if (IsUrl(a.bundle)) {
+    OpenOptions o = options;
+    o.storage_options = StorageOptions();
+    auto r = Bundle::Open(a.bundle, mode, o);
+    Check(r.status(), r.status().message().find(a.bundle) != std::string::npos ? "" : "bundle " + a.bundle);
+    return std::move(r).ValueOrDie();
+  }
   if (mode == OpenMode::kRead) {
     if (PathExists(a.bundle) && !IsDir(a.bundle))
       Fail(kExitNotFound, "'" + a.bundle + "' is a file, not an octavo bundle (a bundle is a directory)");

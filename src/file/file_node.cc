@@ -254,7 +254,7 @@ class FileWriterImpl final : public FileWriter {
 
 class FileReaderImpl final : public FileReader {
  public:
-  FileReaderImpl(FileNodeInfo info, std::shared_ptr<arrow::io::ReadableFile> file, std::vector<uint32_t> block_crcs)
+  FileReaderImpl(FileNodeInfo info, std::shared_ptr<arrow::io::RandomAccessFile> file, std::vector<uint32_t> block_crcs)
       : info_(std::move(info)), file_(std::move(file)), block_crcs_(std::move(block_crcs)) {}
   const FileNodeInfo& info() const override { return info_; }
 
@@ -340,7 +340,7 @@ class FileReaderImpl final : public FileReader {
   }
 
   FileNodeInfo info_;
-  std::shared_ptr<arrow::io::ReadableFile> file_;
+  std::shared_ptr<arrow::io::RandomAccessFile> file_;
   const std::vector<uint32_t> block_crcs_;
   mutable std::mutex mu_;
   mutable std::vector<uint8_t> block_buf_;
@@ -390,12 +390,12 @@ Result<std::shared_ptr<FileReader>> OpenFileNode(const BundleImpl& b, const std:
   OCTAVO_ASSIGN_OR_RETURN(FileNodeInfo info, FileNodeInfoOf(b, path));
   const std::string& p = info.path;
   const std::string abs = b.AbsPath(info.blob);
-  auto f = arrow::io::ReadableFile::Open(abs);
+  auto f = b.env()->OpenRandomAccess(abs);
   if (!f.ok()) {
     if (!b.env()->FileExists(abs))
       return Status::Corruption("file node '", p, "': its content file ", info.blob,
                                 " is missing from the bundle (deleted or not copied)");
-    return FromArrow(f.status()).WithContext("opening file node '" + p + "'");
+    return f.status().WithContext("opening file node '" + p + "'");
   }
   auto size = (*f)->GetSize();
   if (!size.ok()) return FromArrow(size.status()).WithContext("opening file node '" + p + "'");

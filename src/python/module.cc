@@ -4,6 +4,7 @@
 #include <arrow/c/abi.h>
 #include <arrow/c/bridge.h>
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
@@ -357,17 +358,20 @@ NB_MODULE(_octavo, m) {
   nb::class_<Bundle>(m, "Bundle")
       .def_static("open",
                   [](const std::string& path, const std::string& mode, int64_t commit, const std::string& snapshot,
-                     double wait, const std::string& branch) {
+                     double wait, const std::string& branch,
+                     const std::map<std::string, std::string>& storage_options) {
                     OpenOptions o;
                     o.commit = commit;
                     o.snapshot = snapshot;
                     o.branch = branch;
                     o.lock_wait_seconds = wait;
+                    o.storage_options = storage_options;
                     OpenMode md = ModeFromString(mode);
                     nb::gil_scoped_release release;
                     return Unwrap(Bundle::Open(path, md, o));
                   },
-                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "", "wait"_a = 0.0, "branch"_a = "")
+                  "path"_a, "mode"_a = "r", "commit"_a = -1, "snapshot"_a = "", "wait"_a = 0.0, "branch"_a = "",
+                  "storage_options"_a = std::map<std::string, std::string>{})
       .def_prop_ro("path", &Bundle::path)
       .def_prop_ro("writable", &Bundle::writable)
       .def_prop_ro("branch", &Bundle::branch)

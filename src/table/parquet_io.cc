@@ -514,7 +514,7 @@ class PartWriter {
     p.size_bytes = size;
     {
       // The footer's checksum goes into the manifest (page CRCs do not cover it).
-      OCTAVO_ARROW_ASSIGN_OR_RETURN(auto in, arrow::io::ReadableFile::Open(root_ + "/" + rel_));
+      OCTAVO_ASSIGN_OR_RETURN(auto in, env_->OpenRandomAccess(root_ + "/" + rel_));
       OCTAVO_ASSIGN_OR_RETURN(Footer footer, ReadFooter(in.get(), size, "new part file " + rel_));
       p.footer_size = footer.size;
       p.footer_crc32 = footer.crc32;
@@ -662,7 +662,16 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
     return "table " + table_path + ": part file " + abs + " " + msg;
   };
   if (!pool) pool = arrow::default_memory_pool();
-  auto file_res = arrow::io::ReadableFile::Open(abs, pool);  // the bytes read come from the reader's pool too
+  // The bytes read come from the reader's pool too (local files; an object store's reads use its own).
+  Env* env = EnvForPath(abs);
+  Result<std::shared_ptr<arrow::io::RandomAccessFile>> file_res = Status::OK();
+  if (env == Env::Default()) {
+    auto local = arrow::io::ReadableFile::Open(abs, pool);
+    if (local.ok()) file_res = std::shared_ptr<arrow::io::RandomAccessFile>(std::move(*local));
+    else file_res = FromArrow(local.status());
+  } else {
+    file_res = env->OpenRandomAccess(abs);
+  }
   if (!file_res.ok()) {
     if (!FileReferencedByCurrentCommit(root, part.file))
       return Status::NotFound(where("is gone: garbage collection removed it because the commit this handle reads "

@@ -1,5 +1,7 @@
 #include "octavo/env.h"
 
+#include <arrow/io/file.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,6 +13,10 @@
 #include <chrono>
 #include <thread>
 #include <cstring>
+#include <map>
+#include <mutex>
+
+#include "octavo/arrow_status.h"
 
 namespace octavo {
 namespace {
@@ -261,12 +267,62 @@ Status Env::WriteAt(int fd, const std::string& path, const void* data, size_t n,
   return Status::OK();
 }
 
+Result<std::shared_ptr<arrow::io::RandomAccessFile>> Env::OpenRandomAccess(const std::string& path) {
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto f, arrow::io::ReadableFile::Open(path));
+  return std::shared_ptr<arrow::io::RandomAccessFile>(std::move(f));
+}
+
+Status Env::CreateIfAbsent(const std::string& path, std::string_view) {
+  return Status::NotImplemented("conditional writes (", path, ") need an object store Env");
+}
+
+Result<std::vector<std::string>> Env::ListFilesUnder(const std::string& dir) {
+  return Status::NotImplemented("listing every file under ", dir, " needs an object store Env");
+}
+
+namespace {
+std::mutex& EnvRegistryMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<std::string, Env*>& EnvRegistry() {
+  static auto* registry = new std::map<std::string, Env*>();  // never destroyed: readers may outlive statics
+  return *registry;
+}
+}  // namespace
+
+void RegisterEnvForPrefix(const std::string& prefix, Env* env) {
+  std::lock_guard<std::mutex> g(EnvRegistryMutex());
+  if (env) EnvRegistry()[prefix] = env;
+  else EnvRegistry().erase(prefix);
+}
+
+Env* EnvForPath(const std::string& path) {
+  if (path.find("://") == std::string::npos) return Env::Default();  // local paths: no lookup
+  std::lock_guard<std::mutex> g(EnvRegistryMutex());
+  Env* best = Env::Default();
+  size_t best_len = 0;
+  for (const auto& [prefix, env] : EnvRegistry())
+    if (prefix.size() >= best_len && path.compare(0, prefix.size(), prefix) == 0 &&
+        (path.size() == prefix.size() || path[prefix.size()] == '/' || prefix.back() == '/')) {
+      best = env;
+      best_len = prefix.size();
+    }
+  return best;
+}
+
 Env* Env::Default() {
   static PosixEnv env;
   return &env;
 }
 
 Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data) {
+  if (env->IsObjectStore()) {
+    // An object appears whole when its upload completes: no temp file, no rename.
+    OCTAVO_ASSIGN_OR_RETURN(auto file, env->NewWritableFile(path));
+    OCTAVO_RETURN_NOT_OK(file->Append(data));
+    return file->Close();
+  }
   std::string tmp = path + ".tmp";
   auto created = env->NewWritableFile(tmp);
   if (created.status().code() == StatusCode::kAlreadyExists) {
