@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import numpy
@@ -70,7 +70,7 @@ class Table:
 
 class Bundle:
     @staticmethod
-    def open(path: str, mode: str = 'r', commit: int = -1, snapshot: str = '', wait: float = 0.0, branch: str = '') -> Bundle: ...
+    def open(path: str, mode: str = 'r', commit: int = -1, snapshot: str = '', wait: float = 0.0, branch: str = '', storage_options: Mapping[str, str] = {}) -> Bundle: ...
 
     @property
     def path(self) -> str: ...
