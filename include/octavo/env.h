@@ -84,7 +84,7 @@ class Env {
   // ranged GETs on an object store.
   virtual Result<std::shared_ptr<arrow::io::RandomAccessFile>> OpenRandomAccess(const std::string& path);
 
-  // --- object stores (docs/format.md section 5.2) ---
+  // --- object stores (docs/format.md section 5.3) ---
   // True for an object store: no rename, no locks; a write is atomic when its object appears,
   // and commits are made with CreateIfAbsent instead of LOCK.commit and a rename.
   virtual bool IsObjectStore() const { return false; }

@@ -283,7 +283,7 @@ std::string BundleImpl::HeadFile(const std::string& branch) {
 
 Result<BundleImpl::CurrentPointer> BundleImpl::ReadHead(const std::string& branch) const {
   const std::string head = HeadFile(branch);
-  // On an object store main's head is the newest manifest (CURRENT only a hint, docs/format.md 5.2).
+  // On an object store main's head is the newest manifest (CURRENT only a hint, docs/format.md 5.3).
   if (env_->IsObjectStore() && head == kCurrentFile) return ReadNewestManifest();
   auto cur = env_->ReadFile(AbsPath(head));
   if (!cur.ok()) {
@@ -457,7 +457,7 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   std::shared_ptr<const Manifest> latest;
   Manifest next;
   // On an object store there is no LOCK.commit: a commit that lost the race for its number
-  // (a conditional write, docs/format.md 5.2) is rebased onto the winner and tried again.
+  // (a conditional write, docs/format.md 5.3) is rebased onto the winner and tried again.
   const bool object_store = env_->IsObjectStore();
   Status st;
   for (int attempt = 0;; ++attempt) {
@@ -519,7 +519,7 @@ Status BundleImpl::CommitLocked(const std::string& message, const std::function<
   // the commit standing; the next commit touching the table, or RepairDeltaLogs, catches up.
   // Still under LOCK.commit, so writers in other processes never race for a log version, and
   // against the commit this one was actually built on (the rebased parent, if any).
-  // Not on an object store: no LOCK.commit orders the log versions there (docs/format.md 5.2).
+  // Not on an object store: no LOCK.commit orders the log versions there (docs/format.md 5.3).
   // Delta logs follow main only (docs/format.md 5.2).
   if (!object_store && branch_.empty()) (void)UpdateDeltaLogs(*this, latest ? latest.get() : base.get(), *done, nullptr, nullptr);
   commit_lock.reset();

@@ -1,4 +1,4 @@
-// Commits on an object store (docs/format.md section 5.2): no LOCK files, no rename. A commit
+// Commits on an object store (docs/format.md section 5.3): no LOCK files, no rename. A commit
 // creates manifests/<N>.json with a conditional write, so of two writers racing for commit N
 // exactly one creates it; the newest manifest is the bundle's state and CURRENT only a hint.
 #include "bundle/bundle_impl.h"

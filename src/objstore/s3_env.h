@@ -1,4 +1,4 @@
-// Object stores (docs/format.md section 5.2): octavo's Env over S3. Reads, listings and plain
+// Object stores (docs/format.md section 5.3): octavo's Env over S3. Reads, listings and plain
 // writes go through Arrow's S3 filesystem (libarrow_s3 in the pyarrow wheel); the one request
 // Arrow cannot make, the conditional create of a commit's manifest (If-None-Match: *), goes
 // through libcurl with its built-in AWS SigV4 signing.

@@ -1,4 +1,4 @@
-"""Bundles on an object store (docs/format.md 5.2), against a real S3 server started here on
+"""Bundles on an object store (docs/format.md 5.3), against a real S3 server started here on
 127.0.0.1 (moto's server, which supports conditional writes): every node kind round trips,
 writers race without locks (a commit is a conditional create of its manifest), a killed writer
 leaves the bundle at its last commit, gc, a bundle uploaded from local disk, the CLI, and a
