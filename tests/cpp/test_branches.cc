@@ -258,7 +258,9 @@ TEST(Branches, GcKeepsEveryBranch) {
   EXPECT_EQ(Rows(*d1, "/dev_only"), 2);
 
   // keep_last 1: main keeps its head, dev its head, and what joins dev to main.
-  ASSERT_OK_AND_ASSIGN(auto rep, main->CollectGarbage(GcOptions{1, false}));
+  GcOptions keep_one;
+  keep_one.keep_last = 1;
+  ASSERT_OK_AND_ASSIGN(auto rep, main->CollectGarbage(keep_one));
   EXPECT_GT(rep.commits_removed, 0);
   auto d2 = OpenBranch(path, "dev", OpenMode::kRead);
   ASSERT_TRUE(d2);
