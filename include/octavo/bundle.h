@@ -45,6 +45,11 @@ struct GcOptions {
   int64_t keep_last = -1;
   bool dry_run = false;  // report what would be deleted, delete nothing
   ProgressCallback progress;  // once per data file examined (unit "files")
+  // Files and manifests younger than this are never deleted: on an object store (no LOCK)
+  // they may be a running writer's uploads that its commit has not yet referenced
+  // (docs/format.md 10). Negative: the default, 3600 on an object store and 0 on a disk,
+  // where LOCK keeps writers out while gc runs.
+  double min_age_seconds = -1;
 };
 
 struct GcReport {
@@ -52,6 +57,7 @@ struct GcReport {
   int64_t files_removed = 0;
   int64_t bytes_freed = 0;
   int64_t files_kept = 0;                  // data files still referenced
+  int64_t recent_kept = 0;                 // unreferenced, but younger than min_age_seconds: kept
   std::vector<std::string> removed;        // relative paths (manifests and data files)
 };
 

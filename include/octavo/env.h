@@ -94,6 +94,13 @@ class Env {
   // Every object under the prefix `dir`, as paths relative to it (an object store has no
   // folders to walk). kNotImplemented where the Env has no such listing (local: walk ListDir).
   virtual Result<std::vector<std::string>> ListFilesUnder(const std::string& dir);
+
+  // --- time (garbage collection's minimum age, GcOptions::min_age_seconds) ---
+  // When `path` was last written, in nanoseconds since the Unix epoch (lstat's mtime on a
+  // disk, never following a link; an object's Last-Modified on an object store).
+  virtual Result<int64_t> ModifiedTimeNanos(const std::string& path);
+  // Now, on the clock ModifiedTimeNanos is compared with.
+  virtual int64_t NowNanos();
 };
 
 // The Env for the files under `path`: the one registered for the longest prefix of it

@@ -6,6 +6,7 @@ arguments and converts results between Arrow and pandas/polars.
 from __future__ import annotations
 
 import builtins
+import datetime
 import html
 import os
 import re
@@ -266,7 +267,8 @@ class Bundle:
         return self._native.merge(branch)
 
     def collect_garbage(self, keep_last: int | None = None, *, dry_run: bool = False,
-                        progress: bool | None = None) -> dict:
+                        progress: bool | None = None,
+                        min_age: float | datetime.timedelta | None = None) -> dict:
         """Delete data files no kept commit references; returns what was (or would be) removed.
 
         By default the history of every branch is kept, so only files no commit of a branch
@@ -275,9 +277,21 @@ class Bundle:
         and those joining a branch to main (so it can still be merged): they can no longer be
         opened, and their files are freed.
         ``progress``: one step per data file examined (see octavo.progress).
+        ``min_age`` (seconds or a timedelta): files and manifests younger than this are kept
+        (counted in ``recent_kept``). The default is one hour on an object store, where
+        nothing keeps other writers out while gc runs and their uploads are not yet
+        referenced, and 0 on a disk, where the bundle's lock does.
         """
+        if min_age is None:
+            age = -1.0
+        else:
+            age = min_age.total_seconds() if isinstance(min_age, datetime.timedelta) else min_age
+            if isinstance(age, bool) or not isinstance(age, (int, float)) or not age >= 0:
+                raise InvalidArgumentError(f"min_age must be a non-negative number of seconds or a timedelta, "
+                                           f"not {min_age!r}")
         with progress_callback(progress, "gc", "files") as cb:
-            return self._native.collect_garbage(-1 if keep_last is None else int(keep_last), dry_run, progress=cb)
+            return self._native.collect_garbage(-1 if keep_last is None else int(keep_last), dry_run, progress=cb,
+                                                min_age_seconds=float(age))
 
     gc = collect_garbage
 

@@ -10,6 +10,8 @@
 // Manifests go first: a crash in between leaves only unreferenced files, which the next
 // run deletes. Format: docs/format.md section 10.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -157,6 +159,27 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   OCTAVO_RETURN_NOT_OK(CheckWritable("collect garbage"));
   if (InTransaction()) return Status::Invalid("cannot collect garbage inside a transaction");
   if (options.keep_last == 0) return Status::Invalid("keep_last must be at least 1 (the newest commit), or -1 for all");
+  if (std::isnan(options.min_age_seconds))
+    return Status::Invalid("min_age_seconds must be a number of seconds (or negative for the default)");
+  // On an object store nothing keeps writers out while gc runs (no LOCK): their uploads are
+  // unreferenced until they commit, so only what is older than any running commit is deleted.
+  const double min_age_s = options.min_age_seconds >= 0 ? options.min_age_seconds
+                           : env_->IsObjectStore()       ? 3600.0
+                                                         : 0.0;
+  const int64_t min_age_ns = min_age_s >= 1e9 ? std::numeric_limits<int64_t>::max()
+                                               : static_cast<int64_t>(min_age_s * 1e9);
+  const int64_t now_ns = env_->NowNanos();
+  // Young: modified less than min_age ago. A file that vanished meanwhile is "young" too
+  // (nothing to delete); any other error stops gc before it deletes on a guess.
+  auto young = [&](const std::string& rel) -> Result<bool> {
+    if (min_age_ns <= 0) return false;
+    auto t = env_->ModifiedTimeNanos(AbsPath(rel));
+    if (!t.ok()) {
+      if (t.status().code() == StatusCode::kNotFound) return true;
+      return t.status().WithContext("garbage collection stopped");
+    }
+    return min_age_ns == std::numeric_limits<int64_t>::max() || now_ns - *t < min_age_ns;
+  };
   // Other writers' data files are unreferenced until they commit: gc runs with LOCK to itself.
   if (lock_) {
     Status excl = lock_->Upgrade();
@@ -176,6 +199,8 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
   std::vector<std::pair<std::string, int64_t>> heads{{"main", main_head.commit}};
   OCTAVO_ASSIGN_OR_RETURN(auto branches, ListBranches());
   for (const auto& b : branches) heads.emplace_back(b.name, b.head);
+  int64_t newest_head = main_head.commit;
+  for (const auto& b : branches) newest_head = std::max(newest_head, b.head);
   OCTAVO_ASSIGN_OR_RETURN(auto names, env_->ListDir(AbsPath(kManifestDir)));
   OCTAVO_ASSIGN_OR_RETURN(int64_t newest, NewestNamedCommit());
   // With branches, a deleted branch's commits may be the newest ids: every manifest no head
@@ -239,9 +264,25 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
     }
   }
 
+  GcReport report;
+  // On an object store every manifest is a commit (5.3): one newer than the heads read above
+  // landed while gc ran, and one younger than min_age may be a writer's base. Both stay,
+  // with their files.
+  for (const auto& [id, n] : manifests) {
+    if (keep.count(id)) continue;
+    if (env_->IsObjectStore() && id > newest_head) {
+      keep.insert(id);
+      continue;
+    }
+    OCTAVO_ASSIGN_OR_RETURN(bool is_young, young(std::string(kManifestDir) + "/" + n));
+    if (is_young) {
+      keep.insert(id);
+      ++report.recent_kept;
+    }
+  }
+
   // 2. Files the kept commits reference.
   std::set<std::string> referenced;
-  GcReport report;
   std::vector<std::string> drop_manifests;
   for (const auto& [id, n] : manifests) {
     const std::string rel = std::string(kManifestDir) + "/" + n;
@@ -319,6 +360,11 @@ Result<GcReport> BundleImpl::CollectGarbage(const GcOptions& options) {
       continue;
     }
     if (!IsValidDataFileName(rel)) continue;  // not a name octavo writes: not ours to delete
+    OCTAVO_ASSIGN_OR_RETURN(bool is_young, young(rel));
+    if (is_young) {
+      ++report.recent_kept;
+      continue;
+    }
     OCTAVO_RETURN_NOT_OK(remove(rel));
   }
   if (!options.dry_run) {

@@ -278,6 +278,7 @@ struct SnapshotArgs {
 struct GcArgs {
   std::string bundle;
   int64_t keep_last = -1;
+  double min_age = -1;  // seconds; negative: GcOptions' default
   bool dry_run = false;
   bool verbose = false;
 };

@@ -275,6 +275,10 @@ int Run(int argc, char** argv) {
   gc_cmd->add_option("--keep-last", gc.keep_last,
                      "Also drop commits older than the newest N (snapshots are kept); they can no longer be opened")
       ->check(CLI::PositiveNumber);
+  gc_cmd->add_option("--min-age", gc.min_age,
+                     "Keep files and manifests younger than SECONDS (default: 3600 on an object store, where "
+                     "running writers' uploads are not yet referenced; 0 on a disk, where LOCK keeps writers out)")
+      ->check(CLI::NonNegativeNumber);
   gc_cmd->add_flag("-n,--dry-run", gc.dry_run, "Only report what would be deleted");
   gc_cmd->add_flag("-v,--verbose", gc.verbose, "List every file");
   AddJsonFlag(gc_cmd, g);

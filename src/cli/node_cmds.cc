@@ -167,18 +167,23 @@ int RunGc(const GcArgs& args, const GlobalOptions& g) {
   GcOptions o;
   o.keep_last = args.keep_last;
   o.dry_run = args.dry_run;
+  o.min_age_seconds = args.min_age;
   GcReport r = Unwrap(bundle->CollectGarbage(o), "bundle " + a.bundle);
   if (g.json) {
     PrintJson(Json{{"dry_run", args.dry_run}, {"commits_removed", r.commits_removed},
                    {"files_removed", r.files_removed}, {"bytes_freed", r.bytes_freed}, {"files_kept", r.files_kept},
-                   {"removed", r.removed}});
+                   {"recent_kept", r.recent_kept}, {"removed", r.removed}});
     return kExitOK;
   }
   if (args.verbose)
     for (const auto& f : r.removed) std::cout << (args.dry_run ? "would remove " : "removed ") << f << "\n";
   std::cout << (args.dry_run ? "would free " : "freed ") << HumanSize(r.bytes_freed) << " in "
             << Plural(r.files_removed, "file", "files") << " (" << Plural(r.commits_removed, "commit", "commits")
-            << " dropped); " << Plural(r.files_kept, "data file", "data files") << " still referenced\n";
+            << " dropped); " << Plural(r.files_kept, "data file", "data files") << " still referenced";
+  if (r.recent_kept > 0)
+    std::cout << "; " << Plural(r.recent_kept, "file", "files")
+              << " kept as younger than --min-age (a running writer's, perhaps)";
+  std::cout << "\n";
   return kExitOK;
 }
 

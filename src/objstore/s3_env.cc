@@ -1,5 +1,6 @@
 #include "objstore/s3_env.h"
 
+#include <chrono>
 #include <arrow/buffer.h>
 #include <arrow/filesystem/s3fs.h>
 #include <arrow/io/interfaces.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -162,6 +164,13 @@ class S3Env final : public Env {
     if (!info.ok()) return FromArrowS3(info.status(), "cannot stat", path);
     if (info->type() != arrow::fs::FileType::File) return Status::NotFound("cannot stat '", path, "': no such object");
     return info->size();
+  }
+  Result<int64_t> ModifiedTimeNanos(const std::string& path) override {
+    auto info = fs_->GetFileInfo(ArrowPath(path));
+    if (!info.ok()) return FromArrowS3(info.status(), "cannot stat", path);
+    if (info->type() != arrow::fs::FileType::File) return Status::NotFound("cannot stat '", path, "': no such object");
+    return static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(info->mtime().time_since_epoch()).count());
   }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     arrow::fs::FileSelector sel;

@@ -479,11 +479,12 @@ NB_MODULE(_octavo, m) {
              return d;
            })
       .def("collect_garbage",
-           [](Bundle& b, int64_t keep_last, bool dry_run, nb::handle progress) {
+           [](Bundle& b, int64_t keep_last, bool dry_run, nb::handle progress, double min_age_seconds) {
              GcOptions o;
              o.progress = ToProgress(progress);
              o.keep_last = keep_last;
              o.dry_run = dry_run;
+             o.min_age_seconds = min_age_seconds;
              auto r = [&] {
                nb::gil_scoped_release release;
                return b.CollectGarbage(o);
@@ -494,12 +495,13 @@ NB_MODULE(_octavo, m) {
              d["files_removed"] = rep.files_removed;
              d["bytes_freed"] = rep.bytes_freed;
              d["files_kept"] = rep.files_kept;
+             d["recent_kept"] = rep.recent_kept;
              nb::list removed;
              for (const auto& f : rep.removed) removed.append(f);
              d["removed"] = removed;
              return d;
            },
-           "keep_last"_a = -1, "dry_run"_a = false, "progress"_a = nb::none())
+           "keep_last"_a = -1, "dry_run"_a = false, "progress"_a = nb::none(), "min_age_seconds"_a = -1.0)
       .def("restore",
            [](Bundle& b, const std::string& ref) {
              auto r = [&] {

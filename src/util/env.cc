@@ -280,6 +280,17 @@ Result<std::vector<std::string>> Env::ListFilesUnder(const std::string& dir) {
   return Status::NotImplemented("listing every file under ", dir, " needs an object store Env");
 }
 
+Result<int64_t> Env::ModifiedTimeNanos(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return PosixError("cannot stat", path, errno);
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int64_t Env::NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 namespace {
 std::mutex& EnvRegistryMutex() {
   static std::mutex mu;

@@ -23,10 +23,17 @@ namespace {
 // An object store over a directory: objects appear whole (written, then visible), writes
 // overwrite, folders are implicit, there are no locks, and CreateIfAbsent is atomic (O_EXCL).
 // `before_create` runs before each conditional create: a racing writer commits there.
+// `before_list` runs before one listing of a folder whose path contains `list_hook_on`.
+// `clock_offset_ns` moves the clock gc's minimum age is measured on.
 class ObjectStoreDouble final : public Env {
  public:
   std::function<void(const std::string&)> before_create;
+  std::function<void()> before_list;
+  std::string list_hook_on = "manifests";
+  int64_t clock_offset_ns = 0;
   int creates = 0, lost = 0;
+
+  int64_t NowNanos() override { return Env::NowNanos() + clock_offset_ns; }
 
   bool IsObjectStore() const override { return true; }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
@@ -42,7 +49,14 @@ class ObjectStoreDouble final : public Env {
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   bool FileExists(const std::string& path) override { return base_->FileExists(path); }
   Result<int64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    if (before_list && Contains(dir, list_hook_on)) {
+      auto hook = std::move(before_list);  // once
+      before_list = nullptr;
+      hook();
+    }
+    return base_->ListDir(dir);
+  }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, const std::string&) override {
     locks_asked_.insert(path);
     return std::unique_ptr<FileLock>(new FileLock());
@@ -191,9 +205,56 @@ TEST(ObjectStore, GcRemovesUnreferencedObjects) {
   ASSERT_OK(b->RemoveNode("/u", false));
   GcOptions o;
   o.keep_last = 1;
+  // Everything is younger than the default minimum age (an hour on an object store): kept.
+  ASSERT_OK_AND_ASSIGN(auto young, b->CollectGarbage(o));
+  EXPECT_EQ(young.files_removed, 0);
+  EXPECT_GE(young.recent_kept, 3);  // /u's part and the two older manifests
+  env.clock_offset_ns = int64_t{2} * 3600 * 1000000000;  // two hours later
   ASSERT_OK_AND_ASSIGN(auto report, b->CollectGarbage(o));
   EXPECT_GE(report.files_removed, 2);  // /u's part and the dropped manifests
+  EXPECT_EQ(report.recent_kept, 0);
   EXPECT_EQ(Rows(path, &env), 10);
+}
+
+// No LOCK keeps writers out on an object store: a writer's uploaded parts are unreferenced
+// until its conditional create. gc run at that instant must leave them.
+TEST(ObjectStore, GcLeavesARunningWritersUploads) {
+  TempDir tmp;
+  ObjectStoreDouble env;
+  const std::string path = tmp.Sub("b");
+  auto a = Open(path, OpenMode::kAppend, &env);
+  ASSERT_OK_AND_ASSIGN(auto ta, a->CreateTable("/t", ReaderOf(MakeRows(0, 10))));
+  auto collector = Open(path, OpenMode::kAppend, &env);
+  GcReport during;
+  env.before_create = [&](const std::string&) {  // A's part is uploaded, its manifest not yet created
+    auto r = collector->CollectGarbage(GcOptions{});
+    ASSERT_OK(r.status());
+    during = *r;
+  };
+  ASSERT_OK(ta->Append(MakeRows(10, 5)));
+  EXPECT_EQ(during.files_removed, 0);
+  EXPECT_GE(during.recent_kept, 1);  // A's new part
+  EXPECT_EQ(Rows(path, &env), 15);
+}
+
+// A commit that lands between gc reading the heads and listing the manifests is history, not
+// a failed commit: its manifest and its parts stay, whatever the minimum age.
+TEST(ObjectStore, GcKeepsACommitThatLandsWhileItRuns) {
+  TempDir tmp;
+  ObjectStoreDouble env;
+  const std::string path = tmp.Sub("b");
+  auto a = Open(path, OpenMode::kAppend, &env);
+  ASSERT_OK(a->CreateTable("/t", ReaderOf(MakeRows(0, 10))).status());
+  auto w = Open(path, OpenMode::kAppend, &env);
+  ASSERT_OK_AND_ASSIGN(auto tw, w->OpenTable("/t"));
+  env.before_list = [&] { ASSERT_OK(tw->Append(MakeRows(10, 5))); };
+  GcOptions o;
+  o.keep_last = 1;
+  o.min_age_seconds = 0;
+  ASSERT_OK_AND_ASSIGN(auto report, a->CollectGarbage(o));
+  EXPECT_EQ(w->commit().id, 2);
+  EXPECT_EQ(report.commits_removed, 1);  // commit 0 only
+  EXPECT_EQ(Rows(path, &env), 15);
 }
 
 TEST(S3Config, OptionsEnvironmentAndRefusals) {
