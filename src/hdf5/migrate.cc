@@ -21,14 +21,11 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -40,6 +37,7 @@
 #include "hdf5/h5util.h"
 #include "hdf5/worker_protocol.h"
 #include "table/parquet_io.h"
+#include "util/threads.h"
 #include "octavo/arrow_status.h"
 
 namespace octavo::hdf5 {
@@ -673,62 +671,33 @@ bool ReadFileImage(const std::string& path, FileImage* im) {
   return true;
 }
 
-// One thread that reads the next file's image while the current one is converted. Like the
-// Finisher's, it lives in the octavo-h5worker process (one per worker, for its lifetime, not
-// per call) and only waits on the disk; the worker's conversion itself is single-threaded,
-// and --jobs sets how many workers run.
+// Reads the next file's image while the current one is converted: a task on Arrow's I/O
+// pool (octavo's executor for blocking work, util/threads.h), one read at a time. The
+// worker's conversion itself is single-threaded; --jobs sets how many workers run.
 class ImagePrefetcher {
  public:
-  ImagePrefetcher() : thread_([this] { Loop(); }) {}
-  ~ImagePrefetcher() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
   // Begin reading `path` (the previous read must have been taken); `read` false: nothing to
   // read (Take gives no image).
   void Start(const std::string& path, bool read = true) {
-    std::lock_guard<std::mutex> lock(mu_);
-    path_ = path;
-    if (!read) ready_.size = 0;
-    state_ = read ? kReading : kDone;
-    cv_.notify_all();
+    if (!read) {
+      ready_.size = 0;
+      return;
+    }
+    reads_.Submit([this, path] {
+      if (!ReadFileImage(path, &ready_)) ready_.size = 0;
+      return Status::OK();
+    });
   }
   // The started read's result: an image, or one without a buffer to use the file.
   FileImage* Take() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return state_ == kDone; });
-    state_ = kIdle;
+    (void)reads_.Wait();
     std::swap(ready_, current_);  // the caller converts from `current_`; `ready_` is refilled next
     return &current_;
   }
 
  private:
-  enum State { kIdle, kReading, kDone };
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stop_ || state_ == kReading; });
-      if (stop_) return;
-      std::string path = path_;
-      lock.unlock();
-      const bool ok = ReadFileImage(path, &ready_);
-      if (!ok) ready_.size = 0;
-      lock.lock();
-      state_ = kDone;
-      cv_.notify_all();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string path_;
-  State state_ = kIdle;
-  bool stop_ = false;
   FileImage ready_, current_;  // two buffers, reused: no page faults after the first files
-  std::thread thread_;
+  IoTasks reads_{1};           // last: destroyed first, waiting for a read into `ready_`
 };
 
 // Converts the tasks `next` hands out (none left: nullopt) one after another, reading each
@@ -931,57 +900,32 @@ void FinishConverted(Converted& c, const MigrateOptions& options) {
   done("converted");
 }
 
-// Finishes converted files on its own thread (the fdatasync wait overlaps the conversion of
-// the next file) and hands every result to `emit` (called from either thread).
+// Finishes converted files as tasks on Arrow's I/O pool (the fdatasync wait overlaps the
+// conversion of the next file) and hands every result to `emit` (called from either thread).
 class Finisher {
  public:
   using Emit = std::function<void(size_t, MigrateFileResult&&)>;
-  Finisher(const MigrateOptions& options, Emit emit) : options_(options), emit_(std::move(emit)) {
-    thread_ = std::thread([this] { Loop(); });
-  }
+  Finisher(const MigrateOptions& options, Emit emit) : options_(options), emit_(std::move(emit)) {}
   ~Finisher() { Close(); }
   void Submit(size_t index, Converted&& c) {
     if (!c.pending) {
       emit_(index, std::move(c.r));
       return;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return queue_.size() < 2; });  // bounded: at most two files in flight
-    queue_.emplace_back(index, std::move(c));
-    cv_.notify_all();
+    auto item = std::make_shared<Converted>(std::move(c));
+    // Submit waits while two files are in flight: memory stays bounded.
+    tasks_.Submit([this, index, item] {
+      FinishConverted(*item, options_);
+      emit_(index, std::move(item->r));
+      return Status::OK();
+    });
   }
-  void Close() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      closed_ = true;
-      cv_.notify_all();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
+  void Close() { (void)tasks_.Wait(); }
 
  private:
-  void Loop() {
-    for (;;) {
-      std::pair<size_t, Converted> item;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        item = std::move(queue_.front());
-        queue_.pop_front();
-        cv_.notify_all();
-      }
-      FinishConverted(item.second, options_);
-      emit_(item.first, std::move(item.second.r));
-    }
-  }
   const MigrateOptions& options_;
   Emit emit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<size_t, Converted>> queue_;
-  bool closed_ = false;
-  std::thread thread_;
+  IoTasks tasks_{2};  // last: destroyed first, waiting for the files in flight
 };
 
 }  // namespace

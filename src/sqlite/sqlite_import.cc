@@ -13,23 +13,19 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
-#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "octavo/arrow_status.h"
 #include "octavo/bundle.h"
 #include "util/json_util.h"
+#include "util/threads.h"
 #include "util/names.h"
 #include "infer/infer.h"
 #include "util/time_util.h"
@@ -499,70 +495,47 @@ class SqliteReader final : public arrow::RecordBatchReader {
   Status error_;
 };
 
-// Reads the next batches of `inner` on a thread of its own while the caller encodes and
-// writes the previous one (SQLite decoding overlaps Parquet encoding). At most `depth`
-// batches wait. Stop() ends the thread (the destructor too); after it, `inner` is idle.
+// Reads the next batch of `inner` as a task on Arrow's I/O pool while the caller encodes and
+// writes the previous one (SQLite decoding overlaps Parquet encoding): one batch ahead.
+// Stop() waits for the task in flight (the destructor too); after it, `inner` is idle.
 class PrefetchReader final : public arrow::RecordBatchReader {
  public:
-  PrefetchReader(std::shared_ptr<arrow::RecordBatchReader> inner, size_t depth)
-      : inner_(std::move(inner)), depth_(depth), thread_([this] { Run(); }) {}
+  explicit PrefetchReader(std::shared_ptr<arrow::RecordBatchReader> inner) : inner_(std::move(inner)) { Ahead(); }
   ~PrefetchReader() override { Stop(); }
 
   std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
 
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    std::unique_lock<std::mutex> lk(mu_);
-    cv_.wait(lk, [&] { return !queue_.empty() || done_; });
-    if (!queue_.empty()) {
-      *out = std::move(queue_.front());
-      queue_.pop_front();
-      cv_.notify_all();
-      return arrow::Status::OK();
+    (void)tasks_.Wait();
+    *out = std::move(next_);
+    next_ = nullptr;
+    if (!status_.ok() || !*out) {
+      *out = nullptr;
+      return status_;
     }
-    *out = nullptr;
-    return status_;
+    Ahead();
+    return arrow::Status::OK();
   }
 
   void Stop() {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    stopped_ = true;
+    (void)tasks_.Wait();
   }
 
  private:
-  void Run() {
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [&] { return queue_.size() < depth_ || stop_; });
-        if (stop_) break;
-      }
-      std::shared_ptr<arrow::RecordBatch> b;
-      arrow::Status st = inner_->ReadNext(&b);
-      std::lock_guard<std::mutex> lk(mu_);
-      if (!st.ok() || !b) {
-        status_ = st;
-        break;
-      }
-      queue_.push_back(std::move(b));
-      cv_.notify_all();
-    }
-    std::lock_guard<std::mutex> lk(mu_);
-    done_ = true;
-    cv_.notify_all();
+  void Ahead() {
+    if (stopped_) return;
+    tasks_.Submit([this] {
+      status_ = inner_->ReadNext(&next_);
+      return Status::OK();
+    });
   }
 
   std::shared_ptr<arrow::RecordBatchReader> inner_;
-  const size_t depth_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<arrow::RecordBatch>> queue_;
+  IoTasks tasks_{1};
+  std::shared_ptr<arrow::RecordBatch> next_;  // written by the task, read after Wait()
   arrow::Status status_;
-  bool done_ = false, stop_ = false;
-  std::thread thread_;  // last: started once the members above exist
+  bool stopped_ = false;
 };
 
 // The maximum of `column` in an existing table, read a batch at a time.
@@ -830,19 +803,15 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
   {
     std::vector<std::vector<Job*>*> queues;
     for (auto& [db, js] : by_db) queues.push_back(&js);
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t q; (q = next.fetch_add(1)) < queues.size();)
-        for (Job* j : *queues[q]) {
-          j->status = Gather(*j->src, j->stats, *j->since);
-          if (!j->status.ok()) break;
-        }
-    };
-    const size_t n = std::min<size_t>(queues.size(), std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> threads;
-    for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
+    // One database per task on octavo's pool (a connection is used by one thread at a time);
+    // each job keeps its own status, reported below in source order.
+    OCTAVO_RETURN_NOT_OK(ParallelFor(queues.size(), GetNumThreads(), [&](size_t q, int) {
+      for (Job* j : *queues[q]) {
+        j->status = Gather(*j->src, j->stats, *j->since);
+        if (!j->status.ok()) break;
+      }
+      return Status::OK();
+    }));
   }
   std::map<std::string, std::vector<Kind>> kinds;
   std::map<std::string, std::shared_ptr<arrow::Schema>> schemas;
@@ -884,7 +853,7 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
       std::vector<int> cols(p.names.size());
       for (size_t i = 0; i < cols.size(); ++i) cols[i] = static_cast<int>(i);
       auto reader = std::make_shared<SqliteReader>(p.sources, cols, kinds[key], schemas[key], filters[key], options);
-      auto prefetch = std::make_shared<PrefetchReader>(reader, 2);
+      auto prefetch = std::make_shared<PrefetchReader>(reader);
       Status st;
       ImportedTable it;
       it.source = p.label;
