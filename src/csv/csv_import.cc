@@ -195,7 +195,7 @@ Status Gather(const File& f, const ImportOptions& o, const std::vector<std::stri
 }
 
 // Pass 2: the files' rows as batches of the decided types.
-class CsvReader final : public arrow::RecordBatchReader {
+class CsvReader final : public infer::StatusBatchReader {
  public:
   CsvReader(const std::vector<File>& files, const ImportOptions& o, const std::vector<std::string>& raw,
             std::vector<Kind> kinds, std::shared_ptr<arrow::Schema> schema)
@@ -203,21 +203,10 @@ class CsvReader final : public arrow::RecordBatchReader {
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    auto r = Next();
-    if (!r.ok()) {
-      error_ = r.status();
-      return ToArrow(r.status());
-    }
-    *out = std::move(r).ValueOrDie();
-    return arrow::Status::OK();
-  }
-
   int64_t rows() const { return rows_; }
-  const Status& error() const { return error_; }
 
  private:
-  Result<std::shared_ptr<arrow::RecordBatch>> Next() {
+  Result<std::shared_ptr<arrow::RecordBatch>> Next() override {
     while (file_ < files_.size()) {
       const File& f = files_[file_];
       if (!open_) {
@@ -308,7 +297,6 @@ class CsvReader final : public arrow::RecordBatchReader {
   std::optional<Open> open_;
   int64_t row0_ = 0;  // rows of the current file before this block
   int64_t rows_ = 0;
-  Status error_;
 };
 
 }  // namespace

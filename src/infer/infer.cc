@@ -320,4 +320,14 @@ Result<bool> AppendText(Kind k, std::string_view v, arrow::ArrayBuilder* b, cons
   return false;
 }
 
+arrow::Status StatusBatchReader::ReadNext(std::shared_ptr<arrow::RecordBatch>* out) {
+  auto r = Next();
+  if (!r.ok()) {
+    error_ = r.status();
+    return ToArrow(r.status());
+  }
+  *out = std::move(r).ValueOrDie();
+  return arrow::Status::OK();
+}
+
 }  // namespace octavo::infer

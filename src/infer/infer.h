@@ -15,6 +15,7 @@
 // Depends on util/ and Arrow only.
 #pragma once
 
+#include <arrow/record_batch.h>
 #include <arrow/type_fwd.h>
 
 #include <cstdint>
@@ -130,5 +131,23 @@ std::string Quoted(std::string_view v);
 // within +-2^53, bool true/false/0/1, timestamps date-times with (UTC) or without a zone as
 // the kind says, string and binary any text. The caller checks UTF-8.
 Result<bool> AppendText(Kind k, std::string_view v, arrow::ArrayBuilder* b, const char** why);
+
+// --- pass 2 ----------------------------------------------------------------------------------
+
+// The RecordBatchReader an importer's pass 2 hands to CreateTable/Append: batches come from
+// Next(); its octavo Status (naming file, row, column and value) is kept, since Arrow's
+// wrapping of it on the way through the writer loses the code. After the write fails, the
+// importer returns error() when it is set.
+class StatusBatchReader : public arrow::RecordBatchReader {
+ public:
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) final;
+  const Status& error() const { return error_; }
+
+ protected:
+  virtual Result<std::shared_ptr<arrow::RecordBatch>> Next() = 0;  // nullptr at the end
+
+ private:
+  Status error_;
+};
 
 }  // namespace octavo::infer

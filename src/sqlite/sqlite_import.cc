@@ -324,7 +324,7 @@ Result<Kind> Decide(const ColStats& cs, const std::string& dest, bool keep_text_
 
 // --- pass 2: the batches -------------------------------------------------------------------
 
-class SqliteReader final : public arrow::RecordBatchReader {
+class SqliteReader final : public infer::StatusBatchReader {
  public:
   SqliteReader(std::vector<Source*> sources, std::vector<int> columns, std::vector<Kind> kinds,
                std::shared_ptr<arrow::Schema> schema, const SinceFilter& since, const ImportOptions& options)
@@ -337,23 +337,12 @@ class SqliteReader final : public arrow::RecordBatchReader {
 
   std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
 
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    auto r = Next();
-    if (!r.ok()) {
-      error_ = r.status();
-      return ToArrow(r.status());
-    }
-    *out = std::move(r).ValueOrDie();
-    return arrow::Status::OK();
-  }
-
   int64_t rows() const { return rows_; }
   int64_t skipped() const { return skipped_; }
   int64_t source_rows(size_t i) const { return i < per_source_.size() ? per_source_[i] : 0; }
-  const Status& error() const { return error_; }
 
  private:
-  Result<std::shared_ptr<arrow::RecordBatch>> Next() {
+  Result<std::shared_ptr<arrow::RecordBatch>> Next() override {
     const size_t n = cols_.size();
     std::vector<std::unique_ptr<arrow::ArrayBuilder>> b(n);
     for (size_t i = 0; i < n; ++i) {
@@ -492,7 +481,6 @@ class SqliteReader final : public arrow::RecordBatchReader {
   int64_t row_ = 0;
   int64_t rows_ = 0, skipped_ = 0;
   std::vector<int64_t> per_source_;  // rows read (so far) from each source
-  Status error_;
 };
 
 // Reads the next batch of `inner` as a task on Arrow's I/O pool while the caller encodes and
