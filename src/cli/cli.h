@@ -75,6 +75,9 @@ struct Address {
 Address ParseAddress(const std::string& text);
 // --storage-option KEY=VALUE: options for opening bundles on an object store (s3://).
 void AddStorageOption(const std::string& key_eq_value);
+// --at REF: the commit every bundle of this run is opened at (CommitRef's text form: N,
+// snapshot:NAME, branch:NAME or a snapshot name). Commands that write take only a branch.
+void SetOpenAt(const std::string& ref);
 
 // --- output helpers ---------------------------------------------------------------------
 std::string WithCommas(int64_t n);

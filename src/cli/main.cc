@@ -68,6 +68,14 @@ void AddJsonFlag(CLI::App* app, GlobalOptions& g) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+// --at, on the program and on every command (cat and put too, which take no --json).
+void AddOpenAtOption(CLI::App* app) {
+  app->add_option_function<std::string>("--at", [](const std::string& ref) { SetOpenAt(ref); },
+                                        "Open the bundle at this commit: N, snapshot:NAME, branch:NAME or a "
+                                        "snapshot name (default: the newest commit of main); commands that write "
+                                        "take branch:NAME and commit to that branch");
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"octavo: versioned bundles of tables, n-d arrays and files: inspect, query, import, migrate", "octavo"};
   app.set_version_flag("--version", VersionText(), "Print the version and exit");
@@ -327,6 +335,9 @@ int Run(int argc, char** argv) {
   share_cmd->add_flag("--gc", share.gc, "Remove the segments of dead publishers");
   share_cmd->add_option("--dir", share.directory, "Directory of the segments (default /dev/shm)");
   AddJsonFlag(share_cmd, g);
+
+  AddOpenAtOption(&app);
+  for (auto* sub : app.get_subcommands({})) AddOpenAtOption(sub);
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
@@ -67,6 +68,34 @@ void AddStorageOption(const std::string& kv) {
   StorageOptions()[kv.substr(0, eq)] = kv.substr(eq + 1);
 }
 
+static std::optional<std::string>& OpenAt() {
+  static std::optional<std::string> ref;
+  return ref;
+}
+
+void SetOpenAt(const std::string& ref) {
+  if (ref.empty()) UsageError("--at takes a commit: N, snapshot:NAME, branch:NAME or a snapshot name");
+  OpenAt() = ref;
+}
+
+// `options` with --at applied.
+static OpenOptions WithOpenAt(const OpenOptions& options, OpenMode mode) {
+  OpenOptions o = options;
+  if (!OpenAt()) return o;
+  const CommitRef ref = CommitRef::Parse(*OpenAt());
+  if (ref.kind == CommitRef::Kind::kBranch) {
+    if (!o.branch.empty() && o.branch != ref.name) UsageError("give --branch or --at branch:NAME, not both");
+    o.branch = ref.name;
+    return o;
+  }
+  if (mode != OpenMode::kRead)
+    UsageError("--at " + *OpenAt() + " opens an old commit, read-only; this command writes (it takes --at branch:NAME)");
+  if (!o.branch.empty()) UsageError("give --branch or --at, not both");
+  if (ref.kind == CommitRef::Kind::kCommit) o.commit = ref.id;
+  if (ref.kind == CommitRef::Kind::kSnapshot) o.snapshot = ref.name;
+  return o;
+}
+
 Address ParseAddress(const std::string& text) {
   Address a;
   a.text = text;
@@ -103,7 +132,8 @@ Address ParseAddress(const std::string& text) {
   return a;
 }
 
-std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode, const OpenOptions& options) {
+std::shared_ptr<Bundle> OpenBundle(const Address& a, OpenMode mode, const OpenOptions& given) {
+  const OpenOptions options = WithOpenAt(given, mode);
   if (IsUrl(a.bundle)) {
     OpenOptions o = options;
     o.storage_options = StorageOptions();

@@ -219,3 +219,39 @@ def test_cli_typed_refs(bundle_path):
     assert r.returncode == 0 and "restore snapshot 2024" in r.stdout, r.stderr
     r = subprocess.run([CLI, "restore", bundle_path, "2024"], capture_output=True, text=True)
     assert r.returncode == 3  # commit 2024, which does not exist
+
+
+def test_cli_at_opens_a_branch_snapshot_or_commit(bundle_path):
+    fork = _fork(bundle_path)
+    with octavo.open(bundle_path, "a") as b:
+        with b.create_file("/f") as f:
+            f.write(b"v1")
+        b.create_snapshot("v1")
+        b.create_file("/f", overwrite=True).close()  # empty now
+    with octavo.open(bundle_path, "a", branch="dev") as dev:
+        dev.append_table("t", pa.table({"x": [10, 11]}))
+
+    def run(*args):
+        return subprocess.run([CLI, *args], capture_output=True, text=True)
+
+    r = run("tree", bundle_path, "--at", "branch:dev", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "/f" not in r.stdout and "12" in r.stdout  # dev forked before /f; its /t has 12 rows
+    r = run("--at", str(fork), "head", f"{bundle_path}:/t", "--json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)) == 10
+    assert run("cat", f"{bundle_path}:/f", "--at", "snapshot:v1").stdout == "v1"
+    assert run("cat", f"{bundle_path}:/f").stdout == ""
+    r = run("where", f"{bundle_path}:/t", "x >= 10", "--at", "branch:dev", "--json")
+    assert r.returncode == 0 and [row["x"] for row in json.loads(r.stdout)] == [10, 11], r.stderr
+    # A command that writes takes only a branch: an old commit is read-only.
+    r = run("rm", f"{bundle_path}:/f", "--at", "v1")
+    assert r.returncode == 2 and "read-only" in r.stderr
+    r = run("rm", f"{bundle_path}:/t", "--at", "branch:dev")
+    assert r.returncode == 0, r.stderr
+    with octavo.open(bundle_path, branch="dev") as dev, octavo.open(bundle_path) as main:
+        assert "/t" not in dev and "/t" in main
+    r = run("log", bundle_path, "--branch", "dev", "--at", "branch:other")
+    assert r.returncode == 2
+    r = run("tree", bundle_path, "--at", "snapshot:nosuch")
+    assert r.returncode == 3 and "nosuch" in r.stderr
