@@ -18,7 +18,7 @@ if [ -n "$missing" ]; then
 fi
 
 # nanobind pinned: the checked-in stub (_octavo.pyi) is its stubgen output; ruff and mypy: tests/python/test_static_checks.py
-PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" xarray "ruff==0.17.*" "mypy==2.4.*" tqdm "moto[server]")  # moto: the S3 server of tests/python/test_s3.py
+PY_PKGS=(scikit-build-core "nanobind==3.1.*" "pyarrow==26.0.*" numpy pandas polars duckdb pytest tables h5py zarr psutil hdf5plugin pillow deltalake pyspark "dask[dataframe,distributed]" xarray "ruff==0.17.*" "mypy==2.4.*" tqdm "moto[server]>=5.2.6")  # moto: the S3 server of tests/python/test_s3.py (5.2.0-5.2.5 answer CompleteMultipartUpload with a root element Arrow rejects)
 if ! $PY - <<'PYEOF' 2>/dev/null
 import importlib, sys
 mods = ["scikit_build_core", "nanobind", "pyarrow", "numpy", "pandas", "polars", "duckdb", "pytest", "tables", "h5py", "zarr", "psutil", "hdf5plugin", "PIL", "deltalake", "pyspark", "dask", "dask.dataframe", "distributed", "xarray", "ruff", "mypy", "tqdm", "moto", "moto.server", "boto3", "flask"]
@@ -26,7 +26,9 @@ for m in mods:
     importlib.import_module(m)
 import pyarrow
 import nanobind
-sys.exit(0 if pyarrow.__version__.startswith("26.0.") and nanobind.__version__.startswith("3.1.") else 1)
+import importlib.metadata as md
+moto = tuple(int(x) for x in md.version("moto").split(".")[:3])
+sys.exit(0 if pyarrow.__version__.startswith("26.0.") and nanobind.__version__.startswith("3.1.") and moto >= (5, 2, 6) else 1)
 PYEOF
 then
   echo "[setup] installing Python packages"

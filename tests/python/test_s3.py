@@ -97,6 +97,26 @@ def test_table_round_trip_with_pushdown_and_range_reads(s3):
         assert res.stats["parts_skipped"] >= 1  # the first part's statistics rule it out
 
 
+def test_parts_and_files_larger_than_one_upload_part(s3):
+    # Arrow's S3 output streams switch to a multipart upload beyond about 10 MB.
+    root, opts, client = s3
+    path = f"{root}/big.octavo"
+    rng = np.random.default_rng(7)
+    x = rng.random(3_000_000)  # 24 MB of incompressible float64 in one part
+    blob = rng.bytes(12 * 1024 * 1024)
+    with octavo.open(path, "w", storage_options=opts) as b:
+        b.add_table("t", pa.table({"x": x}), row_group_size=1 << 20)
+        with b.create_file("/blob") as f:
+            f.write(blob)
+    sizes = [o["Size"] for o in client.list_objects_v2(Bucket=root[5:], Prefix="big.octavo/data/")["Contents"]]
+    assert max(sizes) > 20 * 1024 * 1024
+    with octavo.open(path, storage_options=opts) as r:
+        np.testing.assert_array_equal(r["/t"].read_arrow()["x"].to_numpy(), x)
+        assert r["/t"].read(2_999_990, 3_000_000)["x"].to_pylist() == x[-10:].tolist()
+        with r.open_file("/blob") as f:
+            assert f.read() == blob
+
+
 def test_array_file_groups_and_attributes_round_trip(s3):
     root, opts, _ = s3
     path = f"{root}/b.octavo"
