@@ -22,17 +22,6 @@
 
 namespace octavo {
 
-const char* NodeKindName(NodeKind kind) {
-  switch (kind) {
-    case NodeKind::kGroup: return "group";
-    case NodeKind::kTable: return "table";
-    case NodeKind::kArray: return "array";
-    case NodeKind::kFile: return "file";
-    case NodeKind::kLink: return "link";
-  }
-  return "unknown";
-}
-
 const char* NodeKindWithArticle(NodeKind kind) {
   return kind == NodeKind::kArray ? "an array" : kind == NodeKind::kGroup ? "a group"
        : kind == NodeKind::kTable ? "a table" : kind == NodeKind::kFile ? "a file" : kind == NodeKind::kLink ? "a link"

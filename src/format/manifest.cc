@@ -55,6 +55,18 @@ bool ParseManifestFileName(const std::string& name, int64_t* commit) {
   return true;
 }
 
+// The manifest's names for node kinds (docs/format.md 4); the format layer owns both directions.
+const char* NodeKindName(NodeKind kind) {
+  switch (kind) {
+    case NodeKind::kGroup: return "group";
+    case NodeKind::kTable: return "table";
+    case NodeKind::kArray: return "array";
+    case NodeKind::kFile: return "file";
+    case NodeKind::kLink: return "link";
+  }
+  return "unknown";
+}
+
 NodeKind NodeKindFromName(const std::string& name, bool* ok) {
   *ok = true;
   if (name == "group") return NodeKind::kGroup;
@@ -93,8 +105,11 @@ Json EncodeTableOptions(const TableOptions& o) {
 Result<TableOptions> DecodeTableOptions(const Json& j, StatusCode bad_code, bool strict) {
   if (!j.is_object()) return Status(bad_code, "table options must be a JSON object");
   TableOptions o;
-  for (const auto& [key, v] : j.items()) {
-    auto bad = [&, k = key](const char* want) { return Status(bad_code, "table option '" + k + "' must be " + want); };
+  for (const auto& item : j.items()) {
+    // Named references, not a structured binding: lambdas capture them (clang 14, the fuzz build).
+    const std::string& key = item.key();
+    const Json& v = item.value();
+    auto bad = [&](const char* want) { return Status(bad_code, "table option '" + key + "' must be " + want); };
     // value() would convert a float (1e300) or an out-of-range integer by a cast: undefined.
     auto integer = [&](auto* field) -> Status {
       using T = std::remove_pointer_t<decltype(field)>;

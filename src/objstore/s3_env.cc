@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "octavo/arrow_status.h"
 
@@ -47,11 +48,15 @@ Status FromArrowS3(const arrow::Status& st, const std::string& what, const std::
   return FromArrow(st).WithContext(what + " '" + path + "'");
 }
 
-std::string RandomHex(int n) {
+uint64_t RandomU64() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+std::string RandomHex(int n) {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  for (int i = 0; i < n; ++i) out.push_back(digits[rng() & 15]);
+  for (int i = 0; i < n; ++i) out.push_back(digits[RandomU64() & 15]);
   return out;
 }
 
@@ -208,7 +213,7 @@ class S3Env final : public Env {
 
   Status CreateIfAbsent(const std::string& path, std::string_view data) override {
     OCTAVO_RETURN_NOT_OK(CheckConditionalWrites(path));
-    return ConditionalPut(path, data);
+    return ConditionalPutRetrying(path, data);
   }
 
  private:
@@ -260,9 +265,42 @@ class S3Env final : public Env {
     return "https://" + bucket + ".s3." + config_.region + ".amazonaws.com/" + enc;
   }
 
+  // The conditional PUT, retried while the answer says nothing about the object: a 5xx or 429
+  // (S3 asks clients to retry 500 and 503 SlowDown) or a broken connection. Such an attempt
+  // may still have created the object, so "already exists" after one is checked: an object
+  // holding exactly `data` is this writer's own commit (the text names its commit, parent and
+  // new files), not a race lost to another writer, which would otherwise commit it twice.
+  Status ConditionalPutRetrying(const std::string& path, std::string_view data) {
+    constexpr int kAttempts = 8;
+    bool ambiguous = false;  // an earlier attempt may have created the object
+    Status st;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+      if (attempt > 0) {
+        // 50 ms doubling to 3.2 s, with jitter so that racing writers spread out.
+        const int64_t base_ms = int64_t{50} << std::min(attempt - 1, 6);
+        std::this_thread::sleep_for(std::chrono::milliseconds(base_ms + static_cast<int64_t>(RandomU64() % base_ms)));
+      }
+      bool transient = false;
+      st = ConditionalPut(path, data, &transient);
+      if (st.code() == StatusCode::kAlreadyExists && ambiguous) {
+        auto have = ReadFile(path);
+        if (have.ok() && *have == data) return Status::OK();
+        if (have.ok() || have.status().code() != StatusCode::kNotFound) return st;
+        transient = true;  // 409 while our own earlier write is still in progress: ask again
+      }
+      if (!transient) return st;
+      ambiguous = true;
+    }
+    return st.WithContext("gave up after " + std::to_string(kAttempts) + " attempts");
+  }
+
   // PUT with If-None-Match: * : kAlreadyExists when the object is there (412, or 409 when the
-  // store saw a concurrent conditional write to the same key).
-  Status ConditionalPut(const std::string& path, std::string_view data) {
+  // store saw a concurrent conditional write to the same key). *transient: the failure says
+  // nothing about the object (retry).
+  Status ConditionalPut(const std::string& path, std::string_view data, bool* transient = nullptr) {
+    bool ignored = false;
+    if (!transient) transient = &ignored;
+    *transient = false;
     OCTAVO_ASSIGN_OR_RETURN(const Curl* loaded, LoadCurl());
     const Curl& c = *loaded;
     CURL* curl = c.easy_init();
@@ -297,11 +335,14 @@ class S3Env final : public Env {
       c.easy_setopt(curl, CURLOPT_USERPWD, userpwd.c_str());
     }
     CURLcode rc = c.easy_perform(curl);
-    if (rc != CURLE_OK)
+    if (rc != CURLE_OK) {
+      *transient = rc != CURLE_UNSUPPORTED_PROTOCOL && rc != CURLE_URL_MALFORMAT && rc != CURLE_COULDNT_RESOLVE_HOST;
       return Status::IOError("cannot write '", path, "' (", url, "): ", c.easy_strerror(rc));
+    }
     long code = 0;
     c.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     if (code == 200 || code == 201) return Status::OK();
+    *transient = code >= 500 || code == 429;
     if (code == 412 || code == 409) return Status::AlreadyExists("object '", path, "' already exists");
     if ((code == 401 || code == 403) && config_.access_key_id.empty())
       return Status::IOError("cannot write '", path, "': the store answered HTTP ", code,
