@@ -46,8 +46,9 @@ print(json.dumps(lat))
 
 
 # moto's server is threaded, and its If-None-Match check and the write after it are two steps
-# without a lock: two concurrent conditional PUTs of one key can both succeed there (seen once in
-# 3,200 commits of this benchmark), which AWS S3 does not allow and octavo's commits rely on.
+# without a lock: two concurrent conditional PUTs of one key can both succeed there (the likely
+# cause of one acknowledged batch lost in a 3,200-commit run of this benchmark), which AWS S3
+# does not allow and octavo's commits rely on.
 # Conditional writes are serialised here, so the server is the atomic store it stands for.
 MOTO_SERVER = r"""
 import sys, threading
