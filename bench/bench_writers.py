@@ -45,25 +45,8 @@ print(json.dumps(lat))
 """
 
 
-# moto's server is threaded, and its If-None-Match check and the write after it are two steps
-# without a lock: two concurrent conditional PUTs of one key can both succeed there (the likely
-# cause of one acknowledged batch lost in a 3,200-commit run of this benchmark), which AWS S3
-# does not allow and octavo's commits rely on.
-# Conditional writes are serialised here, so the server is the atomic store it stands for.
-MOTO_SERVER = r"""
-import sys, threading
-from werkzeug.serving import run_simple
-from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-app = DomainDispatcherApplication(create_backend_app)
-lock = threading.Lock()
-def atomic_conditional_writes(environ, start_response):
-    if environ.get("HTTP_IF_NONE_MATCH") is None:
-        return app(environ, start_response)
-    with lock:
-        return list(app(environ, start_response))
-run_simple("127.0.0.1", int(sys.argv[1]), atomic_conditional_writes, threaded=True,
-           request_handler=MotoRequestHandler)
-"""
+MOTO_SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python",
+                                  "moto_server.py")  # moto with atomic conditional writes (see there)
 
 
 def start_moto(tmp: str) -> tuple[subprocess.Popen, dict]:
@@ -75,7 +58,7 @@ def start_moto(tmp: str) -> tuple[subprocess.Popen, dict]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = open(os.path.join(tmp, "moto.log"), "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, MOTO_SERVER_SCRIPT, str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
