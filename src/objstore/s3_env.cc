@@ -1,6 +1,5 @@
 #include "objstore/s3_env.h"
 
-#include <chrono>
 #include <arrow/buffer.h>
 #include <arrow/filesystem/s3fs.h>
 #include <arrow/io/interfaces.h>
@@ -291,7 +290,10 @@ class S3Env final : public Env {
       if (!transient) return st;
       ambiguous = true;
     }
-    return st.WithContext("gave up after " + std::to_string(kAttempts) + " attempts");
+    return st.WithContext("gave up after " + std::to_string(kAttempts) + " attempts" +
+                          (ambiguous ? "; an earlier attempt may have created it, so the commit may stand: reopen "
+                                       "the bundle to see"
+                                     : ""));
   }
 
   // PUT with If-None-Match: * : kAlreadyExists when the object is there (412, or 409 when the
