@@ -301,8 +301,8 @@ def test_bundle_uploaded_from_local_disk_reads_and_takes_commits(tmp_path, s3):
         assert r["/t"].num_rows == 51
 
 
-class _StripConditionalProxy(http.server.BaseHTTPRequestHandler):
-    """Forwards to the S3 server without If-None-Match: a store that ignores conditional writes.
+class _S3Proxy(http.server.BaseHTTPRequestHandler):
+    """Forwards to the S3 server. By default without If-None-Match: a store that ignores conditional writes.
     With ``strip = False`` it forwards them, and ``faults`` (shared, consumed in order) fail
     conditional PUTs of manifests: "after" forwards the PUT, then answers 500 (the object was
     created, the writer cannot know); "instead" answers 503 SlowDown without forwarding."""
@@ -369,7 +369,7 @@ class _StripConditionalProxy(http.server.BaseHTTPRequestHandler):
 def test_store_without_conditional_writes_is_refused_clearly(s3, s3_server):
     root, opts, _ = s3
     host, port = s3_server.rsplit("/", 1)[1].split(":")
-    handler = type("H", (_StripConditionalProxy,), {"upstream": (host, int(port))})
+    handler = type("H", (_S3Proxy,), {"upstream": (host, int(port))})
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
@@ -387,7 +387,7 @@ def test_commits_survive_5xx_answers_and_are_never_made_twice(s3, s3_server):
     root, opts, _ = s3
     host, port = s3_server.rsplit("/", 1)[1].split(":")
     faults = ["after", "instead", "instead", "after", "after"]
-    handler = type("H", (_StripConditionalProxy,), {"upstream": (host, int(port)), "strip": False,
+    handler = type("H", (_S3Proxy,), {"upstream": (host, int(port)), "strip": False,
                                                     "faults": faults})
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
