@@ -30,9 +30,29 @@ struct ArrayOptions {
   // blosc only: block size in bytes; 0 = blosc's automatic choice.
   int64_t blocksize = 0;
   // Zarr v3 fill_value, as JSON text: a number, true/false, "NaN", "Infinity",
-  // "-Infinity" or a "0x..." hex bit pattern. Elements never written read as this.
-  std::string fill_value = "0";
+  // "-Infinity", a "0x..." hex bit pattern, [real, imag], a base64 string (S<n>) or a
+  // string (U<n>); null is the data type's zero. Elements never written read as this.
+  // FillValueJson makes it from a value as a program holds it.
+  std::string fill_value = "null";
 };
+
+// A fill value as a program holds it, before it is checked against a data type.
+struct FillValue {
+  enum class Kind { kDefault, kBool, kInt, kUInt, kFloat, kComplex, kText, kBytes };
+  Kind kind = Kind::kDefault;  // kDefault: the data type's zero (false, 0, empty string)
+  bool boolean = false;
+  int64_t int_value = 0;
+  uint64_t uint_value = 0;
+  double real = 0, imag = 0;  // kFloat: real; kComplex: both
+  std::string data;           // kText: UTF-8 text; kBytes: raw bytes
+};
+
+// The Zarr fill_value JSON text of `value` for data type `dtype` (ArrayInfo::dtype's
+// spelling). Invalid, naming the value, the type and the rule, where it does not fit:
+// out of range, a fraction for an integer type, text longer than the type, bytes for a
+// non-bytes type, invalid UTF-8. Text for S<n> is taken as its UTF-8 bytes; a real number
+// for a complex type is its real part.
+Result<std::string> FillValueJson(const FillValue& value, const std::string& dtype);
 
 // One axis of a selection: the coordinates of Python's range(start, stop, step). Every
 // selected coordinate must lie inside the array (IndexError otherwise); step may be
@@ -61,6 +81,7 @@ struct ArrayInfo {
   std::string dtype;
   int itemsize = 0;
   std::string fill_value;      // JSON text
+  std::string fill_element;    // fill_value as one element's bytes (little-endian, itemsize bytes)
   std::string compressor;      // zstd | lz4 | gzip | zlib | none | blosc:<cname>
   int compression_level = 0;
   bool shuffle = false;        // byte shuffle (numcodecs.shuffle or blosc shuffle)

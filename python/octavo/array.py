@@ -7,9 +7,7 @@ opened the bundle earlier keep seeing the old contents.
 """
 from __future__ import annotations
 
-import base64
 import json
-import math
 import operator
 import os
 from collections.abc import Iterator
@@ -61,80 +59,11 @@ def chunk_cache_size() -> int:
     return _octavo.chunk_cache_size()
 
 
-def _float_json(f: float):
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "Infinity" if f > 0 else "-Infinity"
-    return f
-
-
-def fill_value_json(value, dtype_name: str) -> str:
-    """A Python/numpy fill value as Zarr v3 fill_value JSON for ``dtype_name``."""
-    dt = np.dtype(dtype_name)
-    if value is None:
-        value = False if dt.kind == "b" else b"" if dt.kind == "S" else "" if dt.kind == "U" else 0
-    if isinstance(value, np.generic):
-        value = value.item()
-    if dt.kind == "S":
-        if isinstance(value, str):
-            value = value.encode()
-        if not isinstance(value, bytes) or len(value) > dt.itemsize:
-            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array (bytes of at most "
-                                       f"{dt.itemsize})")
-        return json.dumps(base64.standard_b64encode(value).decode("ascii"))
-    if dt.kind == "U":
-        if not isinstance(value, str) or len(value) > dt.itemsize // 4:
-            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array (a str of at most "
-                                       f"{dt.itemsize // 4} characters)")
-        return json.dumps(value)
-    if dt.kind == "c":
-        try:
-            c = complex(value)
-        except (TypeError, ValueError) as e:
-            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array") from e
-        return json.dumps([_float_json(c.real), _float_json(c.imag)])
-    if dt.kind == "b":
-        if not isinstance(value, (bool, int)) or value not in (0, 1):
-            raise InvalidArgumentError(f"fill_value {value!r} is not valid for a bool array")
-        return json.dumps(bool(value))
-    if dt.kind in "iu":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgumentError(f"fill_value {value!r} is not valid for an {dt} array (use an integer)")
-        info = np.iinfo(dt)
-        if not info.min <= value <= info.max:
-            raise InvalidArgumentError(f"fill_value {value} is out of range for {dt}")
-        return json.dumps(value)
-    try:
-        f = float(value)
-    except (TypeError, ValueError) as e:
-        raise InvalidArgumentError(f"fill_value {value!r} is not valid for a {dt} array") from e
-    return json.dumps(_float_json(f))
-
-
-def _fill_value_from_json(text: str, dtype: np.dtype):
-    v = json.loads(text)
-    if dtype.kind == "S":
-        return dtype.type(base64.standard_b64decode(v))
-    if dtype.kind == "U":
-        return dtype.type(v)
-    if dtype.kind == "c":
-        part = np.dtype(f"float{dtype.itemsize * 4}")
-        return dtype.type(complex(_fill_value_from_json(json.dumps(v[0]), part),
-                                  _fill_value_from_json(json.dumps(v[1]), part)))
-    if isinstance(v, str):
-        if v == "NaN":
-            v = float("nan")
-        elif v == "Infinity":
-            v = float("inf")
-        elif v == "-Infinity":
-            v = float("-inf")
-        elif v.lower().startswith("0x"):
-            raw = int(v, 16).to_bytes(dtype.itemsize, "big")
-            return np.frombuffer(raw, dtype=dtype.newbyteorder(">"))[0].astype(dtype)
-    return dtype.type(v)
+def _fill_arg(value):
+    """numpy scalars as the Python values the engine checks (0-d arrays too)."""
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        return value.item()
+    return value
 
 
 def _parse_key(key, shape: tuple[int, ...]):
@@ -232,7 +161,7 @@ class Array(Node):
         d = self._native.info()
         d["shape"] = tuple(d["shape"])
         d["chunks"] = tuple(d["chunks"])
-        d["fill_value"] = _fill_value_from_json(d["fill_value"], np.dtype(d["dtype"]))
+        d["fill_value"] = np.frombuffer(d.pop("fill_element"), dtype=np.dtype(d["dtype"]))[0]
         return d
 
     @property
@@ -441,7 +370,7 @@ def create_array(bundle, path: str, data=None, *, shape=None, dtype=None, chunks
     # The array and its attributes: one commit.
     native = _octavo.create_array(bundle._native, path, shape, dname, chunks, comp,
                                   -1 if level is None else int(level), byte_shuffle,
-                                  fill_value_json(fill_value, dname), buf, create_parents, bit_shuffle,
+                                  _fill_arg(fill_value), buf, create_parents, bit_shuffle,
                                   int(blocksize), attrs_json)
     return Array(bundle, native.path, native)
 

@@ -548,6 +548,7 @@ class ArrayImpl final : public Array {
     i.dtype = st.meta.dtype;
     i.itemsize = st.meta.itemsize;
     i.fill_value = st.meta.fill_json.dump();
+    i.fill_element = st.meta.fill_bytes;
     DescribeCodecs(st.meta, &i.compressor, &i.compression_level, &i.shuffle);
     for (const auto& c : st.meta.codecs)
       if (c.kind == ZarrBytesCodec::kBlosc && c.blosc_shuffle == 2) i.bitshuffle = true;

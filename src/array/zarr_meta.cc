@@ -135,7 +135,9 @@ Result<std::string> FloatFill(const Json& f, int itemsize, const std::function<S
 // fill_value JSON -> one element's bytes (little-endian).
 Result<std::string> FillBytes(const Json& f, const DTypeDesc& d, const std::string& where) {
   std::function<Status(const std::string&)> bad = [&](const std::string& why) {
-    return Status::Invalid(where, ": fill_value ", f.dump(), " is not valid for data_type ", d.name, " (", why, ")");
+    return Status::Invalid(where, where.empty() ? "" : ": ", "fill_value ", f.dump(-1, ' ', false, Json::error_handler_t::replace),
+                           " is not valid for data_type ",
+                           d.name, " (", why, ")");
   };
   switch (d.kind) {
     case DTypeDesc::kBool:
@@ -161,6 +163,7 @@ Result<std::string> FillBytes(const Json& f, const DTypeDesc& d, const std::stri
     case DTypeDesc::kUnsigned: {
       uint64_t v;
       if (f.is_number_unsigned()) v = f.get<uint64_t>();
+      else if (f.is_number_integer() && f.get<int64_t>() >= 0) v = static_cast<uint64_t>(f.get<int64_t>());
       else if (f.is_number_integer()) return bad("negative");
       else if (f.is_number_float() && f.get<double>() >= 0 && std::floor(f.get<double>()) == f.get<double>() &&
                f.get<double>() < 1.8e19)
@@ -206,6 +209,26 @@ Result<std::string> FillBytes(const Json& f, const DTypeDesc& d, const std::stri
     }
   }
   return bad("unsupported");
+}
+
+// The data type's zero: what an array created without a fill value reads as.
+Json ZeroFill(const DTypeDesc& d) {
+  switch (d.kind) {
+    case DTypeDesc::kBool: return false;
+    case DTypeDesc::kSigned:
+    case DTypeDesc::kUnsigned: return 0;
+    case DTypeDesc::kFloat: return 0.0;
+    case DTypeDesc::kComplex: return Json::array({0.0, 0.0});
+    case DTypeDesc::kBytes:
+    case DTypeDesc::kUtf32: return "";
+  }
+  return 0;
+}
+
+Json FloatJson(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return v;
 }
 
 Result<int64_t> GetInt(const Json& j, const char* key, int64_t dflt, const std::string& where) {
@@ -383,7 +406,7 @@ Result<Json> MakeZarrJson(const std::vector<int64_t>& shape, const std::string& 
     // The caller's argument, not a damaged file: kInvalid.
     auto parsed = ParseJson(o.fill_value, where + " fill_value", StatusCode::kInvalid);
     if (!parsed.ok()) return parsed.status();
-    fill = *parsed;
+    fill = parsed->is_null() ? ZeroFill(*d) : *parsed;
     OCTAVO_RETURN_NOT_OK(FillBytes(fill, *d, where).status());
   }
   Json codecs = Json::array();
@@ -728,6 +751,53 @@ Result<std::vector<int64_t>> ParseChunkKey(const std::string& key, int ndim) {
   }
   if (static_cast<int>(out.size()) != ndim) return Status::Corruption("chunk key '", key, "' has the wrong rank");
   return out;
+}
+
+Result<std::string> FillValueJson(const FillValue& v, const std::string& dtype) {
+  auto d = FindDType(dtype);
+  if (!d) return Status::Invalid("fill_value: '", dtype, "' is not a data type octavo stores");
+  auto bad = [&](const std::string& what, const std::string& why) {
+    return Status::Invalid("fill_value ", what, " is not valid for data_type ", d->name, " (", why, ")");
+  };
+  const bool complex = d->kind == DTypeDesc::kComplex;
+  Json j;
+  switch (v.kind) {
+    case FillValue::Kind::kDefault:
+      j = ZeroFill(*d);
+      break;
+    case FillValue::Kind::kBool:
+      j = v.boolean;
+      if (d->kind == DTypeDesc::kFloat || complex) j = v.boolean ? 1.0 : 0.0;
+      break;
+    case FillValue::Kind::kInt:
+      j = v.int_value;
+      break;
+    case FillValue::Kind::kUInt:
+      j = v.uint_value;
+      break;
+    case FillValue::Kind::kFloat:
+      j = FloatJson(v.real);
+      break;
+    case FillValue::Kind::kComplex:
+      if (!complex) return bad("(" + Json(v.real).dump() + "+" + Json(v.imag).dump() + "j)", "a complex number");
+      j = Json::array({FloatJson(v.real), FloatJson(v.imag)});
+      break;
+    case FillValue::Kind::kText:
+      if (d->kind == DTypeDesc::kBytes) j = arrow::util::base64_encode(v.data);
+      else j = v.data;
+      break;
+    case FillValue::Kind::kBytes:
+      if (d->kind != DTypeDesc::kBytes) return bad(std::to_string(v.data.size()) + " bytes", "bytes fill only S<n> types");
+      j = arrow::util::base64_encode(v.data);
+      break;
+  }
+  // A real number for a complex type is its real part (as numpy converts it).
+  if (complex && (j.is_number() || (j.is_string() && v.kind == FillValue::Kind::kFloat))) j = Json::array({j, 0.0});
+  if (v.kind == FillValue::Kind::kText && d->kind != DTypeDesc::kBytes && d->kind != DTypeDesc::kUtf32 &&
+      j != "NaN" && j != "Infinity" && j != "-Infinity")
+    return bad(Json(v.data).dump(-1, ' ', false, Json::error_handler_t::replace), "text fills only S<n> and U<n> types");
+  OCTAVO_RETURN_NOT_OK(FillBytes(j, *d, "").status());
+  return j.dump();
 }
 
 }  // namespace octavo

@@ -167,9 +167,7 @@ class Replayer {
                            return 0;
                          }).status());
     if (shape.empty()) return w_->Died("an array without a shape");
-    ArrayOptions ao;
-    if (dtype == "bool") ao.fill_value = "false";
-    OCTAVO_ASSIGN_OR_RETURN(auto arr, bundle_->CreateArray(dest, shape, dtype, ao, nullptr, 0, true));
+    OCTAVO_ASSIGN_OR_RETURN(auto arr, bundle_->CreateArray(dest, shape, dtype, ArrayOptions{}, nullptr, 0, true));
     OCTAVO_ASSIGN_OR_RETURN(auto info, arr->Info());
     const int64_t itemsize = ArrayItemSize(dtype);
     int64_t inner = 1;

@@ -34,6 +34,56 @@ std::vector<ArrayRange> Ranges(const std::vector<int64_t>& starts, const std::ve
   return out;
 }
 
+// A Python value as a FillValue, by its Python type only: the engine checks it against the
+// data type (numpy scalars arrive as Python values through .item()).
+FillValue ToFillValue(nb::handle v) {
+  FillValue f;
+  PyObject* o = v.ptr();
+  if (v.is_none()) return f;
+  if (PyBool_Check(o)) {
+    f.kind = FillValue::Kind::kBool;
+    f.boolean = o == Py_True;
+  } else if (PyLong_Check(o)) {
+    int overflow = 0;
+    long long i = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow == 0) {
+      f.kind = FillValue::Kind::kInt;
+      f.int_value = i;
+    } else {
+      unsigned long long u = overflow > 0 ? PyLong_AsUnsignedLongLong(o) : 0;
+      if (overflow < 0 || PyErr_Occurred()) {
+        PyErr_Clear();
+        throw StatusError(Status::Invalid("fill_value ", nb::str(v).c_str(), " is out of range for every data type"));
+      }
+      f.kind = FillValue::Kind::kUInt;
+      f.uint_value = u;
+    }
+  } else if (PyFloat_Check(o)) {
+    f.kind = FillValue::Kind::kFloat;
+    f.real = PyFloat_AS_DOUBLE(o);
+  } else if (PyComplex_Check(o)) {
+    f.kind = FillValue::Kind::kComplex;
+    f.real = PyComplex_RealAsDouble(o);
+    f.imag = PyComplex_ImagAsDouble(o);
+  } else if (PyUnicode_Check(o)) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (!s) {
+      PyErr_Clear();
+      throw StatusError(Status::Invalid("fill_value is not valid Unicode text (lone surrogates?)"));
+    }
+    f.kind = FillValue::Kind::kText;
+    f.data.assign(s, static_cast<size_t>(n));
+  } else if (PyBytes_Check(o)) {
+    f.kind = FillValue::Kind::kBytes;
+    f.data.assign(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
+  } else {
+    throw StatusError(Status::Invalid("fill_value ", nb::repr(v).c_str(), " of type ",
+                                      nb::type_name(v.type()).c_str(), " is not valid (use a bool, number, str or bytes)"));
+  }
+  return f;
+}
+
 nb::dict InfoToDict(const ArrayInfo& i) {
   nb::dict d;
   d["path"] = i.path;
@@ -42,6 +92,7 @@ nb::dict InfoToDict(const ArrayInfo& i) {
   d["dtype"] = i.dtype;
   d["itemsize"] = i.itemsize;
   d["fill_value"] = i.fill_value;
+  d["fill_element"] = nb::bytes(i.fill_element.data(), i.fill_element.size());
   d["compressor"] = i.compressor;
   d["compression_level"] = i.compression_level;
   d["shuffle"] = i.shuffle;
@@ -118,7 +169,7 @@ void BindArrays(nb::module_& m) {
   m.def("create_array",
         [](Bundle& b, const std::string& path, const std::vector<int64_t>& shape, const std::string& dtype,
            std::optional<std::vector<int64_t>> chunks, const std::string& compressor, int level, bool shuffle,
-           const std::string& fill_value, std::optional<RoBytes> data, bool create_parents, bool bitshuffle,
+           nb::handle fill_value, std::optional<RoBytes> data, bool create_parents, bool bitshuffle,
            int64_t blocksize, const std::string& attrs_json) {
           ArrayOptions o;
           if (chunks) o.chunks = *chunks;
@@ -127,14 +178,14 @@ void BindArrays(nb::module_& m) {
           o.shuffle = shuffle;
           o.bitshuffle = bitshuffle;
           o.blocksize = blocksize;
-          o.fill_value = fill_value;
+          o.fill_value = Unwrap(FillValueJson(ToFillValue(fill_value), dtype));
           const void* p = data ? data->data() : nullptr;
           int64_t n = data ? static_cast<int64_t>(data->nbytes()) : 0;
           nb::gil_scoped_release release;
           return Unwrap(CreateArray(b, path, shape, dtype, o, p, n, CreateNodeOptions{create_parents, false, attrs_json}));
         },
         "bundle"_a, "path"_a, "shape"_a, "dtype"_a, "chunks"_a = nb::none(), "compressor"_a = "zstd",
-        "level"_a = -1, "shuffle"_a = false, "fill_value"_a = "0", "data"_a = nb::none(), "create_parents"_a = true,
+        "level"_a = -1, "shuffle"_a = false, "fill_value"_a = nb::none(), "data"_a = nb::none(), "create_parents"_a = true,
         "bitshuffle"_a = false, "blocksize"_a = 0, "attrs_json"_a = "");
   m.def("import_zarr_array",
         [](Bundle& b, const std::string& zarr_dir, const std::string& path, bool create_parents) {

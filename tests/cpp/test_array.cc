@@ -228,6 +228,79 @@ TEST(Array, FillValuesAndDtypes) {
   EXPECT_EQ(ReadAll<int16_t>(*z), std::vector<int16_t>{42});
 }
 
+// The one home of the fill-value rules: a value as a program holds it, checked against the type.
+TEST(Array, FillValueJsonChecksValuesAgainstTheType) {
+  auto fill = [](FillValue::Kind k) {
+    FillValue f;
+    f.kind = k;
+    return f;
+  };
+  FillValue i = fill(FillValue::Kind::kInt);
+  i.int_value = 200;
+  EXPECT_NE(FillValueJson(i, "int8").status().message().find("out of range"), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(std::string j, FillValueJson(i, "uint8"));
+  EXPECT_EQ(j, "200");
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(i, "complex64"));
+  EXPECT_EQ(j, "[200,0.0]");
+  i.int_value = -1;
+  EXPECT_EQ(FillValueJson(i, "uint64").status().code(), StatusCode::kInvalid);
+  FillValue u = fill(FillValue::Kind::kUInt);
+  u.uint_value = std::numeric_limits<uint64_t>::max();
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(u, "uint64"));
+  EXPECT_EQ(j, "18446744073709551615");
+  EXPECT_EQ(FillValueJson(u, "int64").status().code(), StatusCode::kInvalid);
+  FillValue f = fill(FillValue::Kind::kFloat);
+  f.real = 1.5;
+  EXPECT_NE(FillValueJson(f, "int32").status().message().find("use an integer"), std::string::npos);
+  f.real = std::numeric_limits<double>::quiet_NaN();
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(f, "float16"));
+  EXPECT_EQ(j, "\"NaN\"");
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(f, "complex128"));
+  EXPECT_EQ(j, "[\"NaN\",0.0]");
+  FillValue c = fill(FillValue::Kind::kComplex);
+  c.real = 1;
+  c.imag = -std::numeric_limits<double>::infinity();
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(c, "complex64"));
+  EXPECT_EQ(j, "[1.0,\"-Infinity\"]");
+  EXPECT_EQ(FillValueJson(c, "float64").status().code(), StatusCode::kInvalid);
+  FillValue b = fill(FillValue::Kind::kBool);
+  b.boolean = true;
+  EXPECT_EQ(FillValueJson(b, "int16").status().code(), StatusCode::kInvalid);  // not silently 1
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(b, "bool"));
+  EXPECT_EQ(j, "true");
+  FillValue t = fill(FillValue::Kind::kText);
+  t.data = "ab";
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(t, "S3"));  // text for bytes: its UTF-8
+  EXPECT_EQ(j, "\"YWI=\"");
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(t, "U2"));
+  EXPECT_EQ(j, "\"ab\"");
+  EXPECT_EQ(FillValueJson(t, "U1").status().code(), StatusCode::kInvalid);
+  EXPECT_EQ(FillValueJson(t, "float32").status().code(), StatusCode::kInvalid);
+  t.data = "\xff\xfe";
+  EXPECT_NE(FillValueJson(t, "U4").status().message().find("UTF-8"), std::string::npos);
+  FillValue by = fill(FillValue::Kind::kBytes);
+  by.data = std::string("a\0b", 3);
+  ASSERT_OK_AND_ASSIGN(j, FillValueJson(by, "S3"));
+  EXPECT_EQ(j, "\"YQBi\"");
+  EXPECT_EQ(FillValueJson(by, "U3").status().code(), StatusCode::kInvalid);  // never read as text
+  EXPECT_EQ(FillValueJson(by, "S2").status().code(), StatusCode::kInvalid);
+  for (const char* dt : {"bool", "int8", "uint64", "float16", "complex128", "S4", "U2"}) {
+    ASSERT_OK_AND_ASSIGN(j, FillValueJson(FillValue{}, dt));
+    // The default fill and "null" both read as all-zero elements.
+    TempDir dir;
+    ASSERT_OK_AND_ASSIGN(auto bundle, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));
+    ArrayOptions o;
+    o.fill_value = j;
+    ASSERT_OK_AND_ASSIGN(auto a, bundle->CreateArray("/a", {2}, dt, o));
+    ASSERT_OK_AND_ASSIGN(auto info, a->Info());
+    EXPECT_EQ(info.fill_element, std::string(static_cast<size_t>(info.itemsize), '\0')) << dt;
+    ASSERT_OK_AND_ASSIGN(auto d, bundle->CreateArray("/d", {2}, dt, ArrayOptions{}));
+    ASSERT_OK_AND_ASSIGN(auto dinfo, d->Info());
+    EXPECT_EQ(dinfo.fill_value, info.fill_value) << dt;
+  }
+  EXPECT_EQ(FillValueJson(FillValue{}, "datetime64").status().code(), StatusCode::kInvalid);
+}
+
 TEST(Array, Float16ComplexAndStringDtypes) {
   TempDir dir;
   ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(dir.Sub("b"), OpenMode::kAppend));

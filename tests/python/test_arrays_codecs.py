@@ -114,6 +114,40 @@ def test_blosc_bad_options(bundle):
     assert "/x" not in bundle
 
 
+@pytest.mark.parametrize("dtype, value, why", [
+    ("int8", 200, "out of range"), ("uint8", -1, "negative"), ("int32", 1.5, "use an integer"),
+    ("int16", True, "use an integer"), ("uint64", 2**64, "out of range"), ("float32", 1 + 2j, "complex"),
+    ("U3", b"ab", "bytes fill only S"), ("float64", "x", "text fills only"), ("S2", "\u00e9\u00e9", "longer"),
+    ("int8", object(), "not valid"),
+])
+def test_fill_value_rules_come_from_the_engine(bundle, dtype, value, why):
+    with pytest.raises(octavo.InvalidArgumentError, match=why):
+        bundle.create_array("/x", shape=(2,), dtype=dtype, fill_value=value)
+    assert "/x" not in bundle
+
+
+@pytest.mark.parametrize("dtype, value", [
+    ("uint64", np.uint64(2**64 - 1)), ("int8", np.int8(-128)), ("float16", np.float16(-0.5)),
+    ("complex64", np.complex64(1 - 2j)), ("complex128", 3), ("float64", -np.inf), ("S3", "ab"), ("S3", np.bytes_(b"a")),
+    ("U2", np.str_("\u00e9")), ("bool", np.bool_(True)), ("int64", np.array(7)), ("float32", 2),
+])
+def test_fill_values_round_trip_through_info(bundle, dtype, value):
+    a = bundle.create_array("/a", shape=(2,), dtype=dtype, fill_value=value)
+    want = np.array(value.encode() if isinstance(value, str) and dtype[0] == "S" else value).astype(dtype)
+    assert a.fill_value == want
+    assert a.fill_value.dtype.kind == np.dtype(dtype).kind  # numpy sizes S/U scalars to their value
+    np.testing.assert_array_equal(a[:], np.full(2, want))
+    # the Zarr metadata says the same to zarr-python
+    z = json.loads(a.info()["zarr_json"])
+    assert "fill_value" in z
+
+
+def test_default_fill_is_the_types_zero(bundle):
+    for dt in ["bool", "uint16", "float64", "complex64", "S2", "U2"]:
+        a = bundle.create_array(f"/d_{dt}", shape=(2,), dtype=dt)
+        assert a.fill_value == np.zeros((), dtype=dt)
+
+
 # --- dtypes ------------------------------------------------------------------------------------
 
 def _dtype_samples():
