@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -169,6 +170,10 @@ class Bundle : public std::enable_shared_from_this<Bundle> {
   virtual Status CommitTransaction(const std::string& message = "") = 0;
   virtual Status AbortTransaction() = 0;
   virtual bool InTransaction() const = 0;
+  // Runs `body` as a step of the open transaction or, when none is open, as one commit of
+  // its own with `message`: committed once `body` succeeds, aborted when it fails (so an
+  // import is one commit, or one step of the caller's). True when it made that commit.
+  Result<bool> RunAsOneCommit(const std::function<Status()>& body, const std::string& message);
 
   // --- attributes (JSON values) ----------------------------------------------
   virtual Result<std::string> GetAttrs(const std::string& path) const = 0;  // JSON object

@@ -532,6 +532,27 @@ std::shared_ptr<const ArrayEntry> MakeArrayEntry(const std::string& uid, const J
   return e;
 }
 
+// Commit `w`'s chunks as the new array node `p` (its parent groups made if `create_parents`).
+Status CommitNewArrayNode(BundleImpl* b, const std::string& p, const std::string& message, bool overwrite,
+                          bool create_parents, const ArrayState& st, const ChunkWriter& w, const Json& attrs) {
+  std::map<std::string, ChunkFile> chunks;
+  for (const auto& [k, v] : w.updates())
+    if (v) chunks[k] = *v;
+  return b->CommitLocked(message, [&](Manifest& m) -> Status {
+    std::string now = NowIso8601();
+    if (overwrite) EraseSubtree(m, p);  // the old node goes in the commit that adds the new one
+    else OCTAVO_RETURN_NOT_OK(CheckPathFree(m, p));
+    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
+    NodeEntry n;
+    n.kind = NodeKind::kArray;
+    n.created_at = n.modified_at = now;
+    n.attrs = attrs;
+    n.array = MakeArrayEntry(st.uid, st.zarr, chunks);
+    m.nodes.emplace(p, std::move(n));
+    return Status::OK();
+  });
+}
+
 class ArrayImpl final : public Array {
  public:
   ArrayImpl(std::shared_ptr<BundleImpl> b, std::string path) : b_(std::move(b)), path_(std::move(path)) {}
@@ -839,24 +860,9 @@ Result<std::shared_ptr<Array>> CreateArrayNode(BundleImpl* b, const std::string&
     OCTAVO_RETURN_NOT_OK(DiscardOnError(w, WriteRegion(w, meta, all, static_cast<const uint8_t*>(data))));
     OCTAVO_RETURN_NOT_OK(DiscardOnError(w, w.Finish()));
   }
-  std::map<std::string, ChunkFile> chunks;
-  for (const auto& [k, v] : w.updates())
-    if (v) chunks[k] = *v;
   const bool replaces = node.overwrite && b->snapshot()->nodes.count(p) > 0;
-  OCTAVO_RETURN_NOT_OK(b->CommitLocked((replaces ? "overwrite array " : "create array ") + p,
-                                       [&](Manifest& m) -> Status {
-    std::string now = NowIso8601();
-    if (node.overwrite) EraseSubtree(m, p);  // the old node goes in the commit that adds the new one
-    else OCTAVO_RETURN_NOT_OK(CheckPathFree(m, p));
-    OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, node.create_parents, now));
-    NodeEntry n;
-    n.kind = NodeKind::kArray;
-    n.created_at = n.modified_at = now;
-    n.attrs = attrs;
-    n.array = MakeArrayEntry(st.uid, zarr, chunks);
-    m.nodes.emplace(p, std::move(n));
-    return Status::OK();
-  }));
+  OCTAVO_RETURN_NOT_OK(CommitNewArrayNode(b, p, (replaces ? "overwrite array " : "create array ") + p, node.overwrite,
+                                          node.create_parents, st, w, attrs));
   return b->OpenArray(p);
 }
 
@@ -962,22 +968,10 @@ Result<std::shared_ptr<Array>> ImportZarrArray(Bundle& bundle, const std::string
     w.Discard();  // before the commit: nothing refers to these files
     return s;
   }
-  std::map<std::string, ChunkFile> chunks;
-  for (const auto& [k, v] : w.updates())
-    if (v) chunks[k] = *v;
   // A failed commit may still have switched CURRENT (e.g. a failing directory sync), so
   // the files stay: at worst they are unreferenced.
-  OCTAVO_RETURN_NOT_OK(b->CommitLocked("import Zarr array " + src + " as " + p, [&](Manifest& m) -> Status {
-      std::string now = NowIso8601();
-      OCTAVO_RETURN_NOT_OK(EnsureParentGroups(m, p, create_parents, now));
-      NodeEntry n;
-      n.kind = NodeKind::kArray;
-      n.created_at = n.modified_at = now;
-      n.attrs = attrs;
-      n.array = MakeArrayEntry(st.uid, zarr, chunks);
-      m.nodes.emplace(p, std::move(n));
-      return Status::OK();
-    }));
+  OCTAVO_RETURN_NOT_OK(CommitNewArrayNode(b, p, "import Zarr array " + src + " as " + p, /*overwrite=*/false,
+                                          create_parents, st, w, attrs));
   return b->OpenArray(p);
 }
 

@@ -839,4 +839,18 @@ bool FileReferencedByCurrentCommit(const std::string& root, const std::string& r
   return false;
 }
 
+Result<bool> Bundle::RunAsOneCommit(const std::function<Status()>& body, const std::string& message) {
+  if (InTransaction()) {
+    OCTAVO_RETURN_NOT_OK(body());
+    return false;
+  }
+  OCTAVO_RETURN_NOT_OK(BeginTransaction());
+  if (Status st = body(); !st.ok()) {
+    (void)AbortTransaction();
+    return st;
+  }
+  OCTAVO_RETURN_NOT_OK(CommitTransaction(message));
+  return true;
+}
+
 }  // namespace octavo

@@ -390,8 +390,6 @@ Result<ImportReport> ImportCsv(const std::vector<std::string>& paths, Bundle& bu
   for (const auto& f : schema->fields()) report.columns.push_back(f->name() + ": " + f->type()->ToString());
 
   // Pass 2: one bundle transaction.
-  const bool own_txn = !bundle.InTransaction();
-  if (own_txn) OCTAVO_RETURN_NOT_OK(bundle.BeginTransaction());
   auto run = [&]() -> Status {
     auto reader = std::make_shared<CsvReader>(files, options, raw, kinds, schema);
     Status st;
@@ -408,15 +406,8 @@ Result<ImportReport> ImportCsv(const std::vector<std::string>& paths, Bundle& bu
     report.rows = reader->rows();
     return Status::OK();
   };
-  Status st = run();
-  if (!st.ok()) {
-    if (own_txn) (void)bundle.AbortTransaction();
-    return st;
-  }
-  if (own_txn) {
-    OCTAVO_RETURN_NOT_OK(bundle.CommitTransaction("import csv " + JoinNames(report.files)));
-    report.commit = bundle.commit().id;
-  }
+  OCTAVO_ASSIGN_OR_RETURN(bool committed, bundle.RunAsOneCommit(run, "import csv " + JoinNames(report.files)));
+  if (committed) report.commit = bundle.commit().id;
   return report;
 }
 

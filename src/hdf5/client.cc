@@ -229,17 +229,19 @@ Result<ImportReport> ImportFile(const std::string& path, Bundle& bundle, const s
   OCTAVO_ASSIGN_OR_RETURN(auto w, WorkerProcess::Start(options.worker,
                                                        {"import", path, dest, std::to_string(options.array_slab_bytes)},
                                                        path));
-  const bool own_txn = !bundle.InTransaction();
-  if (own_txn) OCTAVO_RETURN_NOT_OK(bundle.BeginTransaction());
   Replayer rp(w.get(), &bundle, options);
-  auto r = rp.Run();
-  if (!r.ok()) {
-    w.reset();  // a worker still running is stopped
-    if (own_txn) (void)bundle.AbortTransaction();
-    return r.status();
-  }
-  if (own_txn) OCTAVO_RETURN_NOT_OK(bundle.CommitTransaction("import " + path));
-  return r;
+  ImportReport report;
+  auto run = [&]() -> Status {
+    auto r = rp.Run();
+    if (!r.ok()) {
+      w.reset();  // a worker still running is stopped
+      return r.status();
+    }
+    report = std::move(*r);
+    return Status::OK();
+  };
+  OCTAVO_RETURN_NOT_OK(bundle.RunAsOneCommit(run, "import " + path).status());
+  return report;
 }
 
 }  // namespace octavo::hdf5

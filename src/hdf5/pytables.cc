@@ -1016,6 +1016,42 @@ class Importer {
     return Status::OK();
   }
 
+  // The dataset's elements as `mem_type`, in slabs of whole rows along axis 0 (the parent
+  // aligns them to its chunks); a failed read aborts the node on the other side.
+  Status SendSlabs(hid_t d, hid_t mem_type, int itemsize, const char* what, ImportReport* report) {
+    Hid fsp(H5Dget_space(d), H5Sclose);
+    const int nd = H5Sget_simple_extent_ndims(fsp.get());
+    std::vector<hsize_t> dims(static_cast<size_t>(std::max(nd, 0)));
+    if (nd > 0) H5Sget_simple_extent_dims(fsp.get(), dims.data(), nullptr);
+    const hsize_t n0 = dims.empty() ? 0 : dims[0];
+    hsize_t inner = 1;
+    for (size_t k = 1; k < dims.size(); ++k) inner *= dims[k];
+    if (n0 == 0 || inner == 0) return Status::OK();
+    const hsize_t row_bytes = inner * static_cast<hsize_t>(itemsize);
+    const hsize_t slab = std::max<hsize_t>(1, static_cast<hsize_t>(opt_.array_slab_bytes) / row_bytes);
+    std::string buf;
+    for (hsize_t s = 0; s < n0; s += slab) {
+      const hsize_t cnt = std::min(slab, n0 - s);
+      std::vector<hsize_t> start(dims.size(), 0), count(dims);
+      start[0] = s;
+      count[0] = cnt;
+      buf.resize(static_cast<size_t>(cnt * row_bytes));
+      Status st;
+      if (H5Sselect_hyperslab(fsp.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+        st = Status::IOError("bad selection: ", TakeErrorStack());
+      Hid msp(H5Screate_simple(nd, count.data(), nullptr), H5Sclose);
+      if (st.ok() && H5Dread(d, mem_type, msp.get(), fsp.get(), H5P_DEFAULT, buf.data()) < 0)
+        st = Status::Corruption("cannot read ", what, " (truncated or corrupt file?): ", TakeErrorStack());
+      if (!st.ok()) {
+        (void)out_->Abort(st);
+        return st;
+      }
+      OCTAVO_RETURN_NOT_OK(out_->Data(buf.data(), buf.size()));
+      report->bytes += static_cast<int64_t>(buf.size());
+    }
+    return Status::OK();
+  }
+
   Status SetAttrs(hid_t obj, const std::string& h5, const std::string& dest) {
     OCTAVO_ASSIGN_OR_RETURN(auto attrs, ReadUserAttrs(obj));
     for (auto& [k, v] : attrs.set)
@@ -1072,67 +1108,14 @@ class Importer {
       Hid mt(H5Tget_native_type(ft.get(), H5T_DIR_ASCEND), H5Tclose);
       const int itemsize = ArrayItemSize(p.dtype);
       OCTAVO_RETURN_NOT_OK(out_->Message({{"op", "array"}, {"dest", dest}, {"shape", p.shape}, {"dtype", p.dtype}}));
-      // rows of the array in slabs along axis 0; the parent aligns them to its chunks
-      int64_t inner = 1;
-      for (size_t k = 1; k < p.shape.size(); ++k) inner *= p.shape[k];
-      const int64_t row_bytes = std::max<int64_t>(1, inner * itemsize);
-      const int64_t n0 = p.shape[0];
-      if (n0 > 0 && inner > 0) {
-        int64_t slab = std::max<int64_t>(1, opt_.array_slab_bytes / row_bytes);
-        std::string buf;
-        Hid fsp(H5Dget_space(d.get()), H5Sclose);
-        const size_t nd = p.shape.size();
-        for (int64_t s = 0; s < n0; s += slab) {
-          int64_t cnt = std::min(slab, n0 - s);
-          buf.resize(static_cast<size_t>(cnt * row_bytes));
-          std::vector<hsize_t> start(nd, 0), count(p.shape.begin(), p.shape.end());
-          start[0] = static_cast<hsize_t>(s);
-          count[0] = static_cast<hsize_t>(cnt);
-          Status st;
-          if (H5Sselect_hyperslab(fsp.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
-            st = Status::IOError("bad selection: ", TakeErrorStack());
-          Hid msp(H5Screate_simple(static_cast<int>(nd), count.data(), nullptr), H5Sclose);
-          if (st.ok() && H5Dread(d.get(), mt.get(), msp.get(), fsp.get(), H5P_DEFAULT, buf.data()) < 0)
-            st = Status::Corruption("cannot read HDF5 dataset (truncated or corrupt file?): ", TakeErrorStack());
-          if (!st.ok()) {
-            (void)out_->Abort(st);
-            return st;
-          }
-          OCTAVO_RETURN_NOT_OK(out_->Data(buf.data(), buf.size()));
-          report->bytes += static_cast<int64_t>(buf.size());
-        }
-      }
+      OCTAVO_RETURN_NOT_OK(SendSlabs(d.get(), mt.get(), itemsize, "HDF5 dataset", report));
       OCTAVO_RETURN_NOT_OK(out_->End());
       return SetAttrs(d.get(), h5, dest);
     }
     if (p.kind == "file") {
       OCTAVO_RETURN_NOT_OK(out_->Message({{"op", "file"}, {"dest", dest}}));
-      Hid sp(H5Dget_space(d.get()), H5Sclose);
-      int nd = H5Sget_simple_extent_ndims(sp.get());
-      std::vector<hsize_t> dims(static_cast<size_t>(std::max(nd, 0)));
-      if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
       // PyTables file nodes: 1-d (version 2) or (n, 1) (version 1) uint8 EArrays
-      hsize_t n0 = dims.empty() ? 0 : dims[0];
-      hsize_t inner = 1;
-      for (size_t k = 1; k < dims.size(); ++k) inner *= dims[k];
-      hsize_t slab = std::max<hsize_t>(1, static_cast<hsize_t>(opt_.array_slab_bytes) / std::max<hsize_t>(inner, 1));
-      std::string buf;
-      for (hsize_t s = 0; s < n0 && inner > 0; s += slab) {
-        hsize_t cnt = std::min(slab, n0 - s);
-        std::vector<hsize_t> start(dims.size(), 0), count(dims);
-        start[0] = s;
-        count[0] = cnt;
-        buf.resize(static_cast<size_t>(cnt * inner));
-        H5Sselect_hyperslab(sp.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-        Hid msp(H5Screate_simple(nd, count.data(), nullptr), H5Sclose);
-        if (H5Dread(d.get(), H5T_NATIVE_UINT8, msp.get(), sp.get(), H5P_DEFAULT, buf.data()) < 0) {
-          Status st = Status::Corruption("cannot read file node (truncated or corrupt file?): ", TakeErrorStack());
-          (void)out_->Abort(st);
-          return st;
-        }
-        OCTAVO_RETURN_NOT_OK(out_->Data(buf.data(), buf.size()));
-        report->bytes += static_cast<int64_t>(buf.size());
-      }
+      OCTAVO_RETURN_NOT_OK(SendSlabs(d.get(), H5T_NATIVE_UINT8, 1, "file node", report));
       OCTAVO_RETURN_NOT_OK(out_->End());
       return SetAttrs(d.get(), h5, dest);
     }

@@ -832,8 +832,6 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
   }
 
   // Pass 2: one bundle transaction for everything.
-  const bool own_txn = !bundle.InTransaction();
-  if (own_txn) OCTAVO_RETURN_NOT_OK(bundle.BeginTransaction());
   auto run = [&]() -> Status {
     const std::string now = NowIso8601();
     for (const auto& key : order) {
@@ -884,16 +882,8 @@ Result<ImportReport> ImportDatabases(const std::vector<std::string>& paths, Bund
     }
     return Status::OK();
   };
-  Status st = run();
-  if (!st.ok()) {
-    if (own_txn) (void)bundle.AbortTransaction();
-    return st;
-  }
-  if (own_txn) {
-    std::string msg = "import sqlite " + JoinNames(report.files);
-    OCTAVO_RETURN_NOT_OK(bundle.CommitTransaction(msg));
-    report.commit = bundle.commit().id;
-  }
+  OCTAVO_ASSIGN_OR_RETURN(bool committed, bundle.RunAsOneCommit(run, "import sqlite " + JoinNames(report.files)));
+  if (committed) report.commit = bundle.commit().id;
   return report;
 }
 
