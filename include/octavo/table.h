@@ -129,4 +129,11 @@ class Table {
   virtual Result<int64_t> RemoveRows(int64_t start, int64_t stop, int64_t step) = 0;
 };
 
+// Reads of part of a row group keep the decoded columns of its 8,192-row blocks in one
+// process-wide cache (least recently used out; default 32 MiB), from the second read of a
+// block on, so a range read again is served from memory without opening its part file.
+// Part files are immutable, so cached blocks are never stale. 0 disables and empties it.
+void SetTableBlockCacheSize(int64_t bytes);
+int64_t TableBlockCacheSize();
+
 }  // namespace octavo

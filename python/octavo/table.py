@@ -23,6 +23,16 @@ _OPTION_KEYS = (
 )
 
 
+def set_block_cache_size(nbytes: int) -> None:
+    """Size of the process-wide cache of decoded 8,192-row blocks that reads of part of a row
+    group keep from a block's second read on (default 32 MiB; 0 = off)."""
+    _octavo.set_block_cache_size(int(nbytes))
+
+
+def block_cache_size() -> int:
+    return _octavo.block_cache_size()
+
+
 def _check_condition(condition: str, condvars: dict | None) -> None:
     check_text(condition, "where condition")
     for k, v in (condvars or {}).items():

@@ -20,6 +20,7 @@
 #include "octavo/array.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
+#include "util/lru_cache.h"
 #include "util/names.h"
 #include "util/threads.h"
 #include "util/time_util.h"
@@ -231,60 +232,12 @@ class ArrayImpl;
 // Decoded chunks, process-wide, least recently used first out. Chunk files are immutable
 // and never reused (random names), so the absolute file path is a key that never goes
 // stale, across handles, commits and bundles.
-class ChunkCache {
- public:
+struct ChunkCache {
   using Buf = std::shared_ptr<const std::string>;
-  static ChunkCache& Get() {
-    static ChunkCache* c = new ChunkCache(int64_t(32) << 20);
+  static LruCache<Buf>& Get() {
+    static auto* c = new LruCache<Buf>(int64_t(32) << 20);  // never destroyed: readers may outlive it
     return *c;
   }
-  explicit ChunkCache(int64_t capacity) : capacity_(capacity) {}
-
-  void SetCapacity(int64_t capacity) {
-    std::lock_guard<std::mutex> g(mu_);
-    capacity_ = std::max<int64_t>(0, capacity);
-    Evict();
-  }
-  int64_t capacity() {
-    std::lock_guard<std::mutex> g(mu_);
-    return capacity_;
-  }
-
-  Buf Find(const std::string& key) {
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-  void Put(const std::string& key, Buf v) {
-    const int64_t n = static_cast<int64_t>(v->size());
-    if (n > capacity_ / 4) return;
-    std::lock_guard<std::mutex> g(mu_);
-    if (map_.count(key)) return;
-    lru_.emplace_front(key, std::move(v));
-    map_[key] = lru_.begin();
-    used_ += n;
-    Evict();
-  }
-
- private:
-  void Evict() {
-    while (used_ > capacity_ && !lru_.empty()) {
-      used_ -= static_cast<int64_t>(lru_.back().second->size());
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-
- public:
-
- private:
-  std::mutex mu_;
-  int64_t capacity_;
-  int64_t used_ = 0;
-  std::list<std::pair<std::string, Buf>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, Buf>>::iterator> map_;
 };
 
 // Writes chunk files for one change; the commit then swaps them into the manifest.
@@ -438,7 +391,7 @@ class ChunkWriter {
     std::string raw, tmp;
     OCTAVO_RETURN_NOT_OK(ReadChunkInto(b, path, meta, key, cf, raw, tmp));
     auto buf = std::make_shared<const std::string>(std::move(raw));
-    ChunkCache::Get().Put(abs, buf);
+    ChunkCache::Get().Put(abs, buf, static_cast<int64_t>(buf->size()));
     return buf;
   }
 

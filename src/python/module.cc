@@ -171,6 +171,9 @@ NB_MODULE(_octavo, m) {
     }
   });
 
+  m.def("set_block_cache_size", [](int64_t bytes) { SetTableBlockCacheSize(bytes); }, "bytes"_a);
+  m.def("block_cache_size", []() { return TableBlockCacheSize(); });
+
   // The one thread pool (octavo/threads.h); Arrow's CPU pool, so pyarrow.cpu_count() agrees.
   m.def("set_num_threads", [](int64_t n) {
     Check(CheckNumThreads(n));

@@ -30,6 +30,7 @@
 #include "octavo/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
+#include "util/lru_cache.h"
 #include "util/threads.h"
 #include "util/time_util.h"
 
@@ -609,49 +610,24 @@ namespace {
 // manifest's CRC: parsing it again took most of a 1,000-row read (Thrift decoding and freeing a
 // 64-row-group footer). Parts are immutable and named uniquely, and the key carries the size
 // and footer CRC the manifest recorded, so an entry is only ever reused for the same bytes.
-class FooterCache {
- public:
-  struct Entry {
-    std::shared_ptr<parquet::FileMetaData> metadata;
-    std::shared_ptr<const ChecksummedFile::Chunks> chunks;
-    int64_t bytes = 0;  // the footer's size on disk: its parsed form is a few times that
-  };
-  Entry Get(const std::string& key) {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = map_.find(key);
-    if (it == map_.end()) return {};
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-  void Put(const std::string& key, Entry e) {
-    if (e.bytes > kBytes / 4) return;  // one huge footer would flush every other
-    std::lock_guard<std::mutex> l(mu_);
-    if (map_.count(key)) return;
-    bytes_ += e.bytes;
-    lru_.emplace_front(key, std::move(e));
-    map_[key] = lru_.begin();
-    while (lru_.size() > kEntries || bytes_ > kBytes) {
-      bytes_ -= lru_.back().second.bytes;
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-
- private:
-  static constexpr size_t kEntries = 256;
-  static constexpr int64_t kBytes = 4 << 20;  // of footers on disk (tens of MB parsed)
-  std::mutex mu_;
-  std::list<std::pair<std::string, Entry>> lru_;
-  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
-  int64_t bytes_ = 0;
+struct FooterCacheEntry {
+  std::shared_ptr<parquet::FileMetaData> metadata;
+  std::shared_ptr<const ChecksummedFile::Chunks> chunks;
 };
 
-FooterCache& Footers() {
-  static auto* cache = new FooterCache();  // never destroyed: readers may outlive static destruction
+// Weighed by the footer's size on disk (its parsed form is a few times that): 4 MiB of footers,
+// at most 256 of them.
+LruCache<FooterCacheEntry>& Footers() {
+  static auto* cache = new LruCache<FooterCacheEntry>(4 << 20, 256);  // never destroyed: readers may outlive it
   return *cache;
 }
 
 }  // namespace
+
+std::string PartCacheKey(const std::string& abs_path, const PartEntry& part) {
+  return abs_path + '\0' + std::to_string(part.size_bytes) + ':' + std::to_string(part.footer_size) + ':' +
+         std::to_string(part.footer_crc32);
+}
 
 Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& root, const std::string& table_path,
                                                              const PartEntry& part, bool use_threads,
@@ -698,10 +674,9 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   // The footer is checked against the manifest before anything in it is believed: its row
   // counts and statistics choose what a read returns and what a query prunes.
   std::shared_ptr<parquet::FileMetaData> metadata;
-  const std::string cache_key = abs + '\0' + std::to_string(part.size_bytes) + ':' + std::to_string(part.footer_size) +
-                                ':' + std::to_string(part.footer_crc32);
-  FooterCache::Entry cached;
-  if (part.footer_crc32 >= 0) cached = Footers().Get(cache_key);
+  const std::string cache_key = PartCacheKey(abs, part);
+  FooterCacheEntry cached;
+  if (part.footer_crc32 >= 0) cached = Footers().Find(cache_key);
   metadata = cached.metadata;
   bool metadata_fresh = false;
   if (part.footer_crc32 >= 0 && !metadata) {
@@ -743,7 +718,7 @@ Result<std::unique_ptr<parquet::arrow::FileReader>> OpenPart(const std::string& 
   }
   auto reader = parquet::arrow::FileReader::Make(pool, std::move(pfr), aprops);
   if (!reader.ok()) return Status::Corruption(where("cannot be read: " + reader.status().message()));
-  if (metadata_fresh) Footers().Put(cache_key, {metadata, cached.chunks, part.footer_size});  // only a footer that passed every check
+  if (metadata_fresh) Footers().Put(cache_key, {metadata, cached.chunks}, part.footer_size);  // only a footer that passed every check
   if (source) *source = checked;
   return std::move(*reader);
 }

@@ -55,6 +55,10 @@ std::vector<std::string> IncompressibleColumns(const arrow::Table& table, const 
 Result<std::shared_ptr<parquet::WriterProperties>> ParquetWriterProperties(const TableOptions& options,
                                                                            const ColumnEncodings& columns);
 
+// The key of caches of what a part holds: its absolute path with the size and footer CRC the
+// manifest recorded, so an entry is only ever reused for the same bytes.
+std::string PartCacheKey(const std::string& abs_path, const PartEntry& part);
+
 // Opens one part, checking its size against the manifest first so a truncated file
 // is reported as corruption of that file rather than as an obscure Parquet error.
 // `source`, when given, gets the checked file the reader reads through (for page-level reads,

@@ -1,8 +1,10 @@
 #include <arrow/api.h>
 #include <parquet/arrow/reader.h>
 
+#include <optional>
 #include <set>
 
+#include "table/block_cache.h"
 #include "table/conform.h"
 #include "table/parquet_io.h"
 #include "table/progress_reader.h"
@@ -232,16 +234,33 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
     const ReadUnit& u = units[i];
     const PartEntry& part = e->parts[u.part];
     std::shared_ptr<ChecksummedFile> source;
-    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, !u.paged, nullptr,
-                                                  &source));
-    if (u.paged) {
-      RowGroupSliceReader slices(reader.get(), source, e->schema, fields,
-                                 "table " + path_ + ": part file " + bundle_->AbsPath(part.file),
-                                 arrow::default_memory_pool());
-      OCTAVO_ASSIGN_OR_RETURN(auto cols, slices.Read(u.row_groups[0], u.skip, u.take));
-      results[i] = arrow::Table::Make(out_schema, cols, u.take);
+    if (u.paged) {  // part of one row group: through the block cache, opening the file only to decode
+      const int g = u.row_groups[0];
+      std::unique_ptr<parquet::arrow::FileReader> reader;
+      std::optional<RowGroupSliceReader> slices;
+      auto open = [&]() -> Result<RowGroupSliceReader*> {
+        if (!slices) {
+          OCTAVO_ASSIGN_OR_RETURN(reader, OpenPart(bundle_->path(), path_, part, arrow_threads, false, nullptr,
+                                                   &source));
+          slices.emplace(reader.get(), source, e->schema, fields,
+                         "table " + path_ + ": part file " + bundle_->AbsPath(part.file), arrow::default_memory_pool());
+        }
+        return &*slices;
+      };
+      if (static_cast<size_t>(g) >= part.row_group_rows.size())
+        return Status::Corruption("table ", path_, ": part file ", bundle_->AbsPath(part.file),
+                                  " has no row group ", g, " in the manifest");
+      OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadRowGroupSliceCached(PartCacheKey(bundle_->path() + "/" + part.file, part),
+                                                                 g, part.row_group_rows[static_cast<size_t>(g)],
+                                                                 *e->schema, fields, u.skip, u.take, open));
+      std::vector<std::shared_ptr<arrow::ChunkedArray>> chunked;
+      for (size_t c = 0; c < cols.size(); ++c)
+        chunked.push_back(std::make_shared<arrow::ChunkedArray>(std::move(cols[c]), out_schema->field(static_cast<int>(c))->type()));
+      results[i] = arrow::Table::Make(out_schema, std::move(chunked), u.take);
       return Status::OK();
     }
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, true, nullptr,
+                                                  &source));
     OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
     auto t = reader->ReadRowGroups(u.row_groups, leaves);
     if (!t.ok())

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "table/parquet_io.h"
@@ -829,4 +831,84 @@ TEST(TableEdit, RemoveRowsWithStepAcrossParts) {
   EXPECT_EQ(rows, 0);
   ASSERT_OK_AND_ASSIGN(int64_t none, t->RemoveRows(0, 0, 1));
   EXPECT_EQ(none, 0);
+}
+
+// --- the block cache (repeated reads of part of a row group) ---------------------------------
+
+TEST(TableBlockCache, RepeatedRangesComeFromMemoryAndAreNeverStale) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  auto want = MakeRows(0, 60000);
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/t", ReaderOf(want), Small(30000, 1000000)));
+  auto read = [&](int64_t start, int64_t stop, std::vector<std::string> columns = {}) {
+    ReadOptions ro;
+    ro.start = start;
+    ro.stop = stop;
+    ro.columns = std::move(columns);
+    return t->Read(ro);
+  };
+  // inside one 8,192-row block, across blocks, to the end of a row group, a few rows
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {{20000, 21000}, {8000, 8500}, {16000, 25000},
+                                                           {29500, 30000}, {0, 10}, {30001, 30002}};
+  for (int k = 0; k < 3; ++k) {  // first read, second (the blocks are kept), third (from the cache)
+    for (auto [start, stop] : ranges) {
+      SCOPED_TRACE("read " + std::to_string(k) + " of rows " + std::to_string(start) + ".." + std::to_string(stop));
+      ASSERT_OK_AND_ASSIGN(auto got, read(start, stop));
+      ASSERT_TRUE(TablesEqual(*got, *want->Slice(start, stop - start)));
+      ASSERT_OK_AND_ASSIGN(auto name_only, read(start, stop, {"name"}));
+      ASSERT_TRUE(name_only->column(0)->Equals(*want->Slice(start, stop - start)->column(2)));
+    }
+  }
+  // Cached ranges no longer open the part file: with it moved away they still read, others do not.
+  const std::string part = PartFiles(*t).at(0);
+  std::filesystem::rename(part, part + ".away");
+  ASSERT_OK_AND_ASSIGN(auto cached, read(20000, 21000));
+  EXPECT_TRUE(TablesEqual(*cached, *want->Slice(20000, 1000)));
+  EXPECT_FALSE(read(40000, 40010).ok());
+  std::filesystem::rename(part + ".away", part);
+
+  // A commit that changes the rows writes a new part: reads see the new values at once.
+  arrow::Int64Builder ids;
+  ASSERT_TRUE(ids.Append(-1).ok());
+  ASSERT_OK(t->ModifyRows(20500, 1, arrow::Table::Make(arrow::schema({arrow::field("id", arrow::int64())}),
+                                                       {*ids.Finish()})));
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_OK_AND_ASSIGN(auto got, read(20000, 21000));
+    EXPECT_EQ((*got->column(0)->GetScalar(500))->ToString(), "-1");
+    EXPECT_EQ((*got->column(0)->GetScalar(501))->ToString(), "20501");
+  }
+
+  // Off: every read goes to the file again.
+  SetTableBlockCacheSize(0);
+  EXPECT_EQ(TableBlockCacheSize(), 0);
+  const std::string new_part = PartFiles(*t).at(0);
+  std::filesystem::rename(new_part, new_part + ".away");
+  EXPECT_FALSE(read(20000, 21000).ok());
+  std::filesystem::rename(new_part + ".away", new_part);
+  ASSERT_OK_AND_ASSIGN(auto again, read(20000, 21000));
+  EXPECT_EQ(again->num_rows(), 1000);
+  SetTableBlockCacheSize(int64_t(32) << 20);
+}
+
+TEST(TableBlockCache, ConcurrentReadersGetTheirOwnRows) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  auto want = MakeRows(0, 40000);
+  ASSERT_OK_AND_ASSIGN(auto t, b->CreateTable("/t", ReaderOf(want), Small(20000, 1000000)));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < 60; ++i) {
+        const int64_t start = (th * 7919 + i * 1237) % 39000;
+        ReadOptions ro;
+        ro.start = start;
+        ro.stop = start + 1000;
+        auto got = t->Read(ro);
+        if (!got.ok() || !TablesEqual(**got, *want->Slice(start, 1000))) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }

@@ -187,6 +187,10 @@ def test_damaged_page_index_never_gives_wrong_rows(tmp_path):
     corrupt = 0
     b = octavo.open(str(tmp_path / "b"), "r")
     t = b.table("t")
+    # The same ranges are read again and again: off, the block cache would serve them from
+    # memory (as it was checked when first read) and no read would meet the damage.
+    cache = octavo.table.block_cache_size()
+    octavo.table.set_block_cache_size(0)
     try:
         for off in range(lo, hi):
             damaged = bytearray(original)
@@ -201,6 +205,7 @@ def test_damaged_page_index_never_gives_wrong_rows(tmp_path):
                     continue
                 assert got == expect[r], f"flip at byte {off} gave different rows {r}"
     finally:
+        octavo.table.set_block_cache_size(cache)
         with open(part, "wb") as f:
             f.write(original)
         b.close()
@@ -336,3 +341,35 @@ def test_zstd_page_of_wrong_size_is_corruption(tmp_path):
                 pass
         assert t.read(0, 9_000, columns=["s"], return_type="arrow").column("s").to_pylist() == \
             data.column("s")[:9_000].to_pylist()
+
+
+def test_repeated_ranges_from_the_block_cache_all_types(tmp_path):
+    """The first read of a range reads its rows, the second keeps its 8,192-row blocks, later
+    ones come from memory: all three give the same rows, of every type, across blocks."""
+    expected = wide_table(40_000, 5)
+    with octavo.open(str(tmp_path / "b"), "w") as b:
+        b.create_table("t", data=expected, options=dict(row_group_size=20_000, data_page_size=4096))
+    t = octavo.open(str(tmp_path / "b"), "r").table("t")
+    for start, stop in [(100, 1100), (8000, 8400), (16000, 24000), (19990, 20010), (39_999, 40_000)]:
+        for _ in range(3):
+            _same(t.read(start, stop, return_type="arrow"), expected.slice(start, stop - start))
+            cols = ["uniq", "seq", expected.column_names[0]]
+            _same(t.read(start, stop, columns=cols, return_type="arrow"), expected.slice(start, stop - start).select(cols))
+
+
+def test_block_cache_size_is_settable_and_zero_turns_it_off(tmp_path):
+    from octavo.table import block_cache_size, set_block_cache_size
+    old = block_cache_size()
+    assert old == 32 << 20
+    expected = wide_table(20_000, 6)
+    with octavo.open(str(tmp_path / "b"), "w") as b:
+        b.create_table("t", data=expected, options=dict(row_group_size=20_000))
+    t = octavo.open(str(tmp_path / "b"), "r").table("t")
+    try:
+        set_block_cache_size(0)
+        assert block_cache_size() == 0
+        for _ in range(3):
+            _same(t.read(5000, 6000, return_type="arrow"), expected.slice(5000, 1000))
+    finally:
+        set_block_cache_size(old)
+    assert block_cache_size() == old
