@@ -216,6 +216,18 @@ std::vector<ReadUnit> SplitIntoUnits(const TableEntry& e, const std::vector<Part
   return units;
 }
 
+// Whether every column chunk of these row groups is small enough to decode into one array:
+// a string column near 2 GiB would overflow the 32-bit offsets of the single array the page
+// decoders build, where parquet::arrow splits it into chunks.
+bool FitsOneArrayPerColumn(const parquet::FileMetaData& md, const std::vector<int>& row_groups) {
+  for (int g : row_groups) {
+    auto rg = md.RowGroup(g);
+    for (int c = 0; c < rg->num_columns(); ++c)
+      if (rg->ColumnChunk(c)->total_uncompressed_size() > (int64_t(1) << 30)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options) const {
@@ -230,6 +242,18 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
   const std::vector<ReadUnit> units = SplitIntoUnits(*e, slices, workers);
   std::vector<std::shared_ptr<arrow::Table>> results(units.size());
   const bool arrow_threads = options.use_threads && (units.size() == 1 || workers == 1) && ArrowMayUseThreads();
+  // Whole row groups are decoded by octavo's page decoders (RowGroupSliceReader: flat columns
+  // without parquet::arrow's level and copy passes), one unit per task; a read that is one unit
+  // of whole row groups on several threads goes to parquet::arrow, which decodes its columns
+  // in parallel.
+  const bool column_parallel = arrow_threads && units.size() == 1 && workers > 1;
+  auto table_of = [&](std::vector<arrow::ArrayVector> columns, int64_t rows) {
+    std::vector<std::shared_ptr<arrow::ChunkedArray>> chunked;
+    for (size_t c = 0; c < columns.size(); ++c)
+      chunked.push_back(std::make_shared<arrow::ChunkedArray>(std::move(columns[c]),
+                                                              out_schema->field(static_cast<int>(c))->type()));
+    return arrow::Table::Make(out_schema, std::move(chunked), rows);
+  };
   OCTAVO_RETURN_NOT_OK(ParallelFor(units.size(), workers, [&](size_t i, int) -> Status {
     const ReadUnit& u = units[i];
     const PartEntry& part = e->parts[u.part];
@@ -253,14 +277,28 @@ Result<std::shared_ptr<arrow::Table>> TableImpl::Read(const ReadOptions& options
       OCTAVO_ASSIGN_OR_RETURN(auto cols, ReadRowGroupSliceCached(PartCacheKey(bundle_->path() + "/" + part.file, part),
                                                                  g, part.row_group_rows[static_cast<size_t>(g)],
                                                                  *e->schema, fields, u.skip, u.take, open));
-      std::vector<std::shared_ptr<arrow::ChunkedArray>> chunked;
-      for (size_t c = 0; c < cols.size(); ++c)
-        chunked.push_back(std::make_shared<arrow::ChunkedArray>(std::move(cols[c]), out_schema->field(static_cast<int>(c))->type()));
-      results[i] = arrow::Table::Make(out_schema, std::move(chunked), u.take);
+      results[i] = table_of(std::move(cols), u.take);
       return Status::OK();
     }
-    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, true, nullptr,
-                                                  &source));
+    OCTAVO_ASSIGN_OR_RETURN(auto reader, OpenPart(bundle_->path(), path_, part, arrow_threads, column_parallel,
+                                                  nullptr, &source));
+    if (!column_parallel && FitsOneArrayPerColumn(*reader->parquet_reader()->metadata(), u.row_groups)) {
+      // octavo's page decoders for flat columns, row group by row group
+      RowGroupSliceReader slices(reader.get(), source, e->schema, fields,
+                                 "table " + path_ + ": part file " + bundle_->AbsPath(part.file),
+                                 arrow::default_memory_pool());
+      std::vector<arrow::ArrayVector> chunks(fields.size());
+      int64_t skip = u.skip, left = u.take;
+      for (int g : u.row_groups) {
+        const int64_t n = std::min(reader->parquet_reader()->metadata()->RowGroup(g)->num_rows() - skip, left);
+        OCTAVO_ASSIGN_OR_RETURN(auto cols, slices.Read(g, skip, n));
+        for (size_t c = 0; c < cols.size(); ++c) chunks[c].push_back(std::move(cols[c]));
+        left -= n;
+        skip = 0;
+      }
+      results[i] = table_of(std::move(chunks), u.take);
+      return Status::OK();
+    }
     OCTAVO_ASSIGN_OR_RETURN(auto leaves, LeafIndices(*reader, fields));
     auto t = reader->ReadRowGroups(u.row_groups, leaves);
     if (!t.ok())
