@@ -372,14 +372,20 @@ bool Incompressible(const arrow::Array& col, arrow::util::Codec* codec) {
 
 // A dictionary-encoded column's data pages (bit-packed dictionary indices) do not compress:
 // categories in random order. Clustered categories leave runs, which compress.
+// A column already of a dictionary type (pandas categoricals) is taken as it is.
 bool IndicesIncompressible(const std::shared_ptr<arrow::Array>& col, int64_t distinct, arrow::util::Codec* codec) {
   if (!codec || distinct < 2) return false;
-  auto encoded = arrow::compute::DictionaryEncode(col);
-  if (!encoded.ok()) return false;
-  // Hold the array: indices() is a reference into it (a temporary here was a use after free).
-  const std::shared_ptr<arrow::Array> dict_array = encoded->make_array();
-  const auto& indices = static_cast<const arrow::DictionaryArray&>(*dict_array).indices();
-  if (indices->type_id() != arrow::Type::INT32) return false;
+  std::shared_ptr<arrow::Array> dict_array = col;
+  if (col->type_id() != arrow::Type::DICTIONARY) {
+    auto encoded = arrow::compute::DictionaryEncode(col);
+    if (!encoded.ok()) return false;
+    dict_array = encoded->make_array();
+  }
+  // Hold the arrays: indices() is a reference into dict_array (a temporary was a use after free).
+  auto as_int32 = arrow::compute::Cast(*static_cast<const arrow::DictionaryArray&>(*dict_array).indices(),
+                                       arrow::int32());
+  if (!as_int32.ok()) return false;
+  const std::shared_ptr<arrow::Array> indices = *as_int32;
   const auto& idx = static_cast<const arrow::Int32Array&>(*indices);
   int width = 0;
   while ((int64_t{1} << width) < distinct) ++width;
@@ -409,6 +415,14 @@ ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOpt
   const int64_t n = std::min<int64_t>(sample.num_rows(), 64 * 1024);
   for (int i = 0; i < sample.num_columns(); ++i) {
     const auto& type = *sample.schema()->field(i)->type();
+    if (type.id() == arrow::Type::DICTIONARY) {  // written as dictionary pages of its own dictionary
+      auto col = sample.column(i)->Slice(0, n);
+      const int64_t distinct = static_cast<const arrow::DictionaryArray&>(*col).dictionary()->length();
+      if (options.dictionary && col->length() - col->null_count() >= 1024 &&
+          IndicesIncompressible(col, distinct, codec.get()))
+        out.uncompressed.push_back(sample.schema()->field(i)->name());
+      continue;
+    }
     if (!arrow::is_primitive(type.id()) && !arrow::is_base_binary_like(type.id())) continue;
     if (type.id() == arrow::Type::BOOL) continue;
     auto col = sample.column(i)->Slice(0, n);

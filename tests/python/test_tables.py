@@ -292,6 +292,10 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
         "label": pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, n)]),
         "phase": pa.array(np.array(["rest", "run", "groom", "eat"])[(np.arange(n) // 700) % 4]),
         "gappy": pa.array(np.arange(n, dtype=np.int64), mask=np.arange(n) % 11 == 0),
+        # already dictionary-typed (pandas categoricals, dictionary_encode()): the same rules
+        "cat_random": pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, n)]).dictionary_encode(),
+        "cat_runs": pa.DictionaryArray.from_arrays(pa.array(((np.arange(n) // 700) % 4).astype(np.int32)),
+                                                   pa.array(["rest", "run", "groom", "eat"])),
     })
     with octavo.open(str(tmp_path / "enc.octavo"), "w") as b:
         b.create_table("/t", data=data)
@@ -314,6 +318,7 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
     assert comp["x"] == "UNCOMPRESSED" and comp["frame"] == "UNCOMPRESSED"
     assert comp["label"] == "UNCOMPRESSED" and "RLE_DICTIONARY" in enc["phase"]
     assert comp["phase"] == "ZSTD"
+    assert comp["cat_random"] == "UNCOMPRESSED" and comp["cat_runs"] == "ZSTD"
 
 
 # --- overwrite and creation are one commit (hardening: data loss) ----------------------
