@@ -26,6 +26,8 @@ manifest = {"format": "octavo-manifest", "format_version": 2,
             "nodes": {"/": node, "/g": dict(node, attrs={"a": 1})}}
 put("manifest", "seed0", json.dumps(manifest))
 put("manifest", "seed1", json.dumps(dict(manifest, nodes={"/": node})))
+# version 1 is unsealed, so the fuzzer reaches every field; floats where integers belong
+put("manifest", "seed2", json.dumps(dict(manifest, format_version=1e300, features=[])))
 
 codecs = {
     "none": [{"name": "bytes", "configuration": {"endian": "little"}}],

@@ -203,11 +203,11 @@ static Json FileToJson(const FileEntry& f) {
 static Result<std::shared_ptr<const FileEntry>> FileFromJson(const Json& p, const std::string& where) {
   auto f = std::make_shared<FileEntry>();
   f->digest = p.at("digest").get<std::string>();
-  f->size = p.at("size").get<int64_t>();
+  f->size = IntegerOf<int64_t>(p.at("size"));
   if (!IsValidDigest(f->digest) || f->size < 0)
     return Status::Corruption(where, ": invalid digest or size");
   if (p.contains("block_crc32")) {
-    f->block_size = p.at("block_size").get<int64_t>();
+    f->block_size = IntegerOf<int64_t>(p.at("block_size"));
     if (f->block_size < 4096 || f->block_size > (int64_t{1} << 30))
       return Status::Corruption(where, ": invalid block_size ", f->block_size);
     const Json& list = p.at("block_crc32");
@@ -336,8 +336,8 @@ Result<std::string> SerializeManifest(const Manifest& m) {
 static Status FooterFromJson(const Json& jp, int64_t* size, int64_t* crc, const std::string& where) {
   if (!jp.contains("footer")) return Status::OK();
   const Json& f = jp.at("footer");
-  *size = f.at("size").get<int64_t>();
-  *crc = f.at("crc32").get<int64_t>();
+  *size = IntegerOf<int64_t>(f.at("size"));
+  *crc = IntegerOf<int64_t>(f.at("crc32"));
   if (*size < 12 || *crc < 0 || *crc > 0xffffffffLL)
     return Status::Corruption(where, ": invalid footer size or checksum");
   return Status::OK();
@@ -356,9 +356,10 @@ static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, co
     p.file = jp.at("file").get<std::string>();
     OCTAVO_RETURN_NOT_OK(CheckDataFileName(p.file, where + " part"));
     OCTAVO_RETURN_NOT_OK(FooterFromJson(jp, &p.footer_size, &p.footer_crc32, where + " part " + p.file));
-    p.num_rows = jp.at("num_rows").get<int64_t>();
-    p.size_bytes = jp.at("size_bytes").get<int64_t>();
-    p.row_group_rows = jp.at("row_groups").get<std::vector<int64_t>>();
+    p.num_rows = IntegerOf<int64_t>(jp.at("num_rows"));
+    p.size_bytes = IntegerOf<int64_t>(jp.at("size_bytes"));
+    if (!jp.at("row_groups").is_array()) return Status::Corruption(where, ": part ", p.file, " row_groups is not a list");
+    for (const auto& r : jp.at("row_groups")) p.row_group_rows.push_back(IntegerOf<int64_t>(r));
     p.stats = jp.value("stats", Json::object());
     p.created_at = jp.value("created_at", "");
     int64_t sum = 0;
@@ -372,7 +373,7 @@ static Result<std::shared_ptr<const TableEntry>> TableFromJson(const Json& j, co
       for (const auto& [col, jf] : jp.at("indexes").items()) {
         PartEntry::IndexFile f;
         f.file = jf.at("file").get<std::string>();
-        f.size_bytes = jf.at("size_bytes").get<int64_t>();
+        f.size_bytes = IntegerOf<int64_t>(jf.at("size_bytes"));
         OCTAVO_RETURN_NOT_OK(CheckDataFileName(f.file, where + " index"));
         OCTAVO_RETURN_NOT_OK(FooterFromJson(jf, &f.footer_size, &f.footer_crc32, where + " index " + f.file));
         p.indexes[col] = std::move(f);
@@ -397,7 +398,7 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& file) {
   try {
     if (j.value("format", "") != "octavo-manifest")
       return Status::Corruption("manifest ", file, " is not an octavo manifest");
-    m.format_version = j.at("format_version").get<int>();
+    m.format_version = IntegerOf<int>(j.at("format_version"));
     if (m.format_version > kFormatVersion)
       return Status::UnsupportedVersion("manifest ", file, " has format version ", m.format_version,
                                         " but this octavo (", kVersion, ") reads up to version ", kFormatVersion,

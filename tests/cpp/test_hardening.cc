@@ -13,6 +13,7 @@
 
 #include "fault_env.h"
 #include "test_util.h"
+#include "format/manifest.h"
 #include "util/json_util.h"
 #include "util/names.h"
 
@@ -483,4 +484,35 @@ TEST(Hardening, DeepHierarchiesAreBoundedAndWalkedWithoutRecursion) {
   ASSERT_OK(b->Close());
   ForgeManifest(tmp.Sub("b"), [&](nlohmann::ordered_json& m) { m["nodes"][deep + "/a"] = m["nodes"]["/"]; });
   EXPECT_STATUS_CODE(Bundle::Open(tmp.Sub("b"), OpenMode::kRead), StatusCode::kCorruption);
+}
+
+// A float where the manifest has an integer (1e300 as a part's row count, say) is damage, never a
+// cast: nlohmann's get<int64_t>() of it is undefined behaviour (found by fuzz_manifest), which the
+// sanitizer build of this test reports.
+TEST(Hardening, FloatsWhereManifestIntegersBelongAreCorruption) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto b, Bundle::Open(tmp.Sub("b"), OpenMode::kAppend));
+  ASSERT_OK(b->CreateTable("/t", ReaderOf(MakeRows(0, 10))).status());
+  const std::string file = tmp.Sub("b") + "/manifests/" + std::string(12 - std::to_string(b->commit().id).size(), '0') +
+                           std::to_string(b->commit().id) + ".json";
+  ASSERT_OK_AND_ASSIGN(Json base, ParseJson(ReadBytes(file), file));
+  base.erase("checksum");
+  base["format_version"] = 1;  // version 1 manifests are not sealed: every field reaches the parser
+  ASSERT_OK(ParseManifest(base.dump(), "m").status());
+  const std::vector<std::function<void(Json&)>> edits = {
+      [](Json& j) { j["format_version"] = 1e300; },
+      [](Json& j) { j["format_version"] = 5e9; },
+      [](Json& j) { j["nodes"]["/t"]["table"]["parts"][0]["num_rows"] = 1e300; },
+      [](Json& j) { j["nodes"]["/t"]["table"]["parts"][0]["size_bytes"] = -1e300; },
+      [](Json& j) { j["nodes"]["/t"]["table"]["parts"][0]["row_groups"][0] = 1e19; },
+      [](Json& j) { j["nodes"]["/t"]["table"]["parts"][0]["row_groups"] = 10; },
+      [](Json& j) { j["nodes"]["/t"]["table"]["parts"][0]["footer"]["size"] = 1e300; },
+      [](Json& j) { j["nodes"]["/t"]["table"]["parts"][0]["footer"]["crc32"] = 2.5; },
+  };
+  for (size_t i = 0; i < edits.size(); ++i) {
+    Json j = base;
+    edits[i](j);
+    auto r = ParseManifest(j.dump(), "m");
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << "edit " << i << ": " << r.status().ToString();
+  }
 }
