@@ -45,27 +45,17 @@ print(json.dumps(lat))
 """
 
 
-MOTO_SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python",
-                                  "moto_server.py")  # moto with atomic conditional writes (see there)
-
-
 def start_moto(tmp: str) -> tuple[subprocess.Popen, dict]:
-    """A moto S3 server on 127.0.0.1 with one bucket; returns it and octavo's storage options."""
-    import socket
+    """A moto S3 server on 127.0.0.1 with one bucket (tests/python/moto_server.py: moto with
+    atomic conditional writes); returns it and octavo's storage options."""
+    import importlib.util
 
     import boto3
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(os.path.join(tmp, "moto.log"), "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, MOTO_SERVER_SCRIPT, str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python", "moto_server.py")
+    spec = importlib.util.spec_from_file_location("moto_server", path)
+    moto_server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(moto_server)
+    proc, url = moto_server.start(os.path.join(tmp, "moto.log"))
     boto3.client("s3", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing",
                  region_name="us-east-1").create_bucket(Bucket="bench")
     return proc, {"endpoint_url": url, "allow_http": True, "access_key_id": "testing",

@@ -10,11 +10,9 @@ import http.client
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 
 import numpy as np
@@ -25,37 +23,18 @@ import octavo
 
 boto3 = pytest.importorskip("boto3")  # moto[server] brings it (scripts/setup.sh)
 pytest.importorskip("moto")
+import moto_server  # noqa: E402  (tests/python: moto with atomic conditional writes)
 
 CLI = os.environ.get("OCTAVO_CLI") or shutil.which("octavo")
 KEY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
 
 
-MOTO_SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_server.py")  # see there
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory):
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, MOTO_SERVER_SCRIPT, str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, "moto server exited"
-            time.sleep(0.05)
+    proc, url = moto_server.start(str(tmp_path_factory.mktemp("moto") / "moto.log"))
     yield url
     proc.terminate()
     proc.wait(timeout=30)
-    log.close()
 
 
 @pytest.fixture
