@@ -166,6 +166,41 @@ bool GatherRleHybrid(const uint8_t* data, int64_t size, int bit_width, const int
   return ok && !bad && k == n && (n == 0 || rows[0] >= first);
 }
 
+bool DecodeRleHybrid(const uint8_t* data, int64_t size, int bit_width, int64_t from, int64_t count, uint32_t* out) {
+  if (from < 0 || count < 0) return false;
+  const int64_t to = from + count;
+  const uint64_t mask = bit_width >= 32 ? 0xffffffffu : (uint64_t{1} << bit_width) - 1;
+  int64_t done = from;  // positions [from, done) written
+  bool bad = false;
+  const bool ok = ForEachRun(data, size, bit_width,
+                             [&](int64_t start, int64_t n, uint32_t value, const uint8_t* packed, int64_t bytes) {
+                               const int64_t hi = std::min(to, start + n);
+                               if (hi <= done) return true;
+                               if (!packed) {
+                                 std::fill(out + (done - from), out + (hi - from), value);
+                               } else {
+                                 if (static_cast<uint64_t>(hi - start) * bit_width > static_cast<uint64_t>(bytes) * 8) {
+                                   bad = true;
+                                   return false;
+                                 }
+                                 uint64_t bit = static_cast<uint64_t>(done - start) * bit_width;
+                                 int64_t i = done;
+                                 // one unaligned 8-byte load per value while 8 bytes remain (a
+                                 // value of up to 32 bits at a shift of up to 7 fits in them)
+                                 for (; i < hi && static_cast<int64_t>(bit >> 3) + 8 <= bytes; ++i, bit += bit_width) {
+                                   uint64_t v;
+                                   std::memcpy(&v, packed + (bit >> 3), 8);
+                                   out[i - from] = static_cast<uint32_t>((v >> (bit & 7)) & mask);
+                                 }
+                                 for (; i < hi; ++i, bit += bit_width)
+                                   out[i - from] = static_cast<uint32_t>(ReadBits(packed, bytes, bit, bit_width));
+                               }
+                               done = hi;
+                               return done < to;
+                             });
+  return ok && !bad && done == to;
+}
+
 bool RleHybridAllEqual(const uint8_t* data, int64_t size, int bit_width, int64_t count, uint32_t value) {
   int64_t seen = 0;
   bool equal = true;

@@ -26,6 +26,10 @@ bool GatherDeltaBinaryPacked(const uint8_t* data, int64_t size, const int64_t* r
 bool GatherRleHybrid(const uint8_t* data, int64_t size, int bit_width, const int64_t* rows, int64_t n,
                      int64_t first, uint32_t* out);
 
+// The same section's values at the consecutive positions [from, from + count), decoded in
+// one pass (a dense read: no per-row search).
+bool DecodeRleHybrid(const uint8_t* data, int64_t size, int bit_width, int64_t from, int64_t count, uint32_t* out);
+
 // Whether an RLE / bit-packed hybrid section of `bit_width` bits holds `count` values that all
 // equal `value` (a page's definition levels when it has no nulls).
 bool RleHybridAllEqual(const uint8_t* data, int64_t size, int bit_width, int64_t count, uint32_t value);

@@ -1,6 +1,8 @@
 #include "table/row_gather.h"
 
 #include <arrow/api.h>
+#include <arrow/compute/api_vector.h>
+#include <arrow/compute/exec.h>
 #include <arrow/util/bit_util.h>
 #include <parquet/column_page.h>
 #include <parquet/column_reader.h>
@@ -184,6 +186,55 @@ struct BinarySink {
     *capacity = cap;
   }
 };
+
+// Dictionary-typed columns: the chosen rows' dictionary indices, and the chunk's dictionary
+// page as the result's dictionary (as parquet::arrow reads them), with no string copied per
+// row. GatherDirect hands it indices instead of values and declines every page that is not
+// dictionary-encoded.
+struct DictionaryIndexSink {
+  using value_type = parquet::ByteArray;
+  int32_t* out;
+  std::shared_ptr<arrow::DataType> value_type_arrow;  // of the dictionary
+  arrow::MemoryPool* pool;
+  int64_t n = 0;
+  std::shared_ptr<arrow::Array> dictionary;
+  Status status() const { return Status::OK(); }
+  Status SetDictionary(const std::vector<parquet::ByteArray>& values) {
+    if (dictionary) return Status::Corruption("column chunk holds more than one dictionary page");
+    OCTAVO_ASSIGN_OR_RETURN(dictionary, BinaryArrayOf(values, value_type_arrow, pool));
+    return Status::OK();
+  }
+  void Indices(int64_t count, const uint32_t* idx) {
+    for (int64_t i = 0; i < count; ++i) out[n + i] = static_cast<int32_t>(idx[i]);
+    n += count;
+  }
+  // A dictionary page's values as an array of `type` (string, binary or their large forms).
+  static Result<std::shared_ptr<arrow::Array>> BinaryArrayOf(const std::vector<parquet::ByteArray>& values,
+                                                             const std::shared_ptr<arrow::DataType>& type,
+                                                             arrow::MemoryPool* pool) {
+    const bool large = type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
+    return large ? Build<arrow::LargeBinaryBuilder>(values, type, pool) : Build<arrow::BinaryBuilder>(values, type, pool);
+  }
+  template <typename Builder>
+  static Result<std::shared_ptr<arrow::Array>> Build(const std::vector<parquet::ByteArray>& values,
+                                                     const std::shared_ptr<arrow::DataType>& type,
+                                                     arrow::MemoryPool* pool) {
+    Builder b(pool);
+    int64_t bytes = 0;
+    for (const auto& v : values) bytes += v.len;
+    OCTAVO_RETURN_NOT_ARROW_OK(b.Reserve(static_cast<int64_t>(values.size())));
+    OCTAVO_RETURN_NOT_ARROW_OK(b.ReserveData(bytes));
+    for (const auto& v : values) b.UnsafeAppend(v.ptr, static_cast<int64_t>(v.len));
+    std::shared_ptr<arrow::Array> out;
+    OCTAVO_RETURN_NOT_ARROW_OK(b.Finish(&out));
+    auto data = out->data()->Copy();
+    data->type = type;  // binary -> string: same layout
+    return arrow::MakeArray(data);
+  }
+};
+
+template <typename Sink>
+constexpr bool kTakesIndices = std::is_same_v<Sink, DictionaryIndexSink>;
 
 // Decodes the runs batch by batch into thread-local scratch and hands the chosen rows to the
 // sink right away (byte-array values point into the current page, valid until the next read).
@@ -639,6 +690,38 @@ bool AllDefinedValues(const parquet::Page& page, int16_t max_def, PageValues* ou
   return false;
 }
 
+// A dictionary page's entries; byte-array entries point into `bytes` (a copy: the page
+// reader reuses its buffers for the next page). false for an encoding other than PLAIN.
+template <typename T>
+Result<bool> ParseDictionaryPage(const parquet::DictionaryPage& dp, std::vector<uint8_t>* bytes,
+                                 std::vector<T>* dictionary) {
+  if (dp.encoding() != parquet::Encoding::PLAIN && dp.encoding() != parquet::Encoding::PLAIN_DICTIONARY) return false;
+  const int64_t count = dp.num_values();
+  const int64_t size = dp.size();
+  if (count < 0) return Status::Corruption("dictionary page holds a negative number of values");
+  dictionary->clear();
+  if constexpr (std::is_same_v<T, parquet::ByteArray>) {
+    bytes->assign(dp.data(), dp.data() + size);
+    const uint8_t* d = bytes->data();
+    dictionary->reserve(static_cast<size_t>(std::min<int64_t>(count, size / 4)));
+    int64_t at = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      uint32_t len = 0;
+      if (size - at < 4) return Status::Corruption("dictionary page is cut short");
+      std::memcpy(&len, d + at, 4);
+      at += 4;
+      if (len > static_cast<uint64_t>(size - at)) return Status::Corruption("dictionary page is cut short");
+      dictionary->push_back(parquet::ByteArray(len, d + at));
+      at += len;
+    }
+  } else {
+    if (size / static_cast<int64_t>(sizeof(T)) < count) return Status::Corruption("dictionary page is cut short");
+    dictionary->resize(static_cast<size_t>(count));
+    if (count) std::memcpy(dictionary->data(), dp.data(), static_cast<size_t>(count) * sizeof(T));
+  }
+  return true;
+}
+
 // The chosen rows straight from the pages, decoded by octavo (table/page_decoders.h): PLAIN,
 // dictionary and DELTA_BINARY_PACKED pages without nulls, the encodings octavo writes. Returns
 // false (declined) at the first page it does not handle: the caller drops what was emitted
@@ -662,33 +745,11 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
     std::shared_ptr<parquet::Page> p = pager->NextPage();
     if (!p) return Status::Corruption("column chunk holds fewer values than its row group's rows");
     if (p->type() == parquet::PageType::DICTIONARY_PAGE) {
-      const auto& dp = static_cast<const parquet::DictionaryPage&>(*p);
-      if (dp.encoding() != parquet::Encoding::PLAIN && dp.encoding() != parquet::Encoding::PLAIN_DICTIONARY)
-        return false;
-      const int64_t count = dp.num_values();
-      const int64_t size = dp.size();
-      if (count < 0) return Status::Corruption("dictionary page holds a negative number of values");
-      dictionary.clear();
-      if constexpr (kBinary) {
-        dictionary_bytes.assign(dp.data(), dp.data() + size);
-        const uint8_t* d = dictionary_bytes.data();
-        dictionary.reserve(static_cast<size_t>(std::min<int64_t>(count, size / 4)));
-        int64_t at = 0;
-        for (int64_t i = 0; i < count; ++i) {
-          uint32_t len = 0;
-          if (size - at < 4) return Status::Corruption("dictionary page is cut short");
-          std::memcpy(&len, d + at, 4);
-          at += 4;
-          if (len > static_cast<uint64_t>(size - at)) return Status::Corruption("dictionary page is cut short");
-          dictionary.push_back(parquet::ByteArray(len, d + at));
-          at += len;
-        }
-      } else {
-        if (size / static_cast<int64_t>(sizeof(T)) < count) return Status::Corruption("dictionary page is cut short");
-        dictionary.resize(static_cast<size_t>(count));
-        if (count) std::memcpy(dictionary.data(), dp.data(), static_cast<size_t>(count) * sizeof(T));
-      }
+      OCTAVO_ASSIGN_OR_RETURN(const bool parsed, ParseDictionaryPage(static_cast<const parquet::DictionaryPage&>(*p),
+                                                                      &dictionary_bytes, &dictionary));
+      if (!parsed) return false;
       has_dictionary = true;
+      if constexpr (kTakesIndices<Sink>) OCTAVO_RETURN_NOT_OK(sink->SetDictionary(dictionary));
       continue;
     }
     PageValues values;
@@ -712,7 +773,9 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
     };
     switch (values.encoding) {
       case parquet::Encoding::PLAIN:
-        if constexpr (kBinary) {
+        if constexpr (kTakesIndices<Sink>) {
+          return false;  // a dictionary that overflowed into plain pages
+        } else if constexpr (kBinary) {
           // length-prefixed values: walk up to the last chosen one
           picked.resize(static_cast<size_t>(m));
           int64_t at = 0, row = first;
@@ -747,14 +810,22 @@ Result<bool> GatherDirect(parquet::PageReader* pager, int16_t max_def, const std
         if (!has_dictionary) return Status::Corruption("dictionary-encoded data page without a dictionary page");
         if (values.size < 1) return corrupt("dictionary indices");
         indices.resize(static_cast<size_t>(m));
-        if (!GatherRleHybrid(values.data + 1, values.size - 1, values.data[0], chosen, m, first, indices.data()))
+        const bool consecutive = chosen[m - 1] - chosen[0] == m - 1;  // rows ascend and are distinct
+        if (!(consecutive ? DecodeRleHybrid(values.data + 1, values.size - 1, values.data[0], chosen[0] - first, m,
+                                            indices.data())
+                          : GatherRleHybrid(values.data + 1, values.size - 1, values.data[0], chosen, m, first,
+                                            indices.data())))
           return corrupt("dictionary indices");
         const uint32_t* idx = indices.data();
         const size_t dict_size = dictionary.size();
         for (int64_t i = 0; i < m; ++i)
           if (idx[i] >= dict_size) return corrupt("dictionary indices");
-        const T* dict = dictionary.data();
-        sink->Emit(m, [&](int64_t i) -> const T& { return dict[idx[i]]; });
+        if constexpr (kTakesIndices<Sink>) {
+          sink->Indices(m, idx);
+        } else {
+          const T* dict = dictionary.data();
+          sink->Emit(m, [&](int64_t i) -> const T& { return dict[idx[i]]; });
+        }
         break;
       }
       case parquet::Encoding::DELTA_BINARY_PACKED:
@@ -917,6 +988,62 @@ Result<std::shared_ptr<arrow::Array>> ReadRowRangeFrom(const ChunkPages& src, co
   }
 }
 
+// A dictionary-typed column (dictionary<int32, string|binary>: a BYTE_ARRAY column stored
+// with that Arrow type): the indices straight from dictionary-encoded pages, the chunk's
+// dictionary page as the dictionary. When a page has nulls or the dictionary overflowed into
+// plain pages, the values are gathered and encoded after the dictionary page's entries, which
+// so keep their order and positions, as in parquet::arrow's result.
+Result<std::shared_ptr<arrow::Array>> GatherDictionary(const ChunkPages& src, const std::shared_ptr<arrow::DataType>& type,
+                                                       const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
+                                                       GatherStats* stats) {
+  const auto& value_type = static_cast<const arrow::DictionaryType&>(*type).value_type();
+  const int64_t n = static_cast<int64_t>(rows.size());
+  GatherStats ignored;
+  std::shared_ptr<arrow::Array> dictionary;
+  if (DirectGatherable(*src.chunk)) {
+    auto pager = src.open();
+    std::vector<int64_t> kept_first;
+    OCTAVO_RETURN_NOT_OK(PlanRuns(src, rows, pager.get(), stats ? stats : &ignored, &kept_first).status());
+    stats = nullptr;  // counted once, whichever way the rows are gathered
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> indices, arrow::AllocateBuffer(n * 4, pool));
+    DictionaryIndexSink sink{reinterpret_cast<int32_t*>(indices->mutable_data()), value_type, pool, 0, nullptr};
+    OCTAVO_ASSIGN_OR_RETURN(const bool done, GatherDirect<parquet::ByteArray>(
+                                                 pager.get(), src.descr->max_definition_level(), kept_first, rows, &sink));
+    if (done) {
+      if (!sink.dictionary) {
+        OCTAVO_ARROW_ASSIGN_OR_RETURN(sink.dictionary, arrow::MakeEmptyArray(value_type, pool));
+      }
+      return std::shared_ptr<arrow::Array>(std::make_shared<arrow::DictionaryArray>(
+          type, std::make_shared<arrow::Int32Array>(n, indices), sink.dictionary));
+    }
+    dictionary = std::move(sink.dictionary);
+  }
+  if (!dictionary && src.chunk->has_dictionary_page()) {
+    std::shared_ptr<parquet::Page> p = src.open()->NextPage();
+    std::vector<uint8_t> bytes;
+    std::vector<parquet::ByteArray> entries;
+    if (p && p->type() == parquet::PageType::DICTIONARY_PAGE) {
+      OCTAVO_ASSIGN_OR_RETURN(const bool parsed,
+                              ParseDictionaryPage(static_cast<const parquet::DictionaryPage&>(*p), &bytes, &entries));
+      if (parsed) {
+        OCTAVO_ASSIGN_OR_RETURN(dictionary, DictionaryIndexSink::BinaryArrayOf(entries, value_type, pool));
+      }
+    }
+  }
+  OCTAVO_ASSIGN_OR_RETURN(auto values, GatherRowsFrom(src, value_type, rows, pool, stats ? stats : &ignored));
+  std::shared_ptr<arrow::Array> all = values;
+  const int64_t offset = dictionary ? dictionary->length() : 0;
+  if (offset > 0) {
+    OCTAVO_ARROW_ASSIGN_OR_RETURN(all, arrow::Concatenate({dictionary, values}, pool));
+  }
+  arrow::compute::ExecContext ctx(pool);
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(auto encoded, arrow::compute::DictionaryEncode(
+                                                  all, arrow::compute::DictionaryEncodeOptions::Defaults(), &ctx));
+  auto data = encoded.make_array()->Slice(offset, n)->data()->Copy();
+  data->type = type;  // the declared ordered flag
+  return arrow::MakeArray(data);
+}
+
 Result<std::shared_ptr<arrow::Array>> GatherRowsFrom(const ChunkPages& src, const std::shared_ptr<arrow::DataType>& type,
                                                      const std::vector<int64_t>& rows, arrow::MemoryPool* pool,
                                                      GatherStats* stats) {
@@ -928,6 +1055,7 @@ Result<std::shared_ptr<arrow::Array>> GatherRowsFrom(const ChunkPages& src, cons
     const int64_t rg_rows = src.num_rows;
     if (!rows.empty() && (rows.front() < 0 || rows.back() >= rg_rows))
       return Status::IndexError("row ", rows.back(), " is outside the ", rg_rows, " rows of the column chunk");
+    if (type->id() == arrow::Type::DICTIONARY) return GatherDictionary(src, type, rows, pool, stats);
     const int16_t max_def = descr->max_definition_level();
     const int64_t n = static_cast<int64_t>(rows.size());
     const auto phys = descr->physical_type();
@@ -1018,6 +1146,11 @@ bool CanGatherRows(const parquet::ColumnDescriptor& column, const arrow::DataTyp
       return type.id() == arrow::Type::DOUBLE && none;
     case parquet::Type::BYTE_ARRAY:
       if (lt && lt->is_decimal()) return false;
+      if (type.id() == arrow::Type::DICTIONARY) {
+        const auto& dict = static_cast<const arrow::DictionaryType&>(type);
+        return dict.index_type()->id() == arrow::Type::INT32 && dict.value_type()->id() != arrow::Type::DICTIONARY &&
+               CanGatherRows(column, *dict.value_type());
+      }
       return type.id() == arrow::Type::STRING || type.id() == arrow::Type::BINARY ||
              type.id() == arrow::Type::LARGE_STRING || type.id() == arrow::Type::LARGE_BINARY;
     default:

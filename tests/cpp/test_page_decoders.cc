@@ -123,6 +123,17 @@ TEST(PageDecoders, RleHybridMatchesArrowsDictionaryIndices) {
                                   static_cast<int64_t>(rows.size()), 0, got.data()));
       for (size_t i = 0; i < rows.size(); ++i) ASSERT_EQ(got[i], index[static_cast<size_t>(rows[i])]) << rows[i];
     }
+    // consecutive positions, decoded in one pass
+    const int64_t total = static_cast<int64_t>(values.size());
+    for (int trial = 0; trial < 20; ++trial) {
+      const int64_t from = static_cast<int64_t>(rng() % static_cast<uint64_t>(total));
+      const int64_t count = trial == 0 ? total - from : static_cast<int64_t>(rng() % static_cast<uint64_t>(total - from + 1));
+      std::vector<uint32_t> got(static_cast<size_t>(count));
+      ASSERT_TRUE(DecodeRleHybrid(page->data() + 1, page->size() - 1, bit_width, from, count, got.data()));
+      for (int64_t i = 0; i < count; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], index[static_cast<size_t>(from + i)]) << from + i;
+    }
+    std::vector<uint32_t> all(values.size() + 64);
+    EXPECT_FALSE(DecodeRleHybrid(page->data() + 1, page->size() - 1, bit_width, 0, total + 64, all.data()));
     // past the end of the section: false, not a read outside it
     const int64_t beyond = static_cast<int64_t>(values.size()) + 64;
     uint32_t out = 0;
@@ -165,6 +176,9 @@ TEST(PageDecoders, DamagedSectionsNeverReadOutside) {
       } else if (!bytes.empty()) {
         (void)GatherRleHybrid(bytes.data() + 1, static_cast<int64_t>(bytes.size()) - 1, bytes[0] % 40, rows.data(),
                               n, 0, out32.data());
+        std::vector<uint32_t> dense(5000);
+        (void)DecodeRleHybrid(bytes.data() + 1, static_cast<int64_t>(bytes.size()) - 1, bytes[0] % 40,
+                              static_cast<int64_t>(rng() % 100), 4900, dense.data());
       }
     }
   }
@@ -211,6 +225,7 @@ std::shared_ptr<arrow::Table> Sample(int64_t n, bool with_nulls, std::mt19937_64
   arrow::Int32Builder small;
   arrow::DoubleBuilder v;
   arrow::StringBuilder label, text;
+  arrow::StringDictionary32Builder cat;  // dictionary in order of first appearance, as a writer's page
   arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::NANO), arrow::default_memory_pool());
   const char* cats[] = {"alpha", "beta", "gamma", "delta-with-a-long-name", ""};
   for (int64_t i = 0; i < n; ++i) {
@@ -222,12 +237,14 @@ std::shared_ptr<arrow::Table> Sample(int64_t n, bool with_nulls, std::mt19937_64
     EXPECT_TRUE((null && rng() % 2 ? label.AppendNull() : label.Append(cats[rng() % 5])).ok());
     EXPECT_TRUE(text.Append(std::string(rng() % 30, static_cast<char>('a' + rng() % 26))).ok());
     EXPECT_TRUE(ts.Append(1'700'000'000'000'000'000 + i * 1'000'000).ok());
+    EXPECT_TRUE((null && rng() % 3 == 0 ? cat.AppendNull() : cat.Append(cats[rng() % 4])).ok());
   }
   auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("jittered", arrow::int64()),
                                arrow::field("small", arrow::int32()), arrow::field("v", arrow::float64()),
                                arrow::field("label", arrow::utf8()), arrow::field("text", arrow::large_utf8()),
-                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO))});
-  std::vector<std::shared_ptr<arrow::Array>> columns(7);
+                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO)),
+                               arrow::field("cat", arrow::dictionary(arrow::int32(), arrow::utf8()))});
+  std::vector<std::shared_ptr<arrow::Array>> columns(8);
   EXPECT_TRUE(ids.Finish(&columns[0]).ok());
   EXPECT_TRUE(jittered.Finish(&columns[1]).ok());
   EXPECT_TRUE(small.Finish(&columns[2]).ok());
@@ -237,7 +254,28 @@ std::shared_ptr<arrow::Table> Sample(int64_t n, bool with_nulls, std::mt19937_64
   EXPECT_TRUE(text.Finish(&t).ok());
   columns[5] = (*arrow::compute::Cast(t, arrow::large_utf8())).make_array();
   EXPECT_TRUE(ts.Finish(&columns[6]).ok());
+  EXPECT_TRUE(cat.Finish(&columns[7]).ok());
   return arrow::Table::Make(schema, columns);
+}
+
+// `got` holds the values of `want`; a dictionary-typed result also keeps the column's dictionary
+// when the chunk was written dictionary-encoded (`dictionary_pages`), as parquet::arrow does.
+void ExpectSame(const std::shared_ptr<arrow::Array>& got, const std::shared_ptr<arrow::Array>& want,
+                bool dictionary_pages, const std::string& what) {
+  ASSERT_TRUE(got->type()->Equals(*want->type())) << what << ": " << got->type()->ToString();
+  if (got->type()->id() != arrow::Type::DICTIONARY) {
+    ASSERT_TRUE(got->Equals(*want)) << what << "\ngot " << got->ToString().substr(0, 300) << "\nwant "
+                                    << want->ToString().substr(0, 300);
+    return;
+  }
+  const auto& value_type = static_cast<const arrow::DictionaryType&>(*got->type()).value_type();
+  auto got_values = (*arrow::compute::Cast(got, value_type)).make_array();
+  auto want_values = (*arrow::compute::Cast(want, value_type)).make_array();
+  ASSERT_TRUE(got_values->Equals(*want_values)) << what << "\ngot " << got_values->ToString().substr(0, 300);
+  if (dictionary_pages)
+    ASSERT_TRUE(static_cast<const arrow::DictionaryArray&>(*got).dictionary()->Equals(
+        *static_cast<const arrow::DictionaryArray&>(*want).dictionary()))
+        << what << ": the dictionary is not the page's";
 }
 
 void CheckGather(const Written& w, std::mt19937_64& rng) {
@@ -257,9 +295,9 @@ void CheckGather(const Written& w, std::mt19937_64& rng) {
         ASSERT_TRUE(got.ok()) << field->name() << ": " << got.status().ToString();
         auto want = *arrow::compute::Take(w.table->column(c), take_indices);
         auto want_array = *arrow::Concatenate(want.chunked_array()->chunks());
-        ASSERT_TRUE((*got)->Equals(*want_array))
-            << field->name() << " row group " << g << " p " << p << "\ngot " << (*got)->ToString().substr(0, 300)
-            << "\nwant " << want_array->ToString().substr(0, 300);
+        const bool dictionary_pages = file->metadata()->RowGroup(g)->ColumnChunk(c)->has_dictionary_page();
+        ExpectSame(*got, want_array, dictionary_pages,
+                   field->name() + " row group " + std::to_string(g) + " p " + std::to_string(p));
         EXPECT_GE(stats.pages_total, stats.pages_skipped);
       }
     }
@@ -272,7 +310,8 @@ void CheckGather(const Written& w, std::mt19937_64& rng) {
         auto got = ReadRowRange(file, g, c, field->type(), a, count, arrow::default_memory_pool());
         ASSERT_TRUE(got.ok()) << field->name() << ": " << got.status().ToString();
         auto want = *arrow::Concatenate(w.table->column(c)->Slice(start + a, count)->chunks());
-        ASSERT_TRUE((*got)->Equals(*want)) << field->name() << " rows " << a << "+" << count;
+        ExpectSame(*got, want, file->metadata()->RowGroup(g)->ColumnChunk(c)->has_dictionary_page(),
+                   field->name() + " rows " + std::to_string(a) + "+" + std::to_string(count));
       }
     }
     start += rg_rows;
@@ -328,7 +367,7 @@ TEST(GatherRows, DamagedDeltaAndDictionaryPagesAreCorruptionNamingTheRowGroup) {
   std::vector<int64_t> rows(20000);
   std::iota(rows.begin(), rows.end(), 0);
   const std::string intact_bytes(reinterpret_cast<const char*>(intact->data()), static_cast<size_t>(intact->size()));
-  for (int leaf : {0, 4}) {  // id (delta), label (dictionary)
+  for (int leaf : {0, 4, 7}) {  // id (delta), label (dictionary pages), cat (dictionary-typed)
     auto chunk = file->metadata()->RowGroup(0)->ColumnChunk(leaf);
     std::string bytes = intact_bytes;
     int64_t start = chunk->data_page_offset() + 24, n = 200;  // page headers and values

@@ -49,6 +49,10 @@ def _frame(seed: int, n: int = N) -> pa.Table:
         "dec": pa.array([decimal.Decimal(int(x)) / 100 for x in rng.integers(-10**8, 10**8, n)],
                         type=pa.decimal128(12, 2)),
         "cat": pa.array(words).dictionary_encode(),
+        "catn": pa.array(words, mask=mask(), type=pa.string()).dictionary_encode(),
+        "ocat": pa.DictionaryArray.from_arrays(pa.array(words).dictionary_encode().indices,
+                                               pa.array(words).dictionary_encode().dictionary, ordered=True),
+        "ucat": pa.array(unique).dictionary_encode(),  # too many values: the dictionary overflows into plain pages
         "lst": pa.array([[int(x)] * int(x % 3) for x in rng.integers(0, 100, n)], type=pa.list_(pa.int64())),
     })
 
@@ -126,6 +130,28 @@ def test_where_values_equal_filtering_the_whole_table(tables, cond):
     rows = table.get_where_list(cond)
     np.testing.assert_array_equal(rows, np.flatnonzero(pc.fill_null(pc.is_in(
         pa.array(np.arange(full.num_rows)), value_set=pa.array(rows)), False).to_numpy(zero_copy_only=False)))
+
+
+@pytest.mark.parametrize("cond", ["k < 10", "k < 600", "k >= 0"])
+def test_dictionary_columns_keep_the_row_groups_dictionaries(tables, cond):
+    # Dictionary-typed columns are gathered as indices into the row group's dictionary page,
+    # so each result chunk's dictionary is one a plain Parquet reader returns for that column.
+    import pyarrow.parquet as pq
+
+    table, full, _ = tables
+    parts = pq.ParquetDataset(table._bundle.get_table_path(table.path)).read(columns=["catn", "ocat"])
+    got = table.read_where(cond, columns=["catn", "ocat", "ucat"], return_type="arrow")
+    want = _expected(full, cond)
+    for name in ("catn", "ocat", "ucat"):
+        assert got.schema.field(name).type == full.schema.field(name).type, name
+        assert got[name].cast(pa.string()).equals(want[name].cast(pa.string())), (cond, name)
+    for name in ("catn", "ocat"):
+        page_dictionaries = [c.dictionary for c in parts[name].chunks]
+        for chunk in got[name].chunks:
+            assert any(chunk.dictionary.equals(d) for d in page_dictionaries), (cond, name)
+    ranged = table.read(4_990, 5_020, columns=["catn", "ocat", "ucat"], return_type="arrow")
+    for name in ("catn", "ocat", "ucat"):
+        assert ranged[name].cast(pa.string()).equals(full[name].slice(4_990, 30).cast(pa.string())), name
 
 
 @pytest.mark.parametrize("cond", ["k < 10", "i32 > 1000000000"])
