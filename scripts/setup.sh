@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-APT_PKGS="libhdf5-dev ccache clang libclang-rt-14-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ninja-build libb2-dev libblosc-dev libsqlite3-dev libcurl4-openssl-dev openjdk-17-jre-headless"  # java: pyspark in tests/python/test_delta.py; curl: the S3 conditional PUT (src/objstore)
+APT_PKGS="libhdf5-dev ccache clang libclang-rt-14-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libzstd-dev ninja-build libb2-dev libblosc-dev libsqlite3-dev libcurl4-openssl-dev openjdk-17-jre-headless"  # java: pyspark in tests/python/test_delta.py; curl: the S3 conditional PUT (src/objstore); zstd: page decompression (src/table)
 missing=""
 for p in $APT_PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

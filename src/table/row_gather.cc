@@ -14,6 +14,8 @@
 #include <parquet/types.h>
 #include <arrow/io/memory.h>
 #include <arrow/util/compression.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include <functional>
 
@@ -387,7 +389,7 @@ int64_t ZstdContentSize(const uint8_t* p, int64_t n) {
 // decompresses (ZSTD_decompress): 13% of a selective query's CPU at one thread. This reader
 // takes the pages still compressed from Arrow's page reader (opened with no codec: header
 // parsing, page filter and value counts stay Arrow's) and decompresses them with one
-// streaming context per thread, reused for every page. Like Arrow's, a page's bytes live in
+// context per thread, reused for every page. Like Arrow's, a page's bytes live in
 // one buffer per reader, valid until the next NextPage().
 class ZstdPageReader final : public parquet::PageReader {
  public:
@@ -437,11 +439,10 @@ class ZstdPageReader final : public parquet::PageReader {
   // whose size Arrow's page object does not keep: then the frame's content size, grown as
   // needed up to the chunk's uncompressed size). Throws on damage, as Arrow's reader does.
   std::shared_ptr<arrow::Buffer> Decompress(const parquet::Page& page, int64_t levels, int64_t expect) {
-    struct Context {
-      std::unique_ptr<arrow::util::Codec> codec;
-      std::shared_ptr<arrow::util::Decompressor> stream;
-    };
-    thread_local Context ctx;  // one per thread of the pool: no per-page context
+    // One context per thread of the pool, from Debian's libzstd, whose Huffman decoding runs
+    // its assembly loop (the zstd inside Arrow's wheel is built without it).
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!dctx) throw parquet::ParquetException("out of memory for a zstd context");
     const uint8_t* in = page.data();
     const int64_t in_len = page.size();
     if (levels < 0 || levels > in_len || (expect >= 0 && expect < levels))
@@ -457,28 +458,18 @@ class ZstdPageReader final : public parquet::PageReader {
     }
     PARQUET_THROW_NOT_OK(buffer_->Resize(cap, /*shrink_to_fit=*/false));
     if (levels > 0) std::memcpy(buffer_->mutable_data(), in, static_cast<size_t>(levels));
-    int64_t read = levels, written = levels;
+    int64_t written = levels;
     if (expect != levels) {  // a V2 page of nulls only may hold no frame at all (GH-31992)
-      if (!ctx.stream) {
-        PARQUET_ASSIGN_OR_THROW(ctx.codec, arrow::util::Codec::Create(arrow::Compression::ZSTD));
-        PARQUET_ASSIGN_OR_THROW(ctx.stream, ctx.codec->MakeDecompressor());
-      }
-      PARQUET_THROW_NOT_OK(ctx.stream->Reset());
-      if (buffer_->size() == written) PARQUET_THROW_NOT_OK(buffer_->Resize(written + 1, /*shrink_to_fit=*/false));
-      while (true) {
-        PARQUET_ASSIGN_OR_THROW(auto r, ctx.stream->Decompress(in_len - read, in + read, buffer_->size() - written,
-                                                               buffer_->mutable_data() + written));
-        read += r.bytes_read;
-        written += r.bytes_written;
-        if (ctx.stream->IsFinished()) {
-          if (read == in_len) break;
-          PARQUET_THROW_NOT_OK(ctx.stream->Reset());  // concatenated frames, as ZSTD_decompress reads them
-          continue;
+      while (true) {  // concatenated frames are read as ZSTD_decompress reads them
+        const size_t r = ZSTD_decompressDCtx(dctx.get(), buffer_->mutable_data() + levels,
+                                             static_cast<size_t>(buffer_->size() - levels), in + levels,
+                                             static_cast<size_t>(in_len - levels));
+        if (!ZSTD_isError(r)) {
+          written = levels + static_cast<int64_t>(r);
+          break;
         }
-        if (r.bytes_read != 0 || r.bytes_written != 0) continue;
-        // no progress: the input ends inside a frame, or the output is full
-        if (written < buffer_->size())
-          throw parquet::ParquetException("zstd page is cut short or damaged");
+        if (ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall)
+          throw parquet::ParquetException(std::string("zstd page is damaged: ") + ZSTD_getErrorName(r));
         if (expect >= 0 || buffer_->size() >= max_uncompressed_)
           throw parquet::ParquetException("zstd page decompresses to more than its header says");
         PARQUET_THROW_NOT_OK(
