@@ -1,6 +1,6 @@
 // octavo's own Parquet page decoders (src/table/page_decoders.h) on hostile page bytes. The
 // first 4 input bytes choose the bit width, the row count and a stride for the gathered
-// positions; the rest is the page section.
+// positions; the rest is the page section. The one-pass decoder must agree with the gather.
 #include <cstring>
 #include <vector>
 
@@ -18,6 +18,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int64_t i = 0; i < n; ++i) rows[i] = first + i * stride;
   std::vector<uint32_t> idx(n);
   (void)octavo::GatherRleHybrid(page, page_size, bit_width, rows.data(), n, first, idx.data());
+  // consecutive positions, from `stride` on: must agree with the gather wherever both succeed
+  std::vector<uint32_t> dense(n);
+  if (octavo::DecodeRleHybrid(page, page_size, bit_width, stride, n, dense.data())) {
+    std::vector<int64_t> consecutive(n);
+    for (int64_t i = 0; i < n; ++i) consecutive[i] = stride + i;
+    std::vector<uint32_t> gathered(n);
+    if (octavo::GatherRleHybrid(page, page_size, bit_width, consecutive.data(), n, 0, gathered.data()) &&
+        gathered != dense)
+      __builtin_trap();
+  }
   (void)octavo::RleHybridAllEqual(page, page_size, bit_width, n, 1);
   std::vector<int32_t> v32(n);
   std::vector<int64_t> v64(n);
