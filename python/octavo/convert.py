@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import pyarrow as pa
@@ -213,13 +213,20 @@ def columns_arg(columns: Columns) -> list[str]:
     return [check_text(str(c), "column name") for c in columns]
 
 
-def range_args(num_rows: int, start, stop) -> tuple[int, int]:
-    """[start, stop) as the C++ side takes it, resolved like a Python slice: negative values
-    count from the end, any size is clamped to [0, num_rows] (a huge int would not fit the
-    engine's int64), stop <= start is empty."""
-    st, sp, _ = slice(None if start is None else check_int(start, "start"),
-                      None if stop is None else check_int(stop, "stop")).indices(num_rows)
+def range_args(num_rows: Callable[[], int], start, stop) -> tuple[int, int]:
+    """[start, stop) as the C++ side takes it, meaning what a Python slice means. Row numbers
+    in [0, 2**62) pass as they are: the engine clamps them to the table (its stop -1 is "to
+    the end"). Others are resolved against num_rows(): negative values count from the end, a
+    huge int (beyond the engine's int64) is clamped. stop <= start is empty."""
+    st = 0 if start is None else check_int(start, "start")
+    sp = None if stop is None else check_int(stop, "stop")
+    if 0 <= st < _ROW_LIMIT and (sp is None or 0 <= sp < _ROW_LIMIT):
+        return st, -1 if sp is None else max(st, sp)
+    st, sp, _ = slice(st, sp).indices(num_rows())
     return st, max(st, sp)
+
+
+_ROW_LIMIT = 1 << 62
 
 
 def write_table_atomic(table: pa.Table, path: str | os.PathLike[str], **kwargs) -> None:

@@ -1,4 +1,5 @@
 """Exceptions raised by octavo. Every C++ Status code maps to one class here."""
+import operator
 import os
 import re
 from typing import TypeVar
@@ -99,8 +100,6 @@ def check_text(value: T, what: str) -> T:
 def check_int(value: object, what: str) -> int:
     """A row number or count: an int or anything with __index__ (numpy integers), never a
     float or string that int() would silently round or parse."""
-    import operator
-
     try:
         return operator.index(value)  # type: ignore[arg-type]
     except TypeError:

@@ -52,7 +52,7 @@ class WhereResult:
         if int(chunk_size) < 0 or (chunk_size == 0 and return_type != "arrow"):
             # 0 (internal, read_where): batches as decoded, no exact-size copy
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-        st, sp = range_args(table.num_rows, start, stop)
+        st, sp = range_args(lambda: table.num_rows, start, stop)
         stream, self._stats = table._native.where(condition, columns_arg(columns), st, sp,
                                                   condvars_arg(condvars), int(chunk_size), bool(use_index))
         self._reader = pa.RecordBatchReader.from_stream(stream)
@@ -62,7 +62,7 @@ class WhereResult:
         if (return_type or stored_library(table.schema)) == "pandas" and _has_range_index(table.schema):
             # pandas chunks carry the matching rows' labels, as read_where's frame and
             # iter_batches' chunks do (the stream has no row numbers: take them from the where list)
-            self._labels = (table, condition, st, sp, condvars, use_index)
+            self._labels = (table, condition, start, stop, condvars, use_index)
 
     @property
     def schema(self) -> pa.Schema:
@@ -87,8 +87,8 @@ class WhereResult:
         if self._labels is not None:
             import pandas as pd
 
-            table, condition, st, sp, condvars, use_index = self._labels
-            rows = _range_labels(table.schema, get_where_list(table, condition, st, sp, condvars, use_index))
+            table, condition, start, stop, condvars, use_index = self._labels
+            rows = _range_labels(table.schema, get_where_list(table, condition, start, stop, condvars, use_index))
             table._last_stats = self._stats
         for batch in self.batches():
             out = from_arrow(pa.Table.from_batches([batch]), self._return_type)
@@ -169,7 +169,7 @@ def read_where_first(table, condition: str, limit: int, columns=None, start=None
 def get_where_list(table, condition: str, start=None, stop=None, condvars=None, use_index: bool = True):
     import numpy as np
 
-    st, sp = range_args(table.num_rows, start, stop)
+    st, sp = range_args(lambda: table.num_rows, start, stop)
     raw, stats = table._native.get_where_list(condition, st, sp, condvars_arg(condvars), bool(use_index))
     table._last_stats = stats
     return np.frombuffer(raw, dtype=np.int64).copy()

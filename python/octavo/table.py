@@ -171,10 +171,8 @@ class Table(Node):
         """Rows [start, stop) of the given columns (all by default)."""
         check_return_type(return_type)
         cols = columns_arg(columns)
-        st, sp = range_args(self.num_rows, start, stop)
-        table = pa.table(self._native.read(cols, st, sp))
-        offset = st if st >= 0 else max(0, self.num_rows + st)
-        return from_arrow(table, return_type, row_offset=offset)
+        st, sp = range_args(lambda: self.num_rows, start, stop)
+        return from_arrow(pa.table(self._native.read(cols, st, sp)), return_type, row_offset=st)
 
     def read_arrow(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None) -> pa.Table:
         return self.read(start, stop, columns=columns, return_type="arrow")
@@ -198,7 +196,7 @@ class Table(Node):
         check_return_type(return_type)
         if int(chunk_size) <= 0:
             raise InvalidArgumentError(f"chunk_size must be positive, got {chunk_size}")
-        st, sp = range_args(self.num_rows, start, stop)
+        st, sp = range_args(lambda: self.num_rows, start, stop)
         reader = pa.RecordBatchReader.from_stream(
             self._native.scan(int(chunk_size), columns_arg(columns), st, sp))
         offset = st

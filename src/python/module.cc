@@ -60,6 +60,16 @@ ArrowStream TableStream(const std::shared_ptr<arrow::Table>& t) {
   return ArrowStream{std::make_shared<arrow::TableBatchReader>(t)};
 }
 
+// A read's table for pa.table(): one ArrowBatch when every column is one chunk, else a stream.
+nb::object TableResult(const std::shared_ptr<arrow::Table>& t) {
+  std::vector<std::shared_ptr<arrow::Array>> columns;
+  for (const auto& c : t->columns()) {
+    if (c->num_chunks() != 1) return nb::cast(TableStream(t));
+    columns.push_back(c->chunk(0));
+  }
+  return nb::cast(py::ArrowBatch{arrow::RecordBatch::Make(t->schema(), t->num_rows(), std::move(columns))});
+}
+
 // Structs cross to Python as dicts through their one JSON codec (include/octavo/*.h).
 nb::object JsonToPython(const std::string& text) { return nb::module_::import_("json").attr("loads")(text); }
 std::string PythonToJson(const nb::handle& value) {
@@ -187,6 +197,8 @@ NB_MODULE(_octavo, m) {
 
   nb::class_<ArrowStream>(m, "ArrowStream")
       .def("__arrow_c_stream__", &ArrowStream::Export, "requested_schema"_a = nb::none());
+  nb::class_<py::ArrowBatch>(m, "ArrowBatch")
+      .def("__arrow_c_array__", &py::ArrowBatch::Export, "requested_schema"_a = nb::none());
 
   m.def(
       "scan_parquet_files",
@@ -258,7 +270,7 @@ NB_MODULE(_octavo, m) {
                nb::gil_scoped_release release;
                out = Unwrap(t.Read(o));
              }
-             return TableStream(out);
+             return TableResult(out);
            },
            "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1, "use_threads"_a = true)
       .def("scan",
@@ -311,7 +323,7 @@ NB_MODULE(_octavo, m) {
                nb::gil_scoped_release release;
                out = Unwrap(t.ReadCoordinates(rows, columns));
              }
-             return TableStream(out);
+             return TableResult(out);
            },
            "rows"_a, "columns"_a = std::vector<std::string>{})
       .def("append", [](Table& t, nb::capsule stream, bool add_columns, nb::handle progress, int64_t expected_rows) {

@@ -176,6 +176,15 @@ def test_read_where_projection_range_and_return_types(bundle):
     pd.testing.assert_frame_equal(got, want)
     got = t.read_where("id >= 0", start=10, stop=20, return_type="arrow")
     assert got.column("id").to_pylist() == list(range(10, 20))
+    ends = [None, 0, 3, 999, 1000, 5000, 2**70, -1, -3, -1000, -5000, -(2**70)]
+    for start in ends:  # start and stop as in a Python slice, in every where entry point
+        for stop in ends:
+            want = [i for i in range(1000)[start:stop] if i % 3 == 0]
+            assert t.get_where_list("id % 3 == 0", start=start, stop=stop).tolist() == want, (start, stop)
+            got = t.read_where("id % 3 == 0", start=start, stop=stop)  # pandas: labels from the where list
+            assert got["id"].tolist() == want and list(got.index) == want, (start, stop)
+            got = [c for c in t.where("id % 3 == 0", start=start, stop=stop, chunk_size=100)]
+            assert sum((list(c.index) for c in got), []) == want, (start, stop)
     assert isinstance(t.read_where("id < 5", return_type="polars"), pl.DataFrame)
     chunks = list(t.where("id < 250", columns=["id"], chunk_size=100, return_type="arrow"))
     assert [c.num_rows for c in chunks] == [100, 100, 50]

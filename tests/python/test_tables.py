@@ -151,6 +151,20 @@ def test_read_ranges_and_projection_match_arrow_slicing(bundle):
         exp = data.slice(s, max(0, e - s))
         assert got.num_rows == exp.num_rows
         assert got.column("id").to_pylist() == exp.column("id").to_pylist(), (start, stop)
+    # every start/stop means what it means in a Python slice, including those resolved by the
+    # engine (non-negative) and those resolved in Python (negative, beyond int64)
+    ids = list(range(10_000))
+    ends = [None, 0, 1, 7, 9_999, 10_000, 10_001, 2**62 - 1, 2**62, 2**70, -1, -7, -9_999, -10_000, -10_001, -(2**70)]
+    for start in ends:
+        for stop in ends:
+            got = t.read(start, stop, columns=["id"], return_type="arrow").column("id").to_pylist()
+            assert got == ids[start:stop], (start, stop)
+            it = [b.column("id").to_pylist() for b in t.iter_batches(4_000, columns=["id"], return_type="arrow",
+                                                                   start=start, stop=stop)]
+            assert sum(it, []) == ids[start:stop], (start, stop)
+    assert t.read(np.int64(9_998), None, return_type="arrow").num_rows == 2
+    with pytest.raises(octavo.InvalidArgumentError, match="start must be an integer"):
+        t.read(1.5, 3)
     proj = t.read(100, 200, columns=["s", "id"], return_type="arrow")
     assert proj.column_names == ["s", "id"]
     with pytest.raises(octavo.NotFoundError, match="no column 'nope'.*id, x, s"):
