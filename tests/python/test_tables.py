@@ -304,6 +304,8 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
         "noise": pa.array(rng.integers(-2**62, 2**62, n)),
         "x": pa.array(rng.random(n)),
         "label": pa.array(np.array(["a", "b", "c", "d"])[rng.integers(0, 4, n)]),
+        "names": pa.array([f"subject-{i}" for i in rng.permutation(n)], mask=np.arange(n) % 5 == 0),
+        "half": pa.array(np.arange(n, dtype=np.int64) // 3),  # a third distinct: a dictionary
         "phase": pa.array(np.array(["rest", "run", "groom", "eat"])[(np.arange(n) // 700) % 4]),
         "gappy": pa.array(np.arange(n, dtype=np.int64), mask=np.arange(n) % 11 == 0),
         # already dictionary-typed (pandas categoricals, dictionary_encode()): the same rules
@@ -322,7 +324,8 @@ def test_encodings_chosen_per_column_from_the_first_rows(tmp_path):
            for i in range(pf.metadata.num_columns)}
     for seq in ("frame", "ts", "day", "big_u"):
         assert "DELTA_BINARY_PACKED" in enc[seq], (seq, enc[seq])
-    for distinct in ("noise", "x"):
+    assert "RLE_DICTIONARY" in enc["half"], enc["half"]
+    for distinct in ("noise", "x", "names"):
         assert "PLAIN" in enc[distinct] and "RLE_DICTIONARY" not in enc[distinct], (distinct, enc[distinct])
     assert "RLE_DICTIONARY" in enc["label"]
     comp = {pf.metadata.row_group(0).column(i).path_in_schema: pf.metadata.row_group(0).column(i).compression
