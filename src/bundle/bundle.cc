@@ -17,6 +17,7 @@
 #include "octavo/arrow_status.h"
 #include "util/crc32.h"
 #include "util/json_util.h"
+#include "util/lru_cache.h"
 #include "util/names.h"
 #include "util/time_util.h"
 
@@ -248,6 +249,36 @@ Status BundleImpl::CreateOnDisk() {
   return Status::OK();
 }
 
+namespace {
+
+// Parsed manifests by their bytes: the same commit opened again (a script that opens the
+// bundle per call, a reader refreshing to an unchanged head) is read and checked again but
+// not parsed again, which was most of `open`. An entry holds the text it was parsed from and
+// is used only for exactly those bytes, so it is never stale; parse errors are not kept.
+struct ParsedManifest {
+  std::string text;
+  std::shared_ptr<const Manifest> manifest;
+};
+
+LruCache<std::shared_ptr<const ParsedManifest>>& ParsedManifests() {
+  // Weighed by the text's size times 4 (the parsed form is a few times the JSON).
+  static auto* cache = new LruCache<std::shared_ptr<const ParsedManifest>>(64 << 20, 256);
+  return *cache;
+}
+
+Result<std::shared_ptr<const Manifest>> ParseManifestCached(const std::string& text, uint32_t crc,
+                                                            const std::string& file) {
+  const std::string key = std::to_string(text.size()) + ":" + std::to_string(crc);
+  if (auto hit = ParsedManifests().Find(key); hit && hit->text == text) return hit->manifest;
+  OCTAVO_ASSIGN_OR_RETURN(Manifest m, ParseManifest(text, file));
+  auto parsed = std::make_shared<const ParsedManifest>(
+      ParsedManifest{text, std::make_shared<const Manifest>(std::move(m))});
+  ParsedManifests().Put(key, parsed, 4 * static_cast<int64_t>(text.size()));
+  return parsed->manifest;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Manifest>> BundleImpl::ReadManifestFile(const std::string& rel, int64_t expect_size,
                                                                      int64_t expect_crc) const {
   auto text = env_->ReadFile(AbsPath(rel));
@@ -258,11 +289,11 @@ Result<std::shared_ptr<const Manifest>> BundleImpl::ReadManifestFile(const std::
     return Status::Corruption("bundle ", root_, ": manifest ", rel, " is ", text->size(), " bytes but ",
                               kCurrentFile, " says ", expect_size,
                               " (truncated or overwritten); open an earlier commit with commit=N");
-  if (expect_crc >= 0 && Crc32(*text) != static_cast<uint32_t>(expect_crc))
+  const uint32_t crc = Crc32(*text);
+  if (expect_crc >= 0 && crc != static_cast<uint32_t>(expect_crc))
     return Status::Corruption("bundle ", root_, ": manifest ", rel,
                               " fails its checksum (the file is corrupt); open an earlier commit with commit=N");
-  OCTAVO_ASSIGN_OR_RETURN(Manifest m, ParseManifest(*text, AbsPath(rel)));
-  return std::make_shared<const Manifest>(std::move(m));
+  return ParseManifestCached(*text, crc, AbsPath(rel));
 }
 
 std::string BundleImpl::HeadFile(const std::string& branch) {
