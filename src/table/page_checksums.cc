@@ -200,6 +200,45 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, 
   return Status::OK();
 }
 
+int64_t DataPageValuesOffset(const uint8_t* data, int64_t n, int16_t max_def) {
+  Cursor c{data, data + n};
+  int64_t type = -1, def_bytes = -1, rep_bytes = -1;
+  int64_t id = 0;
+  while (c.ok) {
+    const uint8_t h = c.Byte();
+    if (!c.ok || h == 0) break;
+    const int t = h & 0x0f;
+    id = (h >> 4) ? id + (h >> 4) : c.Zigzag();
+    if (t == 5 && id == 1) {
+      type = c.Zigzag();
+    } else if (t == 12 && id == 8) {  // DataPageHeaderV2: 5 definition, 6 repetition levels' byte lengths
+      int64_t sub = 0;
+      while (c.ok) {
+        const uint8_t sh = c.Byte();
+        if (!c.ok || sh == 0) break;
+        const int st = sh & 0x0f;
+        sub = (sh >> 4) ? sub + (sh >> 4) : c.Zigzag();
+        if (st == 5 && sub == 5) def_bytes = c.Zigzag();
+        else if (st == 5 && sub == 6) rep_bytes = c.Zigzag();
+        else SkipValue(&c, st, 2);
+      }
+    } else {
+      SkipValue(&c, t, 1);
+    }
+  }
+  if (!c.ok) return -1;
+  const int64_t header = c.p - data;
+  if (type == 0) {  // DATA_PAGE: the definition levels carry a 4-byte length prefix
+    if (max_def == 0) return header;
+    if (n - header < 4) return -1;
+    uint32_t len = 0;
+    std::memcpy(&len, data + header, 4);
+    return header + 4 + static_cast<int64_t>(len);
+  }
+  if (type == 3 && def_bytes >= 0 && rep_bytes >= 0) return header + def_bytes + rep_bytes;
+  return -1;
+}
+
 std::shared_ptr<const ChecksummedFile::Chunks> ChecksummedFile::ComputeChunks(const parquet::FileMetaData& md) {
   auto chunks = std::make_shared<Chunks>();
   for (int g = 0; g < md.num_row_groups(); ++g) {
@@ -249,21 +288,41 @@ arrow::Status ChecksummedFile::Check(int64_t position, int64_t nbytes, const uin
   return arrow::Status::OK();
 }
 
-Result<std::shared_ptr<arrow::Buffer>> ChecksummedFile::ReadPages(int64_t position, int64_t nbytes,
-                                                                  std::vector<int64_t>* data_page_values) {
+Result<const ChecksummedFile::Chunk*> ChecksummedFile::ChunkHolding(int64_t position, int64_t nbytes) const {
   const Chunks& chunks = *chunks_;
   auto it = std::upper_bound(chunks.begin(), chunks.end(), position,
                              [](int64_t p, const Chunk& c) { return p < c.first; });
   if (it == chunks.begin() || position < 0 || nbytes < 0 || position + nbytes > (it - 1)->second)
     return Status::Corruption("the pages at bytes ", position, "..", position + nbytes,
                               " lie outside every column chunk (the page index is damaged)");
-  --it;
+  return &*(it - 1);
+}
+
+Result<std::shared_ptr<arrow::Buffer>> ChecksummedFile::ReadPages(int64_t position, int64_t nbytes,
+                                                                  std::vector<int64_t>* data_page_values) {
+  OCTAVO_ASSIGN_OR_RETURN(const Chunk* chunk, ChunkHolding(position, nbytes));
   OCTAVO_ARROW_ASSIGN_OR_RETURN(auto buf, inner_->ReadAt(position, nbytes));
   if (buf->size() != nbytes)
     return Status::Corruption("the pages at bytes ", position, "..", position + nbytes,
                               " are cut short (the file is damaged)");
-  OCTAVO_RETURN_NOT_OK(VerifyPageChecksums(buf->data(), nbytes, position, it->max_uncompressed, data_page_values));
+  OCTAVO_RETURN_NOT_OK(VerifyPageChecksums(buf->data(), nbytes, position, chunk->max_uncompressed, data_page_values));
   return buf;
+}
+
+Status ChecksummedFile::ReadPagesInto(int64_t position, int64_t nbytes, uint8_t* out,
+                                      std::vector<int64_t>* data_page_values) {
+  OCTAVO_ASSIGN_OR_RETURN(const Chunk* chunk, ChunkHolding(position, nbytes));
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(int64_t got, inner_->ReadAt(position, nbytes, out));
+  if (got != nbytes)
+    return Status::Corruption("the pages at bytes ", position, "..", position + nbytes,
+                              " are cut short (the file is damaged)");
+  return VerifyPageChecksums(out, nbytes, position, chunk->max_uncompressed, data_page_values);
+}
+
+Result<int64_t> ChecksummedFile::PeekAt(int64_t position, int64_t nbytes, uint8_t* out) {
+  OCTAVO_RETURN_NOT_OK(ChunkHolding(position, nbytes).status());
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(int64_t got, inner_->ReadAt(position, nbytes, out));
+  return got;
 }
 
 arrow::Result<int64_t> ChecksummedFile::Read(int64_t nbytes, void* out) {

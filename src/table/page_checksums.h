@@ -35,6 +35,13 @@ namespace octavo {
 Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset,
                            int64_t max_uncompressed = INT64_MAX, std::vector<int64_t>* data_page_values = nullptr);
 
+// Where a data page's values start, counted from the page's first byte, read from its leading
+// `n` bytes: past the Thrift header and, in a V1 page of a column with `max_def` > 0, the
+// length-prefixed definition levels (flat columns: no repetition levels); past both level
+// sections of a V2 page. -1 when the bytes do not reach that far or hold no data page header.
+// Unchecked bytes give only a hint: the page is parsed again once read and checked.
+int64_t DataPageValuesOffset(const uint8_t* data, int64_t n, int16_t max_def);
+
 // A file whose ReadAt checks the pages of every column chunk the read covers. Reads that
 // cover a chunk only in part (a buffered stream) check the whole chunk once, read apart.
 class ChecksummedFile final : public arrow::io::RandomAccessFile {
@@ -58,6 +65,11 @@ class ChecksummedFile final : public arrow::io::RandomAccessFile {
   // at page boundaries. `data_page_values` as VerifyPageChecksums'.
   Result<std::shared_ptr<arrow::Buffer>> ReadPages(int64_t position, int64_t nbytes,
                                                    std::vector<int64_t>* data_page_values);
+  // The same, into the caller's `out` (nbytes of them).
+  Status ReadPagesInto(int64_t position, int64_t nbytes, uint8_t* out, std::vector<int64_t>* data_page_values);
+  // Up to `nbytes` bytes at `position` inside one column chunk, NOT checked: only to plan a
+  // checked read (where a page's values will start), never to be decoded.
+  Result<int64_t> PeekAt(int64_t position, int64_t nbytes, uint8_t* out);
 
   arrow::Status Close() override { return inner_->Close(); }
   bool closed() const override { return inner_->closed(); }
@@ -71,6 +83,8 @@ class ChecksummedFile final : public arrow::io::RandomAccessFile {
 
  private:
   arrow::Status Check(int64_t position, int64_t nbytes, const uint8_t* data);
+  // The column chunk that [position, position + nbytes) lies in; Corruption when none does.
+  Result<const Chunk*> ChunkHolding(int64_t position, int64_t nbytes) const;
 
   std::shared_ptr<arrow::io::RandomAccessFile> inner_;
   std::shared_ptr<const Chunks> chunks_ = std::make_shared<const Chunks>();

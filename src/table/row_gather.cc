@@ -1176,6 +1176,56 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
                          [&] { return GatherRowsFrom(WholeChunk(file, row_group, leaf, source, pool), type, rows, pool, stats); });
 }
 
+// Rows [first, first + count) of one data page of `rows` rows at file bytes [at, at + len):
+// when the page holds PLAIN fixed-width values, uncompressed and without nulls, and most of
+// them are wanted, the page is read into a buffer placed so that its values start 64-byte
+// aligned, and the result points into it: a column read whole is copied once (by the kernel),
+// not twice. Null (not done) for any other page; the caller then reads it as usual.
+Result<std::shared_ptr<arrow::Array>> ReadPlainPageInPlace(ChecksummedFile* source,
+                                                           const parquet::ColumnDescriptor& descr,
+                                                           const parquet::ColumnChunkMetaData& chunk,
+                                                           const std::shared_ptr<arrow::DataType>& type, int64_t at,
+                                                           int64_t len, int64_t rows, int64_t first, int64_t count,
+                                                           arrow::MemoryPool* pool) {
+  const auto phys = descr.physical_type();
+  const int width = phys == parquet::Type::INT32 || phys == parquet::Type::FLOAT    ? 4
+                    : phys == parquet::Type::INT64 || phys == parquet::Type::DOUBLE ? 8
+                                                                                   : 0;
+  const auto encodings = chunk.encodings();
+  const bool plain = std::all_of(encodings.begin(), encodings.end(), [](parquet::Encoding::type e) {
+    return e == parquet::Encoding::PLAIN || e == parquet::Encoding::RLE;  // RLE: the levels
+  });
+  const auto stats = chunk.statistics();
+  const bool nulls = stats && stats->HasNullCount() && stats->null_count() > 0;
+  // Most of the page wanted: a small range copied out does not keep the whole page alive.
+  if (width == 0 || descr.max_repetition_level() != 0 || chunk.compression() != arrow::Compression::UNCOMPRESSED ||
+      chunk.has_dictionary_page() || !plain || nulls || count * width * 2 < len || count == 0)
+    return std::shared_ptr<arrow::Array>();
+  const int16_t max_def = descr.max_definition_level();
+  uint8_t peek[256];
+  OCTAVO_ASSIGN_OR_RETURN(const int64_t peeked, source->PeekAt(at, std::min<int64_t>(len, sizeof peek), peek));
+  const int64_t offset = DataPageValuesOffset(peek, peeked, max_def);
+  if (offset <= 0 || offset >= len) return std::shared_ptr<arrow::Array>();
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> buf, arrow::AllocateBuffer(len + 64, pool));
+  const int64_t pad = static_cast<int64_t>((64 - (reinterpret_cast<uintptr_t>(buf->data()) + offset) % 64) % 64);
+  std::vector<int64_t> page_values;
+  OCTAVO_RETURN_NOT_OK(source->ReadPagesInto(at, len, buf->mutable_data() + pad, &page_values));
+  if (page_values.size() != 1 || page_values[0] != rows)
+    return Status::Corruption("the offset index does not match the page at byte ", at, " (the file is damaged)");
+  // The checked bytes parsed by Arrow's page reader, as every other read does.
+  auto props = parquet::ReaderProperties(pool);
+  props.set_page_checksum_verification(false);  // checked above
+  auto pager = parquet::PageReader::Open(std::make_shared<arrow::io::BufferReader>(arrow::SliceBuffer(buf, pad, len)),
+                                         rows, arrow::Compression::UNCOMPRESSED, props, descr);
+  std::shared_ptr<parquet::Page> page = pager->NextPage();
+  PageValues v;
+  if (!page || !AllDefinedValues(*page, max_def, &v) || v.encoding != parquet::Encoding::PLAIN || v.count != rows ||
+      v.size != rows * width || v.data != buf->data() + pad + offset)
+    return std::shared_ptr<arrow::Array>();  // nulls, or not laid out as the peek said
+  auto values = arrow::SliceBuffer(buf, pad + offset + first * width, count * width);
+  return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, std::move(values)}, 0));
+}
+
 Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
                                                     int row_group, int leaf, const std::shared_ptr<arrow::DataType>& type,
                                                     int64_t first, int64_t count, arrow::MemoryPool* pool,
@@ -1245,6 +1295,12 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     const int64_t base = locs[p0].first_row_index;
     const int64_t span_end = p1 + 1 < locs.size() ? locs[p1 + 1].first_row_index : rg_rows;
     const int64_t bytes_from = locs[p0].offset, bytes_to = locs[p1].offset + locs[p1].compressed_page_size;
+    if (p0 == p1) {
+      OCTAVO_ASSIGN_OR_RETURN(auto in_place, ReadPlainPageInPlace(source, *descr, chunk, type, bytes_from,
+                                                                  bytes_to - bytes_from, span_end - base,
+                                                                  first - base, count, pool));
+      if (in_place) return in_place;
+    }
     std::vector<int64_t> values;
     OCTAVO_ASSIGN_OR_RETURN(auto data, source->ReadPages(bytes_from, bytes_to - bytes_from, &values));
     if (values.size() != p1 - p0 + 1) return bad_index("does not match the pages it points to");

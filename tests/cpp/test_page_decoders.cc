@@ -11,6 +11,7 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/encoding.h>
 #include <parquet/file_reader.h>
+#include <parquet/page_index.h>
 #include <parquet/schema.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <random>
 #include <vector>
 
+#include "table/page_checksums.h"
 #include "table/page_decoders.h"
 #include "table/row_gather.h"
 
@@ -401,3 +403,95 @@ TEST(GatherRows, DamagedDeltaAndDictionaryPagesAreCorruptionNamingTheRowGroup) {
 }
 
 }  // namespace
+
+namespace {
+
+// ReadPageRange through a ChecksummedFile, as table reads use it.
+struct CheckedFile {
+  std::shared_ptr<ChecksummedFile> source;
+  std::unique_ptr<parquet::ParquetFileReader> reader;
+};
+
+CheckedFile OpenChecked(const std::shared_ptr<arrow::Buffer>& bytes) {
+  CheckedFile f;
+  f.source = std::make_shared<ChecksummedFile>(std::make_shared<arrow::io::BufferReader>(bytes));
+  parquet::ReaderProperties props;
+  props.set_page_checksum_verification(false);
+  f.reader = parquet::ParquetFileReader::Open(f.source, props);
+  f.source->SetChunks(ChecksummedFile::ComputeChunks(*f.reader->metadata()));
+  return f;
+}
+
+std::shared_ptr<parquet::WriterProperties> PageRangeProps(parquet::ParquetDataPageVersion version) {
+  parquet::WriterProperties::Builder b;
+  b.data_page_version(version)->enable_write_page_index()->enable_page_checksum()->disable_dictionary();
+  b.compression(arrow::Compression::ZSTD)->compression("v", arrow::Compression::UNCOMPRESSED);
+  b.compression("small", arrow::Compression::UNCOMPRESSED)->compression("jittered", arrow::Compression::UNCOMPRESSED);
+  return b.build();
+}
+
+}  // namespace
+
+TEST(PageRange, WholePagesComeBackInPlaceAndEqualARangeRead) {
+  // Uncompressed PLAIN pages without nulls read (mostly) whole are returned in place: a slice
+  // of the buffer they were read into, their values 64-byte aligned. Every range of every
+  // column equals the table's rows either way, with and without nulls, V1 and V2 pages.
+  std::mt19937_64 rng(31);
+  for (bool nulls : {false, true}) {
+    auto table = Sample(40000, nulls, rng);
+    for (auto version : {parquet::ParquetDataPageVersion::V1, parquet::ParquetDataPageVersion::V2}) {
+      auto bytes = WriteBytes(table, PageRangeProps(version));
+      auto f = OpenChecked(bytes);
+      int64_t start = 0;
+      for (int g = 0; g < f.reader->metadata()->num_row_groups(); ++g) {
+        const int64_t rg_rows = f.reader->metadata()->RowGroup(g)->num_rows();
+        auto index = f.reader->GetPageIndexReader()->RowGroup(g);
+        for (int c : {1, 2, 3}) {  // jittered (int64), small (int32), v (double): uncompressed
+          const auto& field = table->schema()->field(c);
+          auto locs = index->GetOffsetIndex(c)->page_locations();
+          for (size_t pi = 0; pi < locs.size(); ++pi) {
+            const int64_t a = locs[pi].first_row_index;
+            const int64_t end = pi + 1 < locs.size() ? locs[pi + 1].first_row_index : rg_rows;
+            for (auto [first, count] : {std::pair{a, end - a}, std::pair{a + 1, end - a - 1}, std::pair{a, int64_t{3}}}) {
+              auto got = ReadPageRange(f.reader.get(), f.source.get(), g, c, field->type(), first, count,
+                                       arrow::default_memory_pool(), index.get());
+              ASSERT_TRUE(got.ok()) << got.status().ToString();
+              auto want = *arrow::Concatenate(table->column(c)->Slice(start + first, count)->chunks());
+              ASSERT_TRUE((*got)->Equals(*want)) << field->name() << " rows " << first << "+" << count;
+              const bool whole = count == end - a;
+              const bool has_nulls = (*got)->null_count() > 0 || want->null_count() > 0;
+              if (whole && !nulls && !has_nulls) {
+                const auto& values = (*got)->data()->buffers[1];
+                EXPECT_TRUE(values->parent() != nullptr) << field->name() << ": a whole plain page comes back in place";
+                EXPECT_EQ(reinterpret_cast<uintptr_t>(values->data()) % 64, 0u) << field->name();
+              }
+            }
+          }
+        }
+        start += rg_rows;
+      }
+      // A flipped value byte in an uncompressed page fails its CRC, in place or not.
+      auto rg = f.reader->metadata()->RowGroup(0)->ColumnChunk(3);
+      std::string damaged(reinterpret_cast<const char*>(bytes->data()), static_cast<size_t>(bytes->size()));
+      damaged[static_cast<size_t>(rg->data_page_offset() + 200)] ^= 0x10;
+      auto d = OpenChecked(std::make_shared<arrow::Buffer>(damaged));
+      auto locs = d.reader->GetPageIndexReader()->RowGroup(0)->GetOffsetIndex(3)->page_locations();
+      const int64_t end = locs.size() > 1 ? locs[1].first_row_index : d.reader->metadata()->RowGroup(0)->num_rows();
+      auto got = ReadPageRange(d.reader.get(), d.source.get(), 0, 3, table->schema()->field(3)->type(), 0, end,
+                               arrow::default_memory_pool());
+      ASSERT_FALSE(got.ok());
+      EXPECT_NE(got.status().ToString().find("checksum"), std::string::npos) << got.status().ToString();
+    }
+  }
+}
+
+TEST(PageRange, DataPageValuesOffsetNeverReadsOutside) {
+  // Random bytes (and cut-short headers) give -1 or an offset, never a read past the end.
+  std::mt19937_64 rng(32);
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::vector<uint8_t> bytes(rng() % 64);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    const int64_t off = DataPageValuesOffset(bytes.data(), static_cast<int64_t>(bytes.size()), rng() % 2);
+    EXPECT_GE(off, -1);
+  }
+}
