@@ -265,7 +265,7 @@ class ChunkWriter {
   }
   // Put with the file write and fsync handed to `io` (the caller waits on it before
   // Finish / Discard).
-  Status PutAsync(const std::string& key, const std::string& raw, IoTasks* io) {
+  Status PutAsync(const std::string& key, const std::string& raw, BackgroundTasks* io) {
     if (raw == fill_) return Put(key, raw);
     OCTAVO_ASSIGN_OR_RETURN(std::string enc, EncodeChunk(meta_, raw));
     io->Submit([this, key, enc = std::move(enc)] { return PutEncoded(key, enc); });
@@ -439,7 +439,7 @@ Status WriteRegion(ChunkWriter& w, const ZarrArrayMeta& meta, const std::vector<
   // Chunks are independent: encoded on the shared pool, written and fsynced on the I/O pool
   // (the fsync waits overlap the compression, which keeps its N threads).
   const int threads = GetNumThreads();
-  IoTasks io(std::max(4, 2 * threads));
+  BackgroundTasks io(std::max(4, 2 * threads));
   Status st = ParallelFor(tasks.size(), threads, [&](size_t i, int) -> Status {
     const Task& t = tasks[i];
     std::string buf;

@@ -697,7 +697,7 @@ class ImagePrefetcher {
 
  private:
   FileImage ready_, current_;  // two buffers, reused: no page faults after the first files
-  IoTasks reads_{1};           // last: destroyed first, waiting for a read into `ready_`
+  BackgroundTasks reads_{1};  // last: destroyed first, waiting for a read into `ready_`
 };
 
 // Converts the tasks `next` hands out (none left: nullopt) one after another, reading each
@@ -925,7 +925,7 @@ class Finisher {
  private:
   const MigrateOptions& options_;
   Emit emit_;
-  IoTasks tasks_{2};  // last: destroyed first, waiting for the files in flight
+  BackgroundTasks tasks_{2};  // last: destroyed first, waiting for the files in flight
 };
 
 }  // namespace

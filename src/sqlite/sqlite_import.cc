@@ -520,7 +520,7 @@ class PrefetchReader final : public arrow::RecordBatchReader {
   }
 
   std::shared_ptr<arrow::RecordBatchReader> inner_;
-  IoTasks tasks_{1};
+  BackgroundTasks tasks_{1};
   std::shared_ptr<arrow::RecordBatch> next_;  // written by the task, read after Wait()
   arrow::Status status_;
   bool stopped_ = false;

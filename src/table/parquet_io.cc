@@ -357,8 +357,9 @@ bool DeltaPays(const std::shared_ptr<arrow::Array>& col) {
 // The codec shrinks these bytes by less than 10%.
 bool ShrinksLittle(const uint8_t* bytes, int64_t len, arrow::util::Codec* codec) {
   if (!codec || len <= 0) return false;
-  std::vector<uint8_t> out(static_cast<size_t>(codec->MaxCompressedLen(len, bytes)));
-  auto n = codec->Compress(len, bytes, static_cast<int64_t>(out.size()), out.data());
+  const int64_t cap = codec->MaxCompressedLen(len, bytes);
+  std::unique_ptr<uint8_t[]> out(new uint8_t[static_cast<size_t>(cap)]);  // not zeroed: written by the codec
+  auto n = codec->Compress(len, bytes, cap, out.get());
   return n.ok() && *n * 10 > len * 9;
 }
 
@@ -412,11 +413,11 @@ std::unique_ptr<arrow::util::Codec> MakeCodec(const std::string& compression, in
 
 // The number of distinct non-null values of `col`, counted up to `limit`: limit + 1 as soon as
 // there are more (a column more than half distinct is decided there); -1 for a type not
-// counted here. One memo table sized for the sample: Arrow's count_distinct grew and merged
-// tables chunk by chunk, a tenth of a write's CPU.
+// counted here. One memo table: Arrow's count_distinct built and merged one per chunk, a
+// tenth of a write's CPU.
 template <typename U>
 int64_t DistinctFixed(const arrow::ArrayData& d, int64_t limit) {
-  arrow::internal::ScalarMemoTable<U> memo(arrow::default_memory_pool(), d.length);
+  arrow::internal::ScalarMemoTable<U> memo(arrow::default_memory_pool());
   const U* v = d.GetValues<U>(1);
   const uint8_t* valid = d.MayHaveNulls() ? d.buffers[0]->data() : nullptr;
   for (int64_t i = 0; i < d.length; ++i) {
@@ -431,7 +432,7 @@ int64_t DistinctFixed(const arrow::ArrayData& d, int64_t limit) {
 template <typename ArrayT, typename BuilderT>
 int64_t DistinctBinary(const arrow::Array& col, int64_t limit) {
   const auto& a = static_cast<const ArrayT&>(col);
-  arrow::internal::BinaryMemoTable<BuilderT> memo(arrow::default_memory_pool(), a.length());
+  arrow::internal::BinaryMemoTable<BuilderT> memo(arrow::default_memory_pool());
   for (int64_t i = 0; i < a.length(); ++i) {
     if (a.IsNull(i)) continue;
     const std::string_view v = a.GetView(i);
@@ -490,7 +491,18 @@ ColumnEncodings ChooseEncodings(const arrow::RecordBatch& sample, const TableOpt
     if (type.id() == arrow::Type::BOOL) return Status::OK();
     const int64_t values = col->length() - col->null_count();
     if (values < 1024) return Status::OK();  // too little evidence
-    const int64_t distinct = CountDistinctUpTo(*col, values / 2);
+    // Near-unique columns (ids, measurements) are told apart on their first 4,096 rows: more
+    // than 95 % distinct there takes some 40,000 random categories or more, which are more
+    // than half distinct over the sample too (and would overflow the dictionary page anyway).
+    // A column that only repeats later (a cycle longer than 4,096) is written plain.
+    int64_t distinct = -1;
+    if (col->length() > 4096) {
+      auto head = col->Slice(0, 4096);
+      const int64_t head_values = head->length() - head->null_count();
+      const int64_t many = head_values * 95 / 100;
+      if (head_values >= 1024 && CountDistinctUpTo(*head, many) > many) distinct = values;  // more than half
+    }
+    if (distinct < 0) distinct = CountDistinctUpTo(*col, values / 2);
     if (distinct < 0) return Status::OK();
     if (distinct * 2 <= values) {  // dictionary-encoded
       if (options.dictionary && IndicesIncompressible(col, distinct, codec.get())) choice[i] = kUncompressed;
@@ -573,8 +585,21 @@ class PartWriter {
   }
 
   Status Write(const std::shared_ptr<arrow::RecordBatch>& batch) {
-    OCTAVO_RETURN_NOT_ARROW_OK(writer_->WriteRecordBatch(*batch));
-    for (int i = 0; i < batch->num_columns(); ++i) OCTAVO_RETURN_NOT_OK(UpdateStats(stats_[i], batch->column(i)));
+    if (!ArrowMayUseThreads()) {
+      OCTAVO_RETURN_NOT_ARROW_OK(writer_->WriteRecordBatch(*batch));
+      for (int i = 0; i < batch->num_columns(); ++i) OCTAVO_RETURN_NOT_OK(UpdateStats(stats_[i], batch->column(i)));
+    } else {
+      // The columns' statistics are computed on the pool while Arrow encodes the batch: after
+      // it, on the caller alone, they left every pool thread idle, and Arrow's encoders leave
+      // threads idle at each row group's end, which these tasks fill.
+      BackgroundTasks stats(batch->num_columns(), TaskPool::kCpu);
+      for (int i = 0; i < batch->num_columns(); ++i)
+        stats.Submit([this, &batch, i] { return UpdateStats(stats_[i], batch->column(i)); });
+      const Status written = FromArrow(writer_->WriteRecordBatch(*batch));
+      const Status counted = stats.Wait();
+      OCTAVO_RETURN_NOT_OK(written);
+      OCTAVO_RETURN_NOT_OK(counted);
+    }
     rows_ += batch->num_rows();
     return Status::OK();
   }

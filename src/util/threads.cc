@@ -257,11 +257,12 @@ int GetNumThreads() {
   return std::max(1, arrow::GetCpuThreadPoolCapacity());
 }
 
-struct IoTasks::State {
+struct BackgroundTasks::State {
   std::mutex mu;
   std::condition_variable cv;
   int in_flight = 0;
   int max_in_flight = 1;
+  TaskPool pool = TaskPool::kIo;
   bool failed = false;
   Status error;
 
@@ -276,11 +277,14 @@ struct IoTasks::State {
   }
 };
 
-IoTasks::IoTasks(int max_in_flight) : st_(std::make_shared<State>()) { st_->max_in_flight = std::max(1, max_in_flight); }
+BackgroundTasks::BackgroundTasks(int max_in_flight, TaskPool pool) : st_(std::make_shared<State>()) {
+  st_->max_in_flight = std::max(1, max_in_flight);
+  st_->pool = pool;
+}
 
-IoTasks::~IoTasks() { (void)Wait(); }
+BackgroundTasks::~BackgroundTasks() { (void)Wait(); }
 
-void IoTasks::Submit(std::function<Status()> task) {
+void BackgroundTasks::Submit(std::function<Status()> task) {
   {
     std::unique_lock<std::mutex> l(st_->mu);
     st_->cv.wait(l, [&] { return st_->in_flight < st_->max_in_flight; });
@@ -288,11 +292,13 @@ void IoTasks::Submit(std::function<Status()> task) {
     ++st_->in_flight;
   }
   auto st = st_;
-  auto spawned = arrow::io::default_io_context().executor()->Spawn([st, task] { st->Done(task()); });
+  arrow::internal::Executor* executor = st->pool == TaskPool::kCpu ? arrow::internal::GetCpuThreadPool()
+                                                                     : arrow::io::default_io_context().executor();
+  auto spawned = executor->Spawn([st, task] { st->Done(task()); });
   if (!spawned.ok()) st->Done(task());  // the pool is shutting down: run it here
 }
 
-Status IoTasks::Wait() {
+Status BackgroundTasks::Wait() {
   std::unique_lock<std::mutex> l(st_->mu);
   st_->cv.wait(l, [&] { return st_->in_flight == 0; });
   return st_->error;

@@ -39,18 +39,25 @@ bool ArrowMayUseThreads();
 // After an error no new item starts; the error of the lowest failing index is returned.
 Status ParallelFor(size_t n, int max_workers, const std::function<Status(size_t i, int slot)>& fn);
 
-// Blocking I/O (file writes and fsyncs) handed to Arrow's I/O pool, so that CPU work keeps
-// its N pool threads while the disk waits overlap it. At most `max_in_flight` tasks are queued
-// or running: Submit waits for one to finish (memory stays bounded). The tasks must not wait
-// for other tasks (they are leaves, hence no deadlock even when Submit is called on the pool).
-// After a task fails, later submissions are dropped; Wait returns the first error. The
-// destructor waits too: a task may refer to the caller's state.
-class IoTasks {
+// Tasks run in the background while the caller goes on, on one of Arrow's two pools:
+// - kIo: blocking I/O (file writes and fsyncs), so that CPU work keeps its N pool threads
+//   while the disk waits overlap it;
+// - kCpu: CPU work that overlaps a blocking call of the caller's that itself runs on the CPU
+//   pool (a write's statistics while Arrow encodes the columns). Submit kCpu tasks only where
+//   ArrowMayUseThreads(): a pool thread waiting for them could hold the thread they need.
+// At most `max_in_flight` tasks are queued or running: Submit waits for one to finish (memory
+// stays bounded). The tasks must not wait for other tasks (they are leaves, hence no deadlock
+// even when Submit is called on the pool). After a task fails, later submissions are dropped;
+// Wait returns the first error. The destructor waits too: a task may refer to the caller's
+// state.
+enum class TaskPool { kIo, kCpu };
+
+class BackgroundTasks {
  public:
-  explicit IoTasks(int max_in_flight);
-  ~IoTasks();
-  IoTasks(const IoTasks&) = delete;
-  IoTasks& operator=(const IoTasks&) = delete;
+  explicit BackgroundTasks(int max_in_flight, TaskPool pool = TaskPool::kIo);
+  ~BackgroundTasks();
+  BackgroundTasks(const BackgroundTasks&) = delete;
+  BackgroundTasks& operator=(const BackgroundTasks&) = delete;
   void Submit(std::function<Status()> task);
   Status Wait();
 

@@ -231,10 +231,10 @@ TEST_F(ThreadsTest, NestedParallelForOnOneThreadDoesNotDeadlock) {
   EXPECT_EQ(leaves.load(), 180);
 }
 
-TEST_F(ThreadsTest, IoTasksBoundInFlightAndReportTheFirstError) {
+TEST_F(ThreadsTest, BackgroundTasksBoundInFlightAndReportTheFirstError) {
   std::atomic<int> running{0}, peak{0}, ran{0};
   {
-    IoTasks io(3);
+    BackgroundTasks io(3);
     for (int i = 0; i < 40; ++i)
       io.Submit([&] {
         const int now = ++running;
@@ -248,13 +248,13 @@ TEST_F(ThreadsTest, IoTasksBoundInFlightAndReportTheFirstError) {
   }
   EXPECT_EQ(ran.load(), 40);
   EXPECT_LE(peak.load(), 3);
-  IoTasks io(2);
+  BackgroundTasks io(2);
   for (int i = 0; i < 10; ++i) io.Submit([i] { return i == 4 ? Status::IOError("disk full") : Status::OK(); });
   EXPECT_EQ(io.Wait().message(), "disk full");
   // From a task of a one-thread pool, as array writes do.
   ASSERT_OK(SetNumThreads(1));
   RunOnPool([] {
-    IoTasks inner(1);
+    BackgroundTasks inner(1);
     for (int i = 0; i < 5; ++i) inner.Submit([] { return Status::OK(); });
     EXPECT_OK(inner.Wait());
   });
