@@ -1,9 +1,13 @@
 #include "table/page_checksums.h"
 
 #include <arrow/buffer.h>
+#include <arrow/io/file.h>
+#include <sys/uio.h>
 #include <parquet/metadata.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "octavo/arrow_status.h"
@@ -124,56 +128,69 @@ void SkipStruct(Cursor* c, int depth) {
   }
 }
 
-// num_values (field 1, an i32) of a DictionaryPageHeader, DataPageHeader or DataPageHeaderV2;
-// the cursor is past the struct after.
-int64_t NumValues(Cursor* c) {
-  int64_t id = 0, num_values = -1;
-  while (c->ok) {
-    const uint8_t h = c->Byte();
-    if (!c->ok || h == 0) break;
-    const int t = h & 0x0f;
-    id = (h >> 4) ? id + (h >> 4) : c->Zigzag();
-    if (t == 5 && id == 1) num_values = c->Zigzag();
-    else SkipValue(c, t, 2);
-  }
-  return num_values;
-}
-
 }  // namespace
+
+bool ParsePageHeader(const uint8_t* data, int64_t n, PageHeaderInfo* out) {
+  *out = PageHeaderInfo{};
+  Cursor c{data, data + n};
+  int64_t id = 0;
+  while (c.ok) {
+    const uint8_t h = c.Byte();
+    if (!c.ok || h == 0) break;
+    const int t = h & 0x0f;
+    id = (h >> 4) ? id + (h >> 4) : c.Zigzag();
+    if (t == 5 && id >= 1 && id <= 4) {
+      const int64_t v = c.Zigzag();
+      if (id == 1) out->type = v;
+      if (id == 2) out->uncompressed = v;
+      if (id == 3) out->compressed = v;
+      if (id == 4) {
+        out->crc = static_cast<uint32_t>(v);
+        out->has_crc = true;
+      }
+    } else if (t == 12 && (id == 5 || id == 7 || id == 8)) {
+      // DataPageHeader (5), DictionaryPageHeader (7), DataPageHeaderV2 (8): their i32 fields
+      int64_t sub = 0;
+      while (c.ok) {
+        const uint8_t sh = c.Byte();
+        if (!c.ok || sh == 0) break;
+        const int st = sh & 0x0f;
+        sub = (sh >> 4) ? sub + (sh >> 4) : c.Zigzag();
+        if (st != 5) {
+          SkipValue(&c, st, 2);
+          continue;
+        }
+        const int64_t v = c.Zigzag();
+        if (sub == 1) out->num_values = v;
+        if (id == 5 && sub == 2) out->encoding = v;
+        if (id == 5 && sub == 3) out->def_level_encoding = v;
+        if (id == 8 && sub == 2) out->num_nulls = v;
+        if (id == 8 && sub == 3) out->num_rows = v;
+        if (id == 8 && sub == 4) out->encoding = v;
+        if (id == 8 && sub == 5) out->def_levels_bytes = v;
+        if (id == 8 && sub == 6) out->rep_levels_bytes = v;
+      }
+    } else {
+      SkipValue(&c, t, 1);
+    }
+  }
+  out->header_size = c.p - data;
+  return c.ok && out->type >= 0 && out->compressed >= 0;
+}
 
 Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, int64_t max_uncompressed,
                            std::vector<int64_t>* data_page_values) {
   if (data_page_values) data_page_values->clear();
   int64_t pos = 0;
   while (pos < n) {
-    Cursor c{data + pos, data + n};
-    int64_t type = -1, uncompressed = -1, compressed = -1, crc = -1, dict_values = -1, data_values = -1;
-    bool has_crc = false;
-    int64_t id = 0;
-    while (c.ok) {
-      const uint8_t h = c.Byte();
-      if (!c.ok || h == 0) break;
-      const int t = h & 0x0f;
-      id = (h >> 4) ? id + (h >> 4) : c.Zigzag();
-      if (t == 5 && id >= 1 && id <= 4) {
-        const int64_t v = c.Zigzag();
-        if (id == 1) type = v;
-        if (id == 2) uncompressed = v;
-        if (id == 3) compressed = v;
-        if (id == 4) {
-          crc = v;
-          has_crc = true;
-        }
-      } else if (t == 12 && id == 7) {
-        dict_values = NumValues(&c);
-      } else if (t == 12 && (id == 5 || id == 8)) {
-        data_values = NumValues(&c);
-      } else {
-        SkipValue(&c, t, 1);
-      }
-    }
-    const int64_t header = c.p - (data + pos);
-    if (!c.ok || type < 0 || compressed < 0 || compressed > n - pos - header)
+    PageHeaderInfo info;
+    const bool parsed = ParsePageHeader(data + pos, n - pos, &info);
+    const int64_t type = info.type, uncompressed = info.uncompressed, compressed = info.compressed;
+    const int64_t dict_values = type == 2 ? info.num_values : -1, data_values = info.num_values;
+    const bool has_crc = info.has_crc;
+    const uint32_t crc = info.crc;
+    const int64_t header = info.header_size;
+    if (!parsed || compressed > n - pos - header)
       return Status::Corruption("the Parquet page header at byte ", file_offset + pos,
                                 " cannot be read (the file is damaged)");
     // The reader allocates what the header claims before decoding (a decompression buffer of
@@ -190,7 +207,7 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, 
     // Data pages (v1, v2) and dictionary pages carry CRCs of their bytes after the header.
     if (has_crc && (type == 0 || type == 2 || type == 3)) {
       const uint32_t got = Crc32(0, data + pos + header, static_cast<size_t>(compressed));
-      if (got != static_cast<uint32_t>(crc))
+      if (got != crc)
         return Status::Corruption("the Parquet page at byte ", file_offset + pos,
                                   " fails its checksum (the file is damaged)");
     }
@@ -198,45 +215,6 @@ Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset, 
     pos += header + compressed;
   }
   return Status::OK();
-}
-
-int64_t DataPageValuesOffset(const uint8_t* data, int64_t n, int16_t max_def) {
-  Cursor c{data, data + n};
-  int64_t type = -1, def_bytes = -1, rep_bytes = -1;
-  int64_t id = 0;
-  while (c.ok) {
-    const uint8_t h = c.Byte();
-    if (!c.ok || h == 0) break;
-    const int t = h & 0x0f;
-    id = (h >> 4) ? id + (h >> 4) : c.Zigzag();
-    if (t == 5 && id == 1) {
-      type = c.Zigzag();
-    } else if (t == 12 && id == 8) {  // DataPageHeaderV2: 5 definition, 6 repetition levels' byte lengths
-      int64_t sub = 0;
-      while (c.ok) {
-        const uint8_t sh = c.Byte();
-        if (!c.ok || sh == 0) break;
-        const int st = sh & 0x0f;
-        sub = (sh >> 4) ? sub + (sh >> 4) : c.Zigzag();
-        if (st == 5 && sub == 5) def_bytes = c.Zigzag();
-        else if (st == 5 && sub == 6) rep_bytes = c.Zigzag();
-        else SkipValue(&c, st, 2);
-      }
-    } else {
-      SkipValue(&c, t, 1);
-    }
-  }
-  if (!c.ok) return -1;
-  const int64_t header = c.p - data;
-  if (type == 0) {  // DATA_PAGE: the definition levels carry a 4-byte length prefix
-    if (max_def == 0) return header;
-    if (n - header < 4) return -1;
-    uint32_t len = 0;
-    std::memcpy(&len, data + header, 4);
-    return header + 4 + static_cast<int64_t>(len);
-  }
-  if (type == 3 && def_bytes >= 0 && rep_bytes >= 0) return header + def_bytes + rep_bytes;
-  return -1;
 }
 
 std::shared_ptr<const ChecksummedFile::Chunks> ChecksummedFile::ComputeChunks(const parquet::FileMetaData& md) {
@@ -319,10 +297,70 @@ Status ChecksummedFile::ReadPagesInto(int64_t position, int64_t nbytes, uint8_t*
   return VerifyPageChecksums(out, nbytes, position, chunk->max_uncompressed, data_page_values);
 }
 
-Result<int64_t> ChecksummedFile::PeekAt(int64_t position, int64_t nbytes, uint8_t* out) {
-  OCTAVO_RETURN_NOT_OK(ChunkHolding(position, nbytes).status());
-  OCTAVO_ARROW_ASSIGN_OR_RETURN(int64_t got, inner_->ReadAt(position, nbytes, out));
-  return got;
+Result<std::vector<PageHeaderInfo>> ChecksummedFile::ReadPagesScattered(int64_t position,
+                                                                        const std::vector<ScatteredPage>& pages,
+                                                                        std::string* heads) {
+  int64_t total = 0, head_total = 0;
+  for (const auto& p : pages) {
+    if (p.values_size < 0 || p.values_size >= p.size) return Status::Invalid("a page's values must follow its header");
+    total += p.size;
+    head_total += p.size - p.values_size;
+  }
+  OCTAVO_RETURN_NOT_OK(ChunkHolding(position, total).status());
+  auto* local = dynamic_cast<arrow::io::ReadableFile*>(inner_.get());
+  if (!local || pages.size() > 512) return Status::NotImplemented("scattered reads: local files, 512 pages at most");
+  heads->resize(static_cast<size_t>(head_total));
+  std::vector<iovec> iov;
+  iov.reserve(2 * pages.size());
+  size_t at = 0;
+  for (const auto& p : pages) {
+    const size_t head = static_cast<size_t>(p.size - p.values_size);
+    iov.push_back({heads->data() + at, head});
+    iov.push_back({p.values, static_cast<size_t>(p.values_size)});
+    at += head;
+  }
+  // One preadv; a short read (a signal, a file cut short) goes on from where it stopped.
+  int64_t done = 0;
+  size_t first = 0;
+  while (done < total) {
+    const ssize_t got = ::preadv(local->file_descriptor(), iov.data() + first, static_cast<int>(iov.size() - first),
+                                 position + done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::IOError("cannot read the pages at byte ", position + done, ": ", std::strerror(errno));
+    if (got == 0)
+      return Status::Corruption("the pages at bytes ", position, "..", position + total,
+                                " are cut short (the file is damaged)");
+    done += got;
+    for (size_t k = static_cast<size_t>(got); k > 0;) {  // drop the pieces read, shorten a partial one
+      const size_t take = std::min(k, iov[first].iov_len);
+      iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + take;
+      iov[first].iov_len -= take;
+      k -= take;
+      if (iov[first].iov_len == 0) ++first;
+    }
+  }
+  std::vector<PageHeaderInfo> infos(pages.size());
+  int64_t offset = position;
+  at = 0;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const auto& p = pages[i];
+    const int64_t head = p.size - p.values_size;
+    const auto* h = reinterpret_cast<const uint8_t*>(heads->data()) + at;
+    PageHeaderInfo& info = infos[i];
+    if (!ParsePageHeader(h, head, &info) || info.compressed != p.size - info.header_size)
+      return Status::Corruption("the Parquet page header at byte ", offset,
+                                " does not match the offset index (the file is damaged)");
+    // The page's CRC covers its bytes after the header: the levels here, then the values.
+    if (info.has_crc && (info.type == 0 || info.type == 3)) {
+      const uint32_t got = Crc32(Crc32(0, h + info.header_size, static_cast<size_t>(head - info.header_size)),
+                                 p.values, static_cast<size_t>(p.values_size));
+      if (got != info.crc)
+        return Status::Corruption("the Parquet page at byte ", offset, " fails its checksum (the file is damaged)");
+    }
+    at += static_cast<size_t>(head);
+    offset += p.size;
+  }
+  return infos;
 }
 
 arrow::Result<int64_t> ChecksummedFile::Read(int64_t nbytes, void* out) {

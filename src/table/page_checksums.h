@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -35,12 +36,22 @@ namespace octavo {
 Status VerifyPageChecksums(const uint8_t* data, int64_t n, int64_t file_offset,
                            int64_t max_uncompressed = INT64_MAX, std::vector<int64_t>* data_page_values = nullptr);
 
-// Where a data page's values start, counted from the page's first byte, read from its leading
-// `n` bytes: past the Thrift header and, in a V1 page of a column with `max_def` > 0, the
-// length-prefixed definition levels (flat columns: no repetition levels); past both level
-// sections of a V2 page. -1 when the bytes do not reach that far or hold no data page header.
-// Unchecked bytes give only a hint: the page is parsed again once read and checked.
-int64_t DataPageValuesOffset(const uint8_t* data, int64_t n, int16_t max_def);
+// The fields of a Parquet page header (parquet.thrift PageHeader) that octavo's readers use;
+// -1 where absent. Enums as their Thrift numbers (type: 0 data, 2 dictionary, 3 data V2).
+struct PageHeaderInfo {
+  int64_t header_size = 0;  // bytes of the Thrift header itself
+  int64_t type = -1, uncompressed = -1, compressed = -1;
+  bool has_crc = false;
+  uint32_t crc = 0;
+  int64_t num_values = -1;                            // data and dictionary pages
+  int64_t encoding = -1, def_level_encoding = -1;     // data pages (V1: both)
+  int64_t num_nulls = -1, num_rows = -1;              // V2
+  int64_t def_levels_bytes = -1, rep_levels_bytes = -1;  // V2
+};
+
+// Parses the page header at `data` (`n` bytes available); false when it is cut short or
+// malformed (never reads outside [data, data + n)).
+bool ParsePageHeader(const uint8_t* data, int64_t n, PageHeaderInfo* out);
 
 // A file whose ReadAt checks the pages of every column chunk the read covers. Reads that
 // cover a chunk only in part (a buffered stream) check the whole chunk once, read apart.
@@ -67,9 +78,19 @@ class ChecksummedFile final : public arrow::io::RandomAccessFile {
                                                    std::vector<int64_t>* data_page_values);
   // The same, into the caller's `out` (nbytes of them).
   Status ReadPagesInto(int64_t position, int64_t nbytes, uint8_t* out, std::vector<int64_t>* data_page_values);
-  // Up to `nbytes` bytes at `position` inside one column chunk, NOT checked: only to plan a
-  // checked read (where a page's values will start), never to be decoded.
-  Result<int64_t> PeekAt(int64_t position, int64_t nbytes, uint8_t* out);
+  // Consecutive data pages from `position`, each `size` bytes whose last `values_size` bytes
+  // (PLAIN values without nulls end the page) go straight to `values`, the header and levels
+  // to `heads` (in order): one preadv, no copy in between. Every page's header is parsed (the
+  // result) and its CRC checked over levels and values. NotImplemented where the file is not
+  // local (the caller reads the pages as usual); Corruption on a short read, a header that
+  // disagrees with `size`, or a failed CRC.
+  struct ScatteredPage {
+    int64_t size;
+    uint8_t* values;
+    int64_t values_size;
+  };
+  Result<std::vector<PageHeaderInfo>> ReadPagesScattered(int64_t position, const std::vector<ScatteredPage>& pages,
+                                                         std::string* heads);
 
   arrow::Status Close() override { return inner_->Close(); }
   bool closed() const override { return inner_->closed(); }

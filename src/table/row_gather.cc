@@ -1176,54 +1176,84 @@ Result<std::shared_ptr<arrow::Array>> GatherRows(parquet::ParquetFileReader* fil
                          [&] { return GatherRowsFrom(WholeChunk(file, row_group, leaf, source, pool), type, rows, pool, stats); });
 }
 
-// Rows [first, first + count) of one data page of `rows` rows at file bytes [at, at + len):
-// when the page holds PLAIN fixed-width values, uncompressed and without nulls, and most of
-// them are wanted, the page is read into a buffer placed so that its values start 64-byte
-// aligned, and the result points into it: a column read whole is copied once (by the kernel),
-// not twice. Null (not done) for any other page; the caller then reads it as usual.
-Result<std::shared_ptr<arrow::Array>> ReadPlainPageInPlace(ChecksummedFile* source,
+// Rows [first, first + count) of the data pages `locs[p0..p1]` (rows counted from page p0's
+// first row; `rg_rows` rows in the row group) when they hold PLAIN fixed-width values,
+// uncompressed and without nulls, and most of their rows are wanted: one scattered read puts
+// every page's values straight into the result buffer (they end each page) and the headers and
+// levels aside, where they are checked (CRC, header, levels all defined). A column read whole
+// is so copied once, by the kernel, not a second time out of its pages. Null (not done) for
+// pages of any other shape: the caller reads them as usual.
+Result<std::shared_ptr<arrow::Array>> ReadPlainPagesDirect(ChecksummedFile* source,
                                                            const parquet::ColumnDescriptor& descr,
                                                            const parquet::ColumnChunkMetaData& chunk,
-                                                           const std::shared_ptr<arrow::DataType>& type, int64_t at,
-                                                           int64_t len, int64_t rows, int64_t first, int64_t count,
+                                                           const std::shared_ptr<arrow::DataType>& type,
+                                                           const std::vector<parquet::PageLocation>& locs, size_t p0,
+                                                           size_t p1, int64_t rg_rows, int64_t first, int64_t count,
                                                            arrow::MemoryPool* pool) {
   const auto phys = descr.physical_type();
-  const int width = phys == parquet::Type::INT32 || phys == parquet::Type::FLOAT    ? 4
-                    : phys == parquet::Type::INT64 || phys == parquet::Type::DOUBLE ? 8
-                                                                                   : 0;
+  const int64_t width = phys == parquet::Type::INT32 || phys == parquet::Type::FLOAT    ? 4
+                        : phys == parquet::Type::INT64 || phys == parquet::Type::DOUBLE ? 8
+                                                                                       : 0;
   const auto encodings = chunk.encodings();
   const bool plain = std::all_of(encodings.begin(), encodings.end(), [](parquet::Encoding::type e) {
     return e == parquet::Encoding::PLAIN || e == parquet::Encoding::RLE;  // RLE: the levels
   });
   const auto stats = chunk.statistics();
   const bool nulls = stats && stats->HasNullCount() && stats->null_count() > 0;
-  // Most of the page wanted: a small range copied out does not keep the whole page alive.
+  const int64_t base = locs[p0].first_row_index;
+  const int64_t span_end = p1 + 1 < locs.size() ? locs[p1 + 1].first_row_index : rg_rows;
+  // Most of the span wanted: a small range copied out does not keep all its pages alive.
   if (width == 0 || descr.max_repetition_level() != 0 || chunk.compression() != arrow::Compression::UNCOMPRESSED ||
-      chunk.has_dictionary_page() || !plain || nulls || count * width * 2 < len || count == 0)
+      chunk.has_dictionary_page() || !plain || nulls || count == 0 || 2 * count < span_end - base)
     return std::shared_ptr<arrow::Array>();
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> values,
+                                arrow::AllocateBuffer((span_end - base) * width, pool));
+  std::vector<ChecksummedFile::ScatteredPage> pages;
+  std::vector<int64_t> page_rows;
+  for (size_t i = p0; i <= p1; ++i) {
+    const int64_t rows = (i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows) - locs[i].first_row_index;
+    pages.push_back({locs[i].compressed_page_size, values->mutable_data() + (locs[i].first_row_index - base) * width,
+                     rows * width});
+    page_rows.push_back(rows);
+    if (rows * width >= locs[i].compressed_page_size) return std::shared_ptr<arrow::Array>();  // not PLAIN
+  }
+  std::string heads;
+  auto infos = source->ReadPagesScattered(locs[p0].offset, pages, &heads);
+  if (!infos.ok() && infos.status().code() == StatusCode::kNotImplemented) return std::shared_ptr<arrow::Array>();
+  OCTAVO_RETURN_NOT_OK(infos.status());
+  // Each page as a plain page without nulls must look: PLAIN values, as many as its rows, and
+  // between header and values only definition levels that are all `max_def`.
   const int16_t max_def = descr.max_definition_level();
-  uint8_t peek[256];
-  OCTAVO_ASSIGN_OR_RETURN(const int64_t peeked, source->PeekAt(at, std::min<int64_t>(len, sizeof peek), peek));
-  const int64_t offset = DataPageValuesOffset(peek, peeked, max_def);
-  if (offset <= 0 || offset >= len) return std::shared_ptr<arrow::Array>();
-  OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> buf, arrow::AllocateBuffer(len + 64, pool));
-  const int64_t pad = static_cast<int64_t>((64 - (reinterpret_cast<uintptr_t>(buf->data()) + offset) % 64) % 64);
-  std::vector<int64_t> page_values;
-  OCTAVO_RETURN_NOT_OK(source->ReadPagesInto(at, len, buf->mutable_data() + pad, &page_values));
-  if (page_values.size() != 1 || page_values[0] != rows)
-    return Status::Corruption("the offset index does not match the page at byte ", at, " (the file is damaged)");
-  // The checked bytes parsed by Arrow's page reader, as every other read does.
-  auto props = parquet::ReaderProperties(pool);
-  props.set_page_checksum_verification(false);  // checked above
-  auto pager = parquet::PageReader::Open(std::make_shared<arrow::io::BufferReader>(arrow::SliceBuffer(buf, pad, len)),
-                                         rows, arrow::Compression::UNCOMPRESSED, props, descr);
-  std::shared_ptr<parquet::Page> page = pager->NextPage();
-  PageValues v;
-  if (!page || !AllDefinedValues(*page, max_def, &v) || v.encoding != parquet::Encoding::PLAIN || v.count != rows ||
-      v.size != rows * width || v.data != buf->data() + pad + offset)
-    return std::shared_ptr<arrow::Array>();  // nulls, or not laid out as the peek said
-  auto values = arrow::SliceBuffer(buf, pad + offset + first * width, count * width);
-  return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, std::move(values)}, 0));
+  const int level_width = static_cast<int>(std::bit_width(static_cast<unsigned>(max_def)));
+  const auto* h = reinterpret_cast<const uint8_t*>(heads.data());
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const PageHeaderInfo& info = (*infos)[i];
+    const int64_t levels = pages[i].size - pages[i].values_size - info.header_size;
+    const uint8_t* lv = h + info.header_size;
+    const int64_t n = page_rows[i];
+    bool ok = info.encoding == static_cast<int64_t>(parquet::Encoding::PLAIN) && info.num_values == n &&
+              info.uncompressed == info.compressed && levels >= 0;
+    if (ok && info.type == 0) {  // DATA_PAGE: the levels carry a 4-byte length
+      if (max_def == 0) {
+        ok = levels == 0;
+      } else {
+        uint32_t len = 0;
+        if (levels >= 4) std::memcpy(&len, lv, 4);
+        ok = levels >= 4 && len == static_cast<uint64_t>(levels - 4) &&
+             info.def_level_encoding == static_cast<int64_t>(parquet::Encoding::RLE) &&
+             RleHybridAllEqual(lv + 4, len, level_width, n, static_cast<uint32_t>(max_def));
+      }
+    } else if (ok && info.type == 3) {  // DATA_PAGE_V2: no nulls, levels ahead of the values
+      ok = info.num_nulls == 0 && info.num_rows == n && info.rep_levels_bytes == 0 &&
+           info.def_levels_bytes == levels;
+    } else {
+      ok = false;
+    }
+    if (!ok) return std::shared_ptr<arrow::Array>();
+    h += pages[i].size - pages[i].values_size;
+  }
+  auto wanted = arrow::SliceBuffer(values, (first - base) * width, count * width);
+  return arrow::MakeArray(arrow::ArrayData::Make(type, count, {nullptr, std::move(wanted)}, 0));
 }
 
 Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* file, ChecksummedFile* source,
@@ -1295,12 +1325,9 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     const int64_t base = locs[p0].first_row_index;
     const int64_t span_end = p1 + 1 < locs.size() ? locs[p1 + 1].first_row_index : rg_rows;
     const int64_t bytes_from = locs[p0].offset, bytes_to = locs[p1].offset + locs[p1].compressed_page_size;
-    if (p0 == p1) {
-      OCTAVO_ASSIGN_OR_RETURN(auto in_place, ReadPlainPageInPlace(source, *descr, chunk, type, bytes_from,
-                                                                  bytes_to - bytes_from, span_end - base,
-                                                                  first - base, count, pool));
-      if (in_place) return in_place;
-    }
+    OCTAVO_ASSIGN_OR_RETURN(auto direct, ReadPlainPagesDirect(source, *descr, chunk, type, locs, p0, p1, rg_rows,
+                                                              first, count, pool));
+    if (direct) return direct;
     std::vector<int64_t> values;
     OCTAVO_ASSIGN_OR_RETURN(auto data, source->ReadPages(bytes_from, bytes_to - bytes_from, &values));
     if (values.size() != p1 - p0 + 1) return bad_index("does not match the pages it points to");
