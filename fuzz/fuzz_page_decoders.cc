@@ -1,9 +1,11 @@
 // octavo's own Parquet page decoders (src/table/page_decoders.h) on hostile page bytes. The
 // first 4 input bytes choose the bit width, the row count and a stride for the gathered
 // positions; the rest is the page section. The one-pass decoder must agree with the gather.
+// The same bytes also go through the page header parser and the CRC walk.
 #include <cstring>
 #include <vector>
 
+#include "table/page_checksums.h"
 #include "table/page_decoders.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -33,5 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<int64_t> v64(n);
   (void)octavo::GatherDeltaBinaryPacked<int32_t>(page, page_size, rows.data(), n, first, v32.data());
   (void)octavo::GatherDeltaBinaryPacked<int64_t>(page, page_size, rows.data(), n, first, v64.data());
+  // the same bytes as Parquet page headers: parsed within their bytes, walked and CRC-checked
+  octavo::PageHeaderInfo info;
+  if (octavo::ParsePageHeader(page, page_size, &info) && info.header_size > page_size) __builtin_trap();
+  (void)octavo::VerifyPageChecksums(page, page_size, 0, int64_t{1} << 20, nullptr);
   return 0;
 }

@@ -45,6 +45,15 @@ struct Cursor {
     const uint64_t v = Varint();
     return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
   }
+  // The next field of a struct: its Thrift type and id (a delta from the previous id, or a
+  // zigzag varint when the delta nibble is 0). False at the struct's end (STOP) or on damage.
+  bool NextField(int64_t* id, int* type) {
+    const uint8_t h = Byte();
+    if (!ok || h == 0) return false;
+    *type = h & 0x0f;
+    *id = (h >> 4) ? *id + (h >> 4) : Zigzag();
+    return ok;
+  }
   void Skip(uint64_t n) {
     if (static_cast<uint64_t>(end - p) < n) {
       ok = false;
@@ -120,12 +129,9 @@ void SkipValue(Cursor* c, int type, int depth) {
 }
 
 void SkipStruct(Cursor* c, int depth) {
-  while (c->ok) {
-    const uint8_t h = c->Byte();
-    if (!c->ok || h == 0) return;  // STOP
-    if ((h >> 4) == 0) c->Zigzag();  // a field id that does not fit the delta nibble
-    SkipValue(c, h & 0x0f, depth);
-  }
+  int64_t id = 0;
+  int type = 0;
+  while (c->NextField(&id, &type)) SkipValue(c, type, depth);
 }
 
 }  // namespace
@@ -134,11 +140,8 @@ bool ParsePageHeader(const uint8_t* data, int64_t n, PageHeaderInfo* out) {
   *out = PageHeaderInfo{};
   Cursor c{data, data + n};
   int64_t id = 0;
-  while (c.ok) {
-    const uint8_t h = c.Byte();
-    if (!c.ok || h == 0) break;
-    const int t = h & 0x0f;
-    id = (h >> 4) ? id + (h >> 4) : c.Zigzag();
+  int t = 0;
+  while (c.NextField(&id, &t)) {
     if (t == 5 && id >= 1 && id <= 4) {
       const int64_t v = c.Zigzag();
       if (id == 1) out->type = v;
@@ -151,11 +154,8 @@ bool ParsePageHeader(const uint8_t* data, int64_t n, PageHeaderInfo* out) {
     } else if (t == 12 && (id == 5 || id == 7 || id == 8)) {
       // DataPageHeader (5), DictionaryPageHeader (7), DataPageHeaderV2 (8): their i32 fields
       int64_t sub = 0;
-      while (c.ok) {
-        const uint8_t sh = c.Byte();
-        if (!c.ok || sh == 0) break;
-        const int st = sh & 0x0f;
-        sub = (sh >> 4) ? sub + (sh >> 4) : c.Zigzag();
+      int st = 0;
+      while (c.NextField(&sub, &st)) {
         if (st != 5) {
           SkipValue(&c, st, 2);
           continue;
