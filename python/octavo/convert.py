@@ -18,6 +18,7 @@ from .errors import InvalidArgumentError, SchemaError, check_int, check_text
 # Schema metadata key recording which dataframe library a table came from, so that
 # get_table() hands back the same kind of object (polars in -> polars out).
 LIBRARY_KEY = b"octavo.library"
+LIBRARY_KEY_TEXT = LIBRARY_KEY.decode()
 RETURN_TYPES = tuple(t.value for t in ReturnType)
 
 # Table data the API accepts: pandas / polars DataFrames, pyarrow Tables, RecordBatches and

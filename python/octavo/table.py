@@ -8,7 +8,17 @@ import numpy as np
 import pyarrow as pa
 
 from . import _octavo, query
-from .convert import Columns, Frame, TableData, check_return_type, columns_arg, from_arrow, range_args, to_arrow_stream
+from .convert import (
+    LIBRARY_KEY_TEXT,
+    Columns,
+    Frame,
+    TableData,
+    check_return_type,
+    columns_arg,
+    from_arrow,
+    range_args,
+    to_arrow_stream,
+)
 from .enums import SchemaMode, name_arg
 from .errors import InvalidArgumentError, SchemaError, check_text, translate_stream_error
 from .node import Node
@@ -170,9 +180,10 @@ class Table(Node):
              return_type: str | None = None) -> Frame:
         """Rows [start, stop) of the given columns (all by default)."""
         check_return_type(return_type)
-        cols = columns_arg(columns)
         st, sp = range_args(lambda: self.num_rows, start, stop)
-        return from_arrow(pa.table(self._native.read(cols, st, sp)), return_type, row_offset=st)
+        if return_type == "arrow":  # the engine drops octavo's own schema key: no conversion left
+            return pa.table(self._native.read(columns_arg(columns), st, sp, True, LIBRARY_KEY_TEXT))
+        return from_arrow(pa.table(self._native.read(columns_arg(columns), st, sp)), return_type, row_offset=st)
 
     def read_arrow(self, start: int | None = None, stop: int | None = None, *, columns: Columns = None) -> pa.Table:
         return self.read(start, stop, columns=columns, return_type="arrow")

@@ -263,16 +263,26 @@ NB_MODULE(_octavo, m) {
         return d;
       })
       .def("read",
-           [](const Table& t, std::vector<std::string> columns, int64_t start, int64_t stop, bool use_threads) {
+           [](const Table& t, std::vector<std::string> columns, int64_t start, int64_t stop, bool use_threads,
+              const std::string& drop_metadata_key) {
              ReadOptions o{std::move(columns), start, stop, use_threads};
              std::shared_ptr<arrow::Table> out;
              {
                nb::gil_scoped_release release;
                out = Unwrap(t.Read(o));
+               // A schema metadata key the caller hides from its result (the Python package's
+               // own bookkeeping): dropped here, not by a second pass in Python.
+               const auto& meta = out->schema()->metadata();
+               if (!drop_metadata_key.empty() && meta && meta->FindKey(drop_metadata_key) >= 0) {
+                 auto kept = meta->Copy();
+                 Check(FromArrow(kept->Delete(drop_metadata_key)));
+                 out = out->ReplaceSchemaMetadata(kept->size() ? kept : nullptr);
+               }
              }
              return TableResult(out);
            },
-           "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1, "use_threads"_a = true)
+           "columns"_a = std::vector<std::string>{}, "start"_a = 0, "stop"_a = -1, "use_threads"_a = true,
+           "drop_metadata_key"_a = std::string())
       .def("scan",
            [](const Table& t, int64_t batch_size, std::vector<std::string> columns, int64_t start, int64_t stop) {
              ReadOptions o{std::move(columns), start, stop, true};

@@ -434,3 +434,16 @@ def test_row_writer_flush_is_one_commit(bundle):
     t.flush()
     assert len(bundle.commits()) == n + 1
     assert t.read(return_type="arrow")["a"].to_pylist() == list(range(5))
+
+
+def test_arrow_results_carry_the_stored_schema_metadata_but_not_octavos_own(bundle):
+    # octavo.library (which library to return by default) stays octavo's: an arrow result has
+    # the rest of the schema metadata (pandas' own, the caller's) and not that key.
+    df = pd.DataFrame({"x": np.arange(5)}, index=pd.RangeIndex(10, 15))
+    t = bundle.create_table("/pd", data=df)
+    for got in (t.read(return_type="arrow"), t.read(1, 3, return_type="arrow"), t.read_arrow()):
+        meta = got.schema.metadata or {}
+        assert b"octavo.library" not in meta and b"pandas" in meta
+    u = bundle.create_table("/own", data=pa.table({"y": [1, 2]}).replace_schema_metadata({"mine": "kept"}))
+    assert u.read(return_type="arrow").schema.metadata == {b"mine": b"kept"}
+    assert isinstance(t.read(), pd.DataFrame) and list(t.read(1, 3).index) == [11, 12]
