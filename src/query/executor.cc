@@ -84,8 +84,20 @@ Result<std::vector<std::shared_ptr<arrow::Array>>> WhereScanner::ReadWhole(Worke
     const int leaf = w->gather_leaf[fields[c]];
     const auto& type = entry_->schema->field(fields[c])->type();
     if (leaf >= 0 && type->id() != arrow::Type::BOOL) {
-      auto got = ReadRowRange(w->reader->parquet_reader(), g, leaf, type, skip, keep, QueryMemoryPool(),
-                              w->source.get());
+      // Through the offset index when there is one: the pages of the rows kept, and plain pages
+      // read straight into the result (row_gather.h ReadPageRange).
+      if (w->index_group != g) {
+        w->index.reset();
+        w->index_group = g;
+        try {
+          if (auto pages = w->reader->parquet_reader()->GetPageIndexReader()) w->index = pages->RowGroup(g);
+        } catch (const std::exception& e) {
+          return Status::Corruption("table ", table_path_, ": part file ", root_, "/", part.file,
+                                    " has an unreadable page index in row group ", g, ": ", e.what());
+        }
+      }
+      auto got = ReadPageRange(w->reader->parquet_reader(), w->source.get(), g, leaf, type, skip, keep,
+                               QueryMemoryPool(), w->index.get());
       if (got.ok()) {
         cols[c] = *got;
         out->bytes_read += rg_md->ColumnChunk(leaf)->total_compressed_size();
@@ -155,6 +167,8 @@ Status WhereScanner::Execute(const Item& item, Worker* w, Output* out) const {
     w->reader.reset();
     w->source.reset();
     w->part = SIZE_MAX;
+    w->index.reset();
+    w->index_group = -1;
     OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true, QueryMemoryPool(), &w->source));
     // Which columns can be gathered row by row (flat, same layout as parquet::arrow's).
     const auto& mf = w->reader->manifest();

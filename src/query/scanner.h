@@ -7,6 +7,7 @@
 #include <arrow/api.h>
 #include <arrow/compute/api.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/page_index.h>
 
 #include <cstdint>
 #include <functional>
@@ -88,6 +89,8 @@ class WhereScanner {
     std::unique_ptr<parquet::arrow::FileReader> reader;
     std::shared_ptr<ChecksummedFile> source;  // the checked file `reader` reads (OpenPart)
     std::vector<int> gather_leaf;  // per table field: its Parquet leaf if GatherRows can read it, else -1
+    int index_group = -1;          // the row group `index` is of
+    std::shared_ptr<parquet::RowGroupPageIndexReader> index;  // its offset indexes, read once for all columns
   };
 
   // The selected rows of the next row group that has any: batch (projected) and table row
