@@ -251,6 +251,25 @@ TEST_F(ThreadsTest, BackgroundTasksBoundInFlightAndReportTheFirstError) {
   BackgroundTasks io(2);
   for (int i = 0; i < 10; ++i) io.Submit([i] { return i == 4 ? Status::IOError("disk full") : Status::OK(); });
   EXPECT_EQ(io.Wait().message(), "disk full");
+  // kCpu tasks run on the CPU pool (a write's statistics), kIo ones never do.
+  std::atomic<int> on_cpu_pool{0}, off_cpu_pool{0};
+  {
+    BackgroundTasks cpu(4, TaskPool::kCpu), disk(4, TaskPool::kIo);
+    for (int i = 0; i < 8; ++i) {
+      cpu.Submit([&] {
+        (ArrowMayUseThreads() ? off_cpu_pool : on_cpu_pool)++;
+        return Status::OK();
+      });
+      disk.Submit([&] {
+        (ArrowMayUseThreads() ? off_cpu_pool : on_cpu_pool) += 100;
+        return Status::OK();
+      });
+    }
+    EXPECT_OK(cpu.Wait());
+    EXPECT_OK(disk.Wait());
+  }
+  EXPECT_EQ(on_cpu_pool.load(), 8);
+  EXPECT_EQ(off_cpu_pool.load(), 800);
   // From a task of a one-thread pool, as array writes do.
   ASSERT_OK(SetNumThreads(1));
   RunOnPool([] {
