@@ -20,6 +20,7 @@
 #include "table/conform.h"
 #include "table/parquet_io.h"
 #include "table/row_gather.h"
+#include "table/row_group_slice.h"
 #include "table/row_range.h"
 #include "table/sort_util.h"
 #include "table/table_impl.h"
@@ -170,16 +171,8 @@ Status WhereScanner::Execute(const Item& item, Worker* w, Output* out) const {
     w->index.reset();
     w->index_group = -1;
     OCTAVO_ASSIGN_OR_RETURN(w->reader, OpenPart(root_, table_path_, part, false, true, QueryMemoryPool(), &w->source));
-    // Which columns can be gathered row by row (flat, same layout as parquet::arrow's).
-    const auto& mf = w->reader->manifest();
-    auto* file_schema = w->reader->parquet_reader()->metadata()->schema();
-    w->gather_leaf.assign(entry_->schema->num_fields(), -1);
-    for (int f = 0; f < entry_->schema->num_fields() && f < static_cast<int>(mf.schema_fields.size()); ++f) {
-      const auto& sf = mf.schema_fields[f];
-      if (sf.is_leaf() && sf.field->type()->Equals(*entry_->schema->field(f)->type()) &&
-          CanGatherRows(*file_schema->Column(sf.column_index), *sf.field->type()))
-        w->gather_leaf[f] = sf.column_index;
-    }
+    // Which columns can be gathered row by row (flat, read as their declared types).
+    w->gather_leaf = PageReadableLeaves(*w->reader, *entry_->schema);
     w->part = item.part;
   }
   std::vector<std::shared_ptr<arrow::Array>> out_cols(out_fields_.size());

@@ -15,14 +15,37 @@
 
 namespace octavo {
 
+namespace {
+
+// Whether a column parquet::arrow reads as `stored` may be read by octavo's page readers as
+// `declared` directly: the same type, or dictionaries of the same index type whose values
+// differ only in offset width (pandas categoricals are declared with large_string values,
+// which parquet::arrow reads back as string).
+bool ReadableAs(const arrow::DataType& stored, const arrow::DataType& declared) {
+  if (stored.Equals(declared)) return true;
+  if (stored.id() != arrow::Type::DICTIONARY || declared.id() != arrow::Type::DICTIONARY) return false;
+  const auto& s = static_cast<const arrow::DictionaryType&>(stored);
+  const auto& d = static_cast<const arrow::DictionaryType&>(declared);
+  auto kind = [](arrow::Type::type id) {
+    return id == arrow::Type::STRING || id == arrow::Type::LARGE_STRING ? 1
+           : id == arrow::Type::BINARY || id == arrow::Type::LARGE_BINARY ? 2
+                                                                          : 0;
+  };
+  return s.index_type()->Equals(*d.index_type()) && kind(s.value_type()->id()) != 0 &&
+         kind(s.value_type()->id()) == kind(d.value_type()->id());
+}
+
+}  // namespace
+
 std::vector<int> PageReadableLeaves(const parquet::arrow::FileReader& reader, const arrow::Schema& table_schema) {
   const auto& mf = reader.manifest();
   const auto* file_schema = reader.parquet_reader()->metadata()->schema();
   std::vector<int> out(static_cast<size_t>(table_schema.num_fields()), -1);
   for (int f = 0; f < table_schema.num_fields() && f < static_cast<int>(mf.schema_fields.size()); ++f) {
     const auto& sf = mf.schema_fields[static_cast<size_t>(f)];
-    if (sf.is_leaf() && sf.field->type()->Equals(*table_schema.field(f)->type()) &&
-        CanGatherRows(*file_schema->Column(sf.column_index), *sf.field->type()))
+    const auto& declared = *table_schema.field(f)->type();
+    if (sf.is_leaf() && ReadableAs(*sf.field->type(), declared) &&
+        CanGatherRows(*file_schema->Column(sf.column_index), declared))
       out[static_cast<size_t>(f)] = sf.column_index;
   }
   return out;

@@ -255,3 +255,28 @@ def test_condition_columns_without_nulls_read_straight_from_pages(tmp_path, star
                            ("some_null > 0.9", sub.some_null > 0.9), ("seq % 3 == 1", sub.seq % 3 == 1)]:
             got = table.read_where(cond, start=start, stop=stop, return_type="pandas").reset_index(drop=True)
             pd.testing.assert_frame_equal(got, sub[mask.to_numpy()].reset_index(drop=True), check_dtype=False)
+
+
+def test_pandas_categoricals_gathered_from_their_pages(tmp_path):
+    # Declared dictionary<int32, large_string> (pandas), read back by Parquet as string values:
+    # still gathered from the pages, with nulls, an ordered one with unused categories, and one
+    # whose dictionary overflows into plain pages; frames equal pandas' own filtering.
+    rng = np.random.default_rng(7)
+    n = 40_000
+    df = pd.DataFrame({
+        "u": rng.random(n),
+        "c": pd.Categorical(rng.choice(["alpha", "beta", "ü"], n), categories=["ü", "beta", "alpha", "unused"],
+                            ordered=True),
+        "cn": pd.Categorical(np.where(rng.random(n) < 0.1, None, rng.choice(["x", "y"], n))),
+        "big": pd.Categorical([f"k{i}" for i in rng.integers(0, 30_000, n)]),
+    })
+    with octavo.open(str(tmp_path / "cat.octavo"), "w") as b:
+        b.create_table("/t", data=df, row_group_size=10_000, data_page_size=2_048)
+        t = b.table("/t")
+        for cond, mask in [("u < 0.001", df.u < 0.001), ("u < 0.3", df.u < 0.3), ("c == 'beta'", df.c == "beta")]:
+            pd.testing.assert_frame_equal(t.read_where(cond), df[mask])
+        for a, z in [(0, n), (9_990, 10_020), (123, 4_567)]:
+            pd.testing.assert_frame_equal(t.read(a, z), df.iloc[a:z])
+        got = t.read_where("u < 0.01", return_type="arrow")
+        assert got.schema.field("c").type == pa.dictionary(pa.int32(), pa.large_string(), ordered=True)
+        assert all(ch.dictionary.to_pylist() == ["ü", "beta", "alpha", "unused"] for ch in got["c"].chunks)
