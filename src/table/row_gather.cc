@@ -369,6 +369,11 @@ struct ChunkPages {
   int64_t num_rows = 0;                                 // rows the pages hold
   std::function<std::unique_ptr<parquet::PageReader>()> open;  // a fresh reader from the first page
   std::function<std::shared_ptr<parquet::OffsetIndex>()> offsets;  // null: pages follow each other
+  // A whole chunk in a checked file, readable page by page (OpenKeptPages); null otherwise.
+  ChecksummedFile* source = nullptr;
+  std::shared_ptr<parquet::ReaderProperties> props;
+  bool always_compressed = false;
+  int row_group = -1;
 };
 
 // The decompressed size a zstd frame header records, or -1 (absent or not a frame).
@@ -516,8 +521,17 @@ ChunkPages WholeChunk(parquet::ParquetFileReader* file, int row_group, int leaf,
   // Arrow's row group reader reads them), read once however often the pages are walked,
   // for zstd chunks as Arrow would place them. Otherwise (and for encrypted chunks or
   // footers of writers whose chunk ranges Arrow pads) Arrow's row group reader.
-  if (source && cc.compression() == arrow::Compression::ZSTD && !cc.crypto_metadata() &&
-      !md.writer_version().VersionLt(parquet::ApplicationVersion::PARQUET_816_FIXED_VERSION())) {
+  const bool checked_pages = source && !cc.crypto_metadata() &&
+                             !md.writer_version().VersionLt(parquet::ApplicationVersion::PARQUET_816_FIXED_VERSION());
+  c.row_group = row_group;
+  if (checked_pages) {
+    c.source = source;
+    c.props = std::make_shared<parquet::ReaderProperties>(pool);
+    c.props->set_page_checksum_verification(false);  // checked by ChecksummedFile
+    c.always_compressed =
+        md.writer_version().VersionLt(parquet::ApplicationVersion::PARQUET_CPP_10353_FIXED_VERSION());
+  }
+  if (checked_pages && cc.compression() == arrow::Compression::ZSTD) {
     int64_t start = cc.data_page_offset();  // as ComputeColumnChunkRange
     if (cc.has_dictionary_page() && cc.dictionary_page_offset() > 0 && start > cc.dictionary_page_offset())
       start = cc.dictionary_page_offset();
@@ -553,13 +567,25 @@ ChunkPages WholeChunk(parquet::ParquetFileReader* file, int row_group, int leaf,
   return c;
 }
 
+// Makes `pager` drop, undecompressed, the data pages `keep` does not mark (in page order).
+void SkipPagesNotKept(parquet::PageReader* pager, std::shared_ptr<std::vector<char>> keep) {
+  auto next = std::make_shared<size_t>(0);
+  pager->set_data_page_filter([keep, next](const parquet::DataPageStats&) {
+    const size_t i = (*next)++;
+    return i < keep->size() && !(*keep)[i];
+  });
+}
+
 // The page runs of the column chunk that hold chosen rows, from the offset index; a data page
 // filter makes the reader drop every other page before decompressing it.
 // `kept_first` gets the first row of each data page the reader will return (empty without an
 // offset index: then every page comes, one after the other).
 Result<std::vector<Run>> PlanRuns(const ChunkPages& src, const std::vector<int64_t>& rows, parquet::PageReader* pager,
-                                  GatherStats* stats, std::vector<int64_t>* kept_first) {
+                                  GatherStats* stats, std::vector<int64_t>* kept_first,
+                                  std::vector<char>* kept_pages = nullptr,
+                                  std::shared_ptr<parquet::OffsetIndex>* offsets_out = nullptr) {
   kept_first->clear();
+  if (kept_pages) kept_pages->clear();
   const int64_t rg_rows = src.num_rows;
   std::shared_ptr<parquet::OffsetIndex> offsets = src.offsets ? src.offsets() : nullptr;
   if (!offsets || offsets->page_locations().empty()) {
@@ -591,12 +617,109 @@ Result<std::vector<Run>> PlanRuns(const ChunkPages& src, const std::vector<int64
     }
   }
   stats->pages_total += static_cast<int64_t>(locs.size());
-  auto next = std::make_shared<size_t>(0);
-  pager->set_data_page_filter([keep, next](const parquet::DataPageStats&) {
-    const size_t i = (*next)++;
-    return i < keep->size() && !(*keep)[i];
-  });
+  if (kept_pages) *kept_pages = *keep;
+  if (offsets_out) *offsets_out = offsets;
+  if (pager) SkipPagesNotKept(pager, std::move(keep));
   return runs;
+}
+
+// The offset index is not covered by the footer's checksum: its page offsets and sizes must
+// chain from the (checked) footer's data page offset to the chunk's end, its first rows rise
+// from 0 and stay below the row group's `rg_rows`. Corruption otherwise.
+Status CheckOffsetIndex(const parquet::ColumnChunkMetaData& chunk, const std::vector<parquet::PageLocation>& locs,
+                        int64_t rg_rows, const std::string& column, int row_group) {
+  auto bad_index = [&](const char* what) {
+    return Status::Corruption("the offset index of column ", column, " in row group ", row_group, " ", what,
+                              " (the file is damaged)");
+  };
+  const int64_t data_start = chunk.data_page_offset();
+  int64_t chunk_start = data_start;
+  if (chunk.has_dictionary_page()) {
+    const int64_t d = chunk.dictionary_page_offset();
+    if (d < 0 || d >= data_start) return bad_index("disagrees with the footer's dictionary page offset");
+    chunk_start = d;
+  }
+  if (locs.empty()) return bad_index("lists no page");
+  for (size_t i = 0; i < locs.size(); ++i) {
+    const int64_t expect_offset = i == 0 ? data_start : locs[i - 1].offset + locs[i - 1].compressed_page_size;
+    const int64_t row_end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+    if (locs[i].offset != expect_offset || locs[i].compressed_page_size <= 0 ||
+        (i == 0 ? locs[i].first_row_index != 0 : locs[i].first_row_index <= locs[i - 1].first_row_index) ||
+        row_end > rg_rows || row_end <= locs[i].first_row_index)
+      return bad_index("does not chain its pages");
+  }
+  if (locs.back().offset + locs.back().compressed_page_size != chunk_start + chunk.total_compressed_size())
+    return bad_index("does not end where the column chunk ends");
+  return Status::OK();
+}
+
+// A page reader over the chunk's dictionary page and only the data pages `keep` marks (of
+// the offset index `locs`), read run by run from the checked file into one buffer: a sparse
+// gather does not fetch the bytes of pages it skips. Null when the chunk is not read from a
+// checked file, or most pages are kept anyway (one read of the whole chunk is then cheaper).
+Result<std::unique_ptr<parquet::PageReader>> OpenKeptPages(const ChunkPages& src,
+                                                           const parquet::OffsetIndex& index,
+                                                           const std::vector<char>& keep, int row_group) {
+  const auto& locs = index.page_locations();
+  if (!src.source || src.descr->max_repetition_level() != 0 || keep.size() != locs.size())
+    return std::unique_ptr<parquet::PageReader>();
+  int64_t kept_bytes = 0, all_bytes = 0;
+  for (size_t i = 0; i < locs.size(); ++i) {
+    all_bytes += locs[i].compressed_page_size;
+    if (keep[i]) kept_bytes += locs[i].compressed_page_size;
+  }
+  if (kept_bytes * 4 > all_bytes * 3) return std::unique_ptr<parquet::PageReader>();
+  const auto& chunk = *src.chunk;
+  OCTAVO_RETURN_NOT_OK(CheckOffsetIndex(chunk, locs, src.num_rows, src.descr->path()->ToDotString(), row_group));
+  const int64_t dict_at = chunk.has_dictionary_page() ? chunk.dictionary_page_offset() : chunk.data_page_offset();
+  const int64_t dict_len = chunk.data_page_offset() - dict_at;
+  OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> buf,
+                                arrow::AllocateBuffer(dict_len + kept_bytes, src.props->memory_pool()));
+  uint8_t* out = buf->mutable_data();
+  if (dict_len > 0) OCTAVO_RETURN_NOT_OK(src.source->ReadPagesInto(dict_at, dict_len, out, nullptr));
+  int64_t at = dict_len, total_values = 0;
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < locs.size();) {
+    if (!keep[i]) {
+      ++i;
+      continue;
+    }
+    size_t j = i;  // a run of kept pages [i, j), one read
+    int64_t len = 0;
+    while (j < locs.size() && keep[j]) len += locs[j++].compressed_page_size;
+    OCTAVO_RETURN_NOT_OK(src.source->ReadPagesInto(locs[i].offset, len, out + at, &values));
+    if (values.size() != j - i)
+      return Status::Corruption("the offset index of column ", src.descr->path()->ToDotString(), " in row group ",
+                                row_group, " does not match the pages it points to (the file is damaged)");
+    for (size_t k = i; k < j; ++k) {  // flat: a page's values are its rows
+      const int64_t rows = (k + 1 < locs.size() ? locs[k + 1].first_row_index : src.num_rows) - locs[k].first_row_index;
+      if (values[k - i] != rows)
+        return Status::Corruption("the offset index of column ", src.descr->path()->ToDotString(), " in row group ",
+                                  row_group, " does not match the pages' row counts (the file is damaged)");
+      total_values += rows;
+    }
+    at += len;
+    i = j;
+  }
+  return OpenPages(std::make_shared<arrow::io::BufferReader>(buf), total_values, chunk.compression(), *src.props,
+                   *src.descr, src.always_compressed, chunk.total_uncompressed_size());
+}
+
+// The pages a direct gather of `rows` walks (`kept_first`: their first rows, as PlanRuns):
+// only the pages holding chosen rows, read apart when that saves reading (OpenKeptPages),
+// else the whole chunk's reader, dropping the other pages before decompression.
+Result<std::unique_ptr<parquet::PageReader>> OpenGatherPages(const ChunkPages& src, const std::vector<int64_t>& rows,
+                                                             GatherStats* stats, std::vector<int64_t>* kept_first) {
+  std::vector<char> keep;
+  std::shared_ptr<parquet::OffsetIndex> index;
+  OCTAVO_RETURN_NOT_OK(PlanRuns(src, rows, nullptr, stats, kept_first, &keep, &index).status());
+  if (index) {
+    OCTAVO_ASSIGN_OR_RETURN(auto kept, OpenKeptPages(src, *index, keep, src.row_group));
+    if (kept) return kept;
+  }
+  auto pager = src.open();
+  if (index) SkipPagesNotKept(pager.get(), std::make_shared<std::vector<char>>(std::move(keep)));
+  return pager;
 }
 
 template <typename DType>
@@ -991,10 +1114,9 @@ Result<std::shared_ptr<arrow::Array>> GatherDictionary(const ChunkPages& src, co
   const int64_t n = static_cast<int64_t>(rows.size());
   GatherStats ignored;
   std::shared_ptr<arrow::Array> dictionary;
-  if (DirectGatherable(*src.chunk)) {
-    auto pager = src.open();
+  if (DirectGatherable(*src.chunk) && src.chunk->has_dictionary_page()) {  // else every page declines
     std::vector<int64_t> kept_first;
-    OCTAVO_RETURN_NOT_OK(PlanRuns(src, rows, pager.get(), stats ? stats : &ignored, &kept_first).status());
+    OCTAVO_ASSIGN_OR_RETURN(auto pager, OpenGatherPages(src, rows, stats ? stats : &ignored, &kept_first));
     stats = nullptr;  // counted once, whichever way the rows are gathered
     OCTAVO_ARROW_ASSIGN_OR_RETURN(std::shared_ptr<arrow::Buffer> indices, arrow::AllocateBuffer(n * 4, pool));
     DictionaryIndexSink sink{reinterpret_cast<int32_t*>(indices->mutable_data()), value_type, pool, 0, nullptr};
@@ -1055,8 +1177,7 @@ Result<std::shared_ptr<arrow::Array>> GatherRowsFrom(const ChunkPages& src, cons
     Result<std::shared_ptr<arrow::Array>> physical = std::shared_ptr<arrow::Array>();
     // octavo's own page decoding first, where the chunk's encodings and null count allow it
     if (phys != parquet::Type::BOOLEAN && DirectGatherable(*src.chunk)) {
-      auto pager = src.open();
-      OCTAVO_RETURN_NOT_OK(PlanRuns(src, rows, pager.get(), stats, &kept_first).status());
+      OCTAVO_ASSIGN_OR_RETURN(auto pager, OpenGatherPages(src, rows, stats, &kept_first));
       stats = nullptr;  // counted once, whichever way the rows are gathered
       auto direct = [&](auto* sink) {
         using T = typename std::remove_cvref_t<decltype(*sink)>::value_type;
@@ -1292,26 +1413,11 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
       return Status::Corruption("the offset index of column ", column, " in row group ", row_group, " ", what,
                                 " (the file is damaged)");
     };
-    // The offset index is not covered by the footer's checksum: its page offsets and sizes must
-    // chain from the (checked) footer's data page offset to the chunk's end, its first rows
-    // rise from 0, and each page read holds as many values as its rows (checked below).
+    // Checked before it is believed (it is outside the footer's checksum); each page read must
+    // also hold as many values as its rows (below).
+    OCTAVO_RETURN_NOT_OK(CheckOffsetIndex(chunk, locs, rg_rows, column, row_group));
     const int64_t data_start = chunk.data_page_offset();
-    int64_t chunk_start = data_start;
-    if (chunk.has_dictionary_page()) {
-      const int64_t d = chunk.dictionary_page_offset();
-      if (d < 0 || d >= data_start) return bad_index("disagrees with the footer's dictionary page offset");
-      chunk_start = d;
-    }
-    for (size_t i = 0; i < locs.size(); ++i) {
-      const int64_t expect_offset = i == 0 ? data_start : locs[i - 1].offset + locs[i - 1].compressed_page_size;
-      const int64_t row_end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
-      if (locs[i].offset != expect_offset || locs[i].compressed_page_size <= 0 ||
-          (i == 0 ? locs[i].first_row_index != 0 : locs[i].first_row_index <= locs[i - 1].first_row_index) ||
-          row_end > rg_rows || row_end <= locs[i].first_row_index)
-        return bad_index("does not chain its pages");
-    }
-    if (locs.back().offset + locs.back().compressed_page_size != chunk_start + chunk.total_compressed_size())
-      return bad_index("does not end where the column chunk ends");
+    const int64_t chunk_start = chunk.has_dictionary_page() ? chunk.dictionary_page_offset() : data_start;
     // The pages [p0, p1] holding rows [first, first + count).
     auto page_of = [&](int64_t row) {
       size_t lo = 0, hi = locs.size();  // the last page whose first row <= row

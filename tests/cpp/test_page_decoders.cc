@@ -16,6 +16,7 @@
 #include <parquet/schema.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <numeric>
@@ -431,9 +432,15 @@ CheckedFile OpenChecked(const std::shared_ptr<arrow::Buffer>& bytes, const std::
 }
 
 // Small pages (many per column chunk), CRCs, the page index; three columns uncompressed.
-std::shared_ptr<parquet::WriterProperties> PageRangeProps(parquet::ParquetDataPageVersion version) {
+std::shared_ptr<parquet::WriterProperties> PageRangeProps(parquet::ParquetDataPageVersion version,
+                                                          bool dictionary = false) {
   parquet::WriterProperties::Builder b;
-  b.data_page_version(version)->enable_write_page_index()->enable_page_checksum()->disable_dictionary();
+  b.data_page_version(version)->enable_write_page_index()->enable_page_checksum();
+  if (dictionary) {
+    b.enable_dictionary()->disable_dictionary("v")->disable_dictionary("small")->disable_dictionary("jittered");
+  } else {
+    b.disable_dictionary();
+  }
   b.data_pagesize(4096)->write_batch_size(256);
   b.compression(arrow::Compression::ZSTD)->compression("v", arrow::Compression::UNCOMPRESSED);
   b.compression("small", arrow::Compression::UNCOMPRESSED)->compression("jittered", arrow::Compression::UNCOMPRESSED);
@@ -525,4 +532,87 @@ TEST(PageRange, PageHeadersParseWithinTheirBytes) {
   EXPECT_EQ(info.compressed, info.uncompressed);
   for (int64_t cut = 0; cut < info.header_size; ++cut)  // every shorter prefix fails
     EXPECT_FALSE(ParsePageHeader(bytes->data() + chunk->data_page_offset(), cut, &info)) << cut;
+}
+
+namespace {
+
+// A local file that counts the bytes read through it.
+class CountingFile final : public arrow::io::RandomAccessFile {
+ public:
+  explicit CountingFile(std::shared_ptr<arrow::io::RandomAccessFile> inner) : inner_(std::move(inner)) {}
+  std::atomic<int64_t> bytes{0};
+  arrow::Status Close() override { return inner_->Close(); }
+  bool closed() const override { return inner_->closed(); }
+  arrow::Result<int64_t> Tell() const override { return inner_->Tell(); }
+  arrow::Status Seek(int64_t p) override { return inner_->Seek(p); }
+  arrow::Result<int64_t> GetSize() override { return inner_->GetSize(); }
+  arrow::Result<int64_t> Read(int64_t n, void* out) override {
+    bytes += n;
+    return inner_->Read(n, out);
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> Read(int64_t n) override {
+    bytes += n;
+    return inner_->Read(n);
+  }
+  arrow::Result<int64_t> ReadAt(int64_t p, int64_t n, void* out) override {
+    bytes += n;
+    return inner_->ReadAt(p, n, out);
+  }
+  arrow::Result<std::shared_ptr<arrow::Buffer>> ReadAt(int64_t p, int64_t n) override {
+    bytes += n;
+    return inner_->ReadAt(p, n);
+  }
+
+ private:
+  std::shared_ptr<arrow::io::RandomAccessFile> inner_;
+};
+
+}  // namespace
+
+TEST(GatherRows, SparseRowsReadOnlyTheirPagesFromACheckedFile) {
+  // A few rows per row group: only the pages holding them (and the dictionary page) are read
+  // from the file, for plain, zstd and dictionary columns; the values equal Take either way.
+  std::mt19937_64 rng(33);
+  auto table = Sample(60000, false, rng);
+  for (bool dictionary : {false, true}) {
+  auto bytes = WriteBytes(table, PageRangeProps(parquet::ParquetDataPageVersion::V1, dictionary));
+  const std::string path = ::testing::TempDir() + "/octavo_sparse_gather_" + std::to_string(dictionary) + ".parquet";
+  {
+    auto out = *arrow::io::FileOutputStream::Open(path);
+    ASSERT_TRUE(out->Write(bytes->data(), bytes->size()).ok());
+    ASSERT_TRUE(out->Close().ok());
+  }
+  auto counting = std::make_shared<CountingFile>(*arrow::io::ReadableFile::Open(path));
+  auto source = std::make_shared<ChecksummedFile>(counting);
+  parquet::ReaderProperties props;
+  props.set_page_checksum_verification(false);
+  auto reader = parquet::ParquetFileReader::Open(source, props);
+  source->SetChunks(ChecksummedFile::ComputeChunks(*reader->metadata()));
+  for (double p : {0.0005, 0.003, 0.3}) {
+    int64_t start = 0;
+    for (int g = 0; g < reader->metadata()->num_row_groups(); ++g) {
+      const int64_t rg_rows = reader->metadata()->RowGroup(g)->num_rows();
+      std::vector<int64_t> rows = Choose(rng, rg_rows, p);
+      arrow::Int64Builder take;
+      for (int64_t r : rows) ASSERT_TRUE(take.Append(start + r).ok());
+      auto take_indices = *take.Finish();
+      for (int c : {0, 3, 4, 6, 7}) {  // id (delta), v (plain), label (dictionary pages), ts (zstd), cat
+        const auto& field = table->schema()->field(c);
+        const int64_t chunk_bytes = reader->metadata()->RowGroup(g)->ColumnChunk(c)->total_compressed_size();
+        counting->bytes = 0;
+        GatherStats stats;
+        auto got = GatherRows(reader.get(), g, c, field->type(), rows, arrow::default_memory_pool(), &stats,
+                              source.get());
+        ASSERT_TRUE(got.ok()) << field->name() << ": " << got.status().ToString();
+        auto want = *arrow::Concatenate((*arrow::compute::Take(table->column(c), take_indices)).chunked_array()->chunks());
+        ExpectSame(*got, want, reader->metadata()->RowGroup(g)->ColumnChunk(c)->has_dictionary_page(),
+                   field->name() + " p " + std::to_string(p));
+        if (p < 0.001 && stats.pages_skipped * 2 > stats.pages_total)  // most pages hold no chosen row
+          EXPECT_LT(counting->bytes.load(), chunk_bytes / 2)
+              << field->name() << " (dictionary " << dictionary << "): read only the pages it needs";
+      }
+      start += rg_rows;
+    }
+  }
+  }
 }
