@@ -661,7 +661,10 @@ Result<std::unique_ptr<parquet::PageReader>> OpenKeptPages(const ChunkPages& src
                                                            const parquet::OffsetIndex& index,
                                                            const std::vector<char>& keep, int row_group) {
   const auto& locs = index.page_locations();
-  if (!src.source || src.descr->max_repetition_level() != 0 || keep.size() != locs.size())
+  const auto& meta = *src.chunk;
+  // (a dictionary page at offset 0 is a writer's quirk Arrow's whole-chunk reader copes with)
+  if (!src.source || src.descr->max_repetition_level() != 0 || keep.size() != locs.size() ||
+      (meta.has_dictionary_page() && meta.dictionary_page_offset() <= 0))
     return std::unique_ptr<parquet::PageReader>();
   int64_t kept_bytes = 0, all_bytes = 0;
   for (size_t i = 0; i < locs.size(); ++i) {
