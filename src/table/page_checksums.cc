@@ -52,6 +52,8 @@ struct Cursor {
     if (!ok || h == 0) return false;
     *type = h & 0x0f;
     *id = (h >> 4) ? *id + (h >> 4) : Zigzag();
+    // Thrift field ids are 16-bit: a larger one is damage (and the next delta cannot overflow)
+    if (*id < -32768 || *id > 32767) ok = false;
     return ok;
   }
   void Skip(uint64_t n) {

@@ -518,6 +518,15 @@ TEST(PageRange, PageHeadersParseWithinTheirBytes) {
     if (ParsePageHeader(bytes.data(), static_cast<int64_t>(bytes.size()), &info))
       EXPECT_LE(info.header_size, static_cast<int64_t>(bytes.size()));
   }
+  // fuzz_page_decoders found this one: a field id of 2^62 by zigzag, then a delta added to it
+  // (a signed overflow under UBSan before ids were held to Thrift's 16 bits)
+  const uint8_t huge_id[] = {0x00, 0x21, 0xfc, 0x01, 0x3b, 0x00, 0x02, 0xfc, 0xff, 0xff, 0xff, 0xff, 0xff,
+                             0xff, 0xff, 0xff, 0x01, 0x3b, 0x00, 0x02, 0x00, 0xff, 0x3d};
+  for (size_t skip = 0; skip < sizeof huge_id; ++skip) {
+    PageHeaderInfo info;
+    (void)ParsePageHeader(huge_id + skip, static_cast<int64_t>(sizeof huge_id - skip), &info);
+    (void)VerifyPageChecksums(huge_id + skip, static_cast<int64_t>(sizeof huge_id - skip), 0, 1 << 20);
+  }
   auto table = Sample(1000, false, rng);
   auto bytes = WriteBytes(table, PageRangeProps(parquet::ParquetDataPageVersion::V2));
   auto f = OpenChecked(bytes, "header");
