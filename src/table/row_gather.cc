@@ -361,6 +361,11 @@ Result<std::shared_ptr<arrow::Array>> GatherBinary(int64_t n, const std::shared_
   return arrow::MakeArray(arrow::ArrayData::Make(type, n, {v.nulls ? v.bitmap : nullptr, offsets, data}, v.nulls));
 }
 
+// The row after the last of page `i` of an offset index (`rg_rows`: the row group's rows).
+int64_t PageRowEnd(const std::vector<parquet::PageLocation>& locs, size_t i, int64_t rg_rows) {
+  return i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+}
+
 // The run of pages a read walks: a whole column chunk, or (ReadPageRange) the pages of it that
 // hold a row range, read and checked apart.
 struct ChunkPages {
@@ -537,10 +542,8 @@ ChunkPages WholeChunk(parquet::ParquetFileReader* file, int row_group, int leaf,
       start = cc.dictionary_page_offset();
     const int64_t len = cc.total_compressed_size();
     const int64_t values = cc.num_values(), max_uncompressed = cc.total_uncompressed_size();
-    const bool always_compressed =
-        md.writer_version().VersionLt(parquet::ApplicationVersion::PARQUET_CPP_10353_FIXED_VERSION());
-    auto props = std::make_shared<parquet::ReaderProperties>(pool);
-    props->set_page_checksum_verification(false);  // checked by ChecksummedFile
+    const bool always_compressed = c.always_compressed;
+    auto props = c.props;
     auto bytes = std::make_shared<std::shared_ptr<arrow::Buffer>>();
     const parquet::ColumnDescriptor* descr = c.descr;
     c.open = [=]() -> std::unique_ptr<parquet::PageReader> {
@@ -599,7 +602,7 @@ Result<std::vector<Run>> PlanRuns(const ChunkPages& src, const std::vector<int64
   size_t k = 0;
   for (size_t i = 0; i < locs.size(); ++i) {
     const int64_t first = locs[i].first_row_index;
-    const int64_t end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+    const int64_t end = PageRowEnd(locs, i, rg_rows);
     if (first < 0 || end < first || end > rg_rows)
       return Status::Corruption("offset index of column ", src.descr->path()->ToDotString(), " is inconsistent");
     while (k < rows.size() && rows[k] < first) ++k;
@@ -642,7 +645,7 @@ Status CheckOffsetIndex(const parquet::ColumnChunkMetaData& chunk, const std::ve
   if (locs.empty()) return bad_index("lists no page");
   for (size_t i = 0; i < locs.size(); ++i) {
     const int64_t expect_offset = i == 0 ? data_start : locs[i - 1].offset + locs[i - 1].compressed_page_size;
-    const int64_t row_end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+    const int64_t row_end = PageRowEnd(locs, i, rg_rows);
     if (locs[i].offset != expect_offset || locs[i].compressed_page_size <= 0 ||
         (i == 0 ? locs[i].first_row_index != 0 : locs[i].first_row_index <= locs[i - 1].first_row_index) ||
         row_end > rg_rows || row_end <= locs[i].first_row_index)
@@ -695,7 +698,7 @@ Result<std::unique_ptr<parquet::PageReader>> OpenKeptPages(const ChunkPages& src
       return Status::Corruption("the offset index of column ", src.descr->path()->ToDotString(), " in row group ",
                                 row_group, " does not match the pages it points to (the file is damaged)");
     for (size_t k = i; k < j; ++k) {  // flat: a page's values are its rows
-      const int64_t rows = (k + 1 < locs.size() ? locs[k + 1].first_row_index : src.num_rows) - locs[k].first_row_index;
+      const int64_t rows = PageRowEnd(locs, k, src.num_rows) - locs[k].first_row_index;
       if (values[k - i] != rows)
         return Status::Corruption("the offset index of column ", src.descr->path()->ToDotString(), " in row group ",
                                   row_group, " does not match the pages' row counts (the file is damaged)");
@@ -776,6 +779,19 @@ struct PageValues {
   parquet::Encoding::type encoding = parquet::Encoding::PLAIN;
 };
 
+// The bytes of a V1 page's length-prefixed RLE definition levels (at `p`, `left` bytes on)
+// when all `values` of them equal `max_def` (no nulls); -1 otherwise.
+int64_t AllDefinedLevelsV1(const uint8_t* p, int64_t left, int16_t max_def, int64_t values) {
+  if (left < 4) return -1;
+  uint32_t len = 0;
+  std::memcpy(&len, p, 4);  // little-endian length of the level data
+  if (len > static_cast<uint64_t>(left - 4) ||
+      !RleHybridAllEqual(p + 4, len, static_cast<int>(std::bit_width(static_cast<unsigned>(max_def))), values,
+                         static_cast<uint32_t>(max_def)))
+    return -1;
+  return 4 + static_cast<int64_t>(len);
+}
+
 bool AllDefinedValues(const parquet::Page& page, int16_t max_def, PageValues* out) {
   if (page.type() == parquet::PageType::DATA_PAGE) {
     const auto& dp = static_cast<const parquet::DataPageV1&>(page);
@@ -783,15 +799,11 @@ bool AllDefinedValues(const parquet::Page& page, int16_t max_def, PageValues* ou
     int64_t left = dp.size();
     const int64_t values = dp.num_values();
     if (max_def > 0) {
-      if (dp.definition_level_encoding() != parquet::Encoding::RLE || left < 4) return false;
-      uint32_t len = 0;
-      std::memcpy(&len, p, 4);  // little-endian length of the level data
-      if (len > static_cast<uint64_t>(left - 4) ||
-          !RleHybridAllEqual(p + 4, len, static_cast<int>(std::bit_width(static_cast<unsigned>(max_def))), values,
-                             static_cast<uint32_t>(max_def)))
-        return false;
-      p += 4 + len;
-      left -= 4 + static_cast<int64_t>(len);
+      if (dp.definition_level_encoding() != parquet::Encoding::RLE) return false;
+      const int64_t levels = AllDefinedLevelsV1(p, left, max_def, values);
+      if (levels < 0) return false;
+      p += levels;
+      left -= levels;
     }
     *out = PageValues{p, left, values, dp.encoding()};
     return true;
@@ -1325,7 +1337,7 @@ Result<std::shared_ptr<arrow::Array>> ReadPlainPagesDirect(ChecksummedFile* sour
   const auto stats = chunk.statistics();
   const bool nulls = stats && stats->HasNullCount() && stats->null_count() > 0;
   const int64_t base = locs[p0].first_row_index;
-  const int64_t span_end = p1 + 1 < locs.size() ? locs[p1 + 1].first_row_index : rg_rows;
+  const int64_t span_end = PageRowEnd(locs, p1, rg_rows);
   // Most of the span wanted: a small range copied out does not keep all its pages alive.
   if (width == 0 || descr.max_repetition_level() != 0 || chunk.compression() != arrow::Compression::UNCOMPRESSED ||
       chunk.has_dictionary_page() || !plain || nulls || count == 0 || 2 * count < span_end - base)
@@ -1335,7 +1347,7 @@ Result<std::shared_ptr<arrow::Array>> ReadPlainPagesDirect(ChecksummedFile* sour
   std::vector<ChecksummedFile::ScatteredPage> pages;
   std::vector<int64_t> page_rows;
   for (size_t i = p0; i <= p1; ++i) {
-    const int64_t rows = (i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows) - locs[i].first_row_index;
+    const int64_t rows = PageRowEnd(locs, i, rg_rows) - locs[i].first_row_index;
     pages.push_back({locs[i].compressed_page_size, values->mutable_data() + (locs[i].first_row_index - base) * width,
                      rows * width});
     page_rows.push_back(rows);
@@ -1348,7 +1360,6 @@ Result<std::shared_ptr<arrow::Array>> ReadPlainPagesDirect(ChecksummedFile* sour
   // Each page as a plain page without nulls must look: PLAIN values, as many as its rows, and
   // between header and values only definition levels that are all `max_def`.
   const int16_t max_def = descr.max_definition_level();
-  const int level_width = static_cast<int>(std::bit_width(static_cast<unsigned>(max_def)));
   const auto* h = reinterpret_cast<const uint8_t*>(heads.data());
   for (size_t i = 0; i < pages.size(); ++i) {
     const PageHeaderInfo& info = (*infos)[i];
@@ -1358,15 +1369,9 @@ Result<std::shared_ptr<arrow::Array>> ReadPlainPagesDirect(ChecksummedFile* sour
     bool ok = info.encoding == static_cast<int64_t>(parquet::Encoding::PLAIN) && info.num_values == n &&
               info.uncompressed == info.compressed && levels >= 0;
     if (ok && info.type == 0) {  // DATA_PAGE: the levels carry a 4-byte length
-      if (max_def == 0) {
-        ok = levels == 0;
-      } else {
-        uint32_t len = 0;
-        if (levels >= 4) std::memcpy(&len, lv, 4);
-        ok = levels >= 4 && len == static_cast<uint64_t>(levels - 4) &&
-             info.def_level_encoding == static_cast<int64_t>(parquet::Encoding::RLE) &&
-             RleHybridAllEqual(lv + 4, len, level_width, n, static_cast<uint32_t>(max_def));
-      }
+      ok = max_def == 0 ? levels == 0
+                        : info.def_level_encoding == static_cast<int64_t>(parquet::Encoding::RLE) &&
+                              AllDefinedLevelsV1(lv, levels, max_def, n) == levels;
     } else if (ok && info.type == 3) {  // DATA_PAGE_V2: no nulls, levels ahead of the values
       ok = info.num_nulls == 0 && info.num_rows == n && info.rep_levels_bytes == 0 &&
            info.def_levels_bytes == levels;
@@ -1432,7 +1437,7 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     };
     const size_t p0 = page_of(first), p1 = page_of(first + count - 1);
     const int64_t base = locs[p0].first_row_index;
-    const int64_t span_end = p1 + 1 < locs.size() ? locs[p1 + 1].first_row_index : rg_rows;
+    const int64_t span_end = PageRowEnd(locs, p1, rg_rows);
     const int64_t bytes_from = locs[p0].offset, bytes_to = locs[p1].offset + locs[p1].compressed_page_size;
     OCTAVO_ASSIGN_OR_RETURN(auto direct, ReadPlainPagesDirect(source, *descr, chunk, type, locs, p0, p1, rg_rows,
                                                               first, count, pool));
@@ -1442,7 +1447,7 @@ Result<std::shared_ptr<arrow::Array>> ReadPageRange(parquet::ParquetFileReader* 
     if (values.size() != p1 - p0 + 1) return bad_index("does not match the pages it points to");
     if (descr->max_repetition_level() == 0) {  // flat: a page's values are its rows
       for (size_t i = p0; i <= p1; ++i) {
-        const int64_t end = i + 1 < locs.size() ? locs[i + 1].first_row_index : rg_rows;
+        const int64_t end = PageRowEnd(locs, i, rg_rows);
         if (values[i - p0] != end - locs[i].first_row_index) return bad_index("does not match the pages' row counts");
       }
     }
